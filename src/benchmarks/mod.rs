@@ -1,0 +1,121 @@
+//! The classic benchmark networks, built exactly as `somnet bench` runs them.
+//!
+//! - [`cuba`]: the current-based LIF network of Vogels & Abbott (2005), benchmark 2 of Brette et
+//!   al. (2007).
+//! - [`izhikevich`]: the pulse-coupled network of Izhikevich (2003), Fig. 3.
+//!
+//! [`run`] builds one, simulates it and returns the record that `somnet bench` prints.
+
+pub mod cuba;
+pub mod izhikevich;
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use crate::error::Result;
+use crate::network::Network;
+
+/// Which benchmark network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Benchmark {
+    /// CUBA (LIF, exponential currents, dt 0.1 ms).
+    Cuba,
+    /// Izhikevich 2003 (dt 1 ms).
+    Izhikevich,
+}
+
+impl Benchmark {
+    /// Builds the network of `n` neurons.
+    pub fn build(self, n: usize, seed: u64) -> Result<Network> {
+        match self {
+            Benchmark::Cuba => cuba::build(n, seed),
+            Benchmark::Izhikevich => izhikevich::build(n, seed),
+        }
+    }
+}
+
+/// One benchmark run: the fields of `../specs/benchmarks.md` plus the spike digest.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BenchRecord {
+    /// `cuba` or `izhikevich`.
+    pub network: Benchmark,
+    /// Neurons.
+    pub n: usize,
+    /// Threads of the pool the run used.
+    pub threads: usize,
+    /// Time step (ms).
+    pub dt_ms: f64,
+    /// Biological time simulated (ms).
+    pub t_sim_ms: f64,
+    /// Seconds to build the network.
+    pub construct_s: f64,
+    /// Seconds in the simulation loop.
+    pub sim_s: f64,
+    /// Spikes emitted.
+    pub spikes: u64,
+    /// Mean firing rate (Hz).
+    pub rate_hz: f64,
+    /// Synaptic events (Σ spikes × out-degree).
+    pub syn_events: u64,
+    /// Synaptic events per second of simulation loop.
+    pub events_per_s: f64,
+    /// Synapses.
+    pub synapses: u64,
+    /// Peak resident memory of the process (MiB), where the OS reports it.
+    pub peak_rss_mib: Option<f64>,
+    /// Seed.
+    pub seed: u64,
+    /// somnet's version.
+    pub somnet_version: String,
+    /// Hash of the ordered (step, neuron) spike list (hex).
+    pub spike_digest: String,
+    /// Whether the run was stopped early (Ctrl-C); then `t_sim_ms` is what was simulated.
+    pub interrupted: bool,
+}
+
+/// Builds and runs a benchmark on the current rayon pool; `after_step(done, total)` can stop it.
+pub fn run(
+    which: Benchmark,
+    n: usize,
+    t_ms: f64,
+    seed: u64,
+    mut after_step: impl FnMut(u64, u64) -> ControlFlow<()>,
+) -> Result<BenchRecord> {
+    let t0 = Instant::now();
+    let mut net = which.build(n, seed)?;
+    let construct_s = t0.elapsed().as_secs_f64();
+    let total = net.dt().steps_covering("t_sim_ms", t_ms)?;
+    let t1 = Instant::now();
+    let done = net.run_with(total, |k| after_step(k, total))?;
+    let sim_s = t1.elapsed().as_secs_f64();
+    let t_sim_ms = done as f64 * net.dt().ms();
+    let spikes = net.n_spikes();
+    Ok(BenchRecord {
+        network: which,
+        n,
+        threads: rayon::current_num_threads(),
+        dt_ms: net.dt().ms(),
+        t_sim_ms,
+        construct_s,
+        sim_s,
+        spikes,
+        rate_hz: spikes as f64 / (net.n_neurons() as f64 * t_sim_ms.max(f64::MIN_POSITIVE) * 1e-3),
+        syn_events: net.n_events(),
+        events_per_s: net.n_events() as f64 / sim_s.max(1e-12),
+        synapses: net.n_synapses(),
+        peak_rss_mib: peak_rss_mib(),
+        seed,
+        somnet_version: crate::VERSION.to_string(),
+        spike_digest: format!("{:016x}", net.spike_digest()),
+        interrupted: done < total,
+    })
+}
+
+/// Peak resident set size of this process in MiB (Linux `VmHWM`), or `None` elsewhere.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

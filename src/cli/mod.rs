@@ -1,0 +1,39 @@
+//! Subcommands: parse → validated configuration → library call → report.
+
+mod bench;
+mod demo;
+mod progress;
+
+use clap::{Parser, Subcommand};
+
+/// somnet: an event-driven spiking neural network engine.
+#[derive(Debug, Parser)]
+#[command(name = "somnet", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Simulate CUBA-4000 for 1 s; write a raster plot and a JSON summary.
+    Demo(demo::DemoArgs),
+    /// Run a benchmark network and print one JSON line.
+    Bench(bench::BenchArgs),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => bench::run(args),
+    }
+}
+
+/// Runs `f` on a rayon pool of `threads` threads (0: rayon's default).
+pub fn with_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> anyhow::Result<T> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()?;
+    Ok(pool.install(f))
+}

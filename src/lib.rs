@@ -1,0 +1,30 @@
+//! # somnet — an event-driven spiking neural network engine
+//!
+//! The map of the crate, in the direction of use (a module uses only modules above it):
+//!
+//! | module | what it is |
+//! |---|---|
+//! | [`error`] | errors that name the thing, the field and what was expected |
+//! | [`time`] | the time step; the only place where ms become whole steps |
+//! | [`rng`] | named random streams and the determinism contract |
+//! | [`neuron`] | neuron models (IF, LIF, Izhikevich and its 20 regimes): params, propagator, step |
+//! | [`network`] | populations, projections, delays, inputs, monitors, plasticity; the schedule |
+//! | [`benchmarks`] | the classic benchmark networks (CUBA, Izhikevich 2003) |
+//! | [`study`] | reports and plots |
+//!
+//! The `somnet` binary (`src/cli`) parses commands and calls into these modules.
+
+#![warn(missing_docs)]
+
+pub mod benchmarks;
+pub mod error;
+pub mod network;
+pub mod neuron;
+pub mod rng;
+pub mod study;
+pub mod time;
+
+pub use error::{Error, Result};
+
+/// The crate version, recorded in every output file.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

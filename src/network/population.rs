@@ -1,0 +1,246 @@
+//! Populations: neurons of one model stored as blocks of structure-of-arrays state.
+//!
+//! A population of n neurons is split into blocks of a fixed size that depends only on n (never on
+//! the thread count). A block owns everything its neurons need in a step (state, synaptic
+//! variables, delay rings, external current, output spikes), so blocks update in parallel without
+//! locks, and random numbers come from a stream per (population, block, step).
+
+use rand_distr::{Distribution, StandardNormal};
+
+use super::delay::Ring;
+use crate::neuron::{iaf, izhikevich, lif, IafPropagator, IzhikevichPropagator, LifPropagator};
+use crate::rng::{stream, uniform01, Purpose};
+
+/// Smallest block: below this, splitting costs more in scheduling than it gains.
+const MIN_BLOCK: usize = 4096;
+/// Largest block: keeps a block's state in the per-core caches.
+const MAX_BLOCK: usize = 65536;
+
+/// The block size for a population of `n` neurons: about n/16, a power of two within
+/// [`MIN_BLOCK`, `MAX_BLOCK`]. A function of n alone, so results never depend on the thread count.
+pub(crate) fn block_size_for(n: usize) -> usize {
+    n.div_ceil(16)
+        .next_power_of_two()
+        .clamp(MIN_BLOCK, MAX_BLOCK)
+}
+
+/// The derived dynamics of a population.
+#[derive(Debug, Clone)]
+pub(crate) enum Dynamics {
+    Iaf(IafPropagator),
+    Lif(LifPropagator),
+    Izhikevich(IzhikevichPropagator),
+    /// Independent Bernoulli spikes with probability `p` per step.
+    Poisson {
+        p: f64,
+    },
+    /// Spikes at given steps.
+    SpikeArray,
+}
+
+/// Per-block state variables.
+#[derive(Debug, Clone)]
+pub(crate) enum BlockState {
+    Integrate {
+        v: Vec<f32>,
+        refractory_left: Vec<u32>,
+    },
+    Izhikevich {
+        v: Vec<f32>,
+        u: Vec<f32>,
+        a: Vec<f32>,
+        b: Vec<f32>,
+        c: Vec<f32>,
+        d: Vec<f32>,
+    },
+    Poisson,
+    /// (step, global neuron index), sorted; `next` is the first event not yet emitted.
+    SpikeArray {
+        events: Vec<(u64, u32)>,
+        next: usize,
+    },
+}
+
+/// A Gaussian current drawn anew every step for every neuron: `mean + std·N(0, 1)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NoiseCurrent {
+    /// Mean.
+    pub mean: f32,
+    /// Standard deviation.
+    pub std: f32,
+}
+
+/// A block of neurons and everything they need for a step.
+#[derive(Debug, Clone)]
+pub(crate) struct Block {
+    /// Index of the first neuron in the population.
+    pub start: u32,
+    pub len: usize,
+    pub state: BlockState,
+    /// Exponential-port variables, one array per port.
+    pub syn: Vec<Vec<f32>>,
+    /// Delay rings: 0 = delta input, 1 + k = k-th exponential port.
+    pub rings: Vec<Ring>,
+    /// Persistent external current (constant and stepped inputs), if any.
+    pub i_ext: Option<Vec<f32>>,
+    /// This step's current when noise is added.
+    pub i_now: Vec<f32>,
+    pub fired: Vec<u8>,
+    /// This step's spikes, population indices, increasing.
+    pub spikes: Vec<u32>,
+}
+
+/// Everything a block needs to know about its population for a step.
+pub(crate) struct StepContext<'a> {
+    pub dynamics: &'a Dynamics,
+    pub noise: Option<NoiseCurrent>,
+    pub seed: u64,
+    pub pop: u64,
+    pub t: u64,
+}
+
+impl Block {
+    /// Advances the block one step and leaves its spikes in `self.spikes`.
+    pub fn update(&mut self, index: usize, cx: &StepContext<'_>) {
+        self.spikes.clear();
+        match cx.dynamics {
+            Dynamics::Poisson { p } => return self.poisson(*p, cx, index),
+            Dynamics::SpikeArray => return self.spike_array(cx.t),
+            _ => {}
+        }
+        let i_ext: Option<&[f32]> = match cx.noise {
+            Some(noise) => {
+                let mut rng = stream(cx.seed, Purpose::Noise, cx.pop, index as u64, cx.t);
+                self.i_now.resize(self.len, 0.0);
+                for (i, x) in self.i_now.iter_mut().enumerate() {
+                    let z: f32 = StandardNormal.sample(&mut rng);
+                    *x = self.i_ext.as_ref().map_or(0.0, |e| e[i]) + noise.mean + noise.std * z;
+                }
+                Some(&self.i_now)
+            }
+            None => self.i_ext.as_deref(),
+        };
+        let cur = self.rings[0].slot_of(cx.t, 0);
+        let n_exp = self.syn.len();
+        let parts = Parts {
+            state: &mut self.state,
+            syn: &mut self.syn,
+            rings: &mut self.rings,
+            cur,
+            i_ext,
+            fired: &mut self.fired,
+            base: self.start,
+            spikes: &mut self.spikes,
+        };
+        match n_exp {
+            0 => parts.step::<0>(cx.dynamics),
+            1 => parts.step::<1>(cx.dynamics),
+            2 => parts.step::<2>(cx.dynamics),
+            3 => parts.step::<3>(cx.dynamics),
+            _ => parts.step::<4>(cx.dynamics),
+        }
+    }
+
+    fn poisson(&mut self, p: f64, cx: &StepContext<'_>, index: usize) {
+        if p <= 0.0 {
+            return;
+        }
+        let mut rng = stream(cx.seed, Purpose::Poisson, cx.pop, index as u64, cx.t);
+        if p >= 1.0 {
+            self.spikes.extend(self.start..self.start + self.len as u32);
+            return;
+        }
+        // Geometric skipping: cost grows with the spikes drawn, not with the neurons.
+        let log_q = (1.0 - p).ln();
+        let mut i = -1i64;
+        loop {
+            i += ((1.0 - uniform01(&mut rng)).ln() / log_q).floor() as i64 + 1;
+            if i >= self.len as i64 {
+                break;
+            }
+            self.spikes.push(self.start + i as u32);
+        }
+    }
+
+    fn spike_array(&mut self, t: u64) {
+        if let BlockState::SpikeArray { events, next } = &mut self.state {
+            while *next < events.len() && events[*next].0 <= t {
+                if events[*next].0 == t {
+                    self.spikes.push(events[*next].1);
+                }
+                *next += 1;
+            }
+        }
+    }
+}
+
+/// Disjoint borrows of a block's fields for the model step.
+struct Parts<'a> {
+    state: &'a mut BlockState,
+    syn: &'a mut [Vec<f32>],
+    rings: &'a mut [Ring],
+    cur: usize,
+    i_ext: Option<&'a [f32]>,
+    fired: &'a mut [u8],
+    base: u32,
+    spikes: &'a mut Vec<u32>,
+}
+
+impl Parts<'_> {
+    fn step<const NP: usize>(self, dynamics: &Dynamics) {
+        let (delta_ring, exp_rings) = self
+            .rings
+            .split_first_mut()
+            .expect("every block has a delta ring");
+        let delta = delta_ring.slot_mut(self.cur);
+        let mut rings = exp_rings.iter_mut();
+        let arrivals: [&mut [f32]; NP] =
+            std::array::from_fn(|_| rings.next().expect("one ring per port").slot_mut(self.cur));
+        let mut syn_it = self.syn.iter_mut();
+        let syn: [&mut [f32]; NP] =
+            std::array::from_fn(|_| syn_it.next().expect("one array per port").as_mut_slice());
+        match (dynamics, self.state) {
+            (Dynamics::Lif(p), BlockState::Integrate { v, refractory_left }) => {
+                let block = lif::LifBlock {
+                    v,
+                    refractory_left,
+                    syn,
+                    arrivals,
+                    delta,
+                    i_ext: self.i_ext,
+                    fired: self.fired,
+                };
+                lif::step_block(p, block, self.base, self.spikes)
+            }
+            (Dynamics::Iaf(p), BlockState::Integrate { v, refractory_left }) => {
+                let block = iaf::IafBlock {
+                    v,
+                    refractory_left,
+                    syn,
+                    arrivals,
+                    delta,
+                    i_ext: self.i_ext,
+                    fired: self.fired,
+                };
+                iaf::step_block(p, block, self.base, self.spikes)
+            }
+            (Dynamics::Izhikevich(p), BlockState::Izhikevich { v, u, a, b, c, d }) => {
+                let block = izhikevich::IzhikevichBlock {
+                    v,
+                    u,
+                    a,
+                    b,
+                    c,
+                    d,
+                    syn,
+                    arrivals,
+                    delta,
+                    i_ext: self.i_ext,
+                    fired: self.fired,
+                };
+                izhikevich::step_block(p, block, self.base, self.spikes)
+            }
+            _ => unreachable!("a block's state is created from its population's dynamics"),
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Projections: synapses from a range of one population to a range of another, and their delivery.
+//!
+//! Storage is pre-major so that delivering a spike is one pass over a contiguous slice:
+//! - dense: `weights[pre * n_post + post]`, one delay for the projection;
+//! - sparse: CSR by pre-synaptic neuron (`u32` post index + `f32` weight, 8 bytes a synapse,
+//!   plus a `u16` delay when delays differ per synapse), posts sorted within a row.
+//!
+//! The target population is split into blocks (see [`crate::network`]); each block receives the
+//! part of every row that falls in it. For sparse rows, the offsets of those parts are stored once
+//! (`block_ptr`), so a block finds its slice of a row without searching. Delivery into a block adds
+//! spikes in increasing pre order, so every target sums its input in the same order whatever the
+//! thread count.
+
+use super::delay::Ring;
+use super::plasticity::{Plasticity, SynapsesMut};
+use super::population::Block;
+
+/// How a projection stores its weights.
+#[derive(Debug, Clone)]
+pub(crate) enum Storage {
+    /// Pre-major dense matrix.
+    Dense { weights: Vec<f32> },
+    /// CSR by pre.
+    Sparse(Csr),
+}
+
+/// CSR rows by pre-synaptic neuron, with each row's split into target blocks.
+#[derive(Debug, Clone)]
+pub(crate) struct Csr {
+    pub row_ptr: Vec<u64>,
+    /// Local post index of each synapse.
+    pub post: Vec<u32>,
+    pub weights: Vec<f32>,
+    /// Per-synapse delays in steps, if they differ.
+    pub delays: Option<Vec<u16>>,
+    /// For row i and target block b: offset of the block's first synapse from the row start,
+    /// at `block_ptr[i * (n_blocks + 1) + b]`.
+    pub block_ptr: Vec<u32>,
+    pub n_blocks: usize,
+}
+
+/// A projection.
+pub struct Projection {
+    pub(crate) name: String,
+    pub(crate) pre: usize,
+    pub(crate) pre_start: u32,
+    pub(crate) n_pre: u32,
+    pub(crate) post: usize,
+    pub(crate) post_start: u32,
+    pub(crate) n_post: u32,
+    /// Receptor buffer index in the post population (0 = delta, 1 + k = k-th exponential port).
+    pub(crate) buffer: usize,
+    pub(crate) storage: Storage,
+    /// The projection's delay when it is uniform.
+    pub(crate) delay_steps: u32,
+    pub(crate) plasticity: Option<Box<dyn Plasticity>>,
+    /// Synaptic events delivered so far (spikes × out-degree).
+    pub(crate) events: u64,
+}
+
+impl std::fmt::Debug for Projection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projection")
+            .field("name", &self.name)
+            .field("synapses", &self.n_synapses())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Projection {
+    /// Number of synapses.
+    pub fn n_synapses(&self) -> u64 {
+        match &self.storage {
+            Storage::Dense { weights } => weights.len() as u64,
+            Storage::Sparse(csr) => csr.post.len() as u64,
+        }
+    }
+
+    /// The projection's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Synaptic events delivered so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Out-degree of local pre neuron `i`.
+    #[inline]
+    pub(crate) fn out_degree(&self, i: usize) -> u64 {
+        match &self.storage {
+            Storage::Dense { .. } => self.n_post as u64,
+            Storage::Sparse(csr) => csr.row_ptr[i + 1] - csr.row_ptr[i],
+        }
+    }
+
+    /// The weights, mutable, for plasticity rules and users.
+    pub fn synapses_mut(&mut self) -> SynapsesMut<'_> {
+        match &mut self.storage {
+            Storage::Dense { weights } => SynapsesMut::Dense {
+                n_pre: self.n_pre as usize,
+                n_post: self.n_post as usize,
+                weights,
+            },
+            Storage::Sparse(csr) => SynapsesMut::Sparse {
+                row_ptr: &csr.row_ptr,
+                post: &csr.post,
+                weights: &mut csr.weights,
+            },
+        }
+    }
+
+    /// Every synapse as (local pre, local post, weight, delay in steps), in storage order.
+    pub fn synapses(&self) -> Vec<(u32, u32, f32, u32)> {
+        let mut out = Vec::with_capacity(self.n_synapses() as usize);
+        match &self.storage {
+            Storage::Dense { weights } => {
+                for i in 0..self.n_pre {
+                    for j in 0..self.n_post {
+                        out.push((
+                            i,
+                            j,
+                            weights[(i * self.n_post + j) as usize],
+                            self.delay_steps,
+                        ));
+                    }
+                }
+            }
+            Storage::Sparse(csr) => {
+                for i in 0..self.n_pre as usize {
+                    for k in csr.row_ptr[i] as usize..csr.row_ptr[i + 1] as usize {
+                        let d = csr
+                            .delays
+                            .as_ref()
+                            .map_or(self.delay_steps, |d| d[k] as u32);
+                        out.push((i as u32, csr.post[k], csr.weights[k], d));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Adds the effect of `spikes` (local pre indices, increasing), sent at step `t`, to one block
+    /// of the post population.
+    pub(crate) fn deliver_into(
+        &self,
+        spikes: &[u32],
+        t: u64,
+        block_index: usize,
+        block: &mut Block,
+    ) {
+        let b_start = block.start;
+        let b_end = b_start + block.len as u32;
+        // The part of the post range that lies in this block, in local post coordinates.
+        let lo = self.post_start.max(b_start);
+        let hi = (self.post_start + self.n_post).min(b_end);
+        if lo >= hi {
+            return;
+        }
+        let ring: &mut Ring = &mut block.rings[self.buffer];
+        match &self.storage {
+            Storage::Dense { weights } => {
+                let slot = ring.slot_of(t, self.delay_steps);
+                let acc =
+                    &mut ring.slot_mut(slot)[(lo - b_start) as usize..(hi - b_start) as usize];
+                let (c0, c1) = (
+                    (lo - self.post_start) as usize,
+                    (hi - self.post_start) as usize,
+                );
+                let n_post = self.n_post as usize;
+                for &s in spikes {
+                    let row = &weights[s as usize * n_post + c0..s as usize * n_post + c1];
+                    for (a, w) in acc.iter_mut().zip(row) {
+                        *a += *w;
+                    }
+                }
+            }
+            Storage::Sparse(csr) => {
+                let stride = csr.n_blocks + 1;
+                // Offset that turns a local post index into an index inside the block.
+                let shift = b_start as i64 - self.post_start as i64;
+                match &csr.delays {
+                    None => {
+                        let slot = ring.slot_of(t, self.delay_steps);
+                        let acc = ring.slot_mut(slot);
+                        for &s in spikes {
+                            let s = s as usize;
+                            let row = csr.row_ptr[s] as usize;
+                            let a = row + csr.block_ptr[s * stride + block_index] as usize;
+                            let b = row + csr.block_ptr[s * stride + block_index + 1] as usize;
+                            for (j, w) in csr.post[a..b].iter().zip(&csr.weights[a..b]) {
+                                acc[(*j as i64 - shift) as usize] += *w;
+                            }
+                        }
+                    }
+                    Some(delays) => {
+                        let (n_slots, len) = (ring.n_slots(), ring.len());
+                        let base = ring.slot_of(t, 0);
+                        let all = ring.all_mut();
+                        for &s in spikes {
+                            let s = s as usize;
+                            let row = csr.row_ptr[s] as usize;
+                            let a = row + csr.block_ptr[s * stride + block_index] as usize;
+                            let b = row + csr.block_ptr[s * stride + block_index + 1] as usize;
+                            for k in a..b {
+                                let mut slot = base + delays[k] as usize;
+                                if slot >= n_slots {
+                                    slot -= n_slots;
+                                }
+                                all[slot * len + (csr.post[k] as i64 - shift) as usize] +=
+                                    csr.weights[k];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Computes `block_ptr` for CSR rows given the post population's block size.
+pub(crate) fn block_offsets(
+    row_ptr: &[u64],
+    post: &[u32],
+    post_start: u32,
+    block_size: usize,
+    n_blocks: usize,
+) -> Vec<u32> {
+    let n_pre = row_ptr.len() - 1;
+    let stride = n_blocks + 1;
+    let mut out = vec![0u32; n_pre * stride];
+    for i in 0..n_pre {
+        let row = &post[row_ptr[i] as usize..row_ptr[i + 1] as usize];
+        for b in 0..=n_blocks {
+            let bound = (b * block_size) as u64;
+            // Posts are sorted within the row, so the block boundary is a partition point.
+            out[i * stride + b] =
+                row.partition_point(|&j| ((post_start + j) as u64) < bound) as u32;
+        }
+    }
+    out
+}

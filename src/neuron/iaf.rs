@@ -1,0 +1,156 @@
+//! Non-leaky integrate-and-fire.
+//!
+//! `dv/dt = i_ext + Σ_p x_p`, with `i_ext` and the exponential-port variables `x_p` in mV/ms;
+//! delta input jumps `v` by its weight in mV. Over one step of length dt the exact update is
+//! `v ← v + δ + dt·i_ext + Σ_p τ_p(1 − e^(−dt/τ_p))·x_p`, then `x_p ← x_p·e^(−dt/τ_p)`.
+//! A neuron fires when `v ≥ v_th_mv` (see [`crate::neuron::Reset`] for what follows).
+
+use super::{exp_decays, exp_taus, threshold_and_reset, Port, Reset, SpikeRule};
+use crate::error::Result;
+use crate::time::Dt;
+
+/// Parameters of a non-leaky integrate-and-fire population.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IafParams {
+    /// Firing threshold (mV).
+    pub v_th_mv: f32,
+    /// Rest potential (mV): the initial potential and the reference of reset by subtraction.
+    pub v_rest_mv: f32,
+    /// What happens after a spike.
+    pub reset: Reset,
+    /// Refractory period (ms); must be a whole number of steps.
+    pub t_ref_ms: f32,
+}
+
+impl Default for IafParams {
+    /// The unit-threshold neuron of ANN-to-SNN conversion: θ = 1, rest 0, reset by subtraction.
+    fn default() -> Self {
+        IafParams {
+            v_th_mv: 1.0,
+            v_rest_mv: 0.0,
+            reset: Reset::BySubtraction,
+            t_ref_ms: 0.0,
+        }
+    }
+}
+
+impl IafParams {
+    /// Checks every field.
+    pub fn validate(&self) -> Result<()> {
+        crate::error::finite("iaf.v_th_mv", self.v_th_mv as f64)?;
+        crate::error::finite("iaf.v_rest_mv", self.v_rest_mv as f64)?;
+        crate::error::finite("iaf.t_ref_ms", self.t_ref_ms as f64)?;
+        if self.v_rest_mv >= self.v_th_mv {
+            return Err(crate::error::Error::param(
+                "iaf.v_rest_mv",
+                self.v_rest_mv,
+                format!("below v_th_mv = {}", self.v_th_mv),
+            ));
+        }
+        super::validate_reset("iaf", self.reset, self.v_th_mv)
+    }
+}
+
+/// Constants of the IF update, derived once from (params, ports, dt).
+#[derive(Debug, Clone)]
+pub struct IafPropagator {
+    /// Threshold (mV).
+    pub v_th: f32,
+    /// Rest (mV).
+    pub v_rest: f32,
+    /// Reset rule.
+    pub reset: Reset,
+    /// Refractory period in steps.
+    pub refractory_steps: u32,
+    /// dt in ms (multiplies `i_ext`).
+    pub dt_ms: f32,
+    /// Per exponential port: `τ(1 − e^(−dt/τ))`, the step integral of a unit current.
+    pub syn_gain: Vec<f32>,
+    /// Per exponential port: `e^(−dt/τ)`.
+    pub syn_decay: Vec<f32>,
+}
+
+impl IafPropagator {
+    /// Derives the propagator; `params` must be validated.
+    pub fn new(params: &IafParams, ports: &[Port], dt: Dt) -> Result<Self> {
+        let syn_decay = exp_decays(ports, dt);
+        let syn_gain = exp_taus(ports)
+            .map(|tau| (tau * (1.0 - (-dt.ms() / tau).exp())) as f32)
+            .collect();
+        Ok(IafPropagator {
+            v_th: params.v_th_mv,
+            v_rest: params.v_rest_mv,
+            reset: params.reset,
+            refractory_steps: dt.steps_exact("iaf.t_ref_ms", params.t_ref_ms as f64)?,
+            dt_ms: dt.ms() as f32,
+            syn_gain,
+            syn_decay,
+        })
+    }
+}
+
+/// The slices of a block of IF neurons for one step (low-level API).
+pub struct IafBlock<'a, const NP: usize> {
+    /// Membrane potentials (mV).
+    pub v: &'a mut [f32],
+    /// Steps of refractoriness left.
+    pub refractory_left: &'a mut [u32],
+    /// Exponential-port variables.
+    pub syn: [&'a mut [f32]; NP],
+    /// This step's arrivals per exponential port (zeroed after use).
+    pub arrivals: [&'a mut [f32]; NP],
+    /// This step's delta input (zeroed after use).
+    pub delta: &'a mut [f32],
+    /// External current, if any.
+    pub i_ext: Option<&'a [f32]>,
+    /// Scratch, one byte per neuron, all zero on entry and on exit.
+    pub fired: &'a mut [u8],
+}
+
+/// Advances a block of IF neurons one step; appends `base + i` of every neuron that fired.
+pub fn step_block<const NP: usize>(
+    p: &IafPropagator,
+    b: IafBlock<'_, NP>,
+    base: u32,
+    spikes: &mut Vec<u32>,
+) {
+    let n = b.v.len();
+    let (v, refr, fired, delta) = (
+        &mut b.v[..n],
+        &mut b.refractory_left[..n],
+        &mut b.fired[..n],
+        &mut b.delta[..n],
+    );
+    let gain: [f32; NP] = std::array::from_fn(|k| p.syn_gain[k]);
+    let decay: [f32; NP] = std::array::from_fn(|k| p.syn_decay[k]);
+    let syn = b.syn;
+    let arr = b.arrivals;
+    let mut n_fired = 0usize;
+    for i in 0..n {
+        let mut drive = match b.i_ext {
+            Some(ext) => p.dt_ms * ext[i],
+            None => 0.0,
+        };
+        for k in 0..NP {
+            let x = syn[k][i] + arr[k][i];
+            arr[k][i] = 0.0;
+            drive += gain[k] * x;
+            syn[k][i] = x * decay[k];
+        }
+        let active = refr[i] == 0;
+        let vn = v[i] + delta[i] + drive;
+        delta[i] = 0.0;
+        v[i] = if active { vn } else { v[i] };
+        refr[i] = refr[i].saturating_sub(1);
+        let f = (active & (v[i] >= p.v_th)) as u8;
+        fired[i] = f;
+        n_fired += f as usize;
+    }
+    let rule = SpikeRule {
+        v_th: p.v_th,
+        v_rest: p.v_rest,
+        reset: p.reset,
+        refractory_steps: p.refractory_steps,
+    };
+    threshold_and_reset(rule, v, refr, fired, n_fired, base, spikes);
+}

@@ -1,0 +1,184 @@
+//! Neuron models: what a neuron is.
+//!
+//! Each model is a `*Params` struct (validated, units in the names), a propagator derived once from
+//! the parameters, the receptor ports and the time step, and a `step_block` function that advances a
+//! contiguous block of neurons held as structure-of-arrays slices. The network owns the arrays; the
+//! step is a pure function of state, input and propagator.
+//!
+//! # Receptor ports
+//! A projection delivers into one port of its target population:
+//! - [`Port::Delta`]: the summed weights of the spikes arriving this step act once. For IF and LIF
+//!   they jump the membrane potential (mV); for Izhikevich they are a current that lasts one step,
+//!   as in the program of Izhikevich (2003), Fig. 3.
+//! - [`Port::Exponential`]: the weights jump a synaptic variable `x` that decays with `tau_ms`;
+//!   `x` drives the membrane (LIF: `x` is a voltage-equivalent R·I in mV; IF: a rate in mV/ms;
+//!   Izhikevich: a current in the model's units). Integration is exact.
+//!
+//! Input that arrives at step t acts on the state computed at step t: a delta input can make the
+//! neuron fire in the step it arrives, and an exponential current is integrated from the start of
+//! the step.
+//!
+//! # Refractoriness
+//! A neuron that fires at step t is clamped for the `refractory_steps` steps that follow
+//! (t+1 … t+refractory): its membrane does not integrate and delta input is discarded, while its
+//! synaptic currents keep decaying and accumulating (as in NEST's `iaf_psc_exp` and Brian2's
+//! `unless refractory`).
+
+pub mod iaf;
+pub mod izhikevich;
+pub mod lif;
+
+pub use iaf::{IafParams, IafPropagator};
+pub use izhikevich::{IntegrationScheme, IzhikevichParams, IzhikevichPropagator};
+pub use lif::{LifParams, LifPropagator};
+
+use crate::error::{Error, Result};
+use crate::time::Dt;
+
+/// Most exponential ports one population may have: the step is specialised for each count.
+pub const MAX_EXP_PORTS: usize = 4;
+
+/// A receptor port of a population (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Port {
+    /// Weights act once, in the step they arrive.
+    Delta,
+    /// Weights jump a variable that decays with time constant `tau_ms`.
+    Exponential {
+        /// Decay time constant in ms.
+        tau_ms: f32,
+    },
+}
+
+/// What happens to the membrane after a spike.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Reset {
+    /// Set the membrane to `v_reset_mv` (must be below threshold).
+    ToValue {
+        /// The reset potential in mV.
+        v_reset_mv: f32,
+    },
+    /// Subtract the distance from rest to threshold, `v_th_mv − v_rest_mv`, keeping the excess
+    /// (the "reset by subtraction" of ANN-to-SNN conversion).
+    BySubtraction,
+}
+
+/// A neuron model with its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NeuronModel {
+    /// Non-leaky integrate-and-fire.
+    Iaf(IafParams),
+    /// Leaky integrate-and-fire.
+    Lif(LifParams),
+    /// Izhikevich's simple model.
+    Izhikevich(IzhikevichParams),
+}
+
+impl NeuronModel {
+    /// Checks every parameter (and that the ports are valid for the model).
+    pub fn validate(&self, ports: &[Port]) -> Result<()> {
+        validate_ports(ports)?;
+        match self {
+            NeuronModel::Iaf(p) => p.validate(),
+            NeuronModel::Lif(p) => p.validate(),
+            NeuronModel::Izhikevich(p) => p.validate(),
+        }
+    }
+
+    /// The model's name as used in error messages and records.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NeuronModel::Iaf(_) => "iaf",
+            NeuronModel::Lif(_) => "lif",
+            NeuronModel::Izhikevich(_) => "izhikevich",
+        }
+    }
+}
+
+/// Checks the ports: taus positive, at most [`MAX_EXP_PORTS`] exponential ones.
+pub fn validate_ports(ports: &[Port]) -> Result<()> {
+    let mut n_exp = 0;
+    for (i, port) in ports.iter().enumerate() {
+        if let Port::Exponential { tau_ms } = port {
+            crate::error::positive(&format!("port[{i}].tau_ms"), *tau_ms as f64)?;
+            n_exp += 1;
+        }
+    }
+    if n_exp > MAX_EXP_PORTS {
+        return Err(Error::param(
+            "ports",
+            n_exp,
+            format!("at most {MAX_EXP_PORTS} exponential ports"),
+        ));
+    }
+    Ok(())
+}
+
+/// Validates a reset against the threshold.
+pub(crate) fn validate_reset(model: &'static str, reset: Reset, v_th_mv: f32) -> Result<()> {
+    if let Reset::ToValue { v_reset_mv } = reset {
+        crate::error::finite(&format!("{model}.v_reset_mv"), v_reset_mv as f64)?;
+        if v_reset_mv >= v_th_mv {
+            return Err(Error::ResetNotBelowThreshold {
+                model,
+                v_reset_mv,
+                v_th_mv,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Decay factors `e^(−dt/τ)` of the exponential ports, in port order (delta ports skipped).
+pub(crate) fn exp_decays(ports: &[Port], dt: Dt) -> Vec<f32> {
+    exp_taus(ports)
+        .map(|tau| (-dt.ms() / tau).exp() as f32)
+        .collect()
+}
+
+/// Time constants of the exponential ports, in port order.
+pub(crate) fn exp_taus(ports: &[Port]) -> impl Iterator<Item = f64> + '_ {
+    ports.iter().filter_map(|p| match p {
+        Port::Exponential { tau_ms } => Some(*tau_ms as f64),
+        Port::Delta => None,
+    })
+}
+
+/// The refractory clamp and threshold shared by IF and LIF, applied after the membrane update.
+///
+/// `active[i]` tells whether neuron i integrated this step. Fired neurons are reset, made
+/// refractory and appended to `spikes` as `base + i`, in increasing order.
+#[inline]
+pub(crate) fn threshold_and_reset(
+    rule: SpikeRule,
+    v: &mut [f32],
+    refractory_left: &mut [u32],
+    fired: &mut [u8],
+    n_fired: usize,
+    base: u32,
+    spikes: &mut Vec<u32>,
+) {
+    if n_fired == 0 {
+        return;
+    }
+    for (i, f) in fired.iter_mut().enumerate() {
+        if *f != 0 {
+            *f = 0;
+            v[i] = match rule.reset {
+                Reset::ToValue { v_reset_mv } => v_reset_mv,
+                Reset::BySubtraction => v[i] - (rule.v_th - rule.v_rest),
+            };
+            refractory_left[i] = rule.refractory_steps;
+            spikes.push(base + i as u32);
+        }
+    }
+}
+
+/// What IF and LIF do after a threshold crossing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SpikeRule {
+    pub v_th: f32,
+    pub v_rest: f32,
+    pub reset: Reset,
+    pub refractory_steps: u32,
+}

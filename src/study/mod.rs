@@ -1,0 +1,3 @@
+//! Reports and plots of simulations and studies.
+
+pub mod plot;
