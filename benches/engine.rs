@@ -27,7 +27,7 @@ fn population_step(c: &mut Criterion) {
         let mut v: Vec<f32> = (0..n)
             .map(|i| -60.0 + 10.0 * (i as f32 / n as f32))
             .collect();
-        let (mut refr, mut fired) = (vec![0u32; n], vec![0u8; n]);
+        let (mut refr, mut fired, mut scratch) = (vec![0u32; n], vec![0u8; n], vec![0.0f32; n]);
         let (mut x0, mut x1, mut a0, mut a1, mut delta) = (
             vec![0.0f32; n],
             vec![0.0f32; n],
@@ -47,6 +47,7 @@ fn population_step(c: &mut Criterion) {
                     arrivals: [&mut a0, &mut a1],
                     delta: &mut delta,
                     i_ext: None,
+                    scratch: &mut scratch,
                     fired: &mut fired,
                 };
                 lif::step_block(&prop, block, 0, &mut spikes);

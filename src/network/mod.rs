@@ -412,6 +412,7 @@ impl Network {
                     rings: (0..=n_exp).map(|_| Ring::new(len, 1)).collect(),
                     i_ext: None,
                     i_now: Vec::new(),
+                    scratch: vec![0.0; len],
                     fired: vec![0; len],
                     spikes: Vec::new(),
                 }

@@ -15,13 +15,19 @@ use crate::rng::{stream, uniform01, Purpose};
 const MIN_BLOCK: usize = 4096;
 /// Largest block: keeps a block's state in the per-core caches.
 const MAX_BLOCK: usize = 65536;
+/// Blocks of a large population: a multiple of common core counts, so 2, 4 or 8 threads get equal
+/// shares.
+const TARGET_BLOCKS: usize = 8;
 
-/// The block size for a population of `n` neurons: about n/16, a power of two within
-/// [`MIN_BLOCK`, `MAX_BLOCK`]. A function of n alone, so results never depend on the thread count.
+/// The block size for a population of `n` neurons: one block up to [`MIN_BLOCK`], then 8 equal
+/// blocks (a multiple of 64 neurons) up to [`MAX_BLOCK`] neurons each, then blocks of at most
+/// that size. A function of n alone, so results never depend on the thread count.
 pub(crate) fn block_size_for(n: usize) -> usize {
-    n.div_ceil(16)
-        .next_power_of_two()
-        .clamp(MIN_BLOCK, MAX_BLOCK)
+    let n_blocks = n
+        .div_ceil(MIN_BLOCK)
+        .min(TARGET_BLOCKS)
+        .max(n.div_ceil(MAX_BLOCK));
+    n.div_ceil(n_blocks).next_multiple_of(64)
 }
 
 /// The derived dynamics of a population.
@@ -85,6 +91,8 @@ pub(crate) struct Block {
     pub i_ext: Option<Vec<f32>>,
     /// This step's current when noise is added.
     pub i_now: Vec<f32>,
+    /// Per-neuron scratch for the model step.
+    pub scratch: Vec<f32>,
     pub fired: Vec<u8>,
     /// This step's spikes, population indices, increasing.
     pub spikes: Vec<u32>,
@@ -129,6 +137,7 @@ impl Block {
             cur,
             i_ext,
             fired: &mut self.fired,
+            scratch: &mut self.scratch,
             base: self.start,
             spikes: &mut self.spikes,
         };
@@ -182,6 +191,7 @@ struct Parts<'a> {
     cur: usize,
     i_ext: Option<&'a [f32]>,
     fired: &'a mut [u8],
+    scratch: &'a mut [f32],
     base: u32,
     spikes: &'a mut Vec<u32>,
 }
@@ -208,6 +218,7 @@ impl Parts<'_> {
                     arrivals,
                     delta,
                     i_ext: self.i_ext,
+                    scratch: &mut *self.scratch,
                     fired: self.fired,
                 };
                 lif::step_block(p, block, self.base, self.spikes)
@@ -220,6 +231,7 @@ impl Parts<'_> {
                     arrivals,
                     delta,
                     i_ext: self.i_ext,
+                    scratch: &mut *self.scratch,
                     fired: self.fired,
                 };
                 iaf::step_block(p, block, self.base, self.spikes)
@@ -236,6 +248,7 @@ impl Parts<'_> {
                     arrivals,
                     delta,
                     i_ext: self.i_ext,
+                    scratch: &mut *self.scratch,
                     fired: self.fired,
                 };
                 izhikevich::step_block(p, block, self.base, self.spikes)

@@ -103,6 +103,8 @@ pub struct IafBlock<'a, const NP: usize> {
     pub delta: &'a mut [f32],
     /// External current, if any.
     pub i_ext: Option<&'a [f32]>,
+    /// Scratch, one value per neuron (overwritten).
+    pub scratch: &'a mut [f32],
     /// Scratch, one byte per neuron, all zero on entry and on exit.
     pub fired: &'a mut [u8],
 }
@@ -115,36 +117,40 @@ pub fn step_block<const NP: usize>(
     spikes: &mut Vec<u32>,
 ) {
     let n = b.v.len();
-    let (v, refr, fired, delta) = (
+    let drive = &mut b.scratch[..n];
+    super::external_drive(drive, b.i_ext, p.dt_ms);
+    for (k, (x, a)) in b.syn.into_iter().zip(b.arrivals).enumerate() {
+        super::exp_port_pass(
+            &mut x[..n],
+            &mut a[..n],
+            drive,
+            p.syn_gain[k],
+            p.syn_decay[k],
+        );
+    }
+    let th = p.v_th;
+    let mut n_fired = 0u32;
+    let (v, refr, fired) = (
         &mut b.v[..n],
         &mut b.refractory_left[..n],
         &mut b.fired[..n],
-        &mut b.delta[..n],
     );
-    let gain: [f32; NP] = std::array::from_fn(|k| p.syn_gain[k]);
-    let decay: [f32; NP] = std::array::from_fn(|k| p.syn_decay[k]);
-    let syn = b.syn;
-    let arr = b.arrivals;
-    let mut n_fired = 0usize;
-    for i in 0..n {
-        let mut drive = match b.i_ext {
-            Some(ext) => p.dt_ms * ext[i],
-            None => 0.0,
-        };
-        for k in 0..NP {
-            let x = syn[k][i] + arr[k][i];
-            arr[k][i] = 0.0;
-            drive += gain[k] * x;
-            syn[k][i] = x * decay[k];
-        }
-        let active = refr[i] == 0;
-        let vn = v[i] + delta[i] + drive;
-        delta[i] = 0.0;
-        v[i] = if active { vn } else { v[i] };
-        refr[i] = refr[i].saturating_sub(1);
-        let f = (active & (v[i] >= p.v_th)) as u8;
-        fired[i] = f;
-        n_fired += f as usize;
+    for ((((v, r), d), dr), f) in v
+        .iter_mut()
+        .zip(refr.iter_mut())
+        .zip(b.delta[..n].iter_mut())
+        .zip(drive.iter())
+        .zip(fired.iter_mut())
+    {
+        let active = *r == 0;
+        let vn = *v + *d + *dr;
+        *d = 0.0;
+        let vv = if active { vn } else { *v };
+        *v = vv;
+        *r = r.saturating_sub(1);
+        let fi = (active & (vv >= th)) as u8;
+        *f = fi;
+        n_fired += fi as u32;
     }
     let rule = SpikeRule {
         v_th: p.v_th,
@@ -152,5 +158,5 @@ pub fn step_block<const NP: usize>(
         reset: p.reset,
         refractory_steps: p.refractory_steps,
     };
-    threshold_and_reset(rule, v, refr, fired, n_fired, base, spikes);
+    threshold_and_reset(rule, v, refr, fired, n_fired as usize, base, spikes);
 }

@@ -161,15 +161,30 @@ pub(crate) fn threshold_and_reset(
     if n_fired == 0 {
         return;
     }
-    for (i, f) in fired.iter_mut().enumerate() {
-        if *f != 0 {
-            *f = 0;
-            v[i] = match rule.reset {
-                Reset::ToValue { v_reset_mv } => v_reset_mv,
-                Reset::BySubtraction => v[i] - (rule.v_th - rule.v_rest),
-            };
-            refractory_left[i] = rule.refractory_steps;
-            spikes.push(base + i as u32);
+    for_each_fired(fired, |i| {
+        v[i] = match rule.reset {
+            Reset::ToValue { v_reset_mv } => v_reset_mv,
+            Reset::BySubtraction => v[i] - (rule.v_th - rule.v_rest),
+        };
+        refractory_left[i] = rule.refractory_steps;
+        spikes.push(base + i as u32);
+    });
+}
+
+/// Calls `f(i)` for every non-zero `fired[i]`, in increasing i, and zeroes the flags. Spikes are
+/// rare, so the scan skips 64 flags at a time with a vectorized OR.
+#[inline]
+pub(crate) fn for_each_fired(fired: &mut [u8], mut f: impl FnMut(usize)) {
+    const CHUNK: usize = 64;
+    for (c, chunk) in fired.chunks_mut(CHUNK).enumerate() {
+        if chunk.iter().fold(0u8, |a, &x| a | x) == 0 {
+            continue;
+        }
+        for (k, flag) in chunk.iter_mut().enumerate() {
+            if *flag != 0 {
+                *flag = 0;
+                f(c * CHUNK + k);
+            }
         }
     }
 }
@@ -181,4 +196,35 @@ pub(crate) struct SpikeRule {
     pub v_rest: f32,
     pub reset: Reset,
     pub refractory_steps: u32,
+}
+
+/// `drive = gain·i_ext`, or zeros without an external current.
+#[inline]
+pub(crate) fn external_drive(drive: &mut [f32], i_ext: Option<&[f32]>, gain: f32) {
+    match i_ext {
+        Some(ext) => {
+            for (d, e) in drive.iter_mut().zip(ext) {
+                *d = gain * *e;
+            }
+        }
+        None => drive.fill(0.0),
+    }
+}
+
+/// One exponential port over a block: take this step's arrivals into `x`, add `gain·x` to the
+/// drive, then decay `x` by one step (arrivals are zeroed for the ring's next round).
+#[inline]
+pub(crate) fn exp_port_pass(
+    x: &mut [f32],
+    arrivals: &mut [f32],
+    drive: &mut [f32],
+    gain: f32,
+    decay: f32,
+) {
+    for ((x, a), d) in x.iter_mut().zip(arrivals.iter_mut()).zip(drive.iter_mut()) {
+        let xv = *x + *a;
+        *a = 0.0;
+        *d += gain * xv;
+        *x = xv * decay;
+    }
 }

@@ -212,6 +212,8 @@ pub struct IzhikevichBlock<'a, const NP: usize> {
     pub delta: &'a mut [f32],
     /// External current, if any.
     pub i_ext: Option<&'a [f32]>,
+    /// Scratch, one value per neuron (overwritten).
+    pub scratch: &'a mut [f32],
     /// Scratch, one byte per neuron, all zero on entry and on exit.
     pub fired: &'a mut [u8],
 }
@@ -224,56 +226,57 @@ pub fn step_block<const NP: usize>(
     spikes: &mut Vec<u32>,
 ) {
     let n = b.v.len();
-    let (v, u, fired, delta) = (
-        &mut b.v[..n],
-        &mut b.u[..n],
-        &mut b.fired[..n],
-        &mut b.delta[..n],
-    );
+    // I = i_ext + δ + Σ x_p, accumulated in that order.
+    let current = &mut b.scratch[..n];
+    crate::neuron::external_drive(current, b.i_ext, 1.0);
+    for (c, d) in current.iter_mut().zip(b.delta[..n].iter_mut()) {
+        *c += *d;
+        *d = 0.0;
+    }
+    for (k, (x, a)) in b.syn.into_iter().zip(b.arrivals).enumerate() {
+        crate::neuron::exp_port_pass(&mut x[..n], &mut a[..n], current, 1.0, p.syn_decay[k]);
+    }
+    let (v, u, fired) = (&mut b.v[..n], &mut b.u[..n], &mut b.fired[..n]);
     let (pa, pb) = (&b.a[..n], &b.b[..n]);
-    let decay: [f32; NP] = std::array::from_fn(|k| p.syn_decay[k]);
-    let syn = b.syn;
-    let arr = b.arrivals;
     let h = p.dt_ms;
     let half = 0.5 * h;
-    let mut n_fired = 0usize;
-    for i in 0..n {
-        let mut current = delta[i]
-            + match b.i_ext {
-                Some(ext) => ext[i],
-                None => 0.0,
-            };
-        delta[i] = 0.0;
-        for k in 0..NP {
-            let x = syn[k][i] + arr[k][i];
-            arr[k][i] = 0.0;
-            current += x;
-            syn[k][i] = x * decay[k];
-        }
-        let (mut vi, ui) = (v[i], u[i]);
-        match p.scheme {
-            IntegrationScheme::Published2003 => {
-                vi += half * ((p.k2 * vi + p.k1) * vi + p.k0 - ui + current);
-                vi += half * ((p.k2 * vi + p.k1) * vi + p.k0 - ui + current);
-            }
-            IntegrationScheme::Euler => {
-                vi += h * ((p.k2 * vi + p.k1) * vi + p.k0 - ui + current);
+    let (k2, k1, k0, off, leak, peak) = (p.k2, p.k1, p.k0, p.u_v_offset, p.u_leak, p.v_peak);
+    let mut n_fired = 0u32;
+    let rows = v
+        .iter_mut()
+        .zip(u.iter_mut())
+        .zip(current.iter())
+        .zip(pa.iter().zip(pb))
+        .zip(fired.iter_mut());
+    match p.scheme {
+        IntegrationScheme::Published2003 => {
+            for ((((v, u), &i), (&a, &b)), f) in rows {
+                let mut vi = *v;
+                vi += half * ((k2 * vi + k1) * vi + k0 - *u + i);
+                vi += half * ((k2 * vi + k1) * vi + k0 - *u + i);
+                *u += h * a * (b * (vi - off) - leak * *u);
+                *v = vi;
+                let fi = (vi >= peak) as u8;
+                *f = fi;
+                n_fired += fi as u32;
             }
         }
-        u[i] = ui + h * pa[i] * (pb[i] * (vi - p.u_v_offset) - p.u_leak * ui);
-        v[i] = vi;
-        let f = (vi >= p.v_peak) as u8;
-        fired[i] = f;
-        n_fired += f as usize;
+        IntegrationScheme::Euler => {
+            for ((((v, u), &i), (&a, &b)), f) in rows {
+                let vi = *v + h * ((k2 * *v + k1) * *v + k0 - *u + i);
+                *u += h * a * (b * (vi - off) - leak * *u);
+                *v = vi;
+                let fi = (vi >= peak) as u8;
+                *f = fi;
+                n_fired += fi as u32;
+            }
+        }
     }
     if n_fired > 0 {
-        for (i, f) in fired.iter_mut().enumerate() {
-            if *f != 0 {
-                *f = 0;
-                v[i] = b.c[i];
-                u[i] += b.d[i];
-                spikes.push(base + i as u32);
-            }
-        }
+        crate::neuron::for_each_fired(fired, |i| {
+            v[i] = b.c[i];
+            u[i] += b.d[i];
+            spikes.push(base + i as u32);
+        });
     }
 }

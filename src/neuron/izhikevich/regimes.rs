@@ -470,7 +470,7 @@ impl Regime {
         for step in 0..n_steps {
             let t = step as f32 * self.dt_ms;
             let i_ext = [self.protocol.current(t)];
-            let (mut delta, mut fired) = ([0.0f32], [0u8]);
+            let (mut delta, mut fired, mut scratch) = ([0.0f32], [0u8], [0.0f32]);
             let block = IzhikevichBlock::<0> {
                 v: &mut v,
                 u: &mut u,
@@ -482,6 +482,7 @@ impl Regime {
                 arrivals: [],
                 delta: &mut delta,
                 i_ext: Some(&i_ext),
+                scratch: &mut scratch,
                 fired: &mut fired,
             };
             spikes.clear();
