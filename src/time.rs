@@ -61,3 +61,22 @@ impl Dt {
         Ok((t_ms / self.ms).round() as u64)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_steps_tolerate_binary_rounding_but_not_fractions() {
+        let dt = Dt::new(0.1).unwrap();
+        assert_eq!(dt.steps_exact("t", 5.0).unwrap(), 50);
+        assert_eq!(dt.steps_exact("t", 0.3).unwrap(), 3);
+        assert!(matches!(
+            dt.steps_exact("t", 0.15),
+            Err(Error::NotWholeSteps { .. })
+        ));
+        assert!(dt.steps_exact("t", -0.1).is_err());
+        assert!(dt.steps_exact("t", f64::NAN).is_err());
+        assert_eq!(dt.steps_covering("t", 1000.0).unwrap(), 10_000);
+    }
+}

@@ -190,12 +190,12 @@ fn fixed_probability(
                 if p >= 1.0 {
                     post.extend(0..n_post as u32);
                 } else if p > 0.0 {
-                    let mut j = -1i64;
+                    let mut j = -1.0f64;
                     loop {
-                        // 1 − U is in (0, 1], so its log is finite.
-                        let gap = ((1.0 - uniform01(&mut rng)).ln() / log_q).floor() as i64;
-                        j += gap + 1;
-                        if j >= n_post as i64 {
+                        // 1 − U is in (0, 1], so its log is finite; the gap is computed in f64 so a
+                        // tiny p (gap near infinity) ends the row instead of overflowing.
+                        j += ((1.0 - uniform01(&mut rng)).ln() / log_q).floor() + 1.0;
+                        if !(j < n_post as f64) {
                             break;
                         }
                         post.push(j as u32);

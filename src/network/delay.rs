@@ -56,3 +56,18 @@ impl Ring {
         self.len == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Ring;
+
+    #[test]
+    fn slots_wrap_around() {
+        let mut r = Ring::new(2, 3);
+        assert_eq!(r.slot_of(0, 0), 0);
+        assert_eq!(r.slot_of(1, 2), 0);
+        assert_eq!(r.slot_of(5, 1), 0);
+        r.slot_mut(2)[1] = 4.0;
+        assert_eq!(r.all_mut()[5], 4.0);
+    }
+}

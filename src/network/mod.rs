@@ -110,7 +110,7 @@ pub struct NetworkConfig {
     pub dt_ms: f64,
     /// Seed of every random stream.
     pub seed: u64,
-    /// Longest delay a projection may have (ms); bounds the ring buffers.
+    /// Longest delay a projection may have (ms; at most 65 535 steps); bounds the ring buffers.
     pub max_delay_ms: f64,
 }
 
@@ -270,8 +270,17 @@ impl Network {
     /// An empty network.
     pub fn new(config: NetworkConfig) -> Result<Network> {
         let dt = Dt::new(config.dt_ms)?;
-        crate::error::finite("max_delay_ms", config.max_delay_ms)?;
-        let max_delay_steps = (config.max_delay_ms / config.dt_ms).floor().max(0.0) as u32;
+        if !(config.max_delay_ms.is_finite() && config.max_delay_ms >= 0.0) {
+            return Err(Error::param(
+                "max_delay_ms",
+                config.max_delay_ms,
+                "a finite duration >= 0 ms",
+            ));
+        }
+        // Per-synapse delays are stored in 16 bits.
+        let max_delay_steps = (config.max_delay_ms / config.dt_ms + 1e-9)
+            .floor()
+            .min(u16::MAX as f64) as u32;
         Ok(Network {
             config,
             dt,
@@ -807,6 +816,13 @@ impl Network {
                             ),
                         ));
                     }
+                    if hi > self.max_delay_steps {
+                        return Err(Error::DelayTooLong {
+                            what: format!("projection {name}"),
+                            delay_steps: hi,
+                            max_steps: self.max_delay_steps,
+                        });
+                    }
                     let span = (hi - lo + 1) as u64;
                     let d = connector::draw_per_row(seed, proj_id, Purpose::Delays, &rows, |rng| {
                         lo as u16 + crate::rng::below(rng, span) as u16
@@ -871,11 +887,11 @@ impl Network {
                 hi,
             )
         };
-        if max_delay > self.max_delay_steps || max_delay > u16::MAX as u32 {
+        if max_delay > self.max_delay_steps {
             return Err(Error::DelayTooLong {
                 what: format!("projection {name}"),
                 delay_steps: max_delay,
-                max_steps: self.max_delay_steps.min(u16::MAX as u32),
+                max_steps: self.max_delay_steps,
             });
         }
         if min_delay == 0 && pi >= qi {

@@ -161,10 +161,10 @@ impl Block {
         }
         // Geometric skipping: cost grows with the spikes drawn, not with the neurons.
         let log_q = (1.0 - p).ln();
-        let mut i = -1i64;
+        let mut i = -1.0f64;
         loop {
-            i += ((1.0 - uniform01(&mut rng)).ln() / log_q).floor() as i64 + 1;
-            if i >= self.len as i64 {
+            i += ((1.0 - uniform01(&mut rng)).ln() / log_q).floor() + 1.0;
+            if !(i < self.len as f64) {
                 break;
             }
             self.spikes.push(self.start + i as u32);
@@ -254,6 +254,23 @@ impl Parts<'_> {
                 izhikevich::step_block(p, block, self.base, self.spikes)
             }
             _ => unreachable!("a block's state is created from its population's dynamics"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::block_size_for;
+
+    #[test]
+    fn blocks_are_one_then_eight_then_capped() {
+        assert_eq!(block_size_for(4000), 4032);
+        assert_eq!(40_000usize.div_ceil(block_size_for(40_000)), 8);
+        assert_eq!(200_000usize.div_ceil(block_size_for(200_000)), 8);
+        assert!(block_size_for(10_000_000) <= 65_536);
+        for n in [1, 63, 4096, 4097, 12_345, 1_000_000] {
+            assert_eq!(block_size_for(n) % 64, 0);
+            assert!(block_size_for(n) * n.div_ceil(block_size_for(n)) >= n);
         }
     }
 }

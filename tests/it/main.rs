@@ -1,9 +1,13 @@
 //! Integration tests: one binary, one module per area.
 
 mod benchmarks;
+mod cli;
 mod determinism;
 mod errors;
+mod inputs;
+mod izhikevich;
 mod lif;
+mod plasticity;
 mod reference;
 mod regimes;
 mod wiring;

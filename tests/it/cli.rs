@@ -1,0 +1,146 @@
+//! The `somnet` binary: bench JSON, demo outputs, clear errors, and a clean stop on Ctrl-C.
+
+use std::process::{Command, Stdio};
+
+fn somnet() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_somnet"))
+}
+
+#[test]
+fn bench_prints_one_json_line_with_the_spec_fields() {
+    let out = somnet()
+        .args([
+            "bench",
+            "izhikevich",
+            "--n",
+            "1000",
+            "--threads",
+            "2",
+            "--t-ms",
+            "200",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    for field in [
+        "network",
+        "n",
+        "threads",
+        "dt_ms",
+        "t_sim_ms",
+        "construct_s",
+        "sim_s",
+        "spikes",
+        "rate_hz",
+        "syn_events",
+        "events_per_s",
+        "synapses",
+        "peak_rss_mib",
+        "seed",
+        "somnet_version",
+        "spike_digest",
+    ] {
+        assert!(v.get(field).is_some(), "missing {field}: {text}");
+    }
+    assert_eq!(v["threads"], 2);
+    assert_eq!(v["t_sim_ms"], 200.0);
+}
+
+#[test]
+fn bench_digest_is_the_same_on_1_and_2_threads() {
+    let digest = |threads: &str| {
+        let out = somnet()
+            .args([
+                "bench",
+                "cuba",
+                "--n",
+                "10000",
+                "--threads",
+                threads,
+                "--t-ms",
+                "100",
+            ])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["spike_digest"].as_str().unwrap().to_string()
+    };
+    assert_eq!(digest("1"), digest("2"));
+}
+
+#[test]
+fn demo_writes_a_raster_and_a_summary() {
+    let dir = std::env::temp_dir().join(format!("somnet-demo-{}", std::process::id()));
+    let out = somnet()
+        .args(["demo", "--n", "2000", "--t-ms", "200", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(dir.join("raster.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["rate_hz"].as_f64().unwrap() > 1.0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mean rate"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn bad_arguments_give_a_clear_error_not_a_panic() {
+    let out = somnet()
+        .args(["bench", "cuba", "--n", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("zero neurons"), "{err}");
+    assert!(!err.contains("panicked"));
+    let out = somnet()
+        .args(["bench", "cuba", "--n", "100", "--threads", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let out = somnet()
+        .args(["bench", "cuba", "--n", "100", "--t-ms=-5"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("t_sim_ms"));
+}
+
+#[test]
+fn ctrl_c_stops_at_a_step_and_reports_what_was_simulated() {
+    let child = somnet()
+        .args(["bench", "cuba", "--n", "20000", "--t-ms", "1000000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["interrupted"], true);
+    let t = v["t_sim_ms"].as_f64().unwrap();
+    assert!(t > 0.0 && t < 1_000_000.0, "{t}");
+}
