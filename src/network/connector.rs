@@ -184,18 +184,19 @@ fn fixed_probability(
             let mut lens = Vec::with_capacity(rows.len());
             let mut post =
                 Vec::with_capacity((rows.len() as f64 * n_post as f64 * p * 1.1) as usize);
-            let log_q = (1.0 - p).ln();
+            // ln(1 − p) accurately for small p; zero only when p is below f64 resolution (no synapses).
+            let log_q = (-p).ln_1p();
             for i in rows {
                 let before = post.len();
                 if p >= 1.0 {
                     post.extend(0..n_post as u32);
-                } else if p > 0.0 {
+                } else if log_q < 0.0 {
                     let mut j = -1.0f64;
                     loop {
                         // 1 − U is in (0, 1], so its log is finite; the gap is computed in f64 so a
                         // tiny p (gap near infinity) ends the row instead of overflowing.
                         j += ((1.0 - uniform01(&mut rng)).ln() / log_q).floor() + 1.0;
-                        if !(j < n_post as f64) {
+                        if j >= n_post as f64 {
                             break;
                         }
                         post.push(j as u32);

@@ -160,11 +160,14 @@ impl Block {
             return;
         }
         // Geometric skipping: cost grows with the spikes drawn, not with the neurons.
-        let log_q = (1.0 - p).ln();
+        let log_q = (-p).ln_1p();
+        if log_q >= 0.0 {
+            return; // p below f64 resolution
+        }
         let mut i = -1.0f64;
         loop {
             i += ((1.0 - uniform01(&mut rng)).ln() / log_q).floor() + 1.0;
-            if !(i < self.len as f64) {
+            if i >= self.len as f64 {
                 break;
             }
             self.spikes.push(self.start + i as u32);
