@@ -228,3 +228,21 @@ pub(crate) fn exp_port_pass(
         *x = xv * decay;
     }
 }
+
+/// [`exp_port_pass`] for the first port when there is no external current: writes the drive.
+#[inline]
+pub(crate) fn exp_port_first(
+    x: &mut [f32],
+    arrivals: &mut [f32],
+    drive: &mut [f32],
+    gain: f32,
+    decay: f32,
+) {
+    for ((x, a), d) in x.iter_mut().zip(arrivals.iter_mut()).zip(drive.iter_mut()) {
+        let xv = *x + *a;
+        *a = 0.0;
+        // 0 + g·x = g·x exactly: the same value the zero-then-add order gives.
+        *d = gain * xv;
+        *x = xv * decay;
+    }
+}
