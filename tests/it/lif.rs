@@ -236,3 +236,60 @@ fn iaf_reset_by_subtraction_keeps_the_excess() {
         assert_eq!(v, ((k + 1) % 4) as f32 * 0.25, "step {k}");
     }
 }
+
+#[test]
+fn lif_two_ports_sum_their_closed_forms() {
+    // The fused two-port path (no external current): exc (τ 5 ms, +3 mV) and inh (τ 10 ms, −2 mV)
+    // arriving at different steps add their kernels linearly.
+    let tau_m = 20.0;
+    let params = LifParams {
+        tau_mem_ms: tau_m as f32,
+        v_rest_mv: -60.0,
+        v_th_mv: 0.0,
+        reset: Reset::ToValue { v_reset_mv: -60.0 },
+        t_ref_ms: 0.0,
+    };
+    let mut net = net();
+    let src = net
+        .add_spike_source("src", &[vec![0.0], vec![2.0]])
+        .unwrap();
+    let ports = vec![
+        Port::Exponential { tau_ms: 5.0 },
+        Port::Exponential { tau_ms: 10.0 },
+    ];
+    let pop = net
+        .add_population("lif", 1, NeuronModel::Lif(params), ports)
+        .unwrap();
+    let list = |i: u32| Connector::List(vec![(i, 0)]);
+    net.connect(
+        src.range(0..1),
+        pop,
+        Connection::new(list(0), Weights::Constant(3.0))
+            .delay(Delay::Steps(1))
+            .port(0),
+    )
+    .unwrap();
+    net.connect(
+        src.range(1..2),
+        pop,
+        Connection::new(list(0), Weights::Constant(-2.0))
+            .delay(Delay::Steps(1))
+            .port(1),
+    )
+    .unwrap();
+    let trace = v_trace(&mut net, pop, 600);
+    let kernel = |w: f64, tau_s: f64, arrival: usize, k: usize| {
+        if k < arrival {
+            return 0.0;
+        }
+        let s = (k - arrival + 1) as f64 * DT;
+        w * tau_s / (tau_s - tau_m) * ((-s / tau_s).exp() - (-s / tau_m).exp())
+    };
+    for (k, &v) in trace.iter().enumerate() {
+        let expected = -60.0 + kernel(3.0, 5.0, 1, k) + kernel(-2.0, 10.0, 21, k);
+        assert!(
+            (v as f64 - expected).abs() < 5e-4,
+            "step {k}: v = {v}, closed form {expected}"
+        );
+    }
+}
