@@ -90,6 +90,26 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A file whose content is not what was expected.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the field and what was expected.
+        message: String,
+    },
+    /// A file whose checksum does not match its recorded one.
+    #[error("{path}: SHA-256 {got} does not match {expected} in {sums}")]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The SHA256SUMS file.
+        sums: PathBuf,
+        /// The recorded checksum.
+        expected: String,
+        /// The checksum of the file.
+        got: String,
+    },
     /// Building a thread pool failed.
     #[error("thread pool: {0}")]
     ThreadPool(#[from] rayon::ThreadPoolBuildError),
@@ -109,6 +129,24 @@ impl Error {
             field: field.into(),
             value: value.to_string(),
             expected: expected.into(),
+        }
+    }
+}
+
+impl Error {
+    /// Shorthand for [`Error::File`].
+    pub fn file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::File {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Io`].
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
         }
     }
 }

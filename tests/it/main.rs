@@ -2,6 +2,7 @@
 
 mod benchmarks;
 mod cli;
+mod data;
 mod determinism;
 mod errors;
 mod inputs;
