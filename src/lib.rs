@@ -9,6 +9,7 @@
 //! | [`rng`] | named random streams and the determinism contract |
 //! | [`neuron`] | neuron models (IF, LIF, Izhikevich and its 20 regimes): params, propagator, step |
 //! | [`network`] | populations, projections, delays, inputs, monitors, plasticity; the schedule |
+//! | [`ann`] | the framework-neutral ANN: layers, forward pass, counts, trainer |
 //! | [`data`] | data sets: IDX (MNIST, Fashion-MNIST), CIFAR-10, image folders; seeded selections |
 //! | [`benchmarks`] | the classic benchmark networks (CUBA, Izhikevich 2003) |
 //! | [`study`] | reports and plots |
@@ -17,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod ann;
 pub mod benchmarks;
 pub mod data;
 pub mod error;

@@ -31,6 +31,10 @@ pub enum Purpose {
     Parameters = 7,
     /// Free for library users and later modules (conversion input coding, sleep input).
     User = 8,
+    /// Dropout masks in training.
+    Dropout = 9,
+    /// Order of the training samples.
+    Shuffle = 10,
 }
 
 /// The generator every stream uses.

@@ -1,0 +1,86 @@
+//! Matrix products, parallel and deterministic.
+//!
+//! The product is split into fixed blocks of rows (or of columns when there are few rows) and each
+//! block is one single-threaded `matrixmultiply` call (through ndarray). Every element of the result
+//! is computed whole inside one call, with the library's fixed order over k, and the blocks do not
+//! depend on the thread count: the result is bit-identical on 1 or N threads.
+
+use ndarray::{ArrayView2, ArrayViewMut2, Axis};
+use rayon::prelude::*;
+
+/// Rows per block when splitting by rows.
+const ROW_BLOCK: usize = 64;
+/// Smallest column block when splitting by columns (blocks are about n/8, a multiple of 64).
+const COL_BLOCK: usize = 256;
+/// Below this many multiply-adds a product runs on one thread.
+const PARALLEL_MIN_WORK: usize = 1 << 18;
+
+/// `c = alpha·a·b + beta·c`.
+///
+/// ```
+/// use ndarray::array;
+/// let (a, b) = (array![[1.0f32, 2.0], [3.0, 4.0]], array![[5.0f32], [6.0]]);
+/// let mut c = ndarray::Array2::zeros((2, 1));
+/// somnet::ann::gemm::gemm(1.0, a.view(), b.view(), 0.0, c.view_mut());
+/// assert_eq!(c, array![[17.0], [39.0]]);
+/// ```
+pub fn gemm(
+    alpha: f32,
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    beta: f32,
+    mut c: ArrayViewMut2<'_, f32>,
+) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    debug_assert_eq!(b.nrows(), k);
+    debug_assert_eq!(c.dim(), (m, n));
+    let serial = m * n * k < PARALLEL_MIN_WORK || rayon::current_num_threads() == 1;
+    if m >= 2 * ROW_BLOCK {
+        let blocks: Vec<(ArrayView2<f32>, ArrayViewMut2<f32>)> = a
+            .axis_chunks_iter(Axis(0), ROW_BLOCK)
+            .zip(c.axis_chunks_iter_mut(Axis(0), ROW_BLOCK))
+            .collect();
+        let run = |(ab, mut cb): (ArrayView2<f32>, ArrayViewMut2<f32>)| {
+            ndarray::linalg::general_mat_mul(alpha, &ab, &b, beta, &mut cb)
+        };
+        if serial {
+            blocks.into_iter().for_each(run);
+        } else {
+            blocks.into_par_iter().for_each(run);
+        }
+    } else if n >= 2 * COL_BLOCK {
+        // A function of n alone, so the split never depends on the thread count.
+        let width = n.div_ceil(8).next_multiple_of(64).max(COL_BLOCK);
+        let blocks: Vec<(ArrayView2<f32>, ArrayViewMut2<f32>)> = b
+            .axis_chunks_iter(Axis(1), width)
+            .zip(c.axis_chunks_iter_mut(Axis(1), width))
+            .collect();
+        let run = |(bb, mut cb): (ArrayView2<f32>, ArrayViewMut2<f32>)| {
+            ndarray::linalg::general_mat_mul(alpha, &a, &bb, beta, &mut cb)
+        };
+        if serial {
+            blocks.into_iter().for_each(run);
+        } else {
+            blocks.into_par_iter().for_each(run);
+        }
+    } else {
+        ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, &mut c);
+    }
+}
+
+/// `a·b` as a new matrix.
+pub fn matmul(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> ndarray::Array2<f32> {
+    let mut c = ndarray::Array2::zeros((a.nrows(), b.ncols()));
+    gemm(1.0, a, b, 0.0, c.view_mut());
+    c
+}
+
+/// Column sums of `a` (a fixed serial order over rows, so deterministic).
+pub fn column_sums(a: ArrayView2<'_, f32>) -> ndarray::Array1<f32> {
+    let mut out = ndarray::Array1::zeros(a.ncols());
+    for row in a.rows() {
+        out += &row;
+    }
+    out
+}

@@ -1,0 +1,698 @@
+//! Training: mini-batch SGD with momentum or Adam, cross-entropy or mean squared error, dropout.
+//!
+//! - **SGD with momentum**, in the sleep-replay code's form: `v ← μ·v + η·∇W`, `W ← W − v`.
+//! - **Adam** (Kingma & Ba 2015) with bias correction; ε = 10⁻⁷ (Keras' default).
+//! - **Cross-entropy** needs a softmax output layer; its gradient at the softmax input is
+//!   `(p − t)/N`. **MSE** is `½·Σ(y − t)²/N` (the sleep-replay code), gradient `(y − t)/N`.
+//! - **Dropout** masks come from the stream (seed, dropout, epoch·batches + batch, layer, sample);
+//!   [`DropoutMode`] says whether kept units are scaled by 1/(1 − p) in training or the layer is
+//!   scaled by (1 − p) at test time.
+//! - **BatchNorm** trains on batch statistics and updates its running mean and (unbiased) variance
+//!   with the layer's momentum.
+//!
+//! Every random draw is seeded and every sum has a fixed order, so a run gives the same weights on
+//! 1 or N threads.
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
+
+use super::gemm::{column_sums, gemm};
+use super::layer::{Activation, BatchNorm, Layer};
+use super::{
+    activate, conv, conv_geom, dense_forward, per_channel_affine, pool, pool_geom, Ann, DropoutMode,
+};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::rng::{stream, uniform01, Purpose};
+
+/// The loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// Softmax cross-entropy (the network must end in a softmax).
+    CrossEntropy,
+    /// ½·Σ(y − t)²/N against one-hot targets.
+    Mse,
+}
+
+/// The optimiser.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Optimizer {
+    /// SGD with momentum: `v ← μ·v + η·g`, `w ← w − v`.
+    Sgd {
+        /// Learning rate η.
+        lr: f32,
+        /// Momentum μ.
+        momentum: f32,
+    },
+    /// Adam.
+    Adam {
+        /// Learning rate.
+        lr: f32,
+        /// β₁.
+        beta1: f32,
+        /// β₂.
+        beta2: f32,
+        /// ε.
+        eps: f32,
+    },
+}
+
+impl Optimizer {
+    /// Adam with Keras' defaults (β₁ 0.9, β₂ 0.999, ε 10⁻⁷) and learning rate `lr`.
+    pub fn adam(lr: f32) -> Optimizer {
+        Optimizer::Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-7,
+        }
+    }
+}
+
+/// What a training run does.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Samples per mini-batch.
+    pub batch_size: usize,
+    /// Loss.
+    pub loss: Loss,
+    /// Optimiser.
+    pub optimizer: Optimizer,
+    /// Seed of the shuffling and dropout streams.
+    pub seed: u64,
+    /// Whether to shuffle the samples every epoch.
+    pub shuffle: bool,
+}
+
+impl TrainConfig {
+    /// Checks the settings against the network.
+    pub fn validate(&self, ann: &Ann) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(Error::param("epochs", 0, "at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(Error::param("batch_size", 0, "at least 1"));
+        }
+        let (lr, extra) = match self.optimizer {
+            Optimizer::Sgd { lr, momentum } => (
+                lr,
+                (0.0..1.0)
+                    .contains(&momentum)
+                    .then_some(())
+                    .ok_or(("momentum", momentum)),
+            ),
+            Optimizer::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            } => {
+                let ok = (0.0..1.0).contains(&beta1) && (0.0..1.0).contains(&beta2) && eps > 0.0;
+                (lr, ok.then_some(()).ok_or(("beta1/beta2/eps", beta1)))
+            }
+        };
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(Error::param("learning rate", lr, "a finite number > 0"));
+        }
+        if let Err((field, v)) = extra {
+            return Err(Error::param(
+                field,
+                v,
+                "momentum and betas in [0, 1), eps > 0",
+            ));
+        }
+        if self.loss == Loss::CrossEntropy
+            && !matches!(
+                ann.layers.last(),
+                Some(Layer::Activation(Activation::Softmax))
+            )
+        {
+            return Err(Error::Unsupported(
+                "cross-entropy loss needs a network that ends in a softmax activation".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One epoch's record.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochLog {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean training loss over the batches.
+    pub loss: f64,
+    /// Accuracy on the training batches as they were trained (dropout on).
+    pub train_accuracy: f64,
+    /// Accuracy on the evaluation set, if one was given.
+    pub test_accuracy: Option<f64>,
+    /// Wall-clock seconds of the epoch's training (evaluation excluded).
+    pub seconds: f64,
+    /// Samples trained per second.
+    pub samples_per_second: f64,
+}
+
+/// Where a training run is, for progress reports.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Epoch, from 1.
+    pub epoch: usize,
+    /// Batches done in this epoch.
+    pub batch: usize,
+    /// Batches per epoch.
+    pub batches: usize,
+    /// Mean loss so far in this epoch.
+    pub loss: f64,
+}
+
+/// What a training run returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainOutcome {
+    /// One record per finished epoch.
+    pub epochs: Vec<EpochLog>,
+    /// Whether `on_batch` stopped the run (the weights are those after the last batch).
+    pub interrupted: bool,
+}
+
+/// Trains `ann` on `train`; evaluates on `eval` after every epoch if given. `on_batch` is called
+/// after each batch and can stop the run at that batch boundary.
+pub fn train(
+    ann: &mut Ann,
+    train: &Dataset,
+    eval: Option<&Dataset>,
+    config: &TrainConfig,
+    mut on_batch: impl FnMut(Progress) -> ControlFlow<()>,
+) -> Result<TrainOutcome> {
+    config.validate(ann)?;
+    if train.is_empty() {
+        return Err(Error::Unsupported(format!(
+            "training set '{}' is empty",
+            train.name
+        )));
+    }
+    if train.features() != ann.input_features() {
+        return Err(Error::SizeMismatch {
+            what: format!(
+                "images of '{}' for a network with input {:?}",
+                train.name, ann.input_shape
+            ),
+            expected: ann.input_features(),
+            got: train.features(),
+        });
+    }
+    let n_out = ann.output_features();
+    if let Some(&l) = train.labels.iter().find(|&&l| l as usize >= n_out) {
+        return Err(Error::IndexOutOfRange {
+            what: format!(
+                "label of '{}' for a network with {n_out} outputs",
+                train.name
+            ),
+            index: l as usize,
+            len: n_out,
+        });
+    }
+    let mut state = OptimizerState::new(ann);
+    let batches = train.len().div_ceil(config.batch_size);
+    let mut outcome = TrainOutcome {
+        epochs: Vec::new(),
+        interrupted: false,
+    };
+    for epoch in 1..=config.epochs {
+        let order: Vec<usize> = if config.shuffle {
+            train.permutation(config.seed, 1000 + epoch as u64)
+        } else {
+            (0..train.len()).collect()
+        };
+        let start = Instant::now();
+        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        for b in 0..batches {
+            let idx = &order[b * config.batch_size..((b + 1) * config.batch_size).min(train.len())];
+            let x = gather(train, idx);
+            let labels: Vec<u8> = idx.iter().map(|&i| train.labels[i]).collect();
+            let step_seed = ((epoch - 1) * batches + b) as u64;
+            let (loss, hits) = train_batch(ann, &mut state, x, &labels, config, step_seed);
+            loss_sum += loss;
+            correct += hits;
+            if on_batch(Progress {
+                epoch,
+                batch: b + 1,
+                batches,
+                loss: loss_sum / (b + 1) as f64,
+            })
+            .is_break()
+            {
+                outcome.interrupted = true;
+                return Ok(outcome);
+            }
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        let test_accuracy = eval.map(|d| ann.accuracy(d)).transpose()?;
+        outcome.epochs.push(EpochLog {
+            epoch,
+            loss: loss_sum / batches as f64,
+            train_accuracy: correct as f64 / train.len() as f64,
+            test_accuracy,
+            seconds,
+            samples_per_second: train.len() as f64 / seconds.max(1e-9),
+        });
+    }
+    Ok(outcome)
+}
+
+fn gather(data: &Dataset, idx: &[usize]) -> Array2<f32> {
+    let f = data.features();
+    let mut x = Array2::zeros((idx.len(), f));
+    for (mut row, &i) in x.rows_mut().into_iter().zip(idx) {
+        row.as_slice_mut()
+            .expect("standard layout")
+            .copy_from_slice(data.image(i));
+    }
+    x
+}
+
+/// What the backward pass needs from the forward pass of one layer.
+enum Cache {
+    Dense {
+        x: Array2<f32>,
+    },
+    Conv {
+        cols: Array2<f32>,
+    },
+    MaxPool {
+        arg: Vec<u32>,
+    },
+    AvgPool,
+    Flatten,
+    BatchNorm {
+        xhat: Array2<f32>,
+        inv_std: Array1<f32>,
+    },
+    Relu {
+        y: Array2<f32>,
+    },
+    Softmax {
+        y: Array2<f32>,
+    },
+    Linear,
+    Dropout {
+        mask: Array2<f32>,
+    },
+}
+
+/// Gradients of one layer's parameters, in [`params_mut`] order.
+type Grads = Vec<Vec<f32>>;
+
+/// Forward in training mode, backward, optimiser step. Returns (batch loss, correct predictions).
+fn train_batch(
+    ann: &mut Ann,
+    state: &mut OptimizerState,
+    x: Array2<f32>,
+    labels: &[u8],
+    config: &TrainConfig,
+    step_seed: u64,
+) -> (f64, usize) {
+    let n = x.nrows();
+    let shapes_in: Vec<Vec<usize>> = std::iter::once(ann.input_shape.clone())
+        .chain(ann.shapes().expect("validated"))
+        .collect();
+    let mut caches = Vec::with_capacity(ann.layers.len());
+    let mut cur = x;
+    for (li, layer) in ann.layers.iter_mut().enumerate() {
+        let (y, cache) = train_forward(
+            layer,
+            cur,
+            &shapes_in[li],
+            ann.dropout_mode,
+            (config.seed, step_seed, li as u64),
+        );
+        caches.push(cache);
+        cur = y;
+    }
+    // Loss and its gradient at the output (at the softmax input for cross-entropy).
+    let n_out = cur.ncols();
+    let mut grad = Array2::<f32>::zeros((n, n_out));
+    let mut loss = 0.0f64;
+    let mut hits = 0usize;
+    for (i, (row, &l)) in cur.rows().into_iter().zip(labels).enumerate() {
+        let row = row.as_slice().expect("standard layout");
+        hits += (super::argmax(row) == l as usize) as usize;
+        for (k, &y) in row.iter().enumerate() {
+            let t = (k == l as usize) as u8 as f32;
+            match config.loss {
+                Loss::CrossEntropy => {
+                    if t > 0.0 {
+                        loss -= (y.max(1e-12) as f64).ln();
+                    }
+                    grad[[i, k]] = (y - t) / n as f32;
+                }
+                Loss::Mse => {
+                    loss += 0.5 * ((y - t) as f64).powi(2);
+                    grad[[i, k]] = (y - t) / n as f32;
+                }
+            }
+        }
+    }
+    // Backward, last layer first; collect parameter gradients.
+    let mut grads: Vec<Grads> = vec![Vec::new(); ann.layers.len()];
+    for li in (0..ann.layers.len()).rev() {
+        let cache = caches.pop().expect("one cache per layer");
+        let skip_softmax = li == ann.layers.len() - 1 && config.loss == Loss::CrossEntropy;
+        let need_input = li > 0;
+        let (dx, g) = backward(
+            &ann.layers[li],
+            cache,
+            grad,
+            &shapes_in[li],
+            skip_softmax,
+            need_input,
+        );
+        grads[li] = g;
+        grad = dx;
+    }
+    state.step(ann, &grads, &config.optimizer);
+    (loss / n as f64, hits)
+}
+
+fn train_forward(
+    layer: &mut Layer,
+    x: Array2<f32>,
+    in_shape: &[usize],
+    mode: DropoutMode,
+    seeds: (u64, u64, u64),
+) -> (Array2<f32>, Cache) {
+    match layer {
+        Layer::Dense(d) => (dense_forward(x.view(), d), Cache::Dense { x }),
+        Layer::Conv2d(c) => {
+            let (y, cols) = conv::forward(x.view(), c, &conv_geom(in_shape, c));
+            (y, Cache::Conv { cols })
+        }
+        Layer::AvgPool2d(p) => (
+            pool::avg_forward(x.view(), &pool_geom(in_shape, p)),
+            Cache::AvgPool,
+        ),
+        Layer::MaxPool2d(p) => {
+            let (y, arg) = pool::max_forward(x.view(), &pool_geom(in_shape, p));
+            (y, Cache::MaxPool { arg })
+        }
+        Layer::Flatten => (x, Cache::Flatten),
+        Layer::BatchNorm(b) => batchnorm_train_forward(b, x, in_shape),
+        Layer::Activation(a) => {
+            let y = activate(x, *a);
+            let cache = match a {
+                Activation::Relu => Cache::Relu { y: y.clone() },
+                Activation::Softmax => Cache::Softmax { y: y.clone() },
+                Activation::Linear => Cache::Linear,
+            };
+            (y, cache)
+        }
+        Layer::Dropout { rate } => {
+            let keep = 1.0 - *rate;
+            let scale = match mode {
+                DropoutMode::Inverted => 1.0 / keep,
+                DropoutMode::ScaleAtTest => 1.0,
+            };
+            let (seed, step, layer_index) = seeds;
+            let mut mask = Array2::<f32>::zeros(x.dim());
+            mask.axis_iter_mut(Axis(0))
+                .into_par_iter()
+                .enumerate()
+                .for_each(|(i, mut row)| {
+                    let mut rng = stream(seed, Purpose::Dropout, step, layer_index, i as u64);
+                    row.iter_mut().for_each(|m| {
+                        *m = if uniform01(&mut rng) < keep as f64 {
+                            scale
+                        } else {
+                            0.0
+                        }
+                    });
+                });
+            (&x * &mask, Cache::Dropout { mask })
+        }
+    }
+}
+
+/// Per-channel `Σ f(a, b)` over samples and positions, channel-parallel: each sample's slice is
+/// summed in f32 (vectorised), the per-sample partials in f64 in sample order.
+fn channel_sums(
+    a: ArrayView2<'_, f32>,
+    b: Option<ArrayView2<'_, f32>>,
+    per: usize,
+    channels: usize,
+    f: impl Fn(f32, f32) -> f32 + Sync,
+) -> Vec<f64> {
+    (0..channels)
+        .into_par_iter()
+        .map(|c| {
+            let mut s = 0.0f64;
+            for i in 0..a.nrows() {
+                let ra = &a.row(i).to_slice().expect("standard layout")[c * per..(c + 1) * per];
+                let part: f32 = match &b {
+                    Some(b) => {
+                        let rb =
+                            &b.row(i).to_slice().expect("standard layout")[c * per..(c + 1) * per];
+                        ra.iter().zip(rb).map(|(&x, &y)| f(x, y)).sum()
+                    }
+                    None => ra.iter().map(|&x| f(x, 0.0)).sum(),
+                };
+                s += part as f64;
+            }
+            s
+        })
+        .collect()
+}
+
+fn batchnorm_train_forward(
+    b: &mut BatchNorm,
+    x: Array2<f32>,
+    in_shape: &[usize],
+) -> (Array2<f32>, Cache) {
+    let channels = in_shape[0];
+    let per: usize = in_shape[1..].iter().product();
+    let m = (x.nrows() * per) as f64;
+    let mean: Vec<f64> = channel_sums(x.view(), None, per, channels, |v, _| v)
+        .iter()
+        .map(|s| s / m)
+        .collect();
+    let mean_f: Array1<f32> = mean.iter().map(|&v| v as f32).collect();
+    // Two-pass variance: Σ(x − μ)² per channel.
+    let centred = per_channel_affine(x, in_shape, &Array1::ones(channels), &(-&mean_f));
+    let var: Vec<f64> = channel_sums(centred.view(), None, per, channels, |v, _| v * v)
+        .iter()
+        .map(|s| s / m)
+        .collect();
+    let inv_std: Array1<f32> = var
+        .iter()
+        .map(|v| (1.0 / (v + b.eps as f64).sqrt()) as f32)
+        .collect();
+    let xhat = per_channel_affine(centred, in_shape, &inv_std, &Array1::zeros(channels));
+    let y = per_channel_affine(xhat.clone(), in_shape, &b.gamma, &b.beta);
+    let mom = b.momentum;
+    let unbiased = if m > 1.0 { m / (m - 1.0) } else { 1.0 };
+    for c in 0..channels {
+        b.mean[c] = mom * b.mean[c] + (1.0 - mom) * mean[c] as f32;
+        b.var[c] = mom * b.var[c] + (1.0 - mom) * (var[c] * unbiased) as f32;
+    }
+    (y, Cache::BatchNorm { xhat, inv_std })
+}
+
+/// Backward through one layer: (dL/dx, parameter gradients).
+fn backward(
+    layer: &Layer,
+    cache: Cache,
+    dy: Array2<f32>,
+    in_shape: &[usize],
+    skip_softmax: bool,
+    need_input: bool,
+) -> (Array2<f32>, Grads) {
+    match (layer, cache) {
+        (Layer::Dense(d), Cache::Dense { x }) => {
+            let mut dw = Array2::zeros(d.weights.dim());
+            gemm(1.0, dy.t(), x.view(), 0.0, dw.view_mut());
+            let mut g = vec![dw.into_raw_vec_and_offset().0];
+            if d.bias.is_some() {
+                g.push(column_sums(dy.view()).to_vec());
+            }
+            let dx = if need_input {
+                let mut dx = Array2::zeros(x.dim());
+                gemm(1.0, dy.view(), d.weights.view(), 0.0, dx.view_mut());
+                dx
+            } else {
+                Array2::zeros((0, 0))
+            };
+            (dx, g)
+        }
+        (Layer::Conv2d(c), Cache::Conv { cols }) => {
+            let grads = conv::backward(dy.view(), &cols, c, &conv_geom(in_shape, c), need_input);
+            let mut g = vec![grads.weights.into_raw_vec_and_offset().0];
+            if let Some(b) = grads.bias {
+                g.push(b.to_vec());
+            }
+            (grads.input, g)
+        }
+        (Layer::AvgPool2d(p), Cache::AvgPool) => (
+            pool::avg_backward(dy.view(), &pool_geom(in_shape, p)),
+            Vec::new(),
+        ),
+        (Layer::MaxPool2d(p), Cache::MaxPool { arg }) => (
+            pool::max_backward(dy.view(), &arg, &pool_geom(in_shape, p)),
+            Vec::new(),
+        ),
+        (Layer::Flatten, Cache::Flatten) => (dy, Vec::new()),
+        (Layer::BatchNorm(b), Cache::BatchNorm { xhat, inv_std }) => {
+            let channels = in_shape[0];
+            let per: usize = in_shape[1..].iter().product();
+            let m = (dy.nrows() * per) as f64;
+            let dbeta = channel_sums(dy.view(), None, per, channels, |v, _| v);
+            let dgamma = channel_sums(dy.view(), Some(xhat.view()), per, channels, |d, x| d * x);
+            // dx = γ·inv_std/M · (M·dy − Σdy − x̂·Σ(dy·x̂)) = k·dy − a − x̂·b per channel.
+            let k: Vec<f32> = (0..channels).map(|c| b.gamma[c] * inv_std[c]).collect();
+            let a: Vec<f32> = (0..channels)
+                .map(|c| (k[c] as f64 * dbeta[c] / m) as f32)
+                .collect();
+            let bb: Vec<f32> = (0..channels)
+                .map(|c| (k[c] as f64 * dgamma[c] / m) as f32)
+                .collect();
+            let mut dx = dy;
+            dx.axis_iter_mut(Axis(0))
+                .into_par_iter()
+                .zip(xhat.axis_iter(Axis(0)).into_par_iter())
+                .for_each(|(mut row, xh)| {
+                    let row = row.as_slice_mut().expect("standard layout");
+                    let xh = xh.to_slice().expect("standard layout");
+                    for c in 0..channels {
+                        for (v, &x) in row[c * per..(c + 1) * per]
+                            .iter_mut()
+                            .zip(&xh[c * per..(c + 1) * per])
+                        {
+                            *v = k[c] * *v - a[c] - x * bb[c];
+                        }
+                    }
+                });
+            let g = vec![
+                dgamma.iter().map(|&v| v as f32).collect(),
+                dbeta.iter().map(|&v| v as f32).collect(),
+            ];
+            (dx, g)
+        }
+        (Layer::Activation(_), Cache::Relu { y }) => {
+            let mut dx = dy;
+            dx.zip_mut_with(&y, |d, &o| {
+                if o <= 0.0 {
+                    *d = 0.0
+                }
+            });
+            (dx, Vec::new())
+        }
+        (Layer::Activation(_), Cache::Softmax { y }) => {
+            if skip_softmax {
+                return (dy, Vec::new());
+            }
+            // dx = s ⊙ (dy − Σ dy·s)
+            let mut dx = dy;
+            dx.axis_iter_mut(Axis(0))
+                .into_par_iter()
+                .zip(y.axis_iter(Axis(0)).into_par_iter())
+                .for_each(|(mut d, s)| {
+                    let dot: f32 = d.iter().zip(s.iter()).map(|(a, b)| a * b).sum();
+                    d.zip_mut_with(&s, |dv, &sv| *dv = sv * (*dv - dot));
+                });
+            (dx, Vec::new())
+        }
+        (Layer::Activation(_), Cache::Linear) => (dy, Vec::new()),
+        (Layer::Dropout { .. }, Cache::Dropout { mask }) => (dy * &mask, Vec::new()),
+        _ => unreachable!("caches are made by train_forward for the same layer"),
+    }
+}
+
+/// The trainable parameters of a layer, as mutable slices in a fixed order.
+fn params_mut(layer: &mut Layer) -> Vec<&mut [f32]> {
+    match layer {
+        Layer::Dense(d) => {
+            let mut v = vec![d.weights.as_slice_mut().expect("standard layout")];
+            if let Some(b) = &mut d.bias {
+                v.push(b.as_slice_mut().expect("standard layout"));
+            }
+            v
+        }
+        Layer::Conv2d(c) => {
+            let mut v = vec![c.weights.as_slice_mut().expect("standard layout")];
+            if let Some(b) = &mut c.bias {
+                v.push(b.as_slice_mut().expect("standard layout"));
+            }
+            v
+        }
+        Layer::BatchNorm(b) => vec![
+            b.gamma.as_slice_mut().expect("standard layout"),
+            b.beta.as_slice_mut().expect("standard layout"),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// Momentum / moment buffers, one per parameter tensor.
+struct OptimizerState {
+    first: Vec<Vec<Vec<f32>>>,
+    second: Vec<Vec<Vec<f32>>>,
+    t: i32,
+}
+
+impl OptimizerState {
+    fn new(ann: &mut Ann) -> Self {
+        let zeros: Vec<Vec<Vec<f32>>> = ann
+            .layers
+            .iter_mut()
+            .map(|l| params_mut(l).iter().map(|p| vec![0.0; p.len()]).collect())
+            .collect();
+        OptimizerState {
+            first: zeros.clone(),
+            second: zeros,
+            t: 0,
+        }
+    }
+
+    fn step(&mut self, ann: &mut Ann, grads: &[Grads], opt: &Optimizer) {
+        self.t += 1;
+        for (li, layer) in ann.layers.iter_mut().enumerate() {
+            for (pi, w) in params_mut(layer).into_iter().enumerate() {
+                let g = &grads[li][pi];
+                let m = &mut self.first[li][pi];
+                match *opt {
+                    Optimizer::Sgd { lr, momentum } => {
+                        w.par_iter_mut()
+                            .zip(m.par_iter_mut())
+                            .zip(g.par_iter())
+                            .for_each(|((w, v), &g)| {
+                                *v = momentum * *v + lr * g;
+                                *w -= *v;
+                            });
+                    }
+                    Optimizer::Adam {
+                        lr,
+                        beta1,
+                        beta2,
+                        eps,
+                    } => {
+                        let s = &mut self.second[li][pi];
+                        let (c1, c2) = (1.0 - beta1.powi(self.t), 1.0 - beta2.powi(self.t));
+                        w.par_iter_mut()
+                            .zip(m.par_iter_mut())
+                            .zip(s.par_iter_mut())
+                            .zip(g.par_iter())
+                            .for_each(|(((w, m), s), &g)| {
+                                *m = beta1 * *m + (1.0 - beta1) * g;
+                                *s = beta2 * *s + (1.0 - beta2) * g * g;
+                                *w -= lr * (*m / c1) / ((*s / c2).sqrt() + eps);
+                            });
+                    }
+                }
+            }
+        }
+    }
+}
