@@ -318,6 +318,57 @@ fn train_batch(
     config: &TrainConfig,
     step_seed: u64,
 ) -> (f64, usize) {
+    let (loss, hits, grads) =
+        forward_backward(ann, x, labels, config.loss, (config.seed, step_seed));
+    state.step(ann, &grads, &config.optimizer);
+    (loss, hits)
+}
+
+/// The training-mode loss of a batch and the gradient of every parameter (low-level API, e.g. for
+/// gradient checks). Gradients are per layer, per parameter tensor (weights then bias; BatchNorm γ
+/// then β), flattened in storage order. BatchNorm layers use batch statistics and update their
+/// running averages; dropout masks come from `(seed, step)`.
+pub fn loss_and_gradients(
+    ann: &mut Ann,
+    x: ArrayView2<'_, f32>,
+    labels: &[u8],
+    loss: Loss,
+    seed: u64,
+    step: u64,
+) -> Result<(f64, Vec<Vec<Vec<f32>>>)> {
+    if x.ncols() != ann.input_features() || x.nrows() != labels.len() {
+        return Err(Error::SizeMismatch {
+            what: "batch for loss_and_gradients".into(),
+            expected: ann.input_features(),
+            got: x.ncols(),
+        });
+    }
+    let cfg = TrainConfig {
+        epochs: 1,
+        batch_size: labels.len().max(1),
+        loss,
+        optimizer: Optimizer::adam(1e-3),
+        seed,
+        shuffle: false,
+    };
+    cfg.validate(ann)?;
+    let (l, _, g) = forward_backward(
+        ann,
+        x.as_standard_layout().into_owned(),
+        labels,
+        loss,
+        (seed, step),
+    );
+    Ok((l, g))
+}
+
+fn forward_backward(
+    ann: &mut Ann,
+    x: Array2<f32>,
+    labels: &[u8],
+    loss_kind: Loss,
+    seeds: (u64, u64),
+) -> (f64, usize, Vec<Grads>) {
     let n = x.nrows();
     let shapes_in: Vec<Vec<usize>> = std::iter::once(ann.input_shape.clone())
         .chain(ann.shapes().expect("validated"))
@@ -330,7 +381,7 @@ fn train_batch(
             cur,
             &shapes_in[li],
             ann.dropout_mode,
-            (config.seed, step_seed, li as u64),
+            (seeds.0, seeds.1, li as u64),
         );
         caches.push(cache);
         cur = y;
@@ -345,7 +396,7 @@ fn train_batch(
         hits += (super::argmax(row) == l as usize) as usize;
         for (k, &y) in row.iter().enumerate() {
             let t = (k == l as usize) as u8 as f32;
-            match config.loss {
+            match loss_kind {
                 Loss::CrossEntropy => {
                     if t > 0.0 {
                         loss -= (y.max(1e-12) as f64).ln();
@@ -363,21 +414,19 @@ fn train_batch(
     let mut grads: Vec<Grads> = vec![Vec::new(); ann.layers.len()];
     for li in (0..ann.layers.len()).rev() {
         let cache = caches.pop().expect("one cache per layer");
-        let skip_softmax = li == ann.layers.len() - 1 && config.loss == Loss::CrossEntropy;
-        let need_input = li > 0;
+        let skip_softmax = li == ann.layers.len() - 1 && loss_kind == Loss::CrossEntropy;
         let (dx, g) = backward(
             &ann.layers[li],
             cache,
             grad,
             &shapes_in[li],
             skip_softmax,
-            need_input,
+            li > 0,
         );
         grads[li] = g;
         grad = dx;
     }
-    state.step(ann, &grads, &config.optimizer);
-    (loss / n as f64, hits)
+    (loss / n as f64, hits, grads)
 }
 
 fn train_forward(

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, one module per area.
 
+mod ann;
 mod benchmarks;
 mod cli;
 mod data;
