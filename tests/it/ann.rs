@@ -183,8 +183,8 @@ fn check_gradients(mut ann: Ann, loss: Loss, seed: u64) {
             .0
     };
     let (mut checked, mut kinks) = (0, 0);
-    for li in 0..ann.layers.len() {
-        for (pi, g) in grads[li].iter().enumerate() {
+    for (li, layer_grads) in grads.iter().enumerate() {
+        for (pi, g) in layer_grads.iter().enumerate() {
             for idx in (0..g.len()).step_by((g.len() / 7).max(1)) {
                 let numeric = |h: f32| {
                     let (mut plus, mut minus) = (ann.clone(), ann.clone());
