@@ -11,6 +11,7 @@
 //! | [`network`] | populations, projections, delays, inputs, monitors, plasticity; the schedule |
 //! | [`ann`] | the framework-neutral ANN: layers, forward pass, counts, trainer |
 //! | [`data`] | data sets: IDX (MNIST, Fashion-MNIST), CIFAR-10, image folders; seeded selections |
+//! | [`io`] | somnet HDF5 model files and HDF5 helpers |
 //! | [`benchmarks`] | the classic benchmark networks (CUBA, Izhikevich 2003) |
 //! | [`study`] | reports and plots |
 //!
@@ -22,6 +23,7 @@ pub mod ann;
 pub mod benchmarks;
 pub mod data;
 pub mod error;
+pub mod io;
 pub mod network;
 pub mod neuron;
 pub mod rng;

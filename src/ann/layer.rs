@@ -182,7 +182,7 @@ impl Layer {
                 let (out, inp) = d.weights.dim();
                 match input {
                     [f] if *f == inp => Ok(vec![out]),
-                    [f] => Err(Error::SizeMismatch { what: format!("layer '{name}' (dense) inputs"), expected: inp, got: *f }),
+                    [f] => Err(Error::Unsupported(format!("layer '{name}' (dense): its weights take {inp} inputs, the layer before gives {f}"))),
                     _ => Err(Error::Unsupported(format!("layer '{name}' (dense) needs a flat input, got {input:?}: add a Flatten layer"))),
                 }
             }
@@ -190,11 +190,7 @@ impl Layer {
                 let [ci, h, w] = spatial("conv2d")?;
                 let (oc, ic, kh, kw) = c.weights.dim();
                 if ci != ic {
-                    return Err(Error::SizeMismatch {
-                        what: format!("layer '{name}' (conv2d) input channels"),
-                        expected: ic,
-                        got: ci,
-                    });
+                    return Err(Error::Unsupported(format!("layer '{name}' (conv2d): its kernels take {ic} input channels, the layer before gives {ci}")));
                 }
                 let bad = || {
                     Error::Unsupported(format!("layer '{name}' (conv2d): kernel {kh}×{kw} stride {:?} does not fit input {h}×{w}", c.stride))

@@ -2,7 +2,11 @@
 
 mod bench;
 mod demo;
+mod evaluate;
+mod info;
+mod model;
 mod progress;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +24,12 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run a benchmark network and print one JSON line.
     Bench(bench::BenchArgs),
+    /// Train an ANN on a data set and save it as a somnet model file.
+    Train(train::TrainArgs),
+    /// Print a model's layers, shapes, parameter and MAC counts.
+    Info(info::InfoArgs),
+    /// Measure a model's accuracy on a data set's test images.
+    Evaluate(evaluate::EvaluateArgs),
 }
 
 /// Runs the parsed command.
@@ -27,6 +37,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Info(args) => info::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
     }
 }
 

@@ -243,3 +243,40 @@ impl Dataset {
         c
     }
 }
+
+/// Loads a data set by name: `mnist`, `fashion-mnist`, `cifar-10` (from `dir`), or
+/// `folder:PATH[:WxH][:gray]` (an image folder, split 80/20 into train/test with seed 0).
+pub fn load_named(name: &str, dir: &std::path::Path, split: Split) -> Result<Dataset> {
+    match name {
+        "mnist" => mnist::load_mnist(&dir.join("mnist"), split),
+        "fashion-mnist" => mnist::load_fashion(&dir.join("fashion-mnist"), split),
+        "cifar-10" | "cifar10" => cifar::load(&dir.join("cifar-10"), split),
+        other => match other.strip_prefix("folder:") {
+            Some(rest) => {
+                let mut parts = rest.split(':');
+                let path = parts.next().unwrap_or_default();
+                let mut options = folder::FolderOptions::default();
+                for opt in parts {
+                    if opt == "gray" {
+                        options.grayscale = true;
+                    } else if let Some((w, h)) = opt
+                        .split_once('x')
+                        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+                    {
+                        options.resize = Some((w, h));
+                    } else {
+                        return Err(Error::param("dataset", other, "folder:PATH[:WxH][:gray]"));
+                    }
+                }
+                let all = folder::load(std::path::Path::new(path), options)?;
+                let (train, test) = all.split(0.8, 0)?;
+                Ok(if split == Split::Train { train } else { test })
+            }
+            None => Err(Error::param(
+                "dataset",
+                other,
+                "mnist, fashion-mnist, cifar-10 or folder:PATH[:WxH][:gray]",
+            )),
+        },
+    }
+}

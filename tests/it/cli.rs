@@ -144,3 +144,82 @@ fn ctrl_c_stops_at_a_step_and_reports_what_was_simulated() {
     let t = v["t_sim_ms"].as_f64().unwrap();
     assert!(t > 0.0 && t < 1_000_000.0, "{t}");
 }
+
+#[test]
+fn train_info_evaluate_round_trip() {
+    let dir = std::env::temp_dir().join(format!("somnet-train-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("m.h5");
+    let out = somnet()
+        .args([
+            "train",
+            "--arch",
+            "mlp:784-64-10",
+            "--dataset",
+            "mnist",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "32",
+            "--limit",
+            "3000",
+            "--threads",
+            "2",
+            "--out",
+        ])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("epoch,loss,train_accuracy"));
+    let log: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("m.train.json")).unwrap()).unwrap();
+    let trained_acc = log["epochs"][1]["test_accuracy"].as_f64().unwrap();
+    assert!(trained_acc > 0.8, "{trained_acc}");
+    let info = somnet()
+        .args(["info", "--json"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(v["params"], 784 * 64 + 64 + 64 * 10 + 10);
+    assert_eq!(v["macs"], 784 * 64 + 64 * 10);
+    let ev = somnet()
+        .args(["evaluate", "--ann", "--json", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        ev.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ev.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&ev.stdout).unwrap();
+    assert_eq!(
+        v["ann_accuracy"].as_f64().unwrap(),
+        trained_acc,
+        "the saved model predicts as the trained one"
+    );
+    assert!(String::from_utf8_lossy(&ev.stderr).contains("somnet model file"));
+    // Bad specs and files: clear errors, exit code 1.
+    let bad = somnet()
+        .args(["train", "--arch", "mlp:100-10", "--limit", "10", "--out"])
+        .arg(dir.join("x.h5"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("784"));
+    std::fs::write(dir.join("junk.h5"), b"junk").unwrap();
+    let bad = somnet()
+        .args(["info"])
+        .arg(dir.join("junk.h5"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a readable HDF5 file"));
+    std::fs::remove_dir_all(dir).ok();
+}

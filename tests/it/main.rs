@@ -12,4 +12,5 @@ mod lif;
 mod plasticity;
 mod reference;
 mod regimes;
+mod schema;
 mod wiring;

@@ -1,0 +1,179 @@
+//! HDF5 helpers: typed reads and writes whose errors name the file, the object and the field.
+
+use std::path::{Path, PathBuf};
+
+use hdf5::types::{TypeDescriptor, VarLenAscii, VarLenUnicode};
+use hdf5_metno as hdf5;
+use ndarray::ArrayD;
+
+use crate::error::{Error, Result};
+
+/// A location inside an open file, for error messages (`file: /layers/003`).
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The file.
+    pub path: PathBuf,
+    /// Object path inside the file.
+    pub object: String,
+}
+
+impl Ctx {
+    /// The root of `path`.
+    pub fn root(path: &Path) -> Ctx {
+        Ctx {
+            path: path.to_path_buf(),
+            object: "/".into(),
+        }
+    }
+
+    /// A child location.
+    pub fn child(&self, name: &str) -> Ctx {
+        let object = if self.object == "/" {
+            format!("/{name}")
+        } else {
+            format!("{}/{name}", self.object)
+        };
+        Ctx {
+            path: self.path.clone(),
+            object,
+        }
+    }
+
+    /// An error about this location.
+    pub fn err(&self, message: impl std::fmt::Display) -> Error {
+        Error::file(&self.path, format!("{}: {message}", self.object))
+    }
+}
+
+/// Opens an HDF5 file for reading with a clear error when it is not one.
+pub fn open(path: &Path) -> Result<hdf5::File> {
+    if !path.is_file() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        ));
+    }
+    hdf5::File::open(path).map_err(|e| Error::file(path, format!("not a readable HDF5 file ({e})")))
+}
+
+/// Creates (truncates) an HDF5 file.
+pub fn create(path: &Path) -> Result<hdf5::File> {
+    hdf5::File::create(path)
+        .map_err(|e| Error::file(path, format!("cannot create HDF5 file ({e})")))
+}
+
+/// Reads a string attribute, whatever its HDF5 string type (variable or fixed length, ASCII or
+/// UTF-8: h5py and Keras write all four).
+pub fn read_str_attr(loc: &hdf5::Location, ctx: &Ctx, name: &str) -> Result<String> {
+    let attr = loc
+        .attr(name)
+        .map_err(|_| ctx.err(format!("missing attribute '{name}'")))?;
+    let bad = |e: hdf5::Error| ctx.err(format!("attribute '{name}': {e}"));
+    let desc = attr.dtype().and_then(|t| t.to_descriptor()).map_err(bad)?;
+    match desc {
+        TypeDescriptor::VarLenUnicode => Ok(attr
+            .read_scalar::<VarLenUnicode>()
+            .map_err(bad)?
+            .as_str()
+            .to_string()),
+        TypeDescriptor::VarLenAscii => Ok(attr
+            .read_scalar::<VarLenAscii>()
+            .map_err(bad)?
+            .as_str()
+            .to_string()),
+        TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) => {
+            read_fixed_string(&attr, n).map_err(|m| ctx.err(format!("attribute '{name}': {m}")))
+        }
+        other => Err(ctx.err(format!(
+            "attribute '{name}' is {other:?}, expected a string"
+        ))),
+    }
+}
+
+/// Reads a fixed-length string attribute of `n` bytes into a `String` (trailing NULs removed).
+fn read_fixed_string(attr: &hdf5::Attribute, n: usize) -> std::result::Result<String, String> {
+    use hdf5_metno_sys::h5a::H5Aread;
+    use hdf5_metno_sys::h5t::H5Tclose;
+    let dtype = attr.dtype().map_err(|e| e.to_string())?;
+    let space = attr.space().map_err(|e| e.to_string())?;
+    if space.size() != 1 {
+        return Err(format!("expected one string, found {}", space.size()));
+    }
+    let mut buf = vec![0u8; n.max(1)];
+    // SAFETY: the memory type is the attribute's own fixed-length string type, so H5Aread copies
+    // exactly `n` bytes into a buffer of `n` bytes.
+    let status = unsafe {
+        let mem = hdf5_metno_sys::h5t::H5Tcopy(dtype.id());
+        let s = H5Aread(attr.id(), mem, buf.as_mut_ptr().cast());
+        H5Tclose(mem);
+        s
+    };
+    if status < 0 {
+        return Err("cannot read the fixed-length string".into());
+    }
+    while buf.last() == Some(&0) {
+        buf.pop();
+    }
+    String::from_utf8(buf).map_err(|e| format!("not UTF-8: {e}"))
+}
+
+/// Writes a variable-length UTF-8 string attribute.
+pub fn write_str_attr(loc: &hdf5::Location, ctx: &Ctx, name: &str, value: &str) -> Result<()> {
+    let v: VarLenUnicode = value
+        .parse()
+        .map_err(|e| ctx.err(format!("attribute '{name}': {e:?}")))?;
+    loc.new_attr::<VarLenUnicode>()
+        .create(name)
+        .and_then(|a| a.write_scalar(&v))
+        .map_err(|e| ctx.err(format!("writing attribute '{name}': {e}")))
+}
+
+/// Reads a numeric attribute as `f64` values (scalar or 1-D).
+pub fn read_num_attr(loc: &hdf5::Location, ctx: &Ctx, name: &str) -> Result<Vec<f64>> {
+    let attr = loc
+        .attr(name)
+        .map_err(|_| ctx.err(format!("missing attribute '{name}'")))?;
+    attr.read_raw::<f64>()
+        .map_err(|e| ctx.err(format!("attribute '{name}' is not numeric: {e}")))
+}
+
+/// Writes a 1-D `i64` attribute.
+pub fn write_int_attr(loc: &hdf5::Location, ctx: &Ctx, name: &str, values: &[i64]) -> Result<()> {
+    loc.new_attr_builder()
+        .with_data(values)
+        .create(name)
+        .map(|_| ())
+        .map_err(|e| ctx.err(format!("writing attribute '{name}': {e}")))
+}
+
+/// Writes a scalar `f64` attribute.
+pub fn write_f64_attr(loc: &hdf5::Location, ctx: &Ctx, name: &str, value: f64) -> Result<()> {
+    loc.new_attr::<f64>()
+        .create(name)
+        .and_then(|a| a.write_scalar(&value))
+        .map_err(|e| ctx.err(format!("writing attribute '{name}': {e}")))
+}
+
+/// Reads an `f32` dataset of any rank; converts from other float widths.
+pub fn read_f32(group: &hdf5::Group, ctx: &Ctx, name: &str) -> Result<ArrayD<f32>> {
+    let ds = group
+        .dataset(name)
+        .map_err(|_| ctx.err(format!("missing dataset '{name}'")))?;
+    ds.read_dyn::<f32>()
+        .map_err(|e| ctx.err(format!("dataset '{name}' cannot be read as float32: {e}")))
+}
+
+/// Writes an `f32` dataset.
+pub fn write_f32<D: ndarray::Dimension>(
+    group: &hdf5::Group,
+    ctx: &Ctx,
+    name: &str,
+    data: ndarray::ArrayView<'_, f32, D>,
+) -> Result<()> {
+    group
+        .new_dataset_builder()
+        .with_data(data)
+        .create(name)
+        .map(|_| ())
+        .map_err(|e| ctx.err(format!("writing dataset '{name}': {e}")))
+}

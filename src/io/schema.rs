@@ -1,0 +1,305 @@
+//! somnet's HDF5 model files, format version 1 (the spec is `converters/SCHEMA.md`).
+//!
+//! ```text
+//! /                      attrs: format = "somnet-model", format_version = 1, somnet_version,
+//!                               input_shape (int64[]), dropout_mode, provenance (JSON)
+//! /layers/000, 001, …    one group per layer, in order; attrs: name, kind, and the kind's
+//!                        hyper-parameters; datasets: the kind's weights (float32)
+//! ```
+
+use std::path::Path;
+
+use hdf5_metno as hdf5;
+use ndarray::{Array1, Array2, Array4, Ix1, Ix2, Ix4};
+
+use super::h5::{self, Ctx};
+use crate::ann::{Activation, Ann, BatchNorm, Conv2d, Dense, DropoutMode, Layer, Padding, Pool};
+use crate::error::{Error, Result};
+
+/// The value of the root attribute `format`.
+pub const FORMAT: &str = "somnet-model";
+/// The format version this somnet writes and the newest it reads.
+pub const FORMAT_VERSION: i64 = 1;
+
+/// Where a model came from (stored as JSON in the root attribute `provenance`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Provenance {
+    /// somnet version that wrote the file.
+    pub somnet_version: String,
+    /// Free-form record of how the model was made (command, data set, training settings, results).
+    pub record: serde_json::Value,
+}
+
+/// A model file's content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFile {
+    /// The network.
+    pub ann: Ann,
+    /// Its provenance.
+    pub provenance: Provenance,
+}
+
+/// Writes `ann` to `path` (overwriting it).
+pub fn save(path: &Path, ann: &Ann, record: serde_json::Value) -> Result<()> {
+    ann.validate()?;
+    let file = h5::create(path)?;
+    let root = Ctx::root(path);
+    h5::write_str_attr(&file, &root, "format", FORMAT)?;
+    h5::write_int_attr(&file, &root, "format_version", &[FORMAT_VERSION])?;
+    h5::write_str_attr(&file, &root, "somnet_version", crate::VERSION)?;
+    h5::write_int_attr(
+        &file,
+        &root,
+        "input_shape",
+        &ann.input_shape
+            .iter()
+            .map(|&v| v as i64)
+            .collect::<Vec<_>>(),
+    )?;
+    h5::write_str_attr(&file, &root, "dropout_mode", dropout_name(ann.dropout_mode))?;
+    let prov = Provenance {
+        somnet_version: crate::VERSION.to_string(),
+        record,
+    };
+    h5::write_str_attr(
+        &file,
+        &root,
+        "provenance",
+        &serde_json::to_string(&prov).expect("JSON values serialise"),
+    )?;
+    let layers = file
+        .create_group("layers")
+        .map_err(|e| root.err(format!("creating /layers: {e}")))?;
+    let lctx = root.child("layers");
+    for (i, (layer, name)) in ann.layers.iter().zip(&ann.names).enumerate() {
+        let key = format!("{i:03}");
+        let g = layers
+            .create_group(&key)
+            .map_err(|e| lctx.err(format!("creating {key}: {e}")))?;
+        let ctx = lctx.child(&key);
+        h5::write_str_attr(&g, &ctx, "name", name)?;
+        h5::write_str_attr(&g, &ctx, "kind", layer.kind())?;
+        write_layer(&g, &ctx, layer)?;
+    }
+    Ok(())
+}
+
+fn dropout_name(m: DropoutMode) -> &'static str {
+    match m {
+        DropoutMode::Inverted => "inverted",
+        DropoutMode::ScaleAtTest => "scale-at-test",
+    }
+}
+
+fn padding_name(p: Padding) -> &'static str {
+    match p {
+        Padding::Valid => "valid",
+        Padding::Same => "same",
+    }
+}
+
+fn write_layer(g: &hdf5::Group, ctx: &Ctx, layer: &Layer) -> Result<()> {
+    let pair = |v: (usize, usize)| [v.0 as i64, v.1 as i64];
+    match layer {
+        Layer::Dense(d) => {
+            h5::write_f32(g, ctx, "weights", d.weights.view())?;
+            if let Some(b) = &d.bias {
+                h5::write_f32(g, ctx, "bias", b.view())?;
+            }
+        }
+        Layer::Conv2d(c) => {
+            h5::write_f32(g, ctx, "weights", c.weights.view())?;
+            if let Some(b) = &c.bias {
+                h5::write_f32(g, ctx, "bias", b.view())?;
+            }
+            h5::write_int_attr(g, ctx, "stride", &pair(c.stride))?;
+            h5::write_str_attr(g, ctx, "padding", padding_name(c.padding))?;
+        }
+        Layer::AvgPool2d(p) | Layer::MaxPool2d(p) => {
+            h5::write_int_attr(g, ctx, "size", &pair(p.size))?;
+            h5::write_int_attr(g, ctx, "stride", &pair(p.stride))?;
+            h5::write_str_attr(g, ctx, "padding", padding_name(p.padding))?;
+        }
+        Layer::Flatten => {}
+        Layer::BatchNorm(b) => {
+            h5::write_f32(g, ctx, "gamma", b.gamma.view())?;
+            h5::write_f32(g, ctx, "beta", b.beta.view())?;
+            h5::write_f32(g, ctx, "moving_mean", b.mean.view())?;
+            h5::write_f32(g, ctx, "moving_variance", b.var.view())?;
+            h5::write_f64_attr(g, ctx, "eps", b.eps as f64)?;
+            h5::write_f64_attr(g, ctx, "momentum", b.momentum as f64)?;
+        }
+        Layer::Activation(a) => h5::write_str_attr(
+            g,
+            ctx,
+            "function",
+            match a {
+                Activation::Relu => "relu",
+                Activation::Softmax => "softmax",
+                Activation::Linear => "linear",
+            },
+        )?,
+        Layer::Dropout { rate } => h5::write_f64_attr(g, ctx, "rate", *rate as f64)?,
+    }
+    Ok(())
+}
+
+/// Whether `path` is a somnet model file (an HDF5 file whose root says `format = somnet-model`).
+pub fn is_somnet_file(path: &Path) -> bool {
+    h5::open(path)
+        .ok()
+        .and_then(|f| h5::read_str_attr(&f, &Ctx::root(path), "format").ok())
+        .is_some_and(|f| f == FORMAT)
+}
+
+/// Reads a model file written by [`save`] (or by the exporters in `converters/`).
+pub fn load(path: &Path) -> Result<ModelFile> {
+    let file = h5::open(path)?;
+    let root = Ctx::root(path);
+    let format = h5::read_str_attr(&file, &root, "format")?;
+    if format != FORMAT {
+        return Err(root.err(format!(
+            "attribute 'format' is '{format}', expected '{FORMAT}'"
+        )));
+    }
+    let version = h5::read_num_attr(&file, &root, "format_version")?;
+    match version.as_slice() {
+        [v] if *v as i64 == FORMAT_VERSION => {}
+        [v] => {
+            return Err(root.err(format!(
+                "format_version {v} is not supported: this somnet reads version {FORMAT_VERSION}"
+            )))
+        }
+        _ => return Err(root.err("attribute 'format_version' must be one integer")),
+    }
+    let input_shape: Vec<usize> = h5::read_num_attr(&file, &root, "input_shape")?
+        .iter()
+        .map(|&v| (v >= 1.0 && v.fract() == 0.0).then_some(v as usize))
+        .collect::<Option<_>>()
+        .ok_or_else(|| root.err("attribute 'input_shape' must hold positive integers"))?;
+    let dropout_mode = match h5::read_str_attr(&file, &root, "dropout_mode")?.as_str() {
+        "inverted" => DropoutMode::Inverted,
+        "scale-at-test" => DropoutMode::ScaleAtTest,
+        other => {
+            return Err(root.err(format!(
+                "attribute 'dropout_mode' is '{other}', expected 'inverted' or 'scale-at-test'"
+            )))
+        }
+    };
+    let provenance = match h5::read_str_attr(&file, &root, "provenance") {
+        Ok(s) => serde_json::from_str(&s)
+            .map_err(|e| root.err(format!("attribute 'provenance' is not valid JSON: {e}")))?,
+        Err(_) => Provenance::default(),
+    };
+    let layers = file
+        .group("layers")
+        .map_err(|_| root.err("missing group 'layers'"))?;
+    let lctx = root.child("layers");
+    let mut keys = layers.member_names().map_err(|e| lctx.err(e))?;
+    keys.sort();
+    for (i, k) in keys.iter().enumerate() {
+        if *k != format!("{i:03}") {
+            return Err(lctx.err(format!(
+                "layer groups must be 000, 001, … in order; found '{k}' at position {i}"
+            )));
+        }
+    }
+    let mut named = Vec::with_capacity(keys.len());
+    for key in &keys {
+        let g = layers
+            .group(key)
+            .map_err(|_| lctx.err(format!("'{key}' is not a group")))?;
+        let ctx = lctx.child(key);
+        let name = h5::read_str_attr(&g, &ctx, "name")?;
+        let ctx = Ctx {
+            path: ctx.path.clone(),
+            object: format!("{} (layer '{name}')", ctx.object),
+        };
+        named.push((name, read_layer(&g, &ctx)?));
+    }
+    let ann =
+        Ann::new(input_shape, named, dropout_mode).map_err(|e| Error::file(path, e.to_string()))?;
+    Ok(ModelFile { ann, provenance })
+}
+
+fn read_layer(g: &hdf5::Group, ctx: &Ctx) -> Result<Layer> {
+    let kind = h5::read_str_attr(g, ctx, "kind")?;
+    let pair = |name: &str| -> Result<(usize, usize)> {
+        match h5::read_num_attr(g, ctx, name)?.as_slice() {
+            [a, b] if *a >= 1.0 && *b >= 1.0 => Ok((*a as usize, *b as usize)),
+            other => Err(ctx.err(format!(
+                "attribute '{name}' is {other:?}, expected two positive integers"
+            ))),
+        }
+    };
+    let padding = || -> Result<Padding> {
+        match h5::read_str_attr(g, ctx, "padding")?.as_str() {
+            "valid" => Ok(Padding::Valid),
+            "same" => Ok(Padding::Same),
+            other => Err(ctx.err(format!(
+                "padding '{other}' is not supported (expected 'valid' or 'same')"
+            ))),
+        }
+    };
+    let vector = |name: &str, len: usize| -> Result<Array1<f32>> {
+        let a = h5::read_f32(g, ctx, name)?;
+        if a.shape() != [len] {
+            return Err(ctx.err(format!(
+                "dataset '{name}' has shape {:?}, expected [{len}]",
+                a.shape()
+            )));
+        }
+        Ok(a.into_dimensionality::<Ix1>().expect("shape checked"))
+    };
+    let scalar = |name: &str| -> Result<f32> {
+        match h5::read_num_attr(g, ctx, name)?.as_slice() {
+            [v] => Ok(*v as f32),
+            other => Err(ctx.err(format!(
+                "attribute '{name}' is {other:?}, expected one number"
+            ))),
+        }
+    };
+    Ok(match kind.as_str() {
+        "dense" => {
+            let w = h5::read_f32(g, ctx, "weights")?;
+            let w: Array2<f32> = w.into_dimensionality::<Ix2>().map_err(|_| ctx.err("dataset 'weights' must be 2-D (outputs, inputs)"))?;
+            let bias = if g.link_exists("bias") { Some(vector("bias", w.nrows())?) } else { None };
+            Layer::Dense(Dense { weights: w, bias })
+        }
+        "conv2d" => {
+            let w = h5::read_f32(g, ctx, "weights")?;
+            let w: Array4<f32> = w.into_dimensionality::<Ix4>().map_err(|_| ctx.err("dataset 'weights' must be 4-D (out channels, in channels, kh, kw)"))?;
+            let bias = if g.link_exists("bias") { Some(vector("bias", w.dim().0)?) } else { None };
+            Layer::Conv2d(Conv2d { weights: w, bias, stride: pair("stride")?, padding: padding()? })
+        }
+        "avgpool2d" | "maxpool2d" => {
+            let p = Pool { size: pair("size")?, stride: pair("stride")?, padding: padding()? };
+            if kind == "avgpool2d" {
+                Layer::AvgPool2d(p)
+            } else {
+                Layer::MaxPool2d(p)
+            }
+        }
+        "flatten" => Layer::Flatten,
+        "batchnorm" => {
+            let gamma = h5::read_f32(g, ctx, "gamma")?;
+            let n = gamma.len();
+            Layer::BatchNorm(BatchNorm {
+                gamma: vector("gamma", n)?,
+                beta: vector("beta", n)?,
+                mean: vector("moving_mean", n)?,
+                var: vector("moving_variance", n)?,
+                eps: scalar("eps")?,
+                momentum: scalar("momentum")?,
+            })
+        }
+        "activation" => Layer::Activation(match h5::read_str_attr(g, ctx, "function")?.as_str() {
+            "relu" => Activation::Relu,
+            "softmax" => Activation::Softmax,
+            "linear" => Activation::Linear,
+            other => return Err(ctx.err(format!("activation '{other}' is not supported (relu, softmax, linear)"))),
+        }),
+        "dropout" => Layer::Dropout { rate: scalar("rate")? },
+        other => return Err(ctx.err(format!("layer kind '{other}' is not supported (dense, conv2d, avgpool2d, maxpool2d, flatten, batchnorm, activation, dropout)"))),
+    })
+}
