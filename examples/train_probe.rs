@@ -3,6 +3,10 @@ use somnet::ann::train::{train, Loss, Optimizer, TrainConfig};
 use somnet::data::{mnist, Split};
 use std::ops::ControlFlow;
 fn main() {
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
     let args: Vec<String> = std::env::args().collect();
     let arch = args
         .get(1)
@@ -25,14 +29,20 @@ fn main() {
         seed: 1,
         shuffle: true,
     };
-    let out = train(
-        &mut ann,
-        &tr,
-        Some(&te),
-        &cfg,
-        |_| ControlFlow::Continue(()),
-    )
-    .unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let out = pool.install(|| {
+        train(
+            &mut ann,
+            &tr,
+            Some(&te),
+            &cfg,
+            |_| ControlFlow::Continue(()),
+        )
+        .unwrap()
+    });
     for e in out.epochs {
         println!("{e:?}");
     }

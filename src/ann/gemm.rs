@@ -3,7 +3,9 @@
 //! The product is split into fixed blocks of rows (or of columns when there are few rows) and each
 //! block is one single-threaded `matrixmultiply` call (through ndarray). Every element of the result
 //! is computed whole inside one call, with the library's fixed order over k, and the blocks do not
-//! depend on the thread count: the result is bit-identical on 1 or N threads.
+//! depend on the thread count: the result is bit-identical on 1 or N threads. When only k is long
+//! (few rows and columns), fixed slices of k are multiplied in parallel and added in slice order;
+//! one thread does the same slices, so the sums agree there too.
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
@@ -64,10 +66,38 @@ pub fn gemm(
         } else {
             blocks.into_par_iter().for_each(run);
         }
+    } else if k >= 2 * K_BLOCK {
+        // Few outputs, long sums (a convolution's weight gradient): partial products over fixed
+        // slices of k, added in slice order. The split depends on k alone, never on the threads.
+        let partial = |i: usize| {
+            let r = i * K_BLOCK..((i + 1) * K_BLOCK).min(k);
+            let mut p = ndarray::Array2::zeros((m, n));
+            ndarray::linalg::general_mat_mul(
+                1.0,
+                &a.slice(ndarray::s![.., r.clone()]),
+                &b.slice(ndarray::s![r, ..]),
+                0.0,
+                &mut p,
+            );
+            p
+        };
+        let slices = 0..k.div_ceil(K_BLOCK);
+        let partials: Vec<ndarray::Array2<f32>> = if serial {
+            slices.map(partial).collect()
+        } else {
+            slices.into_par_iter().map(partial).collect()
+        };
+        c.map_inplace(|v| *v *= beta);
+        for p in partials {
+            c.scaled_add(alpha, &p);
+        }
     } else {
         ndarray::linalg::general_mat_mul(alpha, &a, &b, beta, &mut c);
     }
 }
+
+/// Slice of k per partial product when only k is large.
+const K_BLOCK: usize = 4096;
 
 /// `a·b` as a new matrix.
 pub fn matmul(a: ArrayView2<'_, f32>, b: ArrayView2<'_, f32>) -> ndarray::Array2<f32> {

@@ -78,8 +78,7 @@ pub fn avg_backward(dy: ArrayView2<'_, f32>, g: &Geom) -> Array2<f32> {
 
 /// Max pooling: the output and, per output, the input index of its maximum (for backward).
 pub fn max_forward(x: ArrayView2<'_, f32>, g: &Geom) -> (Array2<f32>, Vec<u32>) {
-    let (hw, p) = (g.h * g.w, g.positions());
-    let per = g.c * p;
+    let per = g.c * g.positions();
     let mut y = Array2::zeros((x.nrows(), per));
     let mut arg = vec![0u32; x.nrows() * per];
     y.axis_iter_mut(Axis(0))
@@ -89,28 +88,51 @@ pub fn max_forward(x: ArrayView2<'_, f32>, g: &Geom) -> (Array2<f32>, Vec<u32>) 
         .for_each(|((mut out, arg), img)| {
             let out = out.as_slice_mut().expect("standard layout");
             let img = img.to_slice().expect("standard layout");
-            for ci in 0..g.c {
-                for oy in 0..g.oh {
-                    for ox in 0..g.ow {
-                        let (ys, xs) = window(g, oy, ox);
-                        let (mut best, mut at) = (f32::NEG_INFINITY, None);
-                        for yy in ys {
-                            for xx in xs.clone() {
-                                let i = ci * hw + yy * g.w + xx;
-                                if at.is_none() || img[i] > best {
-                                    best = img[i];
-                                    at = Some(i);
-                                }
-                            }
-                        }
-                        let o = ci * p + oy * g.ow + ox;
-                        out[o] = best;
-                        arg[o] = at.unwrap_or(ci * hw) as u32;
-                    }
-                }
-            }
+            max_sample(img, out, arg, g);
         });
     (y, arg)
+}
+
+fn max_sample(img: &[f32], out: &mut [f32], arg: &mut [u32], g: &Geom) {
+    let (hw, p) = (g.h * g.w, g.positions());
+    let inside = g.pad_top == 0 && g.pad_left == 0;
+    for ci in 0..g.c {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let o = ci * p + oy * g.ow + ox;
+                if inside {
+                    // Valid windows lie inside the image: no clipping to compute.
+                    let base = ci * hw + oy * g.sh * g.w + ox * g.sw;
+                    let (mut best, mut at) = (img[base], base);
+                    for ky in 0..g.kh {
+                        let row = base + ky * g.w;
+                        for (kx, &v) in img[row..row + g.kw].iter().enumerate() {
+                            if v > best {
+                                best = v;
+                                at = row + kx;
+                            }
+                        }
+                    }
+                    out[o] = best;
+                    arg[o] = at as u32;
+                    continue;
+                }
+                let (ys, xs) = window(g, oy, ox);
+                let (mut best, mut at) = (f32::NEG_INFINITY, None);
+                for yy in ys {
+                    for xx in xs.clone() {
+                        let i = ci * hw + yy * g.w + xx;
+                        if at.is_none() || img[i] > best {
+                            best = img[i];
+                            at = Some(i);
+                        }
+                    }
+                }
+                out[o] = best;
+                arg[o] = at.unwrap_or(ci * hw) as u32;
+            }
+        }
+    }
 }
 
 /// Gradient of max pooling: each output's gradient goes to its maximum.

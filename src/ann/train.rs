@@ -21,9 +21,7 @@ use rayon::prelude::*;
 
 use super::gemm::{column_sums, gemm};
 use super::layer::{Activation, BatchNorm, Layer};
-use super::{
-    activate, conv, conv_geom, dense_forward, per_channel_affine, pool, pool_geom, Ann, DropoutMode,
-};
+use super::{activate, conv, conv_geom, dense_forward, pool, pool_geom, Ann, DropoutMode};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::rng::{stream, uniform01, Purpose};
@@ -294,8 +292,9 @@ enum Cache {
         xhat: Array2<f32>,
         inv_std: Array1<f32>,
     },
+    /// 1 where the unit was active (x > 0).
     Relu {
-        y: Array2<f32>,
+        active: Vec<u8>,
     },
     Softmax {
         y: Array2<f32>,
@@ -452,12 +451,27 @@ fn train_forward(
         }
         Layer::Flatten => (x, Cache::Flatten),
         Layer::BatchNorm(b) => batchnorm_train_forward(b, x, in_shape),
+        Layer::Activation(Activation::Relu) => {
+            // One pass: clamp and remember which units were active.
+            let mut x = x;
+            let mut active = vec![0u8; x.len()];
+            x.as_slice_mut()
+                .expect("standard layout")
+                .par_chunks_mut(1 << 14)
+                .zip(active.par_chunks_mut(1 << 14))
+                .for_each(|(v, m)| {
+                    for (v, m) in v.iter_mut().zip(m) {
+                        *m = (*v > 0.0) as u8;
+                        *v = v.max(0.0);
+                    }
+                });
+            (x, Cache::Relu { active })
+        }
         Layer::Activation(a) => {
             let y = activate(x, *a);
             let cache = match a {
-                Activation::Relu => Cache::Relu { y: y.clone() },
                 Activation::Softmax => Cache::Softmax { y: y.clone() },
-                Activation::Linear => Cache::Linear,
+                _ => Cache::Linear,
             };
             (y, cache)
         }
@@ -482,13 +496,16 @@ fn train_forward(
                         }
                     });
                 });
-            (&x * &mask, Cache::Dropout { mask })
+            let mut x = x;
+            x *= &mask;
+            (x, Cache::Dropout { mask })
         }
     }
 }
 
 /// Per-channel `Σ f(a, b)` over samples and positions, channel-parallel: each sample's slice is
-/// summed in f32 (vectorised), the per-sample partials in f64 in sample order.
+/// summed in f32 over 16 lanes (vectorised, fixed order), the per-sample partials in f64 in sample
+/// order.
 fn channel_sums(
     a: ArrayView2<'_, f32>,
     b: Option<ArrayView2<'_, f32>>,
@@ -502,19 +519,37 @@ fn channel_sums(
             let mut s = 0.0f64;
             for i in 0..a.nrows() {
                 let ra = &a.row(i).to_slice().expect("standard layout")[c * per..(c + 1) * per];
-                let part: f32 = match &b {
-                    Some(b) => {
-                        let rb =
-                            &b.row(i).to_slice().expect("standard layout")[c * per..(c + 1) * per];
-                        ra.iter().zip(rb).map(|(&x, &y)| f(x, y)).sum()
-                    }
-                    None => ra.iter().map(|&x| f(x, 0.0)).sum(),
+                let part = match &b {
+                    Some(b) => lane_sum(
+                        ra,
+                        &b.row(i).to_slice().expect("standard layout")[c * per..(c + 1) * per],
+                        &f,
+                    ),
+                    None => lane_sum(ra, ra, &|x, _| f(x, 0.0)),
                 };
                 s += part as f64;
             }
             s
         })
         .collect()
+}
+
+/// `Σ f(a_i, b_i)` with 16 independent partial sums (so the loop vectorises), then the lanes in order.
+#[inline]
+fn lane_sum(a: &[f32], b: &[f32], f: &impl Fn(f32, f32) -> f32) -> f32 {
+    const L: usize = 16;
+    let mut acc = [0.0f32; L];
+    let (ac, bc) = (a.chunks_exact(L), b.chunks_exact(L));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for k in 0..L {
+            acc[k] += f(x[k], y[k]);
+        }
+    }
+    for (k, (&x, &y)) in ar.iter().zip(br).enumerate() {
+        acc[k] += f(x, y);
+    }
+    acc.iter().sum()
 }
 
 fn batchnorm_train_forward(
@@ -525,23 +560,43 @@ fn batchnorm_train_forward(
     let channels = in_shape[0];
     let per: usize = in_shape[1..].iter().product();
     let m = (x.nrows() * per) as f64;
-    let mean: Vec<f64> = channel_sums(x.view(), None, per, channels, |v, _| v)
+    // One pass for Σx and Σx² per channel (f64 across samples keeps the variance accurate), one
+    // pass that writes x̂ and y.
+    let sums = channel_sums(x.view(), None, per, channels, |v, _| v);
+    let squares = channel_sums(x.view(), None, per, channels, |v, _| v * v);
+    let mean: Vec<f64> = sums.iter().map(|s| s / m).collect();
+    let var: Vec<f64> = squares
         .iter()
-        .map(|s| s / m)
-        .collect();
-    let mean_f: Array1<f32> = mean.iter().map(|&v| v as f32).collect();
-    // Two-pass variance: Σ(x − μ)² per channel.
-    let centred = per_channel_affine(x, in_shape, &Array1::ones(channels), &(-&mean_f));
-    let var: Vec<f64> = channel_sums(centred.view(), None, per, channels, |v, _| v * v)
-        .iter()
-        .map(|s| s / m)
+        .zip(&mean)
+        .map(|(q, mu)| (q / m - mu * mu).max(0.0))
         .collect();
     let inv_std: Array1<f32> = var
         .iter()
         .map(|v| (1.0 / (v + b.eps as f64).sqrt()) as f32)
         .collect();
-    let xhat = per_channel_affine(centred, in_shape, &inv_std, &Array1::zeros(channels));
-    let y = per_channel_affine(xhat.clone(), in_shape, &b.gamma, &b.beta);
+    let mean_f: Vec<f32> = mean.iter().map(|&v| v as f32).collect();
+    let mut xhat = x;
+    let mut y = Array2::<f32>::zeros(xhat.dim());
+    y.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .zip(xhat.axis_iter_mut(Axis(0)).into_par_iter())
+        .for_each(|(mut yr, mut xr)| {
+            let (yr, xr) = (
+                yr.as_slice_mut().expect("standard layout"),
+                xr.as_slice_mut().expect("standard layout"),
+            );
+            for c in 0..channels {
+                let (mu, is, g, be) = (mean_f[c], inv_std[c], b.gamma[c], b.beta[c]);
+                for (yv, xv) in yr[c * per..(c + 1) * per]
+                    .iter_mut()
+                    .zip(&mut xr[c * per..(c + 1) * per])
+                {
+                    let h = (*xv - mu) * is;
+                    *xv = h;
+                    *yv = g * h + be;
+                }
+            }
+        });
     let mom = b.momentum;
     let unbiased = if m > 1.0 { m / (m - 1.0) } else { 1.0 };
     for c in 0..channels {
@@ -630,13 +685,19 @@ fn backward(
             ];
             (dx, g)
         }
-        (Layer::Activation(_), Cache::Relu { y }) => {
+        (Layer::Activation(_), Cache::Relu { active }) => {
             let mut dx = dy;
-            dx.zip_mut_with(&y, |d, &o| {
-                if o <= 0.0 {
-                    *d = 0.0
-                }
-            });
+            dx.as_slice_mut()
+                .expect("standard layout")
+                .par_chunks_mut(1 << 14)
+                .zip(active.par_chunks(1 << 14))
+                .for_each(|(d, m)| {
+                    for (d, &m) in d.iter_mut().zip(m) {
+                        if m == 0 {
+                            *d = 0.0;
+                        }
+                    }
+                });
             (dx, Vec::new())
         }
         (Layer::Activation(_), Cache::Softmax { y }) => {
