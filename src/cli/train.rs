@@ -182,18 +182,16 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    println!("epoch,loss,train_accuracy,test_accuracy,seconds,samples_per_second");
+    let mut csv_text =
+        String::from("epoch,loss,train_accuracy,test_accuracy,seconds,samples_per_second\n");
     for e in &outcome.epochs {
-        println!(
-            "{},{:.5},{:.4},{:.4},{:.2},{:.0}",
-            e.epoch,
-            e.loss,
-            e.train_accuracy,
-            e.test_accuracy.unwrap_or(f64::NAN),
-            e.seconds,
-            e.samples_per_second
+        let test = e.test_accuracy.unwrap_or(f64::NAN);
+        csv_text += &format!(
+            "{},{:.6},{:.4},{:.4},{:.3},{:.0}\n",
+            e.epoch, e.loss, e.train_accuracy, test, e.seconds, e.samples_per_second
         );
     }
+    print!("{csv_text}");
     let record = serde_json::json!({
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "arch": args.arch,
@@ -209,20 +207,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     std::fs::write(&json, serde_json::to_string_pretty(&record)? + "\n")
         .with_context(|| format!("writing {}", json.display()))?;
     let csv = args.out.with_extension("train.csv");
-    let mut text =
-        String::from("epoch,loss,train_accuracy,test_accuracy,seconds,samples_per_second\n");
-    for e in &outcome.epochs {
-        text += &format!(
-            "{},{},{},{},{},{}\n",
-            e.epoch,
-            e.loss,
-            e.train_accuracy,
-            e.test_accuracy.unwrap_or(f64::NAN),
-            e.seconds,
-            e.samples_per_second
-        );
-    }
-    std::fs::write(&csv, text).with_context(|| format!("writing {}", csv.display()))?;
+    std::fs::write(&csv, csv_text).with_context(|| format!("writing {}", csv.display()))?;
     if outcome.interrupted {
         eprintln!("interrupted: saved the weights after the last finished batch");
     }

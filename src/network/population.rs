@@ -213,8 +213,8 @@ impl Parts<'_> {
         let syn: [&mut [f32]; NP] =
             std::array::from_fn(|_| syn_it.next().expect("one array per port").as_mut_slice());
         match (dynamics, self.state) {
-            (Dynamics::Lif(p), BlockState::Integrate { v, refractory_left }) => {
-                let block = lif::LifBlock {
+            (Dynamics::Lif(_) | Dynamics::Iaf(_), BlockState::Integrate { v, refractory_left }) => {
+                let block = crate::neuron::IntegrateBlock {
                     v,
                     refractory_left,
                     syn,
@@ -224,20 +224,11 @@ impl Parts<'_> {
                     scratch: &mut *self.scratch,
                     fired: self.fired,
                 };
-                lif::step_block(p, block, self.base, self.spikes)
-            }
-            (Dynamics::Iaf(p), BlockState::Integrate { v, refractory_left }) => {
-                let block = iaf::IafBlock {
-                    v,
-                    refractory_left,
-                    syn,
-                    arrivals,
-                    delta,
-                    i_ext: self.i_ext,
-                    scratch: &mut *self.scratch,
-                    fired: self.fired,
-                };
-                iaf::step_block(p, block, self.base, self.spikes)
+                match dynamics {
+                    Dynamics::Lif(p) => lif::step_block(p, block, self.base, self.spikes),
+                    Dynamics::Iaf(p) => iaf::step_block(p, block, self.base, self.spikes),
+                    _ => unreachable!("matched above"),
+                }
             }
             (Dynamics::Izhikevich(p), BlockState::Izhikevich { v, u, a, b, c, d }) => {
                 let block = izhikevich::IzhikevichBlock {

@@ -5,7 +5,7 @@
 //! `v ← v + δ + dt·i_ext + Σ_p τ_p(1 − e^(−dt/τ_p))·x_p`, then `x_p ← x_p·e^(−dt/τ_p)`.
 //! A neuron fires when `v ≥ v_th_mv` (see [`crate::neuron::Reset`] for what follows).
 
-use super::{exp_decays, exp_taus, threshold_and_reset, Port, Reset, SpikeRule};
+use super::{exp_decays, exp_taus, Port, Reset, SpikeRule};
 use crate::error::Result;
 use crate::time::Dt;
 
@@ -90,24 +90,7 @@ impl IafPropagator {
 }
 
 /// The slices of a block of IF neurons for one step (low-level API).
-pub struct IafBlock<'a, const NP: usize> {
-    /// Membrane potentials (mV).
-    pub v: &'a mut [f32],
-    /// Steps of refractoriness left.
-    pub refractory_left: &'a mut [u32],
-    /// Exponential-port variables.
-    pub syn: [&'a mut [f32]; NP],
-    /// This step's arrivals per exponential port (zeroed after use).
-    pub arrivals: [&'a mut [f32]; NP],
-    /// This step's delta input (zeroed after use).
-    pub delta: &'a mut [f32],
-    /// External current, if any.
-    pub i_ext: Option<&'a [f32]>,
-    /// Scratch, one value per neuron (overwritten).
-    pub scratch: &'a mut [f32],
-    /// Scratch, one byte per neuron, all zero on entry and on exit.
-    pub fired: &'a mut [u8],
-}
+pub type IafBlock<'a, const NP: usize> = super::IntegrateBlock<'a, NP>;
 
 /// Advances a block of IF neurons one step; appends `base + i` of every neuron that fired.
 pub fn step_block<const NP: usize>(
@@ -116,47 +99,16 @@ pub fn step_block<const NP: usize>(
     base: u32,
     spikes: &mut Vec<u32>,
 ) {
-    let n = b.v.len();
-    let drive = &mut b.scratch[..n];
-    super::external_drive(drive, b.i_ext, p.dt_ms);
-    for (k, (x, a)) in b.syn.into_iter().zip(b.arrivals).enumerate() {
-        super::exp_port_pass(
-            &mut x[..n],
-            &mut a[..n],
-            drive,
-            p.syn_gain[k],
-            p.syn_decay[k],
-        );
-    }
-    let th = p.v_th;
-    let mut n_fired = 0u32;
-    let (v, refr, fired) = (
-        &mut b.v[..n],
-        &mut b.refractory_left[..n],
-        &mut b.fired[..n],
-    );
-    for ((((v, r), d), dr), f) in v
-        .iter_mut()
-        .zip(refr.iter_mut())
-        .zip(b.delta[..n].iter_mut())
-        .zip(drive.iter())
-        .zip(fired.iter_mut())
-    {
-        let active = *r == 0;
-        let vn = *v + *d + *dr;
-        *d = 0.0;
-        let vv = if active { vn } else { *v };
-        *v = vv;
-        *r = r.saturating_sub(1);
-        let fi = (active & (vv >= th)) as u8;
-        *f = fi;
-        n_fired += fi as u32;
-    }
     let rule = SpikeRule {
         v_th: p.v_th,
         v_rest: p.v_rest,
         reset: p.reset,
         refractory_steps: p.refractory_steps,
     };
-    threshold_and_reset(rule, v, refr, fired, n_fired as usize, base, spikes);
+    let gains = super::DriveGains {
+        ext_gain: p.dt_ms,
+        syn_gain: &p.syn_gain,
+        syn_decay: &p.syn_decay,
+    };
+    super::integrate_step(b, gains, rule, base, spikes, |v, d, drive| v + d + drive);
 }

@@ -107,24 +107,7 @@ impl LifPropagator {
 }
 
 /// The slices of a block of LIF neurons for one step (low-level API).
-pub struct LifBlock<'a, const NP: usize> {
-    /// Membrane potentials (mV).
-    pub v: &'a mut [f32],
-    /// Steps of refractoriness left.
-    pub refractory_left: &'a mut [u32],
-    /// Exponential-port variables (mV).
-    pub syn: [&'a mut [f32]; NP],
-    /// This step's arrivals per exponential port (zeroed after use).
-    pub arrivals: [&'a mut [f32]; NP],
-    /// This step's delta input (zeroed after use).
-    pub delta: &'a mut [f32],
-    /// External current (mV), if any.
-    pub i_ext: Option<&'a [f32]>,
-    /// Scratch, one value per neuron (overwritten).
-    pub scratch: &'a mut [f32],
-    /// Scratch, one byte per neuron, all zero on entry and on exit.
-    pub fired: &'a mut [u8],
-}
+pub type LifBlock<'a, const NP: usize> = super::IntegrateBlock<'a, NP>;
 
 /// Advances a block of LIF neurons one step; appends `base + i` of every neuron that fired.
 ///
@@ -147,69 +130,8 @@ pub fn step_block<const NP: usize>(
     base: u32,
     spikes: &mut Vec<u32>,
 ) {
-    let n = b.v.len();
     if NP == 2 && b.i_ext.is_none() {
         return step_two_ports(p, b, base, spikes);
-    }
-    // Separate passes over the block (currents, then the membrane) keep each loop simple enough to
-    // vectorize; the block fits in the core's cache, so the extra passes cost little (a fused loop
-    // over a const number of ports measured slower: it did not vectorize).
-    let drive = &mut b.scratch[..n];
-    let mut ports = b.syn.into_iter().zip(b.arrivals).enumerate();
-    // The first port writes the drive, so no separate zeroing pass is needed without a current.
-    match (b.i_ext, ports.next()) {
-        (None, Some((k, (x, a)))) => super::exp_port_first(
-            &mut x[..n],
-            &mut a[..n],
-            drive,
-            p.syn_gain[k],
-            p.syn_decay[k],
-        ),
-        (i_ext, first) => {
-            super::external_drive(drive, i_ext, p.p_ext);
-            if let Some((k, (x, a))) = first {
-                super::exp_port_pass(
-                    &mut x[..n],
-                    &mut a[..n],
-                    drive,
-                    p.syn_gain[k],
-                    p.syn_decay[k],
-                );
-            }
-        }
-    }
-    for (k, (x, a)) in ports {
-        super::exp_port_pass(
-            &mut x[..n],
-            &mut a[..n],
-            drive,
-            p.syn_gain[k],
-            p.syn_decay[k],
-        );
-    }
-    let (el, pmm, th) = (p.v_rest, p.p_mm, p.v_th);
-    let mut n_fired = 0u32;
-    let (v, refr, fired) = (
-        &mut b.v[..n],
-        &mut b.refractory_left[..n],
-        &mut b.fired[..n],
-    );
-    for ((((v, r), d), dr), f) in v
-        .iter_mut()
-        .zip(refr.iter_mut())
-        .zip(b.delta[..n].iter_mut())
-        .zip(drive.iter())
-        .zip(fired.iter_mut())
-    {
-        let active = *r == 0;
-        let vn = el + (*v + *d - el) * pmm + *dr;
-        *d = 0.0;
-        let vv = if active { vn } else { *v };
-        *v = vv;
-        *r = r.saturating_sub(1);
-        let fi = (active & (vv >= th)) as u8;
-        *f = fi;
-        n_fired += fi as u32;
     }
     let rule = SpikeRule {
         v_th: p.v_th,
@@ -217,7 +139,15 @@ pub fn step_block<const NP: usize>(
         reset: p.reset,
         refractory_steps: p.refractory_steps,
     };
-    threshold_and_reset(rule, v, refr, fired, n_fired as usize, base, spikes);
+    let (el, pmm) = (p.v_rest, p.p_mm);
+    let gains = super::DriveGains {
+        ext_gain: p.p_ext,
+        syn_gain: &p.syn_gain,
+        syn_decay: &p.syn_decay,
+    };
+    super::integrate_step(b, gains, rule, base, spikes, |v, d, drive| {
+        el + (v + d - el) * pmm + drive
+    });
 }
 
 /// The two-port, no-current case (CUBA: excitatory and inhibitory currents) in one fused pass:
