@@ -12,6 +12,7 @@
 //! | [`ann`] | the framework-neutral ANN: layers, forward pass, counts, trainer |
 //! | [`data`] | data sets: IDX (MNIST, Fashion-MNIST), CIFAR-10, image folders; seeded selections |
 //! | [`io`] | somnet HDF5 model files and HDF5 helpers |
+//! | [`convert`] | ANN → SNN conversion stages: batch-norm folding, data-based normalisation |
 //! | [`benchmarks`] | the classic benchmark networks (CUBA, Izhikevich 2003) |
 //! | [`study`] | reports and plots |
 //!
@@ -21,6 +22,7 @@
 
 pub mod ann;
 pub mod benchmarks;
+pub mod convert;
 pub mod data;
 pub mod error;
 pub mod io;

@@ -1,0 +1,10 @@
+//! ANN → SNN conversion, one file per stage.
+//!
+//! - [`fold`]: batch normalisation folded into the preceding convolution or dense layer.
+//! - [`normalize`]: data-based weight/threshold normalisation (max or percentile per layer).
+//!
+//! The stages transform an [`crate::ann::Ann`] into an equivalent one that a spiking network of
+//! unit-threshold neurons can run; building and simulating that network follows.
+
+pub mod fold;
+pub mod normalize;

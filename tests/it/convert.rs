@@ -1,0 +1,167 @@
+//! Conversion stages: batch-norm folding and data-based normalisation against their definitions.
+
+use somnet::ann::arch::{build, ArchOptions};
+use somnet::ann::{Activation, Layer};
+use somnet::convert::fold::fold_batchnorm;
+use somnet::convert::normalize::{apply_scales, layer_scales, percentile_of};
+use somnet::data::{mnist, Split};
+
+fn test_images(n: usize) -> somnet::data::Dataset {
+    mnist::load_mnist(&somnet::data::default_dir().join("mnist"), Split::Test)
+        .unwrap()
+        .head(n)
+}
+
+/// A BN network with non-trivial statistics, so folding has something to do.
+fn bn_net() -> somnet::ann::Ann {
+    let mut ann = build("bn-cnn", &[1, 28, 28], 10, &ArchOptions::default(), 5).unwrap();
+    let mut rng = somnet::rng::stream(1, somnet::rng::Purpose::User, 0, 0, 0);
+    for layer in &mut ann.layers {
+        if let Layer::BatchNorm(b) = layer {
+            for c in 0..b.gamma.len() {
+                let mut u = || somnet::rng::uniform01(&mut rng) as f32;
+                b.gamma[c] = 0.5 + u();
+                b.beta[c] = u() - 0.5;
+                b.mean[c] = u() - 0.5;
+                b.var[c] = 0.1 + u();
+            }
+        }
+    }
+    ann
+}
+
+#[test]
+fn folding_batchnorm_leaves_the_outputs_unchanged() {
+    let ann = bn_net();
+    let folded = fold_batchnorm(&ann).unwrap();
+    assert_eq!(
+        folded.layers.len(),
+        ann.layers.len() - 4,
+        "four BatchNorm layers folded"
+    );
+    let data = test_images(200);
+    let (a, b) = (
+        ann.forward(data.as_matrix()).unwrap(),
+        folded.forward(data.as_matrix()).unwrap(),
+    );
+    let worst = a
+        .iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "largest output difference {worst}");
+    assert_eq!(ann.predict(&data).unwrap(), folded.predict(&data).unwrap());
+}
+
+#[test]
+fn batchnorm_that_does_not_follow_a_weighted_layer_is_refused() {
+    let ann = build(
+        "c4k3-relu-bn-flat-d10-out",
+        &[1, 28, 28],
+        10,
+        &ArchOptions::default(),
+        1,
+    )
+    .unwrap();
+    let e = fold_batchnorm(&ann).unwrap_err().to_string();
+    assert!(
+        e.contains("batchnorm_1") && e.contains("activation_1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn percentile_is_the_nearest_lower_rank() {
+    let mut v: Vec<f32> = (1..=1000).map(|i| i as f32).collect();
+    assert_eq!(percentile_of(&mut v, 100.0), Some(1000.0));
+    assert_eq!(percentile_of(&mut v, 99.9), Some(999.0)); // rank ⌊0.999·999⌋ = 998 → 999
+    assert_eq!(percentile_of(&mut v, 50.0), Some(500.0));
+    assert_eq!(percentile_of(&mut [], 50.0), None);
+}
+
+#[test]
+fn normalised_relu_network_scales_its_output_by_the_last_lambda() {
+    // ReLU networks are positively homogeneous: dividing layer l by λ_l and multiplying by λ_{l−1}
+    // divides the output by the last λ.
+    let opts = ArchOptions {
+        output: Activation::Relu,
+        init: somnet::ann::init::Init::HeNormal,
+        ..Default::default()
+    };
+    let ann = build(
+        "c8k3-relu-ap2-flat-d32-relu-d10-out",
+        &[1, 28, 28],
+        10,
+        &opts,
+        2,
+    )
+    .unwrap();
+    let data = test_images(300);
+    let scales = layer_scales(&ann, &data, 100.0).unwrap();
+    assert_eq!(scales.len(), 3);
+    // Max-norm: λ of the first layer is the largest ReLU output over the calibration set.
+    let first = ann.forward_all(data.as_matrix()).unwrap()[1]
+        .iter()
+        .cloned()
+        .fold(0.0f32, f32::max);
+    assert_eq!(scales[0], first);
+    let norm = apply_scales(&ann, &scales).unwrap();
+    let (a, b) = (
+        ann.forward(data.as_matrix()).unwrap(),
+        norm.forward(data.as_matrix()).unwrap(),
+    );
+    let last = scales[2];
+    for (x, y) in a.iter().zip(b.iter()) {
+        assert!(
+            (x / last - y).abs() < 1e-5 * (1.0 + x.abs()),
+            "{x}/{last} vs {y}"
+        );
+    }
+    // With max-norm every normalised activation of the calibration set is at most 1.
+    let outs = norm.forward_all(data.as_matrix()).unwrap();
+    for i in [1, 5, 7] {
+        assert!(outs[i].iter().all(|&v| v <= 1.0 + 1e-5), "layer {i}");
+    }
+    let p = layer_scales(&ann, &data, 99.9).unwrap();
+    assert!(p.iter().zip(&scales).all(|(p, m)| p <= m));
+}
+
+#[test]
+fn bad_normalisation_input_is_refused() {
+    let ann = build(
+        "mlp:784-16-10",
+        &[1, 28, 28],
+        10,
+        &ArchOptions::default(),
+        1,
+    )
+    .unwrap();
+    let data = test_images(10);
+    for p in [0.0, -1.0, 100.5, f64::NAN] {
+        assert!(
+            layer_scales(&ann, &data, p)
+                .unwrap_err()
+                .to_string()
+                .contains("percentile"),
+            "{p}"
+        );
+    }
+    assert!(layer_scales(&ann, &data.head(0), 99.9)
+        .unwrap_err()
+        .to_string()
+        .contains("empty"));
+    let wrong = somnet::data::Dataset::new(
+        "w",
+        vec![0.0; 20],
+        vec![0, 1],
+        [1, 2, 5],
+        (0..10).map(|d| d.to_string()).collect(),
+    )
+    .unwrap();
+    assert!(layer_scales(&ann, &wrong, 99.9).is_err());
+    assert!(apply_scales(&ann, &[1.0]).is_err());
+    assert!(apply_scales(&ann, &[1.0, 0.0])
+        .unwrap_err()
+        .to_string()
+        .contains("dense_2"));
+}
