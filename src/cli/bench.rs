@@ -3,9 +3,10 @@
 use clap::{Args, ValueEnum};
 
 use super::progress::StepProgress;
+use super::with_threads;
 use somnet::benchmarks::{self, Benchmark};
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Which {
     Cuba,
     Izhikevich,
@@ -31,7 +32,61 @@ pub struct BenchArgs {
     seed: u64,
 }
 
+/// Runs the benchmark in the lean `somnet-bench` process when it sits beside this executable (so
+/// that the peak memory measured is the simulator's), else here.
+#[allow(dead_code)] // somnet-bench compiles this file too and only calls run_here
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let lean = std::env::current_exe()
+        .ok()
+        .map(|p| p.with_file_name("somnet-bench"))
+        .filter(|p| p.is_file());
+    match lean {
+        Some(exe) => {
+            use std::os::unix::process::CommandExt;
+            let network = if args.network == Which::Cuba {
+                "cuba"
+            } else {
+                "izhikevich"
+            };
+            super::progress::install_interrupt_handler();
+            // Its own process group: a terminal's Ctrl-C reaches only this process, which passes
+            // it on once, so the child stops cleanly at a step and still prints its record.
+            let mut child = std::process::Command::new(&exe)
+                .arg(network)
+                .args([
+                    format!("--n={}", args.n),
+                    format!("--threads={}", args.threads),
+                ])
+                .args([
+                    format!("--t-ms={}", args.t_ms),
+                    format!("--seed={}", args.seed),
+                ])
+                .process_group(0)
+                .spawn()
+                .map_err(|e| anyhow::anyhow!("running {}: {e}", exe.display()))?;
+            let mut forwarded = false;
+            let status = loop {
+                if let Some(status) = child.try_wait()? {
+                    break status;
+                }
+                if super::progress::interrupted() && !forwarded {
+                    // SAFETY: kill only sends a signal to the child we spawned.
+                    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+                    forwarded = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            };
+            if !status.success() {
+                std::process::exit(status.code().unwrap_or(1));
+            }
+            Ok(())
+        }
+        None => run_here(args),
+    }
+}
+
+/// Runs the benchmark in this process and prints its JSON line.
+pub fn run_here(args: BenchArgs) -> anyhow::Result<()> {
     if args.threads == 0 {
         anyhow::bail!("--threads must be at least 1");
     }
@@ -39,7 +94,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Which::Cuba => Benchmark::Cuba,
         Which::Izhikevich => Benchmark::Izhikevich,
     };
-    let record = super::with_threads(args.threads, || {
+    let record = with_threads(args.threads, || {
         let mut bar: Option<StepProgress> = None;
         let r = benchmarks::run(which, args.n, args.t_ms, args.seed, |done, total| {
             bar.get_or_insert_with(|| StepProgress::new("simulating", total))

@@ -1,6 +1,6 @@
 //! Subcommands: parse → validated configuration → library call → report.
 
-mod bench;
+pub(crate) mod bench;
 mod demo;
 mod evaluate;
 mod info;
