@@ -671,11 +671,12 @@ fn backward(
                     let row = row.as_slice_mut().expect("standard layout");
                     let xh = xh.to_slice().expect("standard layout");
                     for c in 0..channels {
+                        let (kc, ac, bc) = (k[c], a[c], bb[c]);
                         for (v, &x) in row[c * per..(c + 1) * per]
                             .iter_mut()
                             .zip(&xh[c * per..(c + 1) * per])
                         {
-                            *v = k[c] * *v - a[c] - x * bb[c];
+                            *v = kc * *v - ac - x * bc;
                         }
                     }
                 });
