@@ -254,6 +254,8 @@ pub struct Network {
     rate_monitors: Vec<RateMonitor>,
     t: u64,
     digest: u64,
+    /// Every block's state as it was when the first step began (see [`Network::reset`]).
+    initial: Option<Vec<Vec<BlockState>>>,
 }
 
 impl std::fmt::Debug for Network {
@@ -297,6 +299,7 @@ impl Network {
             rate_monitors: Vec::new(),
             t: 0,
             digest: DIGEST_START,
+            initial: None,
         })
     }
 
@@ -375,7 +378,7 @@ impl Network {
     }
 
     fn check_not_started(&self, what: &str) -> Result<()> {
-        if self.t > 0 {
+        if self.t > 0 || self.initial.is_some() {
             return Err(Error::Unsupported(format!(
                 "{what}: the network has already run; build it completely first"
             )));
@@ -1047,6 +1050,47 @@ impl Network {
         }
     }
 
+    /// Returns the network to step 0: state variables as they were when the first step began
+    /// (including values set with [`Network::set_state`]), synaptic variables, delay rings and
+    /// counters zeroed, monitors emptied, current schedules rewound. Weights — changed by
+    /// plasticity or by hand — are kept. A run after a reset repeats the first run exactly (every
+    /// random stream is named by its step), which is how one network serves many samples.
+    pub fn reset(&mut self) {
+        let Some(initial) = &self.initial else { return };
+        for (pop, states) in self.pops.iter_mut().zip(initial) {
+            for (blk, state) in pop.blocks.iter_mut().zip(states) {
+                blk.state = state.clone();
+                blk.syn.iter_mut().for_each(|x| x.fill(0.0));
+                for ring in &mut blk.rings {
+                    ring.all_mut().fill(0.0);
+                }
+                if let Some(ext) = &mut blk.i_ext {
+                    ext.fill(0.0);
+                }
+                blk.fired.fill(0);
+                blk.spikes.clear();
+            }
+            pop.spikes.clear();
+            pop.spike_count = 0;
+        }
+        for proj in &mut self.projs {
+            proj.events = 0;
+        }
+        for m in &mut self.spike_monitors {
+            m.events.clear();
+        }
+        for m in &mut self.state_monitors {
+            m.steps.clear();
+            m.values.clear();
+        }
+        for m in &mut self.rate_monitors {
+            m.counts.clear();
+        }
+        self.next_change = 0;
+        self.t = 0;
+        self.digest = DIGEST_START;
+    }
+
     /// Runs `n_steps` steps.
     pub fn run(&mut self, n_steps: u64) -> Result<()> {
         self.run_with(n_steps, |_| ControlFlow::Continue(()))?;
@@ -1072,6 +1116,14 @@ impl Network {
     /// Advances the network one step (the schedule is in the module docs).
     pub fn step(&mut self) {
         let t = self.t;
+        if t == 0 && self.initial.is_none() {
+            self.initial = Some(
+                self.pops
+                    .iter()
+                    .map(|p| p.blocks.iter().map(|b| b.state.clone()).collect())
+                    .collect(),
+            );
+        }
         let seed = self.config.seed;
         let parallel = rayon::current_num_threads() > 1;
         self.apply_current_changes(t);
