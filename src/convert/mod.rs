@@ -1,10 +1,12 @@
 //! ANN → SNN conversion, one file per stage.
 //!
+//! - [`build`]: the spiking network on the engine (dense networks so far) and per-step decisions.
 //! - [`fold`]: batch normalisation folded into the preceding convolution or dense layer.
 //! - [`normalize`]: data-based weight/threshold normalisation (max or percentile per layer).
 //!
 //! The stages transform an [`crate::ann::Ann`] into an equivalent one that a spiking network of
 //! unit-threshold neurons can run; building and simulating that network follows.
 
+pub mod build;
 pub mod fold;
 pub mod normalize;

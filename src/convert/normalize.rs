@@ -10,7 +10,7 @@
 
 use ndarray::ArrayView2;
 
-use crate::ann::{Ann, Layer};
+use crate::ann::{Activation, Ann, Layer};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 
@@ -18,9 +18,9 @@ use crate::error::{Error, Result};
 const CHUNK: usize = 500;
 
 /// The scale λ_l of every Dense/Conv2d layer (in layer order), measured on `calibration`: the
-/// `percentile` (in (0, 100]) of the non-zero values of the layer's *output after its activation*
-/// (the next Activation layer, if the layer is followed by one). A layer that never activates gets
-/// λ = 1.
+/// `percentile` (in (0, 100]) of the non-zero values of the layer's output after its ReLU (or of
+/// the layer itself when no ReLU follows, e.g. the logits before a softmax). A layer that never
+/// activates gets λ = 1.
 pub fn layer_scales(ann: &Ann, calibration: &Dataset, percentile: f64) -> Result<Vec<f32>> {
     if !(percentile > 0.0 && percentile <= 100.0) {
         return Err(Error::param("percentile", percentile, "in (0, 100]"));
@@ -45,7 +45,9 @@ pub fn layer_scales(ann: &Ann, calibration: &Dataset, percentile: f64) -> Result
     // activation right after it.
     let probes: Vec<usize> = weighted_layers(ann)
         .map(|i| match ann.layers.get(i + 1) {
-            Some(Layer::Activation(_)) => i + 1,
+            // A softmax output is not what the spiking layer computes: its IF neurons integrate the
+            // logits, so those are what must fit under the threshold.
+            Some(Layer::Activation(Activation::Relu)) => i + 1,
             _ => i,
         })
         .collect();

@@ -231,7 +231,18 @@ struct CurrentChange {
     step: u64,
     pop: usize,
     neurons: Range<u32>,
-    value: f32,
+    /// One value for every neuron of the range, or one per neuron.
+    values: Vec<f32>,
+}
+
+impl CurrentChange {
+    fn value(&self, k: usize) -> f32 {
+        if self.values.len() == 1 {
+            self.values[0]
+        } else {
+            self.values[k]
+        }
+    }
 }
 
 /// A spiking network (see the module docs for the schedule).
@@ -691,13 +702,79 @@ impl Network {
                 step,
                 pop: p,
                 neurons: r.clone(),
-                value,
+                values: vec![value],
             });
         }
         // Stable: changes at the same step apply in the order they were given.
         self.changes[self.next_change..].sort_by_key(|c| c.step);
         for blk in &mut self.pops[p].blocks {
             blk.i_ext.get_or_insert_with(|| vec![0.0; blk.len]);
+        }
+        Ok(())
+    }
+
+    /// A constant current per neuron of `pop` from step 0 on (one value per neuron), re-applied
+    /// after every [`Network::reset`] (a bias).
+    pub fn set_constant_currents(&mut self, pop: PopulationId, values: &[f32]) -> Result<()> {
+        let p = self.pop_index(pop)?;
+        self.check_not_started("constant currents")?;
+        let n = self.pops[p].n;
+        if values.len() != n {
+            return Err(Error::SizeMismatch {
+                what: format!("population '{}': constant currents", self.pops[p].name),
+                expected: n,
+                got: values.len(),
+            });
+        }
+        if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+            return Err(Error::param(
+                format!("population '{}': current[{i}]", self.pops[p].name),
+                values[i],
+                "a finite number",
+            ));
+        }
+        self.add_stepped_current(pop, &[(0.0, 0.0)])?;
+        let last = self
+            .changes
+            .iter_mut()
+            .rev()
+            .find(|c| c.pop == p && c.step == 0)
+            .expect("just added");
+        last.values = values.to_vec();
+        Ok(())
+    }
+
+    /// Sets the external current of every neuron of `pop` now (one value per neuron), replacing
+    /// what was there; unlike scheduled currents it is not re-applied after [`Network::reset`]
+    /// (a per-sample input is set again for every sample).
+    pub fn set_currents(&mut self, pop: PopulationId, values: &[f32]) -> Result<()> {
+        let p = self.pop_index(pop)?;
+        let pop = &mut self.pops[p];
+        if pop.is_source() {
+            return Err(Error::Unsupported(format!(
+                "population '{}' is a spike source and takes no current",
+                pop.name
+            )));
+        }
+        if values.len() != pop.n {
+            return Err(Error::SizeMismatch {
+                what: format!("population '{}': currents", pop.name),
+                expected: pop.n,
+                got: values.len(),
+            });
+        }
+        if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+            return Err(Error::param(
+                format!("population '{}': current[{i}]", pop.name),
+                values[i],
+                "a finite number",
+            ));
+        }
+        for blk in &mut pop.blocks {
+            let src = &values[blk.start as usize..blk.start as usize + blk.len];
+            blk.i_ext
+                .get_or_insert_with(|| vec![0.0; blk.len])
+                .copy_from_slice(src);
         }
         Ok(())
     }
@@ -1172,10 +1249,10 @@ impl Network {
         while self.next_change < self.changes.len() && self.changes[self.next_change].step <= t {
             let c = &self.changes[self.next_change];
             let pop = &mut self.pops[c.pop];
-            for i in c.neurons.clone() {
-                let (b, k) = pop.locate(i as usize);
+            for (k, i) in c.neurons.clone().enumerate() {
+                let (b, j) = pop.locate(i as usize);
                 if let Some(ext) = &mut pop.blocks[b].i_ext {
-                    ext[k] = c.value;
+                    ext[j] = c.value(k);
                 }
             }
             self.next_change += 1;

@@ -165,3 +165,110 @@ fn bad_normalisation_input_is_refused() {
         .to_string()
         .contains("dense_2"));
 }
+
+#[test]
+fn if_network_with_analog_input_fires_at_the_normalised_activation_rates() {
+    // Unit-threshold IF neurons with reset by subtraction driven by a constant current a ∈ [0, 1]
+    // fire ⌊T·a⌋ times in T steps: the first layer's rates equal the normalised ANN activations to
+    // within 1/T. A layer fed by spikes receives the exact input only up to each pre neuron's
+    // residue (< 1 spike), so its rate error is at most (Σ_i |w_ij| + 1)/T.
+    use somnet::convert::build::build as build_snn;
+    let opts = ArchOptions {
+        init: somnet::ann::init::Init::HeNormal,
+        ..Default::default()
+    };
+    let ann = build("mlp:784-40-10", &[1, 28, 28], 10, &opts, 7).unwrap();
+    let data = test_images(200);
+    let norm = apply_scales(&ann, &layer_scales(&ann, &data, 100.0).unwrap()).unwrap();
+    let mut snn = build_snn(&norm).unwrap();
+    let t = 400u64;
+    let monitors: Vec<_> = snn
+        .layers
+        .clone()
+        .iter()
+        .map(|&p| snn.net.monitor_spikes(p, None).unwrap())
+        .collect();
+    let acts = norm.forward_all(data.as_matrix()).unwrap();
+    let Layer::Dense(d2) = &norm.layers[3] else {
+        panic!("layer 3 is the second dense layer")
+    };
+    for img in 0..5 {
+        snn.classify(data.as_matrix().row(img), t).unwrap();
+        for (k, (&m, act_layer)) in monitors.iter().zip([2usize, 3]).enumerate() {
+            let mut counts = vec![0u32; acts[act_layer].ncols()];
+            for &(_, i) in &snn.net.spike_monitor(m).events {
+                counts[i as usize] += 1;
+            }
+            for (j, &c) in counts.iter().enumerate() {
+                let a = acts[act_layer][[img, j]].max(0.0) as f64;
+                let rate = c as f64 / t as f64;
+                let bound = if k == 0 {
+                    1.0 / t as f64 + 1e-6
+                } else {
+                    (d2.weights
+                        .row(j)
+                        .iter()
+                        .map(|w| w.abs() as f64)
+                        .sum::<f64>()
+                        + 1.0)
+                        / t as f64
+                };
+                assert!(
+                    (rate - a.min(1.0)).abs() <= bound,
+                    "image {img} layer {k} neuron {j}: rate {rate}, activation {a}, bound {bound}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn converted_mlp_classifies_like_the_ann() {
+    use somnet::ann::train::{train, Loss, Optimizer, TrainConfig};
+    use somnet::convert::build::build as build_snn;
+    let dir = somnet::data::default_dir().join("mnist");
+    let tr = mnist::load_mnist(&dir, Split::Train).unwrap().head(3000);
+    let te = test_images(200);
+    let mut ann = build(
+        "mlp:784-64-10",
+        &[1, 28, 28],
+        10,
+        &ArchOptions::default(),
+        3,
+    )
+    .unwrap();
+    let cfg = TrainConfig {
+        epochs: 2,
+        batch_size: 50,
+        loss: Loss::CrossEntropy,
+        optimizer: Optimizer::adam(2e-3),
+        seed: 1,
+        shuffle: true,
+    };
+    train(&mut ann, &tr, None, &cfg, |_| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    let ann_acc = ann.accuracy(&te).unwrap();
+    let calib = tr.head(500);
+    let norm = apply_scales(&ann, &layer_scales(&ann, &calib, 99.9).unwrap()).unwrap();
+    let mut snn = build_snn(&norm).unwrap();
+    let t = 100;
+    let mut correct = vec![0usize; t];
+    for i in 0..te.len() {
+        let decisions = snn.classify(te.as_matrix().row(i), t as u64).unwrap();
+        for (k, d) in decisions.iter().enumerate() {
+            correct[k] += (*d == Some(te.labels[i] as usize)) as usize;
+        }
+    }
+    let snn_acc = correct[t - 1] as f64 / te.len() as f64;
+    assert!(
+        snn_acc >= ann_acc - 0.03,
+        "SNN {snn_acc} vs ANN {ann_acc} after {t} steps"
+    );
+    assert!(correct[0] <= correct[t - 1], "accuracy grows with time");
+    // Conv layers are refused with their name until the engine has conv projections.
+    let cnn = build("lenet", &[1, 28, 28], 10, &ArchOptions::default(), 1).unwrap();
+    let e = build_snn(&cnn).err().expect("conv refused").to_string();
+    assert!(e.contains("conv2d_1"), "{e}");
+}
