@@ -1,4 +1,4 @@
-//! `somnet evaluate --model FILE --dataset mnist --ann [--limit N] [--json]`.
+//! `somnet evaluate --model FILE --dataset mnist (--ann | --steps T) [--limit N] [--json] [--out DIR]`.
 
 use std::path::PathBuf;
 
@@ -19,9 +19,22 @@ pub struct EvaluateArgs {
     /// Data folder (default: `$SOMNET_DATA` or the repository's `datasets/`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Evaluate the ANN itself (the spiking evaluation comes with the converter).
-    #[arg(long)]
+    /// Evaluate the ANN itself.
+    #[arg(long, conflicts_with = "steps")]
     ann: bool,
+    /// Convert to a spiking network (analog input, IF neurons, reset by subtraction) and run each
+    /// image for this many steps (dense networks so far).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Normalisation percentile of non-zero activations, in (0, 100] (100 = max-norm).
+    #[arg(long, default_value_t = 99.9)]
+    percentile: f64,
+    /// Calibration images: every 10th training image, at most this many.
+    #[arg(long, default_value_t = 6000)]
+    calibration_limit: usize,
+    /// Output folder for result.json and per_step.csv (spiking evaluation).
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// The first N test images only.
     #[arg(long)]
     limit: Option<usize>,
@@ -34,8 +47,10 @@ pub struct EvaluateArgs {
 }
 
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
-    if !args.ann {
-        anyhow::bail!("only --ann evaluation is available so far: pass --ann");
+    if !args.ann && args.steps.is_none() {
+        anyhow::bail!(
+            "say what to evaluate: --ann (the ANN) or --steps T (the converted spiking network)"
+        );
     }
     let file = super::model::load(&args.model)?;
     let dir = args.data_dir.clone().unwrap_or_else(data::default_dir);
@@ -47,16 +62,101 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     let t0 = std::time::Instant::now();
     let acc = super::with_threads(args.threads, || file.ann.accuracy(&test))??;
     let secs = t0.elapsed().as_secs_f64();
+    let Some(steps) = args.steps else {
+        if args.json {
+            let v = serde_json::json!({ "model": args.model, "dataset": test.name, "images": test.len(), "ann_accuracy": acc, "seconds": secs, "somnet_version": somnet::VERSION });
+            println!("{}", serde_json::to_string(&v)?);
+        } else {
+            println!(
+                "ANN accuracy on {} images of {}: {:.2} % ({:.2} s)",
+                test.len(),
+                test.name,
+                100.0 * acc,
+                secs
+            );
+        }
+        return Ok(());
+    };
+    spiking(&args, &file.ann, &test, acc, steps, &dir)
+}
+
+fn spiking(
+    args: &EvaluateArgs,
+    ann: &somnet::ann::Ann,
+    test: &somnet::data::Dataset,
+    ann_acc: f64,
+    steps: u64,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    use somnet::convert::{evaluate::evaluate, fold::fold_batchnorm, normalize};
+    let train = data::load_named(&args.dataset, dir, Split::Train)
+        .with_context(|| format!("loading {} (train) for calibration", args.dataset))?;
+    let every_tenth: Vec<usize> = (0..train.len())
+        .step_by(10)
+        .take(args.calibration_limit)
+        .collect();
+    let calibration = train.select(&every_tenth);
+    let folded = fold_batchnorm(ann)?;
+    let scales = super::with_threads(args.threads, || {
+        normalize::layer_scales(&folded, &calibration, args.percentile)
+    })??;
+    let norm = normalize::apply_scales(&folded, &scales)?;
+    let t0 = std::time::Instant::now();
+    let result = super::with_threads(args.threads, || evaluate(&norm, test, steps, |_| {}))??;
+    let secs = t0.elapsed().as_secs_f64();
+    let last = *result.snn_accuracy_per_step.last().expect("steps >= 1");
+    let latency: serde_json::Value = [1.0, 0.5, 0.1]
+        .iter()
+        .map(|&pp| {
+            (
+                format!("{pp}pp"),
+                serde_json::json!(result.latency(ann_acc, pp)),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let macs = ann.macs();
+    let record = serde_json::json!({
+        "model": args.model,
+        "dataset": test.name,
+        "images": test.len(),
+        "steps": steps,
+        "ann_accuracy": ann_acc,
+        "snn_accuracy": last,
+        "snn_accuracy_per_step": result.snn_accuracy_per_step,
+        "latency_steps": latency,
+        "macs_per_image": macs,
+        "synaptic_ops_per_image": result.synaptic_ops_per_image,
+        "spikes_per_image": result.spikes_per_image,
+        "images_per_second": test.len() as f64 / secs,
+        "options": { "input": "analog", "neuron": "if", "reset": "subtraction", "threshold": 1.0, "percentile": args.percentile, "calibration_images": calibration.len(), "layer_scales": scales },
+        "somnet_version": somnet::VERSION,
+    });
+    if let Some(out) = &args.out {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        std::fs::write(
+            out.join("result.json"),
+            serde_json::to_string_pretty(&record)? + "\n",
+        )
+        .with_context(|| format!("writing {}", out.join("result.json").display()))?;
+        let mut csv = String::from("step,snn_accuracy\n");
+        for (k, a) in result.snn_accuracy_per_step.iter().enumerate() {
+            csv += &format!("{},{a}\n", k + 1);
+        }
+        std::fs::write(out.join("per_step.csv"), csv)
+            .with_context(|| format!("writing {}", out.join("per_step.csv").display()))?;
+    }
     if args.json {
-        let v = serde_json::json!({ "model": args.model, "dataset": test.name, "images": test.len(), "ann_accuracy": acc, "seconds": secs, "somnet_version": somnet::VERSION });
-        println!("{}", serde_json::to_string(&v)?);
+        println!("{}", serde_json::to_string(&record)?);
     } else {
         println!(
-            "ANN accuracy on {} images of {}: {:.2} % ({:.2} s)",
+            "ANN {:.2} %, SNN {:.2} % after {steps} steps on {} images of {} ({:.0} images/s); latency to ANN − 1/0.5/0.1 pp: {latency}; {:.2e} synaptic ops vs {macs} MACs per image",
+            100.0 * ann_acc,
+            100.0 * last,
             test.len(),
             test.name,
-            100.0 * acc,
-            secs
+            test.len() as f64 / secs,
+            result.synaptic_ops_per_image
         );
     }
     Ok(())

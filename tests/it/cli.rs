@@ -205,6 +205,47 @@ fn train_info_evaluate_round_trip() {
         "the saved model predicts as the trained one"
     );
     assert!(String::from_utf8_lossy(&ev.stderr).contains("somnet model file"));
+    // The converted spiking network: per-step accuracies in result.json and per_step.csv.
+    let out = dir.join("eval");
+    let snn = somnet()
+        .args([
+            "evaluate",
+            "--steps",
+            "30",
+            "--limit",
+            "100",
+            "--calibration-limit",
+            "300",
+            "--model",
+        ])
+        .arg(&model)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        snn.status.success(),
+        "{}",
+        String::from_utf8_lossy(&snn.stderr)
+    );
+    let r: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("result.json")).unwrap()).unwrap();
+    assert_eq!(r["snn_accuracy_per_step"].as_array().unwrap().len(), 30);
+    assert!(r["snn_accuracy"].as_f64().unwrap() > 0.6, "{r}");
+    assert!(r["synaptic_ops_per_image"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        std::fs::read_to_string(out.join("per_step.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        31
+    );
+    let none = somnet()
+        .args(["evaluate", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&none.stderr).contains("--ann"));
     // Bad specs and files: clear errors, exit code 1.
     let bad = somnet()
         .args(["train", "--arch", "mlp:100-10", "--limit", "10", "--out"])

@@ -272,3 +272,22 @@ fn converted_mlp_classifies_like_the_ann() {
     let e = build_snn(&cnn).err().expect("conv refused").to_string();
     assert!(e.contains("conv2d_1"), "{e}");
 }
+
+#[test]
+fn latency_is_the_first_step_from_which_accuracy_stays_close() {
+    use somnet::convert::evaluate::SnnEvaluation;
+    let e = SnnEvaluation {
+        images: 1,
+        snn_accuracy_per_step: vec![0.5, 0.9, 0.975, 0.94, 0.97, 0.98],
+        synaptic_ops_per_image: 0.0,
+        spikes_per_image: 0.0,
+    };
+    assert_eq!(
+        e.latency(0.98, 1.0),
+        Some(5),
+        "0.975 at step 3 does not count: step 4 drops again"
+    );
+    assert_eq!(e.latency(0.98, 0.5), Some(6));
+    assert_eq!(e.latency(0.99, 0.5), None);
+    assert_eq!(e.latency(0.5, 1.0), Some(1));
+}
