@@ -224,31 +224,10 @@ fn if_network_with_analog_input_fires_at_the_normalised_activation_rates() {
 
 #[test]
 fn converted_mlp_classifies_like_the_ann() {
-    use somnet::ann::train::{train, Loss, Optimizer, TrainConfig};
     use somnet::convert::build::build as build_snn;
-    let dir = somnet::data::default_dir().join("mnist");
-    let tr = mnist::load_mnist(&dir, Split::Train).unwrap().head(3000);
+    let tr = crate::common::mnist(Split::Train).head(3000);
     let te = test_images(200);
-    let mut ann = build(
-        "mlp:784-64-10",
-        &[1, 28, 28],
-        10,
-        &ArchOptions::default(),
-        3,
-    )
-    .unwrap();
-    let cfg = TrainConfig {
-        epochs: 2,
-        batch_size: 50,
-        loss: Loss::CrossEntropy,
-        optimizer: Optimizer::adam(2e-3),
-        seed: 1,
-        shuffle: true,
-    };
-    train(&mut ann, &tr, None, &cfg, |_| {
-        std::ops::ControlFlow::Continue(())
-    })
-    .unwrap();
+    let (ann, _) = crate::common::train_quick("mlp:784-64-10", 3, &tr, None);
     let ann_acc = ann.accuracy(&te).unwrap();
     let calib = tr.head(500);
     let norm = apply_scales(&ann, &layer_scales(&ann, &calib, 99.9).unwrap()).unwrap();

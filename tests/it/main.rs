@@ -3,6 +3,7 @@
 mod ann;
 mod benchmarks;
 mod cli;
+mod common;
 mod convert;
 mod data;
 mod determinism;

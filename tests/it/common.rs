@@ -1,0 +1,46 @@
+//! Helpers shared by the test modules.
+
+use std::ops::ControlFlow;
+
+use somnet::ann::arch::{build, ArchOptions};
+use somnet::ann::train::{train, Loss, Optimizer, TrainConfig};
+use somnet::ann::Ann;
+use somnet::data::{mnist, Dataset, Split};
+
+/// The bundled MNIST split.
+pub fn mnist(split: Split) -> Dataset {
+    mnist::load_mnist(&somnet::data::default_dir().join("mnist"), split).unwrap()
+}
+
+/// `spec` trained for 2 epochs with Adam 2·10⁻³, batch 50, seed 1 (cross-entropy, softmax output);
+/// returns the network and the last epoch's accuracy on `eval`, if given.
+pub fn train_quick(
+    spec: &str,
+    init_seed: u64,
+    data: &Dataset,
+    eval: Option<&Dataset>,
+) -> (Ann, Option<f64>) {
+    let mut ann = build(
+        spec,
+        &data.shape,
+        data.n_classes(),
+        &ArchOptions::default(),
+        init_seed,
+    )
+    .unwrap();
+    let cfg = TrainConfig {
+        epochs: 2,
+        batch_size: 50,
+        loss: Loss::CrossEntropy,
+        optimizer: Optimizer::adam(2e-3),
+        seed: 1,
+        shuffle: true,
+    };
+    let log = train(&mut ann, data, eval, &cfg, |_| ControlFlow::Continue(())).unwrap();
+    assert!(
+        log.epochs[1].loss < log.epochs[0].loss,
+        "{spec}: the loss falls"
+    );
+    let acc = log.epochs.last().unwrap().test_accuracy;
+    (ann, acc)
+}
