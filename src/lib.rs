@@ -13,6 +13,7 @@
 //! | [`data`] | data sets: IDX (MNIST, Fashion-MNIST), CIFAR-10, image folders; seeded selections |
 //! | [`io`] | somnet HDF5 model files and HDF5 helpers |
 //! | [`convert`] | ANN → SNN conversion stages: batch-norm folding, data-based normalisation |
+//! | [`sleep`] | sleep replay consolidation (SRC) and the class-incremental experiment |
 //! | [`benchmarks`] | the classic benchmark networks (CUBA, Izhikevich 2003) |
 //! | [`study`] | reports and plots |
 //!
@@ -29,6 +30,7 @@ pub mod io;
 pub mod network;
 pub mod neuron;
 pub mod rng;
+pub mod sleep;
 pub mod study;
 pub mod time;
 

@@ -35,6 +35,8 @@ pub enum Purpose {
     Dropout = 9,
     /// Order of the training samples.
     Shuffle = 10,
+    /// The input spikes of sleep replay.
+    SleepInput = 11,
 }
 
 /// The generator every stream uses.

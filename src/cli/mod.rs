@@ -3,9 +3,12 @@
 pub(crate) mod bench;
 mod demo;
 mod evaluate;
+mod incremental;
 mod info;
 mod model;
 mod progress;
+mod sleep;
+mod sleep_args;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +33,10 @@ enum Command {
     Info(info::InfoArgs),
     /// Measure a model's accuracy on a data set's test images.
     Evaluate(evaluate::EvaluateArgs),
+    /// One sleep phase (SRC) on a model; accuracy per class before and after.
+    Sleep(sleep::SleepCmdArgs),
+    /// Class-incremental learning with sleep replay consolidation and its controls.
+    Incremental(incremental::IncrementalArgs),
 }
 
 /// Runs the parsed command.
@@ -40,6 +47,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Info(args) => info::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::Sleep(args) => sleep::run(args),
+        Command::Incremental(args) => incremental::run(args),
     }
 }
 

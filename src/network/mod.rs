@@ -217,7 +217,7 @@ impl Population {
     fn is_source(&self) -> bool {
         matches!(
             self.dynamics,
-            Dynamics::Poisson { .. } | Dynamics::SpikeArray
+            Dynamics::Poisson { .. } | Dynamics::SpikeArray | Dynamics::External
         )
     }
     fn locate(&self, i: usize) -> (usize, usize) {
@@ -566,6 +566,64 @@ impl Network {
                 next: 0,
             },
         )
+    }
+
+    /// Adds `n` sources whose spikes are handed in from outside, step by step, with
+    /// [`Network::inject_spikes`]: the input of a job that draws its own spike patterns (the
+    /// masked, per-step Bernoulli input of sleep replay, for one).
+    ///
+    /// ```
+    /// use somnet::network::{Network, NetworkConfig};
+    /// let mut net = Network::new(NetworkConfig::default()).unwrap();
+    /// let src = net.add_external_source("input", 4).unwrap();
+    /// net.inject_spikes(src, &[3, 1]).unwrap();
+    /// net.step();
+    /// assert_eq!(net.population(src).last_spikes(), &[1, 3]);
+    /// net.step(); // nothing injected: silent
+    /// assert!(net.population(src).last_spikes().is_empty());
+    /// ```
+    pub fn add_external_source(&mut self, name: &str, n: usize) -> Result<PopulationId> {
+        self.push_population(name, n, Vec::new(), Dynamics::External, |_| {
+            BlockState::External {
+                pending: Vec::new(),
+            }
+        })
+    }
+
+    /// Makes neurons `spikes` (any order, repeats ignored) of the external source `pop` fire at the
+    /// next step, replacing what was injected before and not yet emitted. Injected spikes do not
+    /// survive [`Network::reset`].
+    pub fn inject_spikes(&mut self, pop: PopulationId, spikes: &[u32]) -> Result<()> {
+        let p = self.pop_index(pop)?;
+        let pop = &mut self.pops[p];
+        if !matches!(pop.dynamics, Dynamics::External) {
+            return Err(Error::Unsupported(format!(
+                "population '{}' is not an external source (add it with add_external_source)",
+                pop.name
+            )));
+        }
+        if let Some(&i) = spikes.iter().find(|&&i| i as usize >= pop.n) {
+            return Err(Error::IndexOutOfRange {
+                what: format!("injected spike of '{}'", pop.name),
+                index: i as usize,
+                len: pop.n,
+            });
+        }
+        for blk in &mut pop.blocks {
+            if let BlockState::External { pending } = &mut blk.state {
+                pending.clear();
+            }
+        }
+        let mut sorted = spikes.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        for i in sorted {
+            let b = i as usize / pop.block_size;
+            if let BlockState::External { pending } = &mut pop.blocks[b].state {
+                pending.push(i);
+            }
+        }
+        Ok(())
     }
 
     fn pop_index(&self, id: PopulationId) -> Result<usize> {
@@ -1137,6 +1195,9 @@ impl Network {
         for (pop, states) in self.pops.iter_mut().zip(initial) {
             for (blk, state) in pop.blocks.iter_mut().zip(states) {
                 blk.state = state.clone();
+                if let BlockState::External { pending } = &mut blk.state {
+                    pending.clear();
+                }
                 blk.syn.iter_mut().for_each(|x| x.fill(0.0));
                 for ring in &mut blk.rings {
                     ring.all_mut().fill(0.0);

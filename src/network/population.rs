@@ -42,6 +42,8 @@ pub(crate) enum Dynamics {
     },
     /// Spikes at given steps.
     SpikeArray,
+    /// Spikes handed in from outside before each step ([`super::Network::inject_spikes`]).
+    External,
 }
 
 /// Per-block state variables.
@@ -64,6 +66,10 @@ pub(crate) enum BlockState {
     SpikeArray {
         events: Vec<(u64, u32)>,
         next: usize,
+    },
+    /// Population indices to emit at the next step, increasing.
+    External {
+        pending: Vec<u32>,
     },
 }
 
@@ -114,6 +120,12 @@ impl Block {
         match cx.dynamics {
             Dynamics::Poisson { p } => return self.poisson(*p, cx, index),
             Dynamics::SpikeArray => return self.spike_array(cx.t),
+            Dynamics::External => {
+                if let BlockState::External { pending } = &mut self.state {
+                    std::mem::swap(&mut self.spikes, pending);
+                }
+                return;
+            }
             _ => {}
         }
         let i_ext: Option<&[f32]> = match cx.noise {

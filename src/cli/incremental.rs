@@ -1,0 +1,265 @@
+//! `somnet incremental --dataset mnist --seeds 5 --out DIR`: the class-incremental experiment of
+//! sleep replay consolidation, with its sequential and joint controls.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use somnet::data::{self, Split};
+use somnet::sleep::incremental::{mean_sd, run_seed, Curve, Event, IncrementalConfig, SeedRun};
+
+/// Arguments of `somnet incremental`.
+#[derive(Debug, Args)]
+pub struct IncrementalArgs {
+    /// `mnist` or `fashion-mnist` (selects the released sleep preset too).
+    #[arg(long, default_value = "mnist")]
+    dataset: String,
+    /// Data folder (default: `$SOMNET_DATA` or the repository's `datasets/`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Number of seeds.
+    #[arg(long, default_value_t = 5)]
+    seeds: u64,
+    /// First seed (seeds are consecutive).
+    #[arg(long, default_value_t = 1)]
+    first_seed: u64,
+    /// Training images per task.
+    #[arg(long)]
+    per_task: Option<usize>,
+    /// Epochs per task.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Epochs of the joint control.
+    #[arg(long)]
+    joint_epochs: Option<usize>,
+    /// Training images of the joint control (default: every image of the tasks' classes).
+    #[arg(long)]
+    joint_images: Option<usize>,
+    /// Hidden layer sizes, comma-separated (released: 1200,1200).
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// Evaluate on the first N test images only.
+    #[arg(long)]
+    test_limit: Option<usize>,
+    #[command(flatten)]
+    sleep: super::sleep_args::SleepArgs,
+    /// Threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Output folder: result.json, result.csv and plots.
+    #[arg(long, default_value = "incremental-out")]
+    out: PathBuf,
+}
+
+pub fn run(args: IncrementalArgs) -> anyhow::Result<()> {
+    let dir = args.data_dir.clone().unwrap_or_else(data::default_dir);
+    let train = data::load_named(&args.dataset, &dir, Split::Train)
+        .with_context(|| format!("loading {} (train)", args.dataset))?;
+    let mut test = data::load_named(&args.dataset, &dir, Split::Test)
+        .with_context(|| format!("loading {} (test)", args.dataset))?;
+    if let Some(n) = args.test_limit {
+        test = test.head(n);
+    }
+    let mut config = IncrementalConfig::released(&args.dataset);
+    config.sleep = args.sleep.apply(config.sleep)?;
+    if let Some(v) = args.per_task {
+        config.per_task = v;
+    }
+    if let Some(v) = args.epochs {
+        config.epochs = v;
+    }
+    if let Some(v) = args.joint_epochs {
+        config.joint_epochs = v;
+    }
+    if args.joint_images.is_some() {
+        config.joint_images = args.joint_images;
+    }
+    if let Some(v) = &args.hidden {
+        config.hidden = v.clone();
+    }
+    config.validate()?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+
+    super::progress::install_interrupt_handler();
+    let stop = AtomicBool::new(false);
+    let n_tasks = config.tasks.len() as u64;
+    // Per seed: the sleeping and sequential trainings, the joint one, and the sleeps.
+    let per_seed = 3 * n_tasks + 1;
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let b = ProgressBar::new(args.seeds * per_seed);
+        b.set_style(
+            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} stages ({eta})")
+                .expect("constant template")
+                .progress_chars("=> "),
+        );
+        b
+    });
+    let mut runs: Vec<SeedRun> = Vec::new();
+    for seed in args.first_seed..args.first_seed + args.seeds {
+        if let Some(b) = &bar {
+            b.set_message(format!("seed {seed}"));
+        }
+        let on_event = |e: Event| {
+            if super::progress::interrupted() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            if let Some(b) = &bar {
+                b.inc(1);
+            }
+            if let Event::Slept { task, steps } = e {
+                eprintln!("seed {seed}: slept {steps} steps after task {task}");
+            }
+        };
+        let run = super::with_threads(args.threads, || {
+            run_seed(&train, &test, &config, seed, &stop, &on_event)
+        })??;
+        match run {
+            Some(run) => {
+                eprintln!(
+                    "seed {seed}: final accuracy sleep {:.2} %, sequential {:.2} %, joint {:.2} % ({:.1} s)",
+                    100.0 * run.sleep.accuracy.last().copied().unwrap_or(f64::NAN),
+                    100.0 * run.sequential.accuracy.last().copied().unwrap_or(f64::NAN),
+                    100.0 * run.joint.accuracy[0],
+                    run.seconds
+                );
+                runs.push(run);
+            }
+            None => {
+                eprintln!(
+                    "interrupted during seed {seed}: keeping the {} finished seeds",
+                    runs.len()
+                );
+                break;
+            }
+        }
+        if super::progress::interrupted() {
+            break;
+        }
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    anyhow::ensure!(!runs.is_empty(), "no seed finished: nothing to write");
+    write_outputs(&args, &config, &runs)
+}
+
+fn curve_summary(runs: &[SeedRun], pick: impl Fn(&SeedRun) -> &Curve) -> serde_json::Value {
+    let n_steps = pick(&runs[0]).accuracy.len();
+    let n_tasks = pick(&runs[0]).per_task.first().map_or(0, |p| p.len());
+    let stat = |f: &dyn Fn(&SeedRun) -> f64| {
+        let v: Vec<f64> = runs.iter().map(f).collect();
+        mean_sd(&v)
+    };
+    let acc: Vec<(f64, f64)> = (0..n_steps)
+        .map(|k| stat(&|r| pick(r).accuracy[k]))
+        .collect();
+    let per_task: Vec<Vec<(f64, f64)>> = (0..n_steps)
+        .map(|k| {
+            (0..n_tasks)
+                .map(|j| stat(&|r| pick(r).per_task[k][j]))
+                .collect()
+        })
+        .collect();
+    serde_json::json!({
+        "accuracy_mean": acc.iter().map(|a| a.0).collect::<Vec<_>>(),
+        "accuracy_sd": acc.iter().map(|a| a.1).collect::<Vec<_>>(),
+        "per_task_mean": per_task.iter().map(|r| r.iter().map(|a| a.0).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        "per_task_sd": per_task.iter().map(|r| r.iter().map(|a| a.1).collect::<Vec<_>>()).collect::<Vec<_>>(),
+    })
+}
+
+fn write_outputs(
+    args: &IncrementalArgs,
+    config: &IncrementalConfig,
+    runs: &[SeedRun],
+) -> anyhow::Result<()> {
+    let last = |c: &Curve| c.accuracy.last().copied().unwrap_or(f64::NAN);
+    let finals = |pick: &dyn Fn(&SeedRun) -> &Curve| {
+        mean_sd(&runs.iter().map(|r| last(pick(r))).collect::<Vec<_>>())
+    };
+    let (sleep_m, sleep_sd) = finals(&|r| &r.sleep);
+    let (seq_m, seq_sd) = finals(&|r| &r.sequential);
+    let (joint_m, joint_sd) = finals(&|r| &r.joint);
+    let seconds: Vec<f64> = runs.iter().map(|r| r.seconds).collect();
+    let seeds_json: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "seed": r.seed,
+                "sleep": r.sleep,
+                "before_sleep": r.before_sleep,
+                "sequential": r.sequential,
+                "joint": r.joint,
+                "sleeps": r.sleeps,
+                "seconds": r.seconds,
+            })
+        })
+        .collect();
+    let record = serde_json::json!({
+        "somnet_version": somnet::VERSION,
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "dataset": args.dataset,
+        "seeds": runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
+        "config": config,
+        "final_accuracy": { "sleep": sleep_m, "sequential": seq_m, "joint": joint_m },
+        "final_accuracy_sd": { "sleep": sleep_sd, "sequential": seq_sd, "joint": joint_sd },
+        "summary": {
+            "sleep": curve_summary(runs, |r| &r.sleep),
+            "before_sleep": curve_summary(runs, |r| &r.before_sleep),
+            "sequential": curve_summary(runs, |r| &r.sequential),
+            "joint": curve_summary(runs, |r| &r.joint),
+        },
+        "seconds_per_seed": mean_sd(&seconds).0,
+        "runs": seeds_json,
+    });
+    let json = args.out.join("result.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&record)? + "\n")
+        .with_context(|| format!("writing {}", json.display()))?;
+
+    let n_tasks = config.tasks.len();
+    let mut csv = String::from("seed,condition,after_task,accuracy");
+    for j in 1..=n_tasks {
+        csv += &format!(",task_{j}");
+    }
+    csv += "\n";
+    for r in runs {
+        for (name, curve, offset) in [
+            ("before_sleep", &r.before_sleep, 1),
+            ("sleep", &r.sleep, 1),
+            ("sequential", &r.sequential, 1),
+            ("joint", &r.joint, n_tasks),
+        ] {
+            for (k, (acc, per)) in curve.accuracy.iter().zip(&curve.per_task).enumerate() {
+                csv += &format!("{},{name},{},{acc:.4}", r.seed, k + offset);
+                for p in per {
+                    csv += &format!(",{p:.4}");
+                }
+                csv += "\n";
+            }
+        }
+    }
+    let csv_path = args.out.join("result.csv");
+    std::fs::write(&csv_path, csv).with_context(|| format!("writing {}", csv_path.display()))?;
+    somnet::study::plot::incremental_figures(&args.out, runs)?;
+    println!(
+        "final 10-class accuracy over {} seeds: sleep {:.2} ± {:.2} %, sequential {:.2} ± {:.2} %, joint {:.2} ± {:.2} %",
+        runs.len(),
+        100.0 * sleep_m,
+        100.0 * sleep_sd,
+        100.0 * seq_m,
+        100.0 * seq_sd,
+        100.0 * joint_m,
+        100.0 * joint_sd
+    );
+    println!(
+        "wrote {} ({}, plots); {:.1} s per seed",
+        json.display(),
+        csv_path.display(),
+        mean_sd(&seconds).0
+    );
+    Ok(())
+}

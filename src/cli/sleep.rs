@@ -1,0 +1,153 @@
+//! `somnet sleep --model FILE --dataset mnist [--classes 0-3] --steps N --out slept.h5`: one sleep
+//! phase on a user's network, with the accuracy per class before and after.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use somnet::ann::Ann;
+use somnet::data::{self, Dataset, Split};
+use somnet::sleep::{sleep, SleepConfig};
+
+/// Arguments of `somnet sleep`.
+#[derive(Debug, Args)]
+pub struct SleepCmdArgs {
+    /// The model file (a ReLU network of Dense layers without bias).
+    #[arg(long)]
+    model: PathBuf,
+    /// `mnist`, `fashion-mnist` (selects the released sleep preset too), `cifar-10` or `folder:…`.
+    #[arg(long, default_value = "mnist")]
+    dataset: String,
+    /// Data folder (default: `$SOMNET_DATA` or the repository's `datasets/`).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Classes whose training images drive sleep, e.g. `0-3` or `0,2,5` (default: all).
+    #[arg(long)]
+    classes: Option<String>,
+    /// Training images of those classes used (the first N).
+    #[arg(long, default_value_t = 5000)]
+    images: usize,
+    /// Sleep steps (default: the preset's length after the first task).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Seed of the input draws.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[command(flatten)]
+    sleep: super::sleep_args::SleepArgs,
+    /// Evaluate on the first N test images only.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Where to write the slept network (somnet HDF5); a JSON report goes beside it.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Parses `0-3`, `0,2,5` or a mix (`0-2,7`).
+fn parse_classes(s: &str) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let bad =
+            || anyhow::anyhow!("--classes '{s}': expected e.g. 0-3 or 0,2,5 (class numbers 0-255)");
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u8, u8) = (
+                    a.trim().parse().map_err(|_| bad())?,
+                    b.trim().parse().map_err(|_| bad())?,
+                );
+                anyhow::ensure!(a <= b, bad());
+                out.extend(a..=b);
+            }
+            None => out.push(part.trim().parse().map_err(|_| bad())?),
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+fn per_class(ann: &Ann, test: &Dataset) -> anyhow::Result<(f64, Vec<f64>)> {
+    let pred = ann.predict(test)?;
+    let n = test.n_classes();
+    let (mut hits, mut counts) = (vec![0usize; n], vec![0usize; n]);
+    for (&p, &l) in pred.iter().zip(&test.labels) {
+        counts[l as usize] += 1;
+        hits[l as usize] += (p == l as usize) as usize;
+    }
+    let total = hits.iter().sum::<usize>() as f64 / test.len().max(1) as f64;
+    Ok((
+        total,
+        hits.iter()
+            .zip(&counts)
+            .map(|(&h, &c)| h as f64 / c.max(1) as f64)
+            .collect(),
+    ))
+}
+
+pub fn run(args: SleepCmdArgs) -> anyhow::Result<()> {
+    let mut file = super::model::load(&args.model)?;
+    let dir = args.data_dir.clone().unwrap_or_else(data::default_dir);
+    let train = data::load_named(&args.dataset, &dir, Split::Train)
+        .with_context(|| format!("loading {} (train)", args.dataset))?;
+    let mut test = data::load_named(&args.dataset, &dir, Split::Test)
+        .with_context(|| format!("loading {} (test)", args.dataset))?;
+    if let Some(n) = args.limit {
+        test = test.head(n);
+    }
+    let classes = match &args.classes {
+        Some(s) => parse_classes(s)?,
+        None => (0..train.n_classes() as u8).collect(),
+    };
+    let sleep_data = train.first_n_of_classes(&classes, args.images);
+    anyhow::ensure!(
+        !sleep_data.is_empty(),
+        "no training images of classes {classes:?} in {}",
+        train.name
+    );
+    let mut config = args.sleep.apply(SleepConfig::preset_for(&args.dataset))?;
+    config.seed = args.seed;
+    let steps = args.steps.unwrap_or(config.length.after_task(1));
+    let (before_total, before) = per_class(&file.ann, &test)?;
+    let progress = super::progress::StepProgress::new("sleep", steps);
+    let report = sleep(&mut file.ann, &sleep_data, steps, &config, 0..0, |d| {
+        progress.tick(d)
+    })?;
+    progress.finish();
+    let (after_total, after) = per_class(&file.ann, &test)?;
+    println!("class  before  after");
+    for (c, (b, a)) in before.iter().zip(&after).enumerate() {
+        println!("{c:>5}  {:>5.1}%  {:>5.1}%", 100.0 * b, 100.0 * a);
+    }
+    println!(
+        "  all  {:>5.1}%  {:>5.1}%   ({} steps, {} hidden/output spikes, {:.2} s)",
+        100.0 * before_total,
+        100.0 * after_total,
+        report.steps,
+        report.layer_spikes.iter().sum::<u64>(),
+        report.seconds
+    );
+    let record = serde_json::json!({
+        "somnet_version": somnet::VERSION,
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "source_model": args.model,
+        "dataset": args.dataset,
+        "classes": classes,
+        "sleep_images": sleep_data.len(),
+        "config": config,
+        "report": report,
+        "accuracy_before": before_total,
+        "accuracy_after": after_total,
+        "per_class_before": before,
+        "per_class_after": after,
+    });
+    somnet::io::schema::save(&args.out, &file.ann, record.clone())?;
+    let json = args.out.with_extension("sleep.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&record)? + "\n")
+        .with_context(|| format!("writing {}", json.display()))?;
+    if report.interrupted {
+        eprintln!("interrupted: saved the weights after step {}", report.steps);
+    }
+    println!("wrote {} ({})", args.out.display(), json.display());
+    Ok(())
+}

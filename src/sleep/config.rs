@@ -1,0 +1,261 @@
+//! Every choice of a sleep phase, validated, with the released drivers' values as presets.
+//!
+//! The presets are the hyper-parameters of the MNIST and Fashion-MNIST drivers released with
+//! Tadros et al., "Sleep-like unsupervised replay reduces catastrophic forgetting in artificial
+//! neural networks", Nature Communications 13:7742 (2022) (decay 0.999, threshold 1, dt 1 ms, no
+//! refractory period; max rate, inc, dec, β and alpha_scale per data set).
+
+use crate::error::{Error, Result};
+
+/// The factor σ(w) that scales every weight change of the sleep rule.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Sigma {
+    /// The released code's factor `σ(w) = 2·(1 − logistic(w / width))`: ≈ 2 for w ≪ 0, 1 at 0,
+    /// ≈ 0 for w ≫ width. It changes negative and small weights and leaves large positive ones
+    /// alone. The released width is 0.001.
+    Decreasing {
+        /// Width of the transition.
+        width: f32,
+    },
+    /// The ordinary increasing logistic `σ(w) = logistic(w / width)` (an independent PyTorch
+    /// replication used it with width 1): changes grow with the weight.
+    Increasing {
+        /// Width of the transition.
+        width: f32,
+    },
+}
+
+impl Sigma {
+    /// The released code's factor (decreasing, width 0.001).
+    pub const RELEASED: Sigma = Sigma::Decreasing { width: 0.001 };
+
+    /// σ(w).
+    ///
+    /// ```
+    /// use somnet::sleep::Sigma;
+    /// assert_eq!(Sigma::RELEASED.eval(0.0), 1.0);
+    /// assert!((Sigma::RELEASED.eval(-1.0) - 2.0).abs() < 1e-6);
+    /// assert!(Sigma::RELEASED.eval(0.01) < 1e-4);
+    /// assert_eq!(Sigma::Increasing { width: 1.0 }.eval(0.0), 0.5);
+    /// ```
+    #[inline]
+    pub fn eval(self, w: f32) -> f32 {
+        match self {
+            // 2·(1 − 1/(1 + e^(−x))) = 2/(1 + e^x): one exponential, no cancellation.
+            Sigma::Decreasing { width } => 2.0 / (1.0 + (w / width).exp()),
+            Sigma::Increasing { width } => 1.0 / (1.0 + (-w / width).exp()),
+        }
+    }
+
+    /// Parses `released`, `decreasing[:WIDTH]` or `increasing[:WIDTH]` (default widths 0.001 and 1).
+    pub fn parse(s: &str) -> Result<Sigma> {
+        let (kind, width) = match s.split_once(':') {
+            Some((k, w)) => (k, Some(w)),
+            None => (s, None),
+        };
+        let width = width
+            .map(|w| w.parse::<f32>().ok().filter(|w| w.is_finite() && *w > 0.0))
+            .map(|w| w.ok_or_else(|| Error::param("sigma width", s, "a number > 0")))
+            .transpose()?;
+        match kind {
+            "released" if width.is_none() => Ok(Sigma::RELEASED),
+            "decreasing" => Ok(Sigma::Decreasing {
+                width: width.unwrap_or(0.001),
+            }),
+            "increasing" => Ok(Sigma::Increasing {
+                width: width.unwrap_or(1.0),
+            }),
+            _ => Err(Error::param(
+                "sigma",
+                s,
+                "released, decreasing[:WIDTH] or increasing[:WIDTH]",
+            )),
+        }
+    }
+}
+
+/// Where the input spikes of sleep come from. Either way a fresh square window is drawn every
+/// step and every pixel outside it is 0.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum InputSource {
+    /// The mean image of the data (the released code: no stored example is replayed).
+    MaskedMean,
+    /// The mean of `samples` images drawn at random every step (a replay variant: stored examples
+    /// do reach the network).
+    MaskedSamples {
+        /// Images averaged per step (1 = a single stored example).
+        samples: usize,
+    },
+}
+
+impl InputSource {
+    /// Parses `mean` or `samples[:K]` (K images per step, default 1).
+    pub fn parse(s: &str) -> Result<InputSource> {
+        match s {
+            "mean" | "masked-mean" => Ok(InputSource::MaskedMean),
+            _ => {
+                let k = match s.split_once(':') {
+                    Some(("samples", k)) => k.parse::<usize>().ok().filter(|&k| k > 0),
+                    None if s == "samples" => Some(1),
+                    _ => None,
+                };
+                k.map(|samples| InputSource::MaskedSamples { samples })
+                    .ok_or_else(|| Error::param("input", s, "mean or samples[:K] with K >= 1"))
+            }
+        }
+    }
+}
+
+/// How long sleep lasts after task k (from 1): `base + (k − 1)·per_task` steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SleepLength {
+    /// Steps after the first task.
+    pub base: u64,
+    /// Steps added for every later task.
+    pub per_task: u64,
+}
+
+impl SleepLength {
+    /// The released schedule: 15 000 steps after task 1, 5 000 more after each later task.
+    pub const RELEASED: SleepLength = SleepLength {
+        base: 15_000,
+        per_task: 5_000,
+    };
+
+    /// Steps of the sleep after task `k` (from 1).
+    ///
+    /// ```
+    /// use somnet::sleep::SleepLength;
+    /// assert_eq!(SleepLength::RELEASED.after_task(1), 15_000);
+    /// assert_eq!(SleepLength::RELEASED.after_task(5), 35_000);
+    /// ```
+    pub fn after_task(&self, k: usize) -> u64 {
+        self.base + (k.max(1) as u64 - 1) * self.per_task
+    }
+}
+
+/// The settings of a sleep phase (see [`crate::sleep`] for what each does).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SleepConfig {
+    /// Rate of an input pixel of value 1 before the cap (Hz): P(spike) = min(1, 2·dt·rate·x).
+    pub max_rate_hz: f64,
+    /// The step (ms).
+    pub dt_ms: f64,
+    /// Potentiation step (pre and post fired).
+    pub inc: f32,
+    /// Depression step (post fired, pre silent).
+    pub dec: f32,
+    /// Threshold multiplier per weighted layer: θ_l = threshold·β_l.
+    pub beta: Vec<f32>,
+    /// Input scale: α_l = alpha_scale·f_l, with f_l the layer's scale factor.
+    pub alpha_scale: f32,
+    /// Base threshold.
+    pub threshold: f32,
+    /// Membrane decay per step, in (0, 1]: v ← decay·v + input.
+    pub decay: f32,
+    /// Steps a neuron is silent after a spike (0 in the released code).
+    pub refractory_steps: u32,
+    /// The weight-dependent factor of the rule.
+    pub sigma: Sigma,
+    /// Side of the square input window in pixels (the image side = no mask).
+    pub mask_size: usize,
+    /// Where the input comes from.
+    pub input: InputSource,
+    /// Sleep length per task (used by the incremental experiment).
+    pub length: SleepLength,
+    /// Seed of the input draws.
+    pub seed: u64,
+}
+
+impl SleepConfig {
+    /// The released MNIST driver: max rate 239.515363 Hz, inc 0.032064, dec 0.003344,
+    /// β = (14.548, 44.560, 38.046), alpha_scale 55.882, 11×11 window on the masked mean image.
+    pub fn mnist() -> SleepConfig {
+        SleepConfig {
+            max_rate_hz: 239.515363,
+            dt_ms: 1.0,
+            inc: 0.032064,
+            dec: 0.003344,
+            beta: vec![14.548273, 44.560317, 38.046326],
+            alpha_scale: 55.882454,
+            threshold: 1.0,
+            decay: 0.999,
+            refractory_steps: 0,
+            sigma: Sigma::RELEASED,
+            mask_size: 11,
+            input: InputSource::MaskedMean,
+            length: SleepLength::RELEASED,
+            seed: 0,
+        }
+    }
+
+    /// The released Fashion-MNIST driver: max rate 181.047258 Hz, inc 0.041001, dec 0.003344,
+    /// β = (40.447, 27.597, 33.109), alpha_scale 31.593; the rest as [`SleepConfig::mnist`].
+    pub fn fashion_mnist() -> SleepConfig {
+        SleepConfig {
+            max_rate_hz: 181.047258,
+            inc: 0.041001,
+            dec: 0.003344,
+            beta: vec![40.447, 27.597, 33.109],
+            alpha_scale: 31.593,
+            ..SleepConfig::mnist()
+        }
+    }
+
+    /// The released preset for a data set name (`mnist`, `fashion-mnist`); MNIST's for others.
+    pub fn preset_for(dataset: &str) -> SleepConfig {
+        match dataset {
+            "fashion-mnist" | "fashion" => SleepConfig::fashion_mnist(),
+            _ => SleepConfig::mnist(),
+        }
+    }
+
+    /// Checks every field (the layer count is checked against the network by the sleep phase).
+    pub fn validate(&self) -> Result<()> {
+        let positive = |field: &str, v: f64| crate::error::positive(field, v);
+        positive("sleep.max_rate_hz", self.max_rate_hz)?;
+        positive("sleep.dt_ms", self.dt_ms)?;
+        positive("sleep.alpha_scale", self.alpha_scale as f64)?;
+        positive("sleep.threshold", self.threshold as f64)?;
+        for (field, v) in [("sleep.inc", self.inc), ("sleep.dec", self.dec)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::param(field, v, "a finite number >= 0"));
+            }
+        }
+        if !(self.decay > 0.0 && self.decay <= 1.0) {
+            return Err(Error::param("sleep.decay", self.decay, "in (0, 1]"));
+        }
+        if self.beta.is_empty() {
+            return Err(Error::param(
+                "sleep.beta",
+                "[]",
+                "one value per Dense layer",
+            ));
+        }
+        for (i, &b) in self.beta.iter().enumerate() {
+            positive(&format!("sleep.beta[{i}]"), b as f64)?;
+        }
+        if self.mask_size == 0 {
+            return Err(Error::param("sleep.mask_size", 0, "at least 1 pixel"));
+        }
+        if let InputSource::MaskedSamples { samples: 0 } = self.input {
+            return Err(Error::param("sleep.input.samples", 0, "at least 1"));
+        }
+        match self.sigma {
+            Sigma::Decreasing { width } | Sigma::Increasing { width }
+                if !(width.is_finite() && width > 0.0) =>
+            {
+                Err(Error::param("sleep.sigma.width", width, "a number > 0"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Probability that an input pixel of value 1 spikes in one step (before the cap at 1):
+    /// `2·dt·max_rate` (MNIST: 0.479).
+    pub fn input_gain(&self) -> f64 {
+        2.0 * self.dt_ms * 1e-3 * self.max_rate_hz
+    }
+}

@@ -1,0 +1,139 @@
+//! The input of sleep: Bernoulli spikes from a masked image, drawn afresh every step.
+//!
+//! Every step a square window of `mask_size` pixels is placed uniformly at random (top-left corner
+//! y, x uniform in [0, H − m] and [0, W − m]; for MNIST and m = 11, [0, 17]), the image is kept
+//! inside it and set to 0 outside, and pixel i spikes iff `u·(1/(dt·max_rate))/2 ≤ x_i` with
+//! u ~ U(0, 1): P(spike) = min(1, 2·dt·max_rate·x_i). The image is the mean of the data (the
+//! released code) or the mean of a few images drawn every step (a replay variant).
+
+use super::config::{InputSource, SleepConfig};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::rng::{below, stream, uniform01, Purpose, Stream};
+
+/// Draws the input spikes of each step.
+#[derive(Debug, Clone)]
+pub struct MaskedInput {
+    /// (channels, height, width).
+    shape: (usize, usize, usize),
+    mask: (usize, usize),
+    /// 1 / (2·dt·max_rate): a pixel spikes iff u·scale ≤ x.
+    scale: f64,
+    source: Source,
+    seed: u64,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    Mean(Vec<f32>),
+    Samples { images: Dataset, k: usize },
+}
+
+impl MaskedInput {
+    /// The input for `data` (the training data of every task seen so far) under `config`.
+    pub fn new(data: &Dataset, config: &SleepConfig) -> Result<MaskedInput> {
+        if data.is_empty() {
+            return Err(Error::Unsupported(format!(
+                "sleep input: data set '{}' is empty (sleep needs the images of the tasks seen so far)",
+                data.name
+            )));
+        }
+        let [c, h, w] = data.shape;
+        let shape = (c, h, w);
+        let source = match config.input {
+            InputSource::MaskedMean => Source::Mean(data.mean_image()),
+            InputSource::MaskedSamples { samples } => Source::Samples {
+                images: data.clone(),
+                k: samples,
+            },
+        };
+        Ok(MaskedInput {
+            shape,
+            mask: (config.mask_size.min(shape.1), config.mask_size.min(shape.2)),
+            scale: 1.0 / config.input_gain(),
+            source,
+            seed: config.seed,
+        })
+    }
+
+    /// Number of input neurons (pixels).
+    pub fn len(&self) -> usize {
+        self.shape.0 * self.shape.1 * self.shape.2
+    }
+
+    /// Whether there are no pixels (never: empty data is refused).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The window of step `step`: top-left (y, x) and (height, width).
+    pub fn window(&self, step: u64) -> ((usize, usize), (usize, usize)) {
+        self.window_from(&mut self.rng(step))
+    }
+
+    fn rng(&self, step: u64) -> Stream {
+        stream(self.seed, Purpose::SleepInput, 0, 0, step)
+    }
+
+    fn window_from(&self, rng: &mut Stream) -> ((usize, usize), (usize, usize)) {
+        let (_, h, w) = self.shape;
+        let (mh, mw) = self.mask;
+        let y = below(rng, (h - mh + 1) as u64) as usize;
+        let x = below(rng, (w - mw + 1) as u64) as usize;
+        ((y, x), (mh, mw))
+    }
+
+    /// The masked image of step `step` (zeros outside the window).
+    pub fn image(&self, step: u64) -> Vec<f32> {
+        let mut out = vec![0.0; self.len()];
+        let mut rng = self.rng(step);
+        let window = self.window_from(&mut rng);
+        self.visit(window, &mut rng, |i, x| out[i] = x);
+        out
+    }
+
+    /// Appends the indices of the pixels that spike at `step` to `spikes` (increasing).
+    pub fn draw(&self, step: u64, spikes: &mut Vec<u32>) {
+        let mut rng = self.rng(step);
+        let window = self.window_from(&mut rng);
+        let mut pixels = Vec::with_capacity(window.1 .0 * window.1 .1 * self.shape.0);
+        self.visit(window, &mut rng, |i, x| pixels.push((i, x)));
+        for (i, x) in pixels {
+            // u·scale ≤ x; a pixel of value 0 never spikes (u = 0 has probability 2⁻⁵³).
+            if x > 0.0 && uniform01(&mut rng) * self.scale <= x as f64 {
+                spikes.push(i as u32);
+            }
+        }
+    }
+
+    /// Calls `f(pixel, value)` for every pixel of the window, in increasing pixel order.
+    fn visit(
+        &self,
+        ((y0, x0), (mh, mw)): ((usize, usize), (usize, usize)),
+        rng: &mut Stream,
+        mut f: impl FnMut(usize, f32),
+    ) {
+        let (c, h, w) = self.shape;
+        let picks: Vec<usize> = match &self.source {
+            Source::Mean(_) => Vec::new(),
+            Source::Samples { images, k } => (0..*k)
+                .map(|_| below(rng, images.len() as u64) as usize)
+                .collect(),
+        };
+        for ch in 0..c {
+            for y in y0..y0 + mh {
+                for x in x0..x0 + mw {
+                    let i = ch * h * w + y * w + x;
+                    let value = match &self.source {
+                        Source::Mean(m) => m[i],
+                        Source::Samples { images, .. } => {
+                            picks.iter().map(|&s| images.image(s)[i]).sum::<f32>()
+                                / picks.len() as f32
+                        }
+                    };
+                    f(i, value);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! Sleep replay consolidation (SRC; Tadros, Krishnan, Ramyaa & Bazhenov, Nature Communications
+//! 13:7742, 2022): a trained ReLU network is run as a spiking network on noisy input, a local
+//! Hebbian rule changes its weights, and the weights go back to the ANN.
+//!
+//! One sleep phase, as the authors' released code runs it (the defaults of [`SleepConfig`]):
+//!
+//! 1. **Scale factors** from the ANN's activations on the data of every task seen so far: for
+//!    each Dense layer l, `s_l = max(largest positive weight of W_l, largest activation of
+//!    layer l)`; `a_0 = 1`, `a_l = s_l / a_{l−1}`, `f_l = 1 / a_l` (so f₁ = 1/s₁, f₂ = s₁/s₂,
+//!    f₃ = s₂/(s₁·s₃)). The stored weights are not rescaled.
+//! 2. Per layer an input scale `α_l = alpha_scale·f_l` and a threshold `θ_l = threshold·β_l`.
+//! 3. Every step (dt = 1 ms), inside the same step for all layers in order: input spikes from the
+//!    masked image ([`MaskedInput`]); `v_l ← decay·v_l + α_l·W_l·s_{l−1}`; `s_l = [v_l ≥ θ_l]`;
+//!    spiking neurons reset to 0; then the rule of [`SleepRule`] changes W_l for every neuron of
+//!    layer l that fired.
+//! 4. The changed W go back into the ANN; α and θ never touch them.
+//!
+//! The spiking network runs on the engine: an external source for the input, one population per
+//! Dense layer (LIF with `e^(−dt/τ) = decay`, delta synapses, reset to 0), delay-0 dense
+//! projections (a spike crosses every layer in one step) carrying `α_l/decay·W_l` (the LIF update
+//! decays the step's input along with the membrane, `v ← decay·(v + δ)`), and the rule as each
+//! projection's plasticity. Cost grows with spikes: silent steps touch no weights.
+
+pub mod config;
+pub mod incremental;
+pub mod input;
+pub mod plasticity;
+
+use std::ops::{ControlFlow, Range};
+use std::time::Instant;
+
+use ndarray::{Array2, ArrayView2};
+
+pub use config::{InputSource, Sigma, SleepConfig, SleepLength};
+pub use input::MaskedInput;
+pub use plasticity::{RuleState, SharedRuleState, SleepRule};
+
+use crate::ann::{Activation, Ann, Layer};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::network::{Connection, Connector, Delay, Network, NetworkConfig, PopulationId, Weights};
+use crate::neuron::{IafParams, LifParams, NeuronModel, Port, Reset};
+
+/// Samples per forward pass while measuring activations.
+const CHUNK: usize = 1000;
+
+/// What SRC accepts, for error messages.
+const SUPPORTED: &str = "sleep replay (SRC) supports networks of Dense layers without bias, \
+     ReLU hidden activations (ReLU, softmax or linear output), Dropout and Flatten";
+
+/// The Dense layers of a network SRC can sleep, checked.
+///
+/// Returns the index of every Dense layer and, for each, the layer whose output is its
+/// activation (the input of the next Dense layer, dropout scaling included; for the last one the
+/// network's output, or the Dense output itself when a softmax follows).
+pub fn sleepable_layers(ann: &Ann) -> Result<Vec<(usize, usize)>> {
+    let dense: Vec<usize> = ann
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(l, Layer::Dense(_)))
+        .map(|(i, _)| i)
+        .collect();
+    if dense.is_empty() {
+        return Err(Error::Unsupported(format!(
+            "the network has no Dense layer; {SUPPORTED}"
+        )));
+    }
+    let last = ann.layers.len() - 1;
+    for (i, (layer, name)) in ann.layers.iter().zip(&ann.names).enumerate() {
+        match layer {
+            Layer::Dense(d) => {
+                if d.bias.as_ref().is_some_and(|b| b.iter().any(|&x| x != 0.0)) {
+                    return Err(Error::Unsupported(format!(
+                        "layer '{name}' has a bias; {SUPPORTED}"
+                    )));
+                }
+            }
+            Layer::Flatten | Layer::Dropout { .. } | Layer::Activation(Activation::Relu) => {}
+            Layer::Activation(_) if i == last => {}
+            Layer::Activation(a) => {
+                return Err(Error::Unsupported(format!(
+                    "layer '{name}' is a hidden {a:?} activation; {SUPPORTED}"
+                )))
+            }
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "layer '{name}' is a {} layer; {SUPPORTED}",
+                    other.kind()
+                )))
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(dense.len());
+    for (k, &i) in dense.iter().enumerate() {
+        let end = dense.get(k + 1).copied().unwrap_or(ann.layers.len());
+        let hidden = k + 1 < dense.len();
+        let has_relu = ann.layers[i + 1..end]
+            .iter()
+            .any(|l| matches!(l, Layer::Activation(Activation::Relu)));
+        if hidden && !has_relu {
+            return Err(Error::Unsupported(format!(
+                "hidden layer '{}' is not followed by a ReLU; {SUPPORTED}",
+                ann.names[i]
+            )));
+        }
+        let probe = if !hidden && matches!(ann.layers[last], Layer::Activation(Activation::Softmax))
+        {
+            // The spiking output layer integrates the logits, not the softmax.
+            last - 1
+        } else {
+            end - 1
+        };
+        out.push((i, probe));
+    }
+    Ok(out)
+}
+
+/// The per-layer numbers of the scale-factor recursion (see the module docs).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ScaleFactors {
+    /// `s_l`: max of the largest positive weight and the largest activation.
+    pub s: Vec<f32>,
+    /// `f_l = 1 / a_l` with `a_l = s_l / a_{l−1}`, `a_0 = 1`.
+    pub f: Vec<f32>,
+}
+
+impl ScaleFactors {
+    /// Runs the recursion on given `s_l`.
+    ///
+    /// ```
+    /// use somnet::sleep::ScaleFactors;
+    /// let sf = ScaleFactors::from_s(vec![2.0, 3.0, 5.0]);
+    /// // f₁ = 1/s₁, f₂ = s₁/s₂, f₃ = s₂/(s₁·s₃)
+    /// assert_eq!(sf.f, vec![0.5, 2.0 / 3.0, 3.0 / 10.0]);
+    /// ```
+    pub fn from_s(s: Vec<f32>) -> ScaleFactors {
+        let mut prev = 1.0f64;
+        let f = s
+            .iter()
+            .map(|&s| {
+                let a = s as f64 / prev;
+                prev = a;
+                (1.0 / a) as f32
+            })
+            .collect();
+        ScaleFactors { s, f }
+    }
+}
+
+/// The scale factors of `ann` on `data` (the training data of every task seen so far), the ANN
+/// in test mode.
+pub fn scale_factors(ann: &Ann, data: &Dataset) -> Result<ScaleFactors> {
+    let layers = sleepable_layers(ann)?;
+    if data.is_empty() {
+        return Err(Error::Unsupported(format!(
+            "scale factors: data set '{}' is empty",
+            data.name
+        )));
+    }
+    if data.features() != ann.input_features() {
+        return Err(Error::SizeMismatch {
+            what: format!(
+                "images of '{}' for a network with input {:?}",
+                data.name, ann.input_shape
+            ),
+            expected: ann.input_features(),
+            got: data.features(),
+        });
+    }
+    let mut act_max = vec![0.0f32; layers.len()];
+    for start in (0..data.len()).step_by(CHUNK) {
+        let end = (start + CHUNK).min(data.len());
+        let x: ArrayView2<f32> = data.as_matrix().slice_move(ndarray::s![start..end, ..]);
+        ann.forward_each(x, |i, y| {
+            for (k, &(_, probe)) in layers.iter().enumerate() {
+                if probe == i {
+                    let m = y.iter().copied().fold(0.0f32, f32::max);
+                    act_max[k] = act_max[k].max(m);
+                }
+            }
+        })?;
+    }
+    let mut s = Vec::with_capacity(layers.len());
+    for (k, &(i, _)) in layers.iter().enumerate() {
+        let Layer::Dense(d) = &ann.layers[i] else {
+            unreachable!("sleepable_layers returns Dense layers")
+        };
+        let w_max = d.weights.iter().copied().fold(0.0f32, f32::max);
+        let v = w_max.max(act_max[k]);
+        if !(v > 0.0 && v.is_finite()) {
+            return Err(Error::Unsupported(format!(
+                "layer '{}': scale factor {v} (no positive weight and no activation on '{}'); \
+                 the layer cannot drive spikes",
+                ann.names[i], data.name
+            )));
+        }
+        s.push(v);
+    }
+    Ok(ScaleFactors::from_s(s))
+}
+
+/// What a sleep phase did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SleepReport {
+    /// Steps run.
+    pub steps: u64,
+    /// Whether `on_step` stopped the phase early (the weights are those of the last step).
+    pub interrupted: bool,
+    /// The scale factors.
+    pub scale: ScaleFactors,
+    /// Input scale per layer.
+    pub alpha: Vec<f32>,
+    /// Threshold per layer.
+    pub theta: Vec<f32>,
+    /// Input spikes over the phase.
+    pub input_spikes: u64,
+    /// Input neurons (pixels).
+    pub input_size: usize,
+    /// Spikes per Dense layer.
+    pub layer_spikes: Vec<u64>,
+    /// Neurons per Dense layer.
+    pub layer_sizes: Vec<usize>,
+    /// Potentiated synapse updates per layer.
+    pub potentiations: Vec<u64>,
+    /// Depressed synapse updates per layer.
+    pub depressions: Vec<u64>,
+    /// Spikes of the recorded stretch: (step, layer (0 = input), neuron).
+    pub raster: Vec<(u64, u32, u32)>,
+    /// Wall-clock seconds of the simulation.
+    pub seconds: f64,
+}
+
+/// Runs one sleep phase of `steps` steps on `ann`, driven by `data` (the training data of every
+/// task seen so far), and writes the changed weights back. Spikes of the steps in `record` are
+/// kept in the report's raster. `on_step(done)` is called after every step and may stop the
+/// phase at that boundary.
+///
+/// ```
+/// use somnet::ann::{arch::{self, ArchOptions}, Activation};
+/// use somnet::data::Dataset;
+/// use somnet::sleep::{sleep, SleepConfig};
+/// // A 4-pixel "image" set and a bias-free 4-3-2 ReLU net.
+/// let data = Dataset::new("toy", vec![1.0; 8], vec![0, 1], [1, 2, 2], vec![]).unwrap();
+/// let opts = ArchOptions { bias: false, output: Activation::Relu, ..ArchOptions::default() };
+/// let mut ann = arch::build("mlp:4-3-2", &[1, 2, 2], 2, &opts, 1).unwrap();
+/// let config = SleepConfig { beta: vec![1.0, 1.0], mask_size: 2, ..SleepConfig::mnist() };
+/// let report = sleep(&mut ann, &data, 100, &config, 0..0, |_| std::ops::ControlFlow::Continue(())).unwrap();
+/// assert_eq!(report.steps, 100);
+/// assert!(report.input_spikes > 0);
+/// ```
+pub fn sleep(
+    ann: &mut Ann,
+    data: &Dataset,
+    steps: u64,
+    config: &SleepConfig,
+    record: Range<u64>,
+    mut on_step: impl FnMut(u64) -> ControlFlow<()>,
+) -> Result<SleepReport> {
+    config.validate()?;
+    let layers = sleepable_layers(ann)?;
+    if config.beta.len() != layers.len() {
+        return Err(Error::SizeMismatch {
+            what: format!(
+                "sleep.beta for a network with {} Dense layers",
+                layers.len()
+            ),
+            expected: layers.len(),
+            got: config.beta.len(),
+        });
+    }
+    let scale = scale_factors(ann, data)?;
+    let input = MaskedInput::new(data, config)?;
+    if input.len() != ann.input_features() {
+        return Err(Error::SizeMismatch {
+            what: format!("sleep input images of '{}'", data.name),
+            expected: ann.input_features(),
+            got: input.len(),
+        });
+    }
+    let alpha: Vec<f32> = scale.f.iter().map(|f| config.alpha_scale * f).collect();
+    let theta: Vec<f32> = config.beta.iter().map(|b| config.threshold * b).collect();
+
+    let mut net = Network::new(NetworkConfig {
+        dt_ms: config.dt_ms,
+        seed: config.seed,
+        max_delay_ms: 0.0,
+    })?;
+    let input_pop = net.add_external_source("input", input.len())?;
+    let mut pops = Vec::with_capacity(layers.len());
+    let mut rules = Vec::with_capacity(layers.len());
+    let mut prev = input_pop;
+    for (k, &(i, _)) in layers.iter().enumerate() {
+        let Layer::Dense(d) = &ann.layers[i] else {
+            unreachable!("sleepable_layers returns Dense layers")
+        };
+        let (n_post, n_pre) = d.weights.dim();
+        let pop = net.add_population(
+            &ann.names[i],
+            n_post,
+            neuron_model(config, theta[k]),
+            vec![Port::Delta],
+        )?;
+        // Pre-major, as the engine stores dense projections.
+        let w_pre_major: Vec<f32> = d.weights.t().iter().copied().collect();
+        let gain = alpha[k] / config.decay;
+        let engine: Vec<f32> = w_pre_major.iter().map(|w| gain * w).collect();
+        let proj = net.connect(
+            prev,
+            pop,
+            Connection::new(Connector::AllToAll, Weights::Values(engine))
+                .delay(Delay::Steps(0))
+                .named(format!("{} (sleep)", ann.names[i])),
+        )?;
+        let (rule, state) = SleepRule::new(
+            w_pre_major,
+            n_pre,
+            gain,
+            config.inc,
+            config.dec,
+            config.sigma,
+        );
+        net.set_plasticity(proj, Box::new(rule))?;
+        pops.push(pop);
+        rules.push(state);
+        prev = pop;
+    }
+
+    let start = Instant::now();
+    let mut spikes = Vec::new();
+    let mut raster = Vec::new();
+    let mut report_steps = 0;
+    let mut interrupted = false;
+    let mut input_spikes = 0u64;
+    for t in 0..steps {
+        spikes.clear();
+        input.draw(t, &mut spikes);
+        input_spikes += spikes.len() as u64;
+        net.inject_spikes(input_pop, &spikes)?;
+        net.step();
+        report_steps = t + 1;
+        if record.contains(&t) {
+            record_step(&net, input_pop, &pops, t, &mut raster);
+        }
+        if on_step(t + 1).is_break() {
+            interrupted = report_steps < steps;
+            break;
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+
+    let mut potentiations = Vec::new();
+    let mut depressions = Vec::new();
+    for (&(i, _), state) in layers.iter().zip(&rules) {
+        let state = state.lock();
+        let Layer::Dense(d) = &mut ann.layers[i] else {
+            unreachable!("sleepable_layers returns Dense layers")
+        };
+        let (n_post, n_pre) = d.weights.dim();
+        let w = Array2::from_shape_vec((n_pre, n_post), state.weights.clone())
+            .expect("the rule keeps the projection's size");
+        d.weights.assign(&w.t());
+        potentiations.push(state.potentiations);
+        depressions.push(state.depressions);
+    }
+    Ok(SleepReport {
+        steps: report_steps,
+        interrupted,
+        scale,
+        alpha,
+        theta,
+        input_spikes,
+        input_size: input.len(),
+        layer_spikes: pops
+            .iter()
+            .map(|&p| net.population(p).spike_count())
+            .collect(),
+        layer_sizes: pops.iter().map(|&p| net.population(p).len()).collect(),
+        potentiations,
+        depressions,
+        raster,
+        seconds,
+    })
+}
+
+/// The spiking neuron of a sleeping layer: leaky with `e^(−dt/τ) = decay` (non-leaky at
+/// decay = 1), rest 0, threshold θ, reset to 0.
+fn neuron_model(config: &SleepConfig, theta: f32) -> NeuronModel {
+    let reset = Reset::ToValue { v_reset_mv: 0.0 };
+    let t_ref_ms = (config.refractory_steps as f64 * config.dt_ms) as f32;
+    if config.decay >= 1.0 {
+        NeuronModel::Iaf(IafParams {
+            v_th_mv: theta,
+            v_rest_mv: 0.0,
+            reset,
+            t_ref_ms,
+        })
+    } else {
+        NeuronModel::Lif(LifParams {
+            tau_mem_ms: (-config.dt_ms / (config.decay as f64).ln()) as f32,
+            v_rest_mv: 0.0,
+            v_th_mv: theta,
+            reset,
+            t_ref_ms,
+        })
+    }
+}
+
+fn record_step(
+    net: &Network,
+    input: PopulationId,
+    layers: &[PopulationId],
+    t: u64,
+    raster: &mut Vec<(u64, u32, u32)>,
+) {
+    for (k, &p) in std::iter::once(&input).chain(layers).enumerate() {
+        raster.extend(
+            net.population(p)
+                .last_spikes()
+                .iter()
+                .map(|&i| (t, k as u32, i)),
+        );
+    }
+}
