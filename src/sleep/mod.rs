@@ -241,7 +241,7 @@ pub struct SleepReport {
 /// use somnet::data::Dataset;
 /// use somnet::sleep::{sleep, SleepConfig};
 /// // A 4-pixel "image" set and a bias-free 4-3-2 ReLU net.
-/// let data = Dataset::new("toy", vec![1.0; 8], vec![0, 1], [1, 2, 2], vec![]).unwrap();
+/// let data = Dataset::new("toy", vec![1.0; 8], vec![0, 1], [1, 2, 2], vec!["a".into(), "b".into()]).unwrap();
 /// let opts = ArchOptions { bias: false, output: Activation::Relu, ..ArchOptions::default() };
 /// let mut ann = arch::build("mlp:4-3-2", &[1, 2, 2], 2, &opts, 1).unwrap();
 /// let config = SleepConfig { beta: vec![1.0, 1.0], mask_size: 2, ..SleepConfig::mnist() };

@@ -264,3 +264,161 @@ fn train_info_evaluate_round_trip() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a readable HDF5 file"));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn incremental_and_sleep_commands_write_their_records() {
+    let dir = std::env::temp_dir().join(format!("somnet-sleep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let inc = dir.join("inc");
+    let out = somnet()
+        .args([
+            "incremental",
+            "--seeds",
+            "2",
+            "--per-task",
+            "300",
+            "--hidden",
+            "48,48",
+            "--joint-images",
+            "1500",
+            "--joint-epochs",
+            "2",
+            "--sleep-base",
+            "300",
+            "--sleep-per-task",
+            "100",
+            "--test-limit",
+            "1000",
+            "--out",
+        ])
+        .arg(&inc)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(inc.join("result.json")).unwrap()).unwrap();
+    for cond in ["sleep", "sequential", "joint"] {
+        let a = v["final_accuracy"][cond].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&a), "{cond}: {a}");
+        assert!(v["summary"][cond]["accuracy_mean"].is_array());
+    }
+    assert_eq!(v["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(v["config"]["sleep"]["length"]["base"], 300);
+    assert_eq!(v["config"]["sleep"]["sigma"]["kind"], "decreasing");
+    let csv = std::fs::read_to_string(inc.join("result.csv")).unwrap();
+    // Per seed: 5 rows each for before_sleep, sleep, sequential, and 1 for joint.
+    assert_eq!(csv.lines().count(), 1 + 2 * 16);
+    assert!(csv.starts_with("seed,condition,after_task,accuracy,task_1"));
+    for png in ["incremental.png", "per_task.png", "sleep_raster.png"] {
+        assert!(
+            std::fs::metadata(inc.join(png)).unwrap().len() > 1000,
+            "{png}"
+        );
+    }
+
+    // One phase on a saved bias-free ReLU network.
+    let model = dir.join("src.h5");
+    let out = somnet()
+        .args([
+            "train",
+            "--arch",
+            "mlp:784-64-64-10",
+            "--no-bias",
+            "--output-activation",
+            "relu",
+            "--loss",
+            "mse",
+            "--optimizer",
+            "sgd",
+            "--momentum",
+            "0.5",
+            "--epochs",
+            "1",
+            "--limit",
+            "2000",
+            "--out",
+        ])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let slept = dir.join("slept.h5");
+    let out = somnet()
+        .args([
+            "sleep",
+            "--classes",
+            "0-3",
+            "--steps",
+            "500",
+            "--limit",
+            "500",
+            "--model",
+        ])
+        .arg(&model)
+        .arg("--out")
+        .arg(&slept)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("class  before  after") && text.lines().count() >= 12,
+        "{text}"
+    );
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("slept.sleep.json")).unwrap()).unwrap();
+    assert_eq!(rec["classes"], serde_json::json!([0, 1, 2, 3]));
+    assert_eq!(rec["report"]["steps"], 500);
+    assert_eq!(rec["per_class_after"].as_array().unwrap().len(), 10);
+    // A network with biases is refused, naming the layer and what SRC supports.
+    let biased = dir.join("biased.h5");
+    let out = somnet()
+        .args([
+            "train",
+            "--arch",
+            "mlp:784-16-10",
+            "--epochs",
+            "1",
+            "--limit",
+            "200",
+            "--out",
+        ])
+        .arg(&biased)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = somnet()
+        .args(["sleep", "--steps", "10", "--model"])
+        .arg(&biased)
+        .arg("--out")
+        .arg(dir.join("x.h5"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("has a bias") && err.contains("supports"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    let out = somnet()
+        .args(["sleep", "--steps", "10", "--decay", "2", "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(dir.join("y.h5"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sleep.decay"));
+}

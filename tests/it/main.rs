@@ -15,4 +15,5 @@ mod plasticity;
 mod reference;
 mod regimes;
 mod schema;
+mod sleep;
 mod wiring;

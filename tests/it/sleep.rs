@@ -1,0 +1,771 @@
+//! Sleep replay consolidation: the scale-factor recursion, the rule by hand, the input statistics,
+//! same-step propagation, which weights may change, agreement with a direct transcription of the
+//! algorithm, determinism across thread counts, the class-incremental experiment, bad input.
+
+use std::ops::ControlFlow;
+use std::sync::atomic::AtomicBool;
+
+use ndarray::{array, Array2};
+use somnet::ann::arch::{self, ArchOptions};
+use somnet::ann::init::Init;
+use somnet::ann::{Activation, Ann, Conv2d, Dense, DropoutMode, Layer, Padding};
+use somnet::data::{Dataset, Split};
+use somnet::network::plasticity::{Plasticity, StepSpikes, SynapsesMut};
+use somnet::sleep::incremental::{run_seed, IncrementalConfig};
+use somnet::sleep::{
+    scale_factors, sleep, InputSource, MaskedInput, Sigma, SleepConfig, SleepLength, SleepRule,
+};
+
+use crate::common::mnist;
+
+fn dense(w: Array2<f32>) -> Layer {
+    Layer::Dense(Dense {
+        weights: w,
+        bias: None,
+    })
+}
+
+fn relu() -> Layer {
+    Layer::Activation(Activation::Relu)
+}
+
+fn named(layers: Vec<Layer>) -> Vec<(String, Layer)> {
+    layers
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (format!("l{i}"), l))
+        .collect()
+}
+
+/// A bias-free ReLU MLP with U(±0.1) weights (large enough to drive spikes).
+fn random_mlp(spec: &str, seed: u64) -> Ann {
+    let opts = ArchOptions {
+        bias: false,
+        init: Init::Uniform { a: 0.1 },
+        output: Activation::Relu,
+        dropout_mode: DropoutMode::ScaleAtTest,
+        ..ArchOptions::default()
+    };
+    arch::build(spec, &[1, 28, 28], 10, &opts, seed).unwrap()
+}
+
+fn classes(n: usize) -> Vec<String> {
+    (0..n).map(|c| c.to_string()).collect()
+}
+
+fn continue_always(_: u64) -> ControlFlow<()> {
+    ControlFlow::Continue(())
+}
+
+#[test]
+fn scale_factors_follow_the_released_recursion_on_a_hand_built_net() {
+    // 2 inputs → 2 (ReLU, dropout 0.5 scaled at test) → 2 → 1.
+    let ann = Ann::new(
+        vec![2],
+        named(vec![
+            dense(array![[1.0, 0.5], [-1.0, 2.0]]),
+            relu(),
+            Layer::Dropout { rate: 0.5 },
+            dense(array![[0.5, 0.25], [-0.5, 0.1]]),
+            relu(),
+            dense(array![[4.0, -1.0]]),
+            relu(),
+        ]),
+        DropoutMode::ScaleAtTest,
+    )
+    .unwrap();
+    let data = Dataset::new(
+        "hand",
+        vec![1.0, 2.0, 0.5, 0.0],
+        vec![0, 0],
+        [1, 1, 2],
+        classes(1),
+    )
+    .unwrap();
+    // Layer 1 on x = (1, 2): (2, 3) → ×0.5 = (1, 1.5); on (0.5, 0): (0.5, 0) → (0.25, 0).
+    //   s₁ = max(largest weight 2, largest activation 1.5) = 2.
+    // Layer 2 on (1, 1.5): (0.875, −0.35 → 0); s₂ = max(0.5, 0.875) = 0.875.
+    // Layer 3 on (0.875, 0): 3.5; s₃ = max(4, 3.5) = 4.
+    let sf = scale_factors(&ann, &data).unwrap();
+    assert_eq!(sf.s, vec![2.0, 0.875, 4.0]);
+    let expected = [1.0 / 2.0, 2.0 / 0.875, 0.875 / (2.0 * 4.0)];
+    for (f, e) in sf.f.iter().zip(expected) {
+        assert!((f - e).abs() < 1e-6, "{:?} vs {expected:?}", sf.f);
+    }
+}
+
+/// σ as the specification writes it: 2·(1 − logistic(w/0.001)), and the plain logistic.
+fn sigma_released(w: f64) -> f64 {
+    2.0 * (1.0 - 1.0 / (1.0 + (-w / 0.001).exp()))
+}
+fn sigma_increasing(w: f64) -> f64 {
+    1.0 / (1.0 + (-w).exp())
+}
+
+#[test]
+#[allow(clippy::needless_range_loop)] // indices mirror w[post][pre] of the hand computation
+fn the_rule_on_a_2x3_matrix_matches_hand_computed_steps_for_both_sigmas() {
+    // ANN weights W (post × pre) = 2 × 3; the rule stores them pre-major.
+    let w0 = [[0.001, -0.002, 0.0], [0.0005, 0.003, -0.001]];
+    let (inc, dec, gain) = (0.5f64, 0.25f64, 3.0f32);
+    // (pre spikes, post spikes) per step.
+    let steps: [(&[u32], &[u32]); 4] = [
+        (&[0, 2], &[1]),
+        (&[1], &[0, 1]),
+        (&[], &[]),
+        (&[0, 1, 2], &[0]),
+    ];
+    for (sigma, f) in [
+        (Sigma::RELEASED, sigma_released as fn(f64) -> f64),
+        (Sigma::Increasing { width: 1.0 }, sigma_increasing),
+    ] {
+        let pre_major: Vec<f32> = (0..3)
+            .flat_map(|i| (0..2).map(move |j| w0[j][i] as f32))
+            .collect();
+        let (mut rule, state) =
+            SleepRule::new(pre_major.clone(), 3, gain, inc as f32, dec as f32, sigma);
+        let mut engine: Vec<f32> = pre_major.iter().map(|w| gain * w).collect();
+        let mut expect = w0;
+        for (t, (pre, post)) in steps.iter().enumerate() {
+            rule.on_step(
+                StepSpikes {
+                    step: t as u64,
+                    pre,
+                    post,
+                },
+                SynapsesMut::Dense {
+                    n_pre: 3,
+                    n_post: 2,
+                    weights: &mut engine,
+                },
+            );
+            for &j in *post {
+                for i in 0..3 {
+                    let w = expect[j as usize][i];
+                    expect[j as usize][i] = if pre.contains(&(i as u32)) {
+                        w + inc * f(w)
+                    } else {
+                        w - dec * f(w)
+                    };
+                }
+            }
+            let got = state.lock().weights.clone();
+            if t == 0 && sigma == Sigma::RELEASED {
+                // By hand: post 1 fired with pre 0, so w = 0.0005 + 0.5·2/(1 + e^0.5) = 0.3780407.
+                assert!((got[1] - 0.3780407).abs() < 1e-6, "{}", got[1]);
+            }
+            for i in 0..3 {
+                for j in 0..2 {
+                    let (g, e) = (got[i * 2 + j] as f64, expect[j][i]);
+                    assert!(
+                        (g - e).abs() < 1e-6 * (1.0 + e.abs()),
+                        "{sigma:?} step {t} w[{j}][{i}]: {g} vs {e}"
+                    );
+                    assert_eq!(engine[i * 2 + j], gain * got[i * 2 + j]);
+                }
+            }
+        }
+        let st = state.lock();
+        // Potentiations: 2·1 + 1·2 + 0 + 3·1 = 7; depressions: 1·1 + 2·2 + 0 + 0 = 5.
+        assert_eq!((st.potentiations, st.depressions), (7, 5));
+    }
+}
+
+fn constant_images(value: f32, n: usize) -> Dataset {
+    Dataset::new(
+        "const",
+        vec![value; n * 784],
+        vec![0; n],
+        [1, 28, 28],
+        classes(1),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_input_keeps_an_11x11_window_and_spikes_with_the_formula_probability() {
+    let config = SleepConfig::mnist();
+    let input = MaskedInput::new(&constant_images(0.5, 3), &config).unwrap();
+    let (mut min_corner, mut max_corner) = ((99, 99), (0, 0));
+    let (mut spikes_total, mut draws) = (0usize, 0usize);
+    let mut spikes = Vec::new();
+    for step in 0..3000 {
+        let image = input.image(step);
+        let nonzero: Vec<usize> = (0..784).filter(|&i| image[i] != 0.0).collect();
+        assert_eq!(nonzero.len(), 121, "step {step}: an 11×11 window");
+        let (y0, x0) = (nonzero[0] / 28, nonzero[0] % 28);
+        for &i in &nonzero {
+            let (y, x) = (i / 28, i % 28);
+            assert!((y0..y0 + 11).contains(&y) && (x0..x0 + 11).contains(&x));
+            assert_eq!(image[i], 0.5);
+        }
+        assert_eq!(input.window(step), ((y0, x0), (11, 11)));
+        min_corner = (min_corner.0.min(y0), min_corner.1.min(x0));
+        max_corner = (max_corner.0.max(y0), max_corner.1.max(x0));
+        spikes.clear();
+        input.draw(step, &mut spikes);
+        assert!(
+            spikes.iter().all(|&i| image[i as usize] > 0.0),
+            "spikes only inside the window"
+        );
+        assert!(spikes.windows(2).all(|w| w[0] < w[1]));
+        spikes_total += spikes.len();
+        draws += 121;
+    }
+    // Corners uniform over [0, 17] (28 − 11).
+    assert_eq!((min_corner, max_corner), ((0, 0), (17, 17)));
+    // P(spike) = 2·dt·max_rate·x = 2·0.001·239.515363·0.5.
+    let p = 2.0 * 0.001 * 239.515363 * 0.5;
+    let observed = spikes_total as f64 / draws as f64;
+    let sd = (p * (1.0 - p) / draws as f64).sqrt();
+    assert!(
+        (observed - p).abs() < 5.0 * sd,
+        "observed {observed} vs {p} ± {sd}"
+    );
+    // The cap: a rate that would give P > 1 fires every window pixel.
+    let hot = SleepConfig {
+        max_rate_hz: 2000.0,
+        ..SleepConfig::mnist()
+    };
+    let input = MaskedInput::new(&constant_images(0.6, 1), &hot).unwrap();
+    spikes.clear();
+    input.draw(5, &mut spikes);
+    assert_eq!(spikes.len(), 121);
+}
+
+#[test]
+fn masked_samples_average_stored_images_inside_the_window() {
+    // Two images: all 0.2 and all 0.6; one sample per step shows one of them, two show ~0.4.
+    let mut pixels = vec![0.2f32; 784];
+    pixels.extend(vec![0.6f32; 784]);
+    let data = Dataset::new("two", pixels, vec![0, 1], [1, 28, 28], classes(2)).unwrap();
+    let one = SleepConfig {
+        input: InputSource::MaskedSamples { samples: 1 },
+        ..SleepConfig::mnist()
+    };
+    let input = MaskedInput::new(&data, &one).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for step in 0..50 {
+        let image = input.image(step);
+        let vals: std::collections::BTreeSet<u32> = image
+            .iter()
+            .filter(|&&v| v > 0.0)
+            .map(|v| (v * 10.0).round() as u32)
+            .collect();
+        assert_eq!(vals.len(), 1, "one stored image per step");
+        seen.extend(vals);
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![2, 6]);
+    let mean = MaskedInput::new(&data, &SleepConfig::mnist()).unwrap();
+    assert!(mean
+        .image(0)
+        .iter()
+        .filter(|&&v| v > 0.0)
+        .all(|&v| (v - 0.4).abs() < 1e-6));
+}
+
+#[test]
+fn a_spike_crosses_every_layer_in_the_step_it_enters() {
+    // 784 → 3 → 3 → 2 with all weights 1: one input spike drives every layer over its tiny
+    // threshold in the same step.
+    let ann = Ann::new(
+        vec![1, 28, 28],
+        named(vec![
+            Layer::Flatten,
+            dense(Array2::from_elem((3, 784), 1.0)),
+            relu(),
+            dense(Array2::from_elem((3, 3), 1.0)),
+            relu(),
+            dense(Array2::from_elem((2, 3), 1.0)),
+            relu(),
+        ]),
+        DropoutMode::ScaleAtTest,
+    )
+    .unwrap();
+    let config = SleepConfig {
+        beta: vec![1e-3; 3],
+        inc: 0.0,
+        dec: 0.0,
+        max_rate_hz: 5.0, // sparse input: a few spikes per step at most
+        ..SleepConfig::mnist()
+    };
+    let mut ann2 = ann.clone();
+    let report = sleep(
+        &mut ann2,
+        &constant_images(0.5, 1),
+        200,
+        &config,
+        0..200,
+        continue_always,
+    )
+    .unwrap();
+    let steps_with = |layer: u32| -> std::collections::BTreeSet<u64> {
+        report
+            .raster
+            .iter()
+            .filter(|e| e.1 == layer)
+            .map(|e| e.0)
+            .collect()
+    };
+    let input_steps = steps_with(0);
+    assert!(!input_steps.is_empty());
+    for layer in 1..=3 {
+        assert_eq!(
+            steps_with(layer),
+            input_steps,
+            "layer {layer} fires exactly in the input's steps"
+        );
+    }
+    assert_eq!(ann2, ann, "inc = dec = 0 leaves the weights alone");
+}
+
+#[test]
+fn weights_change_only_in_rows_of_neurons_that_spiked() {
+    let data = mnist(Split::Train).head(500);
+    let before = random_mlp("mlp:784-60-40-10", 3);
+    let mut after = before.clone();
+    let config = SleepConfig {
+        seed: 5,
+        ..SleepConfig::mnist()
+    };
+    let report = sleep(&mut after, &data, 800, &config, 0..800, continue_always).unwrap();
+    let dense_of = |ann: &Ann| -> Vec<Array2<f32>> {
+        ann.layers
+            .iter()
+            .filter_map(|l| match l {
+                Layer::Dense(d) => Some(d.weights.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let (w0, w1) = (dense_of(&before), dense_of(&after));
+    let mut changed_rows = 0;
+    for (l, (a, b)) in w0.iter().zip(&w1).enumerate() {
+        let fired: std::collections::BTreeSet<u32> = report
+            .raster
+            .iter()
+            .filter(|e| e.1 == l as u32 + 1)
+            .map(|e| e.2)
+            .collect();
+        for j in 0..a.nrows() {
+            let changed = a.row(j) != b.row(j);
+            if !fired.contains(&(j as u32)) {
+                assert!(!changed, "layer {l} row {j}: changed without a spike");
+            }
+            changed_rows += changed as usize;
+        }
+    }
+    assert!(
+        changed_rows > 0,
+        "sleep changed something ({:?} spikes)",
+        report.layer_spikes
+    );
+}
+
+#[test]
+#[allow(clippy::needless_range_loop)] // the transcription keeps the algorithm's index form
+fn the_engine_agrees_with_a_direct_transcription_of_the_algorithm() {
+    let data = mnist(Split::Train).head(300);
+    let ann = random_mlp("mlp:784-50-30-10", 9);
+    let config = SleepConfig {
+        seed: 2,
+        ..SleepConfig::mnist()
+    };
+    let steps = 400;
+    let mut slept = ann.clone();
+    let report = sleep(&mut slept, &data, steps, &config, 0..steps, continue_always).unwrap();
+
+    // The algorithm written out: v ← decay·v + α·W·s; spike at v ≥ θ; reset to 0; the rule.
+    let sf = scale_factors(&ann, &data).unwrap();
+    let mut w: Vec<Array2<f64>> = ann
+        .layers
+        .iter()
+        .filter_map(|l| match l {
+            Layer::Dense(d) => Some(d.weights.mapv(|x| x as f64)),
+            _ => None,
+        })
+        .collect();
+    let alpha: Vec<f64> =
+        sf.f.iter()
+            .map(|f| (config.alpha_scale * f) as f64)
+            .collect();
+    let theta: Vec<f64> = config.beta.iter().map(|b| *b as f64).collect();
+    let mut v: Vec<Vec<f64>> = w.iter().map(|m| vec![0.0; m.nrows()]).collect();
+    let input = MaskedInput::new(&data, &config).unwrap();
+    let mut raster = Vec::new();
+    let mut drawn = Vec::new();
+    for t in 0..steps {
+        drawn.clear();
+        input.draw(t, &mut drawn);
+        let mut s: Vec<f64> = vec![0.0; 784];
+        for &i in &drawn {
+            s[i as usize] = 1.0;
+            raster.push((t, 0u32, i));
+        }
+        for l in 0..w.len() {
+            let mut out = vec![0.0; w[l].nrows()];
+            for j in 0..w[l].nrows() {
+                let drive: f64 = (0..s.len())
+                    .filter(|&i| s[i] > 0.0)
+                    .map(|i| w[l][[j, i]])
+                    .sum();
+                v[l][j] = 0.999 * v[l][j] + alpha[l] * drive;
+                if v[l][j] >= theta[l] {
+                    out[j] = 1.0;
+                    v[l][j] = 0.0;
+                    raster.push((t, l as u32 + 1, j as u32));
+                }
+            }
+            for j in (0..out.len()).filter(|&j| out[j] > 0.0) {
+                for i in 0..s.len() {
+                    let x = w[l][[j, i]];
+                    let sig = sigma_released(x);
+                    w[l][[j, i]] = if s[i] > 0.0 {
+                        x + config.inc as f64 * sig
+                    } else {
+                        x - config.dec as f64 * sig
+                    };
+                }
+            }
+            s = out;
+        }
+    }
+    raster.sort_unstable();
+    let mut engine_raster = report.raster.clone();
+    engine_raster.sort_unstable();
+    assert!(
+        raster.iter().filter(|e| e.1 > 0).count() > 20,
+        "the test needs spikes"
+    );
+    assert_eq!(engine_raster, raster, "same spikes in the same steps");
+    let got: Vec<&Array2<f32>> = slept
+        .layers
+        .iter()
+        .filter_map(|l| match l {
+            Layer::Dense(d) => Some(&d.weights),
+            _ => None,
+        })
+        .collect();
+    for (l, (g, e)) in got.iter().zip(&w).enumerate() {
+        for (a, b) in g.iter().zip(e.iter()) {
+            assert!((*a as f64 - b).abs() < 1e-5, "layer {l}: {a} vs {b}");
+        }
+    }
+}
+
+#[test]
+fn same_seed_gives_the_same_weights_on_1_and_2_threads() {
+    // 5 000 hidden neurons: several blocks, so delivery really runs in parallel.
+    let data = mnist(Split::Train).head(200);
+    let ann = random_mlp("mlp:784-5000-10", 4);
+    let config = SleepConfig {
+        beta: vec![14.5, 38.0],
+        seed: 8,
+        ..SleepConfig::mnist()
+    };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut a = ann.clone();
+            let r = sleep(&mut a, &data, 300, &config, 0..0, continue_always).unwrap();
+            (a, r.layer_spikes)
+        })
+    };
+    let (a1, s1) = run(1);
+    let (a2, s2) = run(2);
+    assert!(s1[0] > 0, "the test needs hidden spikes");
+    assert_eq!(s1, s2);
+    assert!(a1 == a2, "weights differ between 1 and 2 threads");
+    assert!(a1 != ann, "sleep changed the weights");
+}
+
+fn expect_err(result: somnet::Result<impl std::fmt::Debug>, needles: &[&str]) {
+    let msg = result.expect_err("must be refused").to_string();
+    for n in needles {
+        assert!(msg.contains(n), "'{msg}' should mention '{n}'");
+    }
+}
+
+#[test]
+fn unsupported_networks_are_refused_saying_what_src_supports() {
+    let data = constant_images(0.5, 2);
+    let config = SleepConfig {
+        beta: vec![1.0, 1.0],
+        ..SleepConfig::mnist()
+    };
+    let run =
+        |ann: &mut Ann, config: &SleepConfig| sleep(ann, &data, 10, config, 0..0, continue_always);
+    // A bias.
+    let mut with_bias = arch::build(
+        "mlp:784-8-10",
+        &[1, 28, 28],
+        10,
+        &ArchOptions {
+            output: Activation::Relu,
+            ..ArchOptions::default()
+        },
+        1,
+    )
+    .unwrap();
+    if let Layer::Dense(d) = &mut with_bias.layers[1] {
+        d.bias.as_mut().unwrap()[0] = 0.5;
+    }
+    expect_err(
+        run(&mut with_bias, &config),
+        &["has a bias", "Dense layers without bias"],
+    );
+    // A convolution.
+    let mut conv = Ann::new(
+        vec![1, 28, 28],
+        vec![
+            (
+                "conv".into(),
+                Layer::Conv2d(Conv2d {
+                    weights: ndarray::Array4::from_elem((2, 1, 3, 3), 0.1),
+                    bias: None,
+                    stride: (1, 1),
+                    padding: Padding::Valid,
+                }),
+            ),
+            ("r".into(), relu()),
+            ("f".into(), Layer::Flatten),
+            ("d".into(), dense(Array2::from_elem((10, 2 * 26 * 26), 0.1))),
+            ("r2".into(), relu()),
+        ],
+        DropoutMode::ScaleAtTest,
+    )
+    .unwrap();
+    expect_err(run(&mut conv, &config), &["'conv'", "conv2d", "supports"]);
+    // A non-ReLU hidden activation.
+    let mut linear = Ann::new(
+        vec![4],
+        named(vec![
+            dense(Array2::from_elem((3, 4), 0.1)),
+            Layer::Activation(Activation::Linear),
+            dense(Array2::from_elem((2, 3), 0.1)),
+            relu(),
+        ]),
+        DropoutMode::ScaleAtTest,
+    )
+    .unwrap();
+    let four = Dataset::new("four", vec![0.5; 8], vec![0, 1], [1, 2, 2], classes(2)).unwrap();
+    expect_err(
+        sleep(&mut linear, &four, 10, &config, 0..0, continue_always),
+        &["hidden", "Linear", "supports"],
+    );
+    // No hidden ReLU at all.
+    let mut no_relu = Ann::new(
+        vec![4],
+        named(vec![
+            dense(Array2::from_elem((3, 4), 0.1)),
+            dense(Array2::from_elem((2, 3), 0.1)),
+        ]),
+        DropoutMode::ScaleAtTest,
+    )
+    .unwrap();
+    expect_err(
+        sleep(&mut no_relu, &four, 10, &config, 0..0, continue_always),
+        &["'l0'", "not followed by a ReLU"],
+    );
+}
+
+#[test]
+fn out_of_range_hyper_parameters_and_empty_data_are_refused() {
+    let data = constant_images(0.5, 2);
+    let mut ann = random_mlp("mlp:784-8-8-10", 1);
+    let base = SleepConfig::mnist();
+    for (config, field) in [
+        (
+            SleepConfig {
+                decay: 1.5,
+                ..base.clone()
+            },
+            "sleep.decay",
+        ),
+        (
+            SleepConfig {
+                decay: 0.0,
+                ..base.clone()
+            },
+            "sleep.decay",
+        ),
+        (
+            SleepConfig {
+                inc: -0.1,
+                ..base.clone()
+            },
+            "sleep.inc",
+        ),
+        (
+            SleepConfig {
+                dec: f32::NAN,
+                ..base.clone()
+            },
+            "sleep.dec",
+        ),
+        (
+            SleepConfig {
+                max_rate_hz: 0.0,
+                ..base.clone()
+            },
+            "sleep.max_rate_hz",
+        ),
+        (
+            SleepConfig {
+                alpha_scale: -1.0,
+                ..base.clone()
+            },
+            "sleep.alpha_scale",
+        ),
+        (
+            SleepConfig {
+                mask_size: 0,
+                ..base.clone()
+            },
+            "sleep.mask_size",
+        ),
+        (
+            SleepConfig {
+                beta: vec![1.0, 0.0, 1.0],
+                ..base.clone()
+            },
+            "sleep.beta[1]",
+        ),
+        (
+            SleepConfig {
+                beta: vec![1.0, 1.0],
+                ..base.clone()
+            },
+            "sleep.beta",
+        ),
+        (
+            SleepConfig {
+                sigma: Sigma::Decreasing { width: 0.0 },
+                ..base.clone()
+            },
+            "sigma.width",
+        ),
+        (
+            SleepConfig {
+                input: InputSource::MaskedSamples { samples: 0 },
+                ..base.clone()
+            },
+            "samples",
+        ),
+    ] {
+        expect_err(
+            sleep(&mut ann, &data, 10, &config, 0..0, continue_always),
+            &[field],
+        );
+    }
+    expect_err(Sigma::parse("wobbly").map(|_| ()), &["sigma", "released"]);
+    expect_err(InputSource::parse("samples:0").map(|_| ()), &["input"]);
+    let empty = data.select(&[]);
+    expect_err(
+        sleep(&mut ann, &empty, 10, &base, 0..0, continue_always),
+        &["empty"],
+    );
+    // An incremental task without training images.
+    let train = mnist(Split::Train).head(2000);
+    let test = mnist(Split::Test).head(200);
+    let config = IncrementalConfig {
+        tasks: vec![vec![0, 1], vec![42]],
+        ..IncrementalConfig::released("mnist")
+    };
+    expect_err(
+        run_seed(&train, &test, &config, 1, &AtomicBool::new(false), &|_| {}),
+        &["task 2", "[42]", "no training images"],
+    );
+    let config = IncrementalConfig {
+        per_task: 0,
+        ..IncrementalConfig::released("mnist")
+    };
+    expect_err(
+        run_seed(&train, &test, &config, 1, &AtomicBool::new(false), &|_| {}),
+        &["per_task"],
+    );
+}
+
+fn small_experiment() -> IncrementalConfig {
+    IncrementalConfig {
+        per_task: 1000,
+        hidden: vec![64, 64],
+        init_half_width: 0.1,
+        joint_images: Some(5000),
+        joint_epochs: 5,
+        raster_steps: 100,
+        sleep: SleepConfig {
+            length: SleepLength {
+                base: 600,
+                per_task: 200,
+            },
+            ..SleepConfig::mnist()
+        },
+        ..IncrementalConfig::released("mnist")
+    }
+}
+
+#[test]
+fn the_class_incremental_experiment_forgets_without_sleep_and_records_everything() {
+    let train = mnist(Split::Train);
+    let test = mnist(Split::Test).head(2000);
+    let config = small_experiment();
+    let run = run_seed(&train, &test, &config, 1, &AtomicBool::new(false), &|_| {})
+        .unwrap()
+        .unwrap();
+    for curve in [&run.sleep, &run.before_sleep, &run.sequential] {
+        assert_eq!(curve.accuracy.len(), 5);
+        assert!(curve.per_task.iter().all(|p| p.len() == 5));
+    }
+    assert_eq!(run.joint.accuracy.len(), 1);
+    assert_eq!(run.sleeps.len(), 5);
+    assert_eq!(
+        run.sleeps.iter().map(|s| s.steps).collect::<Vec<_>>(),
+        vec![600, 800, 1000, 1200, 1400]
+    );
+    // Sequential training forgets: after task 5 the first task is gone and the last is learned.
+    let last = &run.sequential.per_task[4];
+    assert!(
+        last[0] < 0.2 && last[4] > 0.8,
+        "sequential per-task accuracy {last:?}"
+    );
+    assert!(
+        run.sequential.accuracy[4] < 0.3,
+        "{:?}",
+        run.sequential.accuracy
+    );
+    // Training on every task at once is the ceiling.
+    assert!(
+        run.joint.accuracy[0] > 0.75 && run.joint.accuracy[0] > run.sequential.accuracy[4] + 0.4,
+        "joint {:?}",
+        run.joint.accuracy
+    );
+    // Before the first sleep both networks are the same one.
+    assert_eq!(run.before_sleep.accuracy[0], run.sequential.accuracy[0]);
+    assert!(!run.raster.is_empty() && run.raster.iter().all(|e| e.0 < 100));
+    // Same seed, same numbers.
+    let again = run_seed(&train, &test, &config, 1, &AtomicBool::new(false), &|_| {})
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.sleep, run.sleep);
+    assert_eq!(again.sequential, run.sequential);
+}
+
+#[test]
+fn a_raised_stop_flag_ends_the_experiment_without_a_result() {
+    let train = mnist(Split::Train).head(5000);
+    let test = mnist(Split::Test).head(200);
+    let out = run_seed(
+        &train,
+        &test,
+        &small_experiment(),
+        1,
+        &AtomicBool::new(true),
+        &|_| {},
+    )
+    .unwrap();
+    assert!(out.is_none());
+}
