@@ -29,6 +29,8 @@ pub struct EvaluateArgs {
     /// Normalisation percentile of non-zero activations, in (0, 100] (100 = max-norm).
     #[arg(long, default_value_t = 99.9)]
     percentile: f64,
+    #[command(flatten)]
+    knobs: super::convert_args::ConvertArgs,
     /// Calibration images: every 10th training image, at most this many.
     #[arg(long, default_value_t = 6000)]
     calibration_limit: usize,
@@ -88,7 +90,7 @@ fn spiking(
     steps: u64,
     dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    use somnet::convert::{evaluate::evaluate, fold::fold_batchnorm, normalize};
+    use somnet::convert::{evaluate::evaluate_with, fold::fold_batchnorm, normalize};
     let train = data::load_named(&args.dataset, dir, Split::Train)
         .with_context(|| format!("loading {} (train) for calibration", args.dataset))?;
     let every_tenth: Vec<usize> = (0..train.len())
@@ -101,8 +103,17 @@ fn spiking(
         normalize::layer_scales(&folded, &calibration, args.percentile)
     })??;
     let norm = normalize::apply_scales(&folded, &scales)?;
+    let options = args.knobs.options(args.percentile)?;
+    let progress = super::progress::StepProgress::new("images", test.len() as u64);
+    let done = std::sync::atomic::AtomicU64::new(0);
     let t0 = std::time::Instant::now();
-    let result = super::with_threads(args.threads, || evaluate(&norm, test, steps, |_| {}))??;
+    let result = super::with_threads(args.threads, || {
+        evaluate_with(&norm, test, steps, &options, |n| {
+            let d = done.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed) + n as u64;
+            let _ = progress.tick(d);
+        })
+    })??;
+    progress.finish();
     let secs = t0.elapsed().as_secs_f64();
     let last = *result.snn_accuracy_per_step.last().expect("steps >= 1");
     let latency: serde_json::Value = [1.0, 0.5, 0.1]
@@ -116,6 +127,20 @@ fn spiking(
         .collect::<serde_json::Map<_, _>>()
         .into();
     let macs = ann.macs();
+    let weighted: Vec<(String, u64)> = ann
+        .summary()
+        .into_iter()
+        .filter(|l| l.kind == "dense" || l.kind == "conv2d")
+        .map(|l| (l.name, l.macs))
+        .collect();
+    let energy = somnet::study::energy::estimate(
+        &weighted
+            .iter()
+            .zip(&result.layers)
+            .map(|((name, m), a)| (name.clone(), *m, a.synaptic_ops_per_image))
+            .collect::<Vec<_>>(),
+        options.input == somnet::convert::options::InputCoding::Analog,
+    );
     let record = serde_json::json!({
         "model": args.model,
         "dataset": test.name,
@@ -125,11 +150,18 @@ fn spiking(
         "snn_accuracy": last,
         "snn_accuracy_per_step": result.snn_accuracy_per_step,
         "latency_steps": latency,
+        "mean_steps": result.mean_steps,
         "macs_per_image": macs,
         "synaptic_ops_per_image": result.synaptic_ops_per_image,
         "spikes_per_image": result.spikes_per_image,
+        "spikes_per_neuron_per_step": result.spikes_per_neuron_per_step(),
+        "layers": result.layers,
+        "energy_pj": { "ann": energy.ann_pj, "snn": energy.snn_pj, "ratio": energy.ratio, "pj_per_mac": somnet::study::energy::PJ_PER_MAC, "pj_per_sop": somnet::study::energy::PJ_PER_SOP, "layers": energy.layers },
         "images_per_second": test.len() as f64 / secs,
-        "options": { "input": "analog", "neuron": "if", "reset": "subtraction", "threshold": 1.0, "percentile": args.percentile, "calibration_images": calibration.len(), "layer_scales": scales },
+        "options": options,
+        "threshold": 1.0,
+        "calibration_images": calibration.len(),
+        "layer_scales": scales,
         "somnet_version": somnet::VERSION,
     });
     if let Some(out) = &args.out {
@@ -145,19 +177,88 @@ fn spiking(
         }
         std::fs::write(out.join("per_step.csv"), csv)
             .with_context(|| format!("writing {}", out.join("per_step.csv").display()))?;
+        plots(out, &result, ann_acc, &weighted)?;
     }
     if args.json {
         println!("{}", serde_json::to_string(&record)?);
     } else {
         println!(
-            "ANN {:.2} %, SNN {:.2} % after {steps} steps on {} images of {} ({:.0} images/s); latency to ANN − 1/0.5/0.1 pp: {latency}; {:.2e} synaptic ops vs {macs} MACs per image",
+            "ANN {:.2} %, SNN {:.2} % after {steps} steps ({}) on {} images of {} ({:.0} images/s); latency to ANN − 1/0.5/0.1 pp: {latency}; {:.2e} synaptic ops vs {macs} MACs per image; energy SNN/ANN {:.3} ({:.3e} / {:.3e} pJ)",
             100.0 * ann_acc,
             100.0 * last,
+            options.label(),
             test.len(),
             test.name,
             test.len() as f64 / secs,
-            result.synaptic_ops_per_image
+            result.synaptic_ops_per_image,
+            energy.ratio,
+            energy.snn_pj,
+            energy.ann_pj
         );
     }
+    Ok(())
+}
+
+/// `accuracy.png` (accuracy after every step, the ANN as a line) and `layer_rates.png` (spikes per
+/// neuron per step of every layer).
+fn plots(
+    out: &std::path::Path,
+    result: &somnet::convert::evaluate::SnnEvaluation,
+    ann_acc: f64,
+    weighted: &[(String, u64)],
+) -> anyhow::Result<()> {
+    use somnet::study::plot::{lines, Series, PALETTE};
+    let t = result.snn_accuracy_per_step.len() as f64;
+    let acc: Vec<(f64, f64, f64)> = result
+        .snn_accuracy_per_step
+        .iter()
+        .enumerate()
+        .map(|(k, a)| ((k + 1) as f64, 100.0 * a, 0.0))
+        .collect();
+    lines(
+        &out.join("accuracy.png"),
+        "Accuracy of the spiking network after every step",
+        ("step", "test accuracy (%)"),
+        1.0..t.max(2.0),
+        0.0..100.0,
+        &[
+            Series {
+                name: "SNN".into(),
+                color: PALETTE[0],
+                points: acc,
+                dashed: false,
+            },
+            Series {
+                name: "ANN".into(),
+                color: PALETTE[1],
+                points: vec![
+                    (1.0, 100.0 * ann_acc, 0.0),
+                    (t.max(2.0), 100.0 * ann_acc, 0.0),
+                ],
+                dashed: true,
+            },
+        ],
+    )?;
+    let rates: Vec<(f64, f64, f64)> = result
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(k, l)| ((k + 1) as f64, l.spikes_per_neuron_per_step, 0.0))
+        .collect();
+    let top = rates.iter().map(|r| r.1).fold(0.01, f64::max) * 1.2;
+    let names: Vec<&str> = weighted.iter().map(|w| w.0.as_str()).collect();
+    lines(
+        &out.join("layer_rates.png"),
+        &format!("Spikes per neuron per step by layer ({})", names.join(", ")),
+        ("layer", "spikes / neuron / step"),
+        0.5..result.layers.len() as f64 + 0.5,
+        0.0..top,
+        &[Series {
+            name: "rate".into(),
+            color: PALETTE[2],
+            points: rates,
+            dashed: false,
+        }],
+    )?;
     Ok(())
 }

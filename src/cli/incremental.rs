@@ -44,6 +44,9 @@ pub struct IncrementalArgs {
     /// Evaluate on the first N test images only.
     #[arg(long)]
     test_limit: Option<usize>,
+    /// Skip the sequential and joint controls (for searches over sleep options).
+    #[arg(long)]
+    no_controls: bool,
     #[command(flatten)]
     sleep: super::sleep_args::SleepArgs,
     /// Threads (0: all cores).
@@ -80,6 +83,7 @@ pub fn run(args: IncrementalArgs) -> anyhow::Result<()> {
     if let Some(v) = &args.hidden {
         config.hidden = v.clone();
     }
+    config.controls = !args.no_controls;
     config.validate()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
@@ -88,7 +92,11 @@ pub fn run(args: IncrementalArgs) -> anyhow::Result<()> {
     let stop = AtomicBool::new(false);
     let n_tasks = config.tasks.len() as u64;
     // Per seed: the sleeping and sequential trainings, the joint one, and the sleeps.
-    let per_seed = 3 * n_tasks + 1;
+    let per_seed = if config.controls {
+        3 * n_tasks + 1
+    } else {
+        2 * n_tasks
+    };
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
         let b = ProgressBar::new(args.seeds * per_seed);
         b.set_style(
@@ -123,7 +131,7 @@ pub fn run(args: IncrementalArgs) -> anyhow::Result<()> {
                     "seed {seed}: final accuracy sleep {:.2} %, sequential {:.2} %, joint {:.2} % ({:.1} s)",
                     100.0 * run.sleep.accuracy.last().copied().unwrap_or(f64::NAN),
                     100.0 * run.sequential.accuracy.last().copied().unwrap_or(f64::NAN),
-                    100.0 * run.joint.accuracy[0],
+                    100.0 * run.joint.accuracy.first().copied().unwrap_or(f64::NAN),
                     run.seconds
                 );
                 runs.push(run);

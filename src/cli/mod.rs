@@ -1,6 +1,7 @@
 //! Subcommands: parse → validated configuration → library call → report.
 
 pub(crate) mod bench;
+mod convert_args;
 mod demo;
 mod evaluate;
 mod incremental;

@@ -1,29 +1,50 @@
 //! Building a spiking network on the engine from a (folded, normalised) ANN.
 //!
-//! Each Dense layer becomes a population of unit-threshold IF neurons (reset by subtraction, no
-//! refractory period, dt = 1 ms): its weights a dense projection from the previous population with
-//! delay 0, so a spike crosses every layer in the step it is emitted (the schedule of
-//! [`crate::network`]); its bias a constant current. With analog input the first layer receives
-//! `W₁·x + b₁` as a constant current every step (SNN Toolbox's analog coding, Rueckauer et al. 2017).
-//! ReLU activations are what IF neurons compute; the output activation is replaced by spike counts.
-//! Convolution and pooling layers are not supported yet and are refused with their name.
+//! Each Dense layer becomes a population of unit-threshold neurons (dt = 1 ms) whose weights are a
+//! dense projection from the previous population with delay 0, so a spike crosses every layer in
+//! the step it is emitted (the schedule of [`crate::network`]); its bias is a constant current.
+//! With analog input the first layer receives `W₁·x + b₁` as a current every step (SNN Toolbox's
+//! analog coding, Rueckauer et al. 2017); with Poisson input the pixels are spike sources whose
+//! draws the model makes every step (named by seed, sample and step). ReLU activations are what
+//! the neurons compute; the output activation is replaced by the readout. The knobs are in
+//! [`super::options`]. Convolution and pooling layers are not supported yet and are refused with
+//! their name.
 
 use ndarray::ArrayView1;
 
+use super::options::{
+    ConvertOptions, InitialPotential, InputCoding, NeuronChoice, Readout, ResetChoice,
+};
 use crate::ann::{Activation, Ann, DropoutMode, Layer};
 use crate::error::{Error, Result};
-use crate::network::{Connection, Connector, Delay, Network, NetworkConfig, PopulationId, Weights};
-use crate::neuron::{IafParams, NeuronModel, Port, Reset};
+use crate::network::{
+    Connection, Connector, Delay, Network, NetworkConfig, PopulationId, StateVar, Weights,
+};
+use crate::neuron::{IafParams, LifParams, NeuronModel, Port, Reset};
+use crate::rng::{stream, uniform01, Purpose};
+
+/// Threshold of the output neurons under membrane readout: they integrate and never fire.
+const NEVER: f32 = 1e30;
 
 /// A spiking network built from an ANN.
 pub struct SpikingModel {
-    /// The network (IF populations, one per Dense layer).
+    /// The network.
     pub net: Network,
-    /// The population of each Dense layer, in order.
+    /// The population of each Dense layer, in order (the excitatory copy under Dale's principle).
     pub layers: Vec<PopulationId>,
+    /// Under Dale's principle, each hidden layer's inhibitory copy.
+    pub inhibitory: Vec<Option<PopulationId>>,
+    /// Poisson input: the pixel sources (and their inhibitory copy under Dale's principle).
+    input: Option<(PopulationId, Option<PopulationId>)>,
     /// First layer's weights (outputs, inputs) and bias: the analog input current is `W·x + b`.
     first_weights: ndarray::Array2<f32>,
     first_bias: Option<ndarray::Array1<f32>>,
+    /// The first layer's factor from a per-step drive to the current that adds it (1 for IF;
+    /// e^(−1/τ)/(1 − e^(−1/τ)) for LIF, whose update is `v ← e^(−1/τ)·(v + input)`).
+    current_gain: f32,
+    options: ConvertOptions,
+    /// Per step for the Poisson input: probability per pixel.
+    pixel_p: Vec<f64>,
 }
 
 /// The Dense layers of a dense-only ANN with the scale of an inference-time dropout folded into the
@@ -50,7 +71,7 @@ fn dense_chain(ann: &Ann) -> Result<Vec<crate::ann::Dense>> {
                 }
             }
             Layer::Activation(Activation::Relu) => {}
-            Layer::Activation(_) if Some(i) > last_weighted => {} // the output activation: spike counts replace it
+            Layer::Activation(_) if Some(i) > last_weighted => {} // the output activation: the readout replaces it
             Layer::Activation(a) => return Err(Error::Unsupported(format!("layer '{name}': a hidden {a:?} activation cannot be converted (IF neurons compute ReLU)"))),
             other => return Err(Error::Unsupported(format!("layer '{name}' ({}) is not supported by the converter yet (Dense, Flatten, ReLU and Dropout are)", other.kind()))),
         }
@@ -63,48 +84,194 @@ fn dense_chain(ann: &Ann) -> Result<Vec<crate::ann::Dense>> {
     Ok(out)
 }
 
+/// The neuron of a converted layer.
+fn neuron(options: &ConvertOptions, threshold: f32) -> NeuronModel {
+    let reset = match options.reset {
+        ResetChoice::Subtract => Reset::BySubtraction,
+        ResetChoice::Zero => Reset::ToValue { v_reset_mv: 0.0 },
+    };
+    let t_ref_ms = options.refractory_steps as f32;
+    match options.neuron {
+        NeuronChoice::If => NeuronModel::Iaf(IafParams {
+            v_th_mv: threshold,
+            v_rest_mv: 0.0,
+            reset,
+            t_ref_ms,
+        }),
+        NeuronChoice::Lif { tau_mem_ms } => NeuronModel::Lif(LifParams {
+            tau_mem_ms,
+            v_rest_mv: 0.0,
+            v_th_mv: threshold,
+            reset,
+            t_ref_ms,
+        }),
+    }
+}
+
+/// Pre-major weights of `w` (outputs, inputs).
+fn pre_major(w: &ndarray::Array2<f32>) -> Vec<f32> {
+    w.t().iter().copied().collect()
+}
+
+/// The (pre, post) pairs and weights of the positive (or negative) entries of `w` (outputs,
+/// inputs), pre-major.
+fn signed_synapses(w: &ndarray::Array2<f32>, positive: bool) -> (Vec<(u32, u32)>, Vec<f32>) {
+    let mut pairs = Vec::new();
+    let mut values = Vec::new();
+    for ((post, pre), &x) in w.t().indexed_iter().map(|((i, j), x)| ((j, i), x)) {
+        if (positive && x > 0.0) || (!positive && x < 0.0) {
+            pairs.push((pre as u32, post as u32));
+            values.push(x);
+        }
+    }
+    (pairs, values)
+}
+
+/// Builds the spiking network with the reference converter's settings.
+pub fn build(ann: &Ann) -> Result<SpikingModel> {
+    build_with(ann, &ConvertOptions::default())
+}
+
 /// Builds the spiking network. `ann` should already be folded and normalised (see
 /// [`crate::convert::fold`] and [`crate::convert::normalize`]): thresholds are 1.
-pub fn build(ann: &Ann) -> Result<SpikingModel> {
+pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
+    options.validate()?;
     let chain = dense_chain(ann)?;
     let mut net = Network::new(NetworkConfig {
         dt_ms: 1.0,
-        seed: 0,
+        seed: options.seed,
         max_delay_ms: 1.0,
     })?;
-    let neuron = NeuronModel::Iaf(IafParams {
-        v_th_mv: 1.0,
-        v_rest_mv: 0.0,
-        reset: Reset::BySubtraction,
-        t_ref_ms: 0.0,
-    });
-    let mut layers = Vec::with_capacity(chain.len());
-    for (k, d) in chain.iter().enumerate() {
-        let pop = net.add_population(
-            &format!("layer{}", k + 1),
-            d.weights.nrows(),
-            neuron.clone(),
-            vec![Port::Delta],
-        )?;
-        if k > 0 {
-            // Bias: a constant current (v += b every step at dt = 1 ms).
-            if let Some(b) = &d.bias {
-                net.set_constant_currents(pop, b.as_slice().expect("standard layout"))?;
-            }
-            let pre_major: Vec<f32> = d.weights.t().iter().copied().collect();
-            let conn = Connection::new(Connector::AllToAll, Weights::Values(pre_major))
-                .delay(Delay::Steps(0))
-                .named(format!("dense{}", k + 1));
-            net.connect(layers[k - 1], pop, conn)?;
+    let current_gain = match options.neuron {
+        NeuronChoice::If => 1.0,
+        NeuronChoice::Lif { tau_mem_ms } => {
+            let p = (-1.0 / tau_mem_ms as f64).exp();
+            (p / -(-1.0 / tau_mem_ms as f64).exp_m1()) as f32
         }
-        layers.push(pop);
+    };
+    let dale = options.dale;
+    let n_in = ann.input_features();
+    let input = match options.input {
+        InputCoding::Analog => None,
+        InputCoding::Poisson => {
+            let e = net.add_external_source("input", n_in)?;
+            let i = dale
+                .then(|| net.add_external_source("input (inhibitory)", n_in))
+                .transpose()?;
+            Some((e, i))
+        }
+    };
+    let n_layers = chain.len();
+    let mut first_gain = current_gain;
+    let mut layers: Vec<PopulationId> = Vec::with_capacity(n_layers);
+    let mut inhibitory: Vec<Option<PopulationId>> = Vec::with_capacity(n_layers);
+    for (k, d) in chain.iter().enumerate() {
+        let is_output = k + 1 == n_layers;
+        let membrane_out = is_output && options.readout == Readout::Membrane;
+        let model = if membrane_out {
+            // Non-spiking integrators: IF with an unreachable threshold.
+            NeuronModel::Iaf(IafParams {
+                v_th_mv: NEVER,
+                v_rest_mv: 0.0,
+                reset: Reset::BySubtraction,
+                t_ref_ms: 0.0,
+            })
+        } else {
+            neuron(options, 1.0)
+        };
+        let n = d.weights.nrows();
+        let name = format!("layer{}", k + 1);
+        let e = net.add_population(&name, n, model.clone(), vec![Port::Delta])?;
+        let i = (dale && !is_output)
+            .then(|| {
+                net.add_population(&format!("{name} (inhibitory)"), n, model, vec![Port::Delta])
+            })
+            .transpose()?;
+        let targets: Vec<PopulationId> = std::iter::once(e).chain(i).collect();
+        // The sources of this layer: the previous layer (or the Poisson input), split by sign
+        // under Dale's principle.
+        let source = if k == 0 {
+            input
+        } else {
+            Some((layers[k - 1], inhibitory[k - 1]))
+        };
+        // Integrating output neurons are IF: their currents add as they are.
+        let gain = if membrane_out { 1.0 } else { current_gain };
+        if k == 0 {
+            first_gain = gain;
+        }
+        for &t in &targets {
+            let bias_needs_current = k > 0 || input.is_some();
+            if bias_needs_current {
+                if let Some(b) = &d.bias {
+                    let b: Vec<f32> = b.iter().map(|x| x * gain).collect();
+                    net.set_constant_currents(t, &b)?;
+                }
+            }
+            if options.initial == InitialPotential::HalfThreshold && !membrane_out {
+                net.set_v(t, &vec![0.5; n])?;
+            }
+            let Some((src_e, src_i)) = source else {
+                continue;
+            };
+            match src_i {
+                None => {
+                    let conn = Connection::new(
+                        Connector::AllToAll,
+                        Weights::Values(pre_major(&d.weights)),
+                    )
+                    .delay(Delay::Steps(0))
+                    .named(format!(
+                        "dense{} -> {}",
+                        k + 1,
+                        net.population(t).name()
+                    ));
+                    net.connect(src_e, t, conn)?;
+                }
+                Some(src_i) => {
+                    // Only the synapses of each sign exist: a sparse projection per copy.
+                    for (src, positive, tag) in
+                        [(src_e, true, "excitatory"), (src_i, false, "inhibitory")]
+                    {
+                        let (pairs, w) = signed_synapses(&d.weights, positive);
+                        if pairs.is_empty() {
+                            continue;
+                        }
+                        let conn = Connection::new(Connector::List(pairs), Weights::Values(w))
+                            .delay(Delay::Steps(0))
+                            .named(format!(
+                                "dense{} ({tag}) -> {}",
+                                k + 1,
+                                net.population(t).name()
+                            ));
+                        net.connect(src, t, conn)?;
+                    }
+                }
+            }
+        }
+        layers.push(e);
+        inhibitory.push(i);
     }
     Ok(SpikingModel {
         net,
         layers,
+        inhibitory,
+        input,
         first_weights: chain[0].weights.clone(),
         first_bias: chain[0].bias.clone(),
+        current_gain: first_gain,
+        options: options.clone(),
+        pixel_p: Vec::new(),
     })
+}
+
+/// What one sample's run produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleRun {
+    /// The decision after every step 1..T (frozen after an early exit); `None` while undecided.
+    pub decisions: Vec<Option<usize>>,
+    /// Steps simulated (T unless the sample exited early).
+    pub steps_used: u64,
 }
 
 impl SpikingModel {
@@ -113,34 +280,124 @@ impl SpikingModel {
         *self.layers.last().expect("at least one layer")
     }
 
-    /// Resets the network and sets the analog input current for image `x`.
-    pub fn present(&mut self, x: ArrayView1<'_, f32>) -> Result<()> {
-        self.net.reset();
-        let mut current = self.first_weights.dot(&x);
-        if let Some(b) = &self.first_bias {
-            current += b;
-        }
-        self.net
-            .set_currents(self.layers[0], current.as_slice().expect("new array"))
+    /// The Poisson input sources (excitatory copy), if the input is spiking.
+    pub fn input_population(&self) -> Option<PopulationId> {
+        self.input.map(|i| i.0)
     }
 
-    /// Runs `steps` steps on image `x` and returns, per step, the cumulative output spike counts'
-    /// decision: the index of the largest count (ties to the lowest), or `None` while no output
-    /// neuron has fired (counted as wrong, as the reference converter does).
-    pub fn classify(&mut self, x: ArrayView1<'_, f32>, steps: u64) -> Result<Vec<Option<usize>>> {
+    /// The options the network was built with.
+    pub fn options(&self) -> &ConvertOptions {
+        &self.options
+    }
+
+    /// Resets the network and presents image `x` (analog current or Poisson probabilities).
+    pub fn present(&mut self, x: ArrayView1<'_, f32>) -> Result<()> {
+        self.net.reset();
+        match self.input {
+            None => {
+                let mut current = self.first_weights.dot(&x);
+                if let Some(b) = &self.first_bias {
+                    current += b;
+                }
+                current.mapv_inplace(|c| c * self.current_gain);
+                let current = current.as_slice().expect("new array");
+                self.net.set_currents(self.layers[0], current)?;
+                if let Some(i) = self.inhibitory[0] {
+                    self.net.set_currents(i, current)?;
+                }
+            }
+            Some(_) => {
+                let max = x.iter().copied().fold(0.0f32, f32::max);
+                self.pixel_p = x
+                    .iter()
+                    .map(|&v| {
+                        if max > 0.0 {
+                            (v.max(0.0) / max) as f64
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+            }
+        }
+        Ok(())
+    }
+
+    /// Draws the Poisson input of `step` for sample `sample` and hands it to the input sources.
+    fn inject(&mut self, sample: u64, step: u64, spikes: &mut Vec<u32>) -> Result<()> {
+        let Some((e, i)) = self.input else {
+            return Ok(());
+        };
+        spikes.clear();
+        let mut rng = stream(self.options.seed, Purpose::Poisson, sample, 0, step);
+        for (k, &p) in self.pixel_p.iter().enumerate() {
+            if p > 0.0 && uniform01(&mut rng) < p {
+                spikes.push(k as u32);
+            }
+        }
+        self.net.inject_spikes(e, spikes)?;
+        if let Some(i) = i {
+            self.net.inject_spikes(i, spikes)?;
+        }
+        Ok(())
+    }
+
+    /// Runs image `x` (sample number `sample`, which names its Poisson draws) for up to `steps`
+    /// steps and returns the decision after every step: the readout's argmax (ties to the lowest
+    /// index), `None` while no output neuron has fired under spike-count readout (counted as wrong,
+    /// as the reference converter does). With early exit the run stops once the decision has been
+    /// the same for k steps, and that decision stands for the remaining steps.
+    pub fn run_sample(
+        &mut self,
+        x: ArrayView1<'_, f32>,
+        sample: u64,
+        steps: u64,
+    ) -> Result<SampleRun> {
         self.present(x)?;
         let out = self.output();
         let n_out = self.net.population(out).len();
         let mut counts = vec![0u32; n_out];
         let mut decisions = Vec::with_capacity(steps as usize);
-        for _ in 0..steps {
+        let mut spikes = Vec::new();
+        let mut stable = 0u32;
+        let mut steps_used = steps;
+        for t in 0..steps {
+            self.inject(sample, t, &mut spikes)?;
             self.net.step();
-            for &i in self.net.population(out).last_spikes() {
-                counts[i as usize] += 1;
+            let decision = match self.options.readout {
+                Readout::SpikeCount => {
+                    for &i in self.net.population(out).last_spikes() {
+                        counts[i as usize] += 1;
+                    }
+                    let best = (0..n_out).fold(0, |b, i| if counts[i] > counts[b] { i } else { b });
+                    (counts[best] > 0).then_some(best)
+                }
+                Readout::Membrane => {
+                    let v = self.net.state(out, StateVar::V)?;
+                    Some(crate::ann::argmax(&v))
+                }
+            };
+            stable = match decisions.last() {
+                Some(prev) if *prev == decision && decision.is_some() => stable + 1,
+                _ => u32::from(decision.is_some()),
+            };
+            decisions.push(decision);
+            if let Some(k) = self.options.early_exit {
+                if stable >= k {
+                    steps_used = t + 1;
+                    decisions.resize(steps as usize, decision);
+                    break;
+                }
             }
-            let best = (0..n_out).fold(0, |b, i| if counts[i] > counts[b] { i } else { b });
-            decisions.push((counts[best] > 0).then_some(best));
         }
-        Ok(decisions)
+        Ok(SampleRun {
+            decisions,
+            steps_used,
+        })
+    }
+
+    /// [`SpikingModel::run_sample`] for sample 0, the decisions only.
+    pub fn classify(&mut self, x: ArrayView1<'_, f32>, steps: u64) -> Result<Vec<Option<usize>>> {
+        Ok(self.run_sample(x, 0, steps)?.decisions)
     }
 }

@@ -4,6 +4,8 @@
 //! - [`evaluate`]: accuracy after every step, latency, synaptic operations, over a data set.
 //! - [`fold`]: batch normalisation folded into the preceding convolution or dense layer.
 //! - [`normalize`]: data-based weight/threshold normalisation (max or percentile per layer).
+//! - [`options`]: the plausibility knobs (input coding, neuron, reset, refractoriness, initial
+//!   potential, Dale's principle, readout, early exit), validated, defaults cited.
 //!
 //! The stages transform an [`crate::ann::Ann`] into an equivalent one that a spiking network of
 //! unit-threshold neurons can run; building and simulating that network follows.
@@ -12,3 +14,4 @@ pub mod build;
 pub mod evaluate;
 pub mod fold;
 pub mod normalize;
+pub mod options;

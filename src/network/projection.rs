@@ -81,6 +81,16 @@ impl Projection {
         &self.name
     }
 
+    /// The post-synaptic population.
+    pub fn post(&self) -> super::PopulationId {
+        super::PopulationId(self.post as u32)
+    }
+
+    /// The pre-synaptic population.
+    pub fn pre(&self) -> super::PopulationId {
+        super::PopulationId(self.pre as u32)
+    }
+
     /// Synaptic events delivered so far.
     pub fn events(&self) -> u64 {
         self.events

@@ -52,6 +52,8 @@ pub struct IncrementalConfig {
     pub sleep: SleepConfig,
     /// Steps of the last sleep kept as a raster.
     pub raster_steps: u64,
+    /// Whether to run the sequential and joint controls (off for searches over sleep options).
+    pub controls: bool,
 }
 
 impl IncrementalConfig {
@@ -73,6 +75,7 @@ impl IncrementalConfig {
             batch_size: 100,
             sleep: SleepConfig::preset_for(dataset),
             raster_steps: 2000,
+            controls: true,
         }
     }
 
@@ -203,9 +206,9 @@ pub struct SeedRun {
     pub sleep: Curve,
     /// With sleep: after each task's training, before its sleep.
     pub before_sleep: Curve,
-    /// Without sleep.
+    /// Without sleep (empty when the controls are off).
     pub sequential: Curve,
-    /// Trained on all tasks at once (one entry).
+    /// Trained on all tasks at once (one entry; empty when the controls are off).
     pub joint: Curve,
     /// The sleep phases (rasters left out).
     pub sleeps: Vec<SleepReport>,
@@ -298,6 +301,9 @@ pub fn run_seed(
             )
         },
         || {
+            if !config.controls {
+                return (Ok(Some(Curve::default())), Ok(Some(Curve::default())));
+            }
             let sequential = (|| -> Result<Option<Curve>> {
                 let mut ann = first.clone();
                 let mut curve = Curve::default();

@@ -360,6 +360,12 @@ pub fn sleep(
         let w = Array2::from_shape_vec((n_pre, n_post), state.weights.clone())
             .expect("the rule keeps the projection's size");
         d.weights.assign(&w.t());
+        if d.weights.iter().any(|x| !x.is_finite()) {
+            return Err(Error::Unsupported(format!(
+                "sleep diverged: weights of layer '{}' became infinite or NaN within {report_steps}                  steps (potentiation outgrows depression; lower inc, raise dec, or use the                  decreasing σ)",
+                ann.names[i]
+            )));
+        }
         potentiations.push(state.potentiations);
         depressions.push(state.depressions);
     }

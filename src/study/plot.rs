@@ -186,8 +186,36 @@ pub fn incremental_figures(dir: &Path, runs: &[crate::sleep::incremental::SeedRu
             })
             .collect::<Vec<_>>()
     };
-    let (jm, jsd) = curve(&|r| &r.joint, 0);
     let x_range = 0.8..n_tasks as f64 + 0.2;
+    let mut series = vec![
+        Series {
+            name: "sleep (SRC)".into(),
+            color: PALETTE[0],
+            points: points(&|r| &r.sleep),
+            dashed: false,
+        },
+        Series {
+            name: "before sleep".into(),
+            color: PALETTE[4],
+            points: points(&|r| &r.before_sleep),
+            dashed: true,
+        },
+    ];
+    if !first.sequential.accuracy.is_empty() && !first.joint.accuracy.is_empty() {
+        let (jm, jsd) = curve(&|r| &r.joint, 0);
+        series.push(Series {
+            name: "sequential".into(),
+            color: PALETTE[1],
+            points: points(&|r| &r.sequential),
+            dashed: false,
+        });
+        series.push(Series {
+            name: "joint".into(),
+            color: PALETTE[2],
+            points: vec![(1.0, jm, 0.0), (n_tasks as f64, jm, jsd)],
+            dashed: true,
+        });
+    }
     lines(
         &dir.join("incremental.png"),
         &format!(
@@ -198,32 +226,7 @@ pub fn incremental_figures(dir: &Path, runs: &[crate::sleep::incremental::SeedRu
         ("after task", "test accuracy, all classes (%)"),
         x_range.clone(),
         0.0..100.0,
-        &[
-            Series {
-                name: "sleep (SRC)".into(),
-                color: PALETTE[0],
-                points: points(&|r| &r.sleep),
-                dashed: false,
-            },
-            Series {
-                name: "before sleep".into(),
-                color: PALETTE[4],
-                points: points(&|r| &r.before_sleep),
-                dashed: true,
-            },
-            Series {
-                name: "sequential".into(),
-                color: PALETTE[1],
-                points: points(&|r| &r.sequential),
-                dashed: false,
-            },
-            Series {
-                name: "joint".into(),
-                color: PALETTE[2],
-                points: vec![(1.0, jm, 0.0), (n_tasks as f64, jm, jsd)],
-                dashed: true,
-            },
-        ],
+        &series,
     )?;
     // Per task j: before sleep k at x = k, after it at x = k + 0.5.
     let per_task: Vec<Series> = (0..n_tasks)

@@ -260,6 +260,8 @@ fn latency_is_the_first_step_from_which_accuracy_stays_close() {
         snn_accuracy_per_step: vec![0.5, 0.9, 0.975, 0.94, 0.97, 0.98],
         synaptic_ops_per_image: 0.0,
         spikes_per_image: 0.0,
+        mean_steps: 6.0,
+        layers: vec![],
     };
     assert_eq!(
         e.latency(0.98, 1.0),

@@ -5,6 +5,7 @@ mod benchmarks;
 mod cli;
 mod common;
 mod convert;
+mod convert_options;
 mod data;
 mod determinism;
 mod errors;

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Searches sleep options one at a time around the released MNIST setting, then some combinations,
+# on the class-incremental experiment without its controls. Prints one line per setting:
+#   final accuracy (mean over SEEDS seeds), then the options.
+# Usage: benches/sleep_search.sh OUT_DIR [SEEDS]   (about 8 s per seed and setting on 2 cores)
+set -euo pipefail
+out=${1:?usage: benches/sleep_search.sh OUT_DIR [SEEDS]}
+seeds=${2:-2}
+cargo build --release --quiet
+bin=target/release/somnet
+mkdir -p "$out"
+run() {
+  local name=$1; shift
+  if ! "$bin" incremental --seeds "$seeds" --no-controls --out "$out/$name" "$@" > "$out/$name.log" 2>&1; then
+    echo "failed   $name: $* ($(tail -1 "$out/$name.log"))"
+    return
+  fi
+  python3 -c "import json,sys; r=json.load(open('$out/$name/result.json')); print(f\"{100*r['final_accuracy']['sleep']:6.2f} %  $name: $*\")"
+}
+run released
+run inc-dec-half --inc 0.016032 --dec 0.001672
+run inc-dec-double --inc 0.064128 --dec 0.006688
+run dec-half --dec 0.001672
+run dec-double --dec 0.006688
+run alpha-half --alpha-scale 27.94
+run alpha-double --alpha-scale 111.76
+run mask-7 --mask-size 7
+run mask-14 --mask-size 14
+run mask-none --mask-size 28
+run samples-1 --input samples:1
+run samples-10 --input samples:10
+run short --sleep-base 5000 --sleep-per-task 2000
+run long --sleep-base 30000 --sleep-per-task 10000
+run no-leak --decay 1
+run sigma-increasing --sigma increasing:1
+run sigma-increasing-small-steps --sigma increasing:1 --inc 0.001 --dec 0.0001

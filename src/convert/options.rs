@@ -1,0 +1,161 @@
+//! The biological-plausibility knobs of a converted network, each validated.
+//!
+//! The defaults are the reference converter's settings (SNN Toolbox; Rueckauer et al., "Conversion
+//! of continuous-valued deep networks to efficient event-driven networks for image
+//! classification", Front. Neurosci. 11:682, 2017): analog input, non-leaky IF neurons with
+//! threshold 1, reset by subtraction, no refractory period, membranes starting at 0, weights of
+//! either sign, decision by output spike count, normalisation at the 99.9th percentile.
+
+use crate::error::{Error, Result};
+
+/// How an image enters the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputCoding {
+    /// The first layer receives `W·x + b` as a constant current every step (Rueckauer et al.
+    /// 2017, Sec. 2.2.1).
+    Analog,
+    /// Every pixel is a spike source firing with probability `x / max(x)` per step (the
+    /// reference converter's Poisson input; Diehl et al. 2015).
+    Poisson,
+}
+
+/// The spiking neuron of every converted layer.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum NeuronChoice {
+    /// Non-leaky integrate-and-fire: `v += input` (the reference).
+    If,
+    /// Leaky integrate-and-fire with membrane time constant `tau_mem_ms` (dt = 1 ms): the input
+    /// of a step adds as for IF, then the membrane decays by `e^(−1/τ)` every step, so sub-threshold
+    /// charge leaks away and weak inputs are under-represented.
+    Lif {
+        /// Membrane time constant in ms (steps), > 0.
+        tau_mem_ms: f32,
+    },
+}
+
+/// What a neuron's membrane does after a spike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResetChoice {
+    /// `v −= θ`: the charge above threshold is kept (the reference; Rueckauer et al. 2017,
+    /// Sec. 2.2.1, which shows it removes the error of reset to zero).
+    Subtract,
+    /// `v = 0`: the excess is lost (Diehl et al. 2015).
+    Zero,
+}
+
+/// Where membranes start at the beginning of every sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitialPotential {
+    /// 0 (the reference).
+    Zero,
+    /// θ/2: halves the rounding error of rate coding, so fewer steps reach a given accuracy
+    /// (Rueckauer et al. 2017, Sec. 2.2.3; Bu et al., ICLR 2022).
+    HalfThreshold,
+}
+
+/// How the class is read from the output layer at each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Readout {
+    /// The largest cumulative spike count, ties to the lowest index; no spike yet = no decision
+    /// (the reference).
+    SpikeCount,
+    /// The largest membrane potential of non-spiking output neurons that integrate their input
+    /// (Rueckauer et al. 2017, Sec. 2.2.2): a decision from the first step on.
+    Membrane,
+}
+
+/// Every knob of a conversion.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ConvertOptions {
+    /// Input coding.
+    pub input: InputCoding,
+    /// Neuron model.
+    pub neuron: NeuronChoice,
+    /// Reset rule.
+    pub reset: ResetChoice,
+    /// Steps a neuron stays silent after a spike (0 = none).
+    pub refractory_steps: u32,
+    /// Initial membrane potential.
+    pub initial: InitialPotential,
+    /// Dale's principle: every neuron's outgoing weights share one sign (each layer is split into
+    /// an excitatory and an inhibitory copy that receive the same input and so fire together).
+    pub dale: bool,
+    /// Output readout.
+    pub readout: Readout,
+    /// Stop a sample once its decision has been the same for this many steps (`None`: never).
+    pub early_exit: Option<u32>,
+    /// Normalisation percentile of the non-zero activations, in (0, 100].
+    pub percentile: f64,
+    /// Seed of the Poisson input.
+    pub seed: u64,
+}
+
+impl Default for ConvertOptions {
+    /// The reference converter's settings (see the module docs).
+    fn default() -> Self {
+        ConvertOptions {
+            input: InputCoding::Analog,
+            neuron: NeuronChoice::If,
+            reset: ResetChoice::Subtract,
+            refractory_steps: 0,
+            initial: InitialPotential::Zero,
+            dale: false,
+            readout: Readout::SpikeCount,
+            early_exit: None,
+            percentile: 99.9,
+            seed: 0,
+        }
+    }
+}
+
+impl ConvertOptions {
+    /// Checks every field and their combinations.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.percentile > 0.0 && self.percentile <= 100.0) {
+            return Err(Error::param("percentile", self.percentile, "in (0, 100]"));
+        }
+        if let NeuronChoice::Lif { tau_mem_ms } = self.neuron {
+            crate::error::positive("neuron.tau_mem_ms", tau_mem_ms as f64)?;
+        }
+        if self.early_exit == Some(0) {
+            return Err(Error::param(
+                "early_exit",
+                0,
+                "at least 1 stable step (or no early exit)",
+            ));
+        }
+        if self.refractory_steps > 0 && self.reset == ResetChoice::Subtract {
+            // A clamped neuron drops the input of its refractory steps, while reset by subtraction
+            // exists to keep every bit of charge: the two pull in opposite directions.
+            return Err(Error::Unsupported(
+                "a refractory period with reset by subtraction: the input of refractory steps is \
+                 discarded, which defeats the charge-keeping subtraction; use --reset zero with a \
+                 refractory period"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A short label of the plausibility choices, e.g. `analog-if-subtract`.
+    pub fn label(&self) -> String {
+        let input = match self.input {
+            InputCoding::Analog => "analog",
+            InputCoding::Poisson => "poisson",
+        };
+        let neuron = match self.neuron {
+            NeuronChoice::If => "if".to_string(),
+            NeuronChoice::Lif { tau_mem_ms } => format!("lif{tau_mem_ms}"),
+        };
+        let reset = match self.reset {
+            ResetChoice::Subtract => "subtract",
+            ResetChoice::Zero => "zero",
+        };
+        format!("{input}-{neuron}-{reset}")
+    }
+}
