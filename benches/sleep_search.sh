@@ -34,3 +34,22 @@ run long --sleep-base 30000 --sleep-per-task 10000
 run no-leak --decay 1
 run sigma-increasing --sigma increasing:1
 run sigma-increasing-small-steps --sigma increasing:1 --inc 0.001 --dec 0.0001
+# Round 2: thresholds and input scale together, finer steps around the released values.
+run beta-0.75 --beta 10.911,33.420,28.535
+run beta-1.5 --beta 21.822,66.840,57.069
+run beta-2 --beta 29.097,89.121,76.093
+run alpha-0.75 --alpha-scale 41.91
+run alpha-1.25 --alpha-scale 69.85
+run inc-0.75 --inc 0.024048
+run inc-1.5 --inc 0.048096
+run dec-1.25 --dec 0.00418
+run mask-9 --mask-size 9
+run mask-13 --mask-size 13
+# Round 3: around the best of round 2 (inc × 0.75, alpha × 0.75).
+run inc-0.6 --inc 0.019238
+run inc-0.7 --inc 0.022445
+run inc-0.8 --inc 0.025651
+run inc-0.75-alpha-0.75 --inc 0.024048 --alpha-scale 41.91
+run inc-0.6-alpha-0.75 --inc 0.019238 --alpha-scale 41.91
+run inc-0.75-alpha-0.9 --inc 0.024048 --alpha-scale 50.29
+run inc-0.75-dec-0.9 --inc 0.024048 --dec 0.00301

@@ -39,70 +39,87 @@ enum ReadoutArg {
 /// Conversion options (defaults: the reference converter's settings).
 #[derive(Debug, Clone, Args)]
 pub struct ConvertArgs {
-    /// Input coding: analog current or Poisson spikes (P = x / max x per step).
-    #[arg(long, value_enum, default_value = "analog")]
-    input: InputArg,
-    /// Neuron: non-leaky IF or leaky LIF (see --tau-mem).
-    #[arg(long, value_enum, default_value = "if")]
-    neuron: NeuronArg,
-    /// LIF membrane time constant in steps (ms).
-    #[arg(long, default_value_t = 50.0)]
-    tau_mem: f32,
-    /// Reset: subtract the threshold, or set to zero.
-    #[arg(long, value_enum, default_value = "subtract")]
-    reset: ResetArg,
-    /// Refractory steps after a spike (needs --reset zero).
-    #[arg(long, default_value_t = 0)]
-    refractory_steps: u32,
-    /// Initial membrane potential: zero or half the threshold.
-    #[arg(long, value_enum, default_value = "zero")]
-    initial: InitialArg,
+    /// Input coding: analog current (default) or Poisson spikes (P = x / max x per step).
+    #[arg(long, value_enum)]
+    input: Option<InputArg>,
+    /// Neuron: non-leaky IF (default) or leaky LIF (see --tau-mem).
+    #[arg(long, value_enum)]
+    neuron: Option<NeuronArg>,
+    /// LIF membrane time constant in steps (ms; default 50).
+    #[arg(long)]
+    tau_mem: Option<f32>,
+    /// Reset: subtract the threshold (default), or set to zero.
+    #[arg(long, value_enum)]
+    reset: Option<ResetArg>,
+    /// Refractory steps after a spike (default 0; needs --reset zero).
+    #[arg(long)]
+    refractory_steps: Option<u32>,
+    /// Initial membrane potential: zero (default) or half the threshold.
+    #[arg(long, value_enum)]
+    initial: Option<InitialArg>,
     /// Dale's principle: split every hidden layer into excitatory and inhibitory copies.
     #[arg(long)]
     dale: bool,
-    /// Readout: output spike counts or output membrane potentials.
-    #[arg(long, value_enum, default_value = "spikes")]
-    readout: ReadoutArg,
+    /// Readout: output spike counts (default) or output membrane potentials.
+    #[arg(long, value_enum)]
+    readout: Option<ReadoutArg>,
     /// Stop a sample once its decision has been stable for K steps.
     #[arg(long)]
     early_exit: Option<u32>,
-    /// Seed of the Poisson input.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Seed of the Poisson input (default 0).
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 impl ConvertArgs {
-    /// The options, validated.
-    pub fn options(&self, percentile: f64) -> anyhow::Result<ConvertOptions> {
-        let o = ConvertOptions {
-            input: match self.input {
+    /// `base` (the defaults, or the options recorded in a converted file) with the given knobs
+    /// changed, validated.
+    pub fn apply(&self, base: ConvertOptions) -> anyhow::Result<ConvertOptions> {
+        let mut o = base;
+        if let Some(i) = self.input {
+            o.input = match i {
                 InputArg::Analog => InputCoding::Analog,
                 InputArg::Poisson => InputCoding::Poisson,
-            },
-            neuron: match self.neuron {
+            };
+        }
+        if let Some(n) = self.neuron {
+            o.neuron = match n {
                 NeuronArg::If => NeuronChoice::If,
                 NeuronArg::Lif => NeuronChoice::Lif {
-                    tau_mem_ms: self.tau_mem,
+                    tau_mem_ms: self.tau_mem.unwrap_or(50.0),
                 },
-            },
-            reset: match self.reset {
+            };
+        } else if let (Some(t), NeuronChoice::Lif { .. }) = (self.tau_mem, o.neuron) {
+            o.neuron = NeuronChoice::Lif { tau_mem_ms: t };
+        }
+        if let Some(r) = self.reset {
+            o.reset = match r {
                 ResetArg::Subtract => ResetChoice::Subtract,
                 ResetArg::Zero => ResetChoice::Zero,
-            },
-            refractory_steps: self.refractory_steps,
-            initial: match self.initial {
+            };
+        }
+        if let Some(r) = self.refractory_steps {
+            o.refractory_steps = r;
+        }
+        if let Some(i) = self.initial {
+            o.initial = match i {
                 InitialArg::Zero => InitialPotential::Zero,
                 InitialArg::Half => InitialPotential::HalfThreshold,
-            },
-            dale: self.dale,
-            readout: match self.readout {
+            };
+        }
+        o.dale |= self.dale;
+        if let Some(r) = self.readout {
+            o.readout = match r {
                 ReadoutArg::Spikes => Readout::SpikeCount,
                 ReadoutArg::Membrane => Readout::Membrane,
-            },
-            early_exit: self.early_exit,
-            percentile,
-            seed: self.seed,
-        };
+            };
+        }
+        if self.early_exit.is_some() {
+            o.early_exit = self.early_exit;
+        }
+        if let Some(s) = self.seed {
+            o.seed = s;
+        }
         o.validate()?;
         Ok(o)
     }

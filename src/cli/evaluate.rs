@@ -79,31 +79,131 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     };
-    spiking(&args, &file.ann, &test, acc, steps, &dir)
+    spiking(&args, &file, &test, acc, steps, &dir)
+}
+
+/// Every 10th training image, at most `limit` of them (the reference converter's calibration set).
+pub fn calibration_set(train: &somnet::data::Dataset, limit: usize) -> somnet::data::Dataset {
+    let every_tenth: Vec<usize> = (0..train.len()).step_by(10).take(limit).collect();
+    train.select(&every_tenth)
+}
+
+/// `ann` with batch norm folded and weights normalised at `percentile` on `calibration`.
+pub fn normalised(
+    ann: &somnet::ann::Ann,
+    calibration: &somnet::data::Dataset,
+    percentile: f64,
+) -> somnet::Result<somnet::ann::Ann> {
+    use somnet::convert::{fold::fold_batchnorm, normalize};
+    let folded = fold_batchnorm(ann)?;
+    let scales = normalize::layer_scales(&folded, calibration, percentile)?;
+    normalize::apply_scales(&folded, &scales)
+}
+
+/// What a converted network needs besides its weights: recorded in `somnet convert`'s files.
+pub struct Prepared {
+    /// Folded, normalised network (thresholds 1).
+    pub norm: somnet::ann::Ann,
+    /// λ per weighted layer.
+    pub scales: Vec<f32>,
+    /// Calibration images used.
+    pub calibration_images: usize,
+    /// The options recorded, or the reference defaults at the given percentile.
+    pub base_options: somnet::convert::options::ConvertOptions,
+}
+
+/// The recorded conversion of a `somnet convert` file, if `record` is one.
+pub fn recorded_conversion(
+    ann: &somnet::ann::Ann,
+    record: &serde_json::Value,
+) -> anyhow::Result<Option<Prepared>> {
+    let conv = &record["conversion"];
+    if conv.is_null() {
+        return Ok(None);
+    }
+    let parse = |field: &str| -> anyhow::Result<serde_json::Value> {
+        anyhow::ensure!(
+            !conv[field].is_null(),
+            "converted model file: provenance field conversion.{field} is missing"
+        );
+        Ok(conv[field].clone())
+    };
+    Ok(Some(Prepared {
+        norm: ann.clone(),
+        scales: serde_json::from_value(parse("layer_scales")?)
+            .context("converted model file: conversion.layer_scales")?,
+        calibration_images: serde_json::from_value(parse("calibration_images")?)
+            .context("converted model file: conversion.calibration_images")?,
+        base_options: serde_json::from_value(parse("options")?)
+            .context("converted model file: conversion.options")?,
+    }))
+}
+
+/// Folds and normalises `ann` on every 10th training image of `dataset`.
+pub fn prepare(
+    ann: &somnet::ann::Ann,
+    dataset: &str,
+    dir: &std::path::Path,
+    calibration_limit: usize,
+    percentile: f64,
+    threads: usize,
+) -> anyhow::Result<Prepared> {
+    use somnet::convert::{fold::fold_batchnorm, normalize};
+    let train = data::load_named(dataset, dir, Split::Train)
+        .with_context(|| format!("loading {dataset} (train) for calibration"))?;
+    let calibration = calibration_set(&train, calibration_limit);
+    let (scales, norm) = super::with_threads(threads, || -> somnet::Result<_> {
+        let folded = fold_batchnorm(ann)?;
+        let scales = normalize::layer_scales(&folded, &calibration, percentile)?;
+        let norm = normalize::apply_scales(&folded, &scales)?;
+        Ok((scales, norm))
+    })??;
+    Ok(Prepared {
+        norm,
+        scales,
+        calibration_images: calibration.len(),
+        base_options: somnet::convert::options::ConvertOptions {
+            percentile,
+            ..Default::default()
+        },
+    })
 }
 
 fn spiking(
     args: &EvaluateArgs,
-    ann: &somnet::ann::Ann,
+    file: &somnet::io::schema::ModelFile,
     test: &somnet::data::Dataset,
     ann_acc: f64,
     steps: u64,
     dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    use somnet::convert::{evaluate::evaluate_with, fold::fold_batchnorm, normalize};
-    let train = data::load_named(&args.dataset, dir, Split::Train)
-        .with_context(|| format!("loading {} (train) for calibration", args.dataset))?;
-    let every_tenth: Vec<usize> = (0..train.len())
-        .step_by(10)
-        .take(args.calibration_limit)
-        .collect();
-    let calibration = train.select(&every_tenth);
-    let folded = fold_batchnorm(ann)?;
-    let scales = super::with_threads(args.threads, || {
-        normalize::layer_scales(&folded, &calibration, args.percentile)
-    })??;
-    let norm = normalize::apply_scales(&folded, &scales)?;
-    let options = args.knobs.options(args.percentile)?;
+    use somnet::convert::evaluate::evaluate_with;
+    let ann = &file.ann;
+    let prepared = match recorded_conversion(ann, &file.provenance.record)? {
+        Some(p) => {
+            eprintln!(
+                "{}: a converted network (normalised; recorded options: {})",
+                args.model.display(),
+                p.base_options.label()
+            );
+            p
+        }
+        None => prepare(
+            ann,
+            &args.dataset,
+            dir,
+            args.calibration_limit,
+            args.percentile,
+            args.threads,
+        )?,
+    };
+    let Prepared {
+        norm,
+        scales,
+        calibration_images,
+        base_options,
+    } = prepared;
+    let options = args.knobs.apply(base_options)?;
     let progress = super::progress::StepProgress::new("images", test.len() as u64);
     let done = std::sync::atomic::AtomicU64::new(0);
     let t0 = std::time::Instant::now();
@@ -160,7 +260,7 @@ fn spiking(
         "images_per_second": test.len() as f64 / secs,
         "options": options,
         "threshold": 1.0,
-        "calibration_images": calibration.len(),
+        "calibration_images": calibration_images,
         "layer_scales": scales,
         "somnet_version": somnet::VERSION,
     });

@@ -1,6 +1,7 @@
 //! Subcommands: parse → validated configuration → library call → report.
 
 pub(crate) mod bench;
+mod convert;
 mod convert_args;
 mod demo;
 mod evaluate;
@@ -10,6 +11,7 @@ mod model;
 mod progress;
 mod sleep;
 mod sleep_args;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +36,10 @@ enum Command {
     Info(info::InfoArgs),
     /// Measure a model's accuracy on a data set's test images.
     Evaluate(evaluate::EvaluateArgs),
+    /// Convert a model to a spiking network (fold, normalise, record the knobs) and save it.
+    Convert(convert::ConvertCmdArgs),
+    /// Evaluate the converted network over a grid of conversion knobs; table and Pareto plot.
+    Sweep(sweep::SweepArgs),
     /// One sleep phase (SRC) on a model; accuracy per class before and after.
     Sleep(sleep::SleepCmdArgs),
     /// Class-incremental learning with sleep replay consolidation and its controls.
@@ -48,6 +54,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Info(args) => info::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::Convert(args) => convert::run(args),
+        Command::Sweep(args) => sweep::run(args),
         Command::Sleep(args) => sleep::run(args),
         Command::Incremental(args) => incremental::run(args),
     }

@@ -142,7 +142,8 @@ impl ConvertOptions {
         Ok(())
     }
 
-    /// A short label of the plausibility choices, e.g. `analog-if-subtract`.
+    /// A short label of the choices, e.g. `analog-if-subtract` or
+    /// `analog-if-subtract+half+membrane+exit8` (non-default extras appended).
     pub fn label(&self) -> String {
         let input = match self.input {
             InputCoding::Analog => "analog",
@@ -156,6 +157,22 @@ impl ConvertOptions {
             ResetChoice::Subtract => "subtract",
             ResetChoice::Zero => "zero",
         };
-        format!("{input}-{neuron}-{reset}")
+        let mut label = format!("{input}-{neuron}-{reset}");
+        if self.refractory_steps > 0 {
+            label += &format!("+refr{}", self.refractory_steps);
+        }
+        if self.initial == InitialPotential::HalfThreshold {
+            label += "+half";
+        }
+        if self.dale {
+            label += "+dale";
+        }
+        if self.readout == Readout::Membrane {
+            label += "+membrane";
+        }
+        if let Some(k) = self.early_exit {
+            label += &format!("+exit{k}");
+        }
+        label
     }
 }

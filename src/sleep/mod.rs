@@ -280,6 +280,15 @@ pub fn sleep(
     }
     let alpha: Vec<f32> = scale.f.iter().map(|f| config.alpha_scale * f).collect();
     let theta: Vec<f32> = config.beta.iter().map(|b| config.threshold * b).collect();
+    for (k, (&a, &(i, _))) in alpha.iter().zip(&layers).enumerate() {
+        let gain = a / config.decay;
+        if !(gain.is_finite() && gain > 0.0) {
+            return Err(Error::Unsupported(format!(
+                "layer '{}': input scale α = {a} (scale factor f = {}) is not a finite positive                  number: the network's weights or activations overflow (has an earlier sleep                  diverged?)",
+                ann.names[i], scale.f[k]
+            )));
+        }
+    }
 
     let mut net = Network::new(NetworkConfig {
         dt_ms: config.dt_ms,

@@ -302,3 +302,79 @@ pub fn incremental_figures(dir: &Path, runs: &[crate::sleep::incremental::SeedRu
     }
     Ok(())
 }
+
+/// One point of a scatter plot.
+pub struct Point {
+    /// x value.
+    pub x: f64,
+    /// y value.
+    pub y: f64,
+    /// Text next to the point.
+    pub label: String,
+    /// Drawn large and coloured (e.g. on the Pareto front).
+    pub highlight: bool,
+}
+
+/// A labelled scatter plot (log-scaled x when `log_x`).
+pub fn scatter(
+    path: &Path,
+    title: &str,
+    (x_desc, y_desc): (&str, &str),
+    points: &[Point],
+    log_x: bool,
+) -> Result<()> {
+    register_font();
+    let root = BitMapBackend::new(path, (1100, 750)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+    let fx = |x: f64| if log_x { x.max(1e-12).log10() } else { x };
+    let (mut x0, mut x1) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
+    for p in points {
+        x0 = x0.min(fx(p.x));
+        x1 = x1.max(fx(p.x));
+        y0 = y0.min(p.y);
+        y1 = y1.max(p.y);
+    }
+    if !x0.is_finite() {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    let (dx, dy) = ((x1 - x0).max(1e-9) * 0.1, (y1 - y0).max(1e-3) * 0.1);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x0 - dx..x1 + 3.0 * dx, y0 - dy..y1 + dy)
+        .map_err(|e| plot_err(path, e))?;
+    let x_label = if log_x {
+        format!("log10 {x_desc}")
+    } else {
+        x_desc.to_string()
+    };
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_desc)
+        .draw()
+        .map_err(|e| plot_err(path, e))?;
+    for p in points {
+        let (x, y) = (fx(p.x), p.y);
+        let (color, size) = if p.highlight {
+            (PALETTE[1], 6)
+        } else {
+            (PALETTE[0], 4)
+        };
+        chart
+            .draw_series(std::iter::once(Circle::new((x, y), size, color.filled())))
+            .map_err(|e| plot_err(path, e))?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                p.label.clone(),
+                (x, y),
+                ("sans-serif", 12).into_font(),
+            )))
+            .map_err(|e| plot_err(path, e))?;
+    }
+    root.present().map_err(|e| plot_err(path, e))?;
+    Ok(())
+}

@@ -76,10 +76,60 @@ fn bench_digest_is_the_same_on_1_and_2_threads() {
 }
 
 #[test]
+fn demo_trains_converts_and_evaluates() {
+    let dir = std::env::temp_dir().join(format!("somnet-demo-conv-{}", std::process::id()));
+    let out = somnet()
+        .args([
+            "demo",
+            "--limit",
+            "3000",
+            "--test-limit",
+            "300",
+            "--steps",
+            "20",
+            "--epochs",
+            "2",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("reference") && text.contains("best"),
+        "{text}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let ann = summary["ann_accuracy"].as_f64().unwrap();
+    assert!(ann > 0.85, "{ann}");
+    for run in summary["runs"].as_array().unwrap() {
+        let curve = run["snn_accuracy_per_step"].as_array().unwrap();
+        assert_eq!(curve.len(), 20);
+        let last = curve.last().unwrap().as_f64().unwrap();
+        assert!(
+            last > ann - 0.05,
+            "{}: {last} vs ANN {ann}",
+            run["settings"]
+        );
+        assert!(run["energy_pj"]["snn"].as_f64().unwrap() > 0.0);
+    }
+    for f in ["model.h5", "accuracy.png"] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn demo_writes_a_raster_and_a_summary() {
     let dir = std::env::temp_dir().join(format!("somnet-demo-{}", std::process::id()));
     let out = somnet()
-        .args(["demo", "--n", "2000", "--t-ms", "200", "--out"])
+        .args(["demo", "--cuba", "--n", "2000", "--t-ms", "200", "--out"])
         .arg(&dir)
         .output()
         .unwrap();
@@ -421,4 +471,119 @@ fn incremental_and_sleep_commands_write_their_records() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("sleep.decay"));
+}
+
+#[test]
+fn convert_evaluate_and_sweep_write_their_records() {
+    let dir = std::env::temp_dir().join(format!("somnet-convert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("m.h5");
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    ok(somnet()
+        .args([
+            "train",
+            "--arch",
+            "mlp:784-32-10",
+            "--epochs",
+            "1",
+            "--limit",
+            "2000",
+            "--out",
+        ])
+        .arg(&model)
+        .output()
+        .unwrap());
+    let snn = dir.join("snn.h5");
+    ok(somnet()
+        .args([
+            "convert",
+            "--calibration",
+            "mnist",
+            "--calibration-limit",
+            "300",
+            "--initial",
+            "half",
+            "--model",
+        ])
+        .arg(&model)
+        .arg("--out")
+        .arg(&snn)
+        .output()
+        .unwrap());
+    let ev = dir.join("ev");
+    let out = ok(somnet()
+        .args(["evaluate", "--steps", "10", "--limit", "50", "--model"])
+        .arg(&snn)
+        .arg("--out")
+        .arg(&ev)
+        .output()
+        .unwrap());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a converted network"));
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ev.join("result.json")).unwrap()).unwrap();
+    for field in [
+        "ann_accuracy",
+        "snn_accuracy_per_step",
+        "latency_steps",
+        "macs_per_image",
+        "synaptic_ops_per_image",
+        "spikes_per_neuron_per_step",
+        "energy_pj",
+        "images_per_second",
+        "options",
+        "somnet_version",
+    ] {
+        assert!(!v[field].is_null(), "result.json lacks {field}");
+    }
+    assert_eq!(v["snn_accuracy_per_step"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        v["options"]["initial"], "half-threshold",
+        "the recorded option is used"
+    );
+    assert_eq!(v["macs_per_image"], 784 * 32 + 32 * 10);
+    for png in ["accuracy.png", "layer_rates.png"] {
+        assert!(ev.join(png).exists(), "{png}");
+    }
+    let sw = dir.join("sweep");
+    ok(somnet()
+        .args([
+            "sweep",
+            "--grid",
+            "input=analog,poisson;reset=subtract,zero",
+            "--steps",
+            "10",
+            "--limit",
+            "50",
+            "--calibration-limit",
+            "300",
+            "--model",
+        ])
+        .arg(&model)
+        .arg("--out")
+        .arg(&sw)
+        .output()
+        .unwrap());
+    let csv = std::fs::read_to_string(sw.join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    assert!(csv
+        .lines()
+        .nth(4)
+        .unwrap()
+        .starts_with("input=poisson reset=zero,"));
+    assert!(sw.join("pareto.png").exists() && sw.join("sweep.json").exists());
+    // Contradictory knobs are refused before any work.
+    let out = somnet()
+        .args(["sweep", "--grid", "refractory=2", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refractory"));
 }
