@@ -16,6 +16,7 @@ enum InputArg {
 enum NeuronArg {
     If,
     Lif,
+    Izhikevich,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -42,7 +43,8 @@ pub struct ConvertArgs {
     /// Input coding: analog current (default) or Poisson spikes (P = x / max x per step).
     #[arg(long, value_enum)]
     input: Option<InputArg>,
-    /// Neuron: non-leaky IF (default) or leaky LIF (see --tau-mem).
+    /// Neuron: non-leaky IF (default), leaky LIF (see --tau-mem), or regular-spiking Izhikevich
+    /// (gain calibrated from its f-I curve; about 10× the steps).
     #[arg(long, value_enum)]
     neuron: Option<NeuronArg>,
     /// LIF membrane time constant in steps (ms; default 50).
@@ -88,7 +90,12 @@ impl ConvertArgs {
                 NeuronArg::Lif => NeuronChoice::Lif {
                     tau_mem_ms: self.tau_mem.unwrap_or(50.0),
                 },
+                NeuronArg::Izhikevich => NeuronChoice::Izhikevich,
             };
+            // Izhikevich neurons reset by their own rule: take that unless a reset was asked for.
+            if o.neuron == NeuronChoice::Izhikevich && self.reset.is_none() {
+                o.reset = ResetChoice::Zero;
+            }
         } else if let (Some(t), NeuronChoice::Lif { .. }) = (self.tau_mem, o.neuron) {
             o.neuron = NeuronChoice::Lif { tau_mem_ms: t };
         }

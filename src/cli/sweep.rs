@@ -26,7 +26,7 @@ pub struct SweepArgs {
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Knob values, `key=v1,v2;key=…` with keys input (analog, poisson), neuron (if, lif,
-    /// lif:TAU), reset (subtract, zero), initial (zero, half), readout (spikes, membrane), dale
+    /// lif:TAU, izhikevich), reset (subtract, zero), initial (zero, half), readout (spikes, membrane), dale
     /// (off, on), refractory (steps), early-exit (none, K), percentile (P).
     #[arg(
         long,
@@ -61,6 +61,10 @@ fn apply(o: &mut ConvertOptions, key: &str, value: &str) -> anyhow::Result<()> {
         ("input", "poisson") => o.input = InputCoding::Poisson,
         ("neuron", "if") => o.neuron = NeuronChoice::If,
         ("neuron", "lif") => o.neuron = NeuronChoice::Lif { tau_mem_ms: 50.0 },
+        ("neuron", "izhikevich") => {
+            o.neuron = NeuronChoice::Izhikevich;
+            o.reset = ResetChoice::Zero; // its own reset
+        }
         ("neuron", v) if v.starts_with("lif:") => {
             o.neuron = NeuronChoice::Lif {
                 tau_mem_ms: v[4..].parse().map_err(|_| bad())?,

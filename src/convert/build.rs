@@ -23,6 +23,10 @@ use crate::network::{
 use crate::neuron::{IafParams, LifParams, NeuronModel, Port, Reset};
 use crate::rng::{stream, uniform01, Purpose};
 
+/// Synaptic time constant of converted Izhikevich layers (ms): long enough to smooth a 100 Hz
+/// train into a current, short against the tens of steps a decision takes.
+const IZH_SYN_TAU_MS: f32 = 5.0;
+
 /// Threshold of the output neurons under membrane readout: they integrate and never fire.
 const NEVER: f32 = 1e30;
 
@@ -39,9 +43,8 @@ pub struct SpikingModel {
     /// First layer's weights (outputs, inputs) and bias: the analog input current is `W·x + b`.
     first_weights: ndarray::Array2<f32>,
     first_bias: Option<ndarray::Array1<f32>>,
-    /// The first layer's factor from a per-step drive to the current that adds it (1 for IF;
-    /// e^(−1/τ)/(1 − e^(−1/τ)) for LIF, whose update is `v ← e^(−1/τ)·(v + input)`).
-    current_gain: f32,
+    /// How the first layer turns drive into current (analog input).
+    first_drive: Drive,
     options: ConvertOptions,
     /// Per step for the Poisson input: probability per pixel.
     pixel_p: Vec<f64>,
@@ -105,23 +108,55 @@ fn neuron(options: &ConvertOptions, threshold: f32) -> NeuronModel {
             reset,
             t_ref_ms,
         }),
+        NeuronChoice::Izhikevich => NeuronModel::Izhikevich(super::calibrate::regular_spiking()),
     }
 }
 
-/// Pre-major weights of `w` (outputs, inputs).
-fn pre_major(w: &ndarray::Array2<f32>) -> Vec<f32> {
-    w.t().iter().copied().collect()
+/// How a layer's neurons take drive — the per-step input a unit-threshold IF neuron would get —
+/// and how fast they fire for it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Drive {
+    /// Current added to every neuron (the Izhikevich neuron's silent maximum).
+    offset: f32,
+    /// Current per unit of drive.
+    current_scale: f32,
+    /// Synaptic weight per unit of drive carried by one spike per step.
+    synapse_scale: f32,
+    /// Spikes per step per unit of drive.
+    rate: f32,
+    /// The receptor port spikes arrive through.
+    port: Port,
+}
+
+impl Drive {
+    /// IF: drive is the input itself.
+    const UNIT: Drive = Drive {
+        offset: 0.0,
+        current_scale: 1.0,
+        synapse_scale: 1.0,
+        rate: 1.0,
+        port: Port::Delta,
+    };
+}
+
+/// Pre-major weights of `w` (outputs, inputs), times `scale`.
+fn pre_major(w: &ndarray::Array2<f32>, scale: f32) -> Vec<f32> {
+    w.t().iter().map(|&x| x * scale).collect()
 }
 
 /// The (pre, post) pairs and weights of the positive (or negative) entries of `w` (outputs,
 /// inputs), pre-major.
-fn signed_synapses(w: &ndarray::Array2<f32>, positive: bool) -> (Vec<(u32, u32)>, Vec<f32>) {
+fn signed_synapses(
+    w: &ndarray::Array2<f32>,
+    positive: bool,
+    scale: f32,
+) -> (Vec<(u32, u32)>, Vec<f32>) {
     let mut pairs = Vec::new();
     let mut values = Vec::new();
     for ((post, pre), &x) in w.t().indexed_iter().map(|((i, j), x)| ((j, i), x)) {
         if (positive && x > 0.0) || (!positive && x < 0.0) {
             pairs.push((pre as u32, post as u32));
-            values.push(x);
+            values.push(x * scale);
         }
     }
     (pairs, values)
@@ -142,11 +177,37 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
         seed: options.seed,
         max_delay_ms: 1.0,
     })?;
-    let current_gain = match options.neuron {
-        NeuronChoice::If => 1.0,
+    let izh = match options.neuron {
+        NeuronChoice::Izhikevich => Some(super::calibrate::izhikevich_gain()?),
+        _ => None,
+    };
+    // How each spiking layer turns drive (the per-step input of a unit-threshold IF neuron) into
+    // its own input, and how many spikes per step it emits per unit of drive.
+    let spiking_drive = match options.neuron {
+        NeuronChoice::If => Drive::UNIT,
         NeuronChoice::Lif { tau_mem_ms } => {
+            // v ← p·(v + input): a current i adds (1 − p)·i, so drive a needs i = a·p/(1 − p).
             let p = (-1.0 / tau_mem_ms as f64).exp();
-            (p / -(-1.0 / tau_mem_ms as f64).exp_m1()) as f32
+            Drive {
+                current_scale: (p / -(-1.0 / tau_mem_ms as f64).exp_m1()) as f32,
+                ..Drive::UNIT
+            }
+        }
+        NeuronChoice::Izhikevich => {
+            // Spikes arrive through an exponential current (τ = IZH_SYN_TAU_MS) so that a train
+            // at rate r acts like the constant current the f-I calibration measured; a spike of
+            // weight w carries w/(1 − e^(−1/τ)) of current in total, hence the factor.
+            let g = izh.expect("calibrated above");
+            let decay = (-1.0 / IZH_SYN_TAU_MS as f64).exp();
+            Drive {
+                offset: g.rheobase,
+                current_scale: g.current_per_drive,
+                synapse_scale: g.current_per_drive * (1.0 - decay) as f32,
+                rate: g.max_rate as f32,
+                port: Port::Exponential {
+                    tau_ms: IZH_SYN_TAU_MS,
+                },
+            }
         }
     };
     let dale = options.dale;
@@ -162,7 +223,9 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
         }
     };
     let n_layers = chain.len();
-    let mut first_gain = current_gain;
+    let mut first_drive = spiking_drive;
+    // Spikes per step per unit of drive of the layer feeding the next one (Poisson input: 1).
+    let mut source_rate = 1.0f32;
     let mut layers: Vec<PopulationId> = Vec::with_capacity(n_layers);
     let mut inhibitory: Vec<Option<PopulationId>> = Vec::with_capacity(n_layers);
     for (k, d) in chain.iter().enumerate() {
@@ -181,10 +244,16 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
         };
         let n = d.weights.nrows();
         let name = format!("layer{}", k + 1);
-        let e = net.add_population(&name, n, model.clone(), vec![Port::Delta])?;
+        // Integrating output neurons are IF: drive adds as it is.
+        let drive = if membrane_out {
+            Drive::UNIT
+        } else {
+            spiking_drive
+        };
+        let e = net.add_population(&name, n, model.clone(), vec![drive.port])?;
         let i = (dale && !is_output)
             .then(|| {
-                net.add_population(&format!("{name} (inhibitory)"), n, model, vec![Port::Delta])
+                net.add_population(&format!("{name} (inhibitory)"), n, model, vec![drive.port])
             })
             .transpose()?;
         let targets: Vec<PopulationId> = std::iter::once(e).chain(i).collect();
@@ -195,18 +264,27 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
         } else {
             Some((layers[k - 1], inhibitory[k - 1]))
         };
-        // Integrating output neurons are IF: their currents add as they are.
-        let gain = if membrane_out { 1.0 } else { current_gain };
         if k == 0 {
-            first_gain = gain;
+            first_drive = drive;
         }
+        let weight_scale = drive.synapse_scale / source_rate;
         for &t in &targets {
-            let bias_needs_current = k > 0 || input.is_some();
-            if bias_needs_current {
-                if let Some(b) = &d.bias {
-                    let b: Vec<f32> = b.iter().map(|x| x * gain).collect();
+            if k > 0 || input.is_some() {
+                let b: Vec<f32> = match &d.bias {
+                    Some(b) => b
+                        .iter()
+                        .map(|x| drive.offset + x * drive.current_scale)
+                        .collect(),
+                    None => vec![drive.offset; n],
+                };
+                if b.iter().any(|&x| x != 0.0) {
                     net.set_constant_currents(t, &b)?;
                 }
+            }
+            if options.neuron == NeuronChoice::Izhikevich && !membrane_out {
+                let (v, u) = super::calibrate::resting_state(drive.offset);
+                net.set_state(t, StateVar::V, &vec![v; n])?;
+                net.set_state(t, StateVar::U, &vec![u; n])?;
             }
             if options.initial == InitialPotential::HalfThreshold && !membrane_out {
                 net.set_v(t, &vec![0.5; n])?;
@@ -218,7 +296,7 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
                 None => {
                     let conn = Connection::new(
                         Connector::AllToAll,
-                        Weights::Values(pre_major(&d.weights)),
+                        Weights::Values(pre_major(&d.weights, weight_scale)),
                     )
                     .delay(Delay::Steps(0))
                     .named(format!(
@@ -233,7 +311,7 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
                     for (src, positive, tag) in
                         [(src_e, true, "excitatory"), (src_i, false, "inhibitory")]
                     {
-                        let (pairs, w) = signed_synapses(&d.weights, positive);
+                        let (pairs, w) = signed_synapses(&d.weights, positive, weight_scale);
                         if pairs.is_empty() {
                             continue;
                         }
@@ -251,6 +329,7 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
         }
         layers.push(e);
         inhibitory.push(i);
+        source_rate = drive.rate;
     }
     Ok(SpikingModel {
         net,
@@ -259,7 +338,7 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
         input,
         first_weights: chain[0].weights.clone(),
         first_bias: chain[0].bias.clone(),
-        current_gain: first_gain,
+        first_drive,
         options: options.clone(),
         pixel_p: Vec::new(),
     })
@@ -299,7 +378,8 @@ impl SpikingModel {
                 if let Some(b) = &self.first_bias {
                     current += b;
                 }
-                current.mapv_inplace(|c| c * self.current_gain);
+                let d = self.first_drive;
+                current.mapv_inplace(|c| d.offset + c * d.current_scale);
                 let current = current.as_slice().expect("new array");
                 self.net.set_currents(self.layers[0], current)?;
                 if let Some(i) = self.inhibitory[0] {

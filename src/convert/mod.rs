@@ -1,6 +1,7 @@
 //! ANN → SNN conversion, one file per stage.
 //!
 //! - [`build`]: the spiking network on the engine (dense networks so far) and per-step decisions.
+//! - [`calibrate`]: the drive-to-current map of converted Izhikevich neurons, from their f-I curve.
 //! - [`evaluate`]: accuracy after every step, latency, synaptic operations, over a data set.
 //! - [`fold`]: batch normalisation folded into the preceding convolution or dense layer.
 //! - [`normalize`]: data-based weight/threshold normalisation (max or percentile per layer).
@@ -11,6 +12,7 @@
 //! unit-threshold neurons can run; building and simulating that network follows.
 
 pub mod build;
+pub mod calibrate;
 pub mod evaluate;
 pub mod fold;
 pub mod normalize;

@@ -33,6 +33,10 @@ pub enum NeuronChoice {
         /// Membrane time constant in ms (steps), > 0.
         tau_mem_ms: f32,
     },
+    /// Izhikevich's regular-spiking neuron (2003, Fig. 2) with the drive-to-current map calibrated
+    /// from its simulated f-I curve ([`super::calibrate`]): rates are at most 0.1 per step, so it
+    /// needs about ten times the steps of IF. It resets by its own rule (v → c, u → u + d).
+    Izhikevich,
 }
 
 /// What a neuron's membrane does after a spike.
@@ -129,6 +133,22 @@ impl ConvertOptions {
                 "at least 1 stable step (or no early exit)",
             ));
         }
+        if self.neuron == NeuronChoice::Izhikevich {
+            let conflict = if self.reset == ResetChoice::Subtract {
+                Some("reset by subtraction (it resets v to c and adds d to u; use reset zero)")
+            } else if self.refractory_steps > 0 {
+                Some("a refractory period (its recovery variable plays that role)")
+            } else if self.initial == InitialPotential::HalfThreshold {
+                Some("a θ/2 start (it has no fixed threshold)")
+            } else {
+                None
+            };
+            if let Some(c) = conflict {
+                return Err(Error::Unsupported(format!(
+                    "Izhikevich neurons do not take {c}"
+                )));
+            }
+        }
         if self.refractory_steps > 0 && self.reset == ResetChoice::Subtract {
             // A clamped neuron drops the input of its refractory steps, while reset by subtraction
             // exists to keep every bit of charge: the two pull in opposite directions.
@@ -152,10 +172,12 @@ impl ConvertOptions {
         let neuron = match self.neuron {
             NeuronChoice::If => "if".to_string(),
             NeuronChoice::Lif { tau_mem_ms } => format!("lif{tau_mem_ms}"),
+            NeuronChoice::Izhikevich => "izhikevich".to_string(),
         };
-        let reset = match self.reset {
-            ResetChoice::Subtract => "subtract",
-            ResetChoice::Zero => "zero",
+        let reset = match (self.reset, self.neuron) {
+            (_, NeuronChoice::Izhikevich) => "own",
+            (ResetChoice::Subtract, _) => "subtract",
+            (ResetChoice::Zero, _) => "zero",
         };
         let mut label = format!("{input}-{neuron}-{reset}");
         if self.refractory_steps > 0 {

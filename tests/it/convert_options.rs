@@ -308,3 +308,67 @@ fn contradictory_or_out_of_range_options_are_refused() {
         .to_string();
     assert!(e.contains("steps"), "{e}");
 }
+
+#[test]
+fn izhikevich_neurons_fire_in_proportion_to_the_drive_and_convert_an_mlp() {
+    use somnet::convert::calibrate::{izhikevich_gain, MAX_RATE};
+    let izh = ConvertOptions {
+        neuron: NeuronChoice::Izhikevich,
+        reset: ResetChoice::Zero,
+        ..ConvertOptions::default()
+    };
+    let g = izhikevich_gain().unwrap();
+    // Regular spiking (Izhikevich 2003): rheobase near 3.8 in the model's units.
+    assert!((3.5..4.0).contains(&g.rheobase), "{g:?}");
+    // Drive 1 fires at the calibrated rate, drive ½ at about half of it (the f-I curve is concave:
+    // the secant is exact only at its ends), drive 0 not at all.
+    let steps = 3000;
+    let rate = |a: f32| spikes(a, &izh, steps).len() as f64 / steps as f64;
+    assert!(
+        (rate(1.0) - MAX_RATE).abs() < 0.1 * MAX_RATE,
+        "{}",
+        rate(1.0)
+    );
+    assert!(
+        (rate(0.5) - 0.5 * MAX_RATE).abs() < 0.25 * 0.5 * MAX_RATE,
+        "{}",
+        rate(0.5)
+    );
+    assert_eq!(rate(0.0), 0.0);
+    // A converted MLP classifies with Izhikevich neurons given ten times the IF steps.
+    let (ann, test) = trained_mlp();
+    let ann_acc = ann.accuracy(&test).unwrap();
+    let ev = evaluate_with(&ann, &test, 600, &izh, |_| {}).unwrap();
+    let acc = *ev.snn_accuracy_per_step.last().unwrap();
+    assert!(
+        acc >= ann_acc - 0.04,
+        "Izhikevich SNN {acc} vs ANN {ann_acc}"
+    );
+    // Options it does not take are refused.
+    for (o, needle) in [
+        (
+            ConvertOptions {
+                neuron: NeuronChoice::Izhikevich,
+                ..ConvertOptions::default()
+            },
+            "subtraction",
+        ),
+        (
+            ConvertOptions {
+                initial: InitialPotential::HalfThreshold,
+                ..izh.clone()
+            },
+            "θ/2",
+        ),
+        (
+            ConvertOptions {
+                refractory_steps: 3,
+                ..izh.clone()
+            },
+            "refractory",
+        ),
+    ] {
+        let e = build_with(&ann, &o).err().expect("refused").to_string();
+        assert!(e.contains("Izhikevich") && e.contains(needle), "{e}");
+    }
+}
