@@ -139,7 +139,9 @@ fn conversion_demo(args: &DemoArgs) -> anyhow::Result<()> {
     );
     for (k, (name, options)) in settings.iter().enumerate() {
         let t0 = Instant::now();
-        let r = evaluate_with(&p.norm, &test, args.steps, options, |_| {})?;
+        let r = evaluate_with(&p.norm, &test, args.steps, options, |_| {
+            std::ops::ControlFlow::Continue(())
+        })?;
         let secs = t0.elapsed().as_secs_f64();
         let energy = somnet::study::energy::estimate(
             &weighted

@@ -210,10 +210,16 @@ fn spiking(
     let result = super::with_threads(args.threads, || {
         evaluate_with(&norm, test, steps, &options, |n| {
             let d = done.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed) + n as u64;
-            let _ = progress.tick(d);
+            progress.tick(d)
         })
     })??;
     progress.finish();
+    if result.interrupted {
+        eprintln!(
+            "interrupted: the figures cover the {} images that finished",
+            result.images
+        );
+    }
     let secs = t0.elapsed().as_secs_f64();
     let last = *result.snn_accuracy_per_step.last().expect("steps >= 1");
     let latency: serde_json::Value = [1.0, 0.5, 0.1]
@@ -244,7 +250,8 @@ fn spiking(
     let record = serde_json::json!({
         "model": args.model,
         "dataset": test.name,
-        "images": test.len(),
+        "images": result.images,
+        "interrupted": result.interrupted,
         "steps": steps,
         "ann_accuracy": ann_acc,
         "snn_accuracy": last,
@@ -257,7 +264,7 @@ fn spiking(
         "spikes_per_neuron_per_step": result.spikes_per_neuron_per_step(),
         "layers": result.layers,
         "energy_pj": { "ann": energy.ann_pj, "snn": energy.snn_pj, "ratio": energy.ratio, "pj_per_mac": somnet::study::energy::PJ_PER_MAC, "pj_per_sop": somnet::study::energy::PJ_PER_SOP, "layers": energy.layers },
-        "images_per_second": test.len() as f64 / secs,
+        "images_per_second": result.images as f64 / secs,
         "options": options,
         "threshold": 1.0,
         "calibration_images": calibration_images,
@@ -287,9 +294,9 @@ fn spiking(
             100.0 * ann_acc,
             100.0 * last,
             options.label(),
-            test.len(),
+            result.images,
             test.name,
-            test.len() as f64 / secs,
+            result.images as f64 / secs,
             result.synaptic_ops_per_image,
             energy.ratio,
             energy.snn_pj,

@@ -127,11 +127,13 @@ pub fn run(args: IncrementalArgs) -> anyhow::Result<()> {
         })??;
         match run {
             Some(run) => {
+                let pct =
+                    |v: Option<&f64>| v.map_or("-".to_string(), |a| format!("{:.2} %", 100.0 * a));
                 eprintln!(
-                    "seed {seed}: final accuracy sleep {:.2} %, sequential {:.2} %, joint {:.2} % ({:.1} s)",
-                    100.0 * run.sleep.accuracy.last().copied().unwrap_or(f64::NAN),
-                    100.0 * run.sequential.accuracy.last().copied().unwrap_or(f64::NAN),
-                    100.0 * run.joint.accuracy.first().copied().unwrap_or(f64::NAN),
+                    "seed {seed}: final accuracy sleep {}, sequential {}, joint {} ({:.1} s)",
+                    pct(run.sleep.accuracy.last()),
+                    pct(run.sequential.accuracy.last()),
+                    pct(run.joint.accuracy.first()),
                     run.seconds
                 );
                 runs.push(run);
@@ -253,16 +255,25 @@ fn write_outputs(
     let csv_path = args.out.join("result.csv");
     std::fs::write(&csv_path, csv).with_context(|| format!("writing {}", csv_path.display()))?;
     somnet::study::plot::incremental_figures(&args.out, runs)?;
-    println!(
-        "final 10-class accuracy over {} seeds: sleep {:.2} ± {:.2} %, sequential {:.2} ± {:.2} %, joint {:.2} ± {:.2} %",
-        runs.len(),
-        100.0 * sleep_m,
-        100.0 * sleep_sd,
-        100.0 * seq_m,
-        100.0 * seq_sd,
-        100.0 * joint_m,
-        100.0 * joint_sd
-    );
+    if config.controls {
+        println!(
+            "final 10-class accuracy over {} seeds: sleep {:.2} ± {:.2} %, sequential {:.2} ± {:.2} %, joint {:.2} ± {:.2} %",
+            runs.len(),
+            100.0 * sleep_m,
+            100.0 * sleep_sd,
+            100.0 * seq_m,
+            100.0 * seq_sd,
+            100.0 * joint_m,
+            100.0 * joint_sd
+        );
+    } else {
+        println!(
+            "final 10-class accuracy over {} seeds: sleep {:.2} ± {:.2} % (controls not run)",
+            runs.len(),
+            100.0 * sleep_m,
+            100.0 * sleep_sd
+        );
+    }
     println!(
         "wrote {} ({}, plots); {:.1} s per seed",
         json.display(),

@@ -156,7 +156,9 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         })??;
         let t0 = std::time::Instant::now();
         let r = super::with_threads(args.threads, || {
-            evaluate_with(&norm, &test, args.steps, options, |_| {})
+            evaluate_with(&norm, &test, args.steps, options, |_| {
+                std::ops::ControlFlow::Continue(())
+            })
         })??;
         let secs = t0.elapsed().as_secs_f64();
         let energy = somnet::study::energy::estimate(

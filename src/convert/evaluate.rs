@@ -5,6 +5,9 @@
 //! (reset between samples, Poisson draws named by the sample's index), and results are combined in
 //! sample order, so the figures do not depend on the thread count.
 
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rayon::prelude::*;
 
 use super::build::{build_with, SpikingModel};
@@ -44,6 +47,8 @@ pub struct SnnEvaluation {
     pub mean_steps: f64,
     /// Per converted layer, in order.
     pub layers: Vec<LayerActivity>,
+    /// Whether the run was stopped early; the figures cover the finished samples only.
+    pub interrupted: bool,
 }
 
 impl SnnEvaluation {
@@ -80,6 +85,7 @@ struct Tally {
     all_sops: u64,
     all_spikes: u64,
     steps: u64,
+    images: usize,
 }
 
 fn layer_sums(model: &SpikingModel) -> (Vec<u64>, Vec<u64>) {
@@ -110,18 +116,20 @@ pub fn evaluate(
     ann: &Ann,
     data: &Dataset,
     steps: u64,
-    on_chunk: impl Fn(usize) + Sync,
+    on_chunk: impl Fn(usize) -> ControlFlow<()> + Sync,
 ) -> Result<SnnEvaluation> {
     evaluate_with(ann, data, steps, &ConvertOptions::default(), on_chunk)
 }
 
-/// [`evaluate`] with the given options.
+/// [`evaluate`] with the given options. `on_chunk(images)` is called as each chunk of samples
+/// finishes; once it answers `Break`, chunks not yet started are skipped and the result covers the
+/// finished ones (marked `interrupted`).
 pub fn evaluate_with(
     ann: &Ann,
     data: &Dataset,
     steps: u64,
     options: &ConvertOptions,
-    on_chunk: impl Fn(usize) + Sync,
+    on_chunk: impl Fn(usize) -> ControlFlow<()> + Sync,
 ) -> Result<SnnEvaluation> {
     if steps == 0 {
         return Err(Error::param("steps", 0, "at least 1"));
@@ -148,9 +156,13 @@ pub fn evaluate_with(
         .iter()
         .map(|&p| probe.net.population(p).len())
         .collect();
-    let tallies: Vec<Tally> = (0..data.len().div_ceil(CHUNK))
+    let stop = AtomicBool::new(false);
+    let tallies: Vec<Option<Tally>> = (0..data.len().div_ceil(CHUNK))
         .into_par_iter()
-        .map(|c| -> Result<Tally> {
+        .map(|c| -> Result<Option<Tally>> {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
             let mut model = build_with(ann, options)?;
             let mut t = Tally {
                 correct: vec![0; steps as usize],
@@ -175,17 +187,22 @@ pub fn evaluate_with(
                     *a += b;
                 }
             }
-            on_chunk(((c + 1) * CHUNK).min(data.len()) - c * CHUNK);
-            Ok(t)
+            t.images = ((c + 1) * CHUNK).min(data.len()) - c * CHUNK;
+            if on_chunk(t.images).is_break() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            Ok(Some(t))
         })
         .collect::<Result<_>>()?;
+    let interrupted = tallies.iter().any(Option::is_none);
     let mut total = Tally {
         correct: vec![0; steps as usize],
         sops: vec![0; sizes.len()],
         spikes: vec![0; sizes.len()],
         ..Tally::default()
     };
-    for t in tallies {
+    for t in tallies.into_iter().flatten() {
+        total.images += t.images;
         for (a, b) in total.correct.iter_mut().zip(t.correct) {
             *a += b;
         }
@@ -199,10 +216,16 @@ pub fn evaluate_with(
         total.all_spikes += t.all_spikes;
         total.steps += t.steps;
     }
-    let n = data.len() as f64;
+    if total.images == 0 {
+        return Err(Error::Unsupported(
+            "evaluation interrupted before any sample finished".into(),
+        ));
+    }
+    let n = total.images as f64;
     let mean_steps = total.steps as f64 / n;
     Ok(SnnEvaluation {
-        images: data.len(),
+        images: total.images,
+        interrupted,
         snn_accuracy_per_step: total.correct.iter().map(|&c| c as f64 / n).collect(),
         synaptic_ops_per_image: total.all_sops as f64 / n,
         spikes_per_image: total.all_spikes as f64 / n,

@@ -262,6 +262,7 @@ fn latency_is_the_first_step_from_which_accuracy_stays_close() {
         spikes_per_image: 0.0,
         mean_steps: 6.0,
         layers: vec![],
+        interrupted: false,
     };
     assert_eq!(
         e.latency(0.98, 1.0),

@@ -175,7 +175,10 @@ fn membrane_readout_decides_from_the_first_step_and_early_exit_freezes_the_decis
             .iter()
             .all(|d| *d == r.decisions[used - 1]));
     }
-    let ev = evaluate_with(&ann, &test, 60, &exit, |_| {}).unwrap();
+    let ev = evaluate_with(&ann, &test, 60, &exit, |_| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
     assert!(
         ev.mean_steps < 60.0 && ev.mean_steps >= 5.0,
         "{}",
@@ -223,7 +226,10 @@ fn poisson_input_fires_at_the_pixel_over_max_rate() {
 #[test]
 fn synaptic_operations_are_spikes_times_fan_out_per_layer() {
     let (ann, test) = trained_mlp();
-    let ev = evaluate_with(&ann, &test.head(20), 30, &ConvertOptions::default(), |_| {}).unwrap();
+    let ev = evaluate_with(&ann, &test.head(20), 30, &ConvertOptions::default(), |_| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
     // Analog input: no synapses into layer 1; layer 2 receives layer 1's spikes, 10 targets each.
     assert_eq!(ev.layers[0].synaptic_ops_per_image, 0.0);
     assert_eq!(
@@ -253,7 +259,12 @@ fn poisson_evaluation_is_the_same_on_1_and_2_threads() {
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| evaluate_with(&ann, &test, 20, &opts, |_| {}).unwrap())
+            .install(|| {
+                evaluate_with(&ann, &test, 20, &opts, |_| {
+                    std::ops::ControlFlow::Continue(())
+                })
+                .unwrap()
+            })
     };
     assert_eq!(run(1), run(2));
 }
@@ -303,9 +314,11 @@ fn contradictory_or_out_of_range_options_are_refused() {
         assert!(e.contains(needle), "'{e}' should name '{needle}'");
     }
     let data = Dataset::new("one", vec![1.0], vec![0], [1, 1, 1], vec!["0".into()]).unwrap();
-    let e = evaluate_with(&ann, &data, 0, &base, |_| {})
-        .unwrap_err()
-        .to_string();
+    let e = evaluate_with(&ann, &data, 0, &base, |_| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("steps"), "{e}");
 }
 
@@ -338,7 +351,10 @@ fn izhikevich_neurons_fire_in_proportion_to_the_drive_and_convert_an_mlp() {
     // A converted MLP classifies with Izhikevich neurons given ten times the IF steps.
     let (ann, test) = trained_mlp();
     let ann_acc = ann.accuracy(&test).unwrap();
-    let ev = evaluate_with(&ann, &test, 600, &izh, |_| {}).unwrap();
+    let ev = evaluate_with(&ann, &test, 600, &izh, |_| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
     let acc = *ev.snn_accuracy_per_step.last().unwrap();
     assert!(
         acc >= ann_acc - 0.04,
@@ -371,4 +387,33 @@ fn izhikevich_neurons_fire_in_proportion_to_the_drive_and_convert_an_mlp() {
         let e = build_with(&ann, &o).err().expect("refused").to_string();
         assert!(e.contains("Izhikevich") && e.contains(needle), "{e}");
     }
+}
+
+#[test]
+fn a_stopped_evaluation_keeps_the_finished_chunks() {
+    let (ann, _) = trained_mlp();
+    let test = crate::common::mnist(Split::Test).head(1000); // 4 chunks of 250
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    // Stop after the first chunk: on one thread the others have not started.
+    let ev = pool
+        .install(|| {
+            evaluate_with(&ann, &test, 10, &ConvertOptions::default(), |_| {
+                std::ops::ControlFlow::Break(())
+            })
+        })
+        .unwrap();
+    assert!(ev.interrupted);
+    assert_eq!(ev.images, 250);
+    let first = evaluate_with(
+        &ann,
+        &test.head(250),
+        10,
+        &ConvertOptions::default(),
+        |_| std::ops::ControlFlow::Continue(()),
+    )
+    .unwrap();
+    assert_eq!(ev.snn_accuracy_per_step, first.snn_accuracy_per_step);
 }
