@@ -12,11 +12,12 @@
 
 use ndarray::ArrayView1;
 
+use super::layers::Stage;
 use super::options::{
     ConvertOptions, InitialPotential, InputCoding, NeuronChoice, Readout, ResetChoice,
 };
-use crate::ann::{Activation, Ann, DropoutMode, Layer};
-use crate::error::{Error, Result};
+use crate::ann::Ann;
+use crate::error::Result;
 use crate::network::{
     Connection, Connector, Delay, Network, NetworkConfig, PopulationId, StateVar, Weights,
 };
@@ -40,51 +41,13 @@ pub struct SpikingModel {
     pub inhibitory: Vec<Option<PopulationId>>,
     /// Poisson input: the pixel sources (and their inhibitory copy under Dale's principle).
     input: Option<(PopulationId, Option<PopulationId>)>,
-    /// First layer's weights (outputs, inputs) and bias: the analog input current is `W·x + b`.
-    first_weights: ndarray::Array2<f32>,
-    first_bias: Option<ndarray::Array1<f32>>,
+    /// The first layer: the analog input current is its `W·x + b`.
+    first: Stage,
     /// How the first layer turns drive into current (analog input).
     first_drive: Drive,
     options: ConvertOptions,
     /// Per step for the Poisson input: probability per pixel.
     pixel_p: Vec<f64>,
-}
-
-/// The Dense layers of a dense-only ANN with the scale of an inference-time dropout folded into the
-/// weights that follow it.
-fn dense_chain(ann: &Ann) -> Result<Vec<crate::ann::Dense>> {
-    let mut out: Vec<crate::ann::Dense> = Vec::new();
-    let mut pending_scale = 1.0f32;
-    let last_weighted = ann
-        .layers
-        .iter()
-        .rposition(|l| matches!(l, Layer::Dense(_) | Layer::Conv2d(_)));
-    for (i, (layer, name)) in ann.layers.iter().zip(&ann.names).enumerate() {
-        match layer {
-            Layer::Dense(d) => {
-                let mut d = d.clone();
-                d.weights *= pending_scale;
-                pending_scale = 1.0;
-                out.push(d);
-            }
-            Layer::Flatten => {}
-            Layer::Dropout { rate } => {
-                if ann.dropout_mode == DropoutMode::ScaleAtTest {
-                    pending_scale *= 1.0 - rate;
-                }
-            }
-            Layer::Activation(Activation::Relu) => {}
-            Layer::Activation(_) if Some(i) > last_weighted => {} // the output activation: the readout replaces it
-            Layer::Activation(a) => return Err(Error::Unsupported(format!("layer '{name}': a hidden {a:?} activation cannot be converted (IF neurons compute ReLU)"))),
-            other => return Err(Error::Unsupported(format!("layer '{name}' ({}) is not supported by the converter yet (Dense, Flatten, ReLU and Dropout are)", other.kind()))),
-        }
-    }
-    if out.is_empty() {
-        return Err(Error::Unsupported(
-            "the network has no Dense layer to convert".into(),
-        ));
-    }
-    Ok(out)
 }
 
 /// The neuron of a converted layer.
@@ -144,24 +107,6 @@ fn pre_major(w: &ndarray::Array2<f32>, scale: f32) -> Vec<f32> {
     w.t().iter().map(|&x| x * scale).collect()
 }
 
-/// The (pre, post) pairs and weights of the positive (or negative) entries of `w` (outputs,
-/// inputs), pre-major.
-fn signed_synapses(
-    w: &ndarray::Array2<f32>,
-    positive: bool,
-    scale: f32,
-) -> (Vec<(u32, u32)>, Vec<f32>) {
-    let mut pairs = Vec::new();
-    let mut values = Vec::new();
-    for ((post, pre), &x) in w.t().indexed_iter().map(|((i, j), x)| ((j, i), x)) {
-        if (positive && x > 0.0) || (!positive && x < 0.0) {
-            pairs.push((pre as u32, post as u32));
-            values.push(x * scale);
-        }
-    }
-    (pairs, values)
-}
-
 /// Builds the spiking network with the reference converter's settings.
 pub fn build(ann: &Ann) -> Result<SpikingModel> {
     build_with(ann, &ConvertOptions::default())
@@ -171,7 +116,7 @@ pub fn build(ann: &Ann) -> Result<SpikingModel> {
 /// [`crate::convert::fold`] and [`crate::convert::normalize`]): thresholds are 1.
 pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
     options.validate()?;
-    let chain = dense_chain(ann)?;
+    let chain = super::layers::stages(ann)?;
     let mut net = Network::new(NetworkConfig {
         dt_ms: 1.0,
         seed: options.seed,
@@ -242,7 +187,7 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
         } else {
             neuron(options, 1.0)
         };
-        let n = d.weights.nrows();
+        let n = d.n_out();
         let name = format!("layer{}", k + 1);
         // Integrating output neurons are IF: drive adds as it is.
         let drive = if membrane_out {
@@ -270,7 +215,7 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
         let weight_scale = drive.synapse_scale / source_rate;
         for &t in &targets {
             if k > 0 || input.is_some() {
-                let b: Vec<f32> = match &d.bias {
+                let b: Vec<f32> = match &d.bias() {
                     Some(b) => b
                         .iter()
                         .map(|x| drive.offset + x * drive.current_scale)
@@ -292,33 +237,53 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
             let Some((src_e, src_i)) = source else {
                 continue;
             };
-            match src_i {
-                None => {
+            match (src_i, d) {
+                (None, Stage::Dense(dense)) => {
                     let conn = Connection::new(
                         Connector::AllToAll,
-                        Weights::Values(pre_major(&d.weights, weight_scale)),
+                        Weights::Values(pre_major(&dense.weights, weight_scale)),
                     )
                     .delay(Delay::Steps(0))
                     .named(format!(
-                        "dense{} -> {}",
+                        "layer{} -> {}",
                         k + 1,
                         net.population(t).name()
                     ));
                     net.connect(src_e, t, conn)?;
                 }
-                Some(src_i) => {
+                (
+                    None,
+                    Stage::Local {
+                        pairs,
+                        weights,
+                        name,
+                        ..
+                    },
+                ) => {
+                    let w = weights.iter().map(|w| w * weight_scale).collect();
+                    let conn = Connection::new(Connector::List(pairs.clone()), Weights::Values(w))
+                        .delay(Delay::Steps(0))
+                        .named(format!("{name} -> {}", net.population(t).name()));
+                    net.connect(src_e, t, conn)?;
+                }
+                (Some(src_i), _) => {
                     // Only the synapses of each sign exist: a sparse projection per copy.
+                    let all = d.synapses();
                     for (src, positive, tag) in
                         [(src_e, true, "excitatory"), (src_i, false, "inhibitory")]
                     {
-                        let (pairs, w) = signed_synapses(&d.weights, positive, weight_scale);
+                        let (pairs, w): (Vec<(u32, u32)>, Vec<f32>) = all
+                            .iter()
+                            .filter(|s| if positive { s.2 > 0.0 } else { s.2 < 0.0 })
+                            .map(|s| ((s.0, s.1), s.2 * weight_scale))
+                            .unzip();
                         if pairs.is_empty() {
                             continue;
                         }
                         let conn = Connection::new(Connector::List(pairs), Weights::Values(w))
                             .delay(Delay::Steps(0))
                             .named(format!(
-                                "dense{} ({tag}) -> {}",
+                                "layer{} ({tag}) -> {}",
                                 k + 1,
                                 net.population(t).name()
                             ));
@@ -336,8 +301,7 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
         layers,
         inhibitory,
         input,
-        first_weights: chain[0].weights.clone(),
-        first_bias: chain[0].bias.clone(),
+        first: chain[0].clone(),
         first_drive,
         options: options.clone(),
         pixel_p: Vec::new(),
@@ -374,13 +338,15 @@ impl SpikingModel {
         self.net.reset();
         match self.input {
             None => {
-                let mut current = self.first_weights.dot(&x);
-                if let Some(b) = &self.first_bias {
-                    current += b;
-                }
+                let x: Vec<f32> = x.iter().copied().collect();
                 let d = self.first_drive;
-                current.mapv_inplace(|c| d.offset + c * d.current_scale);
-                let current = current.as_slice().expect("new array");
+                let current: Vec<f32> = self
+                    .first
+                    .drive(&x)
+                    .iter()
+                    .map(|c| d.offset + c * d.current_scale)
+                    .collect();
+                let current = &current[..];
                 self.net.set_currents(self.layers[0], current)?;
                 if let Some(i) = self.inhibitory[0] {
                     self.net.set_currents(i, current)?;

@@ -3,6 +3,7 @@
 //! - [`build`]: the spiking network on the engine (dense networks so far) and per-step decisions.
 //! - [`calibrate`]: the drive-to-current map of converted Izhikevich neurons, from their f-I curve.
 //! - [`evaluate`]: accuracy after every step, latency, synaptic operations, over a data set.
+//! - [`layers`]: what each Dense, Conv2d and AvgPool2d layer becomes (dense matrix or synapse list).
 //! - [`fold`]: batch normalisation folded into the preceding convolution or dense layer.
 //! - [`normalize`]: data-based weight/threshold normalisation (max or percentile per layer).
 //! - [`options`]: the plausibility knobs (input coding, neuron, reset, refractoriness, initial
@@ -15,5 +16,6 @@ pub mod build;
 pub mod calibrate;
 pub mod evaluate;
 pub mod fold;
+pub mod layers;
 pub mod normalize;
 pub mod options;

@@ -246,10 +246,23 @@ fn converted_mlp_classifies_like_the_ann() {
         "SNN {snn_acc} vs ANN {ann_acc} after {t} steps"
     );
     assert!(correct[0] <= correct[t - 1], "accuracy grows with time");
-    // Conv layers are refused with their name until the engine has conv projections.
-    let cnn = build("lenet", &[1, 28, 28], 10, &ArchOptions::default(), 1).unwrap();
-    let e = build_snn(&cnn).err().expect("conv refused").to_string();
-    assert!(e.contains("conv2d_1"), "{e}");
+    // Max pooling is refused with the layer's name until the engine gates spikes by count.
+    let cnn = build(
+        "c8k3-relu-mp2-flat-d10-out",
+        &[1, 28, 28],
+        10,
+        &ArchOptions::default(),
+        1,
+    )
+    .unwrap();
+    let e = build_snn(&cnn)
+        .err()
+        .expect("max pooling refused")
+        .to_string();
+    assert!(
+        e.contains(&cnn.names[2]) && e.contains("not supported"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -272,4 +285,144 @@ fn latency_is_the_first_step_from_which_accuracy_stays_close() {
     assert_eq!(e.latency(0.98, 0.5), Some(6));
     assert_eq!(e.latency(0.99, 0.5), None);
     assert_eq!(e.latency(0.5, 1.0), Some(1));
+}
+
+/// A one-layer network around `layer` for input shape `shape`.
+fn single(layer: Layer, shape: Vec<usize>) -> somnet::ann::Ann {
+    somnet::ann::Ann::new(
+        shape,
+        vec![("only".into(), layer)],
+        somnet::ann::DropoutMode::Inverted,
+    )
+    .unwrap()
+}
+
+#[test]
+fn conv_and_average_pool_stages_compute_what_the_ann_computes() {
+    use rand::{RngExt, SeedableRng};
+    use somnet::ann::{Conv2d, Padding, Pool};
+    use somnet::convert::layers::stages;
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
+    let cases: Vec<(Layer, Vec<usize>)> = vec![
+        (
+            Layer::Conv2d(Conv2d {
+                weights: ndarray::Array4::from_shape_fn((2, 3, 3, 3), |_| {
+                    rng.random_range(-1.0..1.0)
+                }),
+                bias: Some(ndarray::array![0.5, -0.25]),
+                stride: (2, 2),
+                padding: Padding::Same,
+            }),
+            vec![3, 7, 6],
+        ),
+        (
+            Layer::Conv2d(Conv2d {
+                weights: ndarray::Array4::from_shape_fn((4, 1, 5, 5), |_| {
+                    rng.random_range(-1.0..1.0)
+                }),
+                bias: None,
+                stride: (1, 1),
+                padding: Padding::Valid,
+            }),
+            vec![1, 9, 8],
+        ),
+        (
+            Layer::AvgPool2d(Pool {
+                size: (2, 2),
+                stride: (2, 2),
+                padding: Padding::Valid,
+            }),
+            vec![2, 5, 5],
+        ),
+        (
+            Layer::AvgPool2d(Pool {
+                size: (3, 3),
+                stride: (2, 2),
+                padding: Padding::Same,
+            }),
+            vec![1, 5, 6],
+        ),
+    ];
+    for (layer, shape) in cases {
+        let ann = single(layer, shape.clone());
+        let n: usize = shape.iter().product();
+        let x: Vec<f32> = (0..n).map(|_| rng.random_range(0.0..1.0)).collect();
+        let want = ann
+            .forward(ndarray::ArrayView2::from_shape((1, n), &x).unwrap())
+            .unwrap();
+        let stage = &stages(&ann).unwrap()[0];
+        let got = stage.drive(&x);
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want.iter()) {
+            assert!(
+                (g - w).abs() < 1e-5,
+                "{:?}: {g} vs {w}",
+                ann.layers[0].kind()
+            );
+        }
+    }
+}
+
+#[test]
+fn average_pooling_on_hand_made_spike_trains() {
+    use somnet::ann::{Padding, Pool};
+    use somnet::convert::build::build_with;
+    use somnet::convert::options::{ConvertOptions, InputCoding};
+    // A 2×2 image pooled to one IF neuron: each input spike brings 1/4.
+    let ann = single(
+        Layer::AvgPool2d(Pool {
+            size: (2, 2),
+            stride: (2, 2),
+            padding: Padding::Valid,
+        }),
+        vec![1, 2, 2],
+    );
+    let opts = ConvertOptions {
+        input: InputCoding::Poisson,
+        ..ConvertOptions::default()
+    };
+    let run = |train: &dyn Fn(u64) -> Vec<u32>| -> Vec<u64> {
+        let mut m = build_with(&ann, &opts).unwrap();
+        let (input, out) = (m.input_population().unwrap(), m.output());
+        let mut fired = Vec::new();
+        for t in 0..12 {
+            m.net.inject_spikes(input, &train(t)).unwrap();
+            m.net.step();
+            if !m.net.population(out).last_spikes().is_empty() {
+                fired.push(t);
+            }
+        }
+        fired
+    };
+    // One input firing every step: 1/4 per step → a spike every fourth step.
+    assert_eq!(run(&|_| vec![0]), vec![3, 7, 11]);
+    // All four every step: the mean is 1 → a spike every step.
+    assert_eq!(run(&|_| vec![0, 1, 2, 3]), (0..12).collect::<Vec<_>>());
+    // Two inputs on even steps: 1/2 every other step → a spike every fourth step.
+    assert_eq!(
+        run(&|t| if t % 2 == 0 { vec![1, 2] } else { vec![] }),
+        vec![2, 6, 10]
+    );
+}
+
+#[test]
+fn converted_lenet_classifies_like_the_ann() {
+    let tr = crate::common::mnist(Split::Train).head(2000);
+    let te = test_images(100);
+    let (ann, _) =
+        crate::common::train_quick("c8k5-relu-ap2-c16k3-relu-ap2-flat-d10-out", 3, &tr, None);
+    let ann_acc = ann.accuracy(&te).unwrap();
+    let norm = apply_scales(&ann, &layer_scales(&ann, &tr.head(300), 99.9).unwrap()).unwrap();
+    let ev = somnet::convert::evaluate::evaluate(&norm, &te, 100, |_| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    let acc = *ev.snn_accuracy_per_step.last().unwrap();
+    assert!(ann_acc > 0.8, "{ann_acc}");
+    assert!(acc >= ann_acc - 0.03, "SNN {acc} vs ANN {ann_acc}");
+    // Pooling layers spike too, and every layer's operations are counted.
+    assert_eq!(ev.layers.len(), 5);
+    assert!(ev.layers[1..]
+        .iter()
+        .all(|l| l.synaptic_ops_per_image > 0.0));
 }

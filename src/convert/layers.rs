@@ -1,0 +1,243 @@
+//! The layers of a converted network: what each weighted or pooling layer of the ANN becomes.
+//!
+//! A Dense layer stays a dense matrix. A convolution or an average pooling becomes its explicit
+//! synapses — input neuron (c, y, x) to output neuron (c', y', x') — over populations in the ANN's
+//! NCHW order, so a Flatten between them is the identity. Convolution weights are shared in the
+//! ANN and copied per synapse here (a few hundred thousand synapses for the MNIST networks).
+//! Average pooling is a layer of spiking neurons fed with the mean of its window's input spikes
+//! (the reference converter's rule, Rueckauer et al. 2017); windows count only the inputs inside
+//! the image, as the ANN does.
+
+use crate::ann::layer::padded_extent;
+use crate::ann::{Activation, Ann, Conv2d, Dense, DropoutMode, Layer, Pool};
+use crate::error::{Error, Result};
+
+/// One converted layer.
+#[derive(Debug, Clone)]
+pub enum Stage {
+    /// A dense layer.
+    Dense(Dense),
+    /// A layer given by its synapse list (convolution, average pooling).
+    Local {
+        /// The ANN layer's name.
+        name: String,
+        /// `(pre, post)` pairs, pre-major.
+        pairs: Vec<(u32, u32)>,
+        /// Weight of each pair.
+        weights: Vec<f32>,
+        /// Bias per output neuron.
+        bias: Option<Vec<f32>>,
+        /// Output neurons.
+        n_out: usize,
+    },
+}
+
+impl Stage {
+    /// Output neurons.
+    pub fn n_out(&self) -> usize {
+        match self {
+            Stage::Dense(d) => d.weights.nrows(),
+            Stage::Local { n_out, .. } => *n_out,
+        }
+    }
+
+    /// Bias per output neuron.
+    pub fn bias(&self) -> Option<Vec<f32>> {
+        match self {
+            Stage::Dense(d) => d.bias.as_ref().map(|b| b.to_vec()),
+            Stage::Local { bias, .. } => bias.clone(),
+        }
+    }
+
+    /// `W·x + b` for an input vector (the analog drive of a first layer).
+    pub fn drive(&self, x: &[f32]) -> Vec<f32> {
+        let mut out = self.bias().unwrap_or_else(|| vec![0.0; self.n_out()]);
+        match self {
+            Stage::Dense(d) => {
+                for (o, row) in out.iter_mut().zip(d.weights.rows()) {
+                    *o += row.iter().zip(x).map(|(w, v)| w * v).sum::<f32>();
+                }
+            }
+            Stage::Local { pairs, weights, .. } => {
+                for (&(pre, post), w) in pairs.iter().zip(weights) {
+                    out[post as usize] += w * x[pre as usize];
+                }
+            }
+        }
+        out
+    }
+
+    /// Every synapse as (pre, post, weight), pre-major (for sign splits).
+    pub fn synapses(&self) -> Vec<(u32, u32, f32)> {
+        match self {
+            Stage::Dense(d) => d
+                .weights
+                .t()
+                .indexed_iter()
+                .map(|((pre, post), &w)| (pre as u32, post as u32, w))
+                .collect(),
+            Stage::Local { pairs, weights, .. } => pairs
+                .iter()
+                .zip(weights)
+                .map(|(&(a, b), &w)| (a, b, w))
+                .collect(),
+        }
+    }
+
+    fn scale_weights(&mut self, s: f32) {
+        match self {
+            Stage::Dense(d) => d.weights *= s,
+            Stage::Local { weights, .. } => weights.iter_mut().for_each(|w| *w *= s),
+        }
+    }
+}
+
+/// The synapses of a convolution from input shape (C, H, W).
+fn conv_stage(name: &str, conv: &Conv2d, input: &[usize]) -> Result<Stage> {
+    let (co, ci, kh, kw) = conv.weights.dim();
+    let (h, w) = (input[1], input[2]);
+    let bad = || Error::Unsupported(format!("layer '{name}': kernel larger than its input"));
+    let (oh, pt) = padded_extent(h, kh, conv.stride.0, conv.padding).ok_or_else(bad)?;
+    let (ow, pl) = padded_extent(w, kw, conv.stride.1, conv.padding).ok_or_else(bad)?;
+    let mut pairs = Vec::new();
+    let mut weights = Vec::new();
+    // Pre-major: for each input neuron, every output it reaches.
+    for c in 0..ci {
+        for y in 0..h {
+            for x in 0..w {
+                let pre = (c * h * w + y * w + x) as u32;
+                for o in 0..co {
+                    for ky in 0..kh {
+                        // Output row oy reads input row oy·s + ky − pad.
+                        let Some(oy) = tap(y, ky, pt, conv.stride.0, oh) else {
+                            continue;
+                        };
+                        for kx in 0..kw {
+                            let Some(ox) = tap(x, kx, pl, conv.stride.1, ow) else {
+                                continue;
+                            };
+                            pairs.push((pre, (o * oh * ow + oy * ow + ox) as u32));
+                            weights.push(conv.weights[[o, c, ky, kx]]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let bias = conv
+        .bias
+        .as_ref()
+        .map(|b| (0..co * oh * ow).map(|j| b[j / (oh * ow)]).collect());
+    Ok(Stage::Local {
+        name: name.to_string(),
+        pairs,
+        weights,
+        bias,
+        n_out: co * oh * ow,
+    })
+}
+
+/// The output index along one axis that input position `i` reaches through kernel tap `k`.
+fn tap(i: usize, k: usize, pad: usize, stride: usize, out: usize) -> Option<usize> {
+    let v = (i + pad).checked_sub(k)?;
+    (v % stride == 0 && v / stride < out).then_some(v / stride)
+}
+
+/// The synapses of an average pooling: each output neuron receives 1/n from each of the n inputs
+/// of its window that lie inside the image.
+fn avg_pool_stage(name: &str, pool: &Pool, input: &[usize]) -> Result<Stage> {
+    let (c, h, w) = (input[0], input[1], input[2]);
+    let bad = || Error::Unsupported(format!("layer '{name}': window larger than its input"));
+    let (oh, pt) = padded_extent(h, pool.size.0, pool.stride.0, pool.padding).ok_or_else(bad)?;
+    let (ow, pl) = padded_extent(w, pool.size.1, pool.stride.1, pool.padding).ok_or_else(bad)?;
+    let count = |o: usize, pad: usize, stride: usize, k: usize, n: usize| {
+        let start = (o * stride) as isize - pad as isize;
+        (start.max(0)..(start + k as isize).min(n as isize)).len()
+    };
+    let mut pairs = Vec::new();
+    let mut weights = Vec::new();
+    for ch in 0..c {
+        for y in 0..h {
+            for x in 0..w {
+                let pre = (ch * h * w + y * w + x) as u32;
+                for ky in 0..pool.size.0 {
+                    let Some(oy) = tap(y, ky, pt, pool.stride.0, oh) else {
+                        continue;
+                    };
+                    for kx in 0..pool.size.1 {
+                        let Some(ox) = tap(x, kx, pl, pool.stride.1, ow) else {
+                            continue;
+                        };
+                        let n = count(oy, pt, pool.stride.0, pool.size.0, h)
+                            * count(ox, pl, pool.stride.1, pool.size.1, w);
+                        pairs.push((pre, (ch * oh * ow + oy * ow + ox) as u32));
+                        weights.push(1.0 / n as f32);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Stage::Local {
+        name: name.to_string(),
+        pairs,
+        weights,
+        bias: None,
+        n_out: c * oh * ow,
+    })
+}
+
+/// The converted layers of `ann` (batch norm already folded), with the scale of an inference-time
+/// dropout folded into the weights that follow it.
+pub fn stages(ann: &Ann) -> Result<Vec<Stage>> {
+    let shapes = ann.shapes()?;
+    let mut out: Vec<Stage> = Vec::new();
+    let mut pending_scale = 1.0f32;
+    let last_weighted = ann
+        .layers
+        .iter()
+        .rposition(|l| matches!(l, Layer::Dense(_) | Layer::Conv2d(_)));
+    for (i, (layer, name)) in ann.layers.iter().zip(&ann.names).enumerate() {
+        let input: &[usize] = if i == 0 {
+            &ann.input_shape
+        } else {
+            &shapes[i - 1]
+        };
+        let mut stage = match layer {
+            Layer::Dense(d) => Stage::Dense(d.clone()),
+            Layer::Conv2d(c) => conv_stage(name, c, input)?,
+            Layer::AvgPool2d(p) => avg_pool_stage(name, p, input)?,
+            Layer::Flatten => continue,
+            Layer::Dropout { rate } => {
+                if ann.dropout_mode == DropoutMode::ScaleAtTest {
+                    pending_scale *= 1.0 - rate;
+                }
+                continue;
+            }
+            Layer::Activation(Activation::Relu) => continue,
+            // The output activation: the readout replaces it.
+            Layer::Activation(_) if Some(i) > last_weighted => continue,
+            Layer::Activation(a) => {
+                return Err(Error::Unsupported(format!(
+                    "layer '{name}': a hidden {a:?} activation cannot be converted (IF neurons \
+                     compute ReLU)"
+                )))
+            }
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "layer '{name}' ({}) is not supported by the converter yet (Dense, Conv2d, \
+                     AvgPool2d, Flatten, ReLU, Dropout and batch norm after a weighted layer are)",
+                    other.kind()
+                )))
+            }
+        };
+        stage.scale_weights(pending_scale);
+        pending_scale = 1.0;
+        out.push(stage);
+    }
+    if out.is_empty() {
+        return Err(Error::Unsupported(
+            "the network has no Dense or Conv2d layer to convert".into(),
+        ));
+    }
+    Ok(out)
+}
