@@ -238,37 +238,9 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
                 continue;
             };
             match (src_i, d) {
-                (None, Stage::Dense(dense)) => {
-                    let conn = Connection::new(
-                        Connector::AllToAll,
-                        Weights::Values(pre_major(&dense.weights, weight_scale)),
-                    )
-                    .delay(Delay::Steps(0))
-                    .named(format!(
-                        "layer{} -> {}",
-                        k + 1,
-                        net.population(t).name()
-                    ));
-                    net.connect(src_e, t, conn)?;
-                }
-                (
-                    None,
-                    Stage::Local {
-                        pairs,
-                        weights,
-                        name,
-                        ..
-                    },
-                ) => {
-                    let w = weights.iter().map(|w| w * weight_scale).collect();
-                    let conn = Connection::new(Connector::List(pairs.clone()), Weights::Values(w))
-                        .delay(Delay::Steps(0))
-                        .named(format!("{name} -> {}", net.population(t).name()));
-                    net.connect(src_e, t, conn)?;
-                }
-                (Some(src_i), _) => {
+                (Some(src_i), stage) if !stage.is_max_gate() => {
                     // Only the synapses of each sign exist: a sparse projection per copy.
-                    let all = d.synapses();
+                    let all = stage.synapses();
                     for (src, positive, tag) in
                         [(src_e, true, "excitatory"), (src_i, false, "inhibitory")]
                     {
@@ -288,6 +260,40 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
                                 net.population(t).name()
                             ));
                         net.connect(src, t, conn)?;
+                    }
+                }
+                (_, Stage::Dense(dense)) => {
+                    let conn = Connection::new(
+                        Connector::AllToAll,
+                        Weights::Values(pre_major(&dense.weights, weight_scale)),
+                    )
+                    .delay(Delay::Steps(0))
+                    .named(format!(
+                        "layer{} -> {}",
+                        k + 1,
+                        net.population(t).name()
+                    ));
+                    net.connect(src_e, t, conn)?;
+                }
+                (
+                    _,
+                    Stage::Local {
+                        pairs,
+                        weights,
+                        name,
+                        max_gate,
+                        ..
+                    },
+                ) => {
+                    // A max gate relays positive spikes: under Dale's principle only the
+                    // excitatory copy of its input feeds it.
+                    let w = weights.iter().map(|w| w * weight_scale).collect();
+                    let conn = Connection::new(Connector::List(pairs.clone()), Weights::Values(w))
+                        .delay(Delay::Steps(0))
+                        .named(format!("{name} -> {}", net.population(t).name()));
+                    let proj = net.connect(src_e, t, conn)?;
+                    if *max_gate {
+                        net.set_max_gate(proj)?;
                     }
                 }
             }

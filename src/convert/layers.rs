@@ -6,7 +6,8 @@
 //! ANN and copied per synapse here (a few hundred thousand synapses for the MNIST networks).
 //! Average pooling is a layer of spiking neurons fed with the mean of its window's input spikes
 //! (the reference converter's rule, Rueckauer et al. 2017); windows count only the inputs inside
-//! the image, as the ANN does.
+//! the image, as the ANN does. Max pooling is a layer of neurons each fed, per step, the spike of
+//! its window's input with the largest cumulative spike count (a max gate on the engine).
 
 use crate::ann::layer::padded_extent;
 use crate::ann::{Activation, Ann, Conv2d, Dense, DropoutMode, Layer, Pool};
@@ -29,6 +30,9 @@ pub enum Stage {
         bias: Option<Vec<f32>>,
         /// Output neurons.
         n_out: usize,
+        /// A max-pooling window set: the synapses form windows (weight 1) and the projection
+        /// gates them by cumulative spike count.
+        max_gate: bool,
     },
 }
 
@@ -57,6 +61,18 @@ impl Stage {
                 for (o, row) in out.iter_mut().zip(d.weights.rows()) {
                     *o += row.iter().zip(x).map(|(w, v)| w * v).sum::<f32>();
                 }
+            }
+            Stage::Local {
+                pairs,
+                max_gate: true,
+                ..
+            } => {
+                // Max pooling of the input itself.
+                let mut best = vec![f32::NEG_INFINITY; out.len()];
+                for &(pre, post) in pairs {
+                    best[post as usize] = best[post as usize].max(x[pre as usize]);
+                }
+                out = best;
             }
             Stage::Local { pairs, weights, .. } => {
                 for (&(pre, post), w) in pairs.iter().zip(weights) {
@@ -87,8 +103,15 @@ impl Stage {
     fn scale_weights(&mut self, s: f32) {
         match self {
             Stage::Dense(d) => d.weights *= s,
+            // A gate relays spikes; a scale before it applies after it (max commutes with s > 0).
+            Stage::Local { max_gate: true, .. } => {}
             Stage::Local { weights, .. } => weights.iter_mut().for_each(|w| *w *= s),
         }
+    }
+
+    /// Whether this is a max-pooling gate.
+    pub fn is_max_gate(&self) -> bool {
+        matches!(self, Stage::Local { max_gate: true, .. })
     }
 }
 
@@ -134,6 +157,7 @@ fn conv_stage(name: &str, conv: &Conv2d, input: &[usize]) -> Result<Stage> {
         weights,
         bias,
         n_out: co * oh * ow,
+        max_gate: false,
     })
 }
 
@@ -143,9 +167,9 @@ fn tap(i: usize, k: usize, pad: usize, stride: usize, out: usize) -> Option<usiz
     (v % stride == 0 && v / stride < out).then_some(v / stride)
 }
 
-/// The synapses of an average pooling: each output neuron receives 1/n from each of the n inputs
-/// of its window that lie inside the image.
-fn avg_pool_stage(name: &str, pool: &Pool, input: &[usize]) -> Result<Stage> {
+/// The synapses of an average pooling (each output neuron receives 1/n from each of the n inputs
+/// of its window that lie inside the image) or of a max pooling (weight 1, gated by count).
+fn pool_stage(name: &str, pool: &Pool, input: &[usize], max: bool) -> Result<Stage> {
     let (c, h, w) = (input[0], input[1], input[2]);
     let bad = || Error::Unsupported(format!("layer '{name}': window larger than its input"));
     let (oh, pt) = padded_extent(h, pool.size.0, pool.stride.0, pool.padding).ok_or_else(bad)?;
@@ -171,7 +195,7 @@ fn avg_pool_stage(name: &str, pool: &Pool, input: &[usize]) -> Result<Stage> {
                         let n = count(oy, pt, pool.stride.0, pool.size.0, h)
                             * count(ox, pl, pool.stride.1, pool.size.1, w);
                         pairs.push((pre, (ch * oh * ow + oy * ow + ox) as u32));
-                        weights.push(1.0 / n as f32);
+                        weights.push(if max { 1.0 } else { 1.0 / n as f32 });
                     }
                 }
             }
@@ -183,6 +207,7 @@ fn avg_pool_stage(name: &str, pool: &Pool, input: &[usize]) -> Result<Stage> {
         weights,
         bias: None,
         n_out: c * oh * ow,
+        max_gate: max,
     })
 }
 
@@ -205,7 +230,8 @@ pub fn stages(ann: &Ann) -> Result<Vec<Stage>> {
         let mut stage = match layer {
             Layer::Dense(d) => Stage::Dense(d.clone()),
             Layer::Conv2d(c) => conv_stage(name, c, input)?,
-            Layer::AvgPool2d(p) => avg_pool_stage(name, p, input)?,
+            Layer::AvgPool2d(p) => pool_stage(name, p, input, false)?,
+            Layer::MaxPool2d(p) => pool_stage(name, p, input, true)?,
             Layer::Flatten => continue,
             Layer::Dropout { rate } => {
                 if ann.dropout_mode == DropoutMode::ScaleAtTest {
@@ -225,7 +251,8 @@ pub fn stages(ann: &Ann) -> Result<Vec<Stage>> {
             other => {
                 return Err(Error::Unsupported(format!(
                     "layer '{name}' ({}) is not supported by the converter yet (Dense, Conv2d, \
-                     AvgPool2d, Flatten, ReLU, Dropout and batch norm after a weighted layer are)",
+                     AvgPool2d, MaxPool2d, Flatten, ReLU, Dropout and batch norm after a weighted \
+                     layer are)",
                     other.kind()
                 )))
             }

@@ -68,7 +68,7 @@ use crate::rng::{stream, uniform01, Purpose};
 use crate::time::Dt;
 use delay::Ring;
 use population::{block_size_for, Block, BlockState, Dynamics, StepContext};
-use projection::{block_offsets, Csr, Storage};
+use projection::{block_offsets, Csr, MaxGate, Storage};
 
 /// A population's handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -1059,6 +1059,7 @@ impl Network {
             delay_steps: uniform_delay.unwrap_or(0),
             plasticity: None,
             events: 0,
+            gate: None,
         });
         self.local_spikes.push(Vec::new());
         let j = self.projs.len() - 1;
@@ -1085,6 +1086,55 @@ impl Network {
         }
         self.projs[j].plasticity = Some(rule);
         Ok(())
+    }
+
+    /// Turns a sparse projection with one delay into a **max gate**: each post neuron's window is
+    /// its pre neurons, and per step it receives at most one spike — that of a window member with
+    /// the largest cumulative spike count so far (counting this step's spikes; ties to the lowest
+    /// index), with that synapse's weight. This is how converted max pooling passes the spikes of
+    /// its most active input (Rueckauer et al. 2017, Sec. 2.2.6). Counts restart at
+    /// [`Network::reset`]. One synaptic operation is counted per passed spike.
+    ///
+    /// ```
+    /// use somnet::network::{Connection, Connector, Delay, Network, NetworkConfig, Weights};
+    /// use somnet::neuron::{IafParams, NeuronModel, Port};
+    /// let mut net = Network::new(NetworkConfig { dt_ms: 1.0, ..NetworkConfig::default() }).unwrap();
+    /// let src = net.add_external_source("in", 2).unwrap();
+    /// let out = net.add_population("pool", 1, NeuronModel::Iaf(IafParams::default()), vec![Port::Delta]).unwrap();
+    /// let conn = Connection::new(Connector::List(vec![(0, 0), (1, 0)]), Weights::Constant(1.0))
+    ///     .delay(Delay::Steps(0));
+    /// let p = net.connect(src, out, conn).unwrap();
+    /// net.set_max_gate(p).unwrap();
+    /// // Input 0 fires twice, then input 1 once: 1's count (1) is below 0's (2), so it is blocked.
+    /// let mut fired = Vec::new();
+    /// for spikes in [&[0u32][..], &[0], &[1]] {
+    ///     net.inject_spikes(src, spikes).unwrap();
+    ///     net.step();
+    ///     fired.push(net.population(out).last_spikes().len());
+    /// }
+    /// assert_eq!(fired, vec![1, 1, 0]);
+    /// ```
+    pub fn set_max_gate(&mut self, proj: ProjectionId) -> Result<()> {
+        let j = proj.0 as usize;
+        if j >= self.projs.len() {
+            return Err(Error::IndexOutOfRange {
+                what: "projection id".into(),
+                index: j,
+                len: self.projs.len(),
+            });
+        }
+        let p = &mut self.projs[j];
+        match &p.storage {
+            Storage::Sparse(csr) if csr.delays.is_none() => {
+                p.gate = Some(MaxGate::new(csr, p.n_pre as usize, p.n_post as usize));
+                Ok(())
+            }
+            _ => Err(Error::Unsupported(format!(
+                "projection {}: a max gate needs sparse storage (a List or probabilistic \
+                 connector) and one delay for all synapses",
+                p.name
+            ))),
+        }
     }
 
     /// Records the spikes of `pop` (all neurons, or the listed ones).
@@ -1213,6 +1263,9 @@ impl Network {
         }
         for proj in &mut self.projs {
             proj.events = 0;
+            if let Some(g) = &mut proj.gate {
+                g.reset();
+            }
         }
         for m in &mut self.spike_monitors {
             m.events.clear();
@@ -1331,10 +1384,13 @@ impl Network {
                 let local = &mut self.local_spikes[j];
                 local.clear();
                 local.extend(spikes[lo..hi].iter().map(|&s| s - proj.pre_start));
-                proj.events += local
-                    .iter()
-                    .map(|&s| proj.out_degree(s as usize))
-                    .sum::<u64>();
+                proj.events += match proj.gate_step(local) {
+                    Some(passed) => passed,
+                    None => local
+                        .iter()
+                        .map(|&s| proj.out_degree(s as usize))
+                        .sum::<u64>(),
+                };
             }
             let (projs, locals) = (&self.projs, &self.local_spikes);
             let deliver_block = |(b, blk): (usize, &mut Block)| {

@@ -56,6 +56,46 @@ pub struct Projection {
     pub(crate) plasticity: Option<Box<dyn Plasticity>>,
     /// Synaptic events delivered so far (spikes × out-degree).
     pub(crate) events: u64,
+    /// When set, the projection is a max gate (see [`super::Network::set_max_gate`]).
+    pub(crate) gate: Option<MaxGate>,
+}
+
+/// The state of a max gate: each post neuron passes, per step, the spike of one of its pre
+/// neurons with the largest cumulative spike count so far (this step's spikes included).
+#[derive(Debug, Clone)]
+pub(crate) struct MaxGate {
+    /// Per local post: its pre neurons and the weights from them.
+    members: Vec<Vec<(u32, f32)>>,
+    /// Per local pre: spikes so far.
+    counts: Vec<u32>,
+    /// Per local pre: whether it fired this step (scratch).
+    fired: Vec<bool>,
+    /// This step's passed spikes: (local post, weight), increasing post.
+    passed: Vec<(u32, f32)>,
+}
+
+impl MaxGate {
+    /// A gate over the windows given by the transpose of CSR rows.
+    pub(crate) fn new(csr: &Csr, n_pre: usize, n_post: usize) -> MaxGate {
+        let mut members = vec![Vec::new(); n_post];
+        for i in 0..n_pre {
+            for k in csr.row_ptr[i] as usize..csr.row_ptr[i + 1] as usize {
+                members[csr.post[k] as usize].push((i as u32, csr.weights[k]));
+            }
+        }
+        MaxGate {
+            members,
+            counts: vec![0; n_pre],
+            fired: vec![false; n_pre],
+            passed: Vec::new(),
+        }
+    }
+
+    /// Forgets the counts (a new sample).
+    pub(crate) fn reset(&mut self) {
+        self.counts.fill(0);
+        self.passed.clear();
+    }
 }
 
 impl std::fmt::Debug for Projection {
@@ -94,6 +134,49 @@ impl Projection {
     /// Synaptic events delivered so far.
     pub fn events(&self) -> u64 {
         self.events
+    }
+
+    /// Counts this step's spikes (local pre indices, increasing) into a max gate and decides what
+    /// passes; returns the synaptic events (one per passed spike). Not a gate: `None`.
+    pub(crate) fn gate_step(&mut self, spikes: &[u32]) -> Option<u64> {
+        let Storage::Sparse(csr) = &self.storage else {
+            return None;
+        };
+        let gate = self.gate.as_mut()?;
+        gate.passed.clear();
+        for &s in spikes {
+            gate.counts[s as usize] += 1;
+            gate.fired[s as usize] = true;
+        }
+        let mut touched: Vec<u32> = spikes
+            .iter()
+            .flat_map(|&s| {
+                csr.post[csr.row_ptr[s as usize] as usize..csr.row_ptr[s as usize + 1] as usize]
+                    .iter()
+                    .copied()
+            })
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for j in touched {
+            let members = &gate.members[j as usize];
+            let max = members
+                .iter()
+                .map(|&(i, _)| gate.counts[i as usize])
+                .max()
+                .unwrap_or(0);
+            // The first (lowest-index) member at the maximum that fired passes its spike.
+            if let Some(&(_, w)) = members
+                .iter()
+                .find(|&&(i, _)| gate.fired[i as usize] && gate.counts[i as usize] == max)
+            {
+                gate.passed.push((j, w));
+            }
+        }
+        for &s in spikes {
+            gate.fired[s as usize] = false;
+        }
+        Some(gate.passed.len() as u64)
     }
 
     /// Out-degree of local pre neuron `i`.
@@ -170,6 +253,17 @@ impl Projection {
             return;
         }
         let ring: &mut Ring = &mut block.rings[self.buffer];
+        if let Some(gate) = &self.gate {
+            let slot = ring.slot_of(t, self.delay_steps);
+            let acc = ring.slot_mut(slot);
+            for &(j, w) in &gate.passed {
+                let g = self.post_start + j;
+                if (lo..hi).contains(&g) {
+                    acc[(g - b_start) as usize] += w;
+                }
+            }
+            return;
+        }
         match &self.storage {
             Storage::Dense { weights } => {
                 let slot = ring.slot_of(t, self.delay_steps);

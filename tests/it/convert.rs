@@ -246,9 +246,9 @@ fn converted_mlp_classifies_like_the_ann() {
         "SNN {snn_acc} vs ANN {ann_acc} after {t} steps"
     );
     assert!(correct[0] <= correct[t - 1], "accuracy grows with time");
-    // Max pooling is refused with the layer's name until the engine gates spikes by count.
+    // Batch norm that was not folded is refused with the layer's name.
     let cnn = build(
-        "c8k3-relu-mp2-flat-d10-out",
+        "c8k3-bn-relu-flat-d10-out",
         &[1, 28, 28],
         10,
         &ArchOptions::default(),
@@ -257,10 +257,10 @@ fn converted_mlp_classifies_like_the_ann() {
     .unwrap();
     let e = build_snn(&cnn)
         .err()
-        .expect("max pooling refused")
+        .expect("unfolded batch norm refused")
         .to_string();
     assert!(
-        e.contains(&cnn.names[2]) && e.contains("not supported"),
+        e.contains(&cnn.names[1]) && e.contains("not supported"),
         "{e}"
     );
 }
@@ -425,4 +425,87 @@ fn converted_lenet_classifies_like_the_ann() {
     assert!(ev.layers[1..]
         .iter()
         .all(|l| l.synaptic_ops_per_image > 0.0));
+}
+
+#[test]
+fn max_pooling_passes_the_spikes_of_the_most_active_input() {
+    use somnet::ann::{Padding, Pool};
+    use somnet::convert::build::build_with;
+    use somnet::convert::options::{ConvertOptions, InputCoding};
+    let ann = single(
+        Layer::MaxPool2d(Pool {
+            size: (2, 2),
+            stride: (2, 2),
+            padding: Padding::Valid,
+        }),
+        vec![1, 2, 2],
+    );
+    let opts = ConvertOptions {
+        input: InputCoding::Poisson,
+        ..ConvertOptions::default()
+    };
+    let run = |train: &dyn Fn(u64) -> Vec<u32>| -> Vec<u64> {
+        let mut m = build_with(&ann, &opts).unwrap();
+        let (input, out) = (m.input_population().unwrap(), m.output());
+        let mut fired = Vec::new();
+        for t in 0..9 {
+            m.net.inject_spikes(input, &train(t)).unwrap();
+            m.net.step();
+            if !m.net.population(out).last_spikes().is_empty() {
+                fired.push(t);
+            }
+        }
+        fired
+    };
+    // Input 0 every step, input 1 every other step: one spike passes per step, never two.
+    assert_eq!(
+        run(&|t| if t % 2 == 0 { vec![0, 1] } else { vec![0] }),
+        (0..9).collect::<Vec<_>>()
+    );
+    // Input 1 fires three times first; input 0, firing from step 3 on, is blocked until its count
+    // reaches 3 (step 5), then passes.
+    assert_eq!(
+        run(&|t| if t < 3 { vec![1] } else { vec![0] }),
+        vec![0, 1, 2, 5, 6, 7, 8]
+    );
+    // Counts restart with every sample.
+    let mut m = build_with(&ann, &opts).unwrap();
+    let input = m.input_population().unwrap();
+    for _ in 0..3 {
+        m.net.inject_spikes(input, &[1]).unwrap();
+        m.net.step();
+    }
+    m.net.reset();
+    m.net.inject_spikes(input, &[0]).unwrap();
+    m.net.step();
+    assert_eq!(m.net.population(m.output()).last_spikes(), &[0]);
+}
+
+#[test]
+fn converted_bn_cnn_with_max_pooling_classifies_like_the_ann() {
+    let tr = crate::common::mnist(Split::Train).head(2000);
+    let te = test_images(100);
+    let (ann, _) = crate::common::train_quick(
+        "c8k3-bn-relu-mp2-c16k3s2same-bn-relu-flat-d10-out",
+        3,
+        &tr,
+        None,
+    );
+    let ann_acc = ann.accuracy(&te).unwrap();
+    let folded = fold_batchnorm(&ann).unwrap();
+    let norm = apply_scales(
+        &folded,
+        &layer_scales(&folded, &tr.head(300), 99.9).unwrap(),
+    )
+    .unwrap();
+    let ev = somnet::convert::evaluate::evaluate(&norm, &te, 100, |_| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    let acc = *ev.snn_accuracy_per_step.last().unwrap();
+    assert!(ann_acc > 0.6, "{ann_acc}");
+    assert!(acc >= ann_acc - 0.03, "SNN {acc} vs ANN {ann_acc}");
+    // The max-pooling layer passes at most one spike per window and step: its operations equal
+    // its spikes arriving at the next layer's fan-in, never more than the window count per step.
+    assert!(ev.layers[1].synaptic_ops_per_image <= (8 * 13 * 13 * 100) as f64);
 }
