@@ -208,6 +208,28 @@ impl Ann {
         Ok(())
     }
 
+    /// Checks that `data` is non-empty and its images fit the input; `role` names the data in
+    /// errors (e.g. "calibration set").
+    pub fn check_data(&self, data: &Dataset, role: &str) -> Result<()> {
+        if data.is_empty() {
+            return Err(Error::Unsupported(format!(
+                "{role} '{}' is empty",
+                data.name
+            )));
+        }
+        if data.features() != self.input_features() {
+            return Err(Error::SizeMismatch {
+                what: format!(
+                    "{role} '{}' for a network with input {:?}",
+                    data.name, self.input_shape
+                ),
+                expected: self.input_features(),
+                got: data.features(),
+            });
+        }
+        Ok(())
+    }
+
     /// Class predictions (argmax, ties to the lowest index) for a data set, in chunks.
     pub fn predict(&self, data: &Dataset) -> Result<Vec<usize>> {
         let mut out = Vec::with_capacity(data.len());

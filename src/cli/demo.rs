@@ -119,12 +119,7 @@ fn conversion_demo(args: &DemoArgs) -> anyhow::Result<()> {
         test.len(),
         args.steps
     );
-    let weighted: Vec<(String, u64)> = ann
-        .summary()
-        .into_iter()
-        .filter(|l| l.kind == "dense")
-        .map(|l| (l.name, l.macs))
-        .collect();
+    let weighted = super::evaluate::converted_layers(&ann);
     let mut series = Vec::new();
     let mut records = Vec::new();
     println!(
@@ -143,14 +138,7 @@ fn conversion_demo(args: &DemoArgs) -> anyhow::Result<()> {
             std::ops::ControlFlow::Continue(())
         })?;
         let secs = t0.elapsed().as_secs_f64();
-        let energy = somnet::study::energy::estimate(
-            &weighted
-                .iter()
-                .zip(&r.layers)
-                .map(|((n, m), a)| (n.clone(), *m, a.synaptic_ops_per_image))
-                .collect::<Vec<_>>(),
-            true,
-        );
+        let energy = super::evaluate::energy_of(&weighted, &r, options);
         let lat = |pp| {
             r.latency(ann_acc, pp)
                 .map_or("-".to_string(), |s| s.to_string())

@@ -100,6 +100,32 @@ pub fn normalised(
     normalize::apply_scales(&folded, &scales)
 }
 
+/// The ANN layers that become spiking layers (weighted and pooling), with their MACs, in order:
+/// aligned with [`somnet::convert::evaluate::SnnEvaluation::layers`].
+pub fn converted_layers(ann: &somnet::ann::Ann) -> Vec<(String, u64)> {
+    ann.summary()
+        .into_iter()
+        .filter(|l| matches!(l.kind, "dense" | "conv2d" | "avgpool2d" | "maxpool2d"))
+        .map(|l| (l.name, l.macs))
+        .collect()
+}
+
+/// Energy estimates of an evaluation (analog input charges the first layer its MACs).
+pub fn energy_of(
+    layers: &[(String, u64)],
+    result: &somnet::convert::evaluate::SnnEvaluation,
+    options: &somnet::convert::options::ConvertOptions,
+) -> somnet::study::energy::Energy {
+    somnet::study::energy::estimate(
+        &layers
+            .iter()
+            .zip(&result.layers)
+            .map(|((name, m), a)| (name.clone(), *m, a.synaptic_ops_per_image))
+            .collect::<Vec<_>>(),
+        options.input == somnet::convert::options::InputCoding::Analog,
+    )
+}
+
 /// What a converted network needs besides its weights: recorded in `somnet convert`'s files.
 pub struct Prepared {
     /// Folded, normalised network (thresholds 1).
@@ -233,20 +259,8 @@ fn spiking(
         .collect::<serde_json::Map<_, _>>()
         .into();
     let macs = ann.macs();
-    let weighted: Vec<(String, u64)> = ann
-        .summary()
-        .into_iter()
-        .filter(|l| l.kind == "dense" || l.kind == "conv2d")
-        .map(|l| (l.name, l.macs))
-        .collect();
-    let energy = somnet::study::energy::estimate(
-        &weighted
-            .iter()
-            .zip(&result.layers)
-            .map(|((name, m), a)| (name.clone(), *m, a.synaptic_ops_per_image))
-            .collect::<Vec<_>>(),
-        options.input == somnet::convert::options::InputCoding::Analog,
-    );
+    let weighted = converted_layers(ann);
+    let energy = energy_of(&weighted, &result, &options);
     let record = serde_json::json!({
         "model": args.model,
         "dataset": test.name,

@@ -141,13 +141,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let ann_acc = super::with_threads(args.threads, || file.ann.accuracy(&test))??;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let weighted: Vec<(String, u64)> = file
-        .ann
-        .summary()
-        .into_iter()
-        .filter(|l| l.kind == "dense" || l.kind == "conv2d")
-        .map(|l| (l.name, l.macs))
-        .collect();
+    let weighted = super::evaluate::converted_layers(&file.ann);
     let mut rows = Vec::new();
     let progress = super::progress::StepProgress::new("grid points", combos.len() as u64);
     for (k, (label, options)) in combos.iter().enumerate() {
@@ -161,14 +155,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             })
         })??;
         let secs = t0.elapsed().as_secs_f64();
-        let energy = somnet::study::energy::estimate(
-            &weighted
-                .iter()
-                .zip(&r.layers)
-                .map(|((n, m), a)| (n.clone(), *m, a.synaptic_ops_per_image))
-                .collect::<Vec<_>>(),
-            options.input == InputCoding::Analog,
-        );
+        let energy = super::evaluate::energy_of(&weighted, &r, options);
         let row = serde_json::json!({
             "settings": label,
             "options": options,

@@ -134,22 +134,7 @@ pub fn evaluate_with(
     if steps == 0 {
         return Err(Error::param("steps", 0, "at least 1"));
     }
-    if data.is_empty() {
-        return Err(Error::Unsupported(format!(
-            "evaluation set '{}' is empty",
-            data.name
-        )));
-    }
-    if data.features() != ann.input_features() {
-        return Err(Error::SizeMismatch {
-            what: format!(
-                "images of '{}' for a network with input {:?}",
-                data.name, ann.input_shape
-            ),
-            expected: ann.input_features(),
-            got: data.features(),
-        });
-    }
+    ann.check_data(data, "evaluation set")?;
     let probe = build_with(ann, options)?; // refuse unsupported networks before starting the workers
     let sizes: Vec<usize> = probe
         .layers

@@ -25,22 +25,7 @@ pub fn layer_scales(ann: &Ann, calibration: &Dataset, percentile: f64) -> Result
     if !(percentile > 0.0 && percentile <= 100.0) {
         return Err(Error::param("percentile", percentile, "in (0, 100]"));
     }
-    if calibration.is_empty() {
-        return Err(Error::Unsupported(format!(
-            "calibration set '{}' is empty",
-            calibration.name
-        )));
-    }
-    if calibration.features() != ann.input_features() {
-        return Err(Error::SizeMismatch {
-            what: format!(
-                "calibration images of '{}' for a network with input {:?}",
-                calibration.name, ann.input_shape
-            ),
-            expected: ann.input_features(),
-            got: calibration.features(),
-        });
-    }
+    ann.check_data(calibration, "calibration set")?;
     // The layer whose output stands for each weighted layer: the weighted layer itself, or the
     // activation right after it.
     let probes: Vec<usize> = weighted_layers(ann)

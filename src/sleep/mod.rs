@@ -152,22 +152,7 @@ impl ScaleFactors {
 /// in test mode.
 pub fn scale_factors(ann: &Ann, data: &Dataset) -> Result<ScaleFactors> {
     let layers = sleepable_layers(ann)?;
-    if data.is_empty() {
-        return Err(Error::Unsupported(format!(
-            "scale factors: data set '{}' is empty",
-            data.name
-        )));
-    }
-    if data.features() != ann.input_features() {
-        return Err(Error::SizeMismatch {
-            what: format!(
-                "images of '{}' for a network with input {:?}",
-                data.name, ann.input_shape
-            ),
-            expected: ann.input_features(),
-            got: data.features(),
-        });
-    }
+    ann.check_data(data, "sleep data set")?;
     let mut act_max = vec![0.0f32; layers.len()];
     for start in (0..data.len()).step_by(CHUNK) {
         let end = (start + CHUNK).min(data.len());

@@ -363,44 +363,50 @@ fn conv_and_average_pool_stages_compute_what_the_ann_computes() {
     }
 }
 
-#[test]
-fn average_pooling_on_hand_made_spike_trains() {
-    use somnet::ann::{Padding, Pool};
+/// Steps at which the single output of a pooling `layer` over a 1×2×2 image fires when input
+/// neurons fire as `train(step)` says (injected directly into the Poisson input sources).
+fn pool_output_steps(layer: Layer, steps: u64, train: &dyn Fn(u64) -> Vec<u32>) -> Vec<u64> {
     use somnet::convert::build::build_with;
     use somnet::convert::options::{ConvertOptions, InputCoding};
-    // A 2×2 image pooled to one IF neuron: each input spike brings 1/4.
-    let ann = single(
-        Layer::AvgPool2d(Pool {
-            size: (2, 2),
-            stride: (2, 2),
-            padding: Padding::Valid,
-        }),
-        vec![1, 2, 2],
-    );
+    let ann = single(layer, vec![1, 2, 2]);
     let opts = ConvertOptions {
         input: InputCoding::Poisson,
         ..ConvertOptions::default()
     };
-    let run = |train: &dyn Fn(u64) -> Vec<u32>| -> Vec<u64> {
-        let mut m = build_with(&ann, &opts).unwrap();
-        let (input, out) = (m.input_population().unwrap(), m.output());
-        let mut fired = Vec::new();
-        for t in 0..12 {
-            m.net.inject_spikes(input, &train(t)).unwrap();
-            m.net.step();
-            if !m.net.population(out).last_spikes().is_empty() {
-                fired.push(t);
-            }
+    let mut m = build_with(&ann, &opts).unwrap();
+    let (input, out) = (m.input_population().unwrap(), m.output());
+    let mut fired = Vec::new();
+    for t in 0..steps {
+        m.net.inject_spikes(input, &train(t)).unwrap();
+        m.net.step();
+        if !m.net.population(out).last_spikes().is_empty() {
+            fired.push(t);
         }
-        fired
+    }
+    fired
+}
+
+#[test]
+fn average_pooling_on_hand_made_spike_trains() {
+    use somnet::ann::{Padding, Pool};
+    // A 2×2 image pooled to one IF neuron: each input spike brings 1/4.
+    let avg = || {
+        Layer::AvgPool2d(Pool {
+            size: (2, 2),
+            stride: (2, 2),
+            padding: Padding::Valid,
+        })
     };
     // One input firing every step: 1/4 per step → a spike every fourth step.
-    assert_eq!(run(&|_| vec![0]), vec![3, 7, 11]);
+    assert_eq!(pool_output_steps(avg(), 12, &|_| vec![0]), vec![3, 7, 11]);
     // All four every step: the mean is 1 → a spike every step.
-    assert_eq!(run(&|_| vec![0, 1, 2, 3]), (0..12).collect::<Vec<_>>());
+    assert_eq!(
+        pool_output_steps(avg(), 12, &|_| vec![0, 1, 2, 3]),
+        (0..12).collect::<Vec<_>>()
+    );
     // Two inputs on even steps: 1/2 every other step → a spike every fourth step.
     assert_eq!(
-        run(&|t| if t % 2 == 0 { vec![1, 2] } else { vec![] }),
+        pool_output_steps(avg(), 12, &|t| if t % 2 == 0 { vec![1, 2] } else { vec![] }),
         vec![2, 6, 10]
     );
 }
@@ -432,42 +438,29 @@ fn max_pooling_passes_the_spikes_of_the_most_active_input() {
     use somnet::ann::{Padding, Pool};
     use somnet::convert::build::build_with;
     use somnet::convert::options::{ConvertOptions, InputCoding};
-    let ann = single(
+    let max = || {
         Layer::MaxPool2d(Pool {
             size: (2, 2),
             stride: (2, 2),
             padding: Padding::Valid,
-        }),
-        vec![1, 2, 2],
-    );
-    let opts = ConvertOptions {
-        input: InputCoding::Poisson,
-        ..ConvertOptions::default()
-    };
-    let run = |train: &dyn Fn(u64) -> Vec<u32>| -> Vec<u64> {
-        let mut m = build_with(&ann, &opts).unwrap();
-        let (input, out) = (m.input_population().unwrap(), m.output());
-        let mut fired = Vec::new();
-        for t in 0..9 {
-            m.net.inject_spikes(input, &train(t)).unwrap();
-            m.net.step();
-            if !m.net.population(out).last_spikes().is_empty() {
-                fired.push(t);
-            }
-        }
-        fired
+        })
     };
     // Input 0 every step, input 1 every other step: one spike passes per step, never two.
     assert_eq!(
-        run(&|t| if t % 2 == 0 { vec![0, 1] } else { vec![0] }),
+        pool_output_steps(max(), 9, &|t| if t % 2 == 0 { vec![0, 1] } else { vec![0] }),
         (0..9).collect::<Vec<_>>()
     );
     // Input 1 fires three times first; input 0, firing from step 3 on, is blocked until its count
     // reaches 3 (step 5), then passes.
     assert_eq!(
-        run(&|t| if t < 3 { vec![1] } else { vec![0] }),
+        pool_output_steps(max(), 9, &|t| if t < 3 { vec![1] } else { vec![0] }),
         vec![0, 1, 2, 5, 6, 7, 8]
     );
+    let ann = single(max(), vec![1, 2, 2]);
+    let opts = ConvertOptions {
+        input: InputCoding::Poisson,
+        ..ConvertOptions::default()
+    };
     // Counts restart with every sample.
     let mut m = build_with(&ann, &opts).unwrap();
     let input = m.input_population().unwrap();
