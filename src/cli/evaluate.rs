@@ -13,12 +13,8 @@ pub struct EvaluateArgs {
     /// The model file.
     #[arg(long)]
     model: PathBuf,
-    /// `mnist`, `fashion-mnist`, `cifar-10` or `folder:PATH[:WxH][:gray]`.
-    #[arg(long, default_value = "mnist")]
-    dataset: String,
-    /// Data folder (default: `$SOMNET_DATA` or the repository's `datasets/`).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    data: super::data_args::DataArgs,
     /// Evaluate the ANN itself.
     #[arg(long, conflicts_with = "steps")]
     ann: bool,
@@ -55,9 +51,8 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         );
     }
     let file = super::model::load(&args.model)?;
-    let dir = args.data_dir.clone().unwrap_or_else(data::default_dir);
-    let mut test = data::load_named(&args.dataset, &dir, Split::Test)
-        .with_context(|| format!("loading {} (test)", args.dataset))?;
+    let dir = args.data.dir();
+    let mut test = args.data.load(Split::Test)?;
     if let Some(n) = args.limit {
         test = test.head(n);
     }
@@ -216,7 +211,7 @@ fn spiking(
         }
         None => prepare(
             ann,
-            &args.dataset,
+            &args.data.dataset,
             dir,
             args.calibration_limit,
             args.percentile,

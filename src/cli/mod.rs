@@ -3,6 +3,7 @@
 pub(crate) mod bench;
 mod convert;
 mod convert_args;
+mod data_args;
 mod demo;
 mod evaluate;
 mod incremental;

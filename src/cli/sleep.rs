@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use somnet::ann::Ann;
-use somnet::data::{self, Dataset, Split};
+use somnet::data::{Dataset, Split};
 use somnet::sleep::{sleep, SleepConfig};
 
 /// Arguments of `somnet sleep`.
@@ -16,12 +16,8 @@ pub struct SleepCmdArgs {
     /// The model file (a ReLU network of Dense layers without bias).
     #[arg(long)]
     model: PathBuf,
-    /// `mnist`, `fashion-mnist` (selects the released sleep preset too), `cifar-10` or `folder:…`.
-    #[arg(long, default_value = "mnist")]
-    dataset: String,
-    /// Data folder (default: `$SOMNET_DATA` or the repository's `datasets/`).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    data: super::data_args::DataArgs,
     /// Classes whose training images drive sleep, e.g. `0-3` or `0,2,5` (default: all).
     #[arg(long)]
     classes: Option<String>,
@@ -87,11 +83,8 @@ fn per_class(ann: &Ann, test: &Dataset) -> anyhow::Result<(f64, Vec<f64>)> {
 
 pub fn run(args: SleepCmdArgs) -> anyhow::Result<()> {
     let mut file = super::model::load(&args.model)?;
-    let dir = args.data_dir.clone().unwrap_or_else(data::default_dir);
-    let train = data::load_named(&args.dataset, &dir, Split::Train)
-        .with_context(|| format!("loading {} (train)", args.dataset))?;
-    let mut test = data::load_named(&args.dataset, &dir, Split::Test)
-        .with_context(|| format!("loading {} (test)", args.dataset))?;
+    let train = args.data.load(Split::Train)?;
+    let mut test = args.data.load(Split::Test)?;
     if let Some(n) = args.limit {
         test = test.head(n);
     }
@@ -105,7 +98,9 @@ pub fn run(args: SleepCmdArgs) -> anyhow::Result<()> {
         "no training images of classes {classes:?} in {}",
         train.name
     );
-    let mut config = args.sleep.apply(SleepConfig::preset_for(&args.dataset))?;
+    let mut config = args
+        .sleep
+        .apply(SleepConfig::preset_for(&args.data.dataset))?;
     config.seed = args.seed;
     let steps = args.steps.unwrap_or(config.length.after_task(1));
     let (before_total, before) = per_class(&file.ann, &test)?;
@@ -131,7 +126,7 @@ pub fn run(args: SleepCmdArgs) -> anyhow::Result<()> {
         "somnet_version": somnet::VERSION,
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "source_model": args.model,
-        "dataset": args.dataset,
+        "dataset": args.data.dataset,
         "classes": classes,
         "sleep_images": sleep_data.len(),
         "config": config,

@@ -11,7 +11,7 @@ use somnet::convert::evaluate::evaluate_with;
 use somnet::convert::options::{
     ConvertOptions, InitialPotential, InputCoding, NeuronChoice, Readout, ResetChoice,
 };
-use somnet::data::{self, Split};
+use somnet::data::Split;
 
 /// Arguments of `somnet sweep`.
 #[derive(Debug, Args)]
@@ -19,12 +19,8 @@ pub struct SweepArgs {
     /// The model file.
     #[arg(long)]
     model: PathBuf,
-    /// `mnist`, `fashion-mnist`, `cifar-10` or `folder:PATH[:WxH][:gray]`.
-    #[arg(long, default_value = "mnist")]
-    dataset: String,
-    /// Data folder (default: `$SOMNET_DATA` or the repository's `datasets/`).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    data: super::data_args::DataArgs,
     /// Knob values, `key=v1,v2;key=…` with keys input (analog, poisson), neuron (if, lif,
     /// lif:TAU, izhikevich), reset (subtract, zero), initial (zero, half), readout (spikes, membrane), dale
     /// (off, on), refractory (steps), early-exit (none, K), percentile (P).
@@ -129,14 +125,11 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             .with_context(|| format!("grid point '{label}'"))?;
     }
     let file = super::model::load(&args.model)?;
-    let dir = args.data_dir.clone().unwrap_or_else(data::default_dir);
-    let mut test = data::load_named(&args.dataset, &dir, Split::Test)
-        .with_context(|| format!("loading {} (test)", args.dataset))?;
+    let mut test = args.data.load(Split::Test)?;
     if let Some(n) = args.limit {
         test = test.head(n);
     }
-    let train = data::load_named(&args.dataset, &dir, Split::Train)
-        .with_context(|| format!("loading {} (train) for calibration", args.dataset))?;
+    let train = args.data.load(Split::Train)?;
     let calibration = super::evaluate::calibration_set(&train, args.calibration_limit);
     let ann_acc = super::with_threads(args.threads, || file.ann.accuracy(&test))??;
     std::fs::create_dir_all(&args.out)
@@ -218,7 +211,7 @@ fn write(
         "somnet_version": somnet::VERSION,
         "command": std::env::args().collect::<Vec<_>>().join(" "),
         "model": args.model,
-        "dataset": args.dataset,
+        "dataset": args.data.dataset,
         "images": images,
         "steps": args.steps,
         "grid": args.grid,

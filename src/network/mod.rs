@@ -626,6 +626,18 @@ impl Network {
         Ok(())
     }
 
+    fn proj_index(&self, id: ProjectionId) -> Result<usize> {
+        let j = id.0 as usize;
+        if j >= self.projs.len() {
+            return Err(Error::IndexOutOfRange {
+                what: "projection id".into(),
+                index: j,
+                len: self.projs.len(),
+            });
+        }
+        Ok(j)
+    }
+
     fn pop_index(&self, id: PopulationId) -> Result<usize> {
         let i = id.0 as usize;
         if i >= self.pops.len() {
@@ -1072,14 +1084,7 @@ impl Network {
 
     /// Attaches a plasticity rule to a projection (replacing any earlier one).
     pub fn set_plasticity(&mut self, proj: ProjectionId, rule: Box<dyn Plasticity>) -> Result<()> {
-        let j = proj.0 as usize;
-        if j >= self.projs.len() {
-            return Err(Error::IndexOutOfRange {
-                what: "projection id".into(),
-                index: j,
-                len: self.projs.len(),
-            });
-        }
+        let j = self.proj_index(proj)?;
         let post = self.projs[j].post;
         if !self.plastic_into[post].contains(&j) {
             self.plastic_into[post].push(j);
@@ -1115,14 +1120,7 @@ impl Network {
     /// assert_eq!(fired, vec![1, 1, 0]);
     /// ```
     pub fn set_max_gate(&mut self, proj: ProjectionId) -> Result<()> {
-        let j = proj.0 as usize;
-        if j >= self.projs.len() {
-            return Err(Error::IndexOutOfRange {
-                what: "projection id".into(),
-                index: j,
-                len: self.projs.len(),
-            });
-        }
+        let j = self.proj_index(proj)?;
         let p = &mut self.projs[j];
         match &p.storage {
             Storage::Sparse(csr) if csr.delays.is_none() => {
