@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Downloads and verifies the data sets that are not bundled. Needs internet; tests never call it.
 #   datasets/fetch.sh fashion-mnist   -> datasets/fashion-mnist/*.gz + SHA256SUMS
+#   datasets/fetch.sh fashion-mnist-deb -> the same from Debian's dataset-fashion-mnist package
+#                                        (for machines that reach only the package mirrors; apt
+#                                        checks the package's signature, the .gz files are
+#                                        recompressed so the authors' MD5s do not apply)
 #   datasets/fetch.sh cifar-10        -> datasets/cifar-10/*.bin + SHA256SUMS
 # The MD5 sums are the ones the data sets' authors publish (Fashion-MNIST README; CIFAR-10 page).
 set -euo pipefail
@@ -27,6 +31,13 @@ t10k-labels-idx1-ubyte.gz bb300cfdad3c16e7a12a480ee83cd310
 LIST
     (cd "$out" && sha256sum *.gz > SHA256SUMS)
     ;;
+  fashion-mnist-deb)
+    out="$here/fashion-mnist"; mkdir -p "$out"
+    tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+    (cd "$tmp" && apt-get download dataset-fashion-mnist && dpkg -x dataset-fashion-mnist_*.deb x)
+    cp "$tmp"/x/usr/share/datasets/fashion-mnist/*.gz "$out/"
+    (cd "$out" && sha256sum *.gz > SHA256SUMS)
+    ;;
   cifar-10)
     out="$here/cifar-10"; mkdir -p "$out"
     tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -37,6 +48,6 @@ LIST
     (cd "$out" && sha256sum *.bin > SHA256SUMS)
     ;;
   *)
-    echo "usage: $0 fashion-mnist|cifar-10" >&2; exit 2 ;;
+    echo "usage: $0 fashion-mnist|fashion-mnist-deb|cifar-10" >&2; exit 2 ;;
 esac
 echo "done: $out"

@@ -12,10 +12,10 @@
 //! | [`ann`] | the framework-neutral ANN: layers, forward pass, counts, trainer |
 //! | [`data`] | data sets: IDX (MNIST, Fashion-MNIST), CIFAR-10, image folders; seeded selections |
 //! | [`io`] | somnet HDF5 model files and HDF5 helpers |
-//! | [`convert`] | ANN → SNN conversion stages: batch-norm folding, data-based normalisation |
+//! | [`convert`] | ANN → SNN conversion: batch-norm folding, normalisation, the spiking network with its plausibility knobs, evaluation |
 //! | [`sleep`] | sleep replay consolidation (SRC) and the class-incremental experiment |
 //! | [`benchmarks`] | the classic benchmark networks (CUBA, Izhikevich 2003) |
-//! | [`study`] | reports and plots |
+//! | [`study`] | energy estimates and plots |
 //!
 //! The `somnet` binary (`src/cli`) parses commands and calls into these modules.
 
