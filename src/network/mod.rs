@@ -329,8 +329,9 @@ impl Network {
         self.t
     }
 
-    /// A hash of the ordered (step, neuron) list of every spike so far, neurons numbered across the
-    /// network in population order: two runs with equal digests emitted the same spikes.
+    /// A hash of every spike so far — per step and population the set of (step, neuron) pairs,
+    /// neurons numbered across the network, steps in order: two runs with equal digests emitted
+    /// the same spikes.
     pub fn spike_digest(&self) -> u64 {
         self.digest
     }
@@ -1342,9 +1343,15 @@ impl Network {
                 pop.spikes.extend_from_slice(&blk.spikes);
             }
             pop.spike_count += pop.spikes.len() as u64;
-            for &i in &pop.spikes {
-                self.digest =
-                    crate::rng::mix64(self.digest ^ ((t << 32) | (pop.global_offset + i as u64)));
+            if !pop.spikes.is_empty() {
+                // The spikes of a step are hashed independently and summed (no chain from one
+                // spike to the next, so the hashing pipelines), then chained step by step.
+                let step_hash = pop.spikes.iter().fold(0u64, |h, &i| {
+                    h.wrapping_add(crate::rng::mix64(
+                        (t << 32) | (pop.global_offset + i as u64),
+                    ))
+                });
+                self.digest = crate::rng::mix64(self.digest ^ step_hash);
             }
             // 3: deliver.
             if !self.pops[p].spikes.is_empty() {
