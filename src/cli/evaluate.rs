@@ -83,16 +83,17 @@ pub fn calibration_set(train: &somnet::data::Dataset, limit: usize) -> somnet::d
     train.select(&every_tenth)
 }
 
-/// `ann` with batch norm folded and weights normalised at `percentile` on `calibration`.
+/// `ann` with batch norm folded and weights normalised at `percentile` on `calibration`, and the
+/// λ of every weighted layer.
 pub fn normalised(
     ann: &somnet::ann::Ann,
     calibration: &somnet::data::Dataset,
     percentile: f64,
-) -> somnet::Result<somnet::ann::Ann> {
+) -> somnet::Result<(somnet::ann::Ann, Vec<f32>)> {
     use somnet::convert::{fold::fold_batchnorm, normalize};
     let folded = fold_batchnorm(ann)?;
     let scales = normalize::layer_scales(&folded, calibration, percentile)?;
-    normalize::apply_scales(&folded, &scales)
+    Ok((normalize::apply_scales(&folded, &scales)?, scales))
 }
 
 /// The ANN layers that become spiking layers (weighted and pooling), with their MACs, in order:
@@ -169,16 +170,11 @@ pub fn prepare(
     percentile: f64,
     threads: usize,
 ) -> anyhow::Result<Prepared> {
-    use somnet::convert::{fold::fold_batchnorm, normalize};
     let train = data::load_named(dataset, dir, Split::Train)
         .with_context(|| format!("loading {dataset} (train) for calibration"))?;
     let calibration = calibration_set(&train, calibration_limit);
-    let (scales, norm) = super::with_threads(threads, || -> somnet::Result<_> {
-        let folded = fold_batchnorm(ann)?;
-        let scales = normalize::layer_scales(&folded, &calibration, percentile)?;
-        let norm = normalize::apply_scales(&folded, &scales)?;
-        Ok((scales, norm))
-    })??;
+    let (norm, scales) =
+        super::with_threads(threads, || normalised(ann, &calibration, percentile))??;
     Ok(Prepared {
         norm,
         scales,

@@ -136,14 +136,24 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.out.display()))?;
     let weighted = super::evaluate::converted_layers(&file.ann);
     let mut rows = Vec::new();
+    let mut normalised: Vec<(f64, somnet::ann::Ann)> = Vec::new();
     let progress = super::progress::StepProgress::new("grid points", combos.len() as u64);
     for (k, (label, options)) in combos.iter().enumerate() {
-        let norm = super::with_threads(args.threads, || {
-            super::evaluate::normalised(&file.ann, &calibration, options.percentile)
-        })??;
+        // Normalise once per percentile of the grid.
+        if !normalised.iter().any(|(p, _)| *p == options.percentile) {
+            let (norm, _) = super::with_threads(args.threads, || {
+                super::evaluate::normalised(&file.ann, &calibration, options.percentile)
+            })??;
+            normalised.push((options.percentile, norm));
+        }
+        let norm = &normalised
+            .iter()
+            .find(|(p, _)| *p == options.percentile)
+            .expect("normalised above")
+            .1;
         let t0 = std::time::Instant::now();
         let r = super::with_threads(args.threads, || {
-            evaluate_with(&norm, &test, args.steps, options, |_| {
+            evaluate_with(norm, &test, args.steps, options, |_| {
                 std::ops::ControlFlow::Continue(())
             })
         })??;

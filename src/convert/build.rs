@@ -102,6 +102,13 @@ impl Drive {
     };
 }
 
+/// A delay-0 projection (a spike crosses every converted layer in the step it is emitted).
+fn same_step(connector: Connector, weights: Vec<f32>, name: String) -> Connection {
+    Connection::new(connector, Weights::Values(weights))
+        .delay(Delay::Steps(0))
+        .named(name)
+}
+
 /// Pre-major weights of `w` (outputs, inputs), times `scale`.
 fn pre_major(w: &ndarray::Array2<f32>, scale: f32) -> Vec<f32> {
     w.t().iter().map(|&x| x * scale).collect()
@@ -252,28 +259,15 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
                         if pairs.is_empty() {
                             continue;
                         }
-                        let conn = Connection::new(Connector::List(pairs), Weights::Values(w))
-                            .delay(Delay::Steps(0))
-                            .named(format!(
-                                "layer{} ({tag}) -> {}",
-                                k + 1,
-                                net.population(t).name()
-                            ));
-                        net.connect(src, t, conn)?;
+                        let name =
+                            format!("layer{} ({tag}) -> {}", k + 1, net.population(t).name());
+                        net.connect(src, t, same_step(Connector::List(pairs), w, name))?;
                     }
                 }
                 (_, Stage::Dense(dense)) => {
-                    let conn = Connection::new(
-                        Connector::AllToAll,
-                        Weights::Values(pre_major(&dense.weights, weight_scale)),
-                    )
-                    .delay(Delay::Steps(0))
-                    .named(format!(
-                        "layer{} -> {}",
-                        k + 1,
-                        net.population(t).name()
-                    ));
-                    net.connect(src_e, t, conn)?;
+                    let name = format!("layer{} -> {}", k + 1, net.population(t).name());
+                    let w = pre_major(&dense.weights, weight_scale);
+                    net.connect(src_e, t, same_step(Connector::AllToAll, w, name))?;
                 }
                 (
                     _,
@@ -288,10 +282,9 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
                     // A max gate relays positive spikes: under Dale's principle only the
                     // excitatory copy of its input feeds it.
                     let w = weights.iter().map(|w| w * weight_scale).collect();
-                    let conn = Connection::new(Connector::List(pairs.clone()), Weights::Values(w))
-                        .delay(Delay::Steps(0))
-                        .named(format!("{name} -> {}", net.population(t).name()));
-                    let proj = net.connect(src_e, t, conn)?;
+                    let name = format!("{name} -> {}", net.population(t).name());
+                    let proj =
+                        net.connect(src_e, t, same_step(Connector::List(pairs.clone()), w, name))?;
                     if *max_gate {
                         net.set_max_gate(proj)?;
                     }
