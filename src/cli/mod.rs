@@ -6,6 +6,7 @@ mod convert_args;
 mod data_args;
 mod demo;
 mod evaluate;
+mod import;
 mod incremental;
 mod info;
 mod model;
@@ -33,6 +34,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Train an ANN on a data set and save it as a somnet model file.
     Train(train::TrainArgs),
+    /// Read a Keras `.h5` model and write it as a somnet model file.
+    Import(import::ImportArgs),
     /// Print a model's layers, shapes, parameter and MAC counts.
     Info(info::InfoArgs),
     /// Measure a model's accuracy on a data set's test images.
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Train(args) => train::run(args),
+        Command::Import(args) => import::run(args),
         Command::Info(args) => info::run(args),
         Command::Evaluate(args) => evaluate::run(args),
         Command::Convert(args) => convert::run(args),

@@ -1,4 +1,4 @@
-//! Loading a model given with `--model`: a somnet HDF5 file (Keras files come with the importer).
+//! Loading a model given with `--model`: a somnet model file or a Keras `.h5` file.
 
 use std::path::Path;
 
@@ -6,11 +6,8 @@ use anyhow::Context;
 
 /// Loads the network in `path`, telling on stderr which format it found.
 pub fn load(path: &Path) -> anyhow::Result<somnet::io::schema::ModelFile> {
-    if somnet::io::schema::is_somnet_file(path) {
-        eprintln!("{}: somnet model file", path.display());
-        return somnet::io::schema::load(path)
-            .with_context(|| format!("reading model {}", path.display()));
-    }
-    // Not ours: load() gives the precise reason (not HDF5, wrong format attribute, …).
-    somnet::io::schema::load(path).with_context(|| format!("reading model {}", path.display()))
+    let (file, format) = somnet::io::load_model(path)
+        .with_context(|| format!("reading model {}", path.display()))?;
+    eprintln!("{}: {format}", path.display());
+    Ok(file)
 }

@@ -90,6 +90,84 @@ pub fn read_str_attr(loc: &hdf5::Location, ctx: &Ctx, name: &str) -> Result<Stri
     }
 }
 
+/// Reads a 1-D string-array attribute (Keras' `layer_names`, `weight_names`), whatever its string
+/// type. Keras writes very long lists in chunks `name0`, `name1`, … when one attribute would be too
+/// big; those are joined. An empty numeric array (h5py's encoding of an empty list) reads as empty.
+pub fn read_str_list_attr(loc: &hdf5::Location, ctx: &Ctx, name: &str) -> Result<Vec<String>> {
+    if loc.attr(name).is_err() {
+        let mut out = Vec::new();
+        let mut chunk = 0;
+        while loc.attr(&format!("{name}{chunk}")).is_ok() {
+            out.extend(read_one_str_list(loc, ctx, &format!("{name}{chunk}"))?);
+            chunk += 1;
+        }
+        if chunk == 0 {
+            return Err(ctx.err(format!("missing attribute '{name}'")));
+        }
+        return Ok(out);
+    }
+    read_one_str_list(loc, ctx, name)
+}
+
+fn read_one_str_list(loc: &hdf5::Location, ctx: &Ctx, name: &str) -> Result<Vec<String>> {
+    let attr = loc
+        .attr(name)
+        .map_err(|_| ctx.err(format!("missing attribute '{name}'")))?;
+    let bad = |e: hdf5::Error| ctx.err(format!("attribute '{name}': {e}"));
+    let desc = attr.dtype().and_then(|t| t.to_descriptor()).map_err(bad)?;
+    let size = attr.space().map_err(bad)?.size();
+    match desc {
+        TypeDescriptor::VarLenUnicode => Ok(attr
+            .read_raw::<VarLenUnicode>()
+            .map_err(bad)?
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect()),
+        TypeDescriptor::VarLenAscii => Ok(attr
+            .read_raw::<VarLenAscii>()
+            .map_err(bad)?
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect()),
+        TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) => {
+            read_fixed_strings(&attr, n, size)
+                .map_err(|m| ctx.err(format!("attribute '{name}': {m}")))
+        }
+        _ if size == 0 => Ok(Vec::new()),
+        other => Err(ctx.err(format!("attribute '{name}' is {other:?}, expected strings"))),
+    }
+}
+
+/// Reads `count` fixed-length strings of `n` bytes each (trailing NULs removed).
+fn read_fixed_strings(
+    attr: &hdf5::Attribute,
+    n: usize,
+    count: usize,
+) -> std::result::Result<Vec<String>, String> {
+    use hdf5_metno_sys::h5a::H5Aread;
+    use hdf5_metno_sys::h5t::H5Tclose;
+    let dtype = attr.dtype().map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; (n * count).max(1)];
+    // SAFETY: the memory type is the attribute's own fixed-length string type and the buffer holds
+    // `count` elements of `n` bytes, which is what H5Aread writes.
+    let status = unsafe {
+        let mem = hdf5_metno_sys::h5t::H5Tcopy(dtype.id());
+        let s = H5Aread(attr.id(), mem, buf.as_mut_ptr().cast());
+        H5Tclose(mem);
+        s
+    };
+    if status < 0 {
+        return Err("cannot read the fixed-length strings".into());
+    }
+    buf.chunks(n.max(1))
+        .take(count)
+        .map(|c| {
+            let end = c.iter().position(|&b| b == 0).unwrap_or(c.len());
+            String::from_utf8(c[..end].to_vec()).map_err(|e| format!("not UTF-8: {e}"))
+        })
+        .collect()
+}
+
 /// Reads a fixed-length string attribute of `n` bytes into a `String` (trailing NULs removed).
 fn read_fixed_string(attr: &hdf5::Attribute, n: usize) -> std::result::Result<String, String> {
     use hdf5_metno_sys::h5a::H5Aread;

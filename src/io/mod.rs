@@ -1,8 +1,96 @@
 //! Files in and out. Nothing here knows about time steps.
 //!
 //! - [`schema`]: somnet's own HDF5 model files (spec in `converters/SCHEMA.md`).
+//! - [`keras`]: Keras `.h5` model files (Keras 2 and 3), read directly into somnet's layout.
 //! - [`h5`]: small helpers over HDF5 that turn library errors into errors naming the file and the
 //!   object.
 
 pub mod h5;
+pub mod keras;
 pub mod schema;
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Which kind of file a model came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelFormat {
+    /// somnet's own model file.
+    Somnet,
+    /// A Keras `.h5` file, with the writer's Keras version and backend and the model's class.
+    Keras {
+        /// Root attribute `keras_version`.
+        version: String,
+        /// Root attribute `backend`.
+        backend: String,
+        /// `Sequential` or `Functional`.
+        class_name: String,
+    },
+}
+
+impl std::fmt::Display for ModelFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelFormat::Somnet => write!(f, "somnet model file"),
+            ModelFormat::Keras {
+                version,
+                backend,
+                class_name,
+            } => write!(
+                f,
+                "Keras model file (Keras {version}, backend {backend}, {class_name})"
+            ),
+        }
+    }
+}
+
+/// Reads a model from a somnet model file or a Keras `.h5` file, whichever `path` is.
+///
+/// ```no_run
+/// let (model, format) = somnet::io::load_model(std::path::Path::new("lenet.h5"))?;
+/// println!("{format}: {} parameters", model.ann.n_params());
+/// # Ok::<(), somnet::Error>(())
+/// ```
+pub fn load_model(path: &Path) -> Result<(schema::ModelFile, ModelFormat)> {
+    if schema::is_somnet_file(path) {
+        return Ok((schema::load(path)?, ModelFormat::Somnet));
+    }
+    if keras::is_keras_file(path) {
+        let k = keras::load(path)?;
+        let format = ModelFormat::Keras {
+            version: k.keras_version.clone(),
+            backend: k.backend.clone(),
+            class_name: k.class_name.clone(),
+        };
+        let record = serde_json::json!({
+            "imported_from": path.display().to_string(),
+            "format": format.to_string(),
+            "keras_model_name": k.name,
+        });
+        let provenance = schema::Provenance {
+            somnet_version: String::new(),
+            record,
+        };
+        return Ok((
+            schema::ModelFile {
+                ann: k.ann,
+                provenance,
+            },
+            format,
+        ));
+    }
+    // Neither: say why, from the most specific reader (zip archives, not HDF5, …).
+    match keras::load(path) {
+        Err(e @ (Error::Io { .. } | Error::File { .. }))
+            if !e.to_string().contains("model_config") =>
+        {
+            Err(e)
+        }
+        _ => Err(Error::file(
+            path,
+            "neither a somnet model file (root attribute 'format' = 'somnet-model') nor a Keras \
+             model file (root attribute 'model_config')",
+        )),
+    }
+}

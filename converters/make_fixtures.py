@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Make the import fixtures in tests/fixtures/: tiny seeded models saved by their framework, plus
+the framework's own outputs for a few inputs.
+
+    python make_fixtures.py keras2 --out ../tests/fixtures   # TensorFlow 2.15 (tf.keras 2)
+    KERAS_BACKEND=torch python make_fixtures.py keras3 --out ../tests/fixtures
+    python make_fixtures.py torch --out ../tests/fixtures
+
+For every model NAME and framework PREFIX this writes
+- `PREFIX_NAME.h5`: the model as its framework saves it (Keras `.h5`), or, for PyTorch, the somnet
+  file written by torch_export.py;
+- `PREFIX_NAME.export.h5` (Keras only): the somnet file written by keras_export.py;
+- `PREFIX_NAME.io.h5`: datasets `x` (inputs in somnet's NCHW order) and `y` (the framework's
+  outputs), attributes `framework`, `version`, `seed`.
+Models: `mlp` (Dense/Dropout, one layer without bias, softmax), `lenet` (convolutions with bias,
+average pooling, Flatten of a 6-channel image; Keras: Functional), `bn` (batch norm after a
+convolution, after a Flatten and on a Dense output, max pooling, strided 'same' convolution), and
+for Keras `branch` (two Dense layers added: a graph that is not a chain).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import h5py
+import numpy as np
+
+SEED = 20261125
+N_SAMPLES = 5
+
+
+def random_weights(shapes, rng, names):
+    """Seeded values: kernels ~ N(0, 1/fan_in), biases and BN shifts small, variances in [0.5, 2]."""
+    out = []
+    for shape, name in zip(shapes, names):
+        if "variance" in name or "running_var" in name:
+            out.append(rng.uniform(0.5, 2.0, shape))
+        elif "gamma" in name:
+            out.append(rng.uniform(0.5, 1.5, shape))
+        elif len(shape) == 1:
+            out.append(rng.normal(0.0, 0.3, shape))
+        else:
+            fan_in = int(np.prod(shape[:-1])) if len(shape) in (2, 4) else shape[0]
+            out.append(rng.normal(0.0, 1.5 / np.sqrt(fan_in), shape))
+    return [a.astype(np.float32) for a in out]
+
+
+def save_io(path, x_nchw, y, framework, version):
+    with h5py.File(path, "w") as f:
+        f["x"] = np.ascontiguousarray(x_nchw, dtype=np.float32)
+        f["y"] = np.ascontiguousarray(y, dtype=np.float32)
+        f.attrs["framework"] = framework
+        f.attrs["version"] = version
+        f.attrs["seed"] = np.int64(SEED)
+
+
+# ---------------------------------------------------------------- Keras (2 and 3)
+
+def keras_models(keras):
+    L = keras.layers
+    mlp = keras.Sequential([
+        keras.Input(shape=(20,)),
+        L.Dense(16, activation="relu", name="fc1"),
+        L.Dropout(0.2, name="drop"),
+        L.Dense(12, activation="relu", use_bias=False, name="fc2"),
+        L.Dense(5, activation="softmax", name="out"),
+    ], name="mlp")
+
+    x = inp = keras.Input(shape=(12, 12, 2), name="image")
+    x = L.Conv2D(4, 3, activation="relu", name="conv1")(x)
+    x = L.AveragePooling2D(2, name="pool1")(x)
+    x = L.Conv2D(6, 2, activation="relu", name="conv2")(x)
+    x = L.AveragePooling2D(2, name="pool2")(x)
+    x = L.Flatten(name="flat")(x)
+    x = L.Dense(8, activation="relu", name="fc1")(x)
+    x = L.Dense(3, name="out")(x)
+    lenet = keras.Model(inp, x, name="lenet")
+
+    bn = keras.Sequential([
+        keras.Input(shape=(13, 13, 1)),
+        L.Conv2D(4, 3, use_bias=False, name="conv1"),
+        L.BatchNormalization(name="bn1"),
+        L.ReLU(name="relu1"),
+        L.MaxPooling2D(2, name="pool1"),
+        L.Conv2D(6, 3, strides=2, padding="same", name="conv2"),
+        L.BatchNormalization(name="bn2"),
+        L.Activation("relu", name="relu2"),
+        L.Flatten(name="flat"),
+        L.BatchNormalization(name="bn_flat"),
+        L.Dense(10, name="fc1"),
+        L.BatchNormalization(name="bn3"),
+        L.ReLU(name="relu3"),
+        L.Dense(4, name="out"),
+    ], name="bn")
+
+    inp = keras.Input(shape=(6,), name="features")
+    a = L.Dense(4, name="left")(inp)
+    b = L.Dense(4, name="right")(inp)
+    branch = keras.Model(inp, L.Add(name="sum")([a, b]), name="branch")
+    return {"mlp": mlp, "lenet": lenet, "bn": bn, "branch": branch}
+
+
+def make_keras(prefix, out):
+    if prefix == "keras2":
+        import tensorflow as tf
+        import keras  # the Keras 2.15 package behind tf.keras
+        tf.random.set_seed(SEED)
+    else:
+        import keras
+        keras.utils.set_random_seed(SEED)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import keras_export
+
+    version = f"Keras {keras.__version__}, backend {keras.backend.backend()}"
+    rng = np.random.default_rng(SEED)
+    for name, model in keras_models(keras).items():
+        names = [w.name if prefix == "keras2" else w.path for w in model.weights]
+        model.set_weights(random_weights([tuple(w.shape) for w in model.weights], rng, names))
+        shape = tuple(model.input_shape[1:])
+        x = rng.uniform(0.0, 1.0, (N_SAMPLES,) + shape).astype(np.float32)
+        if name == "mlp":
+            # One training step so that the file also holds optimizer weights (readers skip them).
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x, np.zeros((N_SAMPLES, 5), np.float32), epochs=1, verbose=0)
+        y = np.asarray(model.predict(x, verbose=0))
+        path = os.path.join(out, f"{prefix}_{name}.h5")
+        model.save(path)
+        x_nchw = x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
+        save_io(os.path.join(out, f"{prefix}_{name}.io.h5"), x_nchw, y, prefix, version)
+        if name != "branch":
+            keras_export.export(model, os.path.join(out, f"{prefix}_{name}.export.h5"),
+                                provenance={"fixture": name, "seed": SEED})
+        print(f"{path}: {version}")
+
+
+# ---------------------------------------------------------------- PyTorch
+
+def make_torch(out):
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import torch_export
+
+    torch.manual_seed(SEED)
+
+    class LeNet(nn.Module):
+        """A module with a forward of its own (traced by torch.fx), not a Sequential."""
+
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(2, 4, 3)
+            self.pool1 = nn.AvgPool2d(2)
+            self.conv2 = nn.Conv2d(4, 6, 2)
+            self.pool2 = nn.AvgPool2d(2)
+            self.fc1 = nn.Linear(24, 8)
+            self.out = nn.Linear(8, 3)
+
+        def forward(self, x):
+            x = self.pool1(F.relu(self.conv1(x)))
+            x = self.pool2(torch.relu(self.conv2(x)))
+            x = torch.flatten(x, 1)
+            return self.out(F.relu(self.fc1(x)))
+
+    models = {
+        "mlp": (nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 12, bias=False),
+                              nn.ReLU(), nn.Linear(12, 5), nn.Softmax(dim=1)), (20,)),
+        "lenet": (LeNet(), (2, 12, 12)),
+        "bn": (nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(4, 6, 3, stride=2, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.Flatten(),
+                             nn.BatchNorm1d(54), nn.Linear(54, 10), nn.BatchNorm1d(10), nn.ReLU(),
+                             nn.Linear(10, 4)), (1, 13, 13)),
+    }
+    rng = np.random.default_rng(SEED)
+    version = f"PyTorch {torch.__version__}"
+    for name, (net, shape) in models.items():
+        state = net.state_dict()
+        keys = [k for k in state if state[k].dtype.is_floating_point]
+        # Keras-ordered shapes for the shared initialiser: fan-in first.
+        bn = {n for n, m in net.named_modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))}
+        roles = []
+        for k in keys:
+            owner, _, var = k.rpartition(".")
+            role = {"weight": "gamma", "bias": "beta", "running_var": "variance"}.get(var, var)
+            roles.append(role if owner in bn else k)
+        values = random_weights([tuple(reversed(state[k].shape)) for k in keys], rng, roles)
+        for k, v in zip(keys, values):
+            state[k] = torch.from_numpy(np.ascontiguousarray(v.transpose()))
+        net.load_state_dict(state)
+        net.eval()
+        x = rng.uniform(0.0, 1.0, (N_SAMPLES,) + shape).astype(np.float32)
+        with torch.no_grad():
+            y = net(torch.from_numpy(x)).numpy()
+        path = os.path.join(out, f"torch_{name}.h5")
+        torch_export.export(net, shape, path, provenance={"fixture": name, "seed": SEED})
+        save_io(os.path.join(out, f"torch_{name}.io.h5"), x, y, "torch", version)
+        print(f"{path}: {version}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Make somnet's import fixtures.")
+    parser.add_argument("framework", choices=["keras2", "keras3", "torch"])
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures"))
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    if args.framework == "torch":
+        make_torch(args.out)
+    else:
+        make_keras(args.framework, args.out)
+    with open(os.path.join(args.out, f"versions_{args.framework}.json"), "w") as f:
+        json.dump({"framework": args.framework, "seed": SEED, "python": sys.version.split()[0]}, f)
+
+
+if __name__ == "__main__":
+    main()
