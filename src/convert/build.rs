@@ -123,7 +123,7 @@ pub fn build(ann: &Ann) -> Result<SpikingModel> {
 /// [`crate::convert::fold`] and [`crate::convert::normalize`]): thresholds are 1.
 pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
     options.validate()?;
-    let chain = super::layers::stages(ann)?;
+    let chain = super::layers::engine_stages(ann)?;
     let mut net = Network::new(NetworkConfig {
         dt_ms: 1.0,
         seed: options.seed,
@@ -276,13 +276,20 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
                         weights,
                         name,
                         max_gate,
+                        shared,
                         ..
                     },
                 ) => {
+                    let name = format!("{name} -> {}", net.population(t).name());
+                    if let Some((geometry, kernel)) = shared {
+                        // A convolution: delivered through its shared kernel.
+                        let k: Vec<f32> = kernel.iter().map(|w| w * weight_scale).collect();
+                        net.connect_conv(src_e, t, *geometry, &k, 0, &name)?;
+                        continue;
+                    }
                     // A max gate relays positive spikes: under Dale's principle only the
                     // excitatory copy of its input feeds it.
                     let w = weights.iter().map(|w| w * weight_scale).collect();
-                    let name = format!("{name} -> {}", net.population(t).name());
                     let proj =
                         net.connect(src_e, t, same_step(Connector::List(pairs.clone()), w, name))?;
                     if *max_gate {

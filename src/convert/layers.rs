@@ -12,6 +12,7 @@
 use crate::ann::layer::padded_extent;
 use crate::ann::{Activation, Ann, Conv2d, Dense, DropoutMode, Layer, Pool};
 use crate::error::{Error, Result};
+use crate::network::{Conv2dGeometry, ImageLayout};
 
 /// One converted layer.
 #[derive(Debug, Clone)]
@@ -33,6 +34,9 @@ pub enum Stage {
         /// A max-pooling window set: the synapses form windows (weight 1) and the projection
         /// gates them by cumulative spike count.
         max_gate: bool,
+        /// For a convolution: its geometry and (C_out, C_in, kh, kw) kernel, so that the engine
+        /// can deliver through the shared kernel instead of the synapse list.
+        shared: Option<(Conv2dGeometry, Vec<f32>)>,
     },
 }
 
@@ -105,7 +109,14 @@ impl Stage {
             Stage::Dense(d) => d.weights *= s,
             // A gate relays spikes; a scale before it applies after it (max commutes with s > 0).
             Stage::Local { max_gate: true, .. } => {}
-            Stage::Local { weights, .. } => weights.iter_mut().for_each(|w| *w *= s),
+            Stage::Local {
+                weights, shared, ..
+            } => {
+                weights.iter_mut().for_each(|w| *w *= s);
+                if let Some((_, kernel)) = shared {
+                    kernel.iter_mut().for_each(|w| *w *= s);
+                }
+            }
         }
     }
 
@@ -151,6 +162,17 @@ fn conv_stage(name: &str, conv: &Conv2d, input: &[usize]) -> Result<Stage> {
         .bias
         .as_ref()
         .map(|b| (0..co * oh * ow).map(|j| b[j / (oh * ow)]).collect());
+    let geometry = Conv2dGeometry {
+        input: (ci, h, w),
+        out_channels: co,
+        kernel: (kh, kw),
+        stride: conv.stride,
+        pad: (pt, pl),
+        output: (oh, ow),
+        input_layout: ImageLayout::ChannelsFirst,
+        output_layout: ImageLayout::ChannelsFirst,
+    };
+    let kernel = conv.weights.iter().copied().collect();
     Ok(Stage::Local {
         name: name.to_string(),
         pairs,
@@ -158,13 +180,13 @@ fn conv_stage(name: &str, conv: &Conv2d, input: &[usize]) -> Result<Stage> {
         bias,
         n_out: co * oh * ow,
         max_gate: false,
+        shared: Some((geometry, kernel)),
     })
 }
 
 /// The output index along one axis that input position `i` reaches through kernel tap `k`.
 fn tap(i: usize, k: usize, pad: usize, stride: usize, out: usize) -> Option<usize> {
-    let v = (i + pad).checked_sub(k)?;
-    (v % stride == 0 && v / stride < out).then_some(v / stride)
+    Conv2dGeometry::tap(i, k, pad, stride, out)
 }
 
 /// The synapses of an average pooling (each output neuron receives 1/n from each of the n inputs
@@ -208,14 +230,23 @@ fn pool_stage(name: &str, pool: &Pool, input: &[usize], max: bool) -> Result<Sta
         bias: None,
         n_out: c * oh * ow,
         max_gate: max,
+        shared: None,
     })
 }
 
 /// The converted layers of `ann` (batch norm already folded), with the scale of an inference-time
 /// dropout folded into the weights that follow it.
 pub fn stages(ann: &Ann) -> Result<Vec<Stage>> {
+    Ok(stages_with_shapes(ann)?
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect())
+}
+
+/// The stages with the ANN's per-sample output shape of each.
+fn stages_with_shapes(ann: &Ann) -> Result<Vec<(Stage, Vec<usize>)>> {
     let shapes = ann.shapes()?;
-    let mut out: Vec<Stage> = Vec::new();
+    let mut out: Vec<(Stage, Vec<usize>)> = Vec::new();
     let mut pending_scale = 1.0f32;
     let last_weighted = ann
         .layers
@@ -259,7 +290,7 @@ pub fn stages(ann: &Ann) -> Result<Vec<Stage>> {
         };
         stage.scale_weights(pending_scale);
         pending_scale = 1.0;
-        out.push(stage);
+        out.push((stage, shapes[i].clone()));
     }
     if out.is_empty() {
         return Err(Error::Unsupported(
@@ -267,4 +298,95 @@ pub fn stages(ann: &Ann) -> Result<Vec<Stage>> {
         ));
     }
     Ok(out)
+}
+
+/// The stages as the engine runs them: the neurons of every hidden image layer numbered
+/// channels-last, `(y·W + x)·C + c`, so that a convolution delivers a spike through one kernel tap
+/// as a contiguous run of output channels (vectorised adds instead of strided ones). The network's
+/// input (the data's own order) and the output layer (class order) keep their numbering; the
+/// synapses, biases and the Dense weights after a Flatten follow the renumbering.
+pub fn engine_stages(ann: &Ann) -> Result<Vec<Stage>> {
+    let staged = stages_with_shapes(ann)?;
+    let n = staged.len();
+    let mut out = Vec::with_capacity(n);
+    // Renumbering of the previous stage's output (None: unchanged).
+    let mut in_perm: Option<Vec<u32>> = None;
+    for (k, (stage, shape)) in staged.into_iter().enumerate() {
+        let out_perm = match shape.as_slice() {
+            [c, h, w] if k + 1 < n => Some(channels_last_perm(*c, *h, *w)),
+            _ => None,
+        };
+        let input_layout = if in_perm.is_some() {
+            ImageLayout::ChannelsLast
+        } else {
+            ImageLayout::ChannelsFirst
+        };
+        let map = |perm: &Option<Vec<u32>>, i: u32| perm.as_ref().map_or(i, |p| p[i as usize]);
+        let stage = match stage {
+            Stage::Dense(mut d) => {
+                if let Some(p) = &in_perm {
+                    let old = d.weights.clone();
+                    for (i, &j) in p.iter().enumerate() {
+                        d.weights.column_mut(j as usize).assign(&old.column(i));
+                    }
+                }
+                Stage::Dense(d)
+            }
+            Stage::Local {
+                name,
+                pairs,
+                weights,
+                bias,
+                n_out,
+                max_gate,
+                shared,
+            } => {
+                let mut syn: Vec<((u32, u32), f32)> = pairs
+                    .iter()
+                    .map(|&(a, b)| (map(&in_perm, a), map(&out_perm, b)))
+                    .zip(weights)
+                    .collect();
+                syn.sort_by_key(|s| s.0);
+                let (pairs, weights) = syn.into_iter().unzip();
+                let bias = bias.map(|b| {
+                    let mut nb = vec![0.0; b.len()];
+                    for (j, v) in b.into_iter().enumerate() {
+                        nb[map(&out_perm, j as u32) as usize] = v;
+                    }
+                    nb
+                });
+                let shared = shared.map(|(mut g, kernel)| {
+                    g.input_layout = input_layout;
+                    if out_perm.is_some() {
+                        g.output_layout = ImageLayout::ChannelsLast;
+                    }
+                    (g, kernel)
+                });
+                Stage::Local {
+                    name,
+                    pairs,
+                    weights,
+                    bias,
+                    n_out,
+                    max_gate,
+                    shared,
+                }
+            }
+        };
+        out.push(stage);
+        // A Dense output is a flat vector (no renumbering); an image output is channels-last.
+        in_perm = out_perm;
+    }
+    Ok(out)
+}
+
+/// For every neuron of a (C, H, W) image in channels-first order, its channels-last number.
+fn channels_last_perm(c: usize, h: usize, w: usize) -> Vec<u32> {
+    let mut p = vec![0u32; c * h * w];
+    for ch in 0..c {
+        for pos in 0..h * w {
+            p[ch * h * w + pos] = (pos * c + ch) as u32;
+        }
+    }
+    p
 }

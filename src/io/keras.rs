@@ -215,9 +215,7 @@ fn sequential(cfg: &Value, ctx: &Ctx) -> Result<(Vec<KLayer>, Option<Vec<usize>>
         shape = batch_shape(&first.config);
     }
     if shape.is_none() {
-        shape = cfg
-            .get("build_input_shape")
-            .and_then(shape_without_batch);
+        shape = cfg.get("build_input_shape").and_then(shape_without_batch);
     }
     if layers.first().is_some_and(|l| l.class == "InputLayer") {
         layers.remove(0);

@@ -61,6 +61,7 @@ pub use monitor::{MonitorId, RateMonitor, SpikeMonitor, StateMonitor, StateVar};
 pub use plasticity::{Plasticity, StepSpikes, SynapsesMut};
 pub use population::NoiseCurrent;
 pub use projection::Projection;
+pub use projection::{Conv2dGeometry, ImageLayout};
 
 use crate::error::{Error, Result};
 use crate::neuron::{NeuronModel, Port};
@@ -1083,9 +1084,103 @@ impl Network {
         Ok(ProjectionId(j as u32))
     }
 
+    /// Connects `pre` to `post` by a **weight-shared 2-D convolution**: both ranges hold images
+    /// numbered as `geometry` says (channels-first or channels-last), and `kernel` holds the (C_out, C_in, kh, kw)
+    /// weights shared by every position. Delivery walks the kernel taps a spike reaches (no
+    /// per-synapse list: memory is the kernel, cost is spikes × out-degree), and adds exactly what
+    /// the explicit synapse list would, in the same order. `delay_steps` is uniform.
+    ///
+    /// ```
+    /// use somnet::network::{Conv2dGeometry, ImageLayout, Network, NetworkConfig};
+    /// use somnet::neuron::{IafParams, NeuronModel, Port};
+    /// let mut net = Network::new(NetworkConfig { dt_ms: 1.0, ..NetworkConfig::default() }).unwrap();
+    /// let src = net.add_external_source("image", 9).unwrap();
+    /// let out = net.add_population("conv", 4, NeuronModel::Iaf(IafParams::default()), vec![Port::Delta]).unwrap();
+    /// // 3×3 input, one 2×2 kernel, stride 1, no padding: a 2×2 output.
+    /// let g = Conv2dGeometry { input: (1, 3, 3), out_channels: 1, kernel: (2, 2), stride: (1, 1),
+    ///                          pad: (0, 0), output: (2, 2), input_layout: ImageLayout::ChannelsFirst,
+    ///                          output_layout: ImageLayout::ChannelsLast };
+    /// let p = net.connect_conv(src, out, g, &[1.0, 2.0, 3.0, 4.0], 0, "conv").unwrap();
+    /// // The centre pixel is under every output, through a different tap each time.
+    /// assert_eq!(net.projection(p).synapses().len(), 16);
+    /// ```
+    pub fn connect_conv(
+        &mut self,
+        pre: impl Into<Target>,
+        post: impl Into<Target>,
+        geometry: Conv2dGeometry,
+        kernel: &[f32],
+        delay_steps: u32,
+        name: &str,
+    ) -> Result<ProjectionId> {
+        let g = geometry;
+        let positive = [
+            g.input.0,
+            g.input.1,
+            g.input.2,
+            g.out_channels,
+            g.kernel.0,
+            g.kernel.1,
+            g.stride.0,
+            g.stride.1,
+            g.output.0,
+            g.output.1,
+        ];
+        if positive.contains(&0) {
+            return Err(Error::param(
+                format!("projection {name}: convolution geometry"),
+                format!("{g:?}"),
+                "positive sizes and strides",
+            ));
+        }
+        if kernel.len() != g.n_weights() {
+            return Err(Error::SizeMismatch {
+                what: format!("projection {name}: kernel weights (C_out·C_in·kh·kw)"),
+                expected: g.n_weights(),
+                got: kernel.len(),
+            });
+        }
+        if let Some(i) = kernel.iter().position(|w| !w.is_finite()) {
+            return Err(Error::param(
+                format!("projection {name}: kernel[{i}]"),
+                kernel[i],
+                "a finite number",
+            ));
+        }
+        let (pre, post) = (pre.into(), post.into());
+        let (_, pre_r) = self.resolve(&pre, "projection pre")?;
+        let (_, post_r) = self.resolve(&post, "projection post")?;
+        if pre_r.len() != g.n_pre() || post_r.len() != g.n_post() {
+            return Err(Error::Unsupported(format!(
+                "projection {name}: the convolution maps {} inputs to {} outputs, but the ranges \
+                 hold {} and {} neurons",
+                g.n_pre(),
+                g.n_post(),
+                pre_r.len(),
+                post_r.len()
+            )));
+        }
+        // An empty projection goes through every check of `connect` (schedule, delay, port);
+        // then it gets the convolution's storage.
+        let conn = Connection::new(Connector::List(Vec::new()), Weights::Values(Vec::new()))
+            .delay(Delay::Steps(delay_steps))
+            .named(name);
+        let id = self.connect(pre, post, conn)?;
+        let j = id.0 as usize;
+        self.projs[j].storage = Storage::Conv(projection::ConvKernel::new(g, kernel));
+        Ok(id)
+    }
+
     /// Attaches a plasticity rule to a projection (replacing any earlier one).
     pub fn set_plasticity(&mut self, proj: ProjectionId, rule: Box<dyn Plasticity>) -> Result<()> {
         let j = self.proj_index(proj)?;
+        if matches!(self.projs[j].storage, Storage::Conv(_)) {
+            return Err(Error::Unsupported(format!(
+                "projection {}: a weight-shared convolution has no per-synapse weights for a \
+                 plasticity rule",
+                self.projs[j].name
+            )));
+        }
         let post = self.projs[j].post;
         if !self.plastic_into[post].contains(&j) {
             self.plastic_into[post].push(j);

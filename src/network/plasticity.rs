@@ -25,6 +25,14 @@ pub enum SynapsesMut<'a> {
         /// Weight of each synapse.
         weights: &'a mut [f32],
     },
+    /// A weight-shared convolution: one kernel for every position, stored tap-major
+    /// (`taps[((c·kh + ky)·kw + kx)·C_out + o]`).
+    Shared {
+        /// The convolution's geometry.
+        geometry: super::Conv2dGeometry,
+        /// The kernel.
+        taps: &'a mut [f32],
+    },
 }
 
 /// What a rule knows about the step.

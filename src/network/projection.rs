@@ -22,6 +22,231 @@ pub(crate) enum Storage {
     Dense { weights: Vec<f32> },
     /// CSR by pre.
     Sparse(Csr),
+    /// A weight-shared 2-D convolution.
+    Conv(ConvKernel),
+}
+
+/// How an image's neurons are numbered in a population.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ImageLayout {
+    /// (channel, row, column): neuron `c·H·W + y·W + x` (the ANN's NCHW order).
+    #[default]
+    ChannelsFirst,
+    /// (row, column, channel): neuron `(y·W + x)·C + c`; the channels of one position are
+    /// neighbours, so a convolution delivers a spike's effect on them as one contiguous run.
+    ChannelsLast,
+}
+
+impl ImageLayout {
+    /// The index of (c, y, x) in an image of `c_n` channels, `w` columns and `hw` positions.
+    #[inline]
+    fn index(self, c: usize, pos: usize, c_n: usize, hw: usize) -> usize {
+        match self {
+            ImageLayout::ChannelsFirst => c * hw + pos,
+            ImageLayout::ChannelsLast => pos * c_n + c,
+        }
+    }
+
+    /// (channel, position y·W + x) of neuron `i`.
+    #[inline]
+    fn split(self, i: usize, c_n: usize, hw: usize) -> (usize, usize) {
+        match self {
+            ImageLayout::ChannelsFirst => (i / hw, i % hw),
+            ImageLayout::ChannelsLast => (i % c_n, i / c_n),
+        }
+    }
+}
+
+/// The geometry of a 2-D convolution between two populations holding images: pre neuron
+/// (c, y, x) reaches post neuron (o, y', x') through kernel tap (ky, kx) when
+/// `y'·stride.0 + ky − pad.0 = y` and `x'·stride.1 + kx − pad.1 = x`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dGeometry {
+    /// Input (channels, height, width).
+    pub input: (usize, usize, usize),
+    /// Output channels.
+    pub out_channels: usize,
+    /// Kernel (height, width).
+    pub kernel: (usize, usize),
+    /// (vertical, horizontal) stride.
+    pub stride: (usize, usize),
+    /// Padding before (top, left).
+    pub pad: (usize, usize),
+    /// Output (height, width).
+    pub output: (usize, usize),
+    /// Numbering of the pre population's neurons.
+    pub input_layout: ImageLayout,
+    /// Numbering of the post population's neurons (channels-last delivers fastest).
+    pub output_layout: ImageLayout,
+}
+
+impl Conv2dGeometry {
+    /// Pre neurons (C·H·W).
+    pub fn n_pre(&self) -> usize {
+        self.input.0 * self.input.1 * self.input.2
+    }
+
+    /// Post neurons (C_out·H'·W').
+    pub fn n_post(&self) -> usize {
+        self.out_channels * self.output.0 * self.output.1
+    }
+
+    /// Kernel weights (C_out·C_in·kh·kw).
+    pub fn n_weights(&self) -> usize {
+        self.out_channels * self.input.0 * self.kernel.0 * self.kernel.1
+    }
+
+    /// The output index along one axis that input position `i` reaches through tap `k`.
+    #[inline]
+    pub fn tap(i: usize, k: usize, pad: usize, stride: usize, out: usize) -> Option<usize> {
+        let v = (i + pad).checked_sub(k)?;
+        (v % stride == 0 && v / stride < out).then_some(v / stride)
+    }
+
+    /// Calls `f(ky, kx, output position y'·W' + x')` for every tap through which input position
+    /// (y, x) reaches the output.
+    #[inline]
+    fn for_each_tap(&self, y: usize, x: usize, mut f: impl FnMut(usize, usize, usize)) {
+        let (oh, ow) = self.output;
+        for ky in 0..self.kernel.0 {
+            let Some(oy) = Self::tap(y, ky, self.pad.0, self.stride.0, oh) else {
+                continue;
+            };
+            for kx in 0..self.kernel.1 {
+                if let Some(ox) = Self::tap(x, kx, self.pad.1, self.stride.1, ow) {
+                    f(ky, kx, oy * ow + ox);
+                }
+            }
+        }
+    }
+}
+
+/// A convolution's kernel, stored tap-major for delivery: `taps[((c·kh + ky)·kw + kx)·C_out + o]`,
+/// so one spike's contribution through one tap is a contiguous run of C_out weights.
+#[derive(Debug, Clone)]
+pub(crate) struct ConvKernel {
+    pub geometry: Conv2dGeometry,
+    pub taps: Vec<f32>,
+    /// Output positions each input position reaches (its out-degree is C_out times this).
+    pub reach: Vec<u32>,
+    /// Per input position p, at `links[link_ptr[p]..link_ptr[p + 1]]`: (tap ky·kw + kx, output
+    /// position) for every tap that reaches the output, worked out once so that delivery does no
+    /// index arithmetic beyond one division per spike.
+    links: Vec<(u32, u32)>,
+    link_ptr: Vec<u32>,
+}
+
+impl ConvKernel {
+    /// From a kernel in (C_out, C_in, kh, kw) order.
+    pub(crate) fn new(geometry: Conv2dGeometry, kernel: &[f32]) -> ConvKernel {
+        let g = geometry;
+        let (ci, h, w) = g.input;
+        let (co, (kh, kw)) = (g.out_channels, g.kernel);
+        let mut taps = vec![0.0; kernel.len()];
+        for o in 0..co {
+            for c in 0..ci {
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        taps[((c * kh + ky) * kw + kx) * co + o] =
+                            kernel[((o * ci + c) * kh + ky) * kw + kx];
+                    }
+                }
+            }
+        }
+        let mut reach = vec![0u32; h * w];
+        let mut links = Vec::new();
+        let mut link_ptr = vec![0u32];
+        for y in 0..h {
+            for x in 0..w {
+                g.for_each_tap(y, x, |ky, kx, pos| {
+                    reach[y * w + x] += 1;
+                    links.push(((ky * kw + kx) as u32, pos as u32));
+                });
+                link_ptr.push(links.len() as u32);
+            }
+        }
+        ConvKernel {
+            geometry,
+            taps,
+            reach,
+            links,
+            link_ptr,
+        }
+    }
+
+    /// Out-degree of pre neuron `i`.
+    #[inline]
+    fn out_degree(&self, i: usize) -> u64 {
+        let g = &self.geometry;
+        let (_, pos) = g.input_layout.split(i, g.input.0, g.input.1 * g.input.2);
+        self.reach[pos] as u64 * g.out_channels as u64
+    }
+
+    /// Every synapse as (pre, post, weight), pre-major with posts increasing.
+    fn synapses(&self) -> Vec<(u32, u32, f32)> {
+        let g = &self.geometry;
+        let (ci, h, w) = g.input;
+        let (co, (kh, kw)) = (g.out_channels, g.kernel);
+        let plane = g.output.0 * g.output.1;
+        let mut out = Vec::new();
+        for pre in 0..g.n_pre() {
+            let (c, pos_in) = g.input_layout.split(pre, ci, h * w);
+            let start = out.len();
+            g.for_each_tap(pos_in / w, pos_in % w, |ky, kx, pos| {
+                for o in 0..co {
+                    let wt = self.taps[((c * kh + ky) * kw + kx) * co + o];
+                    let post = g.output_layout.index(o, pos, co, plane);
+                    out.push((pre as u32, post as u32, wt));
+                }
+            });
+            out[start..].sort_by_key(|s| s.1);
+        }
+        out
+    }
+
+    /// Adds the spikes' contributions to the posts in `lo..hi` (local post indices), writing
+    /// post j at `acc[j + shift]`. Each post receives one addition per spike, in spike order,
+    /// exactly as an explicit synapse list would add them.
+    fn deliver(&self, spikes: &[u32], acc: &mut [f32], lo: usize, hi: usize, shift: isize) {
+        let g = &self.geometry;
+        let (ci, h, w) = g.input;
+        let co = g.out_channels;
+        let plane = g.output.0 * g.output.1;
+        let (kh, kw) = g.kernel;
+        let per_channel = kh * kw * co;
+        for &s in spikes {
+            let (c, pos_in) = g.input_layout.split(s as usize, ci, h * w);
+            let kernel = &self.taps[c * per_channel..][..per_channel];
+            let links =
+                &self.links[self.link_ptr[pos_in] as usize..self.link_ptr[pos_in + 1] as usize];
+            for &(tap, pos) in links {
+                let (tap, pos) = (tap as usize, pos as usize);
+                let run = &kernel[tap * co..][..co];
+                match g.output_layout {
+                    ImageLayout::ChannelsLast => {
+                        // Posts pos·C_out .. pos·C_out + C_out, clipped to this block.
+                        let first = pos * co;
+                        let (a, b) = (first.max(lo), (first + co).min(hi));
+                        if a < b {
+                            let dst = (a as isize + shift) as usize;
+                            let acc = &mut acc[dst..dst + (b - a)];
+                            for (x, wt) in acc.iter_mut().zip(&run[a - first..b - first]) {
+                                *x += *wt;
+                            }
+                        }
+                    }
+                    ImageLayout::ChannelsFirst => {
+                        for (o, wt) in run.iter().enumerate() {
+                            let j = o * plane + pos;
+                            if (lo..hi).contains(&j) {
+                                acc[(j as isize + shift) as usize] += *wt;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// CSR rows by pre-synaptic neuron, with each row's split into target blocks.
@@ -113,6 +338,10 @@ impl Projection {
         match &self.storage {
             Storage::Dense { weights } => weights.len() as u64,
             Storage::Sparse(csr) => csr.post.len() as u64,
+            Storage::Conv(k) => {
+                k.reach.iter().map(|&r| r as u64).sum::<u64>()
+                    * (k.geometry.input.0 * k.geometry.out_channels) as u64
+            }
         }
     }
 
@@ -185,6 +414,7 @@ impl Projection {
         match &self.storage {
             Storage::Dense { .. } => self.n_post as u64,
             Storage::Sparse(csr) => csr.row_ptr[i + 1] - csr.row_ptr[i],
+            Storage::Conv(k) => k.out_degree(i),
         }
     }
 
@@ -200,6 +430,10 @@ impl Projection {
                 row_ptr: &csr.row_ptr,
                 post: &csr.post,
                 weights: &mut csr.weights,
+            },
+            Storage::Conv(k) => SynapsesMut::Shared {
+                geometry: k.geometry,
+                taps: &mut k.taps,
             },
         }
     }
@@ -219,6 +453,13 @@ impl Projection {
                         ));
                     }
                 }
+            }
+            Storage::Conv(k) => {
+                out.extend(
+                    k.synapses()
+                        .into_iter()
+                        .map(|(i, j, w)| (i, j, w, self.delay_steps)),
+                );
             }
             Storage::Sparse(csr) => {
                 for i in 0..self.n_pre as usize {
@@ -280,6 +521,17 @@ impl Projection {
                         *a += *w;
                     }
                 }
+            }
+            Storage::Conv(k) => {
+                let slot = ring.slot_of(t, self.delay_steps);
+                let acc = ring.slot_mut(slot);
+                k.deliver(
+                    spikes,
+                    acc,
+                    (lo - self.post_start) as usize,
+                    (hi - self.post_start) as usize,
+                    self.post_start as isize - b_start as isize,
+                );
             }
             Storage::Sparse(csr) => {
                 let stride = csr.n_blocks + 1;

@@ -146,6 +146,11 @@ impl Plasticity for SleepRule {
                     }
                 }
             }
+            // The network refuses plasticity on weight-shared projections, and sleep builds only
+            // dense ones.
+            SynapsesMut::Shared { .. } => {
+                unreachable!("set_plasticity refuses convolution projections")
+            }
         }
         let n_fired = (spikes.pre.len() * spikes.post.len()) as u64;
         state.potentiations += n_fired.min(n_synapses);

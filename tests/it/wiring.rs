@@ -250,3 +250,160 @@ fn connectors_have_the_stated_statistics() {
         assert!(s.0 < 2000 && s.1 < 1500);
     }
 }
+
+/// One step of spikes through a weight-shared convolution, read from integrating targets, against
+/// the ANN's convolution of the 0/1 spike image (independent code: `ann::Conv2d`).
+fn conv_projection_matches_ann(
+    input: (usize, usize, usize),
+    out_channels: usize,
+    kernel: (usize, usize),
+    stride: (usize, usize),
+    padding: somnet::ann::Padding,
+    layouts: (somnet::network::ImageLayout, somnet::network::ImageLayout),
+) {
+    use somnet::ann::layer::padded_extent;
+    use somnet::ann::{Ann, Conv2d, DropoutMode, Layer};
+    use somnet::network::{Conv2dGeometry, ImageLayout};
+    let (c, h, w) = input;
+    let (oh, pt) = padded_extent(h, kernel.0, stride.0, padding).unwrap();
+    let (ow, pl) = padded_extent(w, kernel.1, stride.1, padding).unwrap();
+    let n_k = out_channels * c * kernel.0 * kernel.1;
+    // Distinct weights: k/7 − 3 in (C_out, C_in, kh, kw) order.
+    let kernel_w: Vec<f32> = (0..n_k).map(|k| (k % 61) as f32 / 7.0 - 3.0).collect();
+    let conv = Conv2d {
+        weights: ndarray::Array4::from_shape_vec(
+            (out_channels, c, kernel.0, kernel.1),
+            kernel_w.clone(),
+        )
+        .unwrap(),
+        bias: None,
+        stride,
+        padding,
+    };
+    let ann = Ann::new(
+        vec![c, h, w],
+        vec![("conv".into(), Layer::Conv2d(conv))],
+        DropoutMode::Inverted,
+    )
+    .unwrap();
+    // Every third pixel of the image fires.
+    let image: Vec<f32> = (0..c * h * w).map(|i| (i % 3 == 0) as u8 as f32).collect();
+    let want = ann
+        .forward(ndarray::ArrayView2::from_shape((1, image.len()), &image).unwrap())
+        .unwrap();
+    let number = |layout: ImageLayout, ch: usize, pos: usize, n_c: usize, hw: usize| match layout {
+        ImageLayout::ChannelsFirst => ch * hw + pos,
+        ImageLayout::ChannelsLast => pos * n_c + ch,
+    };
+    let spikes: Vec<u32> = {
+        let mut s: Vec<u32> = (0..c * h * w)
+            .filter(|&i| image[i] > 0.0)
+            .map(|i| number(layouts.0, i / (h * w), i % (h * w), c, h * w) as u32)
+            .collect();
+        s.sort_unstable();
+        s
+    };
+    let mut net = Network::new(NetworkConfig {
+        dt_ms: 1.0,
+        ..Default::default()
+    })
+    .unwrap();
+    let src = net.add_external_source("image", c * h * w).unwrap();
+    let n_out = out_channels * oh * ow;
+    let tgt = net
+        .add_population("conv", n_out, integrator(), vec![Port::Delta])
+        .unwrap();
+    let g = Conv2dGeometry {
+        input,
+        out_channels,
+        kernel,
+        stride,
+        pad: (pt, pl),
+        output: (oh, ow),
+        input_layout: layouts.0,
+        output_layout: layouts.1,
+    };
+    let p = net.connect_conv(src, tgt, g, &kernel_w, 0, "conv").unwrap();
+    net.inject_spikes(src, &spikes).unwrap();
+    net.step();
+    let v = net.state(tgt, StateVar::V).unwrap();
+    for o in 0..out_channels {
+        for pos in 0..oh * ow {
+            let got = v[number(layouts.1, o, pos, out_channels, oh * ow)];
+            let expect = want[[0, o * oh * ow + pos]];
+            assert!(
+                (got - expect).abs() < 1e-4,
+                "{g:?}: output ({o}, {pos}): {got} vs {expect}"
+            );
+        }
+    }
+    // Events: every spike times its out-degree, as the explicit synapse list counts them.
+    let syn = net.projection(p).synapses();
+    let expected_events = spikes
+        .iter()
+        .map(|&s| syn.iter().filter(|x| x.0 == s).count() as u64)
+        .sum::<u64>();
+    assert_eq!(net.n_events(), expected_events);
+    assert_eq!(net.projection(p).n_synapses(), syn.len() as u64);
+}
+
+#[test]
+fn weight_shared_convolution_equals_the_ann_convolution() {
+    use somnet::ann::Padding;
+    use somnet::network::ImageLayout::{ChannelsFirst as F, ChannelsLast as L};
+    for layouts in [(F, F), (F, L), (L, L), (L, F)] {
+        conv_projection_matches_ann((2, 7, 6), 3, (3, 3), (1, 1), Padding::Valid, layouts);
+        conv_projection_matches_ann((3, 7, 8), 4, (3, 2), (2, 2), Padding::Same, layouts);
+    }
+    // A target of 8·30·30 = 7 200 neurons spans several blocks: runs are clipped at block edges.
+    conv_projection_matches_ann((1, 32, 32), 8, (3, 3), (1, 1), Padding::Valid, (F, L));
+    conv_projection_matches_ann((1, 32, 32), 8, (3, 3), (1, 1), Padding::Valid, (F, F));
+}
+
+#[test]
+fn convolution_projections_refuse_bad_geometry_and_plasticity() {
+    use somnet::network::{Conv2dGeometry, ImageLayout};
+    let mut net = Network::new(NetworkConfig::default()).unwrap();
+    let src = net.add_external_source("image", 16).unwrap();
+    let tgt = net
+        .add_population("conv", 9, integrator(), vec![Port::Delta])
+        .unwrap();
+    let g = Conv2dGeometry {
+        input: (1, 4, 4),
+        out_channels: 1,
+        kernel: (2, 2),
+        stride: (1, 1),
+        pad: (0, 0),
+        output: (3, 3),
+        input_layout: ImageLayout::ChannelsFirst,
+        output_layout: ImageLayout::ChannelsLast,
+    };
+    let err = net
+        .connect_conv(src, tgt, g, &[1.0; 3], 0, "short")
+        .unwrap_err();
+    assert!(err.to_string().contains("kernel"), "{err}");
+    let err = net
+        .connect_conv(src, tgt, g, &[1.0, f32::NAN, 1.0, 1.0], 0, "nan")
+        .unwrap_err();
+    assert!(err.to_string().contains("finite"), "{err}");
+    let wrong = Conv2dGeometry {
+        output: (2, 2),
+        ..g
+    };
+    let err = net
+        .connect_conv(src, tgt, wrong, &[1.0; 4], 0, "sizes")
+        .unwrap_err();
+    assert!(err.to_string().contains("ranges hold 16 and 9"), "{err}");
+    let p = net.connect_conv(src, tgt, g, &[1.0; 4], 0, "ok").unwrap();
+    struct Nothing;
+    impl somnet::network::Plasticity for Nothing {
+        fn on_step(
+            &mut self,
+            _: somnet::network::StepSpikes<'_>,
+            _: somnet::network::SynapsesMut<'_>,
+        ) {
+        }
+    }
+    let err = net.set_plasticity(p, Box::new(Nothing)).unwrap_err();
+    assert!(err.to_string().contains("weight-shared"), "{err}");
+}
