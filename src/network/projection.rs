@@ -297,6 +297,8 @@ pub(crate) struct MaxGate {
     fired: Vec<bool>,
     /// This step's passed spikes: (local post, weight), increasing post.
     passed: Vec<(u32, f32)>,
+    /// Per local post: whether a member fired this step (scratch, cleared by the scan).
+    touched: Vec<u8>,
 }
 
 impl MaxGate {
@@ -313,6 +315,7 @@ impl MaxGate {
             counts: vec![0; n_pre],
             fired: vec![false; n_pre],
             passed: Vec::new(),
+            touched: vec![0; n_post],
         }
     }
 
@@ -377,31 +380,35 @@ impl Projection {
             gate.counts[s as usize] += 1;
             gate.fired[s as usize] = true;
         }
-        let mut touched: Vec<u32> = spikes
-            .iter()
-            .flat_map(|&s| {
-                csr.post[csr.row_ptr[s as usize] as usize..csr.row_ptr[s as usize + 1] as usize]
-                    .iter()
-                    .copied()
-            })
-            .collect();
-        touched.sort_unstable();
-        touched.dedup();
-        for j in touched {
-            let members = &gate.members[j as usize];
+        // Mark the windows this step's spikes fall in; the scan visits them in increasing order.
+        let MaxGate {
+            members,
+            counts,
+            fired,
+            passed,
+            touched,
+        } = gate;
+        for &s in spikes {
+            let row = csr.row_ptr[s as usize] as usize..csr.row_ptr[s as usize + 1] as usize;
+            for &j in &csr.post[row] {
+                touched[j as usize] = 1;
+            }
+        }
+        crate::neuron::for_each_fired(touched, |j| {
+            let members = &members[j];
             let max = members
                 .iter()
-                .map(|&(i, _)| gate.counts[i as usize])
+                .map(|&(i, _)| counts[i as usize])
                 .max()
                 .unwrap_or(0);
             // The first (lowest-index) member at the maximum that fired passes its spike.
             if let Some(&(_, w)) = members
                 .iter()
-                .find(|&&(i, _)| gate.fired[i as usize] && gate.counts[i as usize] == max)
+                .find(|&&(i, _)| fired[i as usize] && counts[i as usize] == max)
             {
-                gate.passed.push((j, w));
+                passed.push((j as u32, w));
             }
-        }
+        });
         for &s in spikes {
             gate.fired[s as usize] = false;
         }

@@ -347,3 +347,20 @@ pub(crate) fn integrate_step<const NP: usize>(
     }
     threshold_and_reset(rule, v, refr, fired, n_fired as usize, base, spikes);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::for_each_fired;
+
+    #[test]
+    fn fired_flags_are_visited_in_order_and_cleared() {
+        // 200 flags (a partial last chunk), every 7th set, some with values other than 1.
+        let mut fired: Vec<u8> = (0..200)
+            .map(|i| u8::from(i % 7 == 0) * (1 + i as u8 % 3))
+            .collect();
+        let mut seen = Vec::new();
+        for_each_fired(&mut fired, |i| seen.push(i));
+        assert_eq!(seen, (0..200).filter(|i| i % 7 == 0).collect::<Vec<_>>());
+        assert!(fired.iter().all(|&f| f == 0));
+    }
+}
