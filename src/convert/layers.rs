@@ -1,9 +1,10 @@
 //! The layers of a converted network: what each weighted or pooling layer of the ANN becomes.
 //!
-//! A Dense layer stays a dense matrix. A convolution or an average pooling becomes its explicit
-//! synapses — input neuron (c, y, x) to output neuron (c', y', x') — over populations in the ANN's
-//! NCHW order, so a Flatten between them is the identity. Convolution weights are shared in the
-//! ANN and copied per synapse here (a few hundred thousand synapses for the MNIST networks).
+//! A Dense layer stays a dense matrix. A convolution keeps its shared kernel: the engine delivers
+//! it through [`crate::network::Network::connect_conv`] (its explicit synapses are kept too, for
+//! the analog drive of a first layer and for Dale's sign split). An average pooling becomes its
+//! explicit synapses. [`stages`] numbers neurons in the ANN's NCHW order; [`engine_stages`]
+//! renumbers hidden image layers channels-last for fast delivery.
 //! Average pooling is a layer of spiking neurons fed with the mean of its window's input spikes
 //! (the reference converter's rule, Rueckauer et al. 2017); windows count only the inputs inside
 //! the image, as the ANN does. Max pooling is a layer of neurons each fed, per step, the spike of
