@@ -123,7 +123,7 @@ pub fn build(ann: &Ann) -> Result<SpikingModel> {
 /// [`crate::convert::fold`] and [`crate::convert::normalize`]): thresholds are 1.
 pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
     options.validate()?;
-    let chain = super::layers::engine_stages(ann)?;
+    let chain = super::layers::engine_stages(ann, options.dale)?;
     let mut net = Network::new(NetworkConfig {
         dt_ms: 1.0,
         seed: options.seed,

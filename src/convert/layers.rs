@@ -1,8 +1,8 @@
 //! The layers of a converted network: what each weighted or pooling layer of the ANN becomes.
 //!
 //! A Dense layer stays a dense matrix. A convolution keeps its shared kernel: the engine delivers
-//! it through [`crate::network::Network::connect_conv`] (its explicit synapses are kept too, for
-//! the analog drive of a first layer and for Dale's sign split). An average pooling becomes its
+//! it through [`crate::network::Network::connect_conv`] (its explicit synapses are built only where
+//! needed: the analog drive of a first layer, Dale's sign split). An average pooling becomes its
 //! explicit synapses. [`stages`] numbers neurons in the ANN's NCHW order; [`engine_stages`]
 //! renumbers hidden image layers channels-last for fast delivery.
 //! Average pooling is a layer of spiking neurons fed with the mean of its window's input spikes
@@ -128,7 +128,9 @@ impl Stage {
 }
 
 /// The synapses of a convolution from input shape (C, H, W).
-fn conv_stage(name: &str, conv: &Conv2d, input: &[usize]) -> Result<Stage> {
+/// The synapses of a convolution from input shape (C, H, W); with `lists` false only the shared
+/// kernel (the explicit list is left empty: the engine does not need it).
+fn conv_stage(name: &str, conv: &Conv2d, input: &[usize], lists: bool) -> Result<Stage> {
     let (co, ci, kh, kw) = conv.weights.dim();
     let (h, w) = (input[1], input[2]);
     let bad = || Error::Unsupported(format!("layer '{name}': kernel larger than its input"));
@@ -137,7 +139,7 @@ fn conv_stage(name: &str, conv: &Conv2d, input: &[usize]) -> Result<Stage> {
     let mut pairs = Vec::new();
     let mut weights = Vec::new();
     // Pre-major: for each input neuron, every output it reaches.
-    for c in 0..ci {
+    for c in 0..ci * usize::from(lists) {
         for y in 0..h {
             for x in 0..w {
                 let pre = (c * h * w + y * w + x) as u32;
@@ -238,14 +240,15 @@ fn pool_stage(name: &str, pool: &Pool, input: &[usize], max: bool) -> Result<Sta
 /// The converted layers of `ann` (batch norm already folded), with the scale of an inference-time
 /// dropout folded into the weights that follow it.
 pub fn stages(ann: &Ann) -> Result<Vec<Stage>> {
-    Ok(stages_with_shapes(ann)?
+    Ok(stages_with_shapes(ann, true)?
         .into_iter()
         .map(|(s, _)| s)
         .collect())
 }
 
-/// The stages with the ANN's per-sample output shape of each.
-fn stages_with_shapes(ann: &Ann) -> Result<Vec<(Stage, Vec<usize>)>> {
+/// The stages with the ANN's per-sample output shape of each. With `lists` false, convolutions
+/// after the first stage carry only their shared kernel.
+fn stages_with_shapes(ann: &Ann, lists: bool) -> Result<Vec<(Stage, Vec<usize>)>> {
     let shapes = ann.shapes()?;
     let mut out: Vec<(Stage, Vec<usize>)> = Vec::new();
     let mut pending_scale = 1.0f32;
@@ -261,7 +264,8 @@ fn stages_with_shapes(ann: &Ann) -> Result<Vec<(Stage, Vec<usize>)>> {
         };
         let mut stage = match layer {
             Layer::Dense(d) => Stage::Dense(d.clone()),
-            Layer::Conv2d(c) => conv_stage(name, c, input)?,
+            // The first stage's list gives the analog input's drive.
+            Layer::Conv2d(c) => conv_stage(name, c, input, lists || out.is_empty())?,
             Layer::AvgPool2d(p) => pool_stage(name, p, input, false)?,
             Layer::MaxPool2d(p) => pool_stage(name, p, input, true)?,
             Layer::Flatten => continue,
@@ -306,8 +310,11 @@ fn stages_with_shapes(ann: &Ann) -> Result<Vec<(Stage, Vec<usize>)>> {
 /// as a contiguous run of output channels (vectorised adds instead of strided ones). The network's
 /// input (the data's own order) and the output layer (class order) keep their numbering; the
 /// synapses, biases and the Dense weights after a Flatten follow the renumbering.
-pub fn engine_stages(ann: &Ann) -> Result<Vec<Stage>> {
-    let staged = stages_with_shapes(ann)?;
+///
+/// `lists` keeps every convolution's explicit synapse list (Dale's principle splits synapses by
+/// sign); without it only the first stage's list is built.
+pub fn engine_stages(ann: &Ann, lists: bool) -> Result<Vec<Stage>> {
+    let staged = stages_with_shapes(ann, lists)?;
     let n = staged.len();
     let mut out = Vec::with_capacity(n);
     // Renumbering of the previous stage's output (None: unchanged).
