@@ -133,7 +133,9 @@ pub(crate) struct ConvKernel {
     /// position) for every tap that reaches the output, worked out once so that delivery does no
     /// index arithmetic beyond one division per spike.
     links: Vec<(u32, u32)>,
-    link_ptr: Vec<u32>,
+    /// Per pre neuron: (offset of its channel's kernel in `taps`, its links' range), so that
+    /// delivery needs no division.
+    pre: Vec<(u32, u32, u32)>,
 }
 
 impl ConvKernel {
@@ -165,12 +167,18 @@ impl ConvKernel {
                 link_ptr.push(links.len() as u32);
             }
         }
+        let pre = (0..g.n_pre())
+            .map(|i| {
+                let (c, pos) = g.input_layout.split(i, ci, h * w);
+                ((c * kh * kw * co) as u32, link_ptr[pos], link_ptr[pos + 1])
+            })
+            .collect();
         ConvKernel {
             geometry,
             taps,
             reach,
             links,
-            link_ptr,
+            pre,
         }
     }
 
@@ -208,41 +216,83 @@ impl ConvKernel {
     /// post j at `acc[j + shift]`. Each post receives one addition per spike, in spike order,
     /// exactly as an explicit synapse list would add them.
     fn deliver(&self, spikes: &[u32], acc: &mut [f32], lo: usize, hi: usize, shift: isize) {
-        let g = &self.geometry;
-        let (ci, h, w) = g.input;
-        let co = g.out_channels;
-        let plane = g.output.0 * g.output.1;
-        let (kh, kw) = g.kernel;
-        let per_channel = kh * kw * co;
+        let co = self.geometry.out_channels;
+        let whole = lo == 0 && hi == self.geometry.n_post();
+        if whole && self.geometry.output_layout == ImageLayout::ChannelsLast {
+            // The common case, made branch-free per tap: every run lands whole, at a fixed width
+            // the compiler unrolls into vector adds.
+            let base = shift as usize; // whole post range in this block: shift ≥ 0
+            match co {
+                8 => self.deliver_runs::<8>(spikes, &mut acc[base..]),
+                16 => self.deliver_runs::<16>(spikes, &mut acc[base..]),
+                32 => self.deliver_runs::<32>(spikes, &mut acc[base..]),
+                64 => self.deliver_runs::<64>(spikes, &mut acc[base..]),
+                _ => self.for_each_run(spikes, |pos, run| {
+                    let dst = &mut acc[base + pos * co..][..co];
+                    for (x, wt) in dst.iter_mut().zip(run) {
+                        *x += *wt;
+                    }
+                }),
+            }
+            return;
+        }
+        let plane = self.geometry.output.0 * self.geometry.output.1;
+        let layout = self.geometry.output_layout;
+        self.for_each_run(spikes, |pos, run| match layout {
+            ImageLayout::ChannelsLast => {
+                // Posts pos·C_out .. pos·C_out + C_out, clipped to this block.
+                let first = pos * co;
+                let (a, b) = (first.max(lo), (first + co).min(hi));
+                if a < b {
+                    let dst = (a as isize + shift) as usize;
+                    let acc = &mut acc[dst..dst + (b - a)];
+                    for (x, wt) in acc.iter_mut().zip(&run[a - first..b - first]) {
+                        *x += *wt;
+                    }
+                }
+            }
+            ImageLayout::ChannelsFirst => {
+                for (o, wt) in run.iter().enumerate() {
+                    let j = o * plane + pos;
+                    if (lo..hi).contains(&j) {
+                        acc[(j as isize + shift) as usize] += *wt;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Calls `f(output position, the C_out weights of the tap)` for every tap of every spike, in
+    /// spike order.
+    #[inline]
+    fn for_each_run(&self, spikes: &[u32], mut f: impl FnMut(usize, &[f32])) {
+        let co = self.geometry.out_channels;
         for &s in spikes {
-            let (c, pos_in) = g.input_layout.split(s as usize, ci, h * w);
-            let kernel = &self.taps[c * per_channel..][..per_channel];
-            let links =
-                &self.links[self.link_ptr[pos_in] as usize..self.link_ptr[pos_in + 1] as usize];
-            for &(tap, pos) in links {
-                let (tap, pos) = (tap as usize, pos as usize);
-                let run = &kernel[tap * co..][..co];
-                match g.output_layout {
-                    ImageLayout::ChannelsLast => {
-                        // Posts pos·C_out .. pos·C_out + C_out, clipped to this block.
-                        let first = pos * co;
-                        let (a, b) = (first.max(lo), (first + co).min(hi));
-                        if a < b {
-                            let dst = (a as isize + shift) as usize;
-                            let acc = &mut acc[dst..dst + (b - a)];
-                            for (x, wt) in acc.iter_mut().zip(&run[a - first..b - first]) {
-                                *x += *wt;
-                            }
-                        }
-                    }
-                    ImageLayout::ChannelsFirst => {
-                        for (o, wt) in run.iter().enumerate() {
-                            let j = o * plane + pos;
-                            if (lo..hi).contains(&j) {
-                                acc[(j as isize + shift) as usize] += *wt;
-                            }
-                        }
-                    }
+            let (kernel, first, last) = self.pre[s as usize];
+            for &(tap, pos) in &self.links[first as usize..last as usize] {
+                f(
+                    pos as usize,
+                    &self.taps[kernel as usize + tap as usize * co..][..co],
+                );
+            }
+        }
+    }
+
+    /// [`ConvKernel::for_each_run`] into a channels-last target that lies whole in `acc`, with
+    /// C_out = `CO` known at compile time.
+    #[inline]
+    fn deliver_runs<const CO: usize>(&self, spikes: &[u32], acc: &mut [f32]) {
+        for &s in spikes {
+            let (kernel, first, last) = self.pre[s as usize];
+            for &(tap, pos) in &self.links[first as usize..last as usize] {
+                let run: &[f32; CO] = self.taps[kernel as usize + tap as usize * CO..][..CO]
+                    .try_into()
+                    .expect("runs are C_out long");
+                let dst: &mut [f32; CO] = (&mut acc[pos as usize * CO..][..CO])
+                    .try_into()
+                    .expect("runs are C_out long");
+                for k in 0..CO {
+                    dst[k] += run[k];
                 }
             }
         }

@@ -355,6 +355,10 @@ fn weight_shared_convolution_equals_the_ann_convolution() {
         conv_projection_matches_ann((2, 7, 6), 3, (3, 3), (1, 1), Padding::Valid, layouts);
         conv_projection_matches_ann((3, 7, 8), 4, (3, 2), (2, 2), Padding::Same, layouts);
     }
+    // Channel counts with a fixed-width delivery path (8, 16, 32, 64) and one without (24).
+    for co in [8, 16, 24, 32, 64] {
+        conv_projection_matches_ann((2, 6, 5), co, (3, 3), (1, 1), Padding::Same, (L, L));
+    }
     // A target of 8·30·30 = 7 200 neurons spans several blocks: runs are clipped at block edges.
     conv_projection_matches_ann((1, 32, 32), 8, (3, 3), (1, 1), Padding::Valid, (F, L));
     conv_projection_matches_ann((1, 32, 32), 8, (3, 3), (1, 1), Padding::Valid, (F, F));
