@@ -13,7 +13,7 @@
 //! ```
 //! where `x_p(t)` already includes this step's arrivals and `δ` is this step's delta input.
 
-use super::{exp_decays, exp_taus, threshold_and_reset, Port, Reset, SpikeRule};
+use super::{collect_spikes, exp_decays, exp_taus, threshold, Port, Reset, SpikeRule};
 use crate::error::Result;
 use crate::time::Dt;
 
@@ -164,7 +164,13 @@ fn step_two_ports<const NP: usize>(
     let (x0, x1) = (syn.next().expect(TWO), syn.next().expect(TWO));
     let (a0, a1) = (arr.next().expect(TWO), arr.next().expect(TWO));
     let (g0, g1, d0, d1) = (p.syn_gain[0], p.syn_gain[1], p.syn_decay[0], p.syn_decay[1]);
-    let (el, pmm, th) = (p.v_rest, p.p_mm, p.v_th);
+    let (el, pmm) = (p.v_rest, p.p_mm);
+    let rule = SpikeRule {
+        v_th: p.v_th,
+        v_rest: p.v_rest,
+        reset: p.reset,
+        refractory_steps: p.refractory_steps,
+    };
     let mut n_fired = 0u32;
     let (v, refr, fired) = (
         &mut b.v[..n],
@@ -193,17 +199,11 @@ fn step_two_ports<const NP: usize>(
         let vn = el + (*v + *d - el) * pmm + dr;
         *d = 0.0;
         let vv = if active { vn } else { *v };
+        let (vv, rr, fi) = threshold(&rule, vv, active, *r);
         *v = vv;
-        *r = r.saturating_sub(1);
-        let fi = (active & (vv >= th)) as u8;
-        *f = fi;
+        *r = rr;
+        *f = fi as u8;
         n_fired += fi as u32;
     }
-    let rule = SpikeRule {
-        v_th: p.v_th,
-        v_rest: p.v_rest,
-        reset: p.reset,
-        refractory_steps: p.refractory_steps,
-    };
-    threshold_and_reset(rule, v, refr, fired, n_fired as usize, base, spikes);
+    collect_spikes(fired, n_fired as usize, base, spikes);
 }

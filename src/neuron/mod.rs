@@ -144,31 +144,41 @@ pub(crate) fn exp_taus(ports: &[Port]) -> impl Iterator<Item = f64> + '_ {
     })
 }
 
-/// The refractory clamp and threshold shared by IF and LIF, applied after the membrane update.
-///
-/// `active[i]` tells whether neuron i integrated this step. Fired neurons are reset, made
-/// refractory and appended to `spikes` as `base + i`, in increasing order.
+/// The threshold, reset and refractory clamp shared by IF and LIF, applied inside the membrane
+/// update loop (branch-free, so the loop stays vectorised): given the potential `vv` after this
+/// step's update, whether the neuron integrated (`active`) and its refractory count `r`, returns
+/// (new potential, new refractory count, fired).
+#[inline(always)]
+pub(crate) fn threshold(rule: &SpikeRule, vv: f32, active: bool, r: u32) -> (f32, u32, bool) {
+    let fired = active & (vv >= rule.v_th);
+    // Both resets are computed and one is selected: no branch on a loop-invariant enum per neuron.
+    let (subtract, to) = match rule.reset {
+        Reset::ToValue { v_reset_mv } => (false, v_reset_mv),
+        Reset::BySubtraction => (true, 0.0),
+    };
+    let after = if subtract {
+        vv - (rule.v_th - rule.v_rest)
+    } else {
+        to
+    };
+    let v = if fired { after } else { vv };
+    let r = if fired {
+        rule.refractory_steps
+    } else {
+        r.saturating_sub(1)
+    };
+    (v, r, fired)
+}
+
+/// Appends `base + i` to `spikes` for every neuron i flagged in `fired` (increasing), clearing the
+/// flags; `n_fired` is their number.
 #[inline]
-pub(crate) fn threshold_and_reset(
-    rule: SpikeRule,
-    v: &mut [f32],
-    refractory_left: &mut [u32],
-    fired: &mut [u8],
-    n_fired: usize,
-    base: u32,
-    spikes: &mut Vec<u32>,
-) {
+pub(crate) fn collect_spikes(fired: &mut [u8], n_fired: usize, base: u32, spikes: &mut Vec<u32>) {
     if n_fired == 0 {
         return;
     }
-    for_each_fired(fired, |i| {
-        v[i] = match rule.reset {
-            Reset::ToValue { v_reset_mv } => v_reset_mv,
-            Reset::BySubtraction => v[i] - (rule.v_th - rule.v_rest),
-        };
-        refractory_left[i] = rule.refractory_steps;
-        spikes.push(base + i as u32);
-    });
+    spikes.reserve(n_fired);
+    for_each_fired(fired, |i| spikes.push(base + i as u32));
 }
 
 /// Calls `f(i)` for every non-zero `fired[i]`, in increasing i, and zeroes the flags. The scan
@@ -321,7 +331,6 @@ pub(crate) fn integrate_step<const NP: usize>(
     for (k, (x, a)) in ports {
         exp_port_pass(&mut x[..n], &mut a[..n], drive, syn_gain[k], syn_decay[k]);
     }
-    let th = rule.v_th;
     let mut n_fired = 0u32;
     let (v, refr, fired) = (
         &mut b.v[..n],
@@ -339,13 +348,13 @@ pub(crate) fn integrate_step<const NP: usize>(
         let vn = membrane(*v, *d, *dr);
         *d = 0.0;
         let vv = if active { vn } else { *v };
+        let (vv, rr, fi) = threshold(&rule, vv, active, *r);
         *v = vv;
-        *r = r.saturating_sub(1);
-        let fi = (active & (vv >= th)) as u8;
-        *f = fi;
+        *r = rr;
+        *f = fi as u8;
         n_fired += fi as u32;
     }
-    threshold_and_reset(rule, v, refr, fired, n_fired as usize, base, spikes);
+    collect_spikes(fired, n_fired as usize, base, spikes);
 }
 
 #[cfg(test)]
