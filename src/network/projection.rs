@@ -185,9 +185,8 @@ impl ConvKernel {
     /// Out-degree of pre neuron `i`.
     #[inline]
     fn out_degree(&self, i: usize) -> u64 {
-        let g = &self.geometry;
-        let (_, pos) = g.input_layout.split(i, g.input.0, g.input.1 * g.input.2);
-        self.reach[pos] as u64 * g.out_channels as u64
+        let (_, first, last) = self.pre[i];
+        (last - first) as u64 * self.geometry.out_channels as u64
     }
 
     /// Every synapse as (pre, post, weight), pre-major with posts increasing.

@@ -181,27 +181,60 @@ pub(crate) fn collect_spikes(fired: &mut [u8], n_fired: usize, base: u32, spikes
     for_each_fired(fired, |i| spikes.push(base + i as u32));
 }
 
-/// Calls `f(i)` for every non-zero `fired[i]`, in increasing i, and zeroes the flags. The scan
-/// skips 64 flags at a time with a vectorized OR (spikes are rare in most networks); a chunk with
-/// spikes becomes a 64-bit mask walked by its set bits, so dense firing (converted convolution
-/// layers) costs no mispredicted branch per neuron.
+/// Calls `f(i)` for every non-zero `fired[i]`, in increasing i, and zeroes the flags. Each chunk
+/// of 64 flags becomes a 64-bit mask (a few vector instructions): an empty chunk is skipped (spikes
+/// are rare in most networks) and a chunk with spikes is walked by its set bits, so dense firing
+/// (converted convolution layers) costs no mispredicted branch per neuron.
 #[inline]
 pub(crate) fn for_each_fired(fired: &mut [u8], mut f: impl FnMut(usize)) {
     const CHUNK: usize = 64;
     for (c, chunk) in fired.chunks_mut(CHUNK).enumerate() {
-        if chunk.iter().fold(0u8, |a, &x| a | x) == 0 {
+        let mut mask = match <&[u8; CHUNK]>::try_from(&*chunk) {
+            Ok(full) => nonzero_mask(full),
+            Err(_) => chunk
+                .iter()
+                .enumerate()
+                .fold(0u64, |m, (k, &flag)| m | (((flag != 0) as u64) << k)),
+        };
+        if mask == 0 {
             continue;
         }
-        let mut mask = chunk
-            .iter()
-            .enumerate()
-            .fold(0u64, |m, (k, &flag)| m | (((flag != 0) as u64) << k));
         chunk.fill(0);
         while mask != 0 {
             f(c * CHUNK + mask.trailing_zeros() as usize);
             mask &= mask - 1;
         }
     }
+}
+
+/// Bit k set for every non-zero `flags[k]`: two 32-byte compares and byte masks with AVX2.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+#[inline]
+fn nonzero_mask(flags: &[u8; 64]) -> u64 {
+    use std::arch::x86_64::{
+        _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_setzero_si256,
+    };
+    // SAFETY: AVX2 is enabled for this build (the cfg above), and the two unaligned loads read
+    // bytes 0..32 and 32..64 of a 64-byte array.
+    unsafe {
+        let zero = _mm256_setzero_si256();
+        let p = flags.as_ptr();
+        let lo = _mm256_loadu_si256(p.cast());
+        let hi = _mm256_loadu_si256(p.add(32).cast());
+        let z_lo = _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, zero)) as u32 as u64;
+        let z_hi = _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, zero)) as u32 as u64;
+        !(z_lo | (z_hi << 32))
+    }
+}
+
+/// Bit k set for every non-zero `flags[k]` (portable form).
+#[cfg(not(all(target_arch = "x86_64", target_feature = "avx2")))]
+#[inline]
+fn nonzero_mask(flags: &[u8; 64]) -> u64 {
+    flags
+        .iter()
+        .enumerate()
+        .fold(0u64, |m, (k, &flag)| m | (((flag != 0) as u64) << k))
 }
 
 /// What IF and LIF do after a threshold crossing.
@@ -337,6 +370,25 @@ pub(crate) fn integrate_step<const NP: usize>(
         &mut b.refractory_left[..n],
         &mut b.fired[..n],
     );
+    if rule.refractory_steps == 0 {
+        // Without a refractory period no neuron is ever refractory (counts start at 0 and are
+        // only ever set to the period): the same update without reading or writing the counts.
+        for (((v, d), dr), f) in v
+            .iter_mut()
+            .zip(b.delta[..n].iter_mut())
+            .zip(drive.iter())
+            .zip(fired.iter_mut())
+        {
+            let vn = membrane(*v, *d, *dr);
+            *d = 0.0;
+            let (vv, _, fi) = threshold(&rule, vn, true, 0);
+            *v = vv;
+            *f = fi as u8;
+            n_fired += fi as u32;
+        }
+        collect_spikes(fired, n_fired as usize, base, spikes);
+        return;
+    }
     for ((((v, r), d), dr), f) in v
         .iter_mut()
         .zip(refr.iter_mut())
