@@ -326,6 +326,35 @@ pub(crate) struct DriveGains<'a> {
     pub syn_decay: &'a [f32],
 }
 
+/// The membrane pass of [`integrate_step`] without a refractory period: no neuron is ever
+/// refractory (counts start at 0 and are only ever set to the period), so the counts are neither
+/// read nor written. Returns the number of neurons that fired.
+#[inline(never)]
+fn membrane_pass(
+    v: &mut [f32],
+    delta: &mut [f32],
+    drive: &[f32],
+    fired: &mut [u8],
+    rule: &SpikeRule,
+    membrane: &impl Fn(f32, f32, f32) -> f32,
+) -> u32 {
+    let mut n_fired = 0u32;
+    for (((v, d), dr), f) in v
+        .iter_mut()
+        .zip(delta.iter_mut())
+        .zip(drive.iter())
+        .zip(fired.iter_mut())
+    {
+        let vn = membrane(*v, *d, *dr);
+        *d = 0.0;
+        let (vv, _, fi) = threshold(rule, vn, true, 0);
+        *v = vv;
+        *f = fi as u8;
+        n_fired += fi as u32;
+    }
+    n_fired
+}
+
 /// The step shared by IF and LIF: synaptic drive by port passes, then one membrane pass
 /// `v ← membrane(v, δ, drive)` for neurons that are not refractory, then threshold and reset.
 ///
@@ -371,21 +400,8 @@ pub(crate) fn integrate_step<const NP: usize>(
         &mut b.fired[..n],
     );
     if rule.refractory_steps == 0 {
-        // Without a refractory period no neuron is ever refractory (counts start at 0 and are
-        // only ever set to the period): the same update without reading or writing the counts.
-        for (((v, d), dr), f) in v
-            .iter_mut()
-            .zip(b.delta[..n].iter_mut())
-            .zip(drive.iter())
-            .zip(fired.iter_mut())
-        {
-            let vn = membrane(*v, *d, *dr);
-            *d = 0.0;
-            let (vv, _, fi) = threshold(&rule, vn, true, 0);
-            *v = vv;
-            *f = fi as u8;
-            n_fired += fi as u32;
-        }
+        let delta = &mut b.delta[..n];
+        let n_fired = membrane_pass(v, delta, drive, fired, &rule, &membrane);
         collect_spikes(fired, n_fired as usize, base, spikes);
         return;
     }
