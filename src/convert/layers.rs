@@ -80,8 +80,13 @@ impl Stage {
                 out = best;
             }
             Stage::Local { pairs, weights, .. } => {
+                // Zero inputs (most of an MNIST digit) add nothing: skip them. The pairs come in
+                // runs of one pre neuron, so the branch is predictable.
                 for (&(pre, post), w) in pairs.iter().zip(weights) {
-                    out[post as usize] += w * x[pre as usize];
+                    let v = x[pre as usize];
+                    if v != 0.0 {
+                        out[post as usize] += w * v;
+                    }
                 }
             }
         }
