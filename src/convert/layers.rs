@@ -335,57 +335,45 @@ pub fn engine_stages(ann: &Ann, lists: bool) -> Result<Vec<Stage>> {
             ImageLayout::ChannelsFirst
         };
         let map = |perm: &Option<Vec<u32>>, i: u32| perm.as_ref().map_or(i, |p| p[i as usize]);
-        let stage = match stage {
-            Stage::Dense(mut d) => {
+        let mut stage = stage;
+        match &mut stage {
+            Stage::Dense(d) => {
                 if let Some(p) = &in_perm {
                     let old = d.weights.clone();
                     for (i, &j) in p.iter().enumerate() {
                         d.weights.column_mut(j as usize).assign(&old.column(i));
                     }
                 }
-                Stage::Dense(d)
             }
             Stage::Local {
-                name,
                 pairs,
                 weights,
                 bias,
-                n_out,
-                max_gate,
                 shared,
+                ..
             } => {
                 let mut syn: Vec<((u32, u32), f32)> = pairs
                     .iter()
                     .map(|&(a, b)| (map(&in_perm, a), map(&out_perm, b)))
-                    .zip(weights)
+                    .zip(weights.iter().copied())
                     .collect();
                 syn.sort_by_key(|s| s.0);
-                let (pairs, weights) = syn.into_iter().unzip();
-                let bias = bias.map(|b| {
-                    let mut nb = vec![0.0; b.len()];
-                    for (j, v) in b.into_iter().enumerate() {
-                        nb[map(&out_perm, j as u32) as usize] = v;
+                (*pairs, *weights) = syn.into_iter().unzip();
+                if let Some(b) = bias {
+                    let mut renumbered = vec![0.0; b.len()];
+                    for (j, &v) in b.iter().enumerate() {
+                        renumbered[map(&out_perm, j as u32) as usize] = v;
                     }
-                    nb
-                });
-                let shared = shared.map(|(mut g, kernel)| {
+                    *b = renumbered;
+                }
+                if let Some((g, _)) = shared {
                     g.input_layout = input_layout;
                     if out_perm.is_some() {
                         g.output_layout = ImageLayout::ChannelsLast;
                     }
-                    (g, kernel)
-                });
-                Stage::Local {
-                    name,
-                    pairs,
-                    weights,
-                    bias,
-                    n_out,
-                    max_gate,
-                    shared,
                 }
             }
-        };
+        }
         out.push(stage);
         // A Dense output is a flat vector (no renumbering); an image output is channels-last.
         in_perm = out_perm;

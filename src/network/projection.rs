@@ -127,8 +127,6 @@ impl Conv2dGeometry {
 pub(crate) struct ConvKernel {
     pub geometry: Conv2dGeometry,
     pub taps: Vec<f32>,
-    /// Output positions each input position reaches (its out-degree is C_out times this).
-    pub reach: Vec<u32>,
     /// Per input position p, at `links[link_ptr[p]..link_ptr[p + 1]]`: (tap ky·kw + kx, output
     /// position) for every tap that reaches the output, worked out once so that delivery does no
     /// index arithmetic beyond one division per spike.
@@ -155,13 +153,11 @@ impl ConvKernel {
                 }
             }
         }
-        let mut reach = vec![0u32; h * w];
         let mut links = Vec::new();
         let mut link_ptr = vec![0u32];
         for y in 0..h {
             for x in 0..w {
                 g.for_each_tap(y, x, |ky, kx, pos| {
-                    reach[y * w + x] += 1;
                     links.push(((ky * kw + kx) as u32, pos as u32));
                 });
                 link_ptr.push(links.len() as u32);
@@ -176,7 +172,6 @@ impl ConvKernel {
         ConvKernel {
             geometry,
             taps,
-            reach,
             links,
             pre,
         }
@@ -390,10 +385,7 @@ impl Projection {
         match &self.storage {
             Storage::Dense { weights } => weights.len() as u64,
             Storage::Sparse(csr) => csr.post.len() as u64,
-            Storage::Conv(k) => {
-                k.reach.iter().map(|&r| r as u64).sum::<u64>()
-                    * (k.geometry.input.0 * k.geometry.out_channels) as u64
-            }
+            Storage::Conv(k) => (0..self.n_pre as usize).map(|i| k.out_degree(i)).sum(),
         }
     }
 
