@@ -162,7 +162,8 @@ fn read_fixed_strings(
     buf.chunks(n.max(1))
         .take(count)
         .map(|c| {
-            let end = c.iter().position(|&b| b == 0).unwrap_or(c.len());
+            // Fixed-length strings are padded with NULs at the end.
+            let end = c.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
             String::from_utf8(c[..end].to_vec()).map_err(|e| format!("not UTF-8: {e}"))
         })
         .collect()
@@ -170,29 +171,12 @@ fn read_fixed_strings(
 
 /// Reads a fixed-length string attribute of `n` bytes into a `String` (trailing NULs removed).
 fn read_fixed_string(attr: &hdf5::Attribute, n: usize) -> std::result::Result<String, String> {
-    use hdf5_metno_sys::h5a::H5Aread;
-    use hdf5_metno_sys::h5t::H5Tclose;
-    let dtype = attr.dtype().map_err(|e| e.to_string())?;
     let space = attr.space().map_err(|e| e.to_string())?;
     if space.size() != 1 {
         return Err(format!("expected one string, found {}", space.size()));
     }
-    let mut buf = vec![0u8; n.max(1)];
-    // SAFETY: the memory type is the attribute's own fixed-length string type, so H5Aread copies
-    // exactly `n` bytes into a buffer of `n` bytes.
-    let status = unsafe {
-        let mem = hdf5_metno_sys::h5t::H5Tcopy(dtype.id());
-        let s = H5Aread(attr.id(), mem, buf.as_mut_ptr().cast());
-        H5Tclose(mem);
-        s
-    };
-    if status < 0 {
-        return Err("cannot read the fixed-length string".into());
-    }
-    while buf.last() == Some(&0) {
-        buf.pop();
-    }
-    String::from_utf8(buf).map_err(|e| format!("not UTF-8: {e}"))
+    let mut one = read_fixed_strings(attr, n, 1)?;
+    Ok(one.pop().unwrap_or_default())
 }
 
 /// Writes a variable-length UTF-8 string attribute.
