@@ -23,6 +23,9 @@ pub struct ConvertCmdArgs {
     /// Normalisation percentile of non-zero activations, in (0, 100] (100 = max-norm).
     #[arg(long, default_value_t = 99.9)]
     percentile: f64,
+    /// Normalisation scale per layer (default) or per channel (Kim et al. 2020).
+    #[arg(long, value_enum, default_value_t = super::convert_args::NormArg::Layer)]
+    norm: super::convert_args::NormArg,
     /// Calibration images: every 10th training image, at most this many.
     #[arg(long, default_value_t = 6000)]
     calibration_limit: usize,
@@ -45,6 +48,7 @@ pub fn run(args: ConvertCmdArgs) -> anyhow::Result<()> {
         &dir,
         args.calibration_limit,
         args.percentile,
+        args.norm.into(),
         args.threads,
     )?;
     let options = args.knobs.apply(p.base_options.clone())?;
@@ -66,10 +70,10 @@ pub fn run(args: ConvertCmdArgs) -> anyhow::Result<()> {
     });
     somnet::io::schema::save(&args.out, &p.norm, record)?;
     println!(
-        "wrote {} (converted: {}, λ = {:?}, {} calibration images)",
+        "wrote {} (converted: {}, λ = {}, {} calibration images)",
         args.out.display(),
         options.label(),
-        p.scales,
+        super::evaluate::scales_summary(&p.scales),
         p.calibration_images
     );
     Ok(())

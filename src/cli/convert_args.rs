@@ -37,6 +37,24 @@ enum ReadoutArg {
     Membrane,
 }
 
+/// `--norm`: which activations share a normalisation scale.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum NormArg {
+    /// One λ per layer (the reference).
+    Layer,
+    /// One λ per channel of a convolution / unit of a hidden dense layer.
+    Channel,
+}
+
+impl From<NormArg> for somnet::convert::normalize::NormScope {
+    fn from(a: NormArg) -> Self {
+        match a {
+            NormArg::Layer => Self::Layer,
+            NormArg::Channel => Self::Channel,
+        }
+    }
+}
+
 /// Conversion options (defaults: the reference converter's settings).
 #[derive(Debug, Clone, Args)]
 pub struct ConvertArgs {

@@ -102,7 +102,15 @@ fn conversion_demo(args: &DemoArgs) -> anyhow::Result<()> {
     eprintln!(
         "2/3 converting: fold, normalise at the 99.9th percentile on every 10th training image"
     );
-    let p = super::evaluate::prepare(&ann, "mnist", &dir, 6000, 99.9, 0)?;
+    let p = super::evaluate::prepare(
+        &ann,
+        "mnist",
+        &dir,
+        6000,
+        99.9,
+        somnet::convert::normalize::NormScope::Layer,
+        0,
+    )?;
     let settings = [
         ("reference", ConvertOptions::default()),
         (
@@ -166,7 +174,8 @@ fn conversion_demo(args: &DemoArgs) -> anyhow::Result<()> {
             "settings": name,
             "options": options,
             "snn_accuracy_per_step": r.snn_accuracy_per_step,
-            "latency_steps": { "1pp": r.latency(ann_acc, 1.0), "0.5pp": r.latency(ann_acc, 0.5), "0.1pp": r.latency(ann_acc, 0.1) },
+            "latency_steps": super::evaluate::latency_json(&r, ann_acc, false),
+            "settled_latency_steps": super::evaluate::latency_json(&r, ann_acc, true),
             "synaptic_ops_per_image": r.synaptic_ops_per_image,
             "spikes_per_neuron_per_step": r.spikes_per_neuron_per_step(),
             "energy_pj": { "snn": energy.snn_pj, "ann": energy.ann_pj, "ratio": energy.ratio },

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use somnet::convert::normalize::NormScope;
 use somnet::data::{self, Split};
 
 /// Arguments of `somnet evaluate`.
@@ -18,13 +19,16 @@ pub struct EvaluateArgs {
     /// Evaluate the ANN itself.
     #[arg(long, conflicts_with = "steps")]
     ann: bool,
-    /// Convert to a spiking network (analog input, IF neurons, reset by subtraction) and run each
-    /// image for this many steps (dense networks so far).
+    /// Convert to a spiking network (the reference settings unless knobs say otherwise) and run
+    /// each image for this many steps.
     #[arg(long)]
     steps: Option<u64>,
     /// Normalisation percentile of non-zero activations, in (0, 100] (100 = max-norm).
     #[arg(long, default_value_t = 99.9)]
     percentile: f64,
+    /// Normalisation scale per layer (default) or per channel (Kim et al. 2020).
+    #[arg(long, value_enum, default_value_t = super::convert_args::NormArg::Layer)]
+    norm: super::convert_args::NormArg,
     #[command(flatten)]
     knobs: super::convert_args::ConvertArgs,
     /// Calibration images: every 10th training image, at most this many.
@@ -83,17 +87,26 @@ pub fn calibration_set(train: &somnet::data::Dataset, limit: usize) -> somnet::d
     train.select(&every_tenth)
 }
 
-/// `ann` with batch norm folded and weights normalised at `percentile` on `calibration`, and the
-/// λ of every weighted layer.
+/// `ann` with batch norm folded and weights normalised at `percentile` (per layer or per channel)
+/// on `calibration`, and the λ of every weighted layer (one, or one per channel).
 pub fn normalised(
     ann: &somnet::ann::Ann,
     calibration: &somnet::data::Dataset,
     percentile: f64,
-) -> somnet::Result<(somnet::ann::Ann, Vec<f32>)> {
+    scope: NormScope,
+) -> somnet::Result<(somnet::ann::Ann, Vec<Vec<f32>>)> {
     use somnet::convert::{fold::fold_batchnorm, normalize};
     let folded = fold_batchnorm(ann)?;
-    let scales = normalize::layer_scales(&folded, calibration, percentile)?;
-    Ok((normalize::apply_scales(&folded, &scales)?, scales))
+    let scales = normalize::scales(&folded, calibration, percentile, scope)?;
+    Ok((normalize::apply_channel_scales(&folded, &scales)?, scales))
+}
+
+/// The λ recorded in a converted file: one per layer (older files) or one list per layer.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum RecordedScales {
+    PerLayer(Vec<f32>),
+    PerChannel(Vec<Vec<f32>>),
 }
 
 /// The ANN layers that become spiking layers (weighted and pooling), with their MACs, in order:
@@ -126,8 +139,8 @@ pub fn energy_of(
 pub struct Prepared {
     /// Folded, normalised network (thresholds 1).
     pub norm: somnet::ann::Ann,
-    /// λ per weighted layer.
-    pub scales: Vec<f32>,
+    /// λ per weighted layer (one, or one per channel).
+    pub scales: Vec<Vec<f32>>,
     /// Calibration images used.
     pub calibration_images: usize,
     /// The options recorded, or the reference defaults at the given percentile.
@@ -152,8 +165,12 @@ pub fn recorded_conversion(
     };
     Ok(Some(Prepared {
         norm: ann.clone(),
-        scales: serde_json::from_value(parse("layer_scales")?)
-            .context("converted model file: conversion.layer_scales")?,
+        scales: match serde_json::from_value(parse("layer_scales")?)
+            .context("converted model file: conversion.layer_scales")?
+        {
+            RecordedScales::PerLayer(s) => s.into_iter().map(|s| vec![s]).collect(),
+            RecordedScales::PerChannel(s) => s,
+        },
         calibration_images: serde_json::from_value(parse("calibration_images")?)
             .context("converted model file: conversion.calibration_images")?,
         base_options: serde_json::from_value(parse("options")?)
@@ -168,19 +185,21 @@ pub fn prepare(
     dir: &std::path::Path,
     calibration_limit: usize,
     percentile: f64,
+    scope: NormScope,
     threads: usize,
 ) -> anyhow::Result<Prepared> {
     let train = data::load_named(dataset, dir, Split::Train)
         .with_context(|| format!("loading {dataset} (train) for calibration"))?;
     let calibration = calibration_set(&train, calibration_limit);
     let (norm, scales) =
-        super::with_threads(threads, || normalised(ann, &calibration, percentile))??;
+        super::with_threads(threads, || normalised(ann, &calibration, percentile, scope))??;
     Ok(Prepared {
         norm,
         scales,
         calibration_images: calibration.len(),
         base_options: somnet::convert::options::ConvertOptions {
             percentile,
+            normalization: scope,
             ..Default::default()
         },
     })
@@ -211,6 +230,7 @@ fn spiking(
             dir,
             args.calibration_limit,
             args.percentile,
+            args.norm.into(),
             args.threads,
         )?,
     };
@@ -239,16 +259,8 @@ fn spiking(
     }
     let secs = t0.elapsed().as_secs_f64();
     let last = *result.snn_accuracy_per_step.last().expect("steps >= 1");
-    let latency: serde_json::Value = [1.0, 0.5, 0.1]
-        .iter()
-        .map(|&pp| {
-            (
-                format!("{pp}pp"),
-                serde_json::json!(result.latency(ann_acc, pp)),
-            )
-        })
-        .collect::<serde_json::Map<_, _>>()
-        .into();
+    let latency = latency_json(&result, ann_acc, false);
+    let settled = latency_json(&result, ann_acc, true);
     let macs = ann.macs();
     let weighted = converted_layers(ann);
     let energy = energy_of(&weighted, &result, &options);
@@ -262,6 +274,7 @@ fn spiking(
         "snn_accuracy": last,
         "snn_accuracy_per_step": result.snn_accuracy_per_step,
         "latency_steps": latency,
+        "settled_latency_steps": settled,
         "mean_steps": result.mean_steps,
         "macs_per_image": macs,
         "synaptic_ops_per_image": result.synaptic_ops_per_image,
@@ -295,13 +308,15 @@ fn spiking(
         println!("{}", serde_json::to_string(&record)?);
     } else {
         println!(
-            "ANN {:.2} %, SNN {:.2} % after {steps} steps ({}) on {} images of {} ({:.0} images/s); latency to ANN − 1/0.5/0.1 pp: {latency}; {:.2e} synaptic ops vs {macs} MACs per image; energy SNN/ANN {:.3} ({:.3e} / {:.3e} pJ)",
+            "ANN {:.2} %, SNN {:.2} % after {steps} steps ({}) on {} images of {} ({:.0} images/s); latency to ANN − 1/0.5/0.1 pp: {} (settled: {}); {:.2e} synaptic ops vs {macs} MACs per image; energy SNN/ANN {:.3} ({:.3e} / {:.3e} pJ)",
             100.0 * ann_acc,
             100.0 * last,
             options.label(),
             result.images,
             test.name,
             result.images as f64 / secs,
+            compact(&latency),
+            compact(&settled),
             result.synaptic_ops_per_image,
             energy.ratio,
             energy.snn_pj,
@@ -373,4 +388,50 @@ fn plots(
         }],
     )?;
     Ok(())
+}
+
+/// The λ of each layer for a message: the value, or `min–max over N channels`.
+pub fn scales_summary(scales: &[Vec<f32>]) -> String {
+    let parts: Vec<String> = scales
+        .iter()
+        .map(|s| match s.as_slice() {
+            [one] => format!("{one:.3}"),
+            many => {
+                let lo = many.iter().copied().fold(f32::INFINITY, f32::min);
+                let hi = many.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                format!("{lo:.3}–{hi:.3} over {} channels", many.len())
+            }
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// Latency to ANN − 1, 0.5 and 0.1 pp as `{"1pp": …, "0.5pp": …, "0.1pp": …}`: the first step
+/// within the margin, or (`settled`) the first from which the accuracy stays within it.
+pub fn latency_json(
+    result: &somnet::convert::evaluate::SnnEvaluation,
+    ann_acc: f64,
+    settled: bool,
+) -> serde_json::Value {
+    [1.0, 0.5, 0.1]
+        .iter()
+        .map(|&pp| {
+            let steps = if settled {
+                result.settled_latency(ann_acc, pp)
+            } else {
+                result.latency(ann_acc, pp)
+            };
+            (format!("{pp}pp"), serde_json::json!(steps))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// `a/b/c` from a [`latency_json`] value (`-` where never reached).
+pub fn compact(latency: &serde_json::Value) -> String {
+    ["1pp", "0.5pp", "0.1pp"]
+        .iter()
+        .map(|k| latency[*k].as_u64().map_or("-".into(), |s| s.to_string()))
+        .collect::<Vec<_>>()
+        .join("/")
 }

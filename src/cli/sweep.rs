@@ -9,7 +9,7 @@ use clap::Args;
 
 use somnet::convert::evaluate::evaluate_with;
 use somnet::convert::options::{
-    ConvertOptions, InitialPotential, InputCoding, NeuronChoice, Readout, ResetChoice,
+    ConvertOptions, InitialPotential, InputCoding, NeuronChoice, NormScope, Readout, ResetChoice,
 };
 use somnet::data::Split;
 
@@ -23,7 +23,7 @@ pub struct SweepArgs {
     data: super::data_args::DataArgs,
     /// Knob values, `key=v1,v2;key=…` with keys input (analog, poisson), neuron (if, lif,
     /// lif:TAU, izhikevich), reset (subtract, zero), initial (zero, half), readout (spikes, membrane), dale
-    /// (off, on), refractory (steps), early-exit (none, K), percentile (P).
+    /// (off, on), refractory (steps), early-exit (none, K), percentile (P), norm (layer, channel).
     #[arg(
         long,
         default_value = "input=analog,poisson;neuron=if,lif;reset=subtract,zero"
@@ -78,6 +78,8 @@ fn apply(o: &mut ConvertOptions, key: &str, value: &str) -> anyhow::Result<()> {
         ("early-exit", "none") => o.early_exit = None,
         ("early-exit", v) => o.early_exit = Some(v.parse().map_err(|_| bad())?),
         ("percentile", v) => o.percentile = v.parse().map_err(|_| bad())?,
+        ("norm", "layer") => o.normalization = NormScope::Layer,
+        ("norm", "channel") => o.normalization = NormScope::Channel,
         _ => return Err(bad()),
     }
     Ok(())
@@ -136,19 +138,20 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.out.display()))?;
     let weighted = super::evaluate::converted_layers(&file.ann);
     let mut rows = Vec::new();
-    let mut normalised: Vec<(f64, somnet::ann::Ann)> = Vec::new();
+    let mut normalised: Vec<((f64, NormScope), somnet::ann::Ann)> = Vec::new();
     let progress = super::progress::StepProgress::new("grid points", combos.len() as u64);
     for (k, (label, options)) in combos.iter().enumerate() {
-        // Normalise once per percentile of the grid.
-        if !normalised.iter().any(|(p, _)| *p == options.percentile) {
+        // Normalise once per percentile and scope of the grid.
+        let key = (options.percentile, options.normalization);
+        if !normalised.iter().any(|(k, _)| *k == key) {
             let (norm, _) = super::with_threads(args.threads, || {
-                super::evaluate::normalised(&file.ann, &calibration, options.percentile)
+                super::evaluate::normalised(&file.ann, &calibration, key.0, key.1)
             })??;
-            normalised.push((options.percentile, norm));
+            normalised.push((key, norm));
         }
         let norm = &normalised
             .iter()
-            .find(|(p, _)| *p == options.percentile)
+            .find(|(k, _)| *k == key)
             .expect("normalised above")
             .1;
         let t0 = std::time::Instant::now();
@@ -163,7 +166,8 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             "settings": label,
             "options": options,
             "snn_accuracy": r.snn_accuracy_per_step.last(),
-            "latency_steps": { "1pp": r.latency(ann_acc, 1.0), "0.5pp": r.latency(ann_acc, 0.5), "0.1pp": r.latency(ann_acc, 0.1) },
+            "latency_steps": super::evaluate::latency_json(&r, ann_acc, false),
+            "settled_latency_steps": super::evaluate::latency_json(&r, ann_acc, true),
             "mean_steps": r.mean_steps,
             "synaptic_ops_per_image": r.synaptic_ops_per_image,
             "spikes_per_neuron_per_step": r.spikes_per_neuron_per_step(),
@@ -198,15 +202,16 @@ fn write(
 ) -> anyhow::Result<()> {
     let num = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
     let lat = |v: &serde_json::Value| v.as_u64().map_or(String::new(), |x| x.to_string());
-    let mut csv = String::from("settings,snn_accuracy,latency_1pp,latency_0.5pp,latency_0.1pp,mean_steps,synaptic_ops_per_image,spikes_per_neuron_per_step,energy_snn_pj,energy_ratio,images_per_second\n");
+    let mut csv = String::from("settings,snn_accuracy,latency_1pp,latency_0.5pp,latency_0.1pp,settled_latency_0.1pp,mean_steps,synaptic_ops_per_image,spikes_per_neuron_per_step,energy_snn_pj,energy_ratio,images_per_second\n");
     for r in rows {
         csv += &format!(
-            "{},{:.4},{},{},{},{:.1},{:.0},{:.5},{:.4e},{:.4},{:.0}\n",
+            "{},{:.4},{},{},{},{},{:.1},{:.0},{:.5},{:.4e},{:.4},{:.0}\n",
             r["settings"].as_str().unwrap_or(""),
             num(&r["snn_accuracy"]),
             lat(&r["latency_steps"]["1pp"]),
             lat(&r["latency_steps"]["0.5pp"]),
             lat(&r["latency_steps"]["0.1pp"]),
+            lat(&r["settled_latency_steps"]["0.1pp"]),
             num(&r["mean_steps"]),
             num(&r["synaptic_ops_per_image"]),
             num(&r["spikes_per_neuron_per_step"]),

@@ -52,9 +52,20 @@ pub struct SnnEvaluation {
 }
 
 impl SnnEvaluation {
-    /// The first step (1-based) from which the accuracy stays within `pp` percentage points of
-    /// `reference`, if any.
+    /// The first step (1-based) at which the accuracy is within `pp` percentage points of
+    /// `reference`, if any: the latency of the conversion literature (Rueckauer et al. 2017,
+    /// Fig. 4 reads it off the accuracy curve), which the reference figures use.
     pub fn latency(&self, reference: f64, pp: f64) -> Option<usize> {
+        self.snn_accuracy_per_step
+            .iter()
+            .position(|&a| a >= reference - pp / 100.0)
+            .map(|i| i + 1)
+    }
+
+    /// The first step (1-based) from which the accuracy **stays** within `pp` percentage points
+    /// of `reference` up to the last step, if any: stricter than [`Self::latency`] when the
+    /// curve wobbles around the ANN's accuracy.
+    pub fn settled_latency(&self, reference: f64, pp: f64) -> Option<usize> {
         let ok: Vec<bool> = self
             .snn_accuracy_per_step
             .iter()

@@ -1,11 +1,13 @@
 //! ANN → SNN conversion, one file per stage.
 //!
-//! - [`build`]: the spiking network on the engine (dense networks so far) and per-step decisions.
+//! - [`build`]: the spiking network on the engine (dense, convolution and pooling projections) and
+//!   per-step decisions.
 //! - [`calibrate`]: the drive-to-current map of converted Izhikevich neurons, from their f-I curve.
 //! - [`evaluate`]: accuracy after every step, latency, synaptic operations, over a data set.
 //! - [`layers`]: what each Dense, Conv2d and AvgPool2d layer becomes (dense matrix or synapse list).
 //! - [`fold`]: batch normalisation folded into the preceding convolution or dense layer.
-//! - [`normalize`]: data-based weight/threshold normalisation (max or percentile per layer).
+//! - [`normalize`]: data-based weight/threshold normalisation (max or percentile, per layer or per
+//!   channel).
 //! - [`options`]: the plausibility knobs (input coding, neuron, reset, refractoriness, initial
 //!   potential, Dale's principle, readout, early exit), validated, defaults cited.
 //!

@@ -8,6 +8,8 @@
 
 use crate::error::{Error, Result};
 
+pub use super::normalize::NormScope;
+
 /// How an image enters the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -95,6 +97,9 @@ pub struct ConvertOptions {
     pub early_exit: Option<u32>,
     /// Normalisation percentile of the non-zero activations, in (0, 100].
     pub percentile: f64,
+    /// One normalisation scale per layer (the reference) or per channel.
+    #[serde(default)]
+    pub normalization: NormScope,
     /// Seed of the Poisson input.
     pub seed: u64,
 }
@@ -112,6 +117,7 @@ impl Default for ConvertOptions {
             readout: Readout::SpikeCount,
             early_exit: None,
             percentile: 99.9,
+            normalization: NormScope::Layer,
             seed: 0,
         }
     }
@@ -194,6 +200,9 @@ impl ConvertOptions {
         }
         if let Some(k) = self.early_exit {
             label += &format!("+exit{k}");
+        }
+        if self.normalization == NormScope::Channel {
+            label += "+channel";
         }
         label
     }

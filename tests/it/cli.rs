@@ -510,6 +510,8 @@ fn convert_evaluate_and_sweep_write_their_records() {
             "300",
             "--initial",
             "half",
+            "--norm",
+            "channel",
             "--model",
         ])
         .arg(&model)
@@ -532,6 +534,7 @@ fn convert_evaluate_and_sweep_write_their_records() {
         "ann_accuracy",
         "snn_accuracy_per_step",
         "latency_steps",
+        "settled_latency_steps",
         "macs_per_image",
         "synaptic_ops_per_image",
         "spikes_per_neuron_per_step",
@@ -546,6 +549,16 @@ fn convert_evaluate_and_sweep_write_their_records() {
     assert_eq!(
         v["options"]["initial"], "half-threshold",
         "the recorded option is used"
+    );
+    assert_eq!(v["options"]["normalization"], "channel");
+    let scales = v["layer_scales"].as_array().unwrap();
+    assert_eq!(
+        scales
+            .iter()
+            .map(|s| s.as_array().unwrap().len())
+            .collect::<Vec<_>>(),
+        vec![32, 1],
+        "one λ per hidden unit, one for the output layer: {scales:?}"
     );
     assert_eq!(v["macs_per_image"], 784 * 32 + 32 * 10);
     for png in ["accuracy.png", "layer_rates.png"] {
