@@ -79,6 +79,10 @@ impl Stage {
                 }
                 out = best;
             }
+            Stage::Local {
+                shared: Some((g, kernel)),
+                ..
+            } => conv_drive(g, kernel, x, &mut out),
             Stage::Local { pairs, weights, .. } => {
                 // Zero inputs (most of an MNIST digit) add nothing: skip them. The pairs come in
                 // runs of one pre neuron, so the branch is predictable.
@@ -132,7 +136,56 @@ impl Stage {
     }
 }
 
-/// The synapses of a convolution from input shape (C, H, W).
+/// Adds a convolution's `W·x` to `out`, both numbered as `g` says, by scattering every non-zero
+/// input through the taps it reaches. Each output receives its terms in increasing input number,
+/// the order in which the synapse list adds them, so the two give the same sums bit for bit.
+fn conv_drive(g: &Conv2dGeometry, kernel: &[f32], x: &[f32], out: &mut [f32]) {
+    let (ci, h, w) = g.input;
+    let co = g.out_channels;
+    let (kh, kw) = g.kernel;
+    let (oh, ow) = g.output;
+    // Tap-major copy of the kernel: the C_out weights of (c, ky, kx) side by side.
+    let mut taps = vec![0.0f32; kernel.len()];
+    for o in 0..co {
+        for t in 0..ci * kh * kw {
+            taps[t * co + o] = kernel[o * ci * kh * kw + t];
+        }
+    }
+    for (pre, &v) in x.iter().enumerate().take(g.n_pre()) {
+        if v == 0.0 {
+            continue;
+        }
+        let (c, y, xx) = match g.input_layout {
+            ImageLayout::ChannelsFirst => (pre / (h * w), pre / w % h, pre % w),
+            ImageLayout::ChannelsLast => (pre % ci, pre / ci / w, pre / ci % w),
+        };
+        for ky in 0..kh {
+            let Some(oy) = tap(y, ky, g.pad.0, g.stride.0, oh) else {
+                continue;
+            };
+            for kx in 0..kw {
+                let Some(ox) = tap(xx, kx, g.pad.1, g.stride.1, ow) else {
+                    continue;
+                };
+                let run = &taps[((c * kh + ky) * kw + kx) * co..][..co];
+                match g.output_layout {
+                    ImageLayout::ChannelsLast => {
+                        let dst = &mut out[(oy * ow + ox) * co..][..co];
+                        for (d, wt) in dst.iter_mut().zip(run) {
+                            *d += wt * v;
+                        }
+                    }
+                    ImageLayout::ChannelsFirst => {
+                        for (o, wt) in run.iter().enumerate() {
+                            out[o * oh * ow + oy * ow + ox] += wt * v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The synapses of a convolution from input shape (C, H, W); with `lists` false only the shared
 /// kernel (the explicit list is left empty: the engine does not need it).
 fn conv_stage(name: &str, conv: &Conv2d, input: &[usize], lists: bool) -> Result<Stage> {
@@ -269,8 +322,7 @@ fn stages_with_shapes(ann: &Ann, lists: bool) -> Result<Vec<(Stage, Vec<usize>)>
         };
         let mut stage = match layer {
             Layer::Dense(d) => Stage::Dense(d.clone()),
-            // The first stage's list gives the analog input's drive.
-            Layer::Conv2d(c) => conv_stage(name, c, input, lists || out.is_empty())?,
+            Layer::Conv2d(c) => conv_stage(name, c, input, lists)?,
             Layer::AvgPool2d(p) => pool_stage(name, p, input, false)?,
             Layer::MaxPool2d(p) => pool_stage(name, p, input, true)?,
             Layer::Flatten => continue,
@@ -317,7 +369,8 @@ fn stages_with_shapes(ann: &Ann, lists: bool) -> Result<Vec<(Stage, Vec<usize>)>
 /// synapses, biases and the Dense weights after a Flatten follow the renumbering.
 ///
 /// `lists` keeps every convolution's explicit synapse list (Dale's principle splits synapses by
-/// sign); without it only the first stage's list is built.
+/// sign); without it no convolution's list is built (the analog drive of a first convolution
+/// comes from its kernel, see [`Stage::drive`]).
 pub fn engine_stages(ann: &Ann, lists: bool) -> Result<Vec<Stage>> {
     let staged = stages_with_shapes(ann, lists)?;
     let n = staged.len();

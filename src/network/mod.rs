@@ -1026,8 +1026,13 @@ impl Network {
                 qpop.block_size,
                 n_blocks,
             );
+            // Every pre neuron with exactly one synapse (a pooling layer whose windows tile the
+            // image, a one-to-one map): row i is synapse i.
+            let one_each = rows.post.len() == rows.row_ptr.len() - 1
+                && rows.row_ptr.iter().enumerate().all(|(i, &r)| r == i as u64);
             (
                 Storage::Sparse(Csr {
+                    one_each,
                     row_ptr: rows.row_ptr,
                     post: rows.post,
                     weights,

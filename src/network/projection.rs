@@ -306,6 +306,9 @@ pub(crate) struct Csr {
     /// at `block_ptr[i * (n_blocks + 1) + b]`.
     pub block_ptr: Vec<u32>,
     pub n_blocks: usize,
+    /// Every row holds exactly one synapse (`row_ptr[i] = i`): delivery indexes the synapse by
+    /// the spike itself, without row and block offsets.
+    pub one_each: bool,
 }
 
 /// A projection.
@@ -586,6 +589,17 @@ impl Projection {
                 // Offset that turns a local post index into an index inside the block.
                 let shift = b_start as i64 - self.post_start as i64;
                 match &csr.delays {
+                    None if csr.one_each => {
+                        let slot = ring.slot_of(t, self.delay_steps);
+                        let acc = ring.slot_mut(slot);
+                        let (lo, hi) = (lo - self.post_start, hi - self.post_start);
+                        for &s in spikes {
+                            let j = csr.post[s as usize];
+                            if (lo..hi).contains(&j) {
+                                acc[(j as i64 - shift) as usize] += csr.weights[s as usize];
+                            }
+                        }
+                    }
                     None => {
                         let slot = ring.slot_of(t, self.delay_steps);
                         let acc = ring.slot_mut(slot);

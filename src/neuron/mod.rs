@@ -333,23 +333,20 @@ pub(crate) struct DriveGains<'a> {
 fn membrane_pass(
     v: &mut [f32],
     delta: &mut [f32],
-    drive: &[f32],
+    drive: impl Fn(usize) -> f32,
     fired: &mut [u8],
     rule: &SpikeRule,
     membrane: &impl Fn(f32, f32, f32) -> f32,
 ) -> u32 {
+    let n = v.len();
+    let (delta, fired) = (&mut delta[..n], &mut fired[..n]);
     let mut n_fired = 0u32;
-    for (((v, d), dr), f) in v
-        .iter_mut()
-        .zip(delta.iter_mut())
-        .zip(drive.iter())
-        .zip(fired.iter_mut())
-    {
-        let vn = membrane(*v, *d, *dr);
-        *d = 0.0;
+    for i in 0..n {
+        let vn = membrane(v[i], delta[i], drive(i));
+        delta[i] = 0.0;
         let (vv, _, fi) = threshold(rule, vn, true, 0);
-        *v = vv;
-        *f = fi as u8;
+        v[i] = vv;
+        fired[i] = fi as u8;
         n_fired += fi as u32;
     }
     n_fired
@@ -376,6 +373,20 @@ pub(crate) fn integrate_step<const NP: usize>(
         syn_gain,
         syn_decay,
     } = gains;
+    if NP == 0 && rule.refractory_steps == 0 {
+        // Delta input and at most an external current: the drive is computed inside the membrane
+        // pass (the same products, so the same numbers) instead of in a pass of its own.
+        let (v, delta, fired) = (&mut b.v[..n], &mut b.delta[..n], &mut b.fired[..n]);
+        let n_fired = match b.i_ext {
+            None => membrane_pass(v, delta, |_| 0.0, fired, &rule, &membrane),
+            Some(ext) => {
+                let ext = &ext[..n];
+                membrane_pass(v, delta, |i| ext_gain * ext[i], fired, &rule, &membrane)
+            }
+        };
+        collect_spikes(fired, n_fired as usize, base, spikes);
+        return;
+    }
     let drive = &mut b.scratch[..n];
     let mut ports = b.syn.into_iter().zip(b.arrivals).enumerate();
     // The first port writes the drive, so no zeroing pass is needed without a current.
@@ -401,7 +412,8 @@ pub(crate) fn integrate_step<const NP: usize>(
     );
     if rule.refractory_steps == 0 {
         let delta = &mut b.delta[..n];
-        let n_fired = membrane_pass(v, delta, drive, fired, &rule, &membrane);
+        let drive = &drive[..n];
+        let n_fired = membrane_pass(v, delta, |i| drive[i], fired, &rule, &membrane);
         collect_spikes(fired, n_fired as usize, base, spikes);
         return;
     }

@@ -387,7 +387,7 @@ fn single(layer: Layer, shape: Vec<usize>) -> somnet::ann::Ann {
 fn conv_and_average_pool_stages_compute_what_the_ann_computes() {
     use rand::{RngExt, SeedableRng};
     use somnet::ann::{Conv2d, Padding, Pool};
-    use somnet::convert::layers::stages;
+    use somnet::convert::layers::{engine_stages, stages, Stage};
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
     let cases: Vec<(Layer, Vec<usize>)> = vec![
         (
@@ -432,7 +432,17 @@ fn conv_and_average_pool_stages_compute_what_the_ann_computes() {
     for (layer, shape) in cases {
         let ann = single(layer, shape.clone());
         let n: usize = shape.iter().product();
-        let x: Vec<f32> = (0..n).map(|_| rng.random_range(0.0..1.0)).collect();
+        // Every third input is 0 (as most of a digit's background): skipped by the drive.
+        let x: Vec<f32> = (0..n)
+            .map(|i| {
+                let v = rng.random_range(0.0..1.0);
+                if i % 3 == 0 {
+                    0.0
+                } else {
+                    v
+                }
+            })
+            .collect();
         let want = ann
             .forward(ndarray::ArrayView2::from_shape((1, n), &x).unwrap())
             .unwrap();
@@ -445,6 +455,62 @@ fn conv_and_average_pool_stages_compute_what_the_ann_computes() {
                 "{:?}: {g} vs {w}",
                 ann.layers[0].kind()
             );
+        }
+        // A convolution's drive comes from its shared kernel; its synapse list gives the same
+        // sums bit for bit, also when a following layer makes the engine number its output
+        // channels-last.
+        if let Stage::Local {
+            shared: Some(_), ..
+        } = stage
+        {
+            let followed = somnet::ann::Ann::new(
+                shape.clone(),
+                vec![
+                    ("only".into(), ann.layers[0].clone()),
+                    ("flat".into(), Layer::Flatten),
+                    (
+                        "d".into(),
+                        Layer::Dense(somnet::ann::Dense {
+                            weights: ndarray::Array2::ones((2, want.len())),
+                            bias: None,
+                        }),
+                    ),
+                ],
+                somnet::ann::DropoutMode::Inverted,
+            )
+            .unwrap();
+            let engine = &engine_stages(&followed, true).unwrap()[0];
+            let shape_out = &followed.shapes().unwrap()[0];
+            let (co, hw) = (shape_out[0], shape_out[1] * shape_out[2]);
+            let last = engine.drive(&x);
+            for o in 0..co {
+                for pos in 0..hw {
+                    assert_eq!(last[pos * co + o], got[o * hw + pos], "channels-last");
+                }
+            }
+            for s in [stage, engine] {
+                let Stage::Local {
+                    name,
+                    pairs,
+                    weights,
+                    bias,
+                    n_out,
+                    ..
+                } = s.clone()
+                else {
+                    unreachable!()
+                };
+                let by_list = Stage::Local {
+                    name,
+                    pairs,
+                    weights,
+                    bias,
+                    n_out,
+                    max_gate: false,
+                    shared: None,
+                };
+                assert_eq!(by_list.drive(&x), s.drive(&x), "kernel vs synapse list");
+            }
         }
     }
 }

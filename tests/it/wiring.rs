@@ -150,6 +150,64 @@ fn ranges_route_spikes_to_the_right_neurons_and_ports() {
 }
 
 #[test]
+fn one_synapse_per_source_reaches_its_target_in_every_block() {
+    // 9 000 sources each with one synapse (a permutation scattered over the target's three
+    // blocks, weight 1 + i mod 13); source i fires once, at step i mod 5. The integrators' final
+    // potentials are the weights of their own sources, and a second projection onto a range
+    // lands where the range says.
+    let n = 9000usize;
+    let mut net = Network::new(NetworkConfig {
+        dt_ms: 1.0,
+        seed: 0,
+        ..Default::default()
+    })
+    .unwrap();
+    let src = net
+        .add_spike_source(
+            "src",
+            &(0..n).map(|i| vec![(i % 5) as f64]).collect::<Vec<_>>(),
+        )
+        .unwrap();
+    let tgt = net
+        .add_population("t", n + 10, integrator(), vec![Port::Delta])
+        .unwrap();
+    let target = |i: usize| (i * 7919) % n;
+    let weight = |i: usize| (1 + i % 13) as f32;
+    let pairs: Vec<(u32, u32)> = (0..n).map(|i| (i as u32, target(i) as u32)).collect();
+    let proj = net
+        .connect(
+            src,
+            tgt.range(0..n as u32),
+            Connection::new(
+                Connector::List(pairs),
+                Weights::Values((0..n).map(weight).collect()),
+            ),
+        )
+        .unwrap();
+    // Sources 0..10 also reach the last ten neurons in reverse order, weight 100.
+    net.connect(
+        src.range(0..10),
+        tgt.range(n as u32..n as u32 + 10),
+        Connection::new(
+            Connector::List((0..10).map(|i| (i, 9 - i)).collect()),
+            Weights::Constant(100.0),
+        ),
+    )
+    .unwrap();
+    net.run(8).unwrap();
+    let v = net.state(tgt, StateVar::V).unwrap();
+    let mut want = vec![0.0f32; n + 10];
+    for i in 0..n {
+        want[target(i)] = weight(i);
+    }
+    for i in 0..10 {
+        want[n + 9 - i] = 100.0;
+    }
+    assert_eq!(v, want);
+    assert_eq!(net.projection(proj).events(), n as u64);
+}
+
+#[test]
 fn synaptic_event_counter_is_spikes_times_out_degree() {
     let mut net = Network::new(NetworkConfig {
         dt_ms: 1.0,
