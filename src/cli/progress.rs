@@ -60,7 +60,7 @@ impl StepProgress {
     /// Called after each step: updates the bar now and then, and stops on Ctrl-C.
     pub fn tick(&self, done: u64) -> ControlFlow<()> {
         if let Some(bar) = &self.bar {
-            if done % 64 == 0 {
+            if done.is_multiple_of(64) {
                 bar.set_position(done);
             }
         }

@@ -1501,10 +1501,7 @@ impl Network {
                 let local: &[u32] = if whole { &spikes } else { local };
                 proj.events += match proj.gate_step(local) {
                     Some(passed) => passed,
-                    None => local
-                        .iter()
-                        .map(|&s| proj.out_degree(s as usize))
-                        .sum::<u64>(),
+                    None => proj.events_of(local),
                 };
             }
             let (projs, locals) = (&self.projs, &self.local_spikes);
@@ -1580,7 +1577,7 @@ impl Network {
         let mut monitors = std::mem::take(&mut self.state_monitors);
         for m in monitors
             .iter_mut()
-            .filter(|m| m.pop == id && t % m.every == 0)
+            .filter(|m| m.pop == id && t.is_multiple_of(m.every))
         {
             m.steps.push(t);
             for &i in &m.neurons {

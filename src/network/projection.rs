@@ -459,13 +459,18 @@ impl Projection {
         Some(gate.passed.len() as u64)
     }
 
-    /// Out-degree of local pre neuron `i`.
+    /// Synaptic events of these (local) pre spikes: the sum of their out-degrees, with the storage
+    /// looked at once rather than per spike.
     #[inline]
-    pub(crate) fn out_degree(&self, i: usize) -> u64 {
+    pub(crate) fn events_of(&self, spikes: &[u32]) -> u64 {
         match &self.storage {
-            Storage::Dense { .. } => self.n_post as u64,
-            Storage::Sparse(csr) => csr.row_ptr[i + 1] - csr.row_ptr[i],
-            Storage::Conv(k) => k.out_degree(i),
+            Storage::Dense { .. } => spikes.len() as u64 * self.n_post as u64,
+            Storage::Sparse(csr) if csr.one_each => spikes.len() as u64,
+            Storage::Sparse(csr) => spikes
+                .iter()
+                .map(|&s| csr.row_ptr[s as usize + 1] - csr.row_ptr[s as usize])
+                .sum(),
+            Storage::Conv(k) => spikes.iter().map(|&s| k.out_degree(s as usize)).sum(),
         }
     }
 

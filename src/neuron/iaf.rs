@@ -93,6 +93,9 @@ impl IafPropagator {
 pub type IafBlock<'a, const NP: usize> = super::IntegrateBlock<'a, NP>;
 
 /// Advances a block of IF neurons one step; appends `base + i` of every neuron that fired.
+// Never inlined into the block update: whether the compiler inlined it depended on unrelated code
+// elsewhere, and the inlined copy of the LIF loop ran 30 % slower (CUBA benchmark).
+#[inline(never)]
 pub fn step_block<const NP: usize>(
     p: &IafPropagator,
     b: IafBlock<'_, NP>,
