@@ -160,6 +160,8 @@ pub fn evaluate_with(
                 return Ok(None);
             }
             let mut model = build_with(ann, options)?;
+            // The parallelism is over chunks of samples: each network steps on one thread.
+            model.net.set_parallel(false);
             let mut t = Tally {
                 correct: vec![0; steps as usize],
                 sops: vec![0; sizes.len()],

@@ -268,6 +268,8 @@ pub struct Network {
     digest: u64,
     /// Every block's state as it was when the first step began (see [`Network::reset`]).
     initial: Option<Vec<Vec<BlockState>>>,
+    /// Whether a step may split its blocks over the thread pool.
+    parallel: bool,
 }
 
 impl std::fmt::Debug for Network {
@@ -312,7 +314,23 @@ impl Network {
             t: 0,
             digest: DIGEST_START,
             initial: None,
+            parallel: true,
         })
+    }
+
+    /// Whether a step splits its work over the rayon pool's threads (by neuron block; the default
+    /// when the pool has more than one thread). Turn it off where the parallelism lies outside the
+    /// network, e.g. one network per thread each running its own samples: fanning each step's
+    /// few blocks out again only adds synchronisation. Results are the same either way.
+    ///
+    /// ```
+    /// use somnet::network::{Network, NetworkConfig};
+    /// let mut net = Network::new(NetworkConfig::default()).unwrap();
+    /// net.set_parallel(false);
+    /// net.run(10).unwrap();
+    /// ```
+    pub fn set_parallel(&mut self, parallel: bool) {
+        self.parallel = parallel;
     }
 
     /// The time step.
@@ -1415,7 +1433,7 @@ impl Network {
             );
         }
         let seed = self.config.seed;
-        let parallel = rayon::current_num_threads() > 1;
+        let parallel = self.parallel && rayon::current_num_threads() > 1;
         self.apply_current_changes(t);
         for p in 0..self.pops.len() {
             // 1–2: inputs, integrate, threshold, reset.
@@ -1438,9 +1456,15 @@ impl Network {
                     .enumerate()
                     .for_each(|(b, blk)| blk.update(b, &cx));
             }
-            pop.spikes.clear();
-            for blk in &pop.blocks {
-                pop.spikes.extend_from_slice(&blk.spikes);
+            if let [only] = &mut pop.blocks[..] {
+                // One block: its list becomes the population's without a copy (the block clears
+                // the list it gets back when it next updates).
+                std::mem::swap(&mut pop.spikes, &mut only.spikes);
+            } else {
+                pop.spikes.clear();
+                for blk in &pop.blocks {
+                    pop.spikes.extend_from_slice(&blk.spikes);
+                }
             }
             pop.spike_count += pop.spikes.len() as u64;
             if !pop.spikes.is_empty() {

@@ -63,3 +63,20 @@ fn izhikevich_with_noise_is_identical_on_1_2_and_8_threads() {
         100,
     );
 }
+
+#[test]
+fn a_network_kept_on_one_thread_steps_as_a_parallel_one() {
+    // `set_parallel(false)` inside an 8-thread pool gives the spikes of the block-parallel run.
+    let parallel = spikes_on(8, &|| Benchmark::Cuba.build(20_000, 11).unwrap(), 200);
+    let one = spikes_on(
+        8,
+        &|| {
+            let mut net = Benchmark::Cuba.build(20_000, 11).unwrap();
+            net.set_parallel(false);
+            net
+        },
+        200,
+    );
+    assert!(parallel.iter().map(Vec::len).sum::<usize>() > 100);
+    assert_eq!(parallel, one);
+}
