@@ -211,11 +211,10 @@ fn compress_spikes(fired: &mut [u8], n_fired: usize, base: u32, spikes: &mut Vec
         let out = spikes.as_mut_ptr().add(start);
         let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         for_each_fired_chunk(fired, |c, mask| {
+            // Every group is stored, an empty one too (it advances by 0): a skip would be a
+            // branch as unpredictable as the spikes.
             for g in 0..CHUNK / GROUP {
                 let m = (mask >> (g * GROUP)) as u16;
-                if m == 0 {
-                    continue;
-                }
                 assert!(written + GROUP <= room, "more flags than n_fired");
                 let first = base.wrapping_add((c * CHUNK + g * GROUP) as u32);
                 let idx = _mm512_add_epi32(_mm512_set1_epi32(first as i32), lanes);
@@ -250,18 +249,27 @@ pub(crate) fn for_each_fired(fired: &mut [u8], mut f: impl FnMut(usize)) {
 #[inline]
 fn for_each_fired_chunk(fired: &mut [u8], mut f: impl FnMut(usize, u64)) {
     for (c, chunk) in fired.chunks_mut(CHUNK).enumerate() {
-        let mask = match <&[u8; CHUNK]>::try_from(&*chunk) {
-            Ok(full) => nonzero_mask(full),
-            Err(_) => chunk
-                .iter()
-                .enumerate()
-                .fold(0u64, |m, (k, &flag)| m | (((flag != 0) as u64) << k)),
+        let mask = match <&mut [u8; CHUNK]>::try_from(&mut *chunk) {
+            Ok(full) => {
+                let mask = nonzero_mask(full);
+                if mask != 0 {
+                    // One vector store (a slice fill is a call to memset).
+                    *full = [0; CHUNK];
+                }
+                mask
+            }
+            Err(_) => {
+                let mask = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |m, (k, &flag)| m | (((flag != 0) as u64) << k));
+                chunk.fill(0);
+                mask
+            }
         };
-        if mask == 0 {
-            continue;
+        if mask != 0 {
+            f(c, mask);
         }
-        chunk.fill(0);
-        f(c, mask);
     }
 }
 
