@@ -469,3 +469,53 @@ fn convolution_projections_refuse_bad_geometry_and_plasticity() {
     let err = net.set_plasticity(p, Box::new(Nothing)).unwrap_err();
     assert!(err.to_string().contains("weight-shared"), "{err}");
 }
+
+#[test]
+fn max_gate_passes_the_first_fired_member_at_the_largest_count() {
+    // Windows {0, 1, 2} → post 0 (weights 1, 10, 100) and {2, 3} → post 1 (weights 1 000,
+    // 10 000); input 2 sits in both. Each step's increase of an integrator is the weight of the
+    // member that passed (0: none), worked out by hand from the cumulative counts.
+    let mut net = Network::new(NetworkConfig {
+        dt_ms: 1.0,
+        seed: 0,
+        ..Default::default()
+    })
+    .unwrap();
+    let src = net.add_external_source("in", 4).unwrap();
+    let out = net
+        .add_population("pool", 2, integrator(), vec![Port::Delta])
+        .unwrap();
+    let p = net
+        .connect(
+            src,
+            out,
+            Connection::new(
+                Connector::List(vec![(0, 0), (1, 0), (2, 0), (2, 1), (3, 1)]),
+                Weights::Values(vec![1.0, 10.0, 100.0, 1000.0, 10_000.0]),
+            )
+            .delay(Delay::Steps(0)),
+        )
+        .unwrap();
+    net.set_max_gate(p).unwrap();
+    let steps: [&[u32]; 4] = [&[0, 2], &[2], &[0], &[1, 3]];
+    // counts after each step (0,1,2,3): (1,0,1,0) (1,0,2,0) (2,0,2,0) (2,1,2,1)
+    let want = [
+        [1.0, 1000.0],   // ties at 1: window 0 → input 0 (lowest), window 1 → input 2
+        [100.0, 1000.0], // input 2 leads both windows
+        [1.0, 0.0],      // input 0 catches up (2 = 2) and fired: it passes; window 1 not touched
+        [0.0, 0.0],      // inputs 1 and 3 fire below the maximum: nothing passes
+    ];
+    let mut before = [0.0f32; 2];
+    for (spikes, want) in steps.iter().zip(want) {
+        net.inject_spikes(src, spikes).unwrap();
+        net.step();
+        let v = net.state(out, StateVar::V).unwrap();
+        assert_eq!(
+            [v[0] - before[0], v[1] - before[1]],
+            want,
+            "after {spikes:?}"
+        );
+        before = [v[0], v[1]];
+    }
+    assert_eq!(net.projection(p).events(), 5, "one event per passed spike");
+}
