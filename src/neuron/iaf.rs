@@ -93,8 +93,8 @@ impl IafPropagator {
 pub type IafBlock<'a, const NP: usize> = super::IntegrateBlock<'a, NP>;
 
 /// Advances a block of IF neurons one step; appends `base + i` of every neuron that fired.
-// Never inlined into the block update: whether the compiler inlined it depended on unrelated code
-// elsewhere, and the inlined copy of the LIF loop ran 30 % slower (CUBA benchmark).
+// Never inlined into the block update: whether the compiler inlined a neuron step depended on
+// unrelated code elsewhere, and an inlined copy of the LIF loop ran 30 % slower (CUBA benchmark).
 #[inline(never)]
 pub fn step_block<const NP: usize>(
     p: &IafPropagator,

@@ -124,8 +124,8 @@ pub type LifBlock<'a, const NP: usize> = super::IntegrateBlock<'a, NP>;
 /// assert_eq!(spikes, vec![0]); // a 25 mV jump from rest crosses the −50 mV threshold
 /// assert_eq!(v[0], -60.0);
 /// ```
-// Never inlined into the block update: whether the compiler inlined it depended on unrelated code
-// elsewhere, and the inlined copy of the LIF loop ran 30 % slower (CUBA benchmark).
+// Never inlined into the block update: whether the compiler inlined a neuron step depended on
+// unrelated code elsewhere, and an inlined copy of the LIF loop ran 30 % slower (CUBA benchmark).
 #[inline(never)]
 pub fn step_block<const NP: usize>(
     p: &LifPropagator,

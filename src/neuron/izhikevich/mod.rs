@@ -219,8 +219,8 @@ pub struct IzhikevichBlock<'a, const NP: usize> {
 }
 
 /// Advances a block of Izhikevich neurons one step; appends `base + i` of every neuron that fired.
-// Never inlined into the block update: whether the compiler inlined it depended on unrelated code
-// elsewhere, and the inlined copy of the LIF loop ran 30 % slower (CUBA benchmark).
+// Never inlined into the block update: whether the compiler inlined a neuron step depended on
+// unrelated code elsewhere, and an inlined copy of the LIF loop ran 30 % slower (CUBA benchmark).
 #[inline(never)]
 pub fn step_block<const NP: usize>(
     p: &IzhikevichPropagator,
