@@ -3,6 +3,16 @@
 use somnet::network::{Connection, Connector, Delay, Network, NetworkConfig, StateVar, Weights};
 use somnet::neuron::{IafParams, NeuronModel, Port, Reset};
 
+/// An empty network with 1 ms steps and the given seed.
+fn net_1ms(seed: u64) -> Network {
+    Network::new(NetworkConfig {
+        dt_ms: 1.0,
+        seed,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 fn integrator() -> NeuronModel {
     // Never fires: its potential is the running sum of its input.
     NeuronModel::Iaf(IafParams {
@@ -19,12 +29,7 @@ fn binary_weights_decode_sender_and_delay() {
     // through a synapse of weight 2^i. Each step's increase of the target's potential is the sum of
     // 2^i over the spikes arriving in that step, so its bits name the senders.
     let n = 12usize;
-    let mut net = Network::new(NetworkConfig {
-        dt_ms: 1.0,
-        seed: 0,
-        ..Default::default()
-    })
-    .unwrap();
+    let mut net = net_1ms(0);
     let fire_step = |i: usize| 3 * i as u64 + 1;
     let delay = |i: usize| (i % 4) as u64 + 1;
     let src = net
@@ -69,12 +74,7 @@ fn binary_weights_decode_sender_and_delay() {
 fn zero_delay_crosses_a_feed_forward_chain_in_one_step() {
     // src → a → b → c with delay 0 and weights that make each layer fire on one input spike:
     // all four spike in the same step (the schedule of `somnet::network`).
-    let mut net = Network::new(NetworkConfig {
-        dt_ms: 1.0,
-        seed: 0,
-        ..Default::default()
-    })
-    .unwrap();
+    let mut net = net_1ms(0);
     let src = net.add_spike_source("src", &[vec![5.0]]).unwrap();
     let mut prev = src;
     let mut monitors = Vec::new();
@@ -106,12 +106,7 @@ fn zero_delay_crosses_a_feed_forward_chain_in_one_step() {
 fn ranges_route_spikes_to_the_right_neurons_and_ports() {
     // Neurons 2..4 of the source project onto neurons 5..7 of the target's exponential port 1,
     // one-to-one; the others stay silent at the target.
-    let mut net = Network::new(NetworkConfig {
-        dt_ms: 1.0,
-        seed: 0,
-        ..Default::default()
-    })
-    .unwrap();
+    let mut net = net_1ms(0);
     let src = net
         .add_spike_source("src", &(0..6).map(|_| vec![0.0]).collect::<Vec<_>>())
         .unwrap();
@@ -156,12 +151,7 @@ fn one_synapse_per_source_reaches_its_target_in_every_block() {
     // potentials are the weights of their own sources, and a second projection onto a range
     // lands where the range says.
     let n = 9000usize;
-    let mut net = Network::new(NetworkConfig {
-        dt_ms: 1.0,
-        seed: 0,
-        ..Default::default()
-    })
-    .unwrap();
+    let mut net = net_1ms(0);
     let src = net
         .add_spike_source(
             "src",
@@ -209,12 +199,7 @@ fn one_synapse_per_source_reaches_its_target_in_every_block() {
 
 #[test]
 fn synaptic_event_counter_is_spikes_times_out_degree() {
-    let mut net = Network::new(NetworkConfig {
-        dt_ms: 1.0,
-        seed: 9,
-        ..Default::default()
-    })
-    .unwrap();
+    let mut net = net_1ms(9);
     let src = net.add_poisson("src", 200, 100.0).unwrap();
     let tgt = net
         .add_population("t", 300, integrator(), vec![Port::Delta])
@@ -245,12 +230,7 @@ fn synaptic_event_counter_is_spikes_times_out_degree() {
 
 #[test]
 fn connectors_have_the_stated_statistics() {
-    let mut net = Network::new(NetworkConfig {
-        dt_ms: 1.0,
-        seed: 5,
-        ..Default::default()
-    })
-    .unwrap();
+    let mut net = net_1ms(5);
     let a = net
         .add_population("a", 2000, integrator(), vec![Port::Delta])
         .unwrap();
@@ -475,12 +455,7 @@ fn max_gate_passes_the_first_fired_member_at_the_largest_count() {
     // Windows {0, 1, 2} → post 0 (weights 1, 10, 100) and {2, 3} → post 1 (weights 1 000,
     // 10 000); input 2 sits in both. Each step's increase of an integrator is the weight of the
     // member that passed (0: none), worked out by hand from the cumulative counts.
-    let mut net = Network::new(NetworkConfig {
-        dt_ms: 1.0,
-        seed: 0,
-        ..Default::default()
-    })
-    .unwrap();
+    let mut net = net_1ms(0);
     let src = net.add_external_source("in", 4).unwrap();
     let out = net
         .add_population("pool", 2, integrator(), vec![Port::Delta])
