@@ -9,6 +9,7 @@ mod convert_options;
 mod data;
 mod determinism;
 mod errors;
+mod golden;
 mod import;
 mod inputs;
 mod izhikevich;
