@@ -12,10 +12,10 @@
 //! | [`ann`] | the framework-neutral ANN: layers, forward pass, counts, trainer |
 //! | [`data`] | data sets: IDX (MNIST, Fashion-MNIST), CIFAR-10, image folders; seeded selections |
 //! | [`io`] | somnet HDF5 model files and HDF5 helpers |
-//! | [`convert`] | ANN → SNN conversion: batch-norm folding, normalisation, the spiking network with its plausibility knobs, evaluation |
+//! | [`convert`] | ANN → SNN conversion: batch-norm folding, normalisation, the spiking network with its plausibility knobs, evaluation, energy; the whole pipeline as two calls ([`convert::pipeline`]) |
 //! | [`sleep`] | sleep replay consolidation (SRC) and the class-incremental experiment |
 //! | [`benchmarks`] | the classic benchmark networks (CUBA, Izhikevich 2003) |
-//! | [`study`] | energy estimates and plots |
+//! | [`study`] | sweeps over conversion knobs, reports and plots |
 //!
 //! The `somnet` binary (`src/cli`) parses commands and calls into these modules.
 

@@ -4,9 +4,13 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 
-use somnet::data;
+use somnet::convert::options::ConvertOptions;
+use somnet::convert::pipeline::{calibration_set, convert};
+use somnet::convert::record::ConvertedFileRecord;
+use somnet::data::{self, Split};
 
 /// Arguments of `somnet convert`.
 #[derive(Debug, Args)]
@@ -41,40 +45,31 @@ pub struct ConvertCmdArgs {
 
 pub fn run(args: ConvertCmdArgs) -> anyhow::Result<()> {
     let file = super::model::load(&args.model)?;
+    let options = args.knobs.apply(ConvertOptions {
+        percentile: args.percentile,
+        normalization: args.norm.into(),
+        ..ConvertOptions::default()
+    })?;
     let dir = args.data_dir.clone().unwrap_or_else(data::default_dir);
-    let p = super::evaluate::prepare(
-        &file.ann,
-        &args.dataset,
-        &dir,
-        args.calibration_limit,
-        args.percentile,
-        args.norm.into(),
-        args.threads,
-    )?;
-    let options = args.knobs.apply(p.base_options.clone())?;
-    // Refuse what cannot be simulated now rather than at evaluation.
-    somnet::convert::build::build_with(&p.norm, &options)?;
-    let record = serde_json::json!({
-        "somnet_version": somnet::VERSION,
-        "command": std::env::args().collect::<Vec<_>>().join(" "),
-        "source_model": args.model,
-        "source_provenance": file.provenance.record,
-        "conversion": {
-            "options": options,
-            "threshold": 1.0,
-            "layer_scales": p.scales,
-            "calibration_dataset": args.dataset,
-            "calibration_images": p.calibration_images,
-            "batchnorm_folded": true,
-        },
-    });
-    somnet::io::schema::save(&args.out, &p.norm, record)?;
+    let train = data::load_named(&args.dataset, &dir, Split::Train)
+        .with_context(|| format!("loading {} (train) for calibration", args.dataset))?;
+    let calibration = calibration_set(&train, args.calibration_limit);
+    let mut c = super::with_threads(args.threads, || convert(&file.ann, &calibration, &options))??;
+    c.record.calibration_dataset = Some(args.dataset.clone());
+    let record = ConvertedFileRecord {
+        somnet_version: somnet::VERSION.to_string(),
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        source_model: args.model.display().to_string(),
+        source_provenance: file.provenance.record,
+        conversion: c.record,
+    };
+    somnet::io::schema::save(&args.out, &c.ann, serde_json::to_value(&record)?)?;
     println!(
         "wrote {} (converted: {}, λ = {}, {} calibration images)",
         args.out.display(),
         options.label(),
-        super::evaluate::scales_summary(&p.scales),
-        p.calibration_images
+        record.conversion.scales_summary(),
+        record.conversion.calibration_images
     );
     Ok(())
 }

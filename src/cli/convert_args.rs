@@ -1,10 +1,9 @@
 //! The conversion knobs shared by the commands that build a spiking network.
 
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use somnet::convert::options::{
-    ConvertOptions, InitialPotential, InputCoding, NeuronChoice, Readout, ResetChoice,
-};
+use somnet::convert::options::ConvertOptions;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum InputArg {
@@ -92,60 +91,75 @@ pub struct ConvertArgs {
 }
 
 impl ConvertArgs {
-    /// `base` (the defaults, or the options recorded in a converted file) with the given knobs
-    /// changed, validated.
-    pub fn apply(&self, base: ConvertOptions) -> anyhow::Result<ConvertOptions> {
-        let mut o = base;
+    /// The knobs given, as `(key, value)` settings of [`ConvertOptions::set`] in the order they
+    /// apply (a neuron before its reset, so `--neuron izhikevich --reset zero` keeps the reset).
+    fn settings(&self) -> Vec<(&'static str, String)> {
+        let mut s: Vec<(&'static str, String)> = Vec::new();
+        let name = |v: &dyn ValueEnumName| v.name();
         if let Some(i) = self.input {
-            o.input = match i {
-                InputArg::Analog => InputCoding::Analog,
-                InputArg::Poisson => InputCoding::Poisson,
-            };
+            s.push(("input", name(&i)));
         }
-        if let Some(n) = self.neuron {
-            o.neuron = match n {
-                NeuronArg::If => NeuronChoice::If,
-                NeuronArg::Lif => NeuronChoice::Lif {
-                    tau_mem_ms: self.tau_mem.unwrap_or(50.0),
-                },
-                NeuronArg::Izhikevich => NeuronChoice::Izhikevich,
-            };
-            // Izhikevich neurons reset by their own rule: take that unless a reset was asked for.
-            if o.neuron == NeuronChoice::Izhikevich && self.reset.is_none() {
-                o.reset = ResetChoice::Zero;
-            }
-        } else if let (Some(t), NeuronChoice::Lif { .. }) = (self.tau_mem, o.neuron) {
-            o.neuron = NeuronChoice::Lif { tau_mem_ms: t };
+        match (self.neuron, self.tau_mem) {
+            (Some(NeuronArg::Lif), Some(t)) => s.push(("neuron", format!("lif:{t}"))),
+            (Some(n), _) => s.push(("neuron", name(&n))),
+            (None, Some(t)) => s.push(("tau-mem", t.to_string())),
+            (None, None) => {}
         }
         if let Some(r) = self.reset {
-            o.reset = match r {
-                ResetArg::Subtract => ResetChoice::Subtract,
-                ResetArg::Zero => ResetChoice::Zero,
-            };
+            s.push(("reset", name(&r)));
         }
         if let Some(r) = self.refractory_steps {
-            o.refractory_steps = r;
+            s.push(("refractory", r.to_string()));
         }
         if let Some(i) = self.initial {
-            o.initial = match i {
-                InitialArg::Zero => InitialPotential::Zero,
-                InitialArg::Half => InitialPotential::HalfThreshold,
-            };
+            s.push(("initial", name(&i)));
         }
-        o.dale |= self.dale;
+        if self.dale {
+            s.push(("dale", "on".into()));
+        }
         if let Some(r) = self.readout {
-            o.readout = match r {
-                ReadoutArg::Spikes => Readout::SpikeCount,
-                ReadoutArg::Membrane => Readout::Membrane,
-            };
+            s.push(("readout", name(&r)));
         }
-        if self.early_exit.is_some() {
-            o.early_exit = self.early_exit;
+        if let Some(k) = self.early_exit {
+            s.push(("early-exit", k.to_string()));
         }
-        if let Some(s) = self.seed {
-            o.seed = s;
+        if let Some(seed) = self.seed {
+            s.push(("seed", seed.to_string()));
+        }
+        s
+    }
+
+    /// `base` (the defaults, or the options recorded in a converted file) with the given knobs
+    /// changed through [`ConvertOptions::set`] (the parser sweep grids use too), validated.
+    pub fn apply(&self, base: ConvertOptions) -> anyhow::Result<ConvertOptions> {
+        let mut o = base;
+        for (key, value) in self.settings() {
+            o.set(key, &value)
+                .with_context(|| format!("--{}", flag_of(key)))?;
         }
         o.validate()?;
         Ok(o)
+    }
+}
+
+/// The command-line flag of a [`ConvertOptions::set`] key.
+fn flag_of(key: &str) -> &str {
+    match key {
+        "refractory" => "refractory-steps",
+        k => k,
+    }
+}
+
+/// The value name clap shows for a choice, which is also its [`ConvertOptions::set`] value.
+trait ValueEnumName {
+    fn name(&self) -> String;
+}
+
+impl<T: ValueEnum> ValueEnumName for T {
+    fn name(&self) -> String {
+        self.to_possible_value()
+            .expect("no skipped variants")
+            .get_name()
+            .to_string()
     }
 }

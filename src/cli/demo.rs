@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
 use clap::Args;
 
 use super::progress::StepProgress;
@@ -45,8 +44,7 @@ pub struct DemoArgs {
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+    somnet::io::report::ensure_dir(&args.out)?;
     if args.cuba {
         cuba_demo(&args)
     } else {
@@ -57,12 +55,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 fn conversion_demo(args: &DemoArgs) -> anyhow::Result<()> {
     use somnet::ann::arch::{build, ArchOptions};
     use somnet::ann::train::{train, Loss, Optimizer, TrainConfig};
-    use somnet::convert::evaluate::evaluate_with;
     use somnet::convert::options::{ConvertOptions, InitialPotential, Readout};
+    use somnet::convert::pipeline::{calibration_set, convert, evaluate_against};
     use somnet::data::{self, Split};
     let start = Instant::now();
     let dir = data::default_dir();
-    let train_set = data::load_named("mnist", &dir, Split::Train)?.head(args.limit);
+    let full_train = data::load_named("mnist", &dir, Split::Train)?;
+    let train_set = full_train.head(args.limit);
     let test = data::load_named("mnist", &dir, Split::Test)?.head(args.test_limit);
     let arch = "mlp:784-400-10";
     let mut ann = build(
@@ -98,19 +97,15 @@ fn conversion_demo(args: &DemoArgs) -> anyhow::Result<()> {
         &ann,
         serde_json::json!({ "arch": arch, "config": config, "by": "somnet demo" }),
     )?;
-    let ann_acc = ann.accuracy(&test)?;
     eprintln!(
         "2/3 converting: fold, normalise at the 99.9th percentile on every 10th training image"
     );
-    let p = super::evaluate::prepare(
+    let converted = convert(
         &ann,
-        "mnist",
-        &dir,
-        6000,
-        99.9,
-        somnet::convert::normalize::NormScope::Layer,
-        0,
+        &calibration_set(&full_train, 6000),
+        &ConvertOptions::default(),
     )?;
+    let ann_acc = ann.accuracy(&test)?;
     let settings = [
         ("reference", ConvertOptions::default()),
         (
@@ -127,7 +122,6 @@ fn conversion_demo(args: &DemoArgs) -> anyhow::Result<()> {
         test.len(),
         args.steps
     );
-    let weighted = super::evaluate::converted_layers(&ann);
     let mut series = Vec::new();
     let mut records = Vec::new();
     println!(
@@ -141,28 +135,21 @@ fn conversion_demo(args: &DemoArgs) -> anyhow::Result<()> {
         "settings", "accuracy", "steps to ANN-1/0.5/0.1pp", "SOPs/image", "SNN/ANN pJ", "images/s"
     );
     for (k, (name, options)) in settings.iter().enumerate() {
-        let t0 = Instant::now();
-        let r = evaluate_with(&p.norm, &test, args.steps, options, |_| {
+        let e = evaluate_against(&converted, &test, args.steps, options, ann_acc, |_| {
             std::ops::ControlFlow::Continue(())
         })?;
-        let secs = t0.elapsed().as_secs_f64();
-        let energy = super::evaluate::energy_of(&weighted, &r, options);
-        let lat = |pp| {
-            r.latency(ann_acc, pp)
-                .map_or("-".to_string(), |s| s.to_string())
-        };
         println!(
             "{name:<10} {:>8.2}% {:>22} {:>14.3e} {:>12.3} {:>10.0}",
-            100.0 * r.snn_accuracy_per_step.last().copied().unwrap_or(0.0),
-            format!("{}/{}/{}", lat(1.0), lat(0.5), lat(0.1)),
-            r.synaptic_ops_per_image,
-            energy.ratio,
-            test.len() as f64 / secs
+            100.0 * e.snn_accuracy,
+            e.latency_steps.compact(),
+            e.synaptic_ops_per_image,
+            e.energy_pj.ratio,
+            e.images_per_second
         );
         series.push(somnet::study::plot::Series {
             name: format!("SNN, {name} ({})", options.label()),
             color: somnet::study::plot::PALETTE[k],
-            points: r
+            points: e
                 .snn_accuracy_per_step
                 .iter()
                 .enumerate()
@@ -170,17 +157,7 @@ fn conversion_demo(args: &DemoArgs) -> anyhow::Result<()> {
                 .collect(),
             dashed: false,
         });
-        records.push(serde_json::json!({
-            "settings": name,
-            "options": options,
-            "snn_accuracy_per_step": r.snn_accuracy_per_step,
-            "latency_steps": super::evaluate::latency_json(&r, ann_acc, false),
-            "settled_latency_steps": super::evaluate::latency_json(&r, ann_acc, true),
-            "synaptic_ops_per_image": r.synaptic_ops_per_image,
-            "spikes_per_neuron_per_step": r.spikes_per_neuron_per_step(),
-            "energy_pj": { "snn": energy.snn_pj, "ann": energy.ann_pj, "ratio": energy.ratio },
-            "images_per_second": test.len() as f64 / secs,
-        }));
+        records.push(e.summary(name));
     }
     let t = args.steps.max(2) as f64;
     series.push(somnet::study::plot::Series {
@@ -206,13 +183,12 @@ fn conversion_demo(args: &DemoArgs) -> anyhow::Result<()> {
         "ann_accuracy": ann_acc,
         "macs_per_image": ann.macs(),
         "steps": args.steps,
-        "layer_scales": p.scales,
+        "layer_scales": converted.record.layer_scales,
         "runs": records,
         "seconds": start.elapsed().as_secs_f64(),
     });
     let json = args.out.join("summary.json");
-    std::fs::write(&json, serde_json::to_string_pretty(&summary)? + "\n")
-        .with_context(|| format!("writing {}", json.display()))?;
+    somnet::io::report::write_json(&json, &summary)?;
     println!(
         "wrote {}, {} and {} ({:.1} s)",
         model.display(),
@@ -286,8 +262,7 @@ fn cuba_demo(args: &DemoArgs) -> anyhow::Result<()> {
         "somnet_version": somnet::VERSION,
     });
     let json = args.out.join("summary.json");
-    std::fs::write(&json, serde_json::to_string_pretty(&summary)? + "\n")
-        .with_context(|| format!("writing {}", json.display()))?;
+    somnet::io::report::write_json(&json, &summary)?;
     println!(
         "CUBA N={} simulated {:.0} ms: mean rate {:.2} Hz (expected 5.6-5.7 Hz), {} spikes, {} synaptic events",
         args.n, t_end, mean_rate, net.n_spikes(), net.n_events()

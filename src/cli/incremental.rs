@@ -85,8 +85,7 @@ pub fn run(args: IncrementalArgs) -> anyhow::Result<()> {
     }
     config.controls = !args.no_controls;
     config.validate()?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+    somnet::io::report::ensure_dir(&args.out)?;
 
     super::progress::install_interrupt_handler();
     let stop = AtomicBool::new(false);
@@ -227,8 +226,7 @@ fn write_outputs(
         "runs": seeds_json,
     });
     let json = args.out.join("result.json");
-    std::fs::write(&json, serde_json::to_string_pretty(&record)? + "\n")
-        .with_context(|| format!("writing {}", json.display()))?;
+    somnet::io::report::write_json(&json, &record)?;
 
     let n_tasks = config.tasks.len();
     let mut csv = String::from("seed,condition,after_task,accuracy");
@@ -253,7 +251,7 @@ fn write_outputs(
         }
     }
     let csv_path = args.out.join("result.csv");
-    std::fs::write(&csv_path, csv).with_context(|| format!("writing {}", csv_path.display()))?;
+    somnet::io::report::write_text(&csv_path, &csv)?;
     somnet::study::plot::incremental_figures(&args.out, runs)?;
     if config.controls {
         println!(

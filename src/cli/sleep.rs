@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
 use somnet::ann::Ann;
@@ -138,8 +137,7 @@ pub fn run(args: SleepCmdArgs) -> anyhow::Result<()> {
     });
     somnet::io::schema::save(&args.out, &file.ann, record.clone())?;
     let json = args.out.with_extension("sleep.json");
-    std::fs::write(&json, serde_json::to_string_pretty(&record)? + "\n")
-        .with_context(|| format!("writing {}", json.display()))?;
+    somnet::io::report::write_json(&json, &record)?;
     if report.interrupted {
         eprintln!("interrupted: saved the weights after step {}", report.steps);
     }

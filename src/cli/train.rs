@@ -204,10 +204,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     });
     somnet::io::schema::save(&args.out, &ann, record.clone())?;
     let json = args.out.with_extension("train.json");
-    std::fs::write(&json, serde_json::to_string_pretty(&record)? + "\n")
-        .with_context(|| format!("writing {}", json.display()))?;
+    somnet::io::report::write_json(&json, &record)?;
     let csv = args.out.with_extension("train.csv");
-    std::fs::write(&csv, csv_text).with_context(|| format!("writing {}", csv.display()))?;
+    somnet::io::report::write_text(&csv, &csv_text)?;
     if outcome.interrupted {
         eprintln!("interrupted: saved the weights after the last finished batch");
     }

@@ -3,6 +3,10 @@
 //! - [`build`]: the spiking network on the engine (dense, convolution and pooling projections) and
 //!   per-step decisions.
 //! - [`calibrate`]: the drive-to-current map of converted Izhikevich neurons, from their f-I curve.
+//! - [`pipeline`]: the whole conversion as two calls: [`pipeline::convert`] (fold, normalise,
+//!   check) and [`pipeline::evaluate`] (a typed [`record::Evaluation`]).
+//! - [`record`]: the typed records: a converted file's conversion, an evaluation, a table row.
+//! - [`energy`]: MACs against synaptic operations in pJ (Horowitz 2014).
 //! - [`evaluate`]: accuracy after every step, latency, synaptic operations, over a data set.
 //! - [`layers`]: what each Dense, Conv2d and AvgPool2d layer becomes (dense matrix or synapse list).
 //! - [`fold`]: batch normalisation folded into the preceding convolution or dense layer.
@@ -16,8 +20,11 @@
 
 pub mod build;
 pub mod calibrate;
+pub mod energy;
 pub mod evaluate;
 pub mod fold;
 pub mod layers;
 pub mod normalize;
 pub mod options;
+pub mod pipeline;
+pub mod record;

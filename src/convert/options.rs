@@ -168,6 +168,92 @@ impl ConvertOptions {
         Ok(())
     }
 
+    /// The keys [`Self::set`] takes, with their values: one text form of every knob, shared by
+    /// the CLI flags, sweep grids and the Python package.
+    pub const KEYS: &'static str =
+        "input (analog, poisson), neuron (if, lif, lif:TAU, izhikevich), \
+        tau-mem (ms, for lif), reset (subtract, zero), refractory (steps), initial (zero, half), \
+        dale (off, on), readout (spikes, membrane), early-exit (none, K), percentile (P), \
+        norm (layer, channel), seed (S)";
+
+    /// Sets the knob `key` to `value` (see [`Self::KEYS`]); the result is not validated here, as
+    /// a later setting may resolve a conflict (call [`Self::validate`] when all are set).
+    /// `neuron=izhikevich` also selects reset zero, its own rule; a later `reset` overrides it.
+    ///
+    /// ```
+    /// use somnet::convert::options::{ConvertOptions, NeuronChoice};
+    /// let mut o = ConvertOptions::default();
+    /// o.set("neuron", "lif:20").unwrap();
+    /// o.set("early-exit", "8").unwrap();
+    /// assert_eq!(o.neuron, NeuronChoice::Lif { tau_mem_ms: 20.0 });
+    /// assert_eq!(o.early_exit, Some(8));
+    /// assert!(o.set("reset", "sideways").is_err());
+    /// ```
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let bad = |expected: &str| Error::param(key, value, expected);
+        let number = |expected: &str| -> Result<f64> {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| bad(expected))
+        };
+        let count = |expected: &str| -> Result<u32> { value.parse().map_err(|_| bad(expected)) };
+        match (key, value) {
+            ("input", "analog") => self.input = InputCoding::Analog,
+            ("input", "poisson") => self.input = InputCoding::Poisson,
+            ("input", _) => return Err(bad("analog or poisson")),
+            ("neuron", "if") => self.neuron = NeuronChoice::If,
+            ("neuron", "lif") => self.neuron = NeuronChoice::Lif { tau_mem_ms: 50.0 },
+            ("neuron", "izhikevich") => {
+                self.neuron = NeuronChoice::Izhikevich;
+                self.reset = ResetChoice::Zero;
+            }
+            ("neuron", v) if v.starts_with("lif:") => {
+                let tau = v[4..]
+                    .parse::<f32>()
+                    .map_err(|_| bad("lif:TAU with TAU in ms"))?;
+                self.neuron = NeuronChoice::Lif { tau_mem_ms: tau };
+            }
+            ("neuron", _) => return Err(bad("if, lif, lif:TAU or izhikevich")),
+            ("tau-mem", _) => {
+                let tau = number("a time constant in ms")? as f32;
+                match &mut self.neuron {
+                    NeuronChoice::Lif { tau_mem_ms } => *tau_mem_ms = tau,
+                    _ => return Err(bad("a LIF neuron to apply to (neuron=lif)")),
+                }
+            }
+            ("reset", "subtract") => self.reset = ResetChoice::Subtract,
+            ("reset", "zero") => self.reset = ResetChoice::Zero,
+            ("reset", _) => return Err(bad("subtract or zero")),
+            ("refractory", _) => self.refractory_steps = count("a number of steps")?,
+            ("initial", "zero") => self.initial = InitialPotential::Zero,
+            ("initial", "half") => self.initial = InitialPotential::HalfThreshold,
+            ("initial", _) => return Err(bad("zero or half")),
+            ("dale", "off") => self.dale = false,
+            ("dale", "on") => self.dale = true,
+            ("dale", _) => return Err(bad("off or on")),
+            ("readout", "spikes") => self.readout = Readout::SpikeCount,
+            ("readout", "membrane") => self.readout = Readout::Membrane,
+            ("readout", _) => return Err(bad("spikes or membrane")),
+            ("early-exit", "none") => self.early_exit = None,
+            ("early-exit", _) => self.early_exit = Some(count("none or a number of steps")?),
+            ("percentile", _) => self.percentile = number("a percentile in (0, 100]")?,
+            ("norm", "layer") => self.normalization = NormScope::Layer,
+            ("norm", "channel") => self.normalization = NormScope::Channel,
+            ("norm", _) => return Err(bad("layer or channel")),
+            ("seed", _) => self.seed = value.parse().map_err(|_| bad("a whole number"))?,
+            _ => {
+                return Err(Error::param(
+                    "option key",
+                    key,
+                    format!("one of {}", Self::KEYS),
+                ))
+            }
+        }
+        Ok(())
+    }
+
     /// A short label of the choices, e.g. `analog-if-subtract` or
     /// `analog-if-subtract+half+membrane+exit8` (non-default extras appended).
     pub fn label(&self) -> String {

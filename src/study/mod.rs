@@ -1,4 +1,9 @@
-//! Reports and plots of simulations and studies.
+//! Studies over converted networks and their reports.
+//!
+//! - [`sweep`]: typed grids of conversion knobs, one evaluation per point, the Pareto front.
+//! - [`report`]: the files of an evaluation and of a sweep (JSON record, CSV table, plots).
+//! - [`plot`]: line charts, scatter plots and rasters.
 
-pub mod energy;
 pub mod plot;
+pub mod report;
+pub mod sweep;

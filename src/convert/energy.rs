@@ -48,7 +48,7 @@ pub struct Energy {
 /// first layer is charged its MACs (its neurons multiply pixel values every image).
 ///
 /// ```
-/// use somnet::study::energy::estimate;
+/// use somnet::convert::energy::estimate;
 /// let e = estimate(&[("d1".into(), 100, 0.0), ("d2".into(), 10, 50.0)], true);
 /// assert_eq!(e.ann_pj, 110.0 * 4.6);
 /// assert!((e.snn_pj - (100.0 * 4.6 + 50.0 * 0.9)).abs() < 1e-9);

@@ -1,0 +1,205 @@
+//! Conversion as library calls: a trained [`Ann`] plus calibration images plus
+//! [`ConvertOptions`] become a [`Converted`] network ([`convert`]: fold batch norm, normalise,
+//! check that the engine can build it), and a converted network plus test images plus a number of
+//! steps become an [`Evaluation`] ([`evaluate`]: accuracy after every step, both latency
+//! definitions, synaptic operations and spikes per layer, energy, throughput). The CLI, the
+//! benchmarks and the Python package call these and nothing below them.
+//!
+//! ```
+//! use somnet::convert::options::ConvertOptions;
+//! use somnet::convert::pipeline::{calibration_set, convert, evaluate};
+//! use somnet::data::{default_dir, load_named, Split};
+//!
+//! let ann = somnet::ann::arch::build("mlp:784-32-10", &[1, 28, 28], 10, &Default::default(), 1)?;
+//! let train = load_named("mnist", &default_dir(), Split::Train)?;
+//! let test = load_named("mnist", &default_dir(), Split::Test)?.head(20);
+//! let options = ConvertOptions { percentile: 99.9, ..ConvertOptions::default() };
+//! let snn = convert(&ann, &calibration_set(&train, 100), &options)?;
+//! let result = evaluate(&snn, &test, 16, &options, |_| std::ops::ControlFlow::Continue(()))?;
+//! assert_eq!(result.snn_accuracy_per_step.len(), 16);
+//! println!("{:.1} % after 16 steps, {:.0} SOPs per image", 100.0 * result.snn_accuracy,
+//!          result.synaptic_ops_per_image);
+//! # Ok::<(), somnet::Error>(())
+//! ```
+
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use super::build::build_with;
+use super::energy;
+use super::evaluate::{evaluate_with, SnnEvaluation};
+use super::fold::fold_batchnorm;
+use super::normalize;
+use super::options::{ConvertOptions, InputCoding};
+use super::record::{ConversionRecord, Evaluation, Latency};
+use crate::ann::Ann;
+use crate::data::Dataset;
+use crate::error::Result;
+
+/// Every 10th image of `train`, at most `limit` of them: the reference converter's calibration
+/// set (SNN Toolbox normalises on a subset of the training data; Rueckauer et al. 2017, Sec. 2.3).
+pub fn calibration_set(train: &Dataset, limit: usize) -> Dataset {
+    let every_tenth: Vec<usize> = (0..train.len()).step_by(10).take(limit).collect();
+    train.select(&every_tenth)
+}
+
+/// A network ready to run as a spiking network.
+#[derive(Debug, Clone)]
+pub struct Converted {
+    /// The network as given: its accuracy and MACs are the ANN figures an evaluation reports.
+    pub source: Ann,
+    /// Batch norm folded, weights normalised for unit thresholds.
+    pub ann: Ann,
+    /// How it was converted.
+    pub record: ConversionRecord,
+}
+
+impl Converted {
+    /// A network converted earlier (a `somnet convert` file): `ann` is already normalised and
+    /// `record` says how. `path` names the file in errors; `None` if the file holds a trained,
+    /// not yet converted network.
+    pub fn from_file(
+        path: &Path,
+        file: &crate::io::schema::ModelFile,
+    ) -> Result<Option<Converted>> {
+        Ok(
+            ConversionRecord::from_provenance(path, &file.provenance.record)?.map(|record| {
+                Converted {
+                    source: file.ann.clone(),
+                    ann: file.ann.clone(),
+                    record,
+                }
+            }),
+        )
+    }
+}
+
+/// `ann` with batch norm folded and weights normalised at `percentile` (per layer or per channel,
+/// [`normalize::NormScope`]) on `calibration`, and the λ of every weighted layer.
+pub fn normalised(
+    ann: &Ann,
+    calibration: &Dataset,
+    percentile: f64,
+    scope: normalize::NormScope,
+) -> Result<(Ann, Vec<Vec<f32>>)> {
+    let folded = fold_batchnorm(ann)?;
+    let scales = normalize::scales(&folded, calibration, percentile, scope)?;
+    Ok((normalize::apply_channel_scales(&folded, &scales)?, scales))
+}
+
+/// Converts `ann`: folds batch norm, normalises on `calibration` at `options.percentile` with
+/// `options.normalization`, and checks that the engine can build the spiking network with
+/// `options` (so an unsupported layer or knob is refused here, not at evaluation).
+pub fn convert(ann: &Ann, calibration: &Dataset, options: &ConvertOptions) -> Result<Converted> {
+    options.validate()?;
+    let (norm, scales) = normalised(ann, calibration, options.percentile, options.normalization)?;
+    build_with(&norm, options)?;
+    Ok(Converted {
+        source: ann.clone(),
+        ann: norm,
+        record: ConversionRecord {
+            options: options.clone(),
+            threshold: 1.0,
+            layer_scales: scales,
+            calibration_dataset: None,
+            calibration_images: calibration.len(),
+            batchnorm_folded: true,
+        },
+    })
+}
+
+/// The ANN layers that become spiking layers (weighted and pooling) with their MACs, in order:
+/// aligned with [`SnnEvaluation::layers`].
+pub fn converted_layers(ann: &Ann) -> Vec<(String, u64)> {
+    ann.summary()
+        .into_iter()
+        .filter(|l| matches!(l.kind, "dense" | "conv2d" | "avgpool2d" | "maxpool2d"))
+        .map(|l| (l.name, l.macs))
+        .collect()
+}
+
+/// Simulates `converted` with `options` for `steps` steps on every image of `data` and reports
+/// it against the source ANN's accuracy on the same images. `on_chunk(images)` is called as each
+/// chunk of samples finishes (progress); once it answers `Break` the evaluation stops and covers
+/// the finished images (`interrupted`). Runs on the current rayon pool.
+pub fn evaluate(
+    converted: &Converted,
+    data: &Dataset,
+    steps: u64,
+    options: &ConvertOptions,
+    on_chunk: impl Fn(usize) -> ControlFlow<()> + Sync,
+) -> Result<Evaluation> {
+    let ann_accuracy = converted.source.accuracy(data)?;
+    evaluate_against(converted, data, steps, options, ann_accuracy, on_chunk)
+}
+
+/// [`evaluate`] with the source ANN's accuracy on `data` already known (a sweep measures it once
+/// for all its grid points).
+pub fn evaluate_against(
+    converted: &Converted,
+    data: &Dataset,
+    steps: u64,
+    options: &ConvertOptions,
+    ann_accuracy: f64,
+    on_chunk: impl Fn(usize) -> ControlFlow<()> + Sync,
+) -> Result<Evaluation> {
+    options.validate()?;
+    let t0 = std::time::Instant::now();
+    let result = evaluate_with(&converted.ann, data, steps, options, on_chunk)?;
+    let secs = t0.elapsed().as_secs_f64();
+    Ok(evaluation_record(
+        converted,
+        data,
+        steps,
+        options,
+        ann_accuracy,
+        &result,
+        secs,
+    ))
+}
+
+/// The typed record of a finished simulation that took `secs` seconds.
+fn evaluation_record(
+    converted: &Converted,
+    data: &Dataset,
+    steps: u64,
+    options: &ConvertOptions,
+    ann_accuracy: f64,
+    result: &SnnEvaluation,
+    secs: f64,
+) -> Evaluation {
+    let layers = converted_layers(&converted.source);
+    let energy = energy::estimate(
+        &layers
+            .iter()
+            .zip(&result.layers)
+            .map(|((name, macs), a)| (name.clone(), *macs, a.synaptic_ops_per_image))
+            .collect::<Vec<_>>(),
+        options.input == InputCoding::Analog,
+    );
+    Evaluation {
+        model: None,
+        dataset: data.name.clone(),
+        images: result.images,
+        interrupted: result.interrupted,
+        steps,
+        ann_accuracy,
+        snn_accuracy: *result.snn_accuracy_per_step.last().expect("steps >= 1"),
+        snn_accuracy_per_step: result.snn_accuracy_per_step.clone(),
+        latency_steps: Latency::of(result, ann_accuracy, false),
+        settled_latency_steps: Latency::of(result, ann_accuracy, true),
+        mean_steps: result.mean_steps,
+        macs_per_image: converted.source.macs(),
+        synaptic_ops_per_image: result.synaptic_ops_per_image,
+        spikes_per_image: result.spikes_per_image,
+        spikes_per_neuron_per_step: result.spikes_per_neuron_per_step(),
+        layers: result.layers.clone(),
+        energy_pj: energy.into(),
+        images_per_second: result.images as f64 / secs,
+        options: options.clone(),
+        threshold: converted.record.threshold,
+        calibration_images: converted.record.calibration_images,
+        layer_scales: converted.record.layer_scales.clone(),
+        somnet_version: crate::VERSION.to_string(),
+    }
+}

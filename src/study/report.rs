@@ -1,0 +1,116 @@
+//! The files of an evaluation and of a sweep under an output folder: the typed record as JSON,
+//! the table as CSV and the plots a person looks at.
+
+use std::path::Path;
+
+use super::plot::{lines, scatter, Point, Series, PALETTE};
+use super::sweep::{pareto_front, Sweep};
+use crate::convert::record::Evaluation;
+use crate::error::Result;
+use crate::io::report::{ensure_dir, write_json, write_text};
+
+/// Writes `result.json` (the record), `per_step.csv` (accuracy after every step),
+/// `accuracy.png` (that curve with the ANN as a line) and `layer_rates.png` (spikes per neuron
+/// per step of every converted layer) into `out`.
+pub fn write_evaluation(out: &Path, e: &Evaluation) -> Result<()> {
+    ensure_dir(out)?;
+    write_json(&out.join("result.json"), e)?;
+    let mut csv = String::from("step,snn_accuracy\n");
+    for (k, a) in e.snn_accuracy_per_step.iter().enumerate() {
+        csv += &format!("{},{a}\n", k + 1);
+    }
+    write_text(&out.join("per_step.csv"), &csv)?;
+    let t = e.snn_accuracy_per_step.len() as f64;
+    let acc: Vec<(f64, f64, f64)> = e
+        .snn_accuracy_per_step
+        .iter()
+        .enumerate()
+        .map(|(k, a)| ((k + 1) as f64, 100.0 * a, 0.0))
+        .collect();
+    lines(
+        &out.join("accuracy.png"),
+        "Accuracy of the spiking network after every step",
+        ("step", "test accuracy (%)"),
+        1.0..t.max(2.0),
+        0.0..100.0,
+        &[
+            Series {
+                name: "SNN".into(),
+                color: PALETTE[0],
+                points: acc,
+                dashed: false,
+            },
+            Series {
+                name: "ANN".into(),
+                color: PALETTE[1],
+                points: vec![
+                    (1.0, 100.0 * e.ann_accuracy, 0.0),
+                    (t.max(2.0), 100.0 * e.ann_accuracy, 0.0),
+                ],
+                dashed: true,
+            },
+        ],
+    )?;
+    let rates: Vec<(f64, f64, f64)> = e
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(k, l)| ((k + 1) as f64, l.spikes_per_neuron_per_step, 0.0))
+        .collect();
+    let top = rates.iter().map(|r| r.1).fold(0.01, f64::max) * 1.2;
+    let names: Vec<&str> = e.energy_pj.layers.iter().map(|l| l.name.as_str()).collect();
+    lines(
+        &out.join("layer_rates.png"),
+        &format!("Spikes per neuron per step by layer ({})", names.join(", ")),
+        ("layer", "spikes / neuron / step"),
+        0.5..e.layers.len() as f64 + 0.5,
+        0.0..top,
+        &[Series {
+            name: "rate".into(),
+            color: PALETTE[2],
+            points: rates,
+            dashed: false,
+        }],
+    )
+}
+
+/// Writes `sweep.csv`, `sweep.json` and `pareto.png` (accuracy against energy, steps to ANN −
+/// 0.1 pp in the labels, the Pareto front highlighted) into `out`.
+pub fn write_sweep(out: &Path, sweep: &Sweep) -> Result<()> {
+    ensure_dir(out)?;
+    write_text(&out.join("sweep.csv"), &sweep.csv())?;
+    write_json(&out.join("sweep.json"), sweep)?;
+    let front = pareto_front(&sweep.rows);
+    let points: Vec<Point> = sweep
+        .rows
+        .iter()
+        .zip(front)
+        .map(|(r, on_front)| Point {
+            x: r.energy_pj.snn,
+            y: 100.0 * r.snn_accuracy,
+            // Values only ("analog/if/zero · 16"): the keys are in the CSV.
+            label: format!(
+                "{} · {}",
+                r.settings
+                    .split(' ')
+                    .map(|kv| kv.split_once('=').map_or(kv, |x| x.1))
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                r.latency_steps
+                    .pp01
+                    .map_or(String::new(), |x| x.to_string())
+            ),
+            highlight: on_front,
+        })
+        .collect();
+    scatter(
+        &out.join("pareto.png"),
+        &format!(
+            "Accuracy vs energy at T = {} (label: settings · steps to ANN − 0.1 pp; red: Pareto front)",
+            sweep.steps
+        ),
+        ("SNN energy per image (pJ)", "accuracy (%)"),
+        &points,
+        true,
+    )
+}
