@@ -7,6 +7,7 @@
 //! | [`error`] | errors that name the thing, the field and what was expected |
 //! | [`time`] | the time step; the only place where ms become whole steps |
 //! | [`rng`] | named random streams and the determinism contract |
+//! | [`simd`] | vector kernels chosen at run time (AVX-512, AVX2, portable), same numbers on each |
 //! | [`neuron`] | neuron models (IF, LIF, Izhikevich and its 20 regimes): params, propagator, step |
 //! | [`network`] | populations, projections, delays, inputs, monitors, plasticity; the schedule |
 //! | [`ann`] | the framework-neutral ANN: layers, forward pass, counts, trainer |
@@ -30,6 +31,7 @@ pub mod io;
 pub mod network;
 pub mod neuron;
 pub mod rng;
+pub mod simd;
 pub mod sleep;
 pub mod study;
 pub mod time;

@@ -43,6 +43,7 @@ pub enum Purpose {
 pub type Stream = Xoshiro256PlusPlus;
 
 /// SplitMix64's finaliser: a bijective mix with full avalanche.
+#[inline(always)]
 pub(crate) fn mix64(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

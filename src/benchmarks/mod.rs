@@ -72,6 +72,8 @@ pub struct BenchRecord {
     pub spike_digest: String,
     /// Whether the run was stopped early (Ctrl-C); then `t_sim_ms` is what was simulated.
     pub interrupted: bool,
+    /// The vector kernels the run used (`avx512`, `avx2`, `portable`; [`crate::simd`]).
+    pub simd: String,
 }
 
 /// Builds and runs a benchmark on the current rayon pool; `after_step(done, total)` can stop it.
@@ -109,6 +111,7 @@ pub fn run(
         somnet_version: crate::VERSION.to_string(),
         spike_digest: format!("{:016x}", net.spike_digest()),
         interrupted: done < total,
+        simd: crate::simd::level().name().to_string(),
     })
 }
 

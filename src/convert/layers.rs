@@ -60,6 +60,12 @@ impl Stage {
 
     /// `W·x + b` for an input vector (the analog drive of a first layer).
     pub fn drive(&self, x: &[f32]) -> Vec<f32> {
+        crate::simd::dispatch!(ISA => self.drive_at::<ISA>(x))
+    }
+
+    /// [`Self::drive`] at the vector level `ISA` ([`crate::simd`]); the sums keep their order.
+    #[inline(always)]
+    fn drive_at<const ISA: u8>(&self, x: &[f32]) -> Vec<f32> {
         let mut out = self.bias().unwrap_or_else(|| vec![0.0; self.n_out()]);
         match self {
             Stage::Dense(d) => {
@@ -139,6 +145,7 @@ impl Stage {
 /// Adds a convolution's `W·x` to `out`, both numbered as `g` says, by scattering every non-zero
 /// input through the taps it reaches. Each output receives its terms in increasing input number,
 /// the order in which the synapse list adds them, so the two give the same sums bit for bit.
+#[inline(always)]
 fn conv_drive(g: &Conv2dGeometry, kernel: &[f32], x: &[f32], out: &mut [f32]) {
     let (ci, h, w) = g.input;
     let co = g.out_channels;

@@ -102,6 +102,17 @@ pub fn step_block<const NP: usize>(
     base: u32,
     spikes: &mut Vec<u32>,
 ) {
+    crate::simd::dispatch!(ISA => step_block_at::<ISA, NP>(p, b, base, spikes))
+}
+
+/// [`step_block`] at the vector level `ISA` ([`crate::simd`]).
+#[inline(always)]
+fn step_block_at<const ISA: u8, const NP: usize>(
+    p: &IafPropagator,
+    b: IafBlock<'_, NP>,
+    base: u32,
+    spikes: &mut Vec<u32>,
+) {
     let rule = SpikeRule {
         v_th: p.v_th,
         v_rest: p.v_rest,
@@ -113,5 +124,5 @@ pub fn step_block<const NP: usize>(
         syn_gain: &p.syn_gain,
         syn_decay: &p.syn_decay,
     };
-    super::integrate_step(b, gains, rule, base, spikes, |v, d, drive| v + d + drive);
+    super::integrate_step::<ISA, NP>(b, gains, rule, base, spikes, |v, d, drive| v + d + drive);
 }

@@ -133,8 +133,19 @@ pub fn step_block<const NP: usize>(
     base: u32,
     spikes: &mut Vec<u32>,
 ) {
-    if NP == 2 && b.i_ext.is_none() {
-        return step_two_ports(p, b, base, spikes);
+    crate::simd::dispatch!(ISA => step_block_at::<ISA, NP>(p, b, base, spikes))
+}
+
+/// [`step_block`] at the vector level `ISA` ([`crate::simd`]).
+#[inline(always)]
+fn step_block_at<const ISA: u8, const NP: usize>(
+    p: &LifPropagator,
+    b: LifBlock<'_, NP>,
+    base: u32,
+    spikes: &mut Vec<u32>,
+) {
+    if NP == 2 && b.i_ext.is_none() && !super::general_only() {
+        return step_two_ports::<ISA, NP>(p, b, base, spikes);
     }
     let rule = SpikeRule {
         v_th: p.v_th,
@@ -148,14 +159,15 @@ pub fn step_block<const NP: usize>(
         syn_gain: &p.syn_gain,
         syn_decay: &p.syn_decay,
     };
-    super::integrate_step(b, gains, rule, base, spikes, |v, d, drive| {
+    super::integrate_step::<ISA, NP>(b, gains, rule, base, spikes, |v, d, drive| {
         el + (v + d - el) * pmm + drive
     });
 }
 
 /// The two-port, no-current case (CUBA: excitatory and inhibitory currents) in one fused pass:
 /// the same operations in the same order as the general path, with half the memory traffic.
-fn step_two_ports<const NP: usize>(
+#[inline(always)]
+fn step_two_ports<const ISA: u8, const NP: usize>(
     p: &LifPropagator,
     b: LifBlock<'_, NP>,
     base: u32,
@@ -208,5 +220,5 @@ fn step_two_ports<const NP: usize>(
         *f = fi as u8;
         n_fired += fi as u32;
     }
-    collect_spikes(fired, n_fired as usize, base, spikes);
+    collect_spikes::<ISA>(fired, n_fired as usize, base, spikes);
 }

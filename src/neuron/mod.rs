@@ -171,29 +171,40 @@ pub(crate) fn threshold(rule: &SpikeRule, vv: f32, active: bool, r: u32) -> (f32
 }
 
 /// Appends `base + i` to `spikes` for every neuron i flagged in `fired` (increasing), clearing the
-/// flags; `n_fired` is their number.
-#[inline]
-pub(crate) fn collect_spikes(fired: &mut [u8], n_fired: usize, base: u32, spikes: &mut Vec<u32>) {
+/// flags; `n_fired` is their number. `ISA`: see [`crate::simd`].
+#[inline(always)]
+pub(crate) fn collect_spikes<const ISA: u8>(
+    fired: &mut [u8],
+    n_fired: usize,
+    base: u32,
+    spikes: &mut Vec<u32>,
+) {
     if n_fired == 0 {
         return;
     }
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
-    {
-        compress_spikes(fired, n_fired, base, spikes);
+    #[cfg(target_arch = "x86_64")]
+    if ISA == crate::simd::AVX512 {
+        // SAFETY: ISA = AVX512 only in code entered after the CPU was found to have AVX-512
+        // (crate::simd's contract).
+        unsafe { compress_spikes(fired, n_fired, base, spikes) };
+        return;
     }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f")))]
-    {
-        spikes.reserve(n_fired);
-        for_each_fired(fired, |i| spikes.push(base + i as u32));
-    }
+    spikes.reserve(n_fired);
+    for_each_fired_at::<ISA>(fired, |i| spikes.push(base + i as u32));
 }
 
 /// [`collect_spikes`] with AVX-512: each 16-flag group's indices are packed to the front of a
 /// vector (`vpcompressd`, register form) and stored whole, advancing by the group's spike count,
 /// so a dense spike pattern costs no branch per spike.
-#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+///
+/// # Safety
+/// The CPU must have the features of [`crate::simd::AVX512`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,avx,fma,bmi1,bmi2,lzcnt,popcnt"
+)]
 #[inline]
-fn compress_spikes(fired: &mut [u8], n_fired: usize, base: u32, spikes: &mut Vec<u32>) {
+unsafe fn compress_spikes(fired: &mut [u8], n_fired: usize, base: u32, spikes: &mut Vec<u32>) {
     use std::arch::x86_64::{
         _mm512_add_epi32, _mm512_maskz_compress_epi32, _mm512_set1_epi32, _mm512_setr_epi32,
         _mm512_storeu_si512,
@@ -204,13 +215,13 @@ fn compress_spikes(fired: &mut [u8], n_fired: usize, base: u32, spikes: &mut Vec
     let start = spikes.len();
     let room = spikes.capacity() - start;
     let mut written = 0usize;
-    // SAFETY: AVX-512F is enabled for this build (the cfg above). Every store writes 16 lanes at
-    // `out + written` and is preceded by a check that `written + 16 <= room`, the spare capacity
-    // reserved above, so it stays inside the allocation.
+    // SAFETY: the caller guarantees AVX-512 F. Every store writes 16 lanes at `out + written` and
+    // is preceded by a check that `written + 16 <= room`, the spare capacity reserved above, so it
+    // stays inside the allocation.
     unsafe {
         let out = spikes.as_mut_ptr().add(start);
         let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        for_each_fired_chunk(fired, |c, mask| {
+        for_each_fired_chunk::<{ crate::simd::AVX512 }>(fired, |c, mask| {
             // Every group is stored, an empty one too (it advances by 0): a skip would be a
             // branch as unpredictable as the spikes.
             for g in 0..CHUNK / GROUP {
@@ -231,10 +242,17 @@ fn compress_spikes(fired: &mut [u8], n_fired: usize, base: u32, spikes: &mut Vec
 /// Flags per mask of [`for_each_fired_chunk`].
 const CHUNK: usize = 64;
 
-/// Calls `f(i)` for every non-zero `fired[i]`, in increasing i, and zeroes the flags.
-#[inline]
-pub(crate) fn for_each_fired(fired: &mut [u8], mut f: impl FnMut(usize)) {
-    for_each_fired_chunk(fired, |c, mut mask| {
+/// Calls `f(i)` for every non-zero `fired[i]`, in increasing i, and zeroes the flags (at the
+/// current [`crate::simd::level`]).
+#[cfg(test)]
+pub(crate) fn for_each_fired(fired: &mut [u8], f: impl FnMut(usize)) {
+    crate::simd::dispatch!(ISA => for_each_fired_at::<ISA>(fired, f))
+}
+
+/// [`for_each_fired`] inside a kernel running at `ISA`.
+#[inline(always)]
+pub(crate) fn for_each_fired_at<const ISA: u8>(fired: &mut [u8], mut f: impl FnMut(usize)) {
+    for_each_fired_chunk::<ISA>(fired, |c, mut mask| {
         while mask != 0 {
             f(c * CHUNK + mask.trailing_zeros() as usize);
             mask &= mask - 1;
@@ -246,12 +264,12 @@ pub(crate) fn for_each_fired(fired: &mut [u8], mut f: impl FnMut(usize)) {
 /// `64c + k`), in increasing c, and zeroes the flags. Each chunk becomes its mask in a few vector
 /// instructions and an empty chunk is skipped (spikes are rare in most networks), so dense firing
 /// (converted convolution layers) costs no mispredicted branch per neuron.
-#[inline]
-fn for_each_fired_chunk(fired: &mut [u8], mut f: impl FnMut(usize, u64)) {
+#[inline(always)]
+fn for_each_fired_chunk<const ISA: u8>(fired: &mut [u8], mut f: impl FnMut(usize, u64)) {
     for (c, chunk) in fired.chunks_mut(CHUNK).enumerate() {
         let mask = match <&mut [u8; CHUNK]>::try_from(&mut *chunk) {
             Ok(full) => {
-                let mask = nonzero_mask(full);
+                let mask = nonzero_mask::<ISA>(full);
                 if mask != 0 {
                     // One vector store (a slice fill is a call to memset).
                     *full = [0; CHUNK];
@@ -273,15 +291,34 @@ fn for_each_fired_chunk(fired: &mut [u8], mut f: impl FnMut(usize, u64)) {
     }
 }
 
-/// Bit k set for every non-zero `flags[k]`: two 32-byte compares and byte masks with AVX2.
-#[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+/// Bit k set for every non-zero `flags[k]`.
+#[inline(always)]
+fn nonzero_mask<const ISA: u8>(flags: &[u8; 64]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if ISA >= crate::simd::AVX2 {
+        // SAFETY: ISA ≥ AVX2 only in code entered after the CPU was found to have AVX2
+        // (crate::simd's contract).
+        return unsafe { nonzero_mask_avx2(flags) };
+    }
+    flags
+        .iter()
+        .enumerate()
+        .fold(0u64, |m, (k, &flag)| m | (((flag != 0) as u64) << k))
+}
+
+/// [`nonzero_mask`] with two 32-byte compares and byte masks.
+///
+/// # Safety
+/// The CPU must have the features of [`crate::simd::AVX2`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx,fma,bmi1,bmi2,lzcnt,popcnt")]
 #[inline]
-fn nonzero_mask(flags: &[u8; 64]) -> u64 {
+unsafe fn nonzero_mask_avx2(flags: &[u8; 64]) -> u64 {
     use std::arch::x86_64::{
         _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_setzero_si256,
     };
-    // SAFETY: AVX2 is enabled for this build (the cfg above), and the two unaligned loads read
-    // bytes 0..32 and 32..64 of a 64-byte array.
+    // SAFETY: the two unaligned loads read bytes 0..32 and 32..64 of a 64-byte array; the caller
+    // guarantees AVX2.
     unsafe {
         let zero = _mm256_setzero_si256();
         let p = flags.as_ptr();
@@ -291,16 +328,6 @@ fn nonzero_mask(flags: &[u8; 64]) -> u64 {
         let z_hi = _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, zero)) as u32 as u64;
         !(z_lo | (z_hi << 32))
     }
-}
-
-/// Bit k set for every non-zero `flags[k]` (portable form).
-#[cfg(not(all(target_arch = "x86_64", target_feature = "avx2")))]
-#[inline]
-fn nonzero_mask(flags: &[u8; 64]) -> u64 {
-    flags
-        .iter()
-        .enumerate()
-        .fold(0u64, |m, (k, &flag)| m | (((flag != 0) as u64) << k))
 }
 
 /// What IF and LIF do after a threshold crossing.
@@ -313,7 +340,7 @@ pub(crate) struct SpikeRule {
 }
 
 /// `drive = gain·i_ext`, or zeros without an external current.
-#[inline]
+#[inline(always)]
 pub(crate) fn external_drive(drive: &mut [f32], i_ext: Option<&[f32]>, gain: f32) {
     match i_ext {
         Some(ext) => {
@@ -327,7 +354,7 @@ pub(crate) fn external_drive(drive: &mut [f32], i_ext: Option<&[f32]>, gain: f32
 
 /// One exponential port over a block: take this step's arrivals into `x`, add `gain·x` to the
 /// drive, then decay `x` by one step (arrivals are zeroed for the ring's next round).
-#[inline]
+#[inline(always)]
 pub(crate) fn exp_port_pass(
     x: &mut [f32],
     arrivals: &mut [f32],
@@ -344,7 +371,7 @@ pub(crate) fn exp_port_pass(
 }
 
 /// [`exp_port_pass`] for the first port when there is no external current: writes the drive.
-#[inline]
+#[inline(always)]
 pub(crate) fn exp_port_first(
     x: &mut [f32],
     arrivals: &mut [f32],
@@ -359,6 +386,21 @@ pub(crate) fn exp_port_first(
         *d = gain * xv;
         *x = xv * decay;
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests set this to run the general loops instead of the fast paths on this thread.
+    pub(crate) static GENERAL_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the fast paths are switched off (only ever in this crate's unit tests).
+#[inline(always)]
+pub(crate) fn general_only() -> bool {
+    #[cfg(test)]
+    return GENERAL_ONLY.with(|g| g.get());
+    #[cfg(not(test))]
+    false
 }
 
 /// The slices of a block of IF or LIF neurons for one step (low-level API).
@@ -396,7 +438,20 @@ pub(crate) struct DriveGains<'a> {
 /// refractory (counts start at 0 and are only ever set to the period), so the counts are neither
 /// read nor written. Returns the number of neurons that fired.
 #[inline(never)]
-fn membrane_pass(
+fn membrane_pass<const ISA: u8>(
+    v: &mut [f32],
+    delta: &mut [f32],
+    drive: impl Fn(usize) -> f32,
+    fired: &mut [u8],
+    rule: &SpikeRule,
+    membrane: &impl Fn(f32, f32, f32) -> f32,
+) -> u32 {
+    // Its own target-feature function: never inlined into the block step (see iaf::step_block).
+    crate::simd::run::<ISA, _>(move || membrane_pass_body(v, delta, drive, fired, rule, membrane))
+}
+
+#[inline(always)]
+fn membrane_pass_body(
     v: &mut [f32],
     delta: &mut [f32],
     drive: impl Fn(usize) -> f32,
@@ -424,8 +479,8 @@ fn membrane_pass(
 /// Separate passes over the block (currents, then the membrane) keep each loop simple enough to
 /// vectorise; the block fits in the core's cache, so the extra passes cost little (a fused loop
 /// over a const number of ports measured slower: it did not vectorise).
-#[inline]
-pub(crate) fn integrate_step<const NP: usize>(
+#[inline(always)]
+pub(crate) fn integrate_step<const ISA: u8, const NP: usize>(
     b: IntegrateBlock<'_, NP>,
     gains: DriveGains<'_>,
     rule: SpikeRule,
@@ -439,18 +494,18 @@ pub(crate) fn integrate_step<const NP: usize>(
         syn_gain,
         syn_decay,
     } = gains;
-    if NP == 0 && rule.refractory_steps == 0 {
+    if NP == 0 && rule.refractory_steps == 0 && !general_only() {
         // Delta input and at most an external current: the drive is computed inside the membrane
         // pass (the same products, so the same numbers) instead of in a pass of its own.
         let (v, delta, fired) = (&mut b.v[..n], &mut b.delta[..n], &mut b.fired[..n]);
         let n_fired = match b.i_ext {
-            None => membrane_pass(v, delta, |_| 0.0, fired, &rule, &membrane),
+            None => membrane_pass::<ISA>(v, delta, |_| 0.0, fired, &rule, &membrane),
             Some(ext) => {
                 let ext = &ext[..n];
-                membrane_pass(v, delta, |i| ext_gain * ext[i], fired, &rule, &membrane)
+                membrane_pass::<ISA>(v, delta, |i| ext_gain * ext[i], fired, &rule, &membrane)
             }
         };
-        collect_spikes(fired, n_fired as usize, base, spikes);
+        collect_spikes::<ISA>(fired, n_fired as usize, base, spikes);
         return;
     }
     let drive = &mut b.scratch[..n];
@@ -476,11 +531,11 @@ pub(crate) fn integrate_step<const NP: usize>(
         &mut b.refractory_left[..n],
         &mut b.fired[..n],
     );
-    if rule.refractory_steps == 0 {
+    if rule.refractory_steps == 0 && !general_only() {
         let delta = &mut b.delta[..n];
         let drive = &drive[..n];
-        let n_fired = membrane_pass(v, delta, |i| drive[i], fired, &rule, &membrane);
-        collect_spikes(fired, n_fired as usize, base, spikes);
+        let n_fired = membrane_pass::<ISA>(v, delta, |i| drive[i], fired, &rule, &membrane);
+        collect_spikes::<ISA>(fired, n_fired as usize, base, spikes);
         return;
     }
     for ((((v, r), d), dr), f) in v
@@ -500,12 +555,164 @@ pub(crate) fn integrate_step<const NP: usize>(
         *f = fi as u8;
         n_fired += fi as u32;
     }
-    collect_spikes(fired, n_fired as usize, base, spikes);
+    collect_spikes::<ISA>(fired, n_fired as usize, base, spikes);
 }
 
 #[cfg(test)]
 mod tests {
     use super::for_each_fired;
+    use super::{iaf, lif, IntegrateBlock, Port, Reset};
+    use crate::simd::{self, Level};
+    use rand::SeedableRng;
+
+    /// One block's state: v, refractory counts, two exponential ports, delta input.
+    #[derive(Clone, PartialEq, Debug)]
+    struct State {
+        v: Vec<f32>,
+        refr: Vec<u32>,
+        syn: [Vec<f32>; 2],
+        spikes: Vec<u32>,
+    }
+
+    /// `steps` steps of IF or LIF neurons (`np` exponential ports, with or without a current)
+    /// from a seeded random state with random inputs every step; the state after each step.
+    fn run_block(lif_model: bool, np: usize, current: bool, reset: Reset, seed: u64) -> Vec<State> {
+        const N: usize = 203; // not a multiple of any vector width
+        let mut rng = crate::rng::Stream::seed_from_u64(seed);
+        let mut u = |lo: f32, hi: f32| lo + (hi - lo) * crate::rng::uniform01(&mut rng) as f32;
+        let ports = [
+            Port::Exponential { tau_ms: 5.0 },
+            Port::Exponential { tau_ms: 10.0 },
+        ];
+        let dt = crate::time::Dt::new(0.1).unwrap();
+        let lif_p = lif::LifPropagator::new(
+            &crate::neuron::LifParams {
+                reset,
+                t_ref_ms: 0.0,
+                ..Default::default()
+            },
+            &ports[..np],
+            dt,
+        )
+        .unwrap();
+        let iaf_p = iaf::IafPropagator::new(
+            &crate::neuron::IafParams {
+                v_th_mv: -50.0,
+                v_rest_mv: -70.0,
+                reset,
+                t_ref_ms: 0.0,
+            },
+            &ports[..np],
+            dt,
+        )
+        .unwrap();
+        let mut st = State {
+            v: (0..N).map(|_| u(-75.0, -45.0)).collect(),
+            refr: vec![0; N],
+            syn: [vec![0.0; N], vec![0.0; N]],
+            spikes: Vec::new(),
+        };
+        let i_ext: Vec<f32> = (0..N).map(|_| u(0.0, 30.0)).collect();
+        let mut out = Vec::new();
+        for _ in 0..40 {
+            let mut delta: Vec<f32> = (0..N).map(|_| u(-2.0, 6.0)).collect();
+            let mut arr: [Vec<f32>; 2] =
+                std::array::from_fn(|_| (0..N).map(|_| u(-1.0, 3.0)).collect());
+            let (mut scratch, mut fired) = (vec![0.0f32; N], vec![0u8; N]);
+            let [s0, s1] = &mut st.syn;
+            let [a0, a1] = &mut arr;
+            st.spikes.clear();
+            macro_rules! step {
+                ($np:literal, $syn:expr, $arr:expr) => {{
+                    let b = IntegrateBlock::<$np> {
+                        v: &mut st.v,
+                        refractory_left: &mut st.refr,
+                        syn: $syn,
+                        arrivals: $arr,
+                        delta: &mut delta,
+                        i_ext: current.then_some(&i_ext[..]),
+                        scratch: &mut scratch,
+                        fired: &mut fired,
+                    };
+                    if lif_model {
+                        lif::step_block(&lif_p, b, 5, &mut st.spikes)
+                    } else {
+                        iaf::step_block(&iaf_p, b, 5, &mut st.spikes)
+                    }
+                }};
+            }
+            match np {
+                0 => step!(0, [], []),
+                1 => step!(1, [s0], [a0]),
+                _ => step!(2, [s0, s1], [a0, a1]),
+            }
+            out.push(st.clone());
+        }
+        out
+    }
+
+    fn cases() -> Vec<(bool, usize, bool, Reset)> {
+        let mut c = Vec::new();
+        for lif_model in [false, true] {
+            for np in [0, 1, 2] {
+                for current in [false, true] {
+                    for reset in [Reset::BySubtraction, Reset::ToValue { v_reset_mv: -60.0 }] {
+                        c.push((lif_model, np, current, reset));
+                    }
+                }
+            }
+        }
+        c
+    }
+
+    /// Issue 14: the fast paths (the refractory-free membrane pass with its drive computed
+    /// inside, and LIF's fused two-port step) against the general loops, bit for bit.
+    #[test]
+    fn fast_paths_give_the_bits_of_the_general_loops() {
+        for (k, (lif_model, np, current, reset)) in cases().into_iter().enumerate() {
+            let fast = run_block(lif_model, np, current, reset, k as u64);
+            super::GENERAL_ONLY.with(|g| g.set(true));
+            let general = run_block(lif_model, np, current, reset, k as u64);
+            super::GENERAL_ONLY.with(|g| g.set(false));
+            let fired: usize = fast.iter().map(|s| s.spikes.len()).sum();
+            assert!(fired > 0, "case {k}: no spikes, nothing compared");
+            for (t, (f, g)) in fast.iter().zip(&general).enumerate() {
+                assert_eq!(f, g, "case {k} (lif {lif_model}, {np} ports, current {current}, {reset:?}), step {t}");
+            }
+        }
+    }
+
+    /// Issue 14: every vector level the CPU has gives the portable path's bits, on the same
+    /// random blocks (spike collection with AVX-512 compress and AVX2 masks included).
+    #[test]
+    fn every_vector_level_gives_the_portable_bits() {
+        let best = simd::detected();
+        let run_at = |level| {
+            let _guard = simd::tests::LEVEL_LOCK
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            simd::set_level(level);
+            let r: Vec<Vec<State>> = cases()
+                .into_iter()
+                .enumerate()
+                .map(|(k, (l, np, c, r))| run_block(l, np, c, r, 100 + k as u64))
+                .collect();
+            simd::set_level(best);
+            r
+        };
+        let portable = run_at(Level::Portable);
+        for level in [Level::Avx2, Level::Avx512]
+            .into_iter()
+            .filter(|&l| l <= best)
+        {
+            assert_eq!(
+                run_at(level),
+                portable,
+                "{} differs from portable",
+                level.name()
+            );
+        }
+    }
 
     #[test]
     fn collected_spikes_are_the_flagged_neurons_after_what_was_there() {
@@ -515,7 +722,7 @@ mod tests {
             let mut fired: Vec<u8> = (0..300).map(|i| u8::from(i % every == 0)).collect();
             let n = fired.iter().filter(|&&f| f != 0).count();
             let mut spikes = vec![7u32, 9];
-            super::collect_spikes(&mut fired, n, 1000, &mut spikes);
+            super::collect_spikes::<{ crate::simd::PORTABLE }>(&mut fired, n, 1000, &mut spikes);
             let want: Vec<u32> = [7, 9]
                 .into_iter()
                 .chain((0..300).filter(|i| i % every == 0).map(|i| 1000 + i as u32))

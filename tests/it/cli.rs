@@ -46,11 +46,30 @@ fn bench_prints_one_json_line_with_the_spec_fields() {
         "seed",
         "somnet_version",
         "spike_digest",
+        "simd",
     ] {
         assert!(v.get(field).is_some(), "missing {field}: {text}");
     }
     assert_eq!(v["threads"], 2);
     assert_eq!(v["t_sim_ms"], 200.0);
+    // SOMNET_SIMD=portable forces the portable kernels: the record says so, the spikes are the same.
+    let forced = somnet()
+        .env("SOMNET_SIMD", "portable")
+        .args([
+            "bench",
+            "izhikevich",
+            "--n",
+            "1000",
+            "--threads",
+            "2",
+            "--t-ms",
+            "200",
+        ])
+        .output()
+        .unwrap();
+    let w: serde_json::Value = serde_json::from_slice(&forced.stdout).unwrap();
+    assert_eq!(w["simd"], "portable");
+    assert_eq!(w["spike_digest"], v["spike_digest"]);
 }
 
 #[test]

@@ -19,5 +19,6 @@ mod plasticity;
 mod reference;
 mod regimes;
 mod schema;
+mod simd;
 mod sleep;
 mod wiring;

@@ -228,6 +228,17 @@ pub fn step_block<const NP: usize>(
     base: u32,
     spikes: &mut Vec<u32>,
 ) {
+    crate::simd::dispatch!(ISA => step_block_at::<ISA, NP>(p, b, base, spikes))
+}
+
+/// [`step_block`] at the vector level `ISA` ([`crate::simd`]).
+#[inline(always)]
+fn step_block_at<const ISA: u8, const NP: usize>(
+    p: &IzhikevichPropagator,
+    b: IzhikevichBlock<'_, NP>,
+    base: u32,
+    spikes: &mut Vec<u32>,
+) {
     let n = b.v.len();
     // I = i_ext + δ + Σ x_p, accumulated in that order.
     let current = &mut b.scratch[..n];
@@ -276,7 +287,7 @@ pub fn step_block<const NP: usize>(
         }
     }
     if n_fired > 0 {
-        crate::neuron::for_each_fired(fired, |i| {
+        crate::neuron::for_each_fired_at::<ISA>(fired, |i| {
             v[i] = b.c[i];
             u[i] += b.d[i];
             spikes.push(base + i as u32);
