@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trains the three MNIST networks of ../specs/conversion.md on all 60 000 training images and prints
+# Trains the three MNIST networks of the conversion benchmarks (src/ann/arch.rs: mlp, lenet, bn-cnn) on all 60 000 training images and prints
 # the final test accuracy and the mean epoch time (the training-speed benchmark of somnet's ANN core).
 #   benches/mnist_training.sh [OUT_DIR] [EPOCHS]
 set -euo pipefail

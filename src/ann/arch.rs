@@ -13,7 +13,8 @@
 //! | `do0.25` | Dropout with rate 0.25 |
 //! | `flat` | Flatten |
 //!
-//! Named networks (those of the conversion benchmarks, `../specs/conversion.md`):
+//! Named networks (those of the conversion benchmarks, after Rueckauer et al. 2017 and SNN
+//! Toolbox's examples):
 //! - `mlp:784-1200-1200-10`: Flatten, then Dense layers with ReLU and dropout between them;
 //!   the first number must be the input size and the last the number of classes.
 //! - `lenet`: `c16k5-relu-ap2-c32k3-relu-ap2-flat-d128-relu-d10-out`.

@@ -98,33 +98,35 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return Err(Error::param("batch_size", 0, "at least 1"));
         }
-        let (lr, extra) = match self.optimizer {
-            Optimizer::Sgd { lr, momentum } => (
-                lr,
-                (0.0..1.0)
-                    .contains(&momentum)
-                    .then_some(())
-                    .ok_or(("momentum", momentum)),
-            ),
+        // Each setting is checked on its own, so the error names the one that is wrong.
+        let unit = |field: &str, v: f32| -> Result<()> {
+            if (0.0..1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(Error::param(field, v, "in [0, 1)"))
+            }
+        };
+        let lr = match self.optimizer {
+            Optimizer::Sgd { lr, momentum } => {
+                unit("momentum", momentum)?;
+                lr
+            }
             Optimizer::Adam {
                 lr,
                 beta1,
                 beta2,
                 eps,
             } => {
-                let ok = (0.0..1.0).contains(&beta1) && (0.0..1.0).contains(&beta2) && eps > 0.0;
-                (lr, ok.then_some(()).ok_or(("beta1/beta2/eps", beta1)))
+                unit("beta1", beta1)?;
+                unit("beta2", beta2)?;
+                if !(eps.is_finite() && eps > 0.0) {
+                    return Err(Error::param("eps", eps, "a finite number > 0"));
+                }
+                lr
             }
         };
         if !(lr.is_finite() && lr > 0.0) {
             return Err(Error::param("learning rate", lr, "a finite number > 0"));
-        }
-        if let Err((field, v)) = extra {
-            return Err(Error::param(
-                field,
-                v,
-                "momentum and betas in [0, 1), eps > 0",
-            ));
         }
         if self.loss == Loss::CrossEntropy
             && !matches!(

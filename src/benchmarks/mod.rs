@@ -35,7 +35,8 @@ impl Benchmark {
     }
 }
 
-/// One benchmark run: the fields of `../specs/benchmarks.md` plus the spike digest.
+/// One benchmark run: what the peers' benchmark scripts report (sizes, times, spikes, rate,
+/// synaptic events, memory) plus the spike digest and the vector level.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BenchRecord {
     /// `cuba` or `izhikevich`.

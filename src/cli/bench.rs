@@ -15,7 +15,7 @@ enum Which {
 /// Arguments of `somnet bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// The network (see `../specs/benchmarks.md`).
+    /// The network: CUBA (Brette et al. 2007, benchmark 2) or Izhikevich's 2003 network.
     #[arg(value_enum)]
     network: Which,
     /// Number of neurons.

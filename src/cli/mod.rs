@@ -28,7 +28,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Simulate CUBA-4000 for 1 s; write a raster plot and a JSON summary.
+    /// Train a small MNIST network, convert it and evaluate the spiking network (the end-to-end
+    /// default); `--cuba`: simulate CUBA-4000 for 1 s instead.
     Demo(demo::DemoArgs),
     /// Run a benchmark network and print one JSON line.
     Bench(bench::BenchArgs),

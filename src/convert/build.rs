@@ -119,8 +119,9 @@ pub fn build(ann: &Ann) -> Result<SpikingModel> {
     build_with(ann, &ConvertOptions::default())
 }
 
-/// Builds the spiking network. `ann` should already be folded and normalised (see
-/// [`crate::convert::fold`] and [`crate::convert::normalize`]): thresholds are 1.
+/// Builds the spiking network of `ann` with `options`. `ann` must have its batch norm folded
+/// (a BatchNorm layer left in is refused by name) and should be normalised, since every threshold
+/// is 1: [`crate::convert::pipeline::convert`] does both.
 pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
     options.validate()?;
     let chain = super::layers::engine_stages(ann, options.dale)?;

@@ -1,5 +1,5 @@
-//! Folding batch normalisation into the layer before it (Rueckauer et al. 2017, Eq. 7; the rule of
-//! the reference converter in `../specs/conversion.md`):
+//! Folding batch normalisation into the layer before it (Rueckauer et al. 2017, Eq. 7, the rule
+//! SNN Toolbox applies):
 //!
 //! ```text
 //! W' = W·γ/√(σ² + ε)        b' = β + (b − μ)·γ/√(σ² + ε)        (per output channel)

@@ -53,8 +53,9 @@ pub fn is_keras_file(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Reads a Keras `.h5` model file (architecture and weights) into somnet's network.
-pub fn load(path: &Path) -> Result<KerasModel> {
+/// Opens `path` as HDF5, or says why it is not one (missing, a Keras 3 zip archive, another
+/// format).
+pub(crate) fn open_container(path: &Path) -> Result<hdf5::File> {
     if is_zip(path) {
         return Err(Error::file(
             path,
@@ -62,7 +63,12 @@ pub fn load(path: &Path) -> Result<KerasModel> {
              model.save(\"model.h5\") or export it with converters/keras_export.py",
         ));
     }
-    let file = h5::open(path)?;
+    h5::open(path)
+}
+
+/// Reads a Keras `.h5` model file (architecture and weights) into somnet's network.
+pub fn load(path: &Path) -> Result<KerasModel> {
+    let file = open_container(path)?;
     let root = Ctx::root(path);
     let config_text = h5::read_str_attr(&file, &root, "model_config").map_err(|_| {
         root.err(

@@ -82,17 +82,12 @@ pub fn load_model(path: &Path) -> Result<(schema::ModelFile, ModelFormat)> {
             format,
         ));
     }
-    // Neither: say why, from the most specific reader (zip archives, not HDF5, …).
-    match keras::load(path) {
-        Err(e @ (Error::Io { .. } | Error::File { .. }))
-            if !e.to_string().contains("model_config") =>
-        {
-            Err(e)
-        }
-        _ => Err(Error::file(
-            path,
-            "neither a somnet model file (root attribute 'format' = 'somnet-model') nor a Keras \
-             model file (root attribute 'model_config')",
-        )),
-    }
+    // Neither: a file that is not HDF5 at all gets the reason (missing, a zip archive, another
+    // format); an HDF5 file gets the markers each format needs.
+    keras::open_container(path)?;
+    Err(Error::file(
+        path,
+        "neither a somnet model file (root attribute 'format' = 'somnet-model') nor a Keras \
+         model file (root attribute 'model_config')",
+    ))
 }

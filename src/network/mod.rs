@@ -763,8 +763,9 @@ impl Network {
         }
     }
 
-    /// Sets a constant external current for neurons `neurons` of `pop` (units of the model:
-    /// mV for LIF, mV/ms for IF, the model's current for Izhikevich).
+    /// Sets a constant external current for `target` (a population, or a range of its neurons
+    /// from [`PopulationId::range`]) in the units of the model: mV for LIF, mV/ms for IF, the
+    /// model's current for Izhikevich.
     pub fn set_current(&mut self, target: impl Into<Target>, value: f32) -> Result<()> {
         self.add_stepped_current(target, &[(0.0, value)])
     }

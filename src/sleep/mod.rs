@@ -269,7 +269,9 @@ pub fn sleep(
         let gain = a / config.decay;
         if !(gain.is_finite() && gain > 0.0) {
             return Err(Error::Unsupported(format!(
-                "layer '{}': input scale α = {a} (scale factor f = {}) is not a finite positive                  number: the network's weights or activations overflow (has an earlier sleep                  diverged?)",
+                "layer '{}': input scale α = {a} (scale factor f = {}) is not a finite positive \
+                 number: the network's weights or activations overflow (has an earlier sleep \
+                 diverged?)",
                 ann.names[i], scale.f[k]
             )));
         }
@@ -356,7 +358,9 @@ pub fn sleep(
         d.weights.assign(&w.t());
         if d.weights.iter().any(|x| !x.is_finite()) {
             return Err(Error::Unsupported(format!(
-                "sleep diverged: weights of layer '{}' became infinite or NaN within {report_steps}                  steps (potentiation outgrows depression; lower inc, raise dec, or use the                  decreasing σ)",
+                "sleep diverged: weights of layer '{}' became infinite or NaN within {report_steps} \
+                 steps (potentiation outgrows depression; lower inc, raise dec, or use the \
+                 decreasing σ)",
                 ann.names[i]
             )));
         }

@@ -449,7 +449,29 @@ fn bad_specs_and_settings_are_refused() {
         lr: 0.1,
         momentum: 1.5,
     };
-    assert!(train(&mut ann, &data, None, &cfg, |_| ControlFlow::Continue(())).is_err());
+    assert!(
+        train(&mut ann, &data, None, &cfg, |_| ControlFlow::Continue(()))
+            .unwrap_err()
+            .to_string()
+            .contains("momentum = 1.5")
+    );
+    // Issue 14: each Adam setting is named when it is the wrong one (not always β₁).
+    for (beta1, beta2, eps, named) in [
+        (1.0, 0.999, 1e-7, "beta1 = 1"),
+        (0.9, -0.5, 1e-7, "beta2 = -0.5"),
+        (0.9, 0.999, 0.0, "eps = 0"),
+    ] {
+        cfg.optimizer = Optimizer::Adam {
+            lr: 1e-3,
+            beta1,
+            beta2,
+            eps,
+        };
+        let e = train(&mut ann, &data, None, &cfg, |_| ControlFlow::Continue(()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(named), "{e}");
+    }
     cfg.optimizer = Optimizer::Sgd {
         lr: 0.1,
         momentum: 0.5,

@@ -11,7 +11,8 @@ fn rate(which: Benchmark, n: usize, seed: u64) -> f64 {
 
 #[test]
 fn cuba_4000_fires_near_5_6_hz() {
-    // Expected 5.6–5.7 Hz (Brette et al. 2007; ../specs/benchmarks.md); single seeds scatter a little.
+    // Expected 5.6–5.7 Hz (Brette et al. 2007, benchmark 2; Brian2 and NEST runs of the same
+    // network give that range); single seeds scatter a little.
     let rates: Vec<f64> = [1, 2, 3]
         .iter()
         .map(|&s| rate(Benchmark::Cuba, 4000, s))
