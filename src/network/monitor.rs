@@ -1,6 +1,7 @@
 //! Monitors: what a run records.
 
-use super::PopulationId;
+use super::{Network, PopulationId};
+use crate::error::{Error, Result};
 
 /// A state variable a [`StateMonitor`] can record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -85,4 +86,137 @@ pub enum MonitorId {
     State(usize),
     /// A [`RateMonitor`].
     Rate(usize),
+}
+
+impl Network {
+    /// Records the spikes of `pop` (all neurons, or the listed ones).
+    pub fn monitor_spikes(
+        &mut self,
+        pop: PopulationId,
+        only: Option<Vec<u32>>,
+    ) -> Result<MonitorId> {
+        let p = self.pop_index(pop)?;
+        let only = match only {
+            Some(mut list) => {
+                self.check_neurons(p, &list)?;
+                list.sort_unstable();
+                Some(list)
+            }
+            None => None,
+        };
+        self.spike_monitors.push(SpikeMonitor {
+            pop,
+            only,
+            events: Vec::new(),
+        });
+        Ok(MonitorId::Spikes(self.spike_monitors.len() - 1))
+    }
+
+    /// Records `var` of the listed neurons of `pop` every `every` steps (after the update).
+    pub fn monitor_state(
+        &mut self,
+        pop: PopulationId,
+        var: StateVar,
+        neurons: Vec<u32>,
+        every: u64,
+    ) -> Result<MonitorId> {
+        let p = self.pop_index(pop)?;
+        self.check_neurons(p, &neurons)?;
+        if every == 0 {
+            return Err(Error::param("state monitor: every", 0, "at least 1 step"));
+        }
+        if let Some(&i) = neurons.first() {
+            self.read_var(p, var, i as usize)?;
+        }
+        self.state_monitors.push(StateMonitor {
+            pop,
+            var,
+            neurons,
+            every,
+            steps: Vec::new(),
+            values: Vec::new(),
+        });
+        Ok(MonitorId::State(self.state_monitors.len() - 1))
+    }
+
+    /// Counts the spikes of `pop` in every step.
+    pub fn monitor_rate(&mut self, pop: PopulationId) -> Result<MonitorId> {
+        let p = self.pop_index(pop)?;
+        self.rate_monitors.push(RateMonitor {
+            pop,
+            n: self.pops[p].n,
+            dt_ms: self.dt.ms(),
+            counts: Vec::new(),
+        });
+        Ok(MonitorId::Rate(self.rate_monitors.len() - 1))
+    }
+
+    pub(super) fn check_neurons(&self, p: usize, list: &[u32]) -> Result<()> {
+        let n = self.pops[p].n;
+        match list.iter().find(|&&i| i as usize >= n) {
+            Some(&i) => Err(Error::IndexOutOfRange {
+                what: format!("monitored neuron of '{}'", self.pops[p].name),
+                index: i as usize,
+                len: n,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The spike monitor `id`. Panics if `id` is not a spike monitor of this network.
+    pub fn spike_monitor(&self, id: MonitorId) -> &SpikeMonitor {
+        match id {
+            MonitorId::Spikes(i) => &self.spike_monitors[i],
+            _ => panic!("{id:?} is not a spike monitor"),
+        }
+    }
+
+    /// The state monitor `id`. Panics if `id` is not a state monitor of this network.
+    pub fn state_monitor(&self, id: MonitorId) -> &StateMonitor {
+        match id {
+            MonitorId::State(i) => &self.state_monitors[i],
+            _ => panic!("{id:?} is not a state monitor"),
+        }
+    }
+
+    /// The rate monitor `id`. Panics if `id` is not a rate monitor of this network.
+    pub fn rate_monitor(&self, id: MonitorId) -> &RateMonitor {
+        match id {
+            MonitorId::Rate(i) => &self.rate_monitors[i],
+            _ => panic!("{id:?} is not a rate monitor"),
+        }
+    }
+
+    pub(super) fn record(&mut self, p: usize, t: u64) {
+        let id = PopulationId(p as u32);
+        let spikes = &self.pops[p].spikes;
+        for m in self.spike_monitors.iter_mut().filter(|m| m.pop == id) {
+            match &m.only {
+                None => m.events.extend(spikes.iter().map(|&i| (t, i))),
+                Some(only) => m.events.extend(
+                    spikes
+                        .iter()
+                        .filter(|i| only.binary_search(i).is_ok())
+                        .map(|&i| (t, i)),
+                ),
+            }
+        }
+        for m in self.rate_monitors.iter_mut().filter(|m| m.pop == id) {
+            m.counts.push(spikes.len() as u32);
+        }
+        let mut monitors = std::mem::take(&mut self.state_monitors);
+        for m in monitors
+            .iter_mut()
+            .filter(|m| m.pop == id && t.is_multiple_of(m.every))
+        {
+            m.steps.push(t);
+            for &i in &m.neurons {
+                m.values.push(
+                    self.read_var(p, m.var, i as usize)
+                        .expect("variable checked when the monitor was added"),
+                );
+            }
+        }
+        self.state_monitors = monitors;
+    }
 }

@@ -1,0 +1,345 @@
+//! Projections: synapses from a range of one population to a range of another, and their delivery.
+//!
+//! Storage is pre-major so that delivering a spike is one pass over a contiguous slice:
+//! - dense: `weights[pre * n_post + post]`, one delay for the projection;
+//! - sparse: CSR by pre-synaptic neuron (`u32` post index + `f32` weight, 8 bytes a synapse,
+//!   plus a `u16` delay when delays differ per synapse), posts sorted within a row.
+//!
+//! The target population is split into blocks (see [`crate::network`]); each block receives the
+//! part of every row that falls in it. For sparse rows, the offsets of those parts are stored once
+//! (`block_ptr`), so a block finds its slice of a row without searching. Delivery into a block adds
+//! spikes in increasing pre order, so every target sums its input in the same order whatever the
+//! thread count.
+
+mod conv;
+mod gate;
+mod sparse;
+
+pub(crate) use conv::ConvKernel;
+pub use conv::{Conv2dGeometry, ImageLayout};
+pub(crate) use gate::MaxGate;
+pub(crate) use sparse::{block_offsets, Csr};
+
+use super::delay::Ring;
+use super::plasticity::{Plasticity, SynapsesMut};
+use super::population::Block;
+
+/// How a projection stores its weights.
+#[derive(Debug, Clone)]
+pub(crate) enum Storage {
+    /// Pre-major dense matrix.
+    Dense { weights: Vec<f32> },
+    /// CSR by pre.
+    Sparse(Csr),
+    /// A weight-shared 2-D convolution.
+    Conv(ConvKernel),
+}
+
+/// A projection.
+pub struct Projection {
+    pub(crate) name: String,
+    pub(crate) pre: usize,
+    pub(crate) pre_start: u32,
+    pub(crate) n_pre: u32,
+    pub(crate) post: usize,
+    pub(crate) post_start: u32,
+    pub(crate) n_post: u32,
+    /// Receptor buffer index in the post population (0 = delta, 1 + k = k-th exponential port).
+    pub(crate) buffer: usize,
+    pub(crate) storage: Storage,
+    /// The projection's delay when it is uniform.
+    pub(crate) delay_steps: u32,
+    pub(crate) plasticity: Option<Box<dyn Plasticity>>,
+    /// Synaptic events delivered so far (spikes × out-degree).
+    pub(crate) events: u64,
+    /// When set, the projection is a max gate (see [`super::Network::set_max_gate`]).
+    pub(crate) gate: Option<MaxGate>,
+}
+
+impl std::fmt::Debug for Projection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projection")
+            .field("name", &self.name)
+            .field("synapses", &self.n_synapses())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Projection {
+    /// Number of synapses.
+    pub fn n_synapses(&self) -> u64 {
+        match &self.storage {
+            Storage::Dense { weights } => weights.len() as u64,
+            Storage::Sparse(csr) => csr.post.len() as u64,
+            Storage::Conv(k) => (0..self.n_pre as usize).map(|i| k.out_degree(i)).sum(),
+        }
+    }
+
+    /// The projection's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The post-synaptic population.
+    pub fn post(&self) -> super::PopulationId {
+        super::PopulationId(self.post as u32)
+    }
+
+    /// The pre-synaptic population.
+    pub fn pre(&self) -> super::PopulationId {
+        super::PopulationId(self.pre as u32)
+    }
+
+    /// Synaptic events delivered so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Counts this step's spikes (local pre indices, increasing) into a max gate and decides what
+    /// passes; returns the synaptic events (one per passed spike). Not a gate: `None`.
+    pub(crate) fn gate_step(&mut self, spikes: &[u32]) -> Option<u64> {
+        self.gate.as_ref()?;
+        crate::simd::dispatch!(ISA => self.gate_step_at::<ISA>(spikes))
+    }
+
+    /// Synaptic events of these (local) pre spikes: the sum of their out-degrees, with the storage
+    /// looked at once rather than per spike.
+    #[inline]
+    pub(crate) fn events_of(&self, spikes: &[u32]) -> u64 {
+        match &self.storage {
+            Storage::Dense { .. } => spikes.len() as u64 * self.n_post as u64,
+            Storage::Sparse(csr) if csr.one_each => spikes.len() as u64,
+            Storage::Sparse(csr) => spikes
+                .iter()
+                .map(|&s| csr.row_ptr[s as usize + 1] - csr.row_ptr[s as usize])
+                .sum(),
+            Storage::Conv(k) => spikes.iter().map(|&s| k.out_degree(s as usize)).sum(),
+        }
+    }
+
+    /// The weights, mutable, for plasticity rules and users.
+    pub fn synapses_mut(&mut self) -> SynapsesMut<'_> {
+        match &mut self.storage {
+            Storage::Dense { weights } => SynapsesMut::Dense {
+                n_pre: self.n_pre as usize,
+                n_post: self.n_post as usize,
+                weights,
+            },
+            Storage::Sparse(csr) => SynapsesMut::Sparse {
+                row_ptr: &csr.row_ptr,
+                post: &csr.post,
+                weights: &mut csr.weights,
+            },
+            Storage::Conv(k) => SynapsesMut::Shared {
+                geometry: k.geometry,
+                taps: &mut k.taps,
+            },
+        }
+    }
+
+    /// Every synapse as (local pre, local post, weight, delay in steps), in storage order.
+    pub fn synapses(&self) -> Vec<(u32, u32, f32, u32)> {
+        let mut out = Vec::with_capacity(self.n_synapses() as usize);
+        match &self.storage {
+            Storage::Dense { weights } => {
+                for i in 0..self.n_pre {
+                    for j in 0..self.n_post {
+                        out.push((
+                            i,
+                            j,
+                            weights[(i * self.n_post + j) as usize],
+                            self.delay_steps,
+                        ));
+                    }
+                }
+            }
+            Storage::Conv(k) => {
+                out.extend(
+                    k.synapses()
+                        .into_iter()
+                        .map(|(i, j, w)| (i, j, w, self.delay_steps)),
+                );
+            }
+            Storage::Sparse(csr) => {
+                for i in 0..self.n_pre as usize {
+                    for k in csr.row_ptr[i] as usize..csr.row_ptr[i + 1] as usize {
+                        let d = csr
+                            .delays
+                            .as_ref()
+                            .map_or(self.delay_steps, |d| d[k] as u32);
+                        out.push((i as u32, csr.post[k], csr.weights[k], d));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Adds the effect of `spikes` (local pre indices, increasing), sent at step `t`, to one block
+    /// of the post population.
+    pub(crate) fn deliver_into(
+        &self,
+        spikes: &[u32],
+        t: u64,
+        block_index: usize,
+        block: &mut Block,
+    ) {
+        // Target-feature methods with the real signature (not the closure trampoline of
+        // `dispatch!`): their `&self` and `&mut Block` keep LLVM's no-alias facts, which let the
+        // delivery loops keep the storage pointers in registers (10 % of LeNet conversion).
+        match crate::simd::level() {
+            #[cfg(target_arch = "x86_64")]
+            crate::simd::Level::Avx512 => {
+                // SAFETY: level() found AVX-512 on this CPU.
+                unsafe { self.deliver_into_avx512(spikes, t, block_index, block) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            crate::simd::Level::Avx2 => {
+                // SAFETY: level() found AVX2 on this CPU.
+                unsafe { self.deliver_into_avx2(spikes, t, block_index, block) }
+            }
+            _ => self.deliver_into_at::<{ crate::simd::PORTABLE }>(spikes, t, block_index, block),
+        }
+    }
+
+    /// # Safety
+    /// The CPU must have the features of [`crate::simd::AVX512`].
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(
+        enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,avx,fma,bmi1,bmi2,lzcnt,popcnt"
+    )]
+    unsafe fn deliver_into_avx512(
+        &self,
+        spikes: &[u32],
+        t: u64,
+        block_index: usize,
+        block: &mut Block,
+    ) {
+        self.deliver_into_at::<{ crate::simd::AVX512 }>(spikes, t, block_index, block)
+    }
+
+    /// # Safety
+    /// The CPU must have the features of [`crate::simd::AVX2`].
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,avx,fma,bmi1,bmi2,lzcnt,popcnt")]
+    unsafe fn deliver_into_avx2(
+        &self,
+        spikes: &[u32],
+        t: u64,
+        block_index: usize,
+        block: &mut Block,
+    ) {
+        self.deliver_into_at::<{ crate::simd::AVX2 }>(spikes, t, block_index, block)
+    }
+
+    /// [`Self::deliver_into`] at the vector level `ISA` ([`crate::simd`]): every delivery loop is
+    /// inlined here, so the row and run additions vectorise at that level.
+    #[inline(always)]
+    fn deliver_into_at<const ISA: u8>(
+        &self,
+        spikes: &[u32],
+        t: u64,
+        block_index: usize,
+        block: &mut Block,
+    ) {
+        let b_start = block.start;
+        let b_end = b_start + block.len as u32;
+        // The part of the post range that lies in this block, in local post coordinates.
+        let lo = self.post_start.max(b_start);
+        let hi = (self.post_start + self.n_post).min(b_end);
+        if lo >= hi {
+            return;
+        }
+        let ring: &mut Ring = &mut block.rings[self.buffer];
+        if let Some(gate) = &self.gate {
+            let slot = ring.slot_of(t, self.delay_steps);
+            let acc = ring.slot_mut(slot);
+            for &(j, w) in &gate.passed {
+                let g = self.post_start + j;
+                if (lo..hi).contains(&g) {
+                    acc[(g - b_start) as usize] += w;
+                }
+            }
+            return;
+        }
+        match &self.storage {
+            Storage::Dense { weights } => {
+                let slot = ring.slot_of(t, self.delay_steps);
+                let acc =
+                    &mut ring.slot_mut(slot)[(lo - b_start) as usize..(hi - b_start) as usize];
+                let (c0, c1) = (
+                    (lo - self.post_start) as usize,
+                    (hi - self.post_start) as usize,
+                );
+                let n_post = self.n_post as usize;
+                for &s in spikes {
+                    let row = &weights[s as usize * n_post + c0..s as usize * n_post + c1];
+                    for (a, w) in acc.iter_mut().zip(row) {
+                        *a += *w;
+                    }
+                }
+            }
+            Storage::Conv(k) => {
+                let slot = ring.slot_of(t, self.delay_steps);
+                let acc = ring.slot_mut(slot);
+                k.deliver::<ISA>(
+                    spikes,
+                    acc,
+                    (lo - self.post_start) as usize,
+                    (hi - self.post_start) as usize,
+                    self.post_start as isize - b_start as isize,
+                );
+            }
+            Storage::Sparse(csr) => {
+                let stride = csr.n_blocks + 1;
+                // Offset that turns a local post index into an index inside the block.
+                let shift = b_start as i64 - self.post_start as i64;
+                match &csr.delays {
+                    None if csr.one_each => {
+                        let slot = ring.slot_of(t, self.delay_steps);
+                        let acc = ring.slot_mut(slot);
+                        let (lo, hi) = (lo - self.post_start, hi - self.post_start);
+                        for &s in spikes {
+                            let j = csr.post[s as usize];
+                            if (lo..hi).contains(&j) {
+                                acc[(j as i64 - shift) as usize] += csr.weights[s as usize];
+                            }
+                        }
+                    }
+                    None => {
+                        let slot = ring.slot_of(t, self.delay_steps);
+                        let acc = ring.slot_mut(slot);
+                        for &s in spikes {
+                            let s = s as usize;
+                            let row = csr.row_ptr[s] as usize;
+                            let a = row + csr.block_ptr[s * stride + block_index] as usize;
+                            let b = row + csr.block_ptr[s * stride + block_index + 1] as usize;
+                            for (j, w) in csr.post[a..b].iter().zip(&csr.weights[a..b]) {
+                                acc[(*j as i64 - shift) as usize] += *w;
+                            }
+                        }
+                    }
+                    Some(delays) => {
+                        let (n_slots, len) = (ring.n_slots(), ring.len());
+                        let base = ring.slot_of(t, 0);
+                        let all = ring.all_mut();
+                        for &s in spikes {
+                            let s = s as usize;
+                            let row = csr.row_ptr[s] as usize;
+                            let a = row + csr.block_ptr[s * stride + block_index] as usize;
+                            let b = row + csr.block_ptr[s * stride + block_index + 1] as usize;
+                            for k in a..b {
+                                let mut slot = base + delays[k] as usize;
+                                if slot >= n_slots {
+                                    slot -= n_slots;
+                                }
+                                all[slot * len + (csr.post[k] as i64 - shift) as usize] +=
+                                    csr.weights[k];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

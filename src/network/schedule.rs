@@ -1,0 +1,241 @@
+//! The schedule: one step exactly as the module docs of [`super`] state it, runs of many steps,
+//! and the reset between samples.
+
+use std::ops::ControlFlow;
+
+use rayon::prelude::*;
+
+use super::plasticity::StepSpikes;
+use super::population::{Block, BlockState, StepContext};
+use super::Network;
+use crate::error::Result;
+
+impl Network {
+    /// Returns the network to step 0: state variables as they were when the first step began
+    /// (including values set with [`Network::set_state`]), synaptic variables, delay rings and
+    /// counters zeroed, monitors emptied, current schedules rewound. Weights — changed by
+    /// plasticity or by hand — are kept. A run after a reset repeats the first run exactly (every
+    /// random stream is named by its step), which is how one network serves many samples.
+    pub fn reset(&mut self) {
+        let Some(initial) = &self.initial else { return };
+        for (pop, states) in self.pops.iter_mut().zip(initial) {
+            for (blk, state) in pop.blocks.iter_mut().zip(states) {
+                blk.state = state.clone();
+                if let BlockState::External { pending } = &mut blk.state {
+                    pending.clear();
+                }
+                blk.syn.iter_mut().for_each(|x| x.fill(0.0));
+                for ring in &mut blk.rings {
+                    ring.all_mut().fill(0.0);
+                }
+                if let Some(ext) = &mut blk.i_ext {
+                    ext.fill(0.0);
+                }
+                blk.fired.fill(0);
+                blk.spikes.clear();
+            }
+            pop.spikes.clear();
+            pop.spike_count = 0;
+        }
+        for proj in &mut self.projs {
+            proj.events = 0;
+            if let Some(g) = &mut proj.gate {
+                g.reset();
+            }
+        }
+        for m in &mut self.spike_monitors {
+            m.events.clear();
+        }
+        for m in &mut self.state_monitors {
+            m.steps.clear();
+            m.values.clear();
+        }
+        for m in &mut self.rate_monitors {
+            m.counts.clear();
+        }
+        self.next_change = 0;
+        self.t = 0;
+        self.digest = DIGEST_START;
+    }
+
+    /// Runs `n_steps` steps.
+    pub fn run(&mut self, n_steps: u64) -> Result<()> {
+        self.run_with(n_steps, |_| ControlFlow::Continue(()))?;
+        Ok(())
+    }
+
+    /// Runs up to `n_steps` steps, calling `after_step` with the number of steps done after each;
+    /// it can stop the run at that step boundary by returning `Break`. Returns the steps run.
+    pub fn run_with(
+        &mut self,
+        n_steps: u64,
+        mut after_step: impl FnMut(u64) -> ControlFlow<()>,
+    ) -> Result<u64> {
+        for k in 0..n_steps {
+            self.step();
+            if after_step(k + 1).is_break() {
+                return Ok(k + 1);
+            }
+        }
+        Ok(n_steps)
+    }
+
+    /// Advances the network one step (the schedule is in the module docs).
+    pub fn step(&mut self) {
+        let t = self.t;
+        if t == 0 && self.initial.is_none() {
+            self.initial = Some(
+                self.pops
+                    .iter()
+                    .map(|p| p.blocks.iter().map(|b| b.state.clone()).collect())
+                    .collect(),
+            );
+        }
+        let seed = self.config.seed;
+        let parallel = self.parallel && rayon::current_num_threads() > 1;
+        self.apply_current_changes(t);
+        for p in 0..self.pops.len() {
+            // 1–2: inputs, integrate, threshold, reset.
+            let pop = &mut self.pops[p];
+            let cx = StepContext {
+                dynamics: &pop.dynamics,
+                noise: pop.noise,
+                seed,
+                pop: p as u64,
+                t,
+            };
+            if parallel && pop.blocks.len() > 1 {
+                pop.blocks
+                    .par_iter_mut()
+                    .enumerate()
+                    .for_each(|(b, blk)| blk.update(b, &cx));
+            } else {
+                pop.blocks
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(b, blk)| blk.update(b, &cx));
+            }
+            if let [only] = &mut pop.blocks[..] {
+                // One block: its list becomes the population's without a copy (the block clears
+                // the list it gets back when it next updates).
+                std::mem::swap(&mut pop.spikes, &mut only.spikes);
+            } else {
+                pop.spikes.clear();
+                for blk in &pop.blocks {
+                    pop.spikes.extend_from_slice(&blk.spikes);
+                }
+            }
+            pop.spike_count += pop.spikes.len() as u64;
+            if !pop.spikes.is_empty() {
+                // The spikes of a step are hashed independently and summed (no chain from one
+                // spike to the next, so the hashing pipelines), then chained step by step.
+                let step_hash = step_hash(&pop.spikes, t, pop.global_offset);
+                self.digest = crate::rng::mix64(self.digest ^ step_hash);
+            }
+            // 3: deliver.
+            if !self.pops[p].spikes.is_empty() {
+                self.deliver(p, t, parallel);
+            }
+            // 4: plasticity, monitors.
+            self.apply_plasticity(p, t);
+            self.record(p, t);
+        }
+        self.t += 1;
+    }
+
+    // Kept out of `step` so that the hot loops of both keep their own code layout (inlined, a
+    // small change in either moved CUBA's time by a third).
+    #[inline(never)]
+    pub(super) fn deliver(&mut self, p: usize, t: u64, parallel: bool) {
+        let spikes = std::mem::take(&mut self.pops[p].spikes);
+        let groups = std::mem::take(&mut self.out_by_post[p]);
+        let pop_len = self.pops[p].len() as u32;
+        for (q, list) in &groups {
+            for &j in list {
+                let proj = &mut self.projs[j];
+                let local = &mut self.local_spikes[j];
+                local.clear();
+                // A projection from the whole population reads its spikes as they are (below);
+                // one from a range gets them shifted to local indices.
+                let whole = proj.pre_start == 0 && proj.n_pre == pop_len;
+                if !whole {
+                    let lo = spikes.partition_point(|&s| s < proj.pre_start);
+                    let hi = spikes.partition_point(|&s| s < proj.pre_start + proj.n_pre);
+                    local.extend(spikes[lo..hi].iter().map(|&s| s - proj.pre_start));
+                }
+                let local: &[u32] = if whole { &spikes } else { local };
+                proj.events += match proj.gate_step(local) {
+                    Some(passed) => passed,
+                    None => proj.events_of(local),
+                };
+            }
+            let (projs, locals) = (&self.projs, &self.local_spikes);
+            let spikes = &spikes;
+            let deliver_block = |(b, blk): (usize, &mut Block)| {
+                for &j in list {
+                    let proj = &projs[j];
+                    let local: &[u32] = if proj.pre_start == 0 && proj.n_pre == pop_len {
+                        spikes
+                    } else {
+                        &locals[j]
+                    };
+                    if !local.is_empty() {
+                        proj.deliver_into(local, t, b, blk);
+                    }
+                }
+            };
+            let blocks = &mut self.pops[*q].blocks;
+            if parallel && blocks.len() > 1 {
+                blocks.par_iter_mut().enumerate().for_each(deliver_block);
+            } else {
+                blocks.iter_mut().enumerate().for_each(deliver_block);
+            }
+        }
+        self.out_by_post[p] = groups;
+        self.pops[p].spikes = spikes;
+    }
+
+    pub(super) fn apply_plasticity(&mut self, p: usize, t: u64) {
+        for &j in &self.plastic_into[p] {
+            let proj = &mut self.projs[j];
+            let Some(mut rule) = proj.plasticity.take() else {
+                continue;
+            };
+            let local = |spikes: &[u32], start: u32, n: u32| -> Vec<u32> {
+                spikes
+                    .iter()
+                    .filter(|&&s| s >= start && s < start + n)
+                    .map(|&s| s - start)
+                    .collect()
+            };
+            let pre = local(&self.pops[proj.pre].spikes, proj.pre_start, proj.n_pre);
+            let post = local(&self.pops[p].spikes, proj.post_start, proj.n_post);
+            rule.on_step(
+                StepSpikes {
+                    step: t,
+                    pre: &pre,
+                    post: &post,
+                },
+                proj.synapses_mut(),
+            );
+            proj.plasticity = Some(rule);
+        }
+    }
+}
+
+/// The hash of one step's spikes: each spike's mix summed (integer sums in any order agree, so
+/// the vector paths give the same value; AVX-512 multiplies 64-bit lanes, which the baseline
+/// cannot, and the hash ran 3× slower there).
+fn step_hash(spikes: &[u32], t: u64, offset: u64) -> u64 {
+    crate::simd::dispatch!(ISA => step_hash_at::<ISA>(spikes, t, offset))
+}
+
+#[inline(always)]
+fn step_hash_at<const ISA: u8>(spikes: &[u32], t: u64, offset: u64) -> u64 {
+    spikes.iter().fold(0u64, |h, &i| {
+        h.wrapping_add(crate::rng::mix64((t << 32) | (offset + i as u64)))
+    })
+}
+
+/// Initial value of the spike digest (any constant; this one is FNV's offset basis).
+pub(super) const DIGEST_START: u64 = 0xcbf2_9ce4_8422_2325;

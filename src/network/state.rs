@@ -1,0 +1,86 @@
+//! Reading and setting neuron state: membrane potentials, Izhikevich's recovery variable and the
+//! exponential ports' variables.
+
+use super::monitor::StateVar;
+use super::population::BlockState;
+use super::{Network, PopulationId};
+use crate::error::{Error, Result};
+use crate::rng::{stream, uniform01, Purpose};
+
+impl Network {
+    /// Sets the membrane potential of every neuron of `pop` (one value per neuron).
+    pub fn set_v(&mut self, pop: PopulationId, values: &[f32]) -> Result<()> {
+        self.set_state(pop, StateVar::V, values)
+    }
+
+    /// Sets a state variable of every neuron of `pop` (one value per neuron).
+    pub fn set_state(&mut self, pop: PopulationId, var: StateVar, values: &[f32]) -> Result<()> {
+        let p = self.pop_index(pop)?;
+        let pop = &mut self.pops[p];
+        if values.len() != pop.n {
+            return Err(Error::SizeMismatch {
+                what: format!("population '{}': initial {var:?}", pop.name),
+                expected: pop.n,
+                got: values.len(),
+            });
+        }
+        if let Some(i) = values.iter().position(|x| !x.is_finite()) {
+            return Err(Error::param(
+                format!("population '{}': {var:?}[{i}]", pop.name),
+                values[i],
+                "a finite number",
+            ));
+        }
+        let name = pop.name.clone();
+        for blk in &mut pop.blocks {
+            let src = &values[blk.start as usize..blk.start as usize + blk.len];
+            let dst = match (&mut blk.state, var) {
+                (BlockState::Integrate { v, .. }, StateVar::V)
+                | (BlockState::Izhikevich { v, .. }, StateVar::V) => v,
+                (BlockState::Izhikevich { u, .. }, StateVar::U) => u,
+                (_, StateVar::Syn(k)) if k < blk.syn.len() => &mut blk.syn[k],
+                _ => {
+                    return Err(Error::Unsupported(format!(
+                        "population '{name}' has no state variable {var:?}"
+                    )))
+                }
+            };
+            dst.copy_from_slice(src);
+        }
+        Ok(())
+    }
+
+    /// Draws the membrane potential of every neuron of `pop` uniformly in [low, high), from the
+    /// stream (seed, initial state, pop).
+    pub fn set_v_uniform(&mut self, pop: PopulationId, low: f32, high: f32) -> Result<()> {
+        let p = self.pop_index(pop)?;
+        let mut rng = stream(self.config.seed, Purpose::InitialState, p as u64, 0, 0);
+        let values: Vec<f32> = (0..self.pops[p].n)
+            .map(|_| low + (high - low) * uniform01(&mut rng) as f32)
+            .collect();
+        self.set_v(pop, &values)
+    }
+
+    /// Reads a state variable of every neuron of `pop`.
+    pub fn state(&self, pop: PopulationId, var: StateVar) -> Result<Vec<f32>> {
+        let p = self.pop_index(pop)?;
+        let pop = &self.pops[p];
+        (0..pop.n).map(|i| self.read_var(p, var, i)).collect()
+    }
+
+    pub(super) fn read_var(&self, p: usize, var: StateVar, i: usize) -> Result<f32> {
+        let pop = &self.pops[p];
+        let (b, k) = pop.locate(i);
+        let blk = &pop.blocks[b];
+        match (&blk.state, var) {
+            (BlockState::Integrate { v, .. }, StateVar::V)
+            | (BlockState::Izhikevich { v, .. }, StateVar::V) => Ok(v[k]),
+            (BlockState::Izhikevich { u, .. }, StateVar::U) => Ok(u[k]),
+            (_, StateVar::Syn(s)) if s < blk.syn.len() => Ok(blk.syn[s][k]),
+            _ => Err(Error::Unsupported(format!(
+                "population '{}' has no state variable {var:?}",
+                pop.name
+            ))),
+        }
+    }
+}
