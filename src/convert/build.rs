@@ -21,15 +21,12 @@ use crate::error::Result;
 use crate::network::{
     Connection, Connector, Delay, Network, NetworkConfig, PopulationId, StateVar, Weights,
 };
-use crate::neuron::{IafParams, LifParams, NeuronModel, Port, Reset};
+use crate::neuron::{IafParams, IntegratorParams, LifParams, NeuronModel, Port, Reset};
 use crate::rng::{stream, uniform01, Purpose};
 
 /// Synaptic time constant of converted Izhikevich layers (ms): long enough to smooth a 100 Hz
 /// train into a current, short against the tens of steps a decision takes.
 const IZH_SYN_TAU_MS: f32 = 5.0;
-
-/// Threshold of the output neurons under membrane readout: they integrate and never fire.
-const NEVER: f32 = 1e30;
 
 /// A spiking network built from an ANN.
 pub struct SpikingModel {
@@ -185,13 +182,7 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
         let is_output = k + 1 == n_layers;
         let membrane_out = is_output && options.readout == Readout::Membrane;
         let model = if membrane_out {
-            // Non-spiking integrators: IF with an unreachable threshold.
-            NeuronModel::Iaf(IafParams {
-                v_th_mv: NEVER,
-                v_rest_mv: 0.0,
-                reset: Reset::BySubtraction,
-                t_ref_ms: 0.0,
-            })
+            NeuronModel::Integrator(IntegratorParams { v_rest_mv: 0.0 })
         } else {
             neuron(options, 1.0)
         };

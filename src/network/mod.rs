@@ -62,7 +62,10 @@ use std::ops::Range;
 pub use connect::Connection;
 pub use connector::{Connector, Delay, Weights};
 pub use handles::{PopulationId, ProjectionId, Target};
-pub use monitor::{MonitorId, RateMonitor, SpikeMonitor, StateMonitor, StateVar};
+pub use monitor::{
+    RateMonitor, RateMonitorId, SpikeMonitor, SpikeMonitorId, StateMonitor, StateMonitorId,
+    StateVar,
+};
 pub use plasticity::{Plasticity, StepSpikes, SynapsesMut};
 pub use population::NoiseCurrent;
 pub use projection::Projection;
@@ -394,6 +397,11 @@ impl Network {
             NeuronModel::Iaf(p) => {
                 Dynamics::Iaf(crate::neuron::IafPropagator::new(p, &ports, self.dt)?)
             }
+            NeuronModel::Integrator(p) => Dynamics::Iaf(crate::neuron::IafPropagator::new(
+                &p.as_iaf(),
+                &ports,
+                self.dt,
+            )?),
             NeuronModel::Lif(p) => {
                 Dynamics::Lif(crate::neuron::LifPropagator::new(p, &ports, self.dt)?)
             }
@@ -419,6 +427,10 @@ impl Network {
                 refractory_left: vec![0; r.len()],
             },
             NeuronModel::Lif(p) => BlockState::Integrate {
+                v: vec![p.v_rest_mv; r.len()],
+                refractory_left: vec![0; r.len()],
+            },
+            NeuronModel::Integrator(p) => BlockState::Integrate {
                 v: vec![p.v_rest_mv; r.len()],
                 refractory_left: vec![0; r.len()],
             },

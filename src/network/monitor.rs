@@ -77,16 +77,18 @@ impl RateMonitor {
     }
 }
 
-/// Handles to monitors, returned when they are added.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MonitorId {
-    /// A [`SpikeMonitor`].
-    Spikes(usize),
-    /// A [`StateMonitor`].
-    State(usize),
-    /// A [`RateMonitor`].
-    Rate(usize),
-}
+/// A spike monitor of a network, returned by [`Network::monitor_spikes`]: the kind of monitor is
+/// in the type, so asking for the wrong kind does not compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SpikeMonitorId(u32);
+
+/// A state monitor, returned by [`Network::monitor_state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StateMonitorId(u32);
+
+/// A rate monitor, returned by [`Network::monitor_rate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RateMonitorId(u32);
 
 impl Network {
     /// Records the spikes of `pop` (all neurons, or the listed ones).
@@ -94,7 +96,7 @@ impl Network {
         &mut self,
         pop: PopulationId,
         only: Option<Vec<u32>>,
-    ) -> Result<MonitorId> {
+    ) -> Result<SpikeMonitorId> {
         let p = self.pop_index(pop)?;
         let only = match only {
             Some(mut list) => {
@@ -109,7 +111,7 @@ impl Network {
             only,
             events: Vec::new(),
         });
-        Ok(MonitorId::Spikes(self.spike_monitors.len() - 1))
+        Ok(SpikeMonitorId(self.spike_monitors.len() as u32 - 1))
     }
 
     /// Records `var` of the listed neurons of `pop` every `every` steps (after the update).
@@ -119,7 +121,7 @@ impl Network {
         var: StateVar,
         neurons: Vec<u32>,
         every: u64,
-    ) -> Result<MonitorId> {
+    ) -> Result<StateMonitorId> {
         let p = self.pop_index(pop)?;
         self.check_neurons(p, &neurons)?;
         if every == 0 {
@@ -136,11 +138,11 @@ impl Network {
             steps: Vec::new(),
             values: Vec::new(),
         });
-        Ok(MonitorId::State(self.state_monitors.len() - 1))
+        Ok(StateMonitorId(self.state_monitors.len() as u32 - 1))
     }
 
     /// Counts the spikes of `pop` in every step.
-    pub fn monitor_rate(&mut self, pop: PopulationId) -> Result<MonitorId> {
+    pub fn monitor_rate(&mut self, pop: PopulationId) -> Result<RateMonitorId> {
         let p = self.pop_index(pop)?;
         self.rate_monitors.push(RateMonitor {
             pop,
@@ -148,7 +150,7 @@ impl Network {
             dt_ms: self.dt.ms(),
             counts: Vec::new(),
         });
-        Ok(MonitorId::Rate(self.rate_monitors.len() - 1))
+        Ok(RateMonitorId(self.rate_monitors.len() as u32 - 1))
     }
 
     pub(super) fn check_neurons(&self, p: usize, list: &[u32]) -> Result<()> {
@@ -163,28 +165,19 @@ impl Network {
         }
     }
 
-    /// The spike monitor `id`. Panics if `id` is not a spike monitor of this network.
-    pub fn spike_monitor(&self, id: MonitorId) -> &SpikeMonitor {
-        match id {
-            MonitorId::Spikes(i) => &self.spike_monitors[i],
-            _ => panic!("{id:?} is not a spike monitor"),
-        }
+    /// The spike monitor `id` (an id this network returned).
+    pub fn spike_monitor(&self, id: SpikeMonitorId) -> &SpikeMonitor {
+        &self.spike_monitors[id.0 as usize]
     }
 
-    /// The state monitor `id`. Panics if `id` is not a state monitor of this network.
-    pub fn state_monitor(&self, id: MonitorId) -> &StateMonitor {
-        match id {
-            MonitorId::State(i) => &self.state_monitors[i],
-            _ => panic!("{id:?} is not a state monitor"),
-        }
+    /// The state monitor `id` (an id this network returned).
+    pub fn state_monitor(&self, id: StateMonitorId) -> &StateMonitor {
+        &self.state_monitors[id.0 as usize]
     }
 
-    /// The rate monitor `id`. Panics if `id` is not a rate monitor of this network.
-    pub fn rate_monitor(&self, id: MonitorId) -> &RateMonitor {
-        match id {
-            MonitorId::Rate(i) => &self.rate_monitors[i],
-            _ => panic!("{id:?} is not a rate monitor"),
-        }
+    /// The rate monitor `id` (an id this network returned).
+    pub fn rate_monitor(&self, id: RateMonitorId) -> &RateMonitor {
+        &self.rate_monitors[id.0 as usize]
     }
 
     pub(super) fn record(&mut self, p: usize, t: u64) {

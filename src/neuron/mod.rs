@@ -72,6 +72,29 @@ pub enum NeuronModel {
     Lif(LifParams),
     /// Izhikevich's simple model.
     Izhikevich(IzhikevichParams),
+    /// A non-spiking integrator: `v += input` every step and never a spike (the membrane readout
+    /// of converted networks, Rueckauer et al. 2017, Sec. 2.2.2).
+    Integrator(IntegratorParams),
+}
+
+/// Parameters of [`NeuronModel::Integrator`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IntegratorParams {
+    /// Initial potential (mV).
+    pub v_rest_mv: f32,
+}
+
+impl IntegratorParams {
+    /// The IF dynamics it runs on: the same membrane update with no threshold to cross
+    /// (`v ≥ +∞` never holds for a finite potential).
+    pub(crate) fn as_iaf(&self) -> IafParams {
+        IafParams {
+            v_th_mv: f32::INFINITY,
+            v_rest_mv: self.v_rest_mv,
+            reset: Reset::BySubtraction,
+            t_ref_ms: 0.0,
+        }
+    }
 }
 
 impl NeuronModel {
@@ -82,6 +105,9 @@ impl NeuronModel {
             NeuronModel::Iaf(p) => p.validate(),
             NeuronModel::Lif(p) => p.validate(),
             NeuronModel::Izhikevich(p) => p.validate(),
+            NeuronModel::Integrator(p) => {
+                crate::error::finite("integrator.v_rest_mv", p.v_rest_mv as f64)
+            }
         }
     }
 
@@ -91,6 +117,7 @@ impl NeuronModel {
             NeuronModel::Iaf(_) => "iaf",
             NeuronModel::Lif(_) => "lif",
             NeuronModel::Izhikevich(_) => "izhikevich",
+            NeuronModel::Integrator(_) => "integrator",
         }
     }
 }

@@ -190,3 +190,42 @@ fn reset_repeats_the_first_run_exactly() {
     // The network is built: nothing can be added after it has run, even after a reset.
     assert!(net.add_poisson("late", 3, 1.0).is_err());
 }
+
+/// Issue 14: a non-spiking integrator is its own model (no sentinel threshold): it sums any
+/// input, however large, and never fires.
+#[test]
+fn an_integrator_sums_its_input_and_never_fires() {
+    use somnet::network::{Network, NetworkConfig, StateVar};
+    use somnet::neuron::{IntegratorParams, NeuronModel, Port};
+    let mut net = Network::new(NetworkConfig {
+        dt_ms: 1.0,
+        seed: 0,
+        max_delay_ms: 1.0,
+    })
+    .unwrap();
+    let p = net
+        .add_population(
+            "out",
+            3,
+            NeuronModel::Integrator(IntegratorParams { v_rest_mv: -1.0 }),
+            vec![Port::Delta],
+        )
+        .unwrap();
+    let huge = 2f32.powi(100); // sums of it stay exact in f32
+    net.set_constant_currents(p, &[0.5, huge, -2.0]).unwrap();
+    let spikes = net.monitor_spikes(p, None).unwrap();
+    net.run(10).unwrap();
+    // IF dynamics: v += i·dt each step from v_rest.
+    assert_eq!(
+        net.state(p, StateVar::V).unwrap(),
+        vec![-1.0 + 5.0, 10.0 * huge, -1.0 - 20.0]
+    );
+    assert!(net.spike_monitor(spikes).events.is_empty());
+    assert!(NeuronModel::Integrator(IntegratorParams {
+        v_rest_mv: f32::NAN
+    })
+    .validate(&[])
+    .unwrap_err()
+    .to_string()
+    .contains("integrator.v_rest_mv"));
+}
