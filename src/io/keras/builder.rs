@@ -1,0 +1,408 @@
+//! Keras layers turned into somnet layers, with the shape tracked between them.
+
+use ndarray::{Array1, Array2, Array4};
+use serde_json::Value;
+
+use super::config::{str_field, KLayer};
+use super::layout::hwc_index_of_chw;
+use super::weights::LayerWeights;
+use crate::ann::{Activation, BatchNorm, Conv2d, Dense, Layer, Padding, Pool};
+use crate::error::Result;
+use crate::io::h5::Ctx;
+
+/// Shape between layers, in Keras' order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Shape {
+    Flat(usize),
+    /// (H, W, C).
+    Image(usize, usize, usize),
+}
+
+/// Turns Keras layers into somnet layers, tracking the shape and the pending Flatten permutation.
+pub(super) struct Builder {
+    /// Where errors point: the file's `model_config`.
+    pub(super) ctx: Ctx,
+    pub(super) input: Shape,
+    pub(super) shape: Shape,
+    /// After a Flatten of an (H, W, C) image: the order of Keras' features, until a Dense takes it.
+    pub(super) pending: Option<(usize, usize, usize)>,
+    pub(super) layers: Vec<(String, Layer)>,
+}
+
+impl Builder {
+    pub(super) fn new(input: Option<Vec<usize>>, layers: &[KLayer], ctx: &Ctx) -> Result<Builder> {
+        let dims = input.ok_or_else(|| {
+            ctx.err(
+                "model_config gives no input shape (no InputLayer, batch_input_shape or \
+                 build_input_shape)",
+            )
+        })?;
+        let input = match dims.as_slice() {
+            [f] => Shape::Flat(*f),
+            // (H, W) images without a channel axis: one channel.
+            [h, w] => Shape::Image(*h, *w, 1),
+            [h, w, c] => Shape::Image(*h, *w, *c),
+            other => {
+                let first = layers.first().map_or("input", |l| l.name.as_str());
+                return Err(ctx.err(format!(
+                    "layer '{first}': input shape {other:?} is not supported (features, \
+                     (H, W) or (H, W, C) with known sizes)"
+                )));
+            }
+        };
+        if matches!(
+            input,
+            Shape::Flat(0) | Shape::Image(0, _, _) | Shape::Image(_, 0, _)
+        ) || matches!(input, Shape::Image(_, _, 0))
+        {
+            return Err(ctx.err(format!("input shape {dims:?} has an empty axis")));
+        }
+        Ok(Builder {
+            ctx: ctx.child("model_config"),
+            input,
+            shape: input,
+            pending: None,
+            layers: Vec::new(),
+        })
+    }
+
+    pub(super) fn somnet_input_shape(&self) -> Vec<usize> {
+        match self.input {
+            Shape::Flat(f) => vec![f],
+            Shape::Image(h, w, c) => vec![c, h, w],
+        }
+    }
+
+    pub(super) fn push(&mut self, name: &str, layer: Layer) {
+        let mut unique = name.to_string();
+        let mut k = 1;
+        while self.layers.iter().any(|(n, _)| *n == unique) {
+            unique = format!("{name}_{k}");
+            k += 1;
+        }
+        self.layers.push((unique, layer));
+    }
+
+    /// The activation a Dense/Conv2D/Activation layer's config names.
+    pub(super) fn activation(&mut self, kl: &KLayer, ctx: &Ctx, fused: bool) -> Result<()> {
+        let name = match kl.get("activation") {
+            None => "linear".to_string(),
+            Some(Value::String(s)) => s.clone(),
+            // Keras 3 may serialise a built-in activation as an object naming it.
+            Some(v) => v
+                .get("config")
+                .and_then(|c| c.as_str().or_else(|| str_field(c, "name")))
+                .or_else(|| str_field(v, "class_name"))
+                .unwrap_or("?")
+                .to_string(),
+        };
+        let act = match name.as_str() {
+            "linear" | "None" => return Ok(()),
+            "relu" => Activation::Relu,
+            "softmax" => {
+                if matches!(self.shape, Shape::Image(..)) {
+                    return Err(kl.err(ctx, "softmax over an image is not supported"));
+                }
+                Activation::Softmax
+            }
+            other => {
+                return Err(kl.err(
+                    ctx,
+                    format!("activation '{other}' is not supported (relu, softmax, linear)"),
+                ))
+            }
+        };
+        let layer_name = if fused {
+            format!("{}_{}", kl.name, name)
+        } else {
+            kl.name.clone()
+        };
+        self.push(&layer_name, Layer::Activation(act));
+        Ok(())
+    }
+
+    pub(super) fn channels_last(&self, kl: &KLayer, ctx: &Ctx) -> Result<()> {
+        match kl.string("data_format") {
+            None | Some("channels_last") => Ok(()),
+            Some(other) => Err(kl.err(
+                ctx,
+                format!("data_format '{other}' is not supported (channels_last only)"),
+            )),
+        }
+    }
+
+    pub(super) fn padding(kl: &KLayer, ctx: &Ctx) -> Result<Padding> {
+        match kl.string("padding").unwrap_or("valid") {
+            "valid" => Ok(Padding::Valid),
+            "same" => Ok(Padding::Same),
+            other => Err(kl.err(
+                ctx,
+                format!("padding '{other}' is not supported (valid, same)"),
+            )),
+        }
+    }
+
+    pub(super) fn image(&self, kl: &KLayer, ctx: &Ctx) -> Result<(usize, usize, usize)> {
+        match self.shape {
+            Shape::Image(h, w, c) => Ok((h, w, c)),
+            Shape::Flat(f) => Err(kl.err(
+                ctx,
+                format!("expects an image (H, W, C) input, found {f} features"),
+            )),
+        }
+    }
+
+    pub(super) fn add(&mut self, kl: &KLayer, mut vars: LayerWeights) -> Result<()> {
+        let vars = &mut vars;
+        let ctx = &self.ctx.clone();
+        match kl.class.as_str() {
+            "Dense" => self.dense(kl, ctx, vars)?,
+            "Conv2D" | "Convolution2D" => self.conv(kl, ctx, vars)?,
+            "AveragePooling2D" | "AvgPool2D" | "MaxPooling2D" | "MaxPool2D" => {
+                self.pool(kl, ctx)?
+            }
+            "Flatten" => {
+                self.channels_last(kl, ctx)?;
+                if let Shape::Image(h, w, c) = self.shape {
+                    self.pending = Some((h, w, c));
+                    self.shape = Shape::Flat(h * w * c);
+                    self.push(&kl.name, Layer::Flatten);
+                }
+            }
+            "BatchNormalization" => self.batch_norm(kl, ctx, vars)?,
+            "Activation" => self.activation(kl, ctx, false)?,
+            "ReLU" => {
+                let plain = kl.get("max_value").is_none()
+                    && kl.number(ctx, "negative_slope", 0.0)? == 0.0
+                    && kl.number(ctx, "threshold", 0.0)? == 0.0;
+                if !plain {
+                    return Err(kl.err(
+                        ctx,
+                        "ReLU with max_value, negative_slope or threshold is not supported",
+                    ));
+                }
+                self.push(&kl.name, Layer::Activation(Activation::Relu));
+            }
+            "Softmax" => {
+                if matches!(self.shape, Shape::Image(..)) {
+                    return Err(kl.err(ctx, "softmax over an image is not supported"));
+                }
+                self.push(&kl.name, Layer::Activation(Activation::Softmax));
+            }
+            "Dropout" => {
+                let rate = kl.number(ctx, "rate", 0.0)?;
+                if !(0.0..1.0).contains(&rate) {
+                    return Err(kl.err(ctx, format!("rate {rate} is outside [0, 1)")));
+                }
+                self.push(&kl.name, Layer::Dropout { rate: rate as f32 });
+            }
+            "InputLayer" => {}
+            other => {
+                return Err(kl.err(
+                    ctx,
+                    format!(
+                        "layer class '{other}' is not supported (Dense, Conv2D, \
+                         AveragePooling2D, MaxPooling2D, Flatten, BatchNormalization, \
+                         Activation, ReLU, Softmax, Dropout, InputLayer)"
+                    ),
+                ))
+            }
+        }
+        vars.none_left(kl, ctx)
+    }
+
+    pub(super) fn dense(&mut self, kl: &KLayer, ctx: &Ctx, vars: &mut LayerWeights) -> Result<()> {
+        let n_in = match self.shape {
+            Shape::Flat(f) => f,
+            Shape::Image(h, w, c) => {
+                return Err(kl.err(
+                    ctx,
+                    format!(
+                        "Dense on an image input ({h}, {w}, {c}) is not supported: add a Flatten"
+                    ),
+                ))
+            }
+        };
+        let units = kl
+            .get("units")
+            .and_then(Value::as_u64)
+            .filter(|&u| u >= 1)
+            .ok_or_else(|| kl.err(ctx, "'units' must be a positive integer"))?
+            as usize;
+        let kernel = vars.take(kl, ctx, "kernel", &[n_in, units])?;
+        let mut weights = Array2::<f32>::zeros((units, n_in));
+        let order = self.pending.take().map(hwc_index_of_chw);
+        for (j, row) in weights.outer_iter_mut().enumerate() {
+            for (f, w) in row.into_iter().enumerate() {
+                let src = order.as_ref().map_or(f, |o| o[f]);
+                *w = kernel[[src, j]];
+            }
+        }
+        let bias = if kl.flag("use_bias", true) {
+            Some(vars.take_vec(kl, ctx, "bias", units)?)
+        } else {
+            None
+        };
+        self.push(&kl.name, Layer::Dense(Dense { weights, bias }));
+        self.shape = Shape::Flat(units);
+        self.activation(kl, ctx, true)
+    }
+
+    pub(super) fn conv(&mut self, kl: &KLayer, ctx: &Ctx, vars: &mut LayerWeights) -> Result<()> {
+        self.channels_last(kl, ctx)?;
+        let (h, w, c) = self.image(kl, ctx)?;
+        if let Some(d) = kl.usize_pair(ctx, "dilation_rate")? {
+            if d != (1, 1) {
+                return Err(kl.err(
+                    ctx,
+                    format!("dilation_rate {d:?} is not supported (1, 1 only)"),
+                ));
+            }
+        }
+        let groups = kl.number(ctx, "groups", 1.0)?;
+        if groups != 1.0 {
+            return Err(kl.err(
+                ctx,
+                format!("groups = {groups} is not supported (grouped convolution; 1 only)"),
+            ));
+        }
+        let filters = kl
+            .get("filters")
+            .and_then(Value::as_u64)
+            .filter(|&u| u >= 1)
+            .ok_or_else(|| kl.err(ctx, "'filters' must be a positive integer"))?
+            as usize;
+        let (kh, kw) = kl
+            .usize_pair(ctx, "kernel_size")?
+            .ok_or_else(|| kl.err(ctx, "missing 'kernel_size'"))?;
+        let stride = kl.usize_pair(ctx, "strides")?.unwrap_or((1, 1));
+        let padding = Self::padding(kl, ctx)?;
+        let kernel = vars.take(kl, ctx, "kernel", &[kh, kw, c, filters])?;
+        let weights =
+            Array4::from_shape_fn((filters, c, kh, kw), |(o, i, y, x)| kernel[[y, x, i, o]]);
+        let bias = if kl.flag("use_bias", true) {
+            Some(vars.take_vec(kl, ctx, "bias", filters)?)
+        } else {
+            None
+        };
+        let out = crate::ann::layer::padded_extent(h, kh, stride.0, padding)
+            .zip(crate::ann::layer::padded_extent(w, kw, stride.1, padding))
+            .ok_or_else(|| {
+                kl.err(
+                    ctx,
+                    format!("a {kh}×{kw} kernel does not fit the {h}×{w} input"),
+                )
+            })?;
+        self.push(
+            &kl.name,
+            Layer::Conv2d(Conv2d {
+                weights,
+                bias,
+                stride,
+                padding,
+            }),
+        );
+        self.shape = Shape::Image(out.0 .0, out.1 .0, filters);
+        self.activation(kl, ctx, true)
+    }
+
+    pub(super) fn pool(&mut self, kl: &KLayer, ctx: &Ctx) -> Result<()> {
+        self.channels_last(kl, ctx)?;
+        let (h, w, c) = self.image(kl, ctx)?;
+        let size = kl.usize_pair(ctx, "pool_size")?.unwrap_or((2, 2));
+        let stride = kl.usize_pair(ctx, "strides")?.unwrap_or(size);
+        let padding = Self::padding(kl, ctx)?;
+        let out = crate::ann::layer::padded_extent(h, size.0, stride.0, padding)
+            .zip(crate::ann::layer::padded_extent(
+                w, size.1, stride.1, padding,
+            ))
+            .ok_or_else(|| {
+                kl.err(
+                    ctx,
+                    format!(
+                        "a {}×{} window does not fit the {h}×{w} input",
+                        size.0, size.1
+                    ),
+                )
+            })?;
+        let pool = Pool {
+            size,
+            stride,
+            padding,
+        };
+        let layer = if kl.class.starts_with("Max") {
+            Layer::MaxPool2d(pool)
+        } else {
+            Layer::AvgPool2d(pool)
+        };
+        self.push(&kl.name, layer);
+        self.shape = Shape::Image(out.0 .0, out.1 .0, c);
+        Ok(())
+    }
+
+    pub(super) fn batch_norm(
+        &mut self,
+        kl: &KLayer,
+        ctx: &Ctx,
+        vars: &mut LayerWeights,
+    ) -> Result<()> {
+        let (n, last_axis) = match self.shape {
+            Shape::Flat(f) => (f, 1i64),
+            Shape::Image(_, _, c) => (c, 3i64),
+        };
+        let axes: Vec<i64> = match kl.get("axis") {
+            None => vec![-1],
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_i64).collect(),
+            Some(v) => v.as_i64().into_iter().collect(),
+        };
+        if axes.len() != 1 || !(axes[0] == -1 || axes[0] == last_axis) {
+            return Err(kl.err(
+                ctx,
+                format!(
+                    "axis {axes:?} is not supported: batch normalisation over the channel \
+                     (last) axis only"
+                ),
+            ));
+        }
+        let mut gamma = if kl.flag("scale", true) {
+            vars.take_vec(kl, ctx, "gamma", n)?
+        } else {
+            Array1::ones(n)
+        };
+        let mut beta = if kl.flag("center", true) {
+            vars.take_vec(kl, ctx, "beta", n)?
+        } else {
+            Array1::zeros(n)
+        };
+        let mut mean = vars.take_vec(kl, ctx, "moving_mean", n)?;
+        let mut var = vars.take_vec(kl, ctx, "moving_variance", n)?;
+        if let Some(dims) = self.pending {
+            // Features still in Keras' H, W, C order: put them in C, H, W order.
+            let order = hwc_index_of_chw(dims);
+            for v in [&mut gamma, &mut beta, &mut mean, &mut var] {
+                *v = order.iter().map(|&i| v[i]).collect();
+            }
+        }
+        let eps = kl.number(ctx, "epsilon", 1e-3)? as f32;
+        let momentum = kl.number(ctx, "momentum", 0.99)? as f32;
+        if eps <= 0.0 || !eps.is_finite() {
+            return Err(kl.err(ctx, format!("epsilon {eps} must be positive")));
+        }
+        self.push(
+            &kl.name,
+            Layer::BatchNorm(BatchNorm {
+                gamma,
+                beta,
+                mean,
+                var,
+                eps,
+                momentum,
+            }),
+        );
+        Ok(())
+    }
+
+    pub(super) fn finish(&mut self) -> Vec<(String, Layer)> {
+        std::mem::take(&mut self.layers)
+    }
+}

@@ -1,0 +1,107 @@
+//! The weight datasets of each layer under `/model_weights`.
+
+use std::collections::HashMap;
+
+use hdf5_metno as hdf5;
+use ndarray::{Array1, ArrayD};
+
+use super::config::KLayer;
+use crate::error::Result;
+use crate::io::h5::{self, Ctx};
+
+/// The weight datasets of one layer, by variable name (`kernel`, `bias`, `gamma`, …).
+pub(super) struct LayerWeights {
+    pub(super) vars: HashMap<String, (ArrayD<f32>, String)>,
+}
+
+impl LayerWeights {
+    pub(super) fn read(weights: &hdf5::Group, wctx: &Ctx, kl: &KLayer) -> Result<LayerWeights> {
+        let mut vars = HashMap::new();
+        let Ok(group) = weights.group(&kl.name) else {
+            return Ok(LayerWeights { vars });
+        };
+        let gctx = wctx.child(&kl.name);
+        let names = h5::read_str_list_attr(&group, &gctx, "weight_names")?;
+        for wname in names {
+            let object = format!("{}/{wname}", gctx.object);
+            let ds = group.dataset(&wname).map_err(|_| {
+                kl.err(
+                    &gctx,
+                    format!(
+                    "weight '{wname}' is listed in weight_names but the dataset {object} is missing"
+                ),
+                )
+            })?;
+            let array = ds.read_dyn::<f32>().map_err(|e| {
+                kl.err(
+                    &gctx,
+                    format!("dataset {object} cannot be read as float32: {e}"),
+                )
+            })?;
+            if let Some(i) = array.iter().position(|x| !x.is_finite()) {
+                return Err(kl.err(
+                    wctx,
+                    format!(
+                        "dataset {object} holds a non-finite value ({}) at flat index {i}",
+                        array.iter().nth(i).expect("index found")
+                    ),
+                ));
+            }
+            let short = wname
+                .rsplit('/')
+                .next()
+                .unwrap_or(&wname)
+                .trim_end_matches(":0")
+                .to_string();
+            vars.insert(short, (array, object));
+        }
+        Ok(LayerWeights { vars })
+    }
+
+    /// The variable `name`, checked against `shape`.
+    pub(super) fn take(
+        &mut self,
+        kl: &KLayer,
+        ctx: &Ctx,
+        name: &str,
+        shape: &[usize],
+    ) -> Result<ArrayD<f32>> {
+        let (array, object) = self.vars.remove(name).ok_or_else(|| {
+            kl.err(
+                ctx,
+                format!("weight '{name}' (shape {shape:?}) is missing from /model_weights"),
+            )
+        })?;
+        if array.shape() != shape {
+            return Err(kl.err(
+                ctx,
+                format!(
+                    "dataset {object} has shape {:?}, expected {shape:?}",
+                    array.shape()
+                ),
+            ));
+        }
+        Ok(array)
+    }
+
+    pub(super) fn take_vec(
+        &mut self,
+        kl: &KLayer,
+        ctx: &Ctx,
+        name: &str,
+        n: usize,
+    ) -> Result<Array1<f32>> {
+        let a = self.take(kl, ctx, name, &[n])?;
+        Ok(a.into_iter().collect())
+    }
+
+    pub(super) fn none_left(&self, kl: &KLayer, ctx: &Ctx) -> Result<()> {
+        match self.vars.keys().next() {
+            None => Ok(()),
+            Some(extra) => Err(kl.err(
+                ctx,
+                format!("unexpected weight '{extra}' for this layer class"),
+            )),
+        }
+    }
+}
