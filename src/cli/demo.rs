@@ -156,6 +156,10 @@ fn conversion_demo(args: &DemoArgs) -> anyhow::Result<()> {
                 .map(|(t, a)| ((t + 1) as f64, 100.0 * a, 0.0))
                 .collect(),
             dashed: false,
+            marker: [
+                somnet::study::plot::Marker::Circle,
+                somnet::study::plot::Marker::Triangle,
+            ][k % 2],
         });
         records.push(e.summary(name));
     }
@@ -165,11 +169,16 @@ fn conversion_demo(args: &DemoArgs) -> anyhow::Result<()> {
         color: somnet::study::plot::PALETTE[2],
         points: vec![(1.0, 100.0 * ann_acc, 0.0), (t, 100.0 * ann_acc, 0.0)],
         dashed: true,
+        marker: somnet::study::plot::Marker::Cross,
     });
     let png = args.out.join("accuracy.png");
     somnet::study::plot::lines(
         &png,
-        "MNIST: accuracy of the converted network after every step",
+        &format!(
+            "MNIST, {arch}: accuracy of the converted network after every step ({} images, T = {})",
+            test.len(),
+            args.steps
+        ),
         ("step", "test accuracy (%)"),
         1.0..t,
         0.0..100.0,

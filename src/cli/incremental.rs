@@ -252,7 +252,19 @@ fn write_outputs(
     }
     let csv_path = args.out.join("result.csv");
     somnet::io::report::write_text(&csv_path, &csv)?;
-    somnet::study::plot::incremental_figures(&args.out, runs)?;
+    let what = format!(
+        "{}, hidden {}, sleep {} + {}/task steps",
+        args.dataset,
+        config
+            .hidden
+            .iter()
+            .map(|h| h.to_string())
+            .collect::<Vec<_>>()
+            .join("-"),
+        config.sleep.length.base,
+        config.sleep.length.per_task
+    );
+    somnet::study::plot::incremental_figures(&args.out, runs, &what)?;
     if config.controls {
         println!(
             "final 10-class accuracy over {} seeds: sleep {:.2} ± {:.2} %, sequential {:.2} ± {:.2} %, joint {:.2} ± {:.2} %",

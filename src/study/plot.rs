@@ -87,6 +87,21 @@ pub struct Series {
     pub points: Vec<(f64, f64, f64)>,
     /// Dashed instead of solid.
     pub dashed: bool,
+    /// The mark at every point (series that may overlap get different ones).
+    pub marker: Marker,
+}
+
+/// The mark drawn at each point of a [`Series`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    /// A filled circle.
+    Circle,
+    /// A hollow square.
+    Square,
+    /// A filled triangle.
+    Triangle,
+    /// A cross.
+    Cross,
 }
 
 /// A line chart with error bars and a legend.
@@ -99,6 +114,7 @@ pub fn lines(
     series: &[Series],
 ) -> Result<()> {
     register_font();
+    let (x_range_start, x_range_end) = (x_range.start, x_range.end);
     let root = BitMapBackend::new(path, (1000, 650)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
     let mut chart = ChartBuilder::on(&root)
@@ -108,12 +124,25 @@ pub fn lines(
         .y_label_area_size(60)
         .build_cartesian_2d(x_range, y_range)
         .map_err(|e| plot_err(path, e))?;
-    chart
-        .configure_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .draw()
-        .map_err(|e| plot_err(path, e))?;
+    // Whole-number x (tasks, layers, a few steps) gets one label per integer and no fractions.
+    let whole = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .all(|p| p.0.fract() == 0.0);
+    let span = (x_range_end - x_range_start).ceil() as usize;
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(x_desc).y_desc(y_desc);
+    let integer_label = |x: &f64| {
+        if x.fract() == 0.0 {
+            format!("{x:.0}")
+        } else {
+            String::new()
+        }
+    };
+    if whole && span <= 30 {
+        mesh.x_labels(span + 1).x_label_formatter(&integer_label);
+    }
+    mesh.draw().map_err(|e| plot_err(path, e))?;
     for s in series {
         let style = ShapeStyle::from(&s.color).stroke_width(2);
         let pts: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.1)).collect();
@@ -135,9 +164,20 @@ pub fn lines(
                     .map(|&(x, y, e)| ErrorBar::new_vertical(x, y - e, y, y + e, style, 8)),
             )
             .map_err(|e| plot_err(path, e))?;
-        chart
-            .draw_series(pts.iter().map(|&p| Circle::new(p, 4, s.color.filled())))
-            .map_err(|e| plot_err(path, e))?;
+        let c = s.color;
+        match s.marker {
+            Marker::Circle => chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled()))),
+            Marker::Square => chart.draw_series(pts.iter().map(|&p| {
+                EmptyElement::at(p) + Rectangle::new([(-4, -4), (4, 4)], c.stroke_width(2))
+            })),
+            Marker::Triangle => {
+                chart.draw_series(pts.iter().map(|&p| TriangleMarker::new(p, 6, c.filled())))
+            }
+            Marker::Cross => {
+                chart.draw_series(pts.iter().map(|&p| Cross::new(p, 5, c.stroke_width(2))))
+            }
+        }
+        .map_err(|e| plot_err(path, e))?;
     }
     chart
         .configure_series_labels()
@@ -164,7 +204,12 @@ pub const PALETTE: [RGBColor; 6] = [
 /// `incremental.png` (accuracy after each task, three conditions, mean ± sd over seeds),
 /// `per_task.png` (each task's accuracy before and after every sleep, mean over seeds) and
 /// `sleep_raster.png` (the recorded stretch of the first seed's last sleep, layers stacked).
-pub fn incremental_figures(dir: &Path, runs: &[crate::sleep::incremental::SeedRun]) -> Result<()> {
+/// `what` names the data set, the network and the sleep length in every title.
+pub fn incremental_figures(
+    dir: &Path,
+    runs: &[crate::sleep::incremental::SeedRun],
+    what: &str,
+) -> Result<()> {
     use crate::sleep::incremental::{mean_sd, Curve};
     let Some(first) = runs.first() else {
         return Ok(());
@@ -193,12 +238,14 @@ pub fn incremental_figures(dir: &Path, runs: &[crate::sleep::incremental::SeedRu
             color: PALETTE[0],
             points: points(&|r| &r.sleep),
             dashed: false,
+            marker: Marker::Circle,
         },
         Series {
             name: "before sleep".into(),
             color: PALETTE[4],
             points: points(&|r| &r.before_sleep),
             dashed: true,
+            marker: Marker::Triangle,
         },
     ];
     if !first.sequential.accuracy.is_empty() && !first.joint.accuracy.is_empty() {
@@ -208,18 +255,20 @@ pub fn incremental_figures(dir: &Path, runs: &[crate::sleep::incremental::SeedRu
             color: PALETTE[1],
             points: points(&|r| &r.sequential),
             dashed: false,
+            marker: Marker::Square,
         });
         series.push(Series {
             name: "joint".into(),
             color: PALETTE[2],
             points: vec![(1.0, jm, 0.0), (n_tasks as f64, jm, jsd)],
             dashed: true,
+            marker: Marker::Cross,
         });
     }
     lines(
         &dir.join("incremental.png"),
         &format!(
-            "Class-incremental accuracy ({} seed{})",
+            "{what}: class-incremental accuracy ({} seed{})",
             runs.len(),
             if runs.len() == 1 { "" } else { "s" }
         ),
@@ -250,12 +299,18 @@ pub fn incremental_figures(dir: &Path, runs: &[crate::sleep::incremental::SeedRu
                 color: PALETTE[j % PALETTE.len()],
                 points: pts,
                 dashed: false,
+                marker: [
+                    Marker::Circle,
+                    Marker::Square,
+                    Marker::Triangle,
+                    Marker::Cross,
+                ][j % 4],
             }
         })
         .collect();
     lines(
         &dir.join("per_task.png"),
-        "Per-task accuracy: before (k) and after (k + ½) the sleep after task k",
+        &format!("{what}: each task's accuracy before (k) and after (k + ½) sleep k"),
         (
             "task k (before sleep) / k + ½ (after sleep)",
             "accuracy (%)",
@@ -291,7 +346,7 @@ pub fn incremental_figures(dir: &Path, runs: &[crate::sleep::incremental::SeedRu
         raster(
             &dir.join("sleep_raster.png"),
             &format!(
-                "Sleep after the last task, seed {}: input, hidden, output layers from the bottom",
+                "{what}: the sleep after the last task, seed {} (input, hidden, output from the bottom)",
                 first.seed
             ),
             &spikes,
@@ -303,78 +358,205 @@ pub fn incremental_figures(dir: &Path, runs: &[crate::sleep::incremental::SeedRu
     Ok(())
 }
 
-/// One point of a scatter plot.
-pub struct Point {
-    /// x value.
-    pub x: f64,
-    /// y value.
-    pub y: f64,
-    /// Text next to the point.
+/// One grid point of [`pareto`]: where it lies and its accuracy curve.
+pub struct ParetoPoint {
+    /// Energy per image (pJ).
+    pub energy_pj: f64,
+    /// Accuracy after the last step (%).
+    pub accuracy: f64,
+    /// Accuracy after every step (%).
+    pub curve: Vec<f64>,
+    /// Short label (settings · latency).
     pub label: String,
-    /// Drawn large and coloured (e.g. on the Pareto front).
-    pub highlight: bool,
+    /// On the Pareto front.
+    pub on_front: bool,
 }
 
-/// A labelled scatter plot (log-scaled x when `log_x`).
-pub fn scatter(
-    path: &Path,
-    title: &str,
-    (x_desc, y_desc): (&str, &str),
-    points: &[Point],
-    log_x: bool,
-) -> Result<()> {
-    register_font();
-    let root = BitMapBackend::new(path, (1100, 750)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-    let fx = |x: f64| if log_x { x.max(1e-12).log10() } else { x };
-    let (mut x0, mut x1) = (f64::INFINITY, f64::NEG_INFINITY);
-    let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
-    for p in points {
-        x0 = x0.min(fx(p.x));
-        x1 = x1.max(fx(p.x));
-        y0 = y0.min(p.y);
-        y1 = y1.max(p.y);
-    }
-    if !x0.is_finite() {
-        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
-    }
-    let (dx, dy) = ((x1 - x0).max(1e-9) * 0.1, (y1 - y0).max(1e-3) * 0.1);
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x0 - dx..x1 + 3.0 * dx, y0 - dy..y1 + dy)
-        .map_err(|e| plot_err(path, e))?;
-    let x_label = if log_x {
-        format!("log10 {x_desc}")
+/// Energy with its unit: `850 pJ`, `12.5 nJ`, `3.1 µJ`.
+pub fn energy_label(pj: f64) -> String {
+    let (v, unit) = if pj >= 1e6 {
+        (pj / 1e6, "µJ")
+    } else if pj >= 1e3 {
+        (pj / 1e3, "nJ")
     } else {
-        x_desc.to_string()
+        (pj, "pJ")
     };
+    let digits = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{v:.digits$} {unit}")
+}
+
+/// The sweep figure: accuracy against energy per image (log axis in pJ/nJ/µJ, the Pareto front in
+/// red with its labels placed so that none overlaps, the ANN's accuracy as a dashed line) beside
+/// accuracy against steps for every grid point (the front in colour, the rest grey).
+pub fn pareto(path: &Path, title: &str, points: &[ParetoPoint], ann_accuracy: f64) -> Result<()> {
+    register_font();
+    let canvas = BitMapBackend::new(path, (1700, 760)).into_drawing_area();
+    canvas.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+    let root = canvas
+        .titled(title, ("sans-serif", 22))
+        .map_err(|e| plot_err(path, e))?;
+    let (left, right) = root.split_horizontally(1000);
+    let (mut e0, mut e1) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut a0, mut a1) = (ann_accuracy, ann_accuracy);
+    for p in points {
+        e0 = e0.min(p.energy_pj.max(1e-3));
+        e1 = e1.max(p.energy_pj.max(1e-3));
+        a0 = a0.min(p.accuracy);
+        a1 = a1.max(p.accuracy);
+    }
+    if !e0.is_finite() {
+        (e0, e1) = (1.0, 10.0);
+    }
+    let pad = (a1 - a0).max(0.5) * 0.08;
+    let mut chart = ChartBuilder::on(&left)
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(65)
+        .build_cartesian_2d((e0 / 1.6..e1 * 2.5).log_scale(), a0 - pad..a1 + pad)
+        .map_err(|e| plot_err(path, e))?;
     chart
         .configure_mesh()
-        .x_desc(x_label)
-        .y_desc(y_desc)
+        .x_desc("SNN energy per image (log scale)")
+        .y_desc("accuracy after the last step (%)")
+        .x_label_formatter(&|x| energy_label(*x))
         .draw()
         .map_err(|e| plot_err(path, e))?;
-    for p in points {
-        let (x, y) = (fx(p.x), p.y);
-        let (color, size) = if p.highlight {
-            (PALETTE[1], 6)
-        } else {
-            (PALETTE[0], 4)
-        };
+    chart
+        .draw_series(DashedLineSeries::new(
+            [(e0 / 1.6, ann_accuracy), (e1 * 2.5, ann_accuracy)],
+            8,
+            6,
+            PALETTE[2].stroke_width(2),
+        ))
+        .map_err(|e| plot_err(path, e))?
+        .label(format!("ANN {ann_accuracy:.2} %"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], PALETTE[2]));
+    for p in points.iter().filter(|p| !p.on_front) {
         chart
-            .draw_series(std::iter::once(Circle::new((x, y), size, color.filled())))
-            .map_err(|e| plot_err(path, e))?;
-        chart
-            .draw_series(std::iter::once(Text::new(
-                p.label.clone(),
-                (x, y),
-                ("sans-serif", 12).into_font(),
+            .draw_series(std::iter::once(Circle::new(
+                (p.energy_pj.max(1e-3), p.accuracy),
+                4,
+                PALETTE[0].filled(),
             )))
             .map_err(|e| plot_err(path, e))?;
     }
-    root.present().map_err(|e| plot_err(path, e))?;
+    for p in points.iter().filter(|p| p.on_front) {
+        chart
+            .draw_series(std::iter::once(Circle::new(
+                (p.energy_pj.max(1e-3), p.accuracy),
+                6,
+                PALETTE[1].filled(),
+            )))
+            .map_err(|e| plot_err(path, e))?;
+    }
+    // Labels: the front first, then the rest, each at the first of four places beside its point
+    // that overlaps no label already placed; a label with no free place is left out (the CSV and
+    // JSON have every row).
+    let font = ("sans-serif", 13).into_font();
+    let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
+    let order = points
+        .iter()
+        .filter(|p| p.on_front)
+        .chain(points.iter().filter(|p| !p.on_front));
+    for p in order {
+        let (px, py) = chart.backend_coord(&(p.energy_pj.max(1e-3), p.accuracy));
+        let w = 7 * p.label.chars().count() as i32;
+        let h = 14;
+        let spots = [(8, -h - 2), (8, 2), (-w - 8, -h - 2), (-w - 8, 2)];
+        let free = spots
+            .iter()
+            .map(|&(dx, dy)| (px + dx, py + dy))
+            .find(|&(x, y)| {
+                placed.iter().all(|&(bx, by, bw, bh)| {
+                    x + w <= bx || bx + bw <= x || y + h <= by || by + bh <= y
+                })
+            });
+        if let Some((x, y)) = free {
+            placed.push((x, y, w, h));
+            // Backend coordinates are the whole canvas's pixels.
+            canvas
+                .draw(&Text::new(p.label.clone(), (x, y), font.clone()))
+                .map_err(|e| plot_err(path, e))?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(|e| plot_err(path, e))?;
+    // Right: accuracy after every step.
+    let t = points
+        .iter()
+        .map(|p| p.curve.len())
+        .max()
+        .unwrap_or(1)
+        .max(2) as f64;
+    let lo = points
+        .iter()
+        .flat_map(|p| p.curve.iter().copied())
+        .fold(100.0f64, f64::min)
+        .min(ann_accuracy);
+    let mut steps = ChartBuilder::on(&right)
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(1.0..t, lo.max(0.0)..100.0)
+        .map_err(|e| plot_err(path, e))?;
+    steps
+        .configure_mesh()
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_desc("step")
+        .y_desc("accuracy (%)")
+        .draw()
+        .map_err(|e| plot_err(path, e))?;
+    let mut front_k = 0;
+    for p in points
+        .iter()
+        .filter(|p| !p.on_front)
+        .chain(points.iter().filter(|p| p.on_front))
+    {
+        let pts = p
+            .curve
+            .iter()
+            .enumerate()
+            .map(|(k, &a)| ((k + 1) as f64, a));
+        if p.on_front {
+            let c = PALETTE[(front_k + 3) % PALETTE.len()];
+            front_k += 1;
+            steps
+                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                .map_err(|e| plot_err(path, e))?
+                .label(p.label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c));
+        } else {
+            steps
+                .draw_series(LineSeries::new(pts, RGBColor(190, 190, 190)))
+                .map_err(|e| plot_err(path, e))?;
+        }
+    }
+    steps
+        .draw_series(DashedLineSeries::new(
+            [(1.0, ann_accuracy), (t, ann_accuracy)],
+            8,
+            6,
+            PALETTE[2].stroke_width(2),
+        ))
+        .map_err(|e| plot_err(path, e))?;
+    steps
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+        .map_err(|e| plot_err(path, e))?;
+    canvas.present().map_err(|e| plot_err(path, e))?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::plot::{lines, scatter, Point, Series, PALETTE};
+use super::plot::{lines, pareto, Marker, ParetoPoint, Series, PALETTE};
 use super::sweep::{pareto_front, Sweep};
 use crate::convert::record::Evaluation;
 use crate::error::Result;
@@ -29,7 +29,13 @@ pub fn write_evaluation(out: &Path, e: &Evaluation) -> Result<()> {
         .collect();
     lines(
         &out.join("accuracy.png"),
-        "Accuracy of the spiking network after every step",
+        &format!(
+            "{}, {}: accuracy after every step ({} images, T = {})",
+            e.dataset,
+            e.model.as_deref().map_or("model", file_name),
+            e.images,
+            e.steps
+        ),
         ("step", "test accuracy (%)"),
         1.0..t.max(2.0),
         0.0..100.0,
@@ -39,6 +45,7 @@ pub fn write_evaluation(out: &Path, e: &Evaluation) -> Result<()> {
                 color: PALETTE[0],
                 points: acc,
                 dashed: false,
+                marker: Marker::Circle,
             },
             Series {
                 name: "ANN".into(),
@@ -48,6 +55,7 @@ pub fn write_evaluation(out: &Path, e: &Evaluation) -> Result<()> {
                     (t.max(2.0), 100.0 * e.ann_accuracy, 0.0),
                 ],
                 dashed: true,
+                marker: Marker::Cross,
             },
         ],
     )?;
@@ -61,7 +69,13 @@ pub fn write_evaluation(out: &Path, e: &Evaluation) -> Result<()> {
     let names: Vec<&str> = e.energy_pj.layers.iter().map(|l| l.name.as_str()).collect();
     lines(
         &out.join("layer_rates.png"),
-        &format!("Spikes per neuron per step by layer ({})", names.join(", ")),
+        &format!(
+            "{}, {}: spikes per neuron per step by layer ({}; T = {})",
+            e.dataset,
+            e.model.as_deref().map_or("model", file_name),
+            names.join(", "),
+            e.steps
+        ),
         ("layer", "spikes / neuron / step"),
         0.5..e.layers.len() as f64 + 0.5,
         0.0..top,
@@ -70,6 +84,7 @@ pub fn write_evaluation(out: &Path, e: &Evaluation) -> Result<()> {
             color: PALETTE[2],
             points: rates,
             dashed: false,
+            marker: Marker::Circle,
         }],
     )
 }
@@ -81,13 +96,14 @@ pub fn write_sweep(out: &Path, sweep: &Sweep) -> Result<()> {
     write_text(&out.join("sweep.csv"), &sweep.csv())?;
     write_json(&out.join("sweep.json"), sweep)?;
     let front = pareto_front(&sweep.rows);
-    let points: Vec<Point> = sweep
+    let points: Vec<ParetoPoint> = sweep
         .rows
         .iter()
         .zip(front)
-        .map(|(r, on_front)| Point {
-            x: r.energy_pj.snn,
-            y: 100.0 * r.snn_accuracy,
+        .map(|(r, on_front)| ParetoPoint {
+            energy_pj: r.energy_pj.snn,
+            accuracy: 100.0 * r.snn_accuracy,
+            curve: r.snn_accuracy_per_step.iter().map(|a| 100.0 * a).collect(),
             // Values only ("analog/if/zero · 16"): the keys are in the CSV.
             label: format!(
                 "{} · {}",
@@ -98,19 +114,29 @@ pub fn write_sweep(out: &Path, sweep: &Sweep) -> Result<()> {
                     .join("/"),
                 r.latency_steps
                     .pp01
-                    .map_or(String::new(), |x| x.to_string())
+                    .map_or("-".to_string(), |x| x.to_string())
             ),
-            highlight: on_front,
+            on_front,
         })
         .collect();
-    scatter(
+    pareto(
         &out.join("pareto.png"),
         &format!(
-            "Accuracy vs energy at T = {} (label: settings · steps to ANN − 0.1 pp; red: Pareto front)",
+            "{}, {}: {} images, T = {} (labels: settings · steps to ANN − 0.1 pp; red: Pareto front)",
+            sweep.dataset,
+            sweep.model.as_deref().map_or("model", file_name),
+            sweep.images,
             sweep.steps
         ),
-        ("SNN energy per image (pJ)", "accuracy (%)"),
         &points,
-        true,
+        100.0 * sweep.ann_accuracy,
     )
+}
+
+/// The last component of a path, for titles.
+fn file_name(path: &str) -> &str {
+    std::path::Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(path)
 }
