@@ -246,6 +246,35 @@ impl Ann {
         Ok(out)
     }
 
+    /// The accuracy on `data` overall and per class (class c: the fraction of c's images
+    /// predicted as c; 0 for a class without images).
+    ///
+    /// ```
+    /// let ann = somnet::ann::arch::build("mlp:4-3", &[1, 2, 2], 3, &Default::default(), 1).unwrap();
+    /// let data = somnet::data::Dataset::new("d", vec![0.5; 8], vec![0, 2], [1, 2, 2],
+    ///     vec!["a".into(), "b".into(), "c".into()]).unwrap();
+    /// let (all, per_class) = ann.accuracy_per_class(&data).unwrap();
+    /// assert_eq!(per_class.len(), 3);
+    /// assert_eq!(per_class[1], 0.0); // no image of class 1
+    /// assert_eq!(all, (per_class[0] + per_class[2]) / 2.0);
+    /// ```
+    pub fn accuracy_per_class(&self, data: &Dataset) -> Result<(f64, Vec<f64>)> {
+        let pred = self.predict(data)?;
+        let n = data.n_classes();
+        let (mut hits, mut counts) = (vec![0usize; n], vec![0usize; n]);
+        for (&p, &l) in pred.iter().zip(&data.labels) {
+            counts[l as usize] += 1;
+            hits[l as usize] += (p == l as usize) as usize;
+        }
+        let total = hits.iter().sum::<usize>() as f64 / data.len().max(1) as f64;
+        let per_class = hits
+            .iter()
+            .zip(&counts)
+            .map(|(&h, &c)| h as f64 / c.max(1) as f64)
+            .collect();
+        Ok((total, per_class))
+    }
+
     /// Fraction of `data` classified correctly.
     pub fn accuracy(&self, data: &Dataset) -> Result<f64> {
         if data.features() != self.input_features() {

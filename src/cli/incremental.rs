@@ -9,7 +9,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use somnet::data::{self, Split};
-use somnet::sleep::incremental::{mean_sd, run_seed, Curve, Event, IncrementalConfig, SeedRun};
+use somnet::sleep::incremental::{run_seed, Event, IncrementalConfig, SeedRun};
+use somnet::sleep::summary::{csv, IncrementalRecord};
 
 /// Arguments of `somnet incremental`.
 #[derive(Debug, Args)]
@@ -156,102 +157,17 @@ pub fn run(args: IncrementalArgs) -> anyhow::Result<()> {
     write_outputs(&args, &config, &runs)
 }
 
-fn curve_summary(runs: &[SeedRun], pick: impl Fn(&SeedRun) -> &Curve) -> serde_json::Value {
-    let n_steps = pick(&runs[0]).accuracy.len();
-    let n_tasks = pick(&runs[0]).per_task.first().map_or(0, |p| p.len());
-    let stat = |f: &dyn Fn(&SeedRun) -> f64| {
-        let v: Vec<f64> = runs.iter().map(f).collect();
-        mean_sd(&v)
-    };
-    let acc: Vec<(f64, f64)> = (0..n_steps)
-        .map(|k| stat(&|r| pick(r).accuracy[k]))
-        .collect();
-    let per_task: Vec<Vec<(f64, f64)>> = (0..n_steps)
-        .map(|k| {
-            (0..n_tasks)
-                .map(|j| stat(&|r| pick(r).per_task[k][j]))
-                .collect()
-        })
-        .collect();
-    serde_json::json!({
-        "accuracy_mean": acc.iter().map(|a| a.0).collect::<Vec<_>>(),
-        "accuracy_sd": acc.iter().map(|a| a.1).collect::<Vec<_>>(),
-        "per_task_mean": per_task.iter().map(|r| r.iter().map(|a| a.0).collect::<Vec<_>>()).collect::<Vec<_>>(),
-        "per_task_sd": per_task.iter().map(|r| r.iter().map(|a| a.1).collect::<Vec<_>>()).collect::<Vec<_>>(),
-    })
-}
-
 fn write_outputs(
     args: &IncrementalArgs,
     config: &IncrementalConfig,
     runs: &[SeedRun],
 ) -> anyhow::Result<()> {
-    let last = |c: &Curve| c.accuracy.last().copied().unwrap_or(f64::NAN);
-    let finals = |pick: &dyn Fn(&SeedRun) -> &Curve| {
-        mean_sd(&runs.iter().map(|r| last(pick(r))).collect::<Vec<_>>())
-    };
-    let (sleep_m, sleep_sd) = finals(&|r| &r.sleep);
-    let (seq_m, seq_sd) = finals(&|r| &r.sequential);
-    let (joint_m, joint_sd) = finals(&|r| &r.joint);
-    let seconds: Vec<f64> = runs.iter().map(|r| r.seconds).collect();
-    let seeds_json: Vec<serde_json::Value> = runs
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "seed": r.seed,
-                "sleep": r.sleep,
-                "before_sleep": r.before_sleep,
-                "sequential": r.sequential,
-                "joint": r.joint,
-                "sleeps": r.sleeps,
-                "seconds": r.seconds,
-            })
-        })
-        .collect();
-    let record = serde_json::json!({
-        "somnet_version": somnet::VERSION,
-        "command": std::env::args().collect::<Vec<_>>().join(" "),
-        "dataset": args.dataset,
-        "seeds": runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
-        "config": config,
-        "final_accuracy": { "sleep": sleep_m, "sequential": seq_m, "joint": joint_m },
-        "final_accuracy_sd": { "sleep": sleep_sd, "sequential": seq_sd, "joint": joint_sd },
-        "summary": {
-            "sleep": curve_summary(runs, |r| &r.sleep),
-            "before_sleep": curve_summary(runs, |r| &r.before_sleep),
-            "sequential": curve_summary(runs, |r| &r.sequential),
-            "joint": curve_summary(runs, |r| &r.joint),
-        },
-        "seconds_per_seed": mean_sd(&seconds).0,
-        "runs": seeds_json,
-    });
+    let mut record = IncrementalRecord::new(&args.dataset, config, runs);
+    record.command = std::env::args().collect::<Vec<_>>().join(" ");
     let json = args.out.join("result.json");
     somnet::io::report::write_json(&json, &record)?;
-
-    let n_tasks = config.tasks.len();
-    let mut csv = String::from("seed,condition,after_task,accuracy");
-    for j in 1..=n_tasks {
-        csv += &format!(",task_{j}");
-    }
-    csv += "\n";
-    for r in runs {
-        for (name, curve, offset) in [
-            ("before_sleep", &r.before_sleep, 1),
-            ("sleep", &r.sleep, 1),
-            ("sequential", &r.sequential, 1),
-            ("joint", &r.joint, n_tasks),
-        ] {
-            for (k, (acc, per)) in curve.accuracy.iter().zip(&curve.per_task).enumerate() {
-                csv += &format!("{},{name},{},{acc:.4}", r.seed, k + offset);
-                for p in per {
-                    csv += &format!(",{p:.4}");
-                }
-                csv += "\n";
-            }
-        }
-    }
     let csv_path = args.out.join("result.csv");
-    somnet::io::report::write_text(&csv_path, &csv)?;
+    somnet::io::report::write_text(&csv_path, &csv(runs, config.tasks.len()))?;
     let what = format!(
         "{}, hidden {}, sleep {} + {}/task steps",
         args.dataset,
@@ -265,30 +181,31 @@ fn write_outputs(
         config.sleep.length.per_task
     );
     somnet::study::plot::incremental_figures(&args.out, runs, &what)?;
+    let (m, sd) = (record.final_accuracy, record.final_accuracy_sd);
     if config.controls {
         println!(
             "final 10-class accuracy over {} seeds: sleep {:.2} ± {:.2} %, sequential {:.2} ± {:.2} %, joint {:.2} ± {:.2} %",
             runs.len(),
-            100.0 * sleep_m,
-            100.0 * sleep_sd,
-            100.0 * seq_m,
-            100.0 * seq_sd,
-            100.0 * joint_m,
-            100.0 * joint_sd
+            100.0 * m.sleep,
+            100.0 * sd.sleep,
+            100.0 * m.sequential,
+            100.0 * sd.sequential,
+            100.0 * m.joint,
+            100.0 * sd.joint
         );
     } else {
         println!(
             "final 10-class accuracy over {} seeds: sleep {:.2} ± {:.2} % (controls not run)",
             runs.len(),
-            100.0 * sleep_m,
-            100.0 * sleep_sd
+            100.0 * m.sleep,
+            100.0 * sd.sleep
         );
     }
     println!(
         "wrote {} ({}, plots); {:.1} s per seed",
         json.display(),
         csv_path.display(),
-        mean_sd(&seconds).0
+        record.seconds_per_seed
     );
     Ok(())
 }

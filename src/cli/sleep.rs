@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use somnet::ann::Ann;
-use somnet::data::{Dataset, Split};
+use somnet::data::Split;
 use somnet::sleep::{sleep, SleepConfig};
 
 /// Arguments of `somnet sleep`.
@@ -62,24 +61,6 @@ fn parse_classes(s: &str) -> anyhow::Result<Vec<u8>> {
     Ok(out)
 }
 
-fn per_class(ann: &Ann, test: &Dataset) -> anyhow::Result<(f64, Vec<f64>)> {
-    let pred = ann.predict(test)?;
-    let n = test.n_classes();
-    let (mut hits, mut counts) = (vec![0usize; n], vec![0usize; n]);
-    for (&p, &l) in pred.iter().zip(&test.labels) {
-        counts[l as usize] += 1;
-        hits[l as usize] += (p == l as usize) as usize;
-    }
-    let total = hits.iter().sum::<usize>() as f64 / test.len().max(1) as f64;
-    Ok((
-        total,
-        hits.iter()
-            .zip(&counts)
-            .map(|(&h, &c)| h as f64 / c.max(1) as f64)
-            .collect(),
-    ))
-}
-
 pub fn run(args: SleepCmdArgs) -> anyhow::Result<()> {
     let mut file = super::model::load(&args.model)?;
     let train = args.data.load(Split::Train)?;
@@ -102,13 +83,13 @@ pub fn run(args: SleepCmdArgs) -> anyhow::Result<()> {
         .apply(SleepConfig::preset_for(&args.data.dataset))?;
     config.seed = args.seed;
     let steps = args.steps.unwrap_or(config.length.after_task(1));
-    let (before_total, before) = per_class(&file.ann, &test)?;
+    let (before_total, before) = file.ann.accuracy_per_class(&test)?;
     let progress = super::progress::StepProgress::new("sleep", steps);
     let report = sleep(&mut file.ann, &sleep_data, steps, &config, 0..0, |d| {
         progress.tick(d)
     })?;
     progress.finish();
-    let (after_total, after) = per_class(&file.ann, &test)?;
+    let (after_total, after) = file.ann.accuracy_per_class(&test)?;
     println!("class  before  after");
     for (c, (b, a)) in before.iter().zip(&after).enumerate() {
         println!("{c:>5}  {:>5.1}%  {:>5.1}%", 100.0 * b, 100.0 * a);

@@ -25,6 +25,7 @@ pub mod config;
 pub mod incremental;
 pub mod input;
 pub mod plasticity;
+pub mod summary;
 
 use std::ops::{ControlFlow, Range};
 use std::time::Instant;
