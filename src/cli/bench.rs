@@ -34,7 +34,6 @@ pub struct BenchArgs {
 
 /// Runs the benchmark in the lean `somnet-bench` process when it sits beside this executable (so
 /// that the peak memory measured is the simulator's), else here.
-#[allow(dead_code)] // somnet-bench compiles this file too and only calls run_here
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let lean = std::env::current_exe()
         .ok()
@@ -86,7 +85,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 /// Runs the benchmark in this process and prints its JSON line.
-pub fn run_here(args: BenchArgs) -> anyhow::Result<()> {
+fn run_here(args: BenchArgs) -> anyhow::Result<()> {
     if args.threads == 0 {
         anyhow::bail!("--threads must be at least 1");
     }

@@ -1,6 +1,6 @@
 //! Subcommands: parse → validated configuration → library call → report.
 
-pub(crate) mod bench;
+mod bench;
 mod convert;
 mod convert_args;
 mod data_args;
