@@ -62,8 +62,9 @@ fn parse(args: &[String]) -> Result<Request, String> {
         Some("izhikevich") => Benchmark::Izhikevich,
         other => return Err(format!("network {other:?}: expected cuba or izhikevich")),
     };
-    if r.n == 0 || r.threads == 0 {
-        return Err("--n and --threads must be at least 1".into());
+    // A network of zero neurons is refused by the library, naming the population.
+    if r.threads == 0 {
+        return Err("--threads must be at least 1".into());
     }
     Ok(r)
 }
