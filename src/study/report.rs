@@ -30,9 +30,8 @@ pub fn write_evaluation(out: &Path, e: &Evaluation) -> Result<()> {
     lines(
         &out.join("accuracy.png"),
         &format!(
-            "{}, {}: accuracy after every step ({} images, T = {})",
-            e.dataset,
-            e.model.as_deref().map_or("model", file_name),
+            "{}: accuracy after every step ({} images, T = {})",
+            subject(&e.dataset, e.model.as_deref()),
             e.images,
             e.steps
         ),
@@ -70,9 +69,8 @@ pub fn write_evaluation(out: &Path, e: &Evaluation) -> Result<()> {
     lines(
         &out.join("layer_rates.png"),
         &format!(
-            "{}, {}: spikes per neuron per step by layer ({}; T = {})",
-            e.dataset,
-            e.model.as_deref().map_or("model", file_name),
+            "{}: spikes per neuron per step by layer ({}; T = {})",
+            subject(&e.dataset, e.model.as_deref()),
             names.join(", "),
             e.steps
         ),
@@ -122,9 +120,8 @@ pub fn write_sweep(out: &Path, sweep: &Sweep) -> Result<()> {
     pareto(
         &out.join("pareto.png"),
         &format!(
-            "{}, {}: {} images, T = {} (labels: settings · steps to ANN − 0.1 pp; red: Pareto front)",
-            sweep.dataset,
-            sweep.model.as_deref().map_or("model", file_name),
+            "{}: {} images, T = {} (labels: settings · steps to ANN − 0.1 pp; red: Pareto front)",
+            subject(&sweep.dataset, sweep.model.as_deref()),
             sweep.images,
             sweep.steps
         ),
@@ -133,10 +130,13 @@ pub fn write_sweep(out: &Path, sweep: &Sweep) -> Result<()> {
     )
 }
 
-/// The last component of a path, for titles.
-fn file_name(path: &str) -> &str {
-    std::path::Path::new(path)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or(path)
+/// `data set, model file name` for a figure's title.
+fn subject(dataset: &str, model: Option<&str>) -> String {
+    let name = model.map_or("model", |m| {
+        std::path::Path::new(m)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(m)
+    });
+    format!("{dataset}, {name}")
 }
