@@ -53,157 +53,80 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 fn conversion_demo(args: &DemoArgs) -> anyhow::Result<()> {
-    use somnet::ann::arch::{build, ArchOptions};
-    use somnet::ann::train::{train, Loss, Optimizer, TrainConfig};
-    use somnet::convert::options::{ConvertOptions, InitialPotential, Readout};
-    use somnet::convert::pipeline::{calibration_set, convert, evaluate_against};
     use somnet::data::{self, Split};
-    let start = Instant::now();
+    use somnet::study::demo::{self, DemoOptions, Stage};
     let dir = data::default_dir();
-    let full_train = data::load_named("mnist", &dir, Split::Train)?;
-    let train_set = full_train.head(args.limit);
+    let train_set = data::load_named("mnist", &dir, Split::Train)?;
     let test = data::load_named("mnist", &dir, Split::Test)?.head(args.test_limit);
-    let arch = "mlp:784-400-10";
-    let mut ann = build(
-        arch,
-        &train_set.shape,
-        10,
-        &ArchOptions::default(),
-        args.seed,
-    )?;
-    let config = TrainConfig {
+    let options = DemoOptions {
+        train_images: args.limit,
         epochs: args.epochs,
-        batch_size: 100,
-        loss: Loss::CrossEntropy,
-        optimizer: Optimizer::adam(1e-3),
+        steps: args.steps,
         seed: args.seed,
-        shuffle: true,
     };
-    eprintln!(
-        "1/3 training {arch} on {} MNIST images ({} epochs)",
-        train_set.len(),
-        args.epochs
-    );
-    train(&mut ann, &train_set, None, &config, |_| {
-        if super::progress::interrupted() {
-            std::ops::ControlFlow::Break(())
-        } else {
-            std::ops::ControlFlow::Continue(())
+    let (ann, config, summary) = demo::run(
+        &train_set,
+        &test,
+        &options,
+        |stage| {
+            match stage {
+            Stage::Training(n) => eprintln!(
+                "1/3 training {} on {n} MNIST images ({} epochs)",
+                demo::ARCH,
+                args.epochs
+            ),
+            Stage::Converting => eprintln!(
+                "2/3 converting: fold, normalise at the 99.9th percentile on every 10th training image"
+            ),
+            Stage::Simulating(n) => eprintln!(
+                "3/3 simulating {n} test images for {} steps, twice",
+                args.steps
+            ),
         }
-    })?;
+        },
+        |_| {
+            if super::progress::interrupted() {
+                std::ops::ControlFlow::Break(())
+            } else {
+                std::ops::ControlFlow::Continue(())
+            }
+        },
+    )?;
     let model = args.out.join("model.h5");
     somnet::io::schema::save(
         &model,
         &ann,
-        serde_json::json!({ "arch": arch, "config": config, "by": "somnet demo" }),
+        serde_json::json!({ "arch": demo::ARCH, "config": config, "by": "somnet demo" }),
     )?;
-    eprintln!(
-        "2/3 converting: fold, normalise at the 99.9th percentile on every 10th training image"
-    );
-    let converted = convert(
-        &ann,
-        &calibration_set(&full_train, 6000),
-        &ConvertOptions::default(),
-    )?;
-    let ann_acc = ann.accuracy(&test)?;
-    let settings = [
-        ("reference", ConvertOptions::default()),
-        (
-            "best",
-            ConvertOptions {
-                initial: InitialPotential::HalfThreshold,
-                readout: Readout::Membrane,
-                ..ConvertOptions::default()
-            },
-        ),
-    ];
-    eprintln!(
-        "3/3 simulating {} test images for {} steps, twice",
-        test.len(),
-        args.steps
-    );
-    let mut series = Vec::new();
-    let mut records = Vec::new();
     println!(
-        "ANN ({arch}, {} MACs per image): {:.2} % on {} test images",
-        ann.macs(),
-        100.0 * ann_acc,
-        test.len()
+        "ANN ({}, {} MACs per image): {:.2} % on {} test images",
+        summary.arch,
+        summary.macs_per_image,
+        100.0 * summary.ann_accuracy,
+        summary.test_images
     );
     println!(
         "{:<10} {:>9} {:>22} {:>14} {:>12} {:>10}",
         "settings", "accuracy", "steps to ANN-1/0.5/0.1pp", "SOPs/image", "SNN/ANN pJ", "images/s"
     );
-    for (k, (name, options)) in settings.iter().enumerate() {
-        let e = evaluate_against(&converted, &test, args.steps, options, ann_acc, |_| {
-            std::ops::ControlFlow::Continue(())
-        })?;
+    for r in &summary.runs {
         println!(
-            "{name:<10} {:>8.2}% {:>22} {:>14.3e} {:>12.3} {:>10.0}",
-            100.0 * e.snn_accuracy,
-            e.latency_steps.compact(),
-            e.synaptic_ops_per_image,
-            e.energy_pj.ratio,
-            e.images_per_second
+            "{:<10} {:>8.2}% {:>22} {:>14.3e} {:>12.3} {:>10.0}",
+            r.settings,
+            100.0 * r.snn_accuracy,
+            r.latency_steps.compact(),
+            r.synaptic_ops_per_image,
+            r.energy_pj.ratio,
+            r.images_per_second
         );
-        series.push(somnet::study::plot::Series {
-            name: format!("SNN, {name} ({})", options.label()),
-            color: somnet::study::plot::PALETTE[k],
-            points: e
-                .snn_accuracy_per_step
-                .iter()
-                .enumerate()
-                .map(|(t, a)| ((t + 1) as f64, 100.0 * a, 0.0))
-                .collect(),
-            dashed: false,
-            marker: [
-                somnet::study::plot::Marker::Circle,
-                somnet::study::plot::Marker::Triangle,
-            ][k % 2],
-        });
-        records.push(e.summary(name));
     }
-    let t = args.steps.max(2) as f64;
-    series.push(somnet::study::plot::Series {
-        name: "ANN".into(),
-        color: somnet::study::plot::PALETTE[2],
-        points: vec![(1.0, 100.0 * ann_acc, 0.0), (t, 100.0 * ann_acc, 0.0)],
-        dashed: true,
-        marker: somnet::study::plot::Marker::Cross,
-    });
-    let png = args.out.join("accuracy.png");
-    somnet::study::plot::lines(
-        &png,
-        &format!(
-            "MNIST, {arch}: accuracy of the converted network after every step ({} images, T = {})",
-            test.len(),
-            args.steps
-        ),
-        ("step", "test accuracy (%)"),
-        1.0..t,
-        0.0..100.0,
-        &series,
-    )?;
-    let summary = serde_json::json!({
-        "somnet_version": somnet::VERSION,
-        "arch": arch,
-        "train_images": train_set.len(),
-        "test_images": test.len(),
-        "ann_accuracy": ann_acc,
-        "macs_per_image": ann.macs(),
-        "steps": args.steps,
-        "layer_scales": converted.record.layer_scales,
-        "runs": records,
-        "seconds": start.elapsed().as_secs_f64(),
-    });
-    let json = args.out.join("summary.json");
-    somnet::io::report::write_json(&json, &summary)?;
+    demo::write(&args.out, &summary)?;
     println!(
         "wrote {}, {} and {} ({:.1} s)",
         model.display(),
-        png.display(),
-        json.display(),
-        start.elapsed().as_secs_f64()
+        args.out.join("accuracy.png").display(),
+        args.out.join("summary.json").display(),
+        summary.seconds
     );
     Ok(())
 }

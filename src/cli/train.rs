@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use somnet::ann::arch::{build, ArchOptions};
 use somnet::ann::init::Init;
-use somnet::ann::train::{train, Loss, Optimizer, TrainConfig};
+use somnet::ann::train::{train, Loss, Optimizer, TrainConfig, TrainRecord};
 use somnet::ann::{Activation, DropoutMode};
 use somnet::data::{self, Split};
 
@@ -182,26 +182,18 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let mut csv_text =
-        String::from("epoch,loss,train_accuracy,test_accuracy,seconds,samples_per_second\n");
-    for e in &outcome.epochs {
-        let test = e.test_accuracy.unwrap_or(f64::NAN);
-        csv_text += &format!(
-            "{},{:.6},{:.4},{:.4},{:.3},{:.0}\n",
-            e.epoch, e.loss, e.train_accuracy, test, e.seconds, e.samples_per_second
-        );
-    }
+    let csv_text = outcome.csv();
     print!("{csv_text}");
-    let record = serde_json::json!({
-        "command": std::env::args().collect::<Vec<_>>().join(" "),
-        "arch": args.arch,
-        "dataset": train_set.name,
-        "train_images": train_set.len(),
-        "options": options,
-        "config": config,
-        "epochs": outcome.epochs,
-        "interrupted": outcome.interrupted,
-    });
+    let record = serde_json::to_value(TrainRecord {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        arch: &args.arch,
+        dataset: &train_set.name,
+        train_images: train_set.len(),
+        options: &options,
+        config: &config,
+        epochs: &outcome.epochs,
+        interrupted: outcome.interrupted,
+    })?;
     somnet::io::schema::save(&args.out, &ann, record.clone())?;
     let json = args.out.with_extension("train.json");
     somnet::io::report::write_json(&json, &record)?;

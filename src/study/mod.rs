@@ -2,8 +2,10 @@
 //!
 //! - [`sweep`]: typed grids of conversion knobs, one evaluation per point, the Pareto front.
 //! - [`report`]: the files of an evaluation and of a sweep (JSON record, CSV table, plots).
+//! - [`demo`]: the end-to-end default: train, convert, evaluate two settings.
 //! - [`plot`]: line charts, scatter plots and rasters.
 
+pub mod demo;
 pub mod plot;
 pub mod report;
 pub mod sweep;

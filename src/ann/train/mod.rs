@@ -186,6 +186,44 @@ pub struct TrainOutcome {
     pub interrupted: bool,
 }
 
+impl TrainOutcome {
+    /// The epoch log as CSV (`model.train.csv` of `somnet train`).
+    pub fn csv(&self) -> String {
+        let mut csv =
+            String::from("epoch,loss,train_accuracy,test_accuracy,seconds,samples_per_second\n");
+        for e in &self.epochs {
+            let test = e.test_accuracy.unwrap_or(f64::NAN);
+            csv += &format!(
+                "{},{:.6},{:.4},{:.4},{:.3},{:.0}\n",
+                e.epoch, e.loss, e.train_accuracy, test, e.seconds, e.samples_per_second
+            );
+        }
+        csv
+    }
+}
+
+/// How a model was trained: stored in its file's provenance and beside it
+/// (`model.train.json` of `somnet train`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TrainRecord<'a> {
+    /// The command line (empty from the library).
+    pub command: String,
+    /// The architecture spec.
+    pub arch: &'a str,
+    /// The training set's name.
+    pub dataset: &'a str,
+    /// Training images.
+    pub train_images: usize,
+    /// The architecture options.
+    pub options: &'a crate::ann::arch::ArchOptions,
+    /// The training settings.
+    pub config: &'a TrainConfig,
+    /// One record per finished epoch.
+    pub epochs: &'a [EpochLog],
+    /// Whether the run was stopped early.
+    pub interrupted: bool,
+}
+
 /// Trains `ann` on `train`; evaluates on `eval` after every epoch if given. `on_batch` is called
 /// after each batch and can stop the run at that batch boundary.
 pub fn train(
