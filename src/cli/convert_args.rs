@@ -95,7 +95,6 @@ impl ConvertArgs {
     /// apply (a neuron before its reset, so `--neuron izhikevich --reset zero` keeps the reset).
     fn settings(&self) -> Vec<(&'static str, String)> {
         let mut s: Vec<(&'static str, String)> = Vec::new();
-        let name = |v: &dyn ValueEnumName| v.name();
         if let Some(i) = self.input {
             s.push(("input", name(&i)));
         }
@@ -151,15 +150,9 @@ fn flag_of(key: &str) -> &str {
 }
 
 /// The value name clap shows for a choice, which is also its [`ConvertOptions::set`] value.
-trait ValueEnumName {
-    fn name(&self) -> String;
-}
-
-impl<T: ValueEnum> ValueEnumName for T {
-    fn name(&self) -> String {
-        self.to_possible_value()
-            .expect("no skipped variants")
-            .get_name()
-            .to_string()
-    }
+fn name<T: ValueEnum>(v: &T) -> String {
+    v.to_possible_value()
+        .expect("no skipped variants")
+        .get_name()
+        .to_string()
 }

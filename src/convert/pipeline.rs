@@ -46,8 +46,9 @@ pub fn calibration_set(train: &Dataset, limit: usize) -> Dataset {
 /// A network ready to run as a spiking network.
 #[derive(Debug, Clone)]
 pub struct Converted {
-    /// The network as given: its accuracy and MACs are the ANN figures an evaluation reports.
-    pub source: Ann,
+    /// The network as given, when it differs from [`Self::ann`] (a trained network converted
+    /// here; a file converted earlier holds only the normalised one): see [`Self::source`].
+    pub original: Option<Ann>,
     /// Batch norm folded, weights normalised for unit thresholds.
     pub ann: Ann,
     /// How it was converted.
@@ -55,6 +56,11 @@ pub struct Converted {
 }
 
 impl Converted {
+    /// The network as given: its accuracy and MACs are the ANN figures an evaluation reports.
+    pub fn source(&self) -> &Ann {
+        self.original.as_ref().unwrap_or(&self.ann)
+    }
+
     /// A network converted earlier (a `somnet convert` file): `ann` is already normalised and
     /// `record` says how. `path` names the file in errors; `None` if the file holds a trained,
     /// not yet converted network.
@@ -65,7 +71,7 @@ impl Converted {
         Ok(
             ConversionRecord::from_provenance(path, &file.provenance.record)?.map(|record| {
                 Converted {
-                    source: file.ann.clone(),
+                    original: None,
                     ann: file.ann.clone(),
                     record,
                 }
@@ -95,7 +101,7 @@ pub fn convert(ann: &Ann, calibration: &Dataset, options: &ConvertOptions) -> Re
     let (norm, scales) = normalised(ann, calibration, options.percentile, options.normalization)?;
     build_with(&norm, options)?;
     Ok(Converted {
-        source: ann.clone(),
+        original: Some(ann.clone()),
         ann: norm,
         record: ConversionRecord {
             options: options.clone(),
@@ -129,7 +135,7 @@ pub fn evaluate(
     options: &ConvertOptions,
     on_chunk: impl Fn(usize) -> ControlFlow<()> + Sync,
 ) -> Result<Evaluation> {
-    let ann_accuracy = converted.source.accuracy(data)?;
+    let ann_accuracy = converted.source().accuracy(data)?;
     evaluate_against(converted, data, steps, options, ann_accuracy, on_chunk)
 }
 
@@ -168,7 +174,7 @@ fn evaluation_record(
     result: &SnnEvaluation,
     secs: f64,
 ) -> Evaluation {
-    let layers = converted_layers(&converted.source);
+    let layers = converted_layers(converted.source());
     let energy = energy::estimate(
         &layers
             .iter()
@@ -189,7 +195,7 @@ fn evaluation_record(
         latency_steps: Latency::of(result, ann_accuracy, false),
         settled_latency_steps: Latency::of(result, ann_accuracy, true),
         mean_steps: result.mean_steps,
-        macs_per_image: converted.source.macs(),
+        macs_per_image: converted.source().macs(),
         synaptic_ops_per_image: result.synaptic_ops_per_image,
         spikes_per_image: result.spikes_per_image,
         spikes_per_neuron_per_step: result.spikes_per_neuron_per_step(),

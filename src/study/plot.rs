@@ -18,6 +18,21 @@ fn register_font() {
     });
 }
 
+/// Draws the series' legend of `chart` at `position`, on a light box.
+fn legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
+    path: &Path,
+    position: SeriesLabelPosition,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(position)
+        .draw()
+        .map_err(|e| plot_err(path, e))
+}
+
 fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Io {
         path: path.to_path_buf(),
@@ -179,13 +194,7 @@ pub fn lines(
         }
         .map_err(|e| plot_err(path, e))?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerLeft)
-        .draw()
-        .map_err(|e| plot_err(path, e))?;
+    legend(&mut chart, path, SeriesLabelPosition::LowerLeft)?;
     root.present().map_err(|e| plot_err(path, e))?;
     Ok(())
 }
@@ -485,13 +494,7 @@ pub fn pareto(path: &Path, title: &str, points: &[ParetoPoint], ann_accuracy: f6
                 .map_err(|e| plot_err(path, e))?;
         }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(|e| plot_err(path, e))?;
+    legend(&mut chart, path, SeriesLabelPosition::LowerRight)?;
     // Right: accuracy after every step.
     let t = points
         .iter()
@@ -550,13 +553,7 @@ pub fn pareto(path: &Path, title: &str, points: &[ParetoPoint], ann_accuracy: f6
             PALETTE[2].stroke_width(2),
         ))
         .map_err(|e| plot_err(path, e))?;
-    steps
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(|e| plot_err(path, e))?;
+    legend(&mut steps, path, SeriesLabelPosition::LowerRight)?;
     canvas.present().map_err(|e| plot_err(path, e))?;
     Ok(())
 }
