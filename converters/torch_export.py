@@ -12,143 +12,21 @@ weights are written as they are; an explicit convolution padding is written as '
 exactly TensorFlow's 'same' result for the traced input size, and refused otherwise.
 """
 
-import operator
+import importlib.util
+import os
 import sys
 
-import numpy as np
 import torch
-import torch.fx
-import torch.nn as nn
-import torch.nn.functional as F
 
 import somnet_h5
 
-
-def _pair(v):
-    return (int(v[0]), int(v[1])) if isinstance(v, (tuple, list)) else (int(v), int(v))
-
-
-def _np(t):
-    return t.detach().cpu().numpy().astype(np.float32)
-
-
-class _Chain:
-    def __init__(self, input_shape):
-        self.shape = tuple(input_shape)
-        self.layers = []
-
-    def push(self, name, kind, **fields):
-        self.layers.append(dict(name=name, kind=kind, **fields))
-
-    def padding(self, name, size, k, s, p):
-        """'valid' or 'same' for an explicit symmetric padding p, or an error."""
-        if p == 0:
-            return "valid", somnet_h5.valid_extent(size, k, s)
-        out, before = somnet_h5.same_padding_before(size, k, s)
-        torch_out = (size + 2 * p - k) // s + 1
-        if before == p and torch_out == out:
-            return "same", out
-        raise ValueError(f"layer '{name}': padding {p} is neither 0 nor TensorFlow's 'same' for input size {size}")
-
-    def module(self, name, m):
-        if isinstance(m, nn.Linear):
-            if len(self.shape) != 1:
-                raise ValueError(f"layer '{name}': Linear on an image needs a Flatten first")
-            self.push(name, "dense", weights=_np(m.weight), bias=None if m.bias is None else _np(m.bias))
-            self.shape = (m.out_features,)
-        elif isinstance(m, nn.Conv2d):
-            if _pair(m.dilation) != (1, 1) or m.groups != 1 or m.padding_mode != "zeros":
-                raise ValueError(f"layer '{name}': dilation, groups and padding modes are not supported")
-            c, h, w = self.shape
-            kh, kw = _pair(m.kernel_size)
-            sh, sw = _pair(m.stride)
-            if m.padding == "same":
-                ph, pw = (kh - 1) // 2, (kw - 1) // 2
-            elif m.padding == "valid":
-                ph, pw = 0, 0
-            else:
-                ph, pw = _pair(m.padding)
-            mode_h, oh = self.padding(name, h, kh, sh, ph)
-            mode_w, ow = self.padding(name, w, kw, sw, pw)
-            if mode_h != mode_w:
-                raise ValueError(f"layer '{name}': padding {m.padding} mixes 'valid' and 'same' axes")
-            self.push(name, "conv2d", weights=_np(m.weight), bias=None if m.bias is None else _np(m.bias),
-                      stride=(sh, sw), padding=mode_h)
-            self.shape = (m.out_channels, oh, ow)
-        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            n = m.num_features
-            if self.shape[0] != n or (isinstance(m, nn.BatchNorm2d) != (len(self.shape) == 3)):
-                raise ValueError(f"layer '{name}': {type(m).__name__}({n}) does not fit input shape {self.shape}")
-            self.push(name, "batchnorm",
-                      gamma=_np(m.weight) if m.affine else np.ones(n),
-                      beta=_np(m.bias) if m.affine else np.zeros(n),
-                      moving_mean=_np(m.running_mean), moving_variance=_np(m.running_var),
-                      eps=m.eps, momentum=1.0 - (m.momentum if m.momentum is not None else 0.1))
-        elif isinstance(m, (nn.AvgPool2d, nn.MaxPool2d)):
-            size = _pair(m.kernel_size)
-            stride = _pair(m.stride if m.stride is not None else m.kernel_size)
-            if _pair(m.padding) != (0, 0) or m.ceil_mode or _pair(getattr(m, "dilation", 1)) != (1, 1):
-                raise ValueError(f"layer '{name}': pooling padding, ceil_mode and dilation are not supported")
-            c, h, w = self.shape
-            kind = "maxpool2d" if isinstance(m, nn.MaxPool2d) else "avgpool2d"
-            self.push(name, kind, size=size, stride=stride, padding="valid")
-            self.shape = (c, somnet_h5.valid_extent(h, size[0], stride[0]), somnet_h5.valid_extent(w, size[1], stride[1]))
-        elif isinstance(m, nn.Flatten):
-            if (m.start_dim, m.end_dim) != (1, -1):
-                raise ValueError(f"layer '{name}': Flatten must use start_dim=1, end_dim=-1")
-            self.flatten(name)
-        elif isinstance(m, nn.ReLU):
-            self.push(name, "activation", function="relu")
-        elif isinstance(m, nn.Softmax):
-            self.push(name, "activation", function="softmax")
-        elif isinstance(m, nn.Dropout):
-            self.push(name, "dropout", rate=m.p)
-        elif isinstance(m, nn.Identity):
-            pass
-        else:
-            raise ValueError(f"layer '{name}': module {type(m).__name__} is not supported")
-
-    def flatten(self, name):
-        if len(self.shape) == 3:
-            self.push(name, "flatten")
-            self.shape = (int(np.prod(self.shape)),)
-
-
-def records(net, input_shape):
-    """The layer records of `net` for one sample of `input_shape` (C, H, W) or (F,)."""
-    net = net.eval()
-    graph = torch.fx.symbolic_trace(net).graph
-    modules = dict(net.named_modules())
-    chain = _Chain(input_shape)
-    previous = None
-    for node in graph.nodes:
-        if node.op == "placeholder":
-            previous = node
-            continue
-        if node.op == "output":
-            break
-        if node.op == "call_method" and node.target == "size":
-            continue
-        first = node.args[0] if node.args else None
-        others = [a for a in node.args[1:] if isinstance(a, torch.fx.Node)
-                  and not (a.op == "call_method" and a.target == "size")]
-        if first is not previous or others:
-            raise ValueError(f"'{node.name}': the network is not a chain of layers")
-        name = node.name.replace("_", ".") if node.op == "call_module" else node.name
-        if node.op == "call_module":
-            chain.module(str(node.target), modules[node.target])
-        elif node.target in (torch.relu, F.relu, "relu"):
-            chain.push(name, "activation", function="relu")
-        elif node.target in (torch.flatten, "flatten") and tuple(node.args[1:]) in ((1,), (1, -1)):
-            chain.flatten(name)
-        elif node.target in ("view", "reshape") and len(node.args) == 3 and node.args[2] == -1:
-            chain.flatten(name)
-        elif node.target in (F.dropout,):
-            pass
-        else:
-            raise ValueError(f"'{node.name}': operation {node.target} is not supported")
-        previous = node
-    return chain.layers
+# The tracer is the Python package's own (python/somnet/_torch.py), loaded by path so that this
+# script needs only torch and h5py, not an installed somnet.
+_spec = importlib.util.spec_from_file_location(
+    "somnet_torch_trace", os.path.join(os.path.dirname(__file__), "..", "python", "somnet", "_torch.py"))
+_trace = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_trace)
+records = _trace.records
 
 
 def export(net, input_shape, path, provenance=None):

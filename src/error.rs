@@ -82,6 +82,15 @@ pub enum Error {
     /// A request that the addressed object does not support.
     #[error("{0}")]
     Unsupported(String),
+    /// A network description given in memory (a traced PyTorch module, a live Keras model) that
+    /// cannot become a somnet network.
+    #[error("{model}: {message}")]
+    Model {
+        /// What the description was made from.
+        model: String,
+        /// What is wrong, naming the layer and field.
+        message: String,
+    },
     /// An I/O failure, with the file it concerns.
     #[error("{path}: {source}")]
     Io {

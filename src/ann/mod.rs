@@ -30,10 +30,11 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 
 /// What dropout does at test time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DropoutMode {
     /// Training scales kept units by 1/(1 − p); inference is the identity (Keras, PyTorch).
+    #[default]
     Inverted,
     /// Training keeps units unscaled; inference multiplies by (1 − p) (the sleep-replay code,
     /// Srivastava et al. 2014).

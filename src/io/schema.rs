@@ -7,10 +7,11 @@
 //!                        hyper-parameters; datasets: the kind's weights (float32)
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use hdf5_metno as hdf5;
-use ndarray::{Array1, Array2, Array4, Ix1, Ix2, Ix4};
+use ndarray::{Array1, Array2, Array4, ArrayD, Ix1, Ix2, Ix4};
 
 use super::h5::{self, Ctx};
 use crate::ann::{Activation, Ann, BatchNorm, Conv2d, Dense, DropoutMode, Layer, Padding, Pool};
@@ -215,36 +216,172 @@ pub fn load(path: &Path) -> Result<ModelFile> {
             path: ctx.path.clone(),
             object: format!("{} (layer '{name}')", ctx.object),
         };
-        named.push((name, read_layer(&g, &ctx)?));
+        named.push((name, read_layer(&(&g, &ctx))?));
     }
     let ann =
         Ann::new(input_shape, named, dropout_mode).map_err(|e| Error::file(path, e.to_string()))?;
     Ok(ModelFile { ann, provenance })
 }
 
-fn read_layer(g: &hdf5::Group, ctx: &Ctx) -> Result<Layer> {
-    let kind = h5::read_str_attr(g, ctx, "kind")?;
+/// What the layer reader needs from where a layer is stored: an HDF5 group of a model file, or
+/// a [`LayerRecord`] built in memory (the Python package's PyTorch tracer). One reader for both
+/// keeps a traced network and an exported file the same network.
+trait LayerFields {
+    /// An error about this layer, naming it.
+    fn err(&self, message: String) -> Error;
+    /// The string attribute `name`.
+    fn str_attr(&self, name: &str) -> Result<String>;
+    /// The numeric attribute `name`, as numbers.
+    fn num_attr(&self, name: &str) -> Result<Vec<f64>>;
+    /// The float32 dataset `name`.
+    fn array(&self, name: &str) -> Result<ArrayD<f32>>;
+    /// Whether the dataset `name` is present.
+    fn has_array(&self, name: &str) -> bool;
+}
+
+impl LayerFields for (&hdf5::Group, &Ctx) {
+    fn err(&self, message: String) -> Error {
+        self.1.err(message)
+    }
+    fn str_attr(&self, name: &str) -> Result<String> {
+        h5::read_str_attr(self.0, self.1, name)
+    }
+    fn num_attr(&self, name: &str) -> Result<Vec<f64>> {
+        h5::read_num_attr(self.0, self.1, name)
+    }
+    fn array(&self, name: &str) -> Result<ArrayD<f32>> {
+        h5::read_f32(self.0, self.1, name)
+    }
+    fn has_array(&self, name: &str) -> bool {
+        self.0.link_exists(name)
+    }
+}
+
+/// One layer described in memory exactly as a model file stores it (`converters/SCHEMA.md`):
+/// its kind, string attributes (`padding`, `function`), numeric attributes (`stride`, `size`,
+/// `eps`, `momentum`, `rate`) and float32 datasets (`weights`, `bias`, `gamma`, …).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LayerRecord {
+    /// Layer name (unique in the model).
+    pub name: String,
+    /// Layer kind: dense, conv2d, avgpool2d, maxpool2d, flatten, batchnorm, activation, dropout.
+    pub kind: String,
+    /// String attributes.
+    pub strings: BTreeMap<String, String>,
+    /// Numeric attributes.
+    pub numbers: BTreeMap<String, Vec<f64>>,
+    /// Datasets.
+    pub arrays: BTreeMap<String, ArrayD<f32>>,
+}
+
+/// A whole model described in memory: what [`load`] reads from a file, built by a tracer instead.
+///
+/// ```
+/// use somnet::io::schema::{LayerRecord, ModelRecord};
+/// let dense = LayerRecord {
+///     name: "fc".into(),
+///     kind: "dense".into(),
+///     arrays: [("weights".to_string(), ndarray::ArrayD::zeros(vec![3, 4]))].into(),
+///     ..Default::default()
+/// };
+/// let record = ModelRecord { input_shape: vec![4], layers: vec![dense], ..Default::default() };
+/// let ann = record.to_ann("example")?;
+/// assert_eq!(ann.output_features(), 3);
+/// # Ok::<(), somnet::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelRecord {
+    /// Per-sample input shape, `[C, H, W]` or `[F]`.
+    pub input_shape: Vec<usize>,
+    /// Test-time convention of the dropout layers.
+    pub dropout_mode: DropoutMode,
+    /// Layers in order.
+    pub layers: Vec<LayerRecord>,
+}
+
+impl ModelRecord {
+    /// The network, checked as a file's would be; errors name `source` (what the record was
+    /// made from, e.g. a PyTorch module) and the layer.
+    pub fn to_ann(&self, source: &str) -> Result<Ann> {
+        let named = self
+            .layers
+            .iter()
+            .map(|l| Ok((l.name.clone(), read_layer(&(l, source))?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ann::new(self.input_shape.clone(), named, self.dropout_mode).map_err(|e| Error::Model {
+            model: source.to_string(),
+            message: e.to_string(),
+        })
+    }
+}
+
+impl LayerFields for (&LayerRecord, &str) {
+    fn err(&self, message: String) -> Error {
+        Error::Model {
+            model: self.1.to_string(),
+            message: format!("layer '{}': {message}", self.0.name),
+        }
+    }
+    fn str_attr(&self, name: &str) -> Result<String> {
+        if name == "kind" {
+            return Ok(self.0.kind.clone());
+        }
+        self.0
+            .strings
+            .get(name)
+            .cloned()
+            .ok_or_else(|| self.err(format!("missing attribute '{name}'")))
+    }
+    fn num_attr(&self, name: &str) -> Result<Vec<f64>> {
+        self.0
+            .numbers
+            .get(name)
+            .cloned()
+            .ok_or_else(|| self.err(format!("missing attribute '{name}'")))
+    }
+    fn array(&self, name: &str) -> Result<ArrayD<f32>> {
+        let a = self
+            .0
+            .arrays
+            .get(name)
+            .ok_or_else(|| self.err(format!("missing dataset '{name}'")))?;
+        if let Some(i) = a.iter().position(|v| !v.is_finite()) {
+            return Err(self.err(format!(
+                "dataset '{name}' holds a non-finite value at flat index {i}"
+            )));
+        }
+        Ok(a.clone())
+    }
+    fn has_array(&self, name: &str) -> bool {
+        self.0.arrays.contains_key(name)
+    }
+}
+
+fn read_layer(g: &impl LayerFields) -> Result<Layer> {
+    let kind = g.str_attr("kind")?;
     let pair = |name: &str| -> Result<(usize, usize)> {
-        match h5::read_num_attr(g, ctx, name)?.as_slice() {
-            [a, b] if *a >= 1.0 && *b >= 1.0 => Ok((*a as usize, *b as usize)),
-            other => Err(ctx.err(format!(
+        match g.num_attr(name)?.as_slice() {
+            [a, b] if *a >= 1.0 && *b >= 1.0 && a.fract() == 0.0 && b.fract() == 0.0 => {
+                Ok((*a as usize, *b as usize))
+            }
+            other => Err(g.err(format!(
                 "attribute '{name}' is {other:?}, expected two positive integers"
             ))),
         }
     };
     let padding = || -> Result<Padding> {
-        match h5::read_str_attr(g, ctx, "padding")?.as_str() {
+        match g.str_attr("padding")?.as_str() {
             "valid" => Ok(Padding::Valid),
             "same" => Ok(Padding::Same),
-            other => Err(ctx.err(format!(
+            other => Err(g.err(format!(
                 "padding '{other}' is not supported (expected 'valid' or 'same')"
             ))),
         }
     };
     let vector = |name: &str, len: usize| -> Result<Array1<f32>> {
-        let a = h5::read_f32(g, ctx, name)?;
+        let a = g.array(name)?;
         if a.shape() != [len] {
-            return Err(ctx.err(format!(
+            return Err(g.err(format!(
                 "dataset '{name}' has shape {:?}, expected [{len}]",
                 a.shape()
             )));
@@ -252,24 +389,24 @@ fn read_layer(g: &hdf5::Group, ctx: &Ctx) -> Result<Layer> {
         Ok(a.into_dimensionality::<Ix1>().expect("shape checked"))
     };
     let scalar = |name: &str| -> Result<f32> {
-        match h5::read_num_attr(g, ctx, name)?.as_slice() {
-            [v] => Ok(*v as f32),
-            other => Err(ctx.err(format!(
+        match g.num_attr(name)?.as_slice() {
+            [v] if v.is_finite() => Ok(*v as f32),
+            other => Err(g.err(format!(
                 "attribute '{name}' is {other:?}, expected one number"
             ))),
         }
     };
     Ok(match kind.as_str() {
         "dense" => {
-            let w = h5::read_f32(g, ctx, "weights")?;
-            let w: Array2<f32> = w.into_dimensionality::<Ix2>().map_err(|_| ctx.err("dataset 'weights' must be 2-D (outputs, inputs)"))?;
-            let bias = if g.link_exists("bias") { Some(vector("bias", w.nrows())?) } else { None };
+            let w = g.array("weights")?;
+            let w: Array2<f32> = w.into_dimensionality::<Ix2>().map_err(|_| g.err("dataset 'weights' must be 2-D (outputs, inputs)".into()))?;
+            let bias = if g.has_array("bias") { Some(vector("bias", w.nrows())?) } else { None };
             Layer::Dense(Dense { weights: w, bias })
         }
         "conv2d" => {
-            let w = h5::read_f32(g, ctx, "weights")?;
-            let w: Array4<f32> = w.into_dimensionality::<Ix4>().map_err(|_| ctx.err("dataset 'weights' must be 4-D (out channels, in channels, kh, kw)"))?;
-            let bias = if g.link_exists("bias") { Some(vector("bias", w.dim().0)?) } else { None };
+            let w = g.array("weights")?;
+            let w: Array4<f32> = w.into_dimensionality::<Ix4>().map_err(|_| g.err("dataset 'weights' must be 4-D (out channels, in channels, kh, kw)".into()))?;
+            let bias = if g.has_array("bias") { Some(vector("bias", w.dim().0)?) } else { None };
             Layer::Conv2d(Conv2d { weights: w, bias, stride: pair("stride")?, padding: padding()? })
         }
         "avgpool2d" | "maxpool2d" => {
@@ -282,7 +419,7 @@ fn read_layer(g: &hdf5::Group, ctx: &Ctx) -> Result<Layer> {
         }
         "flatten" => Layer::Flatten,
         "batchnorm" => {
-            let gamma = h5::read_f32(g, ctx, "gamma")?;
+            let gamma = g.array("gamma")?;
             let n = gamma.len();
             Layer::BatchNorm(BatchNorm {
                 gamma: vector("gamma", n)?,
@@ -293,13 +430,13 @@ fn read_layer(g: &hdf5::Group, ctx: &Ctx) -> Result<Layer> {
                 momentum: scalar("momentum")?,
             })
         }
-        "activation" => Layer::Activation(match h5::read_str_attr(g, ctx, "function")?.as_str() {
+        "activation" => Layer::Activation(match g.str_attr("function")?.as_str() {
             "relu" => Activation::Relu,
             "softmax" => Activation::Softmax,
             "linear" => Activation::Linear,
-            other => return Err(ctx.err(format!("activation '{other}' is not supported (relu, softmax, linear)"))),
+            other => return Err(g.err(format!("activation '{other}' is not supported (relu, softmax, linear)"))),
         }),
         "dropout" => Layer::Dropout { rate: scalar("rate")? },
-        other => return Err(ctx.err(format!("layer kind '{other}' is not supported (dense, conv2d, avgpool2d, maxpool2d, flatten, batchnorm, activation, dropout)"))),
+        other => return Err(g.err(format!("layer kind '{other}' is not supported (dense, conv2d, avgpool2d, maxpool2d, flatten, batchnorm, activation, dropout)"))),
     })
 }

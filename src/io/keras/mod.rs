@@ -20,9 +20,11 @@
 //! # Ok::<(), somnet::Error>(())
 //! ```
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use hdf5_metno as hdf5;
+use ndarray::ArrayD;
 use serde_json::Value;
 
 mod builder;
@@ -87,7 +89,50 @@ pub fn load(path: &Path) -> Result<KerasModel> {
         .map_err(|e| root.err(format!("attribute 'model_config' is not valid JSON: {e}")))?;
     let keras_version = h5::read_str_attr(&file, &root, "keras_version").unwrap_or_default();
     let backend = h5::read_str_attr(&file, &root, "backend").unwrap_or_default();
-    let class_name = str_field(&config, "class_name")
+    let weights = file
+        .group("model_weights")
+        .map_err(|_| root.err("missing group 'model_weights' (the file holds no weights)"))?;
+    let wctx = root.child("model_weights");
+    build(&config, keras_version, backend, &root, |kl| {
+        LayerWeights::read(&weights, &wctx, kl)
+    })
+}
+
+/// The weights of a model in memory: for each layer name, its variables as (name, array) in
+/// Keras' layout (`kernel`, `bias`, `gamma`, `beta`, `moving_mean`, `moving_variance`; a path
+/// such as `dense/kernel` counts by its last part).
+pub type WeightMap = HashMap<String, Vec<(String, ArrayD<f32>)>>;
+
+/// Builds somnet's network from a Keras model held in memory: `config` is what a `.h5` file
+/// stores as `model_config` (`{"class_name": …, "config": model.get_config()}`) and `weights`
+/// the layers' variables. The same reader as [`load`], so a live model and its saved file give the
+/// same network; errors name `source` and the layer.
+pub fn from_config(
+    config: &Value,
+    keras_version: &str,
+    backend: &str,
+    mut weights: WeightMap,
+    source: &str,
+) -> Result<KerasModel> {
+    let root = Ctx::root(Path::new(source));
+    build(
+        config,
+        keras_version.to_string(),
+        backend.to_string(),
+        &root,
+        |kl| LayerWeights::from_memory(&root, kl, weights.remove(&kl.name).unwrap_or_default()),
+    )
+}
+
+/// The network of `config`, each layer's weights from `weights_of`.
+fn build(
+    config: &Value,
+    keras_version: String,
+    backend: String,
+    root: &Ctx,
+    mut weights_of: impl FnMut(&config::KLayer) -> Result<LayerWeights>,
+) -> Result<KerasModel> {
+    let class_name = str_field(config, "class_name")
         .ok_or_else(|| root.err("model_config has no 'class_name'"))?
         .to_string();
     let model_cfg = config
@@ -99,22 +144,17 @@ pub fn load(path: &Path) -> Result<KerasModel> {
         .unwrap_or("model")
         .to_string();
     let (klayers, input_shape) = match class_name.as_str() {
-        "Sequential" => sequential(model_cfg, &root)?,
-        "Functional" | "Model" => functional(model_cfg, &root)?,
+        "Sequential" => sequential(model_cfg, root)?,
+        "Functional" | "Model" => functional(model_cfg, root)?,
         other => {
             return Err(root.err(format!(
                 "model class '{other}' is not supported (Sequential, Functional)"
             )))
         }
     };
-    let weights = file
-        .group("model_weights")
-        .map_err(|_| root.err("missing group 'model_weights' (the file holds no weights)"))?;
-    let wctx = root.child("model_weights");
-    let mut builder = Builder::new(input_shape, &klayers, &root)?;
+    let mut builder = Builder::new(input_shape, &klayers, root)?;
     for kl in &klayers {
-        let vars = LayerWeights::read(&weights, &wctx, kl)?;
-        builder.add(kl, vars)?;
+        builder.add(kl, weights_of(kl)?)?;
     }
     let layers = builder.finish();
     let ann = Ann::new(builder.somnet_input_shape(), layers, DropoutMode::Inverted)

@@ -9,6 +9,16 @@ use super::config::KLayer;
 use crate::error::Result;
 use crate::io::h5::{self, Ctx};
 
+/// A variable's name without its layer path and Keras 2's ":0" suffix (`dense/kernel:0` → `kernel`).
+fn short_name(wname: &str) -> String {
+    wname
+        .rsplit('/')
+        .next()
+        .unwrap_or(wname)
+        .trim_end_matches(":0")
+        .to_string()
+}
+
 /// The weight datasets of one layer, by variable name (`kernel`, `bias`, `gamma`, …).
 pub(super) struct LayerWeights {
     pub(super) vars: HashMap<String, (ArrayD<f32>, String)>,
@@ -47,13 +57,27 @@ impl LayerWeights {
                     ),
                 ));
             }
-            let short = wname
-                .rsplit('/')
-                .next()
-                .unwrap_or(&wname)
-                .trim_end_matches(":0")
-                .to_string();
-            vars.insert(short, (array, object));
+            vars.insert(short_name(&wname), (array, object));
+        }
+        Ok(LayerWeights { vars })
+    }
+
+    /// The variables of a layer held in memory (a live Keras model), checked as a file's are.
+    pub(super) fn from_memory(
+        root: &Ctx,
+        kl: &KLayer,
+        arrays: Vec<(String, ArrayD<f32>)>,
+    ) -> Result<LayerWeights> {
+        let mut vars = HashMap::new();
+        for (wname, array) in arrays {
+            let object = format!("weight '{wname}'");
+            if let Some(i) = array.iter().position(|x| !x.is_finite()) {
+                return Err(kl.err(
+                    root,
+                    format!("{object} holds a non-finite value at flat index {i}"),
+                ));
+            }
+            vars.insert(short_name(&wname), (array, object));
         }
         Ok(LayerWeights { vars })
     }

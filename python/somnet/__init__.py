@@ -1,0 +1,42 @@
+"""somnet: event-driven spiking neural networks, from Python.
+
+Convert a trained network to a spiking one and measure its accuracy after every time step, its
+synaptic operations and its energy::
+
+    import somnet
+    images, labels = somnet.datasets.load("mnist", "test", limit=1000)
+    train, _ = somnet.datasets.load("mnist", "train", limit=6000)
+    model = somnet.load("lenet.h5")                  # or somnet.from_torch(net, (1, 28, 28))
+    snn = somnet.convert(model, train[::10], percentile=99.9)
+    result = snn.evaluate(images, labels, steps=64)
+    result.snn_accuracy_per_step                     # NumPy array, one value per step
+
+Every call runs in the Rust library (the same code as the ``somnet`` command), without the GIL
+and on all cores; Ctrl-C stops it within about a second and raises :class:`Interrupted` with the
+finished part. Errors are :class:`SomnetError` (a ``ValueError``) or :class:`SomnetFileError`
+(also an ``OSError``), with the library's message naming the file, layer or field.
+"""
+
+from . import datasets
+from ._errors import Interrupted, SomnetError, SomnetFileError
+from ._models import Converted, Model, convert, from_keras, from_torch, load
+from ._records import ConversionRecord, Evaluation, Record
+from ._somnet import __version__, simd_level
+
+__all__ = [
+    "Converted",
+    "ConversionRecord",
+    "Evaluation",
+    "Interrupted",
+    "Model",
+    "Record",
+    "SomnetError",
+    "SomnetFileError",
+    "convert",
+    "datasets",
+    "from_keras",
+    "from_torch",
+    "load",
+    "simd_level",
+    "__version__",
+]

@@ -1,0 +1,190 @@
+"""Trained networks and their spiking conversions: the Python face of the library's conversion
+pipeline (`convert::pipeline`). Arguments are checked and converted here; the work is the
+library's."""
+
+import json
+
+import numpy as np
+
+from . import _arrays, _progress, _somnet
+from ._errors import Interrupted, SomnetError
+from ._records import ConversionRecord, Evaluation, Record
+
+
+def _knob_text(key, value):
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "none"
+    return str(value)
+
+
+def _knobs(knobs):
+    """keyword arguments → (key, text) pairs for the library (`early_exit=8` → `early-exit`)."""
+    return [(k.replace("_", "-"), _knob_text(k, v)) for k, v in knobs.items()]
+
+
+class Model:
+    """A trained network (an ANN): from :func:`load`, :func:`from_torch` or :func:`from_keras`."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    @property
+    def input_shape(self):
+        """Per-sample input shape: (C, H, W) or (F,)."""
+        return tuple(self._inner.input_shape)
+
+    @property
+    def output_features(self):
+        """Number of outputs (classes)."""
+        return self._inner.output_features
+
+    @property
+    def source(self):
+        """Where the network came from (a file, a traced module)."""
+        return self._inner.source
+
+    def summary(self):
+        """One :class:`Record` per layer: name, kind, output_shape, params, macs."""
+        return [Record(r) for r in json.loads(self._inner.summary_json())]
+
+    @property
+    def provenance(self):
+        """How the network was made (a dict)."""
+        return json.loads(self._inner.provenance_json())
+
+    def predict(self, images, threads=0):
+        """The network's outputs for ``images`` ((N, *input_shape) or (N, features)): (N, classes)."""
+        x = _arrays.images("images", images, self.input_shape)
+        return self._inner.forward(x, threads)
+
+    def accuracy(self, images, labels, threads=0):
+        """Fraction of ``images`` whose largest output is the label."""
+        out = self.predict(images, threads)
+        y = _arrays.labels("labels", labels, out.shape[0])
+        # argmax ties go to the lowest index, as in the library.
+        return float(np.mean(np.argmax(out, axis=1) == y))
+
+    def save(self, path):
+        """Writes the network to ``path`` as a somnet model file (readable by the ``somnet`` CLI)."""
+        self._inner.save(str(path))
+
+    def __repr__(self):
+        return f"Model(source={self.source!r}, input_shape={self.input_shape}, outputs={self.output_features})"
+
+
+class Converted:
+    """A spiking network converted from a trained one: from :func:`convert`, or :func:`load` of
+    a file written by ``somnet convert`` or :meth:`save`."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    @property
+    def record(self):
+        """How it was converted: :class:`ConversionRecord` (options, λ per layer, calibration)."""
+        return ConversionRecord.from_json(self._inner.record_json())
+
+    @property
+    def original(self):
+        """The trained network as given (:class:`Model`)."""
+        return Model(self._inner.original())
+
+    @property
+    def normalised(self):
+        """The normalised network (batch norm folded, weights scaled for threshold 1)."""
+        return Model(self._inner.normalised())
+
+    def save(self, path):
+        """Writes the converted network to ``path``, as ``somnet convert --out`` does."""
+        self._inner.save(str(path))
+
+    def evaluate(self, images, labels, steps, *, threads=0, progress=None, name="numpy", **knobs):
+        """Simulates every image for ``steps`` time steps and returns an :class:`Evaluation`:
+        accuracy after every step, latency, synaptic operations and spikes per layer, energy.
+
+        ``knobs`` override the conversion's simulation options: ``input`` (analog, poisson),
+        ``neuron`` (if, lif, lif:TAU, izhikevich), ``tau_mem``, ``reset`` (subtract, zero),
+        ``refractory``, ``initial`` (zero, half), ``dale`` (bool), ``readout`` (spikes,
+        membrane), ``early_exit`` (None or K), ``seed``. ``progress=True`` shows a bar.
+        Ctrl-C raises :class:`Interrupted` whose ``partial`` covers the finished images.
+        """
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise SomnetError(f"steps = {steps!r}: expected a whole number ≥ 1")
+        x = _arrays.images("images", images, self.original.input_shape)
+        y = _arrays.labels("labels", labels, x.shape[0])
+        callback = _progress.callback(progress, "images")
+        text, stopped = self._inner.evaluate(name, x, y, int(steps), _knobs(knobs), threads, callback)
+        result = Evaluation.from_json(text)
+        if stopped is not None:
+            if isinstance(stopped, KeyboardInterrupt):
+                raise Interrupted(f"interrupted after {result.images} images", partial=result) from stopped
+            raise stopped
+        return result
+
+    def __repr__(self):
+        return f"Converted(source={self._inner.source!r}, options={self.record.options.to_dict()})"
+
+
+def load(path):
+    """Reads a somnet model file or a Keras ``.h5`` file: a :class:`Model`, or a
+    :class:`Converted` when the file holds a network converted earlier."""
+    inner, _format = _somnet.load(str(path))
+    return Converted(inner) if isinstance(inner, _somnet.Converted) else Model(inner)
+
+
+def convert(model, calibration, *, percentile=99.9, norm="layer", threads=0, **knobs):
+    """Converts ``model`` to a spiking network: folds batch norm, normalises the weights on the
+    ``calibration`` images at ``percentile`` of the non-zero activations (per ``layer`` or per
+    ``channel``), and checks the engine can build it with ``knobs`` (see
+    :meth:`Converted.evaluate`). The command line uses every 10th training image, at most 6 000."""
+    if not isinstance(model, Model):
+        raise SomnetError(f"model: expected a somnet.Model (from load, from_torch or from_keras), got {type(model).__name__}")
+    x = _arrays.images("calibration", calibration, model.input_shape)
+    pairs = [("percentile", _knob_text("percentile", percentile)), ("norm", str(norm))] + _knobs(knobs)
+    return Converted(_somnet.convert(model._inner, x, pairs, threads))
+
+
+def _layer_tuple(record):
+    strings, numbers, arrays = {}, {}, {}
+    for key, value in record.items():
+        if key in ("name", "kind") or value is None:
+            continue
+        if isinstance(value, str):
+            strings[key] = value
+        elif isinstance(value, np.ndarray):
+            arrays[key] = np.ascontiguousarray(value, dtype=np.float32)
+        else:
+            numbers[key] = [float(v) for v in np.atleast_1d(value)]
+    return record["name"], record["kind"], strings, numbers, arrays
+
+
+def from_torch(module, input_shape):
+    """A :class:`Model` from a PyTorch ``nn.Module`` traced with ``torch.fx`` (in eval mode; no
+    file): Linear, Conv2d, BatchNorm1d/2d, AvgPool2d, MaxPool2d, Flatten, ReLU, Softmax, Dropout,
+    Identity and the functional forms of relu and flatten. ``input_shape`` is one sample's
+    (C, H, W) or (F,). Anything else is refused naming the layer."""
+    import torch
+
+    from . import _torch
+
+    shape = tuple(int(d) for d in input_shape)
+    try:
+        layers = _torch.records(module, shape)
+    except ValueError as e:
+        raise SomnetError(f"PyTorch module {type(module).__name__}: {e}") from None
+    source = f"PyTorch module {type(module).__name__}"
+    provenance = json.dumps({"imported_from": source, "torch_version": torch.__version__})
+    inner = _somnet.model_from_records(list(shape), [_layer_tuple(r) for r in layers], "inverted", source, provenance)
+    return Model(inner)
+
+
+def from_keras(model):
+    """A :class:`Model` from a live Keras 3 model (Sequential or Functional chain), read by the
+    same code as a Keras ``.h5`` file, without writing one."""
+    from . import _keras
+
+    config, version, backend, weights = _keras.parts(model)
+    source = f"Keras model '{model.name}'"
+    return Model(_somnet.model_from_keras(config, version, backend, weights, source))

@@ -1,0 +1,58 @@
+# Type stubs of the extension module somnet._somnet (python/src). The public API is in the pure
+# Python modules beside this file; these are the calls they make.
+from typing import Any, Callable, Optional
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+CONVERT_KEYS: str
+
+Progress = Optional[Callable[[int, int], Any]]
+Knobs = list[tuple[str, str]]
+
+def simd_level() -> str: ...
+def default_data_dir() -> str: ...
+def load_dataset(name: str, dir: str, split: str) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8], list[str]]: ...
+def load(path: str) -> tuple["Model | Converted", str]: ...
+def convert(model: "Model", calibration: npt.NDArray[np.float32], knobs: Knobs, threads: int) -> "Converted": ...
+def model_from_records(
+    input_shape: list[int],
+    layers: list[tuple[str, str, dict[str, str], dict[str, list[float]], dict[str, npt.NDArray[np.float32]]]],
+    dropout_mode: str,
+    source: str,
+    provenance_json: str,
+) -> "Model": ...
+def model_from_keras(
+    config_json: str,
+    keras_version: str,
+    backend: str,
+    weights: dict[str, list[tuple[str, npt.NDArray[np.float32]]]],
+    source: str,
+) -> "Model": ...
+
+class Model:
+    source: str
+    input_shape: list[int]
+    output_features: int
+    def summary_json(self) -> str: ...
+    def provenance_json(self) -> str: ...
+    def forward(self, images: npt.NDArray[np.float32], threads: int) -> npt.NDArray[np.float32]: ...
+    def save(self, path: str) -> None: ...
+
+class Converted:
+    source: str
+    def record_json(self) -> str: ...
+    def normalised(self) -> Model: ...
+    def original(self) -> Model: ...
+    def save(self, path: str) -> None: ...
+    def evaluate(
+        self,
+        name: str,
+        images: npt.NDArray[np.float32],
+        labels: npt.NDArray[np.uint8],
+        steps: int,
+        knobs: Knobs,
+        threads: int,
+        progress: Progress,
+    ) -> tuple[str, Optional[BaseException]]: ...

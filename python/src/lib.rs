@@ -1,0 +1,37 @@
+//! `somnet._somnet`, the extension module under the Python package `somnet`. It only converts
+//! arguments, calls the somnet library and converts results back; the pure-Python package around
+//! it (`python/somnet/`) checks and converts NumPy inputs, holds the exception classes and the
+//! typed records, and traces PyTorch and Keras models into layer records.
+
+use pyo3::prelude::*;
+
+mod arrays;
+mod datasets;
+mod errors;
+mod interrupt;
+mod models;
+
+#[pymodule]
+fn _somnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", somnet::VERSION)?;
+    m.add(
+        "CONVERT_KEYS",
+        somnet::convert::options::ConvertOptions::KEYS,
+    )?;
+    m.add_function(wrap_pyfunction!(simd_level, m)?)?;
+    m.add_class::<models::PyModel>()?;
+    m.add_class::<models::PyConverted>()?;
+    m.add_function(wrap_pyfunction!(models::load, m)?)?;
+    m.add_function(wrap_pyfunction!(models::convert, m)?)?;
+    m.add_function(wrap_pyfunction!(models::model_from_records, m)?)?;
+    m.add_function(wrap_pyfunction!(models::model_from_keras, m)?)?;
+    m.add_function(wrap_pyfunction!(datasets::load_dataset, m)?)?;
+    m.add_function(wrap_pyfunction!(datasets::default_data_dir, m)?)?;
+    Ok(())
+}
+
+/// The vector kernels in use (`avx512`, `avx2` or `portable`), chosen from the CPU at run time.
+#[pyfunction]
+fn simd_level() -> String {
+    somnet::simd::level().name().to_string()
+}

@@ -1,0 +1,330 @@
+//! Trained networks (`Model`) and converted spiking networks (`Converted`): loading, building
+//! from a traced PyTorch module or a live Keras model, conversion and evaluation. Each function
+//! parses its arguments, calls one library function and returns; records travel as JSON text that
+//! `somnet/_records.py` turns into typed objects with NumPy fields.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn};
+use pyo3::prelude::*;
+
+use somnet::ann::{Ann, DropoutMode};
+use somnet::convert::options::ConvertOptions;
+use somnet::convert::pipeline::{self, Converted};
+use somnet::convert::record::ConvertedFileRecord;
+use somnet::io::schema::{LayerRecord, ModelRecord};
+
+use crate::errors::{value, OrPy};
+use crate::interrupt;
+
+/// A trained network (an ANN), as loaded or traced.
+#[pyclass(name = "Model", module = "somnet._somnet", frozen)]
+pub struct PyModel {
+    pub ann: Ann,
+    /// Where it came from (a file, a traced module), for messages and records.
+    #[pyo3(get)]
+    pub source: String,
+    /// Its provenance record (JSON).
+    pub provenance: serde_json::Value,
+}
+
+#[pymethods]
+impl PyModel {
+    /// Per-sample input shape: (C, H, W) or (F,).
+    #[getter]
+    fn input_shape(&self) -> Vec<usize> {
+        self.ann.input_shape.clone()
+    }
+
+    /// Number of outputs (classes).
+    #[getter]
+    fn output_features(&self) -> usize {
+        self.ann.output_features()
+    }
+
+    /// One row per layer (name, kind, output shape, parameters, MACs) as JSON.
+    fn summary_json(&self) -> String {
+        serde_json::to_string(&self.ann.summary()).expect("summaries serialise")
+    }
+
+    /// The provenance record as JSON.
+    fn provenance_json(&self) -> String {
+        self.provenance.to_string()
+    }
+
+    /// The network's outputs for `images` (N, features), float32.
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        images: PyReadonlyArray2<'py, f32>,
+        threads: usize,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let x = images.as_array();
+        let out = interrupt::run(py, threads, 0, None, |_| self.ann.forward(x))?;
+        if let Some(e) = out.stopped_by {
+            return Err(e);
+        }
+        Ok(out.value.or_py()?.into_pyarray(py))
+    }
+
+    /// Writes the network to `path` as a somnet model file.
+    fn save(&self, path: PathBuf) -> PyResult<()> {
+        somnet::io::schema::save(&path, &self.ann, self.provenance.clone()).or_py()
+    }
+}
+
+/// A spiking network converted from a trained one (or read from a converted file).
+#[pyclass(name = "Converted", module = "somnet._somnet", frozen)]
+pub struct PyConverted {
+    pub inner: Converted,
+    /// The trained network's source.
+    #[pyo3(get)]
+    pub source: String,
+    /// The trained network's provenance (kept in the converted file).
+    pub source_provenance: serde_json::Value,
+}
+
+#[pymethods]
+impl PyConverted {
+    /// How it was converted (options, λ per layer, calibration) as JSON.
+    fn record_json(&self) -> String {
+        serde_json::to_string(&self.inner.record).expect("records serialise")
+    }
+
+    /// The normalised network (weights scaled for unit thresholds) as a `Model`.
+    fn normalised(&self) -> PyModel {
+        PyModel {
+            ann: self.inner.ann.clone(),
+            source: format!("{} (normalised)", self.source),
+            provenance: serde_json::Value::Null,
+        }
+    }
+
+    /// The network as given (its ANN accuracy and MACs are what evaluations compare with).
+    fn original(&self) -> PyModel {
+        PyModel {
+            ann: self.inner.source().clone(),
+            source: self.source.clone(),
+            provenance: self.source_provenance.clone(),
+        }
+    }
+
+    /// Writes the converted network to `path`, as `somnet convert` does.
+    fn save(&self, path: PathBuf) -> PyResult<()> {
+        let record = ConvertedFileRecord {
+            somnet_version: somnet::VERSION.to_string(),
+            command: String::new(),
+            source_model: self.source.clone(),
+            source_provenance: self.source_provenance.clone(),
+            conversion: self.inner.record.clone(),
+        };
+        let record = serde_json::to_value(&record).expect("records serialise");
+        somnet::io::schema::save(&path, &self.inner.ann, record).or_py()
+    }
+
+    /// Simulates every image for `steps` steps with the conversion's options, `knobs` (key,
+    /// value) overriding them. Returns the evaluation as JSON and the exception that stopped it
+    /// early (Ctrl-C), if any; the record then covers the finished images.
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        images: PyReadonlyArray2<'py, f32>,
+        labels: PyReadonlyArray1<'py, u8>,
+        steps: u64,
+        knobs: Vec<(String, String)>,
+        threads: usize,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<(String, Option<Py<PyAny>>)> {
+        let options = with_knobs(self.inner.record.options.clone(), &knobs)?;
+        let source = self.inner.source();
+        let data = crate::arrays::dataset(
+            name,
+            &images,
+            Some(&labels),
+            &source.input_shape,
+            source.output_features(),
+        )?;
+        let total = data.len() as u64;
+        let out = interrupt::run(py, threads, total, progress, |watch| {
+            pipeline::evaluate(&self.inner, &data, steps, &options, |n| {
+                watch.tick(n as u64)
+            })
+        })?;
+        let mut e = out.value.or_py()?;
+        e.model = Some(self.source.clone());
+        let json = serde_json::to_string(&e).expect("records serialise");
+        Ok((
+            json,
+            out.stopped_by.map(|err| err.into_value(py).into_any()),
+        ))
+    }
+}
+
+/// `options` with each (key, value) of `knobs` set, then validated.
+pub fn with_knobs(
+    mut options: ConvertOptions,
+    knobs: &[(String, String)],
+) -> PyResult<ConvertOptions> {
+    for (key, v) in knobs {
+        options.set(key, v).or_py()?;
+    }
+    options.validate().or_py()?;
+    Ok(options)
+}
+
+/// Reads a somnet or Keras `.h5` file: a `Model`, or a `Converted` when the file holds a network
+/// converted earlier. Returns it with a description of the format.
+#[pyfunction]
+pub fn load(py: Python<'_>, path: PathBuf) -> PyResult<(Py<PyAny>, String)> {
+    let (file, format) = py.detach(|| somnet::io::load_model(&path)).or_py()?;
+    let source = path.display().to_string();
+    let format = format.to_string();
+    match Converted::from_file(&path, &file).or_py()? {
+        Some(inner) => {
+            let source_provenance = file
+                .provenance
+                .record
+                .get("source_provenance")
+                .cloned()
+                .unwrap_or_default();
+            let c = PyConverted {
+                inner,
+                source,
+                source_provenance,
+            };
+            Ok((Py::new(py, c)?.into_any(), format))
+        }
+        None => {
+            let m = PyModel {
+                ann: file.ann,
+                source,
+                provenance: file.provenance.record,
+            };
+            Ok((Py::new(py, m)?.into_any(), format))
+        }
+    }
+}
+
+/// Converts `model`: folds batch norm, normalises on the calibration images (N, features) with
+/// the options `knobs` set (percentile, norm and every simulation knob), and checks the engine
+/// can build it.
+#[pyfunction]
+pub fn convert(
+    py: Python<'_>,
+    model: &PyModel,
+    calibration: PyReadonlyArray2<'_, f32>,
+    knobs: Vec<(String, String)>,
+    threads: usize,
+) -> PyResult<PyConverted> {
+    let options = with_knobs(ConvertOptions::default(), &knobs)?;
+    let data = crate::arrays::dataset(
+        "calibration",
+        &calibration,
+        None,
+        &model.ann.input_shape,
+        model.ann.output_features(),
+    )?;
+    let out = interrupt::run(py, threads, 0, None, |_| {
+        pipeline::convert(&model.ann, &data, &options)
+    })?;
+    if let Some(e) = out.stopped_by {
+        return Err(e);
+    }
+    Ok(PyConverted {
+        inner: out.value.or_py()?,
+        source: model.source.clone(),
+        source_provenance: model.provenance.clone(),
+    })
+}
+
+/// One traced layer: (name, kind, string attributes, numeric attributes, arrays).
+type LayerTuple<'py> = (
+    String,
+    String,
+    HashMap<String, String>,
+    HashMap<String, Vec<f64>>,
+    HashMap<String, PyReadonlyArrayDyn<'py, f32>>,
+);
+
+/// A `Model` from layer records in the model-file schema (what `somnet/_torch.py` traces).
+#[pyfunction]
+pub fn model_from_records(
+    input_shape: Vec<usize>,
+    layers: Vec<LayerTuple<'_>>,
+    dropout_mode: &str,
+    source: String,
+    provenance_json: &str,
+) -> PyResult<PyModel> {
+    let dropout_mode = match dropout_mode {
+        "inverted" => DropoutMode::Inverted,
+        "scale-at-test" => DropoutMode::ScaleAtTest,
+        other => {
+            return Err(value(format!(
+                "dropout_mode '{other}': expected 'inverted' or 'scale-at-test'"
+            )))
+        }
+    };
+    let layers = layers
+        .into_iter()
+        .map(|(name, kind, strings, numbers, arrays)| LayerRecord {
+            name,
+            kind,
+            strings: strings.into_iter().collect(),
+            numbers: numbers.into_iter().collect(),
+            arrays: arrays
+                .into_iter()
+                .map(|(k, a)| (k, a.as_array().to_owned()))
+                .collect(),
+        })
+        .collect();
+    let record = ModelRecord {
+        input_shape,
+        dropout_mode,
+        layers,
+    };
+    let ann = record.to_ann(&source).or_py()?;
+    Ok(PyModel {
+        ann,
+        source,
+        provenance: serde_json::from_str(provenance_json)
+            .map_err(|e| value(format!("provenance is not JSON: {e}")))?,
+    })
+}
+
+/// A `Model` from a live Keras model: its `model_config` JSON and each layer's variables.
+#[pyfunction]
+pub fn model_from_keras(
+    config_json: &str,
+    keras_version: &str,
+    backend: &str,
+    weights: HashMap<String, Vec<(String, PyReadonlyArrayDyn<'_, f32>)>>,
+    source: String,
+) -> PyResult<PyModel> {
+    let config: serde_json::Value = serde_json::from_str(config_json)
+        .map_err(|e| value(format!("{source}: the model config is not JSON: {e}")))?;
+    let weights = weights
+        .into_iter()
+        .map(|(layer, vars)| {
+            let vars = vars
+                .into_iter()
+                .map(|(n, a)| (n, a.as_array().to_owned()))
+                .collect();
+            (layer, vars)
+        })
+        .collect();
+    let k = somnet::io::keras::from_config(&config, keras_version, backend, weights, &source)
+        .or_py()?;
+    let provenance = serde_json::json!({
+        "imported_from": source,
+        "format": format!("live Keras model (Keras {keras_version}, backend {backend}, {})", k.class_name),
+        "keras_model_name": k.name,
+    });
+    Ok(PyModel {
+        ann: k.ann,
+        source,
+        provenance,
+    })
+}

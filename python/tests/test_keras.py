@@ -1,0 +1,74 @@
+"""`from_keras`: a live Keras 3 model becomes the same network as its saved `.h5` file (one
+reader for both), computes what Keras computes, and converts to the CLI's numbers."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import h5py
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+import somnet
+from conftest import same_evaluation
+
+
+@pytest.fixture(scope="module")
+def lenet():
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(6, 5, activation="relu"),
+        keras.layers.AveragePooling2D(2),
+        keras.layers.Conv2D(12, 3, padding="same", use_bias=False),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(32, activation="relu"),
+        keras.layers.Dropout(0.25),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    images, labels = somnet.datasets.load("mnist", "train", limit=2000)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(images.transpose(0, 2, 3, 1), labels.astype(np.int64), epochs=2, batch_size=100, verbose=0)
+    return model
+
+
+def test_live_model_computes_what_keras_computes(lenet, mnist_test):
+    images, _ = mnist_test
+    model = somnet.from_keras(lenet)
+    expected = np.asarray(lenet.predict(images.transpose(0, 2, 3, 1), verbose=0))
+    np.testing.assert_allclose(model.predict(images), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_live_model_is_the_network_of_its_saved_file(lenet, tmp_path, mnist_test):
+    images, _ = mnist_test
+    lenet.save(tmp_path / "lenet.h5")
+    np.testing.assert_array_equal(somnet.from_keras(lenet).predict(images),
+                                  somnet.load(tmp_path / "lenet.h5").predict(images))
+
+
+def test_live_model_converts_to_the_cli_numbers_of_its_saved_file(lenet, tmp_path, cli, mnist_test, calibration):
+    images, labels = mnist_test
+    lenet.save(tmp_path / "lenet.h5")
+    python = somnet.convert(somnet.from_keras(lenet), calibration).evaluate(images, labels, steps=16)
+    expected = cli("evaluate", "--model", tmp_path / "lenet.h5", "--dataset", "mnist", "--steps", 16,
+                   "--limit", 200, "--calibration-limit", 600, "--json")
+    same_evaluation(python, expected)
+
+
+@pytest.mark.parametrize("name", ["mlp", "lenet", "bn"])
+def test_fixture_models_loaded_by_keras_match_keras_outputs(root, name):
+    model = keras.models.load_model(root / f"tests/fixtures/keras3_{name}.h5", compile=False)
+    with h5py.File(root / f"tests/fixtures/keras3_{name}.io.h5") as f:
+        x, y = f["x"][()], f["y"][()]
+    np.testing.assert_allclose(somnet.from_keras(model).predict(x), y, atol=1e-5, rtol=1e-5)
+
+
+def test_branching_model_is_refused_by_layer_name(root):
+    model = keras.models.load_model(root / "tests/fixtures/keras3_branch.h5", compile=False)
+    with pytest.raises(somnet.SomnetError, match="Keras model"):
+        somnet.from_keras(model)
