@@ -11,6 +11,16 @@ synaptic operations and its energy::
     result = snn.evaluate(images, labels, steps=64)
     result.snn_accuracy_per_step                     # NumPy array, one value per step
 
+Or build a network of your own::
+
+    net = somnet.Network(dt_ms=0.1, seed=1)
+    inputs = net.add_poisson("inputs", 100, rate_hz=20.0)
+    lif = net.add_population("lif", 10, somnet.LIF(tau_mem_ms=20.0), ports=[somnet.Exponential(5.0)])
+    net.connect(inputs, lif, p=0.5, weight=2.0, delay_ms=1.0)
+    spikes = net.monitor_spikes(lif)
+    net.run(1000.0)
+    times_ms, neurons = spikes.spikes()
+
 Every call runs in the Rust library (the same code as the ``somnet`` command), without the GIL
 and on all cores; Ctrl-C stops it within about a second and raises :class:`Interrupted` with the
 finished part. Errors are :class:`SomnetError` (a ``ValueError``) or :class:`SomnetFileError`
@@ -21,9 +31,38 @@ from . import datasets
 from ._errors import Interrupted, SomnetError, SomnetFileError
 from ._models import Converted, Model, convert, from_keras, from_torch, load
 from ._records import ConversionRecord, Evaluation, Record
-from ._somnet import __version__, simd_level
+from ._somnet import (
+    IF,
+    LIF,
+    Delta,
+    Exponential,
+    Izhikevich,
+    Network,
+    Neurons,
+    Normal,
+    Population,
+    RateMonitor,
+    SpikeMonitor,
+    StateMonitor,
+    Uniform,
+    __version__,
+    simd_level,
+)
 
 __all__ = [
+    "IF",
+    "LIF",
+    "Delta",
+    "Exponential",
+    "Izhikevich",
+    "Network",
+    "Neurons",
+    "Normal",
+    "Population",
+    "RateMonitor",
+    "SpikeMonitor",
+    "StateMonitor",
+    "Uniform",
     "Converted",
     "ConversionRecord",
     "Evaluation",

@@ -10,6 +10,8 @@ mod datasets;
 mod errors;
 mod interrupt;
 mod models;
+mod models_neuron;
+mod network;
 
 #[pymodule]
 fn _somnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -27,6 +29,19 @@ fn _somnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(models::model_from_keras, m)?)?;
     m.add_function(wrap_pyfunction!(datasets::load_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(datasets::default_data_dir, m)?)?;
+    m.add_class::<network::PyNetwork>()?;
+    m.add_class::<network::PyPopulation>()?;
+    m.add_class::<network::Neurons>()?;
+    m.add_class::<network::SpikeMonitor>()?;
+    m.add_class::<network::StateMonitor>()?;
+    m.add_class::<network::RateMonitor>()?;
+    m.add_class::<models_neuron::Lif>()?;
+    m.add_class::<models_neuron::If>()?;
+    m.add_class::<models_neuron::Izhikevich>()?;
+    m.add_class::<models_neuron::Delta>()?;
+    m.add_class::<models_neuron::Exponential>()?;
+    m.add_class::<models_neuron::Uniform>()?;
+    m.add_class::<models_neuron::Normal>()?;
     Ok(())
 }
 

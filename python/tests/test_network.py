@@ -1,0 +1,128 @@
+"""The simulation API: hand-computable networks, analytic traces, and CUBA written in Python
+giving the spike digest of `somnet bench cuba`."""
+
+import math
+
+import numpy as np
+import pytest
+
+import somnet
+
+
+def cuba(n, seed, threads=0):
+    """CUBA (Brette et al. 2007, benchmark 2) exactly as the library's benchmark builds it."""
+    net = somnet.Network(dt_ms=0.1, seed=seed, max_delay_ms=1.0, threads=threads)
+    lif = somnet.LIF(tau_mem_ms=20.0, v_rest_mv=-49.0, v_th_mv=-50.0, v_reset_mv=-60.0, t_ref_ms=5.0)
+    pop = net.add_population("cuba", n, lif, ports=[somnet.Exponential(5.0), somnet.Exponential(10.0)])
+    net.set_v_uniform(pop, -60.0, -50.0)
+    n_exc, p = n * 4 // 5, min(80.0 / n, 1.0)
+    net.connect(pop[:n_exc], pop, p=p, weight=1.62, delay_steps=1, port=0, name="exc")
+    net.connect(pop[n_exc:], pop, p=p, weight=-9.0, delay_steps=1, port=1, name="inh")
+    return net, pop
+
+
+@pytest.mark.parametrize("n, seed", [(4000, 3), (1000, 1)])
+def test_cuba_from_python_has_the_spike_digest_of_the_cli(cli, n, seed):
+    net, _ = cuba(n, seed)
+    net.run(200.0)
+    expected = cli("bench", "cuba", "--n", n, "--t-ms", 200, "--seed", seed)
+    assert net.spike_digest() == expected["spike_digest"]
+    assert net.n_spikes == expected["spikes"] and net.n_synapses == expected["synapses"]
+
+
+def test_cuba_rate_monitor_and_thread_count(cli):
+    one, pop = cuba(2000, 5)
+    rate = one.monitor_rate(pop)
+    one.run(300.0)
+    times, rates = rate.rates()
+    assert times.shape == rates.shape == (3000,)
+    assert rate.mean_rate_hz() == pytest.approx(one.n_spikes / (2000 * 0.3))
+    assert 3.0 < rate.mean_rate_hz() < 9.0  # Brette et al. 2007: about 5.6–5.7 Hz at 4 000 neurons
+    single, _ = cuba(2000, 5, threads=1)
+    single.run(300.0)
+    assert single.spike_digest() == one.spike_digest()
+
+
+def test_spike_source_through_a_delayed_synapse_fires_the_target_one_step_later():
+    net = somnet.Network(dt_ms=0.1, seed=0)
+    source = net.add_spike_source("source", [[1.0, 2.5], [4.0]])
+    target = net.add_population("target", 2, somnet.IF(v_th_mv=1.0))
+    # One-to-one with weight = threshold: each input spike fires its target when it arrives.
+    net.connect(source, target, pairs=np.array([[0, 0], [1, 1]]), weight=1.0, delay_ms=0.3)
+    spikes = net.monitor_spikes(target)
+    net.run(6.0)
+    times, ids = spikes.spikes()
+    np.testing.assert_allclose(times, [1.3, 2.8, 4.3], atol=1e-9)
+    assert ids.tolist() == [0, 0, 1] and ids.dtype == np.uint32
+
+
+def test_lif_trace_follows_the_closed_form_until_the_first_spike():
+    # τ dv/dt = v_rest − v + I with I constant: v(t) = v_rest + I·(1 − e^(−t/τ)).
+    tau, rest, theta, current = 10.0, -70.0, -55.0, 20.0
+    net = somnet.Network(dt_ms=0.1, seed=0)
+    pop = net.add_population("lif", 1, somnet.LIF(tau_mem_ms=tau, v_rest_mv=rest, v_th_mv=theta,
+                                                   v_reset_mv=-70.0, t_ref_ms=2.0))
+    net.set_current(pop, current)
+    v = net.monitor_state(pop, "v", [0])
+    spikes = net.monitor_spikes(pop)
+    net.run(30.0)
+    times, values = v.traces()
+    assert values.shape == (300, 1) and values.dtype == np.float32
+    # A spike is reported at the start of the step in which v crossed θ; a trace value at the
+    # end of its step.
+    first = spikes.spikes()[0][0]
+    t_cross = -tau * math.log(1 - (theta - rest) / current)  # 13.86 ms
+    assert t_cross <= first + 0.1 < t_cross + 0.1 + 1e-9
+    np.testing.assert_allclose(times[:3], [0.1, 0.2, 0.3])
+    before = times <= first + 1e-9
+    analytic = rest + current * (1 - np.exp(-times[before] / tau))
+    np.testing.assert_allclose(values[before, 0], analytic, atol=1e-3)
+
+
+def test_reset_repeats_the_run_exactly():
+    net = somnet.Network(dt_ms=0.1, seed=9)
+    inputs = net.add_poisson("inputs", 200, 30.0)
+    pop = net.add_population("lif", 50, somnet.LIF(), ports=[somnet.Exponential(5.0)])
+    net.connect(inputs, pop, p=0.3, weight=somnet.Uniform(1.0, 3.0), delay_ms=somnet.Uniform(0.5, 2.0))
+    spikes = net.monitor_spikes(pop)
+    net.run(200.0)
+    first, digest = spikes.spikes(), net.spike_digest()
+    assert len(first[0]) > 0
+    net.reset()
+    assert net.current_step == 0 and len(spikes.spikes()[0]) == 0
+    net.run(200.0)
+    assert net.spike_digest() == digest
+    np.testing.assert_array_equal(spikes.spikes()[1], first[1])
+
+
+def test_izhikevich_regular_spiking_with_per_neuron_parameters():
+    net = somnet.Network(dt_ms=1.0, seed=0)
+    # Regular spiking and fast spiking (Izhikevich 2003, Fig. 2) under the same current.
+    pop = net.add_population("izh", 2, somnet.Izhikevich(a=[0.02, 0.1], b=0.2, c=-65.0, d=[8.0, 2.0]))
+    net.set_current(pop, 10.0)
+    spikes = net.monitor_spikes(pop)
+    net.run(1000.0)
+    _, ids = spikes.spikes()
+    rs, fs = np.sum(ids == 0), np.sum(ids == 1)
+    assert 0 < rs < fs  # fast spiking fires more often than regular spiking at the same drive
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda net, pop: net.connect(pop, pop, p=0.1, in_degree=3), "at most one connector"),
+        (lambda net, pop: net.connect(pop, pop, p=1.5), "p"),
+        (lambda net, pop: net.connect(pop, "pop"), "post: expected a Population"),
+        (lambda net, pop: net.connect(pop, pop, delay_ms=0.05), "0.05"),
+        (lambda net, pop: net.monitor_state(pop, "w", [0]), "var = 'w'"),
+        (lambda net, pop: net.add_population("x", 3, "lif"), "model: expected somnet.LIF"),
+        (lambda net, pop: net.add_population("x", 3, somnet.LIF(v_reset_mv=-40.0)), "v_reset_mv"),
+        (lambda net, pop: net.connect(pop, pop, pairs=np.array([[0, 99]])), "99"),
+    ],
+)
+def test_bad_network_arguments_raise_somnet_errors(call, message):
+    net = somnet.Network(dt_ms=0.1, seed=0)
+    pop = net.add_population("pop", 10, somnet.LIF())
+    with pytest.raises(somnet.SomnetError) as e:
+        call(net, pop)
+    assert message in str(e.value)
