@@ -546,10 +546,7 @@ impl StateMonitor {
     /// `(times_ms, values)`: float64 sample times (T,) and float32 values (T, neurons). A value
     /// is recorded after its step's update, so it holds for the end of the step: step k is
     /// reported at (k + 1)·dt (spikes are reported at k·dt, the start of the step that fired).
-    fn traces<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<Traces<'py>> {
+    fn traces<'py>(&self, py: Python<'py>) -> PyResult<Traces<'py>> {
         let net = self.net.borrow(py);
         let dt = net.net.config().dt_ms;
         let m = net.net.state_monitor(self.id);
