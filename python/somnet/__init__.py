@@ -27,10 +27,10 @@ finished part. Errors are :class:`SomnetError` (a ``ValueError``) or :class:`Som
 (also an ``OSError``), with the library's message naming the file, layer or field.
 """
 
-from . import datasets
+from . import datasets, distributed
 from ._errors import Interrupted, SomnetError, SomnetFileError
-from ._models import Converted, Model, convert, from_keras, from_torch, load
-from ._records import ConversionRecord, Evaluation, Record
+from ._models import Converted, Model, convert, from_keras, from_torch, load, merge
+from ._records import ConversionRecord, Evaluation, Record, Shard
 from ._somnet import (
     IF,
     LIF,
@@ -73,6 +73,9 @@ __all__ = [
     "SomnetFileError",
     "convert",
     "datasets",
+    "distributed",
+    "merge",
+    "Shard",
     "from_keras",
     "from_torch",
     "load",

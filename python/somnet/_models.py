@@ -7,8 +7,10 @@ import json
 import numpy as np
 
 from . import _arrays, _progress, _somnet
-from ._errors import Interrupted, SomnetError
-from ._records import ConversionRecord, Evaluation, Record
+from pathlib import Path
+
+from ._errors import Interrupted, SomnetError, SomnetFileError
+from ._records import ConversionRecord, Evaluation, Record, Shard
 
 
 def _knob_text(key, value):
@@ -100,6 +102,29 @@ class Converted:
         """Writes the converted network to ``path``, as ``somnet convert --out`` does."""
         self._inner.save(str(path))
 
+    def __reduce__(self):
+        # Pickled as the model-file bytes of the converted and the trained network (for Dask
+        # workers and multiprocessing): the copy evaluates to the same numbers.
+        converted, original = self._inner.to_bytes()
+        return (_converted_from_bytes, (converted, original, self._inner.source))
+
+    def evaluate_shard(self, images, labels, steps, index, count, *, threads=0, name="numpy", **knobs):
+        """Evaluates shard ``index`` of ``count`` of the images (a contiguous part, as
+        ``somnet evaluate --shard I/N`` takes it) and returns its :class:`Shard`;
+        :func:`somnet.merge` turns all shards into the :class:`Evaluation` of the whole run."""
+        x = _arrays.images("images", images, self.original.input_shape)
+        y = _arrays.labels("labels", labels, x.shape[0])
+        start, stop = _somnet.shard_range(x.shape[0], index, count)
+        return self._evaluate_part(x[start:stop], y[start:stop], start, index, count, steps, threads, name, knobs)
+
+    def _evaluate_part(self, x, y, first, index, count, steps, threads, name, knobs):
+        """The shard of already-converted arrays `x`, `y` starting at sample `first`."""
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise SomnetError(f"steps = {steps!r}: expected a whole number ≥ 1")
+        text = self._inner.evaluate_part(name, x, y, int(first), int(index), int(count), int(steps),
+                                         _knobs(knobs), threads)
+        return Shard.from_json(text)
+
     def evaluate(self, images, labels, steps, *, threads=0, progress=None, name="numpy", **knobs):
         """Simulates every image for ``steps`` time steps and returns an :class:`Evaluation`:
         accuracy after every step, latency, synaptic operations and spikes per layer, energy.
@@ -125,6 +150,29 @@ class Converted:
 
     def __repr__(self):
         return f"Converted(source={self._inner.source!r}, options={self.record.options.to_dict()})"
+
+
+def _converted_from_bytes(converted, original, source):
+    return Converted(_somnet.converted_from_bytes(converted, original, source))
+
+
+def merge(shards):
+    """The :class:`Evaluation` of a whole run from all its shards: :class:`Shard` records from
+    :meth:`Converted.evaluate_shard`, or the folders / ``shard.json`` files that
+    ``somnet evaluate --shard I/N --out DIR`` wrote, in any order. Equal to the unsharded run in
+    every field but the timings."""
+    texts = []
+    for s in shards:
+        if isinstance(s, Shard):
+            texts.append(s.to_json())
+        else:
+            path = Path(s)
+            path = path / "shard.json" if path.is_dir() else path
+            try:
+                texts.append(path.read_text())
+            except OSError as e:
+                raise SomnetFileError(f"{path}: {e.strerror or e}") from None
+    return Evaluation.from_json(_somnet.merge_shards(texts))
 
 
 def load(path):

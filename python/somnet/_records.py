@@ -45,6 +45,10 @@ class Record:
     def keys(self):
         return self._fields.keys()
 
+    def to_json(self):
+        """The record as JSON text (what the library wrote)."""
+        return json.dumps(self._fields)
+
     def to_dict(self):
         """A deep copy of the fields as plain Python values."""
         return json.loads(json.dumps(self._fields))
@@ -67,3 +71,9 @@ class Evaluation(Record):
 class ConversionRecord(Record):
     """How a network was converted: ``options``, ``layer_scales`` (λ per layer),
     ``calibration_images``, ``batchnorm_folded``."""
+
+
+class Shard(Record):
+    """One shard of an evaluation: ``index``, ``count``, ``counts`` (the exact sums),
+    ``ann_correct``, ``seconds`` and ``evaluation`` (the record of its own samples). Merge all
+    shards with :func:`somnet.merge`."""

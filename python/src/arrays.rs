@@ -1,6 +1,7 @@
 //! NumPy arrays in and out. The Python layer (`somnet/_arrays.py`) has already converted what the
-//! user passed to C-contiguous float32 images and uint8 labels, or refused it naming the argument;
-//! here they become a [`Dataset`] shaped for the network.
+//! user passed to float32 images and uint8 labels, or refused it naming the argument; here they
+//! become a [`Dataset`] shaped for the network (copied in logical order, so arrays that arrive
+//! strided or unaligned, e.g. deserialised on a Dask worker, read the same).
 
 use numpy::{PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
@@ -27,7 +28,7 @@ pub fn dataset(
     };
     let (n, features) = images.as_array().dim();
     let labels = match labels {
-        Some(l) => l.as_slice()?.to_vec(),
+        Some(l) => l.as_array().iter().copied().collect(),
         None => vec![0; n],
     };
     if labels.len() != n {
@@ -45,7 +46,7 @@ pub fn dataset(
     let classes = n_classes.max(labels.iter().map(|&l| l as usize + 1).max().unwrap_or(1));
     Dataset::new(
         name,
-        images.as_slice()?.to_vec(),
+        images.as_array().iter().copied().collect(),
         labels,
         shape,
         (0..classes).map(|c| c.to_string()).collect(),

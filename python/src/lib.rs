@@ -27,6 +27,9 @@ fn _somnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(models::convert, m)?)?;
     m.add_function(wrap_pyfunction!(models::model_from_records, m)?)?;
     m.add_function(wrap_pyfunction!(models::model_from_keras, m)?)?;
+    m.add_function(wrap_pyfunction!(models::converted_from_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(models::shard_range, m)?)?;
+    m.add_function(wrap_pyfunction!(models::merge_shards, m)?)?;
     m.add_function(wrap_pyfunction!(datasets::load_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(datasets::default_data_dir, m)?)?;
     m.add_class::<network::PyNetwork>()?;

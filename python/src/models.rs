@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 use somnet::ann::{Ann, DropoutMode};
 use somnet::convert::options::ConvertOptions;
@@ -110,17 +111,71 @@ impl PyConverted {
         }
     }
 
+    /// The converted network and the trained one as model-file bytes (for pickling).
+    fn to_bytes<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyBytes>, Option<Bound<'py, PyBytes>>)> {
+        let converted = ann_bytes(&self.inner.ann, self.file_record())?;
+        let original = match &self.inner.original {
+            Some(ann) => Some(PyBytes::new(
+                py,
+                &ann_bytes(ann, self.source_provenance.clone())?,
+            )),
+            None => None,
+        };
+        Ok((PyBytes::new(py, &converted), original))
+    }
+
+    /// Evaluates the samples of shard `index` of `count` given as `images`/`labels`, the first of
+    /// which is sample `first_image` of the whole set. Returns the shard record (JSON) and the
+    /// exception that stopped it early, if any.
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate_part<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        images: PyReadonlyArray2<'py, f32>,
+        labels: PyReadonlyArray1<'py, u8>,
+        first_image: usize,
+        index: usize,
+        count: usize,
+        steps: u64,
+        knobs: Vec<(String, String)>,
+        threads: usize,
+    ) -> PyResult<String> {
+        let options = with_knobs(self.inner.record.options.clone(), &knobs)?;
+        let source = self.inner.source();
+        let data = crate::arrays::dataset(
+            name,
+            &images,
+            Some(&labels),
+            &source.input_shape,
+            source.output_features(),
+        )?;
+        let out = interrupt::run(py, threads, data.len() as u64, None, |watch| {
+            somnet::convert::shard::evaluate_part(
+                &self.inner,
+                &data,
+                first_image,
+                index,
+                count,
+                steps,
+                &options,
+                |n| watch.tick(n as u64),
+            )
+        })?;
+        if let Some(e) = out.stopped_by {
+            return Err(e);
+        }
+        let mut shard = out.value.or_py()?;
+        shard.evaluation.model = Some(self.source.clone());
+        Ok(serde_json::to_string(&shard).expect("records serialise"))
+    }
+
     /// Writes the converted network to `path`, as `somnet convert` does.
     fn save(&self, path: PathBuf) -> PyResult<()> {
-        let record = ConvertedFileRecord {
-            somnet_version: somnet::VERSION.to_string(),
-            command: String::new(),
-            source_model: self.source.clone(),
-            source_provenance: self.source_provenance.clone(),
-            conversion: self.inner.record.clone(),
-        };
-        let record = serde_json::to_value(&record).expect("records serialise");
-        somnet::io::schema::save(&path, &self.inner.ann, record).or_py()
+        somnet::io::schema::save(&path, &self.inner.ann, self.file_record()).or_py()
     }
 
     /// Simulates every image for `steps` steps with the conversion's options, `knobs` (key,
@@ -160,6 +215,98 @@ impl PyConverted {
             json,
             out.stopped_by.map(|err| err.into_value(py).into_any()),
         ))
+    }
+}
+
+/// A unique temporary file name (HDF5 writes files; pickling goes through one).
+fn temp_path(what: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("somnet-{}-{k}-{what}.h5", std::process::id()))
+}
+
+/// Writes a network with `record` to a temporary file and returns the file's bytes.
+fn ann_bytes(ann: &Ann, record: serde_json::Value) -> PyResult<Vec<u8>> {
+    let path = temp_path("out");
+    let result = somnet::io::schema::save(&path, ann, record)
+        .or_py()
+        .and_then(|()| std::fs::read(&path).map_err(|e| value(format!("{}: {e}", path.display()))));
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+/// Reads a model file given as bytes.
+fn file_from_bytes(bytes: &[u8]) -> PyResult<somnet::io::schema::ModelFile> {
+    let path = temp_path("in");
+    let result = std::fs::write(&path, bytes)
+        .map_err(|e| value(format!("{}: {e}", path.display())))
+        .and_then(|()| somnet::io::schema::load(&path).or_py());
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+/// A `Converted` from the bytes of [`PyConverted::to_bytes`] (unpickling).
+#[pyfunction]
+pub fn converted_from_bytes(
+    converted: Vec<u8>,
+    original: Option<Vec<u8>>,
+    source: String,
+) -> PyResult<PyConverted> {
+    let file = file_from_bytes(&converted)?;
+    let path = std::path::Path::new(&source);
+    let mut inner = Converted::from_file(path, &file)
+        .or_py()?
+        .ok_or_else(|| value("the bytes hold no converted network"))?;
+    inner.original = match original {
+        Some(b) => Some(file_from_bytes(&b)?.ann),
+        None => None,
+    };
+    let source_provenance = file
+        .provenance
+        .record
+        .get("source_provenance")
+        .cloned()
+        .unwrap_or_default();
+    Ok(PyConverted {
+        inner,
+        source,
+        source_provenance,
+    })
+}
+
+/// The samples `start..stop` of shard `index` of `count` among `n`.
+#[pyfunction]
+pub fn shard_range(n: usize, index: usize, count: usize) -> PyResult<(usize, usize)> {
+    let r = somnet::convert::shard::range(n, index, count).or_py()?;
+    Ok((r.start, r.end))
+}
+
+/// Merges shard records (JSON, any order) into the evaluation of the whole run (JSON).
+#[pyfunction]
+pub fn merge_shards(shards: Vec<String>) -> PyResult<String> {
+    let shards = shards
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            serde_json::from_str(text)
+                .map_err(|e| value(format!("shards[{i}]: not a shard record: {e}")))
+        })
+        .collect::<PyResult<Vec<somnet::convert::shard::Shard>>>()?;
+    let e = somnet::convert::shard::merge(shards).or_py()?;
+    Ok(serde_json::to_string(&e).expect("records serialise"))
+}
+
+impl PyConverted {
+    /// The provenance record of a converted file, as `somnet convert` writes it.
+    fn file_record(&self) -> serde_json::Value {
+        let record = ConvertedFileRecord {
+            somnet_version: somnet::VERSION.to_string(),
+            command: String::new(),
+            source_model: self.source.clone(),
+            source_provenance: self.source_provenance.clone(),
+            conversion: self.inner.record.clone(),
+        };
+        serde_json::to_value(&record).expect("records serialise")
     }
 }
 

@@ -224,7 +224,7 @@ impl PyNetwork {
             .map_err(|_| crate::errors::value("value: expected a number or a float32 array"))?;
         let pop = population(target, "target (per-neuron currents)")?;
         self.net
-            .set_constant_currents(pop, values.as_slice()?)
+            .set_constant_currents(pop, &values.as_array().to_vec())
             .or_py()
     }
 
@@ -322,7 +322,7 @@ impl PyNetwork {
     /// Sets the membrane potential of every neuron of `pop` (one value each).
     fn set_v(&mut self, pop: &Bound<'_, PyAny>, values: PyReadonlyArray1<'_, f32>) -> PyResult<()> {
         let pop = population(pop, "pop")?;
-        self.net.set_v(pop, values.as_slice()?).or_py()
+        self.net.set_v(pop, &values.as_array().to_vec()).or_py()
     }
 
     /// Draws every membrane potential of `pop` uniformly in [low_mv, high_mv) (seeded).

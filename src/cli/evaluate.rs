@@ -46,6 +46,10 @@ pub struct EvaluateArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Evaluate only shard I of N (0-based; contiguous samples) and write `shard.json` into
+    /// `--out` for `somnet merge`.
+    #[arg(long, value_name = "I/N", requires = "out", requires = "steps")]
+    shard: Option<String>,
 }
 
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
@@ -100,6 +104,36 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
             (c, options)
         }
     };
+    if let Some(text) = &args.shard {
+        let (index, count) = somnet::convert::shard::parse(text)?;
+        let out = args.out.as_ref().expect("clap requires --out with --shard");
+        let mut shard = super::with_threads(args.threads, || {
+            somnet::convert::shard::evaluate_shard(
+                &converted,
+                &test,
+                index,
+                count,
+                steps,
+                &options,
+                |_| std::ops::ControlFlow::Continue(()),
+            )
+        })??;
+        shard.evaluation.model = Some(args.model.display().to_string());
+        somnet::study::report::write_shard(out, &shard)?;
+        if args.json {
+            println!("{}", serde_json::to_string(&shard.evaluation)?);
+        } else {
+            println!(
+                "shard {index}/{count}: samples {}..{} of {}; SNN {:.2} % on them; wrote {}",
+                shard.counts.first_image,
+                shard.counts.first_image + shard.counts.planned_images,
+                test.len(),
+                100.0 * shard.evaluation.snn_accuracy,
+                out.join("shard.json").display()
+            );
+        }
+        return Ok(());
+    }
     let progress = super::progress::StepProgress::new("images", test.len() as u64);
     let done = std::sync::atomic::AtomicU64::new(0);
     let mut e = super::with_threads(args.threads, || {

@@ -9,6 +9,7 @@ mod evaluate;
 mod import;
 mod incremental;
 mod info;
+mod merge;
 mod model;
 mod progress;
 mod sleep;
@@ -45,6 +46,8 @@ enum Command {
     Convert(convert::ConvertCmdArgs),
     /// Evaluate the converted network over a grid of conversion knobs; table and Pareto plot.
     Sweep(sweep::SweepArgs),
+    /// Merge the shards of `somnet evaluate --shard I/N` into the record of the whole run.
+    Merge(merge::MergeArgs),
     /// One sleep phase (SRC) on a model; accuracy per class before and after.
     Sleep(sleep::SleepCmdArgs),
     /// Class-incremental learning with sleep replay consolidation and its controls.
@@ -62,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Sleep(args) => sleep::run(args),
         Command::Incremental(args) => incremental::run(args),
     }

@@ -87,16 +87,94 @@ impl SnnEvaluation {
     }
 }
 
-/// Per-chunk sums.
-#[derive(Default)]
-struct Tally {
-    correct: Vec<u64>,
-    sops: Vec<u64>,
-    spikes: Vec<u64>,
-    all_sops: u64,
-    all_spikes: u64,
-    steps: u64,
-    images: usize,
+/// The exact sums behind an evaluation of a contiguous range of samples: whole numbers only, so
+/// that the counts of disjoint ranges add up to the counts of their union exactly, in any order
+/// (how shards of one evaluation merge into the figures of the whole run, [`super::shard`]).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Counts {
+    /// Index of the range's first sample in the whole data set (it names the Poisson streams).
+    pub first_image: usize,
+    /// Samples in the range.
+    pub planned_images: usize,
+    /// Samples finished (fewer than planned when interrupted).
+    pub images: usize,
+    /// Correct decisions after each step, summed over the finished samples.
+    pub correct_per_step: Vec<u64>,
+    /// Neurons of each converted layer.
+    pub layer_neurons: Vec<usize>,
+    /// Synaptic operations into each converted layer.
+    pub layer_synaptic_ops: Vec<u64>,
+    /// Spikes of each converted layer.
+    pub layer_spikes: Vec<u64>,
+    /// Synaptic operations of the whole network.
+    pub synaptic_ops: u64,
+    /// Spikes of the whole network.
+    pub spikes: u64,
+    /// Steps simulated (fewer than T per sample after an early exit).
+    pub steps_used: u64,
+    /// Whether some chunk did not run.
+    pub interrupted: bool,
+}
+
+impl Counts {
+    fn zero(steps: u64, layer_neurons: &[usize]) -> Counts {
+        Counts {
+            correct_per_step: vec![0; steps as usize],
+            layer_neurons: layer_neurons.to_vec(),
+            layer_synaptic_ops: vec![0; layer_neurons.len()],
+            layer_spikes: vec![0; layer_neurons.len()],
+            ..Counts::default()
+        }
+    }
+
+    /// Adds the sums of `other` (same steps and layers; checked by the caller).
+    pub(crate) fn add(&mut self, other: &Counts) {
+        self.images += other.images;
+        let add = |a: &mut Vec<u64>, b: &[u64]| a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+        add(&mut self.correct_per_step, &other.correct_per_step);
+        add(&mut self.layer_synaptic_ops, &other.layer_synaptic_ops);
+        add(&mut self.layer_spikes, &other.layer_spikes);
+        self.synaptic_ops += other.synaptic_ops;
+        self.spikes += other.spikes;
+        self.steps_used += other.steps_used;
+        self.interrupted |= other.interrupted;
+    }
+}
+
+impl SnnEvaluation {
+    /// The figures of `counts` (means per finished sample).
+    pub fn from_counts(counts: &Counts) -> Result<SnnEvaluation> {
+        if counts.images == 0 {
+            return Err(Error::Unsupported(
+                "evaluation interrupted before any sample finished".into(),
+            ));
+        }
+        let n = counts.images as f64;
+        let mean_steps = counts.steps_used as f64 / n;
+        Ok(SnnEvaluation {
+            images: counts.images,
+            interrupted: counts.interrupted,
+            snn_accuracy_per_step: counts
+                .correct_per_step
+                .iter()
+                .map(|&c| c as f64 / n)
+                .collect(),
+            synaptic_ops_per_image: counts.synaptic_ops as f64 / n,
+            spikes_per_image: counts.spikes as f64 / n,
+            mean_steps,
+            layers: counts
+                .layer_neurons
+                .iter()
+                .zip(counts.layer_synaptic_ops.iter().zip(&counts.layer_spikes))
+                .map(|(&neurons, (&sops, &spikes))| LayerActivity {
+                    neurons,
+                    synaptic_ops_per_image: sops as f64 / n,
+                    spikes_per_image: spikes as f64 / n,
+                    spikes_per_neuron_per_step: spikes as f64 / (n * neurons as f64 * mean_steps),
+                })
+                .collect(),
+        })
+    }
 }
 
 fn layer_sums(model: &SpikingModel) -> (Vec<u64>, Vec<u64>) {
@@ -142,6 +220,20 @@ pub fn evaluate_with(
     options: &ConvertOptions,
     on_chunk: impl Fn(usize) -> ControlFlow<()> + Sync,
 ) -> Result<SnnEvaluation> {
+    SnnEvaluation::from_counts(&count(ann, data, 0, steps, options, on_chunk)?)
+}
+
+/// The [`Counts`] of simulating every sample of `data`, whose first sample is sample
+/// `first_image` of the whole data set (its index names the sample's random streams, so a range
+/// evaluated alone draws what it draws in the whole run).
+pub fn count(
+    ann: &Ann,
+    data: &Dataset,
+    first_image: usize,
+    steps: u64,
+    options: &ConvertOptions,
+    on_chunk: impl Fn(usize) -> ControlFlow<()> + Sync,
+) -> Result<Counts> {
     if steps == 0 {
         return Err(Error::param("steps", 0, "at least 1"));
     }
@@ -153,35 +245,30 @@ pub fn evaluate_with(
         .map(|&p| probe.net.population(p).len())
         .collect();
     let stop = AtomicBool::new(false);
-    let tallies: Vec<Option<Tally>> = (0..data.len().div_ceil(CHUNK))
+    let tallies: Vec<Option<Counts>> = (0..data.len().div_ceil(CHUNK))
         .into_par_iter()
-        .map(|c| -> Result<Option<Tally>> {
+        .map(|c| -> Result<Option<Counts>> {
             if stop.load(Ordering::Relaxed) {
                 return Ok(None);
             }
             let mut model = build_with(ann, options)?;
             // The parallelism is over chunks of samples: each network steps on one thread.
             model.net.set_parallel(false);
-            let mut t = Tally {
-                correct: vec![0; steps as usize],
-                sops: vec![0; sizes.len()],
-                spikes: vec![0; sizes.len()],
-                ..Tally::default()
-            };
+            let mut t = Counts::zero(steps, &sizes);
             for i in c * CHUNK..((c + 1) * CHUNK).min(data.len()) {
                 let x = ndarray::ArrayView1::from(data.image(i));
-                let run = model.run_sample(x, i as u64, steps)?;
+                let run = model.run_sample(x, (first_image + i) as u64, steps)?;
                 for (k, d) in run.decisions.iter().enumerate() {
-                    t.correct[k] += (*d == Some(data.labels[i] as usize)) as u64;
+                    t.correct_per_step[k] += (*d == Some(data.labels[i] as usize)) as u64;
                 }
-                t.steps += run.steps_used;
-                t.all_sops += model.net.n_events();
-                t.all_spikes += model.net.n_spikes();
+                t.steps_used += run.steps_used;
+                t.synaptic_ops += model.net.n_events();
+                t.spikes += model.net.n_spikes();
                 let (sops, spikes) = layer_sums(&model);
-                for (a, b) in t.sops.iter_mut().zip(sops) {
+                for (a, b) in t.layer_synaptic_ops.iter_mut().zip(sops) {
                     *a += b;
                 }
-                for (a, b) in t.spikes.iter_mut().zip(spikes) {
+                for (a, b) in t.layer_spikes.iter_mut().zip(spikes) {
                     *a += b;
                 }
             }
@@ -192,51 +279,12 @@ pub fn evaluate_with(
             Ok(Some(t))
         })
         .collect::<Result<_>>()?;
-    let interrupted = tallies.iter().any(Option::is_none);
-    let mut total = Tally {
-        correct: vec![0; steps as usize],
-        sops: vec![0; sizes.len()],
-        spikes: vec![0; sizes.len()],
-        ..Tally::default()
-    };
-    for t in tallies.into_iter().flatten() {
-        total.images += t.images;
-        for (a, b) in total.correct.iter_mut().zip(t.correct) {
-            *a += b;
-        }
-        for (a, b) in total.sops.iter_mut().zip(t.sops) {
-            *a += b;
-        }
-        for (a, b) in total.spikes.iter_mut().zip(t.spikes) {
-            *a += b;
-        }
-        total.all_sops += t.all_sops;
-        total.all_spikes += t.all_spikes;
-        total.steps += t.steps;
+    let mut total = Counts::zero(steps, &sizes);
+    total.first_image = first_image;
+    total.planned_images = data.len();
+    total.interrupted = tallies.iter().any(Option::is_none);
+    for t in tallies.iter().flatten() {
+        total.add(t);
     }
-    if total.images == 0 {
-        return Err(Error::Unsupported(
-            "evaluation interrupted before any sample finished".into(),
-        ));
-    }
-    let n = total.images as f64;
-    let mean_steps = total.steps as f64 / n;
-    Ok(SnnEvaluation {
-        images: total.images,
-        interrupted,
-        snn_accuracy_per_step: total.correct.iter().map(|&c| c as f64 / n).collect(),
-        synaptic_ops_per_image: total.all_sops as f64 / n,
-        spikes_per_image: total.all_spikes as f64 / n,
-        mean_steps,
-        layers: sizes
-            .iter()
-            .zip(total.sops.iter().zip(&total.spikes))
-            .map(|(&neurons, (&sops, &spikes))| LayerActivity {
-                neurons,
-                synaptic_ops_per_image: sops as f64 / n,
-                spikes_per_image: spikes as f64 / n,
-                spikes_per_neuron_per_step: spikes as f64 / (n * neurons as f64 * mean_steps),
-            })
-            .collect(),
-    })
+    Ok(total)
 }

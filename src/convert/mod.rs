@@ -28,3 +28,4 @@ pub mod normalize;
 pub mod options;
 pub mod pipeline;
 pub mod record;
+pub mod shard;

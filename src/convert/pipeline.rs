@@ -165,7 +165,7 @@ pub fn evaluate_against(
 }
 
 /// The typed record of a finished simulation that took `secs` seconds.
-fn evaluation_record(
+pub(crate) fn evaluation_record(
     converted: &Converted,
     data: &Dataset,
     steps: u64,
@@ -175,37 +175,64 @@ fn evaluation_record(
     secs: f64,
 ) -> Evaluation {
     let layers = converted_layers(converted.source());
-    let energy = energy::estimate(
-        &layers
-            .iter()
-            .zip(&result.layers)
-            .map(|((name, macs), a)| (name.clone(), *macs, a.synaptic_ops_per_image))
-            .collect::<Vec<_>>(),
-        options.input == InputCoding::Analog,
-    );
-    Evaluation {
+    let mut e = Evaluation {
         model: None,
         dataset: data.name.clone(),
-        images: result.images,
-        interrupted: result.interrupted,
+        images: 0,
+        interrupted: false,
         steps,
         ann_accuracy,
-        snn_accuracy: *result.snn_accuracy_per_step.last().expect("steps >= 1"),
-        snn_accuracy_per_step: result.snn_accuracy_per_step.clone(),
-        latency_steps: Latency::of(result, ann_accuracy, false),
-        settled_latency_steps: Latency::of(result, ann_accuracy, true),
-        mean_steps: result.mean_steps,
+        snn_accuracy: 0.0,
+        snn_accuracy_per_step: Vec::new(),
+        latency_steps: Latency::default(),
+        settled_latency_steps: Latency::default(),
+        mean_steps: 0.0,
         macs_per_image: converted.source().macs(),
-        synaptic_ops_per_image: result.synaptic_ops_per_image,
-        spikes_per_image: result.spikes_per_image,
-        spikes_per_neuron_per_step: result.spikes_per_neuron_per_step(),
-        layers: result.layers.clone(),
-        energy_pj: energy.into(),
+        synaptic_ops_per_image: 0.0,
+        spikes_per_image: 0.0,
+        spikes_per_neuron_per_step: 0.0,
+        layers: Vec::new(),
+        energy_pj: energy::estimate(&[], false).into(),
         images_per_second: result.images as f64 / secs,
         options: options.clone(),
         threshold: converted.record.threshold,
         calibration_images: converted.record.calibration_images,
         layer_scales: converted.record.layer_scales.clone(),
         somnet_version: crate::VERSION.to_string(),
-    }
+    };
+    set_figures(&mut e, result, ann_accuracy, &layers);
+    e
+}
+
+/// Sets every figure of `e` that the simulation measured (`result`) or derives from it: accuracy
+/// per step, both latencies, synaptic operations, spikes, layers and the energy of `layers`
+/// (name, MACs per image, in order). One function for a run and a merge of shards, so the two
+/// give the same numbers.
+pub(crate) fn set_figures(
+    e: &mut Evaluation,
+    result: &SnnEvaluation,
+    ann_accuracy: f64,
+    layers: &[(String, u64)],
+) {
+    let energy = energy::estimate(
+        &layers
+            .iter()
+            .zip(&result.layers)
+            .map(|((name, macs), a)| (name.clone(), *macs, a.synaptic_ops_per_image))
+            .collect::<Vec<_>>(),
+        e.options.input == InputCoding::Analog,
+    );
+    e.images = result.images;
+    e.interrupted = result.interrupted;
+    e.ann_accuracy = ann_accuracy;
+    e.snn_accuracy = *result.snn_accuracy_per_step.last().expect("steps >= 1");
+    e.snn_accuracy_per_step = result.snn_accuracy_per_step.clone();
+    e.latency_steps = Latency::of(result, ann_accuracy, false);
+    e.settled_latency_steps = Latency::of(result, ann_accuracy, true);
+    e.mean_steps = result.mean_steps;
+    e.synaptic_ops_per_image = result.synaptic_ops_per_image;
+    e.spikes_per_image = result.spikes_per_image;
+    e.spikes_per_neuron_per_step = result.spikes_per_neuron_per_step();
+    e.layers = result.layers.clone();
+    e.energy_pj = energy.into();
 }

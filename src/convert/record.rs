@@ -111,7 +111,7 @@ pub struct ConvertedFileRecord {
 }
 
 /// Steps to reach the ANN's accuracy minus 1, 0.5 and 0.1 percentage points (`None`: never).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Latency {
     /// Within 1 pp.
     #[serde(rename = "1pp")]

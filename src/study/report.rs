@@ -6,8 +6,32 @@ use std::path::Path;
 use super::plot::{lines, pareto, Marker, ParetoPoint, Series, PALETTE};
 use super::sweep::{pareto_front, Sweep};
 use crate::convert::record::Evaluation;
-use crate::error::Result;
+use crate::convert::shard::Shard;
+use crate::error::{Error, Result};
 use crate::io::report::{ensure_dir, write_json, write_text};
+
+/// Writes a shard of an evaluation into `out`: `shard.json` (what `somnet merge` reads) and the
+/// files of its own samples ([`write_evaluation`]).
+pub fn write_shard(out: &Path, shard: &Shard) -> Result<()> {
+    write_evaluation(out, &shard.evaluation)?;
+    write_json(&out.join("shard.json"), shard)
+}
+
+/// Reads `shard.json` in the folder `dir` (or the file itself), naming the file in errors.
+pub fn read_shard(dir: &Path) -> Result<Shard> {
+    let path = if dir.is_dir() {
+        dir.join("shard.json")
+    } else {
+        dir.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::file(
+            &path,
+            format!("not a shard record of somnet evaluate --shard: {e}"),
+        )
+    })
+}
 
 /// Writes `result.json` (the record), `per_step.csv` (accuracy after every step),
 /// `accuracy.png` (that curve with the ANN as a line) and `layer_rates.png` (spikes per neuron

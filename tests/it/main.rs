@@ -19,6 +19,7 @@ mod plasticity;
 mod reference;
 mod regimes;
 mod schema;
+mod shard;
 mod simd;
 mod sleep;
 mod wiring;
