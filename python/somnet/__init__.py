@@ -30,7 +30,8 @@ finished part. Errors are :class:`SomnetError` (a ``ValueError``) or :class:`Som
 from . import datasets, distributed
 from ._errors import Interrupted, SomnetError, SomnetFileError
 from ._models import Converted, Model, convert, from_keras, from_torch, load, merge
-from ._records import ConversionRecord, Evaluation, Record, Shard
+from ._records import ConversionRecord, Evaluation, Record, Shard, Sweep
+from ._studies import incremental, sleep, sweep
 from ._somnet import (
     IF,
     LIF,
@@ -74,7 +75,11 @@ __all__ = [
     "convert",
     "datasets",
     "distributed",
+    "incremental",
     "merge",
+    "sleep",
+    "sweep",
+    "Sweep",
     "Shard",
     "from_keras",
     "from_torch",

@@ -72,6 +72,10 @@ class Model:
         """Writes the network to ``path`` as a somnet model file (readable by the ``somnet`` CLI)."""
         self._inner.save(str(path))
 
+    def __reduce__(self):
+        # Pickled as its model-file bytes (for Dask workers and multiprocessing).
+        return (_model_from_bytes, (self._inner.to_bytes(), self._inner.source))
+
     def __repr__(self):
         return f"Model(source={self.source!r}, input_shape={self.input_shape}, outputs={self.output_features})"
 
@@ -150,6 +154,10 @@ class Converted:
 
     def __repr__(self):
         return f"Converted(source={self._inner.source!r}, options={self.record.options.to_dict()})"
+
+
+def _model_from_bytes(data, source):
+    return Model(_somnet.model_from_bytes(data, source))
 
 
 def _converted_from_bytes(converted, original, source):

@@ -77,3 +77,15 @@ class Shard(Record):
     """One shard of an evaluation: ``index``, ``count``, ``counts`` (the exact sums),
     ``ann_correct``, ``seconds`` and ``evaluation`` (the record of its own samples). Merge all
     shards with :func:`somnet.merge`."""
+
+
+class Sweep(Record):
+    """A sweep: ``rows`` (one :class:`Record` per grid point: ``settings``, ``options``,
+    ``snn_accuracy``, ``latency_steps``, ``synaptic_ops_per_image``, ``energy_pj``, …),
+    ``ann_accuracy``, ``grid``, ``steps``, ``images``."""
+
+    def pareto_front(self):
+        """Whether each row is on the Pareto front of accuracy, energy and latency."""
+        from . import _somnet
+
+        return _somnet.pareto_front(self.to_json())

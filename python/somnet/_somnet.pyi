@@ -33,6 +33,7 @@ def model_from_keras(
 
 class Model:
     source: str
+    def to_bytes(self) -> bytes: ...
     input_shape: list[int]
     output_features: int
     def summary_json(self) -> str: ...
@@ -73,3 +74,41 @@ class Converted:
 def converted_from_bytes(converted: bytes, original: Optional[bytes], source: str) -> Converted: ...
 def shard_range(n: int, index: int, count: int) -> tuple[int, int]: ...
 def merge_shards(shards: list[str]) -> str: ...
+def model_from_bytes(data: bytes, source: str) -> Model: ...
+def sweep(
+    model: Model,
+    calibration: npt.NDArray[np.float32],
+    images: npt.NDArray[np.float32],
+    labels: npt.NDArray[np.uint8],
+    name: str,
+    steps: int,
+    grid: str,
+    base: Knobs,
+    threads: int,
+    progress: Progress,
+    out: Optional[str],
+) -> tuple[str, Optional[BaseException]]: ...
+def grid_points(grid: str, base: Knobs) -> list[tuple[str, str]]: ...
+def pareto_front(sweep_json: str) -> list[bool]: ...
+def sleep(
+    model: Model,
+    images: npt.NDArray[np.float32],
+    steps: Optional[int],
+    preset: str,
+    settings: Knobs,
+    threads: int,
+    progress: Progress,
+) -> tuple[Model, str, str, Optional[BaseException]]: ...
+def incremental(
+    dataset: str,
+    data_dir: str,
+    seeds: list[int],
+    settings: Knobs,
+    test_limit: Optional[int],
+    threads: int,
+    progress: Progress,
+    out: Optional[str],
+) -> tuple[str, Optional[BaseException]]: ...
+
+SLEEP_KEYS: str
+INCREMENTAL_KEYS: str

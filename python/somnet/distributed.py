@@ -1,4 +1,4 @@
-"""Evaluation split by sample over a ``dask.distributed`` cluster: the existing distributed engine
+"""Evaluation split by sample, and sweeps split by grid point, over a ``dask.distributed`` cluster: the existing distributed engine
 does the scheduling; somnet only splits and merges. Shard ``i`` of ``n`` takes a contiguous part
 of the images (each keeps its index in the whole set, which names its random streams), workers
 return the exact sums, and the merge gives the single-process figures in every field but the
@@ -12,8 +12,10 @@ For clusters without Python services, ``somnet evaluate --shard I/N --out DIR`` 
 ``somnet merge DIR…`` do the same from the command line (README: a Slurm job array).
 """
 
+import json
+
 from . import _arrays, _somnet
-from ._records import Evaluation
+from ._records import Evaluation, Sweep
 
 
 def _run_part(converted, images, labels, first, index, count, steps, threads, name, knobs):
@@ -38,3 +40,27 @@ def evaluate(client, converted, images, labels, steps, *, shards=None, threads=0
         futures.append(client.submit(_run_part, payload, x[start:stop], y[start:stop], start, index, shards,
                                      steps, threads, name, knobs, pure=False))
     return Evaluation.from_json(_somnet.merge_shards(client.gather(futures)))
+
+
+def _run_point(model, calibration, images, labels, steps, point, threads, name, base):
+    """On a worker: a one-point sweep's record as JSON."""
+    from ._studies import sweep as run_sweep
+
+    return run_sweep(model, calibration, images, labels, steps, point, threads=threads, name=name, **base).to_json()
+
+
+def sweep(client, model, calibration, images, labels, steps, grid, *, threads=0, name="numpy", **base):
+    """:func:`somnet.sweep` with one grid point per task on the workers of the Dask ``client``;
+    the rows come back in grid order, equal to the single-process sweep's but for the timings."""
+    from ._studies import grid_text
+
+    text = grid_text(grid)
+    points = _somnet.grid_points(text, [(k.replace("_", "-"), str(v)) for k, v in base.items()])
+    payload = client.scatter([model, calibration, images, labels], broadcast=True)
+    futures = [client.submit(_run_point, *payload, steps, one, threads, name, base, pure=False)
+               for _, one in points]
+    records = [json.loads(t) for t in client.gather(futures)]
+    merged = dict(records[0])
+    merged["grid"] = text
+    merged["rows"] = [row for r in records for row in r["rows"]]
+    return Sweep(merged)

@@ -29,6 +29,12 @@ impl Watch {
         self.check()
     }
 
+    /// Records that `done` units have finished in all (for work that reports a running total).
+    pub fn set_done(&self, done: u64) -> ControlFlow<()> {
+        self.done.store(done, Ordering::Relaxed);
+        self.check()
+    }
+
     /// `Break` once the caller asked to stop.
     pub fn check(&self) -> ControlFlow<()> {
         if self.stop.load(Ordering::Relaxed) {

@@ -12,6 +12,7 @@ mod interrupt;
 mod models;
 mod models_neuron;
 mod network;
+mod studies;
 
 #[pymodule]
 fn _somnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -30,6 +31,17 @@ fn _somnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(models::converted_from_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(models::shard_range, m)?)?;
     m.add_function(wrap_pyfunction!(models::merge_shards, m)?)?;
+    m.add_function(wrap_pyfunction!(models::model_from_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(studies::sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(studies::grid_points, m)?)?;
+    m.add_function(wrap_pyfunction!(studies::pareto_front, m)?)?;
+    m.add_function(wrap_pyfunction!(studies::sleep, m)?)?;
+    m.add_function(wrap_pyfunction!(studies::incremental, m)?)?;
+    m.add(
+        "INCREMENTAL_KEYS",
+        somnet::sleep::incremental::IncrementalConfig::KEYS,
+    )?;
+    m.add("SLEEP_KEYS", somnet::sleep::SleepConfig::KEYS)?;
     m.add_function(wrap_pyfunction!(datasets::load_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(datasets::default_data_dir, m)?)?;
     m.add_class::<network::PyNetwork>()?;

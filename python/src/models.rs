@@ -69,6 +69,14 @@ impl PyModel {
         Ok(out.value.or_py()?.into_pyarray(py))
     }
 
+    /// The network as model-file bytes (for pickling).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(PyBytes::new(
+            py,
+            &ann_bytes(&self.ann, self.provenance.clone())?,
+        ))
+    }
+
     /// Writes the network to `path` as a somnet model file.
     fn save(&self, path: PathBuf) -> PyResult<()> {
         somnet::io::schema::save(&path, &self.ann, self.provenance.clone()).or_py()
@@ -271,6 +279,17 @@ pub fn converted_from_bytes(
         inner,
         source,
         source_provenance,
+    })
+}
+
+/// A `Model` from the bytes of [`PyModel::to_bytes`] (unpickling).
+#[pyfunction]
+pub fn model_from_bytes(bytes: Vec<u8>, source: String) -> PyResult<PyModel> {
+    let file = file_from_bytes(&bytes)?;
+    Ok(PyModel {
+        ann: file.ann,
+        source,
+        provenance: file.provenance.record,
     })
 }
 

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use somnet::data::{self, Split};
 use somnet::sleep::incremental::{run_seed, Event, IncrementalConfig, SeedRun};
-use somnet::sleep::summary::{csv, IncrementalRecord};
+use somnet::sleep::summary::IncrementalRecord;
 
 /// Arguments of `somnet incremental`.
 #[derive(Debug, Args)]
@@ -162,25 +162,11 @@ fn write_outputs(
     config: &IncrementalConfig,
     runs: &[SeedRun],
 ) -> anyhow::Result<()> {
-    let mut record = IncrementalRecord::new(&args.dataset, config, runs);
-    record.command = std::env::args().collect::<Vec<_>>().join(" ");
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    somnet::study::report::write_incremental(&args.out, &args.dataset, &command, config, runs)?;
+    let record = IncrementalRecord::new(&args.dataset, config, runs);
     let json = args.out.join("result.json");
-    somnet::io::report::write_json(&json, &record)?;
     let csv_path = args.out.join("result.csv");
-    somnet::io::report::write_text(&csv_path, &csv(runs, config.tasks.len()))?;
-    let what = format!(
-        "{}, hidden {}, sleep {} + {}/task steps",
-        args.dataset,
-        config
-            .hidden
-            .iter()
-            .map(|h| h.to_string())
-            .collect::<Vec<_>>()
-            .join("-"),
-        config.sleep.length.base,
-        config.sleep.length.per_task
-    );
-    somnet::study::plot::incremental_figures(&args.out, runs, &what)?;
     let (m, sd) = (record.final_accuracy, record.final_accuracy_sd);
     if config.controls {
         println!(

@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use somnet::sleep::{InputSource, Sigma, SleepConfig};
+use somnet::sleep::SleepConfig;
 
 /// Sleep options (unset: the released preset of the data set).
 #[derive(Debug, Clone, Args)]
@@ -49,21 +49,35 @@ pub struct SleepArgs {
 impl SleepArgs {
     /// The preset with the given overrides, validated.
     pub fn apply(&self, mut c: SleepConfig) -> anyhow::Result<SleepConfig> {
-        if let Some(s) = &self.sigma {
-            c.sigma = Sigma::parse(s)?;
+        // Each flag goes through the library's one text form of the settings.
+        let beta = self.beta.as_ref().map(|b| {
+            b.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        let given: [(&str, Option<String>); 12] = [
+            ("sigma", self.sigma.clone()),
+            ("input", self.input.clone()),
+            ("mask-size", self.mask_size.map(|v| v.to_string())),
+            ("inc", self.inc.map(|v| v.to_string())),
+            ("dec", self.dec.map(|v| v.to_string())),
+            ("alpha-scale", self.alpha_scale.map(|v| v.to_string())),
+            ("beta", beta),
+            ("max-rate", self.max_rate.map(|v| v.to_string())),
+            ("decay", self.decay.map(|v| v.to_string())),
+            (
+                "refractory-steps",
+                self.refractory_steps.map(|v| v.to_string()),
+            ),
+            ("sleep-base", self.sleep_base.map(|v| v.to_string())),
+            ("sleep-per-task", self.sleep_per_task.map(|v| v.to_string())),
+        ];
+        for (key, value) in given {
+            if let Some(v) = value {
+                c.set(key, &v)?;
+            }
         }
-        if let Some(s) = &self.input {
-            c.input = InputSource::parse(s)?;
-        }
-        macro_rules! set {
-            ($($field:ident => $target:expr),*) => {$(
-                if let Some(v) = self.$field.clone() { $target = v; }
-            )*};
-        }
-        set!(mask_size => c.mask_size, inc => c.inc, dec => c.dec, alpha_scale => c.alpha_scale,
-             beta => c.beta, max_rate => c.max_rate_hz, decay => c.decay,
-             refractory_steps => c.refractory_steps, sleep_base => c.length.base,
-             sleep_per_task => c.length.per_task);
         c.validate()?;
         Ok(c)
     }

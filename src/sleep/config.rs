@@ -212,6 +212,71 @@ impl SleepConfig {
         }
     }
 
+    /// The keys of [`Self::set`] with their forms.
+    pub const KEYS: &'static str = "sigma (released, decreasing[:W], increasing[:W]), \
+        input (mean, samples[:K]), mask-size (pixels), inc, dec, alpha-scale, beta (B1,B2,…), \
+        max-rate (Hz), decay (0..1], refractory-steps, threshold, dt (ms), sleep-base (steps), \
+        sleep-per-task (steps), seed";
+
+    /// Sets the setting `key` to `value` (see [`Self::KEYS`]): the one text form of the sleep
+    /// settings, shared by the CLI's flags and the Python keyword arguments. Not validated here
+    /// (call [`Self::validate`] when all are set).
+    ///
+    /// ```
+    /// let mut c = somnet::sleep::SleepConfig::mnist();
+    /// c.set("inc", "0.001").unwrap();
+    /// c.set("beta", "10,20,30").unwrap();
+    /// c.set("input", "samples:10").unwrap();
+    /// assert_eq!(c.beta, vec![10.0, 20.0, 30.0]);
+    /// assert!(c.set("inc", "fast").unwrap_err().to_string().contains("inc"));
+    /// ```
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let bad = |expected: &str| Error::param(format!("sleep.{key}"), value, expected);
+        let number = || -> Result<f64> {
+            value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| bad("a finite number"))
+        };
+        let whole = || -> Result<u64> { value.trim().parse().map_err(|_| bad("a whole number")) };
+        match key {
+            "sigma" => self.sigma = Sigma::parse(value)?,
+            "input" => self.input = InputSource::parse(value)?,
+            "mask-size" => self.mask_size = whole()? as usize,
+            "inc" => self.inc = number()? as f32,
+            "dec" => self.dec = number()? as f32,
+            "alpha-scale" => self.alpha_scale = number()? as f32,
+            "beta" => {
+                self.beta = value
+                    .split(',')
+                    .map(|b| b.trim().parse::<f32>().ok().filter(|b| b.is_finite()))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| bad("numbers separated by commas, one per Dense layer"))?
+            }
+            "max-rate" => self.max_rate_hz = number()?,
+            "decay" => self.decay = number()? as f32,
+            "refractory-steps" => {
+                self.refractory_steps =
+                    u32::try_from(whole()?).map_err(|_| bad("a number of steps"))?
+            }
+            "threshold" => self.threshold = number()? as f32,
+            "dt" => self.dt_ms = number()?,
+            "sleep-base" => self.length.base = whole()?,
+            "sleep-per-task" => self.length.per_task = whole()?,
+            "seed" => self.seed = whole()?,
+            _ => {
+                return Err(Error::param(
+                    "sleep setting",
+                    key,
+                    format!("one of {}", Self::KEYS),
+                ))
+            }
+        }
+        Ok(())
+    }
+
     /// Checks every field (the layer count is checked against the network by the sleep phase).
     pub fn validate(&self) -> Result<()> {
         let positive = |field: &str, v: f64| crate::error::positive(field, v);

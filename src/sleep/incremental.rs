@@ -79,6 +79,66 @@ impl IncrementalConfig {
         }
     }
 
+    /// The keys of [`Self::set`]; every key of [`SleepConfig::set`] is accepted too.
+    pub const KEYS: &'static str =
+        "per-task (images), epochs, joint-epochs, joint-images (images or \
+        all), hidden (A,B,…), controls (on, off)";
+
+    /// Sets `key` to `value` (see [`Self::KEYS`]; sleep settings go to [`SleepConfig::set`]): one
+    /// text form for the CLI's flags and the Python keyword arguments. Not validated here.
+    ///
+    /// ```
+    /// let mut c = somnet::sleep::incremental::IncrementalConfig::released("mnist");
+    /// c.set("hidden", "100,50").unwrap();
+    /// c.set("inc", "0.001").unwrap();
+    /// assert_eq!(c.hidden, vec![100, 50]);
+    /// assert!(c.set("epochs", "many").is_err());
+    /// ```
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let bad = |expected: &str| Error::param(key, value, expected);
+        let whole = || -> Result<usize> { value.trim().parse().map_err(|_| bad("a whole number")) };
+        match key {
+            "per-task" => self.per_task = whole()?,
+            "epochs" => self.epochs = whole()?,
+            "joint-epochs" => self.joint_epochs = whole()?,
+            "joint-images" => {
+                self.joint_images = match value {
+                    "all" | "none" => None,
+                    _ => Some(whole()?),
+                }
+            }
+            "hidden" => {
+                self.hidden = value
+                    .split(',')
+                    .map(|h| h.trim().parse().ok())
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| bad("layer sizes separated by commas"))?
+            }
+            "controls" => {
+                self.controls = match value {
+                    "on" | "true" => true,
+                    "off" | "false" => false,
+                    _ => return Err(bad("on or off")),
+                }
+            }
+            _ => {
+                return self.sleep.set(key, value).map_err(|e| match e {
+                    Error::Param { field, .. } if field == "sleep setting" => Error::param(
+                        "incremental setting",
+                        key,
+                        format!(
+                            "one of {}, or a sleep setting: {}",
+                            Self::KEYS,
+                            SleepConfig::KEYS
+                        ),
+                    ),
+                    other => other,
+                })
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the settings.
     pub fn validate(&self) -> Result<()> {
         if self.tasks.is_empty() || self.tasks.iter().any(|t| t.is_empty()) {

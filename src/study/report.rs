@@ -9,6 +9,35 @@ use crate::convert::record::Evaluation;
 use crate::convert::shard::Shard;
 use crate::error::{Error, Result};
 use crate::io::report::{ensure_dir, write_json, write_text};
+use crate::sleep::incremental::{IncrementalConfig, SeedRun};
+use crate::sleep::summary::{csv as incremental_csv, IncrementalRecord};
+
+/// Writes the class-incremental experiment's files into `out`: `result.json` (the typed record),
+/// `result.csv` (per seed, condition and task) and the figures.
+pub fn write_incremental(
+    out: &Path,
+    dataset: &str,
+    command: &str,
+    config: &IncrementalConfig,
+    runs: &[SeedRun],
+) -> Result<()> {
+    ensure_dir(out)?;
+    let mut record = IncrementalRecord::new(dataset, config, runs);
+    record.command = command.to_string();
+    write_json(&out.join("result.json"), &record)?;
+    write_text(
+        &out.join("result.csv"),
+        &incremental_csv(runs, config.tasks.len()),
+    )?;
+    let hidden: Vec<String> = config.hidden.iter().map(|h| h.to_string()).collect();
+    let what = format!(
+        "{dataset}, hidden {}, sleep {} + {}/task steps",
+        hidden.join("-"),
+        config.sleep.length.base,
+        config.sleep.length.per_task
+    );
+    super::plot::incremental_figures(out, runs, &what)
+}
 
 /// Writes a shard of an evaluation into `out`: `shard.json` (what `somnet merge` reads) and the
 /// files of its own samples ([`write_evaluation`]).

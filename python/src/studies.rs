@@ -1,0 +1,251 @@
+//! Studies from Python: a sweep over conversion knobs and a sleep phase, each one library call
+//! (`study::sweep`, `sleep::sleep`) with the GIL released, progress and Ctrl-C.
+
+use std::path::PathBuf;
+
+use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn};
+use pyo3::prelude::*;
+
+use somnet::convert::options::ConvertOptions;
+use somnet::data::Dataset;
+use somnet::sleep::SleepConfig;
+use somnet::study::sweep::{Grid, Sweep};
+
+use crate::errors::{value, OrPy};
+use crate::interrupt;
+use crate::models::{with_knobs, PyModel};
+
+/// The exception that stopped a call, as a Python object (or None).
+type Stopped = Option<Py<PyAny>>;
+
+/// Evaluates `model` converted with every point of `grid` (`key=v1,v2;…`, on top of `base`
+/// knobs) on the images; returns the sweep record (JSON) and what stopped it early, if anything
+/// (the record then holds the finished grid points). With `out`, writes sweep.csv, sweep.json and
+/// pareto.png there.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn sweep(
+    py: Python<'_>,
+    model: &PyModel,
+    calibration: PyReadonlyArray2<'_, f32>,
+    images: PyReadonlyArray2<'_, f32>,
+    labels: PyReadonlyArray1<'_, u8>,
+    name: &str,
+    steps: u64,
+    grid: &str,
+    base: Vec<(String, String)>,
+    threads: usize,
+    progress: Option<Py<PyAny>>,
+    out: Option<PathBuf>,
+) -> PyResult<(String, Stopped)> {
+    if steps == 0 {
+        return Err(value("steps = 0: expected a whole number ≥ 1"));
+    }
+    let base = with_knobs(ConvertOptions::default(), &base)?;
+    let points = Grid::parse(grid).and_then(|g| g.points(&base)).or_py()?;
+    let ann = &model.ann;
+    let shape = &ann.input_shape;
+    let calibration = crate::arrays::dataset(
+        "calibration",
+        &calibration,
+        None,
+        shape,
+        ann.output_features(),
+    )?;
+    let test = crate::arrays::dataset(name, &images, Some(&labels), shape, ann.output_features())?;
+    let out_run = interrupt::run(py, threads, points.len() as u64, progress, |watch| {
+        somnet::study::sweep::run(ann, &calibration, &test, steps, &points, |_, _| {
+            watch.tick(1)
+        })
+    })?;
+    let (ann_accuracy, rows) = out_run.value.or_py()?;
+    let record = Sweep {
+        somnet_version: somnet::VERSION.to_string(),
+        command: String::new(),
+        model: Some(model.source.clone()),
+        dataset: name.to_string(),
+        images: test.len(),
+        steps,
+        grid: grid.to_string(),
+        ann_accuracy,
+        macs_per_image: ann.macs(),
+        rows,
+    };
+    if let Some(dir) = out {
+        somnet::study::report::write_sweep(&dir, &record).or_py()?;
+    }
+    let json = serde_json::to_string(&record).expect("records serialise");
+    Ok((
+        json,
+        out_run.stopped_by.map(|e| e.into_value(py).into_any()),
+    ))
+}
+
+/// The grid points of `grid` on top of `base`: (settings, the point as a one-point grid).
+#[pyfunction]
+pub fn grid_points(grid: &str, base: Vec<(String, String)>) -> PyResult<Vec<(String, String)>> {
+    let base = with_knobs(ConvertOptions::default(), &base)?;
+    let points = Grid::parse(grid).and_then(|g| g.points(&base)).or_py()?;
+    Ok(points
+        .into_iter()
+        .map(|p| {
+            let one = p.settings.split(' ').collect::<Vec<_>>().join(";");
+            (p.settings, one)
+        })
+        .collect())
+}
+
+/// Whether each row of a sweep record (JSON) is on its Pareto front.
+#[pyfunction]
+pub fn pareto_front(sweep_json: &str) -> PyResult<Vec<bool>> {
+    let s: Sweep =
+        serde_json::from_str(sweep_json).map_err(|e| value(format!("not a sweep record: {e}")))?;
+    Ok(somnet::study::sweep::pareto_front(&s.rows))
+}
+
+/// Images as a data set for sleep: (N, C, H, W) keep their image shape (the sleep input's window
+/// is square on the image); (N, F) are one row each.
+fn sleep_images(images: &PyReadonlyArrayDyn<'_, f32>) -> PyResult<Dataset> {
+    let a = images.as_array();
+    let shape = match a.shape() {
+        [_, c, h, w] => [*c, *h, *w],
+        [_, f] => [1, 1, *f],
+        other => {
+            return Err(value(format!(
+                "images: shape {other:?}, expected (N, C, H, W) or (N, features)"
+            )))
+        }
+    };
+    let n = a.shape()[0];
+    Dataset::new(
+        "sleep images",
+        a.iter().copied().collect(),
+        vec![0; n],
+        shape,
+        vec!["0".into()],
+    )
+    .or_py()
+}
+
+/// One sleep phase on a copy of `model`, driven by `images`, with the `preset`'s settings and
+/// `settings` (key, value) overriding them; `steps` defaults to the preset's length after one
+/// task. Returns the slept network, the report and the settings used (JSON), and what stopped
+/// it early, if anything.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn sleep(
+    py: Python<'_>,
+    model: &PyModel,
+    images: PyReadonlyArrayDyn<'_, f32>,
+    steps: Option<u64>,
+    preset: &str,
+    settings: Vec<(String, String)>,
+    threads: usize,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<(PyModel, String, String, Stopped)> {
+    let mut config = SleepConfig::preset_for(preset);
+    for (k, v) in &settings {
+        config.set(k, v).or_py()?;
+    }
+    config.validate().or_py()?;
+    let data = sleep_images(&images)?;
+    let steps = steps.unwrap_or(config.length.after_task(1));
+    let mut ann = model.ann.clone();
+    let out = interrupt::run(py, threads, steps, progress, |watch| {
+        somnet::sleep::sleep(&mut ann, &data, steps, &config, 0..0, |d| watch.set_done(d))
+    })?;
+    let report = out.value.or_py()?;
+    let slept = PyModel {
+        ann,
+        source: format!("{} (slept {} steps)", model.source, report.steps),
+        provenance: serde_json::json!({
+            "source_model": model.source,
+            "source_provenance": model.provenance,
+            "sleep": { "config": config, "report": report },
+        }),
+    };
+    Ok((
+        slept,
+        serde_json::to_string(&report).expect("records serialise"),
+        serde_json::to_string(&config).expect("records serialise"),
+        out.stopped_by.map(|e| e.into_value(py).into_any()),
+    ))
+}
+
+/// The class-incremental experiment (Tadros et al. 2022) on `dataset` for each of `seeds`, with
+/// the released settings and `settings` (key, value: incremental and sleep keys) overriding them.
+/// Returns the record (JSON) and what stopped it early, if anything (the record then holds the
+/// finished seeds). With `out`, writes result.json, result.csv and the figures there.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn incremental(
+    py: Python<'_>,
+    dataset: &str,
+    data_dir: PathBuf,
+    seeds: Vec<u64>,
+    settings: Vec<(String, String)>,
+    test_limit: Option<usize>,
+    threads: usize,
+    progress: Option<Py<PyAny>>,
+    out: Option<PathBuf>,
+) -> PyResult<(String, Stopped)> {
+    use somnet::data::{load_named, Split};
+    use somnet::sleep::incremental::{run_seed, IncrementalConfig};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let mut config = IncrementalConfig::released(dataset);
+    for (k, v) in &settings {
+        config.set(k, v).or_py()?;
+    }
+    config.validate().or_py()?;
+    let train = py
+        .detach(|| load_named(dataset, &data_dir, Split::Train))
+        .or_py()?;
+    let mut test = py
+        .detach(|| load_named(dataset, &data_dir, Split::Test))
+        .or_py()?;
+    if let Some(n) = test_limit {
+        test = test.head(n);
+    }
+    let tasks = config.tasks.len() as u64;
+    let per_seed = if config.controls {
+        3 * tasks + 1
+    } else {
+        2 * tasks
+    };
+    let total = per_seed * seeds.len() as u64;
+    let out_run = interrupt::run(py, threads, total, progress, |watch| {
+        let stop = AtomicBool::new(false);
+        let on_event = |_| {
+            if watch.tick(1).is_break() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        };
+        let mut runs = Vec::new();
+        for &seed in &seeds {
+            match run_seed(&train, &test, &config, seed, &stop, &on_event)? {
+                Some(run) => runs.push(run),
+                None => break,
+            }
+            if watch.check().is_break() {
+                break;
+            }
+        }
+        Ok::<_, somnet::Error>(runs)
+    })?;
+    let runs = out_run.value.or_py()?;
+    if runs.is_empty() {
+        return Err(out_run
+            .stopped_by
+            .unwrap_or_else(|| value("no seed finished")));
+    }
+    if let Some(dir) = out {
+        somnet::study::report::write_incremental(&dir, dataset, "", &config, &runs).or_py()?;
+    }
+    let record = somnet::sleep::summary::IncrementalRecord::new(dataset, &config, &runs);
+    let json = serde_json::to_string(&record).expect("records serialise");
+    Ok((
+        json,
+        out_run.stopped_by.map(|e| e.into_value(py).into_any()),
+    ))
+}
