@@ -5,6 +5,7 @@ the framework's own outputs for a few inputs.
     python make_fixtures.py keras2 --out ../tests/fixtures   # TensorFlow 2.15 (tf.keras 2)
     KERAS_BACKEND=torch python make_fixtures.py keras3 --out ../tests/fixtures
     python make_fixtures.py torch --out ../tests/fixtures
+    KERAS_BACKEND=torch python make_fixtures.py keras3-mnist --out ../tests/fixtures
 
 For every model NAME and framework PREFIX this writes
 - `PREFIX_NAME.h5`: the model as its framework saves it (Keras `.h5`), or, for PyTorch, the somnet
@@ -134,6 +135,39 @@ def make_keras(prefix, out):
         print(f"{path}: {version}")
 
 
+def mnist_train(n):
+    """The first `n` bundled MNIST training images (N, 28, 28, 1) in [0, 1] and their labels."""
+    import gzip
+    base = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "datasets", "mnist")
+    with gzip.open(os.path.join(base, "train-images-idx3-ubyte.gz")) as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28, 1)[:n]
+    with gzip.open(os.path.join(base, "train-labels-idx1-ubyte.gz")) as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)[:n]
+    return images.astype(np.float32) / 255.0, labels.astype(np.int64)
+
+
+def make_keras3_mnist(out):
+    """`keras3_mnist_cnn.h5`: a small CNN trained by Keras 3 for 2 epochs on 3 000 MNIST images, so
+    that Python and the CLI can be compared on a Keras file of MNIST's shape."""
+    import keras
+    keras.utils.set_random_seed(SEED)
+    L = keras.layers
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        L.Conv2D(6, 5, activation="relu", name="conv1"),
+        L.AveragePooling2D(2, name="pool1"),
+        L.Flatten(name="flat"),
+        L.Dense(32, activation="relu", name="fc1"),
+        L.Dense(10, activation="softmax", name="out"),
+    ], name="mnist_cnn")
+    x, y = mnist_train(3000)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, batch_size=100, verbose=0)
+    path = os.path.join(out, "keras3_mnist_cnn.h5")
+    model.save(path)
+    print(f"{path}: Keras {keras.__version__}, backend {keras.backend.backend()}")
+
+
 # ---------------------------------------------------------------- PyTorch
 
 def make_torch(out):
@@ -200,12 +234,15 @@ def make_torch(out):
 
 def main():
     parser = argparse.ArgumentParser(description="Make somnet's import fixtures.")
-    parser.add_argument("framework", choices=["keras2", "keras3", "torch"])
+    parser.add_argument("framework", choices=["keras2", "keras3", "keras3-mnist", "torch"])
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures"))
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     if args.framework == "torch":
         make_torch(args.out)
+    elif args.framework == "keras3-mnist":
+        make_keras3_mnist(args.out)
+        return
     else:
         make_keras(args.framework, args.out)
     with open(os.path.join(args.out, f"versions_{args.framework}.json"), "w") as f:

@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo test --release
-cargo build --release --bin somnet
+# `cargo test` has just built target/release/somnet for the integration tests (the pytest suite
+# compares with it); a separate `cargo build` would rebuild everything with other features.
+[ -x target/release/somnet ] || cargo build --release --bin somnet
 
 venv=target/pyenv
 if [ ! -x "$venv/bin/python" ]; then

@@ -152,15 +152,7 @@ impl PyConverted {
         knobs: Vec<(String, String)>,
         threads: usize,
     ) -> PyResult<String> {
-        let options = with_knobs(self.inner.record.options.clone(), &knobs)?;
-        let source = self.inner.source();
-        let data = crate::arrays::dataset(
-            name,
-            &images,
-            Some(&labels),
-            &source.input_shape,
-            source.output_features(),
-        )?;
+        let (options, data) = self.test_set(name, &images, &labels, &knobs)?;
         let out = interrupt::run(py, threads, data.len() as u64, None, |watch| {
             somnet::convert::shard::evaluate_part(
                 &self.inner,
@@ -201,15 +193,7 @@ impl PyConverted {
         threads: usize,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<(String, Option<Py<PyAny>>)> {
-        let options = with_knobs(self.inner.record.options.clone(), &knobs)?;
-        let source = self.inner.source();
-        let data = crate::arrays::dataset(
-            name,
-            &images,
-            Some(&labels),
-            &source.input_shape,
-            source.output_features(),
-        )?;
+        let (options, data) = self.test_set(name, &images, &labels, &knobs)?;
         let total = data.len() as u64;
         let out = interrupt::run(py, threads, total, progress, |watch| {
             pipeline::evaluate(&self.inner, &data, steps, &options, |n| {
@@ -316,6 +300,26 @@ pub fn merge_shards(shards: Vec<String>) -> PyResult<String> {
 }
 
 impl PyConverted {
+    /// The conversion's options with `knobs` set, and the images and labels as a data set.
+    fn test_set(
+        &self,
+        name: &str,
+        images: &PyReadonlyArray2<'_, f32>,
+        labels: &PyReadonlyArray1<'_, u8>,
+        knobs: &[(String, String)],
+    ) -> PyResult<(ConvertOptions, somnet::data::Dataset)> {
+        let options = with_knobs(self.inner.record.options.clone(), knobs)?;
+        let source = self.inner.source();
+        let data = crate::arrays::dataset(
+            name,
+            images,
+            Some(labels),
+            &source.input_shape,
+            source.output_features(),
+        )?;
+        Ok((options, data))
+    }
+
     /// The provenance record of a converted file, as `somnet convert` writes it.
     fn file_record(&self) -> serde_json::Value {
         let record = ConvertedFileRecord {

@@ -72,3 +72,15 @@ def test_branching_model_is_refused_by_layer_name(root):
     model = keras.models.load_model(root / "tests/fixtures/keras3_branch.h5", compile=False)
     with pytest.raises(somnet.SomnetError, match="Keras model"):
         somnet.from_keras(model)
+
+
+def test_fixture_keras_file_converted_from_python_gives_the_cli_numbers(root, cli, mnist_test, calibration):
+    images, labels = mnist_test
+    path = root / "tests/fixtures/keras3_mnist_cnn.h5"
+    expected = cli("evaluate", "--model", "tests/fixtures/keras3_mnist_cnn.h5", "--dataset", "mnist", "--steps", 24,
+                   "--limit", 200, "--calibration-limit", 600, "--json")
+    from_file = somnet.convert(somnet.load(path), calibration).evaluate(images, labels, steps=24)
+    same_evaluation(from_file, expected)
+    live = keras.models.load_model(path, compile=False)
+    from_live = somnet.convert(somnet.from_keras(live), calibration).evaluate(images, labels, steps=24)
+    same_evaluation(from_live, expected)
