@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The wheel as a new user meets it: builds the portable abi3 wheel (HDF5 built from source and
-# linked in: `--features static-hdf5`, which needs cmake >= 3.26, taken from PyPI here), shows
+# linked in: the `static-hdf5` feature pyproject.toml selects, which needs cmake >= 3.26, taken
+# from PyPI here), shows
 # that the extension links no libhdf5, installs the wheel into a fresh venv with nothing else, and
 # runs a conversion and a simulation there, comparing the digest with the CLI's. Not part of
 # tests/all.sh (the HDF5 build takes minutes); run it before a release:
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 out=${1:-target/wheels-portable}
 tools=target/wheel-tools
 [ -x "$tools/bin/maturin" ] || { python3 -m venv "$tools" && "$tools/bin/pip" install --quiet "maturin==1.16.0" "cmake>=3.26,<4"; }
-PATH="$PWD/$tools/bin:$PATH" maturin build --release --features static-hdf5 -o "$out"
+PATH="$PWD/$tools/bin:$PATH" maturin build --release -o "$out"   # static-hdf5: pyproject.toml
 wheel=$(ls -t "$out"/somnet-*.whl | head -1)
 echo "wheel: $wheel ($(du -h "$wheel" | cut -f1))"
 check=$(mktemp -d)
