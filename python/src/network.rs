@@ -2,14 +2,16 @@
 //! handles; connectors, weights and delays are keyword arguments; monitors return NumPy arrays.
 //! Runs release the GIL, show progress and stop on Ctrl-C at a step boundary.
 
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn,
+};
 use pyo3::prelude::*;
 use pyo3::types::PySlice;
 
 use somnet::network::monitor::StateVar;
 use somnet::network::{
-    Connection, Connector, Delay, Network, NetworkConfig, PopulationId, RateMonitorId,
-    SpikeMonitorId, StateMonitorId, Target, Weights,
+    Connection, Connector, Conv2dGeometry, Delay, ImageLayout, Network, NetworkConfig,
+    PopulationId, RateMonitorId, SpikeMonitorId, StateMonitorId, Target, Weights,
 };
 use somnet::time::Dt;
 
@@ -317,6 +319,81 @@ impl PyNetwork {
             .connect(target(pre, "pre")?, target(post, "post")?, conn)
             .or_py()?;
         Ok(id.0)
+    }
+
+    /// Connects `pre` to `post` by a weight-shared 2-D convolution: `pre` holds images of
+    /// `input_shape` (C, H, W), `kernel` is (C_out, C_in, kh, kw) float32, `post` holds the
+    /// (C_out, H', W') output with H' = (H + 2·pad − kh) / stride + 1. Neurons are numbered
+    /// channel-first (c·H·W + y·W + x) on both sides. Memory is the kernel, cost spikes × fan-out;
+    /// it delivers exactly what the explicit synapse list would. Returns the projection's index.
+    #[pyo3(signature = (pre, post, kernel, input_shape, *, stride=(1, 1), padding=(0, 0), delay_steps=1, name=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn connect_conv(
+        &mut self,
+        pre: &Bound<'_, PyAny>,
+        post: &Bound<'_, PyAny>,
+        kernel: PyReadonlyArrayDyn<'_, f32>,
+        input_shape: (usize, usize, usize),
+        stride: (usize, usize),
+        padding: (usize, usize),
+        delay_steps: u32,
+        name: Option<String>,
+    ) -> PyResult<u32> {
+        let k = kernel.as_array();
+        let &[c_out, c_in, kh, kw] = k.shape() else {
+            return Err(value(format!(
+                "kernel: shape {:?}, expected (C_out, C_in, kh, kw)",
+                k.shape()
+            )));
+        };
+        let (c, h, w) = input_shape;
+        if c_in != c {
+            return Err(value(format!(
+                "kernel: {c_in} input channels, input_shape has {c}"
+            )));
+        }
+        let extent = |size: usize, k: usize, s: usize, p: usize| -> PyResult<usize> {
+            if s == 0 || size + 2 * p < k {
+                return Err(value(format!(
+                    "a {k}-wide kernel with stride {s} and padding {p} does not fit an input of {size}"
+                )));
+            }
+            Ok((size + 2 * p - k) / s + 1)
+        };
+        let geometry = Conv2dGeometry {
+            input: input_shape,
+            out_channels: c_out,
+            kernel: (kh, kw),
+            stride,
+            pad: padding,
+            output: (
+                extent(h, kh, stride.0, padding.0)?,
+                extent(w, kw, stride.1, padding.1)?,
+            ),
+            input_layout: ImageLayout::ChannelsFirst,
+            output_layout: ImageLayout::ChannelsFirst,
+        };
+        let weights: Vec<f32> = k.iter().copied().collect();
+        let id = self
+            .net
+            .connect_conv(
+                target(pre, "pre")?,
+                target(post, "post")?,
+                geometry,
+                &weights,
+                delay_steps,
+                name.as_deref().unwrap_or("conv"),
+            )
+            .or_py()?;
+        Ok(id.0)
+    }
+
+    /// Turns projection `projection` into a max gate: each window passes only its most active
+    /// input (the spiking max pooling of converted networks).
+    fn set_max_gate(&mut self, projection: u32) -> PyResult<()> {
+        self.net
+            .set_max_gate(somnet::network::ProjectionId(projection))
+            .or_py()
     }
 
     /// Sets the membrane potential of every neuron of `pop` (one value each).

@@ -126,3 +126,49 @@ def test_bad_network_arguments_raise_somnet_errors(call, message):
     with pytest.raises(somnet.SomnetError) as e:
         call(net, pop)
     assert message in str(e.value)
+
+
+def _conv_network(kernel, use_conv):
+    """A Poisson image (2 × 5 × 5) through a 3×3 'same' convolution with stride 1 into IF neurons,
+    as a weight-shared convolution or as the explicit synapse list built here by hand."""
+    c_out, c_in, kh, kw = kernel.shape
+    h = w = 5
+    net = somnet.Network(dt_ms=1.0, seed=11)
+    image = net.add_poisson("image", c_in * h * w, 150.0)
+    out = net.add_population("conv", c_out * h * w, somnet.IF(v_th_mv=1.0))
+    if use_conv:
+        net.connect_conv(image, out, kernel, (c_in, h, w), padding=(1, 1))
+    else:
+        pairs, weights = [], []
+        for o in range(c_out):
+            for y in range(h):
+                for x in range(w):
+                    for c in range(c_in):
+                        for ky in range(kh):
+                            for kx in range(kw):
+                                iy, ix = y - 1 + ky, x - 1 + kx
+                                if 0 <= iy < h and 0 <= ix < w:
+                                    pairs.append((c * h * w + iy * w + ix, o * h * w + y * w + x))
+                                    weights.append(kernel[o, c, ky, kx])
+        order = np.argsort([p[0] for p in pairs], kind="stable")  # the engine delivers in pre order
+        net.connect(image, out, pairs=np.array(pairs)[order], weight=np.array(weights, np.float32)[order])
+    spikes = net.monitor_spikes(out)
+    net.run(200.0)
+    return spikes.spikes(), net.n_events
+
+
+def test_weight_shared_convolution_equals_its_explicit_synapse_list():
+    rng = np.random.default_rng(5)
+    # Multiples of 1/8: every sum is exact, so any difference would be a wrong synapse.
+    kernel = (rng.integers(-4, 7, size=(3, 2, 3, 3)) / 8).astype(np.float32)
+    (t_conv, id_conv), events_conv = _conv_network(kernel, True)
+    (t_list, id_list), events_list = _conv_network(kernel, False)
+    assert len(t_conv) > 50
+    np.testing.assert_array_equal(t_conv, t_list)
+    np.testing.assert_array_equal(id_conv, id_list)
+    assert events_conv == events_list
+    net = somnet.Network(dt_ms=1.0, seed=0)
+    a = net.add_poisson("a", 8, 10.0)
+    b = net.add_population("b", 8, somnet.IF())
+    with pytest.raises(somnet.SomnetError, match="kernel: 3 input channels"):
+        net.connect_conv(a, b, np.zeros((1, 3, 2, 2), np.float32), (2, 2, 2))
