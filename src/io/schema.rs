@@ -40,10 +40,19 @@ pub struct ModelFile {
     pub provenance: Provenance,
 }
 
-/// Writes `ann` to `path` (overwriting it).
+/// Writes `ann` to `path` (replacing it atomically: a failed write leaves the earlier file).
 pub fn save(path: &Path, ann: &Ann, record: serde_json::Value) -> Result<()> {
     ann.validate()?;
-    let file = h5::create(path)?;
+    super::report::write_atomic(path, |tmp| {
+        // The HDF5 file is closed (dropped) inside, before the rename.
+        write_model(tmp, path, ann, record)
+    })
+}
+
+/// Writes the model file to `tmp`; errors name `path`, the file the user asked for.
+fn write_model(tmp: &Path, path: &Path, ann: &Ann, record: serde_json::Value) -> Result<()> {
+    let file = hdf5::File::create(tmp)
+        .map_err(|e| Error::file(path, format!("cannot create HDF5 file ({e})")))?;
     let root = Ctx::root(path);
     h5::write_str_attr(&file, &root, "format", FORMAT)?;
     h5::write_int_attr(&file, &root, "format_version", &[FORMAT_VERSION])?;
@@ -82,7 +91,11 @@ pub fn save(path: &Path, ann: &Ann, record: serde_json::Value) -> Result<()> {
         h5::write_str_attr(&g, &ctx, "kind", layer.kind())?;
         write_layer(&g, &ctx, layer)?;
     }
-    Ok(())
+    drop(layers);
+    drop(file); // closing writes HDF5's buffers; then the bytes go to disk before the rename
+    std::fs::File::open(tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(path, e))
 }
 
 fn dropout_name(m: DropoutMode) -> &'static str {

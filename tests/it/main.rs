@@ -14,6 +14,7 @@ mod import;
 mod inputs;
 mod izhikevich;
 mod lif;
+mod outputs;
 mod pipeline;
 mod plasticity;
 mod reference;

@@ -1,0 +1,78 @@
+//! Atomic outputs (issue 19): a write that fails (here: a full disk, a 64 KiB tmpfs) gives an
+//! error naming the file and leaves the earlier file as it was, with no partial file behind.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use somnet::io::report::write_text;
+
+/// A 64 KiB tmpfs mounted for the test and unmounted when dropped; `None` where this process may
+/// not mount (not root, or no mount namespace).
+struct TinyDisk(PathBuf);
+
+impl TinyDisk {
+    fn mount() -> Option<TinyDisk> {
+        let dir = std::env::temp_dir().join(format!("somnet-tiny-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(TinyDisk(dir))
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".partial-"))
+        .collect()
+}
+
+#[test]
+fn a_full_disk_keeps_the_earlier_record_and_names_the_file() {
+    let Some(disk) = TinyDisk::mount() else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let path = disk.0.join("result.json");
+    write_text(&path, "{\"images\": 10}\n").unwrap();
+    let err = write_text(&path, &"x".repeat(200_000))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("result.json"), "{err}");
+    assert!(err.to_lowercase().contains("space"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "{\"images\": 10}\n"
+    );
+    assert!(leftovers(&disk.0).is_empty(), "{:?}", leftovers(&disk.0));
+}
+
+#[test]
+fn a_model_file_that_does_not_fit_leaves_the_earlier_model() {
+    let Some(disk) = TinyDisk::mount() else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    };
+    let small = somnet::ann::arch::build("mlp:4-3-2", &[4], 2, &Default::default(), 1).unwrap();
+    let big = somnet::ann::arch::build("mlp:784-100-10", &[1, 28, 28], 10, &Default::default(), 1)
+        .unwrap();
+    let path = disk.0.join("model.h5");
+    somnet::io::schema::save(&path, &small, serde_json::json!({})).unwrap();
+    let err = somnet::io::schema::save(&path, &big, serde_json::json!({}))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("model.h5"), "{err}");
+    assert_eq!(somnet::io::schema::load(&path).unwrap().ann, small);
+    assert!(leftovers(&disk.0).is_empty(), "{:?}", leftovers(&disk.0));
+}
