@@ -8,7 +8,7 @@ from Python, alternated, best of REPEATS each.
    `somnet bench cuba` (build + simulation seconds from its JSON): ratio Python / CLI.
 2. Converted-network evaluation (tests/golden/lenet.snn.h5, 2 000 MNIST test images, T = 64):
    images per second from Python's Evaluation against the CLI's `--json` record.
-Prints one JSON line. Needs `cargo build --release` and the package installed (tests/all.sh).
+Prints one JSON line. Needs `cargo build --release` and the package installed (tests/python.sh).
 """
 
 import argparse

@@ -4,7 +4,7 @@
 # from PyPI here), shows
 # that the extension links no libhdf5, installs the wheel into a fresh venv with nothing else, and
 # runs a conversion and a simulation there, comparing the digest with the CLI's. Not part of
-# tests/all.sh (the HDF5 build takes minutes); run it before a release:
+# the test command (the HDF5 build takes minutes); run it before a release:
 #   bash tests/wheel_check.sh [WHEEL_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
