@@ -33,6 +33,13 @@ def images(name, x, input_shape):
     return out
 
 
+def steps(value):
+    """`value` as a number of time steps (a whole number ≥ 1), or a SomnetError."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise SomnetError(f"steps = {value!r}: expected a whole number ≥ 1")
+    return int(value)
+
+
 def labels(name, y, n):
     """`y` as n class indices (uint8)."""
     a = _numeric(name, y).reshape(-1)

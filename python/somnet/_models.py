@@ -123,8 +123,7 @@ class Converted:
 
     def _evaluate_part(self, x, y, first, index, count, steps, threads, name, knobs):
         """The shard of already-converted arrays `x`, `y` starting at sample `first`."""
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise SomnetError(f"steps = {steps!r}: expected a whole number ≥ 1")
+        _arrays.steps(steps)
         text = self._inner.evaluate_part(name, x, y, int(first), int(index), int(count), int(steps),
                                          _knobs(knobs), threads)
         return Shard.from_json(text)
@@ -139,8 +138,7 @@ class Converted:
         membrane), ``early_exit`` (None or K), ``seed``. ``progress=True`` shows a bar.
         Ctrl-C raises :class:`Interrupted` whose ``partial`` covers the finished images.
         """
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise SomnetError(f"steps = {steps!r}: expected a whole number ≥ 1")
+        _arrays.steps(steps)
         x = _arrays.images("images", images, self.original.input_shape)
         y = _arrays.labels("labels", labels, x.shape[0])
         callback = _progress.callback(progress, "images")

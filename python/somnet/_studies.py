@@ -43,8 +43,7 @@ def sweep(model, calibration, images, labels, steps, grid, *, threads=0, progres
     """
     if not isinstance(model, Model):
         raise SomnetError(f"model: expected a somnet.Model, got {type(model).__name__}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise SomnetError(f"steps = {steps!r}: expected a whole number ≥ 1")
+    _arrays.steps(steps)
     c = _arrays.images("calibration", calibration, model.input_shape)
     x = _arrays.images("images", images, model.input_shape)
     y = _arrays.labels("labels", labels, x.shape[0])

@@ -52,10 +52,11 @@ def _run_point(model, calibration, images, labels, steps, point, threads, name, 
 def sweep(client, model, calibration, images, labels, steps, grid, *, threads=0, name="numpy", **base):
     """:func:`somnet.sweep` with one grid point per task on the workers of the Dask ``client``;
     the rows come back in grid order, equal to the single-process sweep's but for the timings."""
+    from ._models import _knobs
     from ._studies import grid_text
 
     text = grid_text(grid)
-    points = _somnet.grid_points(text, [(k.replace("_", "-"), str(v)) for k, v in base.items()])
+    points = _somnet.grid_points(text, _knobs(base))
     payload = client.scatter([model, calibration, images, labels], broadcast=True)
     futures = [client.submit(_run_point, *payload, steps, one, threads, name, base, pure=False)
                for _, one in points]

@@ -136,8 +136,8 @@ impl PyConverted {
     }
 
     /// Evaluates the samples of shard `index` of `count` given as `images`/`labels`, the first of
-    /// which is sample `first_image` of the whole set. Returns the shard record (JSON) and the
-    /// exception that stopped it early, if any.
+    /// which is sample `first_image` of the whole set, and returns the shard record (JSON); an
+    /// interruption raises (a shard is merged whole or not at all).
     #[allow(clippy::too_many_arguments)]
     fn evaluate_part<'py>(
         &self,
