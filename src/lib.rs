@@ -5,6 +5,7 @@
 //! | module | what it is |
 //! |---|---|
 //! | [`error`] | errors that name the thing, the field and what was expected |
+//! | [`limits`] | the bound on what a size declared in a file or spec may make somnet allocate |
 //! | [`time`] | the time step; the only place where ms become whole steps |
 //! | [`rng`] | named random streams and the determinism contract |
 //! | [`simd`] | vector kernels chosen at run time (AVX-512, AVX2, portable), same numbers on each |
@@ -17,6 +18,7 @@
 //! | [`sleep`] | sleep replay consolidation (SRC) and the class-incremental experiment |
 //! | [`benchmarks`] | the classic benchmark networks (CUBA, Izhikevich 2003) |
 //! | [`study`] | sweeps over conversion knobs, reports and plots |
+//! | [`fuzzing`] | one entry point per reader of outside data, for the fuzz targets and their corpus test |
 //!
 //! The `somnet` binary (`src/cli`) parses commands and calls into these modules.
 
@@ -27,7 +29,9 @@ pub mod benchmarks;
 pub mod convert;
 pub mod data;
 pub mod error;
+pub mod fuzzing;
 pub mod io;
+pub mod limits;
 pub mod network;
 pub mod neuron;
 pub mod rng;

@@ -87,6 +87,7 @@ def sweep(
     threads: int,
     progress: Progress,
     out: Optional[str],
+    resume: bool,
 ) -> tuple[str, Optional[BaseException]]: ...
 def grid_points(grid: str, base: Knobs) -> list[tuple[str, str]]: ...
 def pareto_front(sweep_json: str) -> list[bool]: ...
@@ -108,6 +109,7 @@ def incremental(
     threads: int,
     progress: Progress,
     out: Optional[str],
+    resume: bool,
 ) -> tuple[str, Optional[BaseException]]: ...
 
 SLEEP_KEYS: str

@@ -32,12 +32,15 @@ def _finish(record, stopped, what):
 
 
 def sweep(model, calibration, images, labels, steps, grid, *, threads=0, progress=None, out=None,
-          name="numpy", **base):
+          resume=False, name="numpy", **base):
     """Converts ``model`` with every combination of ``grid`` (on top of the ``base`` knobs) and
     evaluates each on the images for ``steps`` steps: a :class:`Sweep` with one row per grid
     point (accuracy, latency, SOPs, energy) and :meth:`Sweep.pareto_front`. Normalisation runs
-    once per (percentile, norm). ``out``: also write sweep.csv, sweep.json and pareto.png there.
-    Ctrl-C raises :class:`Interrupted` whose ``partial`` holds the finished grid points.
+    once per (percentile, norm). ``out``: also write sweep.csv, sweep.json and pareto.png there
+    (sweep.json and sweep.csv after every grid point). ``resume=True`` continues the sweep recorded
+    in ``out``: its finished points are kept (the same model, images, steps, grid and seed are
+    required) and the result equals an uninterrupted run's. Ctrl-C raises :class:`Interrupted`
+    whose ``partial`` holds the finished grid points.
 
     >>> s = somnet.sweep(model, calib, images, labels, 64, {"input": ["analog", "poisson"]})  # doctest: +SKIP
     """
@@ -51,7 +54,7 @@ def sweep(model, calibration, images, labels, steps, grid, *, threads=0, progres
     points = len(_somnet.grid_points(text, _knobs(base)))
     callback = _progress.callback(progress, "grid points")
     json_text, stopped = _somnet.sweep(model._inner, c, x, y, name, int(steps), text, _knobs(base), threads,
-                                       callback, None if out is None else str(out))
+                                       callback, None if out is None else str(out), bool(resume))
     record = Sweep.from_json(json_text)
     return _finish(record, stopped, f"{len(record.rows)} of {points} grid points finished")
 
@@ -86,7 +89,7 @@ def sleep(model, images, *, steps=None, preset="mnist", threads=0, progress=None
 
 
 def incremental(dataset="mnist", seeds=1, *, first_seed=1, test_limit=None, data_dir=None, threads=0,
-                progress=None, out=None, **settings):
+                progress=None, out=None, resume=False, **settings):
     """The class-incremental experiment of Tadros et al. (Nat. Commun. 2022) with its controls:
     for each seed, a network trained task by task with a sleep phase after each task, the same
     without sleep (sequential) and one trained on all tasks at once (joint). ``seeds``: a number
@@ -94,8 +97,11 @@ def incremental(dataset="mnist", seeds=1, *, first_seed=1, test_limit=None, data
     take keyword overrides: ``per_task``, ``epochs``, ``joint_epochs``, ``joint_images``,
     ``hidden`` (list of sizes), ``controls`` (bool) and every sleep setting of :func:`sleep`.
     Returns the record (``final_accuracy``, its ``final_accuracy_sd`` over seeds, the curves per
-    seed and condition); ``out`` also writes result.json, result.csv and the figures. Ctrl-C
-    raises :class:`Interrupted` whose ``partial`` holds the finished seeds."""
+    seed and condition); ``out`` also writes result.json, result.csv and the figures, and keeps
+    every seed in ``out/seeds/seed-N.json`` as soon as it finishes. ``resume=True`` reuses the
+    seeds kept in ``out`` (the same data and settings are required) and runs only the rest: the
+    record equals an uninterrupted run's. Ctrl-C raises :class:`Interrupted` whose ``partial``
+    holds the finished seeds."""
     from . import datasets
 
     seed_list = list(range(first_seed, first_seed + seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
@@ -107,6 +113,6 @@ def incremental(dataset="mnist", seeds=1, *, first_seed=1, test_limit=None, data
     directory = str(data_dir or datasets.data_dir())
     callback = _progress.callback(progress, "stages")
     text, stopped = _somnet.incremental(dataset, directory, seed_list, pairs, test_limit, threads, callback,
-                                        None if out is None else str(out))
+                                        None if out is None else str(out), bool(resume))
     record = Record.from_json(text)
     return _finish(record, stopped, f"{len(record.seeds)} of {len(seed_list)} seeds finished")

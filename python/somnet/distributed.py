@@ -63,5 +63,6 @@ def sweep(client, model, calibration, images, labels, steps, grid, *, threads=0,
     records = [json.loads(t) for t in client.gather(futures)]
     merged = dict(records[0])
     merged["grid"] = text
+    merged["points"] = len(points)
     merged["rows"] = [row for r in records for row in r["rows"]]
     return Sweep(merged)

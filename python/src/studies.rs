@@ -20,8 +20,9 @@ type Stopped = Option<Py<PyAny>>;
 
 /// Evaluates `model` converted with every point of `grid` (`key=v1,v2;…`, on top of `base`
 /// knobs) on the images; returns the sweep record (JSON) and what stopped it early, if anything
-/// (the record then holds the finished grid points). With `out`, writes sweep.csv, sweep.json and
-/// pareto.png there.
+/// (the record then holds the finished grid points). With `out`, keeps sweep.csv and sweep.json
+/// there after every point and writes pareto.png at the end; with `resume`, the finished points
+/// of the sweep recorded in `out` are kept and only the rest run.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub fn sweep(
@@ -37,6 +38,7 @@ pub fn sweep(
     threads: usize,
     progress: Option<Py<PyAny>>,
     out: Option<PathBuf>,
+    resume: bool,
 ) -> PyResult<(String, Stopped)> {
     if steps == 0 {
         return Err(value("steps = 0: expected a whole number ≥ 1"));
@@ -53,13 +55,7 @@ pub fn sweep(
         ann.output_features(),
     )?;
     let test = crate::arrays::dataset(name, &images, Some(&labels), shape, ann.output_features())?;
-    let out_run = interrupt::run(py, threads, points.len() as u64, progress, |watch| {
-        somnet::study::sweep::run(ann, &calibration, &test, steps, &points, |_, _| {
-            watch.tick(1)
-        })
-    })?;
-    let (ann_accuracy, rows) = out_run.value.or_py()?;
-    let record = Sweep {
+    let mut record = Sweep {
         somnet_version: somnet::VERSION.to_string(),
         command: String::new(),
         model: Some(model.source.clone()),
@@ -67,10 +63,50 @@ pub fn sweep(
         images: test.len(),
         steps,
         grid: grid.to_string(),
-        ann_accuracy,
+        ann_accuracy: 0.0,
         macs_per_image: ann.macs(),
-        rows,
+        seed: base.seed,
+        calibration_images: calibration.len(),
+        points: points.len(),
+        rows: Vec::new(),
     };
+    if let (true, Some(dir)) = (resume, &out) {
+        let saved = dir.join("sweep.json");
+        if saved.exists() {
+            let previous = somnet::study::report::read_sweep(&saved).or_py()?;
+            record.check_resumable(&previous, &saved).or_py()?;
+            record.ann_accuracy = previous.ann_accuracy;
+            record.rows = previous.rows;
+        }
+    } else if resume {
+        return Err(value(
+            "resume=True needs out: the folder of the sweep to continue",
+        ));
+    }
+    let done = record.rows.len() as u64;
+    let mut saving = Ok(());
+    let out_run = interrupt::run(py, threads, points.len() as u64, progress, |watch| {
+        let _ = watch.set_done(done);
+        somnet::study::sweep::run(
+            ann,
+            &calibration,
+            &test,
+            steps,
+            &points,
+            &mut record,
+            |so_far| {
+                if let Some(dir) = &out {
+                    if let Err(e) = somnet::study::report::write_sweep_rows(dir, so_far) {
+                        saving = Err(e);
+                        return std::ops::ControlFlow::Break(());
+                    }
+                }
+                watch.tick(1)
+            },
+        )
+    })?;
+    out_run.value.or_py()?;
+    saving.or_py()?;
     if let Some(dir) = out {
         somnet::study::report::write_sweep(&dir, &record).or_py()?;
     }
@@ -188,9 +224,11 @@ pub fn incremental(
     threads: usize,
     progress: Option<Py<PyAny>>,
     out: Option<PathBuf>,
+    resume: bool,
 ) -> PyResult<(String, Stopped)> {
     use somnet::data::{load_named, Split};
-    use somnet::sleep::incremental::{run_seed, IncrementalConfig};
+    use somnet::sleep::incremental::IncrementalConfig;
+    use somnet::study::seeds::{run_seeds, Keep};
     use std::sync::atomic::{AtomicBool, Ordering};
 
     let mut config = IncrementalConfig::released(dataset);
@@ -214,24 +252,28 @@ pub fn incremental(
         2 * tasks
     };
     let total = per_seed * seeds.len() as u64;
+    if resume && out.is_none() {
+        return Err(value(
+            "resume=True needs out: the folder whose kept seeds to reuse",
+        ));
+    }
+    let keep = out.as_deref().map(|out| Keep { out, resume });
     let out_run = interrupt::run(py, threads, total, progress, |watch| {
         let stop = AtomicBool::new(false);
-        let on_event = |_| {
+        let on_event = |_, _| {
             if watch.tick(1).is_break() {
                 stop.store(true, Ordering::Relaxed);
             }
         };
-        let mut runs = Vec::new();
-        for &seed in &seeds {
-            match run_seed(&train, &test, &config, seed, &stop, &on_event)? {
-                Some(run) => runs.push(run),
-                None => break,
+        let on_seed = |_: &_, kept| {
+            let step = if kept { per_seed } else { 0 };
+            if watch.tick(step).is_break() {
+                stop.store(true, Ordering::Relaxed);
             }
-            if watch.check().is_break() {
-                break;
-            }
-        }
-        Ok::<_, somnet::Error>(runs)
+        };
+        run_seeds(
+            &train, &test, dataset, &config, &seeds, keep, &stop, &on_event, on_seed,
+        )
     })?;
     let runs = out_run.value.or_py()?;
     if runs.is_empty() {

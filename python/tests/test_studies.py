@@ -40,6 +40,25 @@ def test_sweep_matches_the_cli_sweep(root, cli, tmp_path, mnist_test, calibratio
     assert (tmp_path / "py" / "pareto.png").exists() and (tmp_path / "py" / "sweep.csv").exists()
 
 
+def test_a_resumed_sweep_equals_the_uninterrupted_one(root, tmp_path, mnist_test, calibration):
+    images, labels = mnist_test
+    model = somnet.load(root / "tests/golden/mlp.h5")
+    whole = somnet.sweep(model, calibration, images, labels, 12, GRID, seed=3, out=tmp_path / "whole")
+    # A run killed after its first grid point leaves this record behind.
+    record = json.loads((tmp_path / "whole" / "sweep.json").read_text())
+    assert record["points"] == 4 and len(record["rows"]) == 4
+    record["rows"] = record["rows"][:1]
+    (tmp_path / "part").mkdir()
+    (tmp_path / "part" / "sweep.json").write_text(json.dumps(record))
+    resumed = somnet.sweep(model, calibration, images, labels, 12, GRID, seed=3, out=tmp_path / "part", resume=True)
+    assert _rows(resumed.rows) == _rows(whole.rows)
+    assert resumed.rows[0].images_per_second == record["rows"][0]["images_per_second"], "the kept row is reused"
+    with pytest.raises(somnet.SomnetError, match="sweep.json.*'seed'"):
+        somnet.sweep(model, calibration, images, labels, 12, GRID, seed=4, out=tmp_path / "part", resume=True)
+    with pytest.raises(somnet.SomnetError, match="resume=True needs out"):
+        somnet.sweep(model, calibration, images, labels, 12, GRID, resume=True)
+
+
 def test_sweep_grid_as_text_or_dict_and_bad_grids(root, mnist_test, calibration):
     images, labels = mnist_test
     model = somnet.load(root / "tests/golden/mlp.h5")
@@ -117,6 +136,14 @@ def test_incremental_matches_the_cli(root, tmp_path):
     assert python.seeds.tolist() == [1, 2] and (tmp_path / "py" / "result.csv").exists()
     # Joint training on all classes is the upper bound the paper reports (its Fig. 2).
     assert python.final_accuracy.joint > python.final_accuracy.sequential
+    # A run that kept seed 2 only, resumed over seeds 1-2, equals the uninterrupted one.
+    somnet.incremental("mnist", [2], test_limit=600, out=tmp_path / "part", **small)
+    assert (tmp_path / "part" / "seeds" / "seed-2.json").exists()
+    resumed = somnet.incremental("mnist", 2, test_limit=600, out=tmp_path / "part", resume=True, **small)
+    assert _strip_times(resumed.to_dict()) == _strip_times(python.to_dict())
+    with pytest.raises(somnet.SomnetError, match="seed-1.json.*per_task"):
+        somnet.incremental("mnist", 2, test_limit=600, out=tmp_path / "part", resume=True,
+                           **dict(small, per_task=300))
 
 
 def test_incremental_settings_are_checked_by_name():

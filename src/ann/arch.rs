@@ -106,7 +106,12 @@ pub fn build(
 ) -> Result<Ann> {
     let expanded = expand(spec, options)?;
     let mut tokens: Vec<&str> = expanded.split('-').collect();
-    if let Some(first) = tokens.first().and_then(|t| t.strip_prefix("#in")) {
+    // Only an `mlp:` expansion carries the input-size marker; a user's own `#in…` is a bad token.
+    let marker = tokens
+        .first()
+        .filter(|_| spec.starts_with("mlp:"))
+        .and_then(|t| t.strip_prefix("#in"));
+    if let Some(first) = marker {
         let n: usize = first.parse().expect("written by expand");
         let features: usize = input_shape.iter().product();
         if n != features {
@@ -120,6 +125,8 @@ pub fn build(
     }
     let mut layers = Vec::new();
     let mut shape = input_shape.to_vec();
+    // All weights together are bounded, not only each layer's.
+    let mut weight_bytes = 0u128;
     let mut counts = std::collections::HashMap::<&str, usize>::new();
     for (index, tok) in tokens.iter().enumerate() {
         let bad = || {
@@ -148,6 +155,12 @@ pub fn build(
                 });
             }
             let ic = shape[0];
+            weight_bytes += 4 * oc as u128 * (ic as u128 * k as u128 * k as u128 + 1);
+            crate::limits::check(
+                format!("arch '{spec}'"),
+                &format!("the weights up to '{tok}' ({oc}×{ic}×{k}×{k} there) as float32"),
+                weight_bytes,
+            )?;
             let mut w = Array4::<f32>::zeros((oc, ic, k, k));
             options.init.fill(
                 w.as_slice_mut().expect("new array"),
@@ -166,9 +179,21 @@ pub fn build(
             .filter(|r| r.chars().all(|c| c.is_ascii_digit()) && !r.is_empty())
         {
             let n: usize = n.parse().map_err(|_| bad())?;
+            if n == 0 {
+                return Err(bad());
+            }
             if shape.len() != 1 {
                 return Err(Error::Unsupported(format!("arch '{spec}': '{tok}' needs a flat input, the shape here is {shape:?}: add 'flat' before it")));
             }
+            weight_bytes += 4 * n as u128 * (shape[0] as u128 + 1);
+            crate::limits::check(
+                format!("arch '{spec}'"),
+                &format!(
+                    "the weights up to '{tok}' ({n}×{} there) as float32",
+                    shape[0]
+                ),
+                weight_bytes,
+            )?;
             let mut w = Array2::<f32>::zeros((n, shape[0]));
             options
                 .init

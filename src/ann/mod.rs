@@ -117,7 +117,24 @@ impl Ann {
         for (layer, name) in self.layers.iter().zip(&self.names) {
             layer.check_finite(name)?;
         }
-        self.shapes().map(|_| ())
+        // Every activation of one sample must be countable and within the allocation limit
+        // before a shape from a file sizes a buffer.
+        let per_sample = |what: &str, shape: &[usize]| {
+            let n = shape
+                .iter()
+                .try_fold(1u128, |a, &d| a.checked_mul(d as u128))
+                .unwrap_or(u128::MAX);
+            crate::limits::check(
+                "network",
+                &format!("{what} of shape {shape:?} (one sample, float32)"),
+                n.saturating_mul(4),
+            )
+        };
+        per_sample("the input", &self.input_shape)?;
+        for (shape, name) in self.shapes()?.iter().zip(&self.names) {
+            per_sample(&format!("the output of layer '{name}'"), shape)?;
+        }
+        Ok(())
     }
 
     /// Per-sample output shape after every layer.

@@ -9,8 +9,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use somnet::data::{self, Split};
-use somnet::sleep::incremental::{run_seed, Event, IncrementalConfig, SeedRun};
+use somnet::sleep::incremental::{Event, IncrementalConfig, SeedRun};
 use somnet::sleep::summary::IncrementalRecord;
+use somnet::study::seeds::{run_seeds, Keep};
 
 /// Arguments of `somnet incremental`.
 #[derive(Debug, Args)]
@@ -53,9 +54,14 @@ pub struct IncrementalArgs {
     /// Threads (0: all cores).
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Output folder: result.json, result.csv and plots.
+    /// Output folder: result.json, result.csv and plots; every seed is kept in seeds/seed-N.json
+    /// as soon as it finishes.
     #[arg(long, default_value = "incremental-out")]
     out: PathBuf,
+    /// Reuse the seeds already kept in the output folder (same data and settings required) and
+    /// run only the rest: the result equals an uninterrupted run's.
+    #[arg(long)]
+    resume: bool,
 }
 
 pub fn run(args: IncrementalArgs) -> anyhow::Result<()> {
@@ -106,49 +112,62 @@ pub fn run(args: IncrementalArgs) -> anyhow::Result<()> {
         );
         b
     });
-    let mut runs: Vec<SeedRun> = Vec::new();
-    for seed in args.first_seed..args.first_seed + args.seeds {
+    let seeds: Vec<u64> = (args.first_seed..args.first_seed + args.seeds).collect();
+    let keep = Keep {
+        out: &args.out,
+        resume: args.resume,
+    };
+    let on_event = |seed: u64, e: Event| {
+        if super::progress::interrupted() {
+            stop.store(true, Ordering::Relaxed);
+        }
         if let Some(b) = &bar {
             b.set_message(format!("seed {seed}"));
+            b.inc(1);
         }
-        let on_event = |e: Event| {
-            if super::progress::interrupted() {
-                stop.store(true, Ordering::Relaxed);
-            }
+        if let Event::Slept { task, steps } = e {
+            eprintln!("seed {seed}: slept {steps} steps after task {task}");
+        }
+    };
+    let on_seed = |run: &SeedRun, kept: bool| {
+        let seed = run.seed;
+        if kept {
+            eprintln!("seed {seed}: kept from an earlier run (--resume)");
             if let Some(b) = &bar {
-                b.inc(1);
+                b.inc(per_seed);
             }
-            if let Event::Slept { task, steps } = e {
-                eprintln!("seed {seed}: slept {steps} steps after task {task}");
-            }
-        };
-        let run = super::with_threads(args.threads, || {
-            run_seed(&train, &test, &config, seed, &stop, &on_event)
-        })??;
-        match run {
-            Some(run) => {
-                let pct =
-                    |v: Option<&f64>| v.map_or("-".to_string(), |a| format!("{:.2} %", 100.0 * a));
-                eprintln!(
-                    "seed {seed}: final accuracy sleep {}, sequential {}, joint {} ({:.1} s)",
-                    pct(run.sleep.accuracy.last()),
-                    pct(run.sequential.accuracy.last()),
-                    pct(run.joint.accuracy.first()),
-                    run.seconds
-                );
-                runs.push(run);
-            }
-            None => {
-                eprintln!(
-                    "interrupted during seed {seed}: keeping the {} finished seeds",
-                    runs.len()
-                );
-                break;
-            }
+            return;
         }
+        let pct = |v: Option<&f64>| v.map_or("-".to_string(), |a| format!("{:.2} %", 100.0 * a));
+        eprintln!(
+            "seed {seed}: final accuracy sleep {}, sequential {}, joint {} ({:.1} s)",
+            pct(run.sleep.accuracy.last()),
+            pct(run.sequential.accuracy.last()),
+            pct(run.joint.accuracy.first()),
+            run.seconds
+        );
         if super::progress::interrupted() {
-            break;
+            stop.store(true, Ordering::Relaxed);
         }
+    };
+    let runs = super::with_threads(args.threads, || {
+        run_seeds(
+            &train,
+            &test,
+            &args.dataset,
+            &config,
+            &seeds,
+            Some(keep),
+            &stop,
+            &on_event,
+            on_seed,
+        )
+    })??;
+    if runs.len() < seeds.len() {
+        eprintln!(
+            "interrupted: keeping the {} finished seeds (continue with --resume)",
+            runs.len()
+        );
     }
     if let Some(b) = &bar {
         b.finish_and_clear();

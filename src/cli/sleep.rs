@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 
 use somnet::data::Split;
@@ -33,35 +34,19 @@ pub struct SleepCmdArgs {
     /// Evaluate on the first N test images only.
     #[arg(long)]
     limit: Option<usize>,
+    /// Threads (0: all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
     /// Where to write the slept network (somnet HDF5); a JSON report goes beside it.
     #[arg(long)]
     out: PathBuf,
 }
 
-/// Parses `0-3`, `0,2,5` or a mix (`0-2,7`).
-fn parse_classes(s: &str) -> anyhow::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    for part in s.split(',') {
-        let bad =
-            || anyhow::anyhow!("--classes '{s}': expected e.g. 0-3 or 0,2,5 (class numbers 0-255)");
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (u8, u8) = (
-                    a.trim().parse().map_err(|_| bad())?,
-                    b.trim().parse().map_err(|_| bad())?,
-                );
-                anyhow::ensure!(a <= b, bad());
-                out.extend(a..=b);
-            }
-            None => out.push(part.trim().parse().map_err(|_| bad())?),
-        }
-    }
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
+pub fn run(args: SleepCmdArgs) -> anyhow::Result<()> {
+    super::with_threads(args.threads, || run_in_pool(args))?
 }
 
-pub fn run(args: SleepCmdArgs) -> anyhow::Result<()> {
+fn run_in_pool(args: SleepCmdArgs) -> anyhow::Result<()> {
     let mut file = super::model::load(&args.model)?;
     let train = args.data.load(Split::Train)?;
     let mut test = args.data.load(Split::Test)?;
@@ -69,7 +54,7 @@ pub fn run(args: SleepCmdArgs) -> anyhow::Result<()> {
         test = test.head(n);
     }
     let classes = match &args.classes {
-        Some(s) => parse_classes(s)?,
+        Some(s) => somnet::data::parse_classes(s).context("--classes")?,
         None => (0..train.n_classes() as u8).collect(),
     };
     let sleep_data = train.first_n_of_classes(&classes, args.images);

@@ -44,9 +44,14 @@ pub struct SweepArgs {
     /// Threads (0: all cores).
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Output folder: sweep.csv, sweep.json, pareto.png.
+    /// Output folder: sweep.csv, sweep.json, pareto.png. sweep.json and sweep.csv are rewritten
+    /// after every grid point, so an interrupted run keeps what finished.
     #[arg(long, default_value = "sweep-out")]
     out: PathBuf,
+    /// Continue the sweep recorded in the output folder: its finished grid points are kept and
+    /// only the rest run (the same model, data, steps, grid and seed are required).
+    #[arg(long)]
+    resume: bool,
 }
 
 pub fn run(args: SweepArgs) -> anyhow::Result<()> {
@@ -67,32 +72,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let train = args.data.load(Split::Train)?;
     let calibration = calibration_set(&train, args.calibration_limit);
     somnet::io::report::ensure_dir(&args.out)?;
-    let progress = super::progress::StepProgress::new("grid points", points.len() as u64);
-    let (ann_accuracy, rows) = super::with_threads(args.threads, || {
-        sweep::run(
-            &file.ann,
-            &calibration,
-            &test,
-            args.steps,
-            &points,
-            |k, r| {
-                eprintln!(
-                    "{}: {:.2} %, latency 0.1 pp {:?}, {:.3e} pJ",
-                    r.settings,
-                    100.0 * r.snn_accuracy,
-                    r.latency_steps.pp01,
-                    r.energy_pj.snn
-                );
-                let flow = progress.tick(k as u64 + 1);
-                if flow.is_break() {
-                    eprintln!("interrupted: keeping the {} finished grid points", k + 1);
-                }
-                flow
-            },
-        )
-    })??;
-    progress.finish();
-    let record = Sweep {
+    let mut record = Sweep {
         somnet_version: somnet::VERSION.to_string(),
         command: std::env::args().collect::<Vec<_>>().join(" "),
         model: Some(args.model.display().to_string()),
@@ -100,10 +80,65 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         images: test.len(),
         steps: args.steps,
         grid: args.grid.clone(),
-        ann_accuracy,
+        ann_accuracy: 0.0,
         macs_per_image: file.ann.macs(),
-        rows,
+        seed: args.seed,
+        calibration_images: calibration.len(),
+        points: points.len(),
+        rows: Vec::new(),
     };
+    let saved = args.out.join("sweep.json");
+    if args.resume && saved.exists() {
+        let previous = somnet::study::report::read_sweep(&saved)?;
+        record.check_resumable(&previous, &saved)?;
+        record.ann_accuracy = previous.ann_accuracy;
+        record.rows = previous.rows;
+        eprintln!(
+            "resuming {}: {} of {} grid points already finished",
+            saved.display(),
+            record.rows.len(),
+            points.len()
+        );
+    } else if args.resume {
+        eprintln!("--resume: no {} yet, starting afresh", saved.display());
+    }
+    let progress = super::progress::StepProgress::new("grid points", points.len() as u64);
+    let mut saving = Ok(());
+    super::with_threads(args.threads, || {
+        sweep::run(
+            &file.ann,
+            &calibration,
+            &test,
+            args.steps,
+            &points,
+            &mut record,
+            |so_far| {
+                let r = so_far.rows.last().expect("called after a row");
+                eprintln!(
+                    "{}: {:.2} %, latency 0.1 pp {:?}, {:.3e} pJ",
+                    r.settings,
+                    100.0 * r.snn_accuracy,
+                    r.latency_steps.pp01,
+                    r.energy_pj.snn
+                );
+                // Keep every finished point on disk before the next one starts.
+                if let Err(e) = somnet::study::report::write_sweep_rows(&args.out, so_far) {
+                    saving = Err(e);
+                    return std::ops::ControlFlow::Break(());
+                }
+                let flow = progress.tick(so_far.rows.len() as u64);
+                if flow.is_break() {
+                    eprintln!(
+                        "interrupted: keeping the {} finished grid points (continue with --resume)",
+                        so_far.rows.len()
+                    );
+                }
+                flow
+            },
+        )
+    })??;
+    saving?;
+    progress.finish();
     somnet::study::report::write_sweep(&args.out, &record)?;
     print!("{}", record.csv());
     println!(

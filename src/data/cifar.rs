@@ -55,7 +55,21 @@ pub fn load(dir: &Path, split: Split) -> Result<Dataset> {
 /// Loads one binary batch file.
 pub fn load_batch(path: &Path) -> Result<Dataset> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    parse_batch(path, &bytes)
+}
+
+/// Parses the bytes of one binary batch; `path` names the file in errors.
+///
+/// ```
+/// let mut record = vec![3u8];
+/// record.extend(std::iter::repeat(255).take(3072));
+/// let batch = somnet::data::cifar::parse_batch("b.bin".as_ref(), &record).unwrap();
+/// assert_eq!((batch.labels[0], batch.images[0]), (3, 1.0));
+/// ```
+pub fn parse_batch(path: &Path, bytes: &[u8]) -> Result<Dataset> {
+    // Every pixel byte becomes a float32.
+    crate::limits::check(path, "CIFAR-10 pixels as float32", 4 * bytes.len() as u128)?;
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(Error::file(
             path,
             format!(

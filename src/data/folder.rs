@@ -58,30 +58,27 @@ pub fn load(root: &Path, options: FolderOptions) -> Result<Dataset> {
             ));
         }
         for f in files {
-            let img =
-                image::open(&f).map_err(|e| Error::file(&f, format!("unreadable image: {e}")))?;
-            let img = match options.resize {
-                Some((w, h)) => img.resize_exact(w, h, FilterType::Triangle),
-                None => img,
-            };
-            let (w, h) = (img.width() as usize, img.height() as usize);
-            let c = if options.grayscale { 1 } else { 3 };
-            let s = [c, h, w];
+            let bytes = std::fs::read(&f).map_err(|e| Error::io(&f, e))?;
+            let (s, pixels) = decode_image(&f, &bytes, options)?;
             match shape {
                 None => shape = Some(s),
                 Some(first) if first != s => {
-                    return Err(Error::file(&f, format!("size {w}×{h} differs from the first image's {}×{}; use a resize option", first[2], first[1])));
+                    return Err(Error::file(
+                        &f,
+                        format!(
+                            "size {}×{} differs from the first image's {}×{}; use a resize option",
+                            s[2], s[1], first[2], first[1]
+                        ),
+                    ));
                 }
                 _ => {}
             }
-            if options.grayscale {
-                images.extend(img.to_luma8().as_raw().iter().map(|&b| b as f32 / 255.0));
-            } else {
-                let rgb = img.to_rgb8();
-                for ch in 0..3 {
-                    images.extend(rgb.pixels().map(|p| p.0[ch] as f32 / 255.0));
-                }
-            }
+            crate::limits::check(
+                &f,
+                "the image folder's pixels as float32",
+                4 * (images.len() + pixels.len()) as u128,
+            )?;
+            images.extend(pixels);
             labels.push(label as u8);
         }
     }
@@ -93,3 +90,74 @@ pub fn load(root: &Path, options: FolderOptions) -> Result<Dataset> {
         names,
     )
 }
+
+/// Decodes one image file's bytes (PNG, JPEG, BMP, GIF; the format from the content) into
+/// channel-major floats in [0, 1] and its `[C, H, W]`, resized and converted as `options` say.
+/// The decoder's limits are set from [`crate::limits`] (dimensions up to 65 535, the allocation
+/// up to the limit) before anything is decoded; `path` names the file in errors.
+///
+/// ```
+/// use somnet::data::folder::{decode_image, FolderOptions};
+/// let mut png = Vec::new();
+/// image::GrayImage::from_pixel(3, 2, image::Luma([255u8]))
+///     .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+///     .unwrap();
+/// let options = FolderOptions { grayscale: true, ..Default::default() };
+/// let (shape, pixels) = decode_image("a.png".as_ref(), &png, options).unwrap();
+/// assert_eq!((shape, pixels[0]), ([1, 2, 3], 1.0));
+/// ```
+pub fn decode_image(
+    path: &Path,
+    bytes: &[u8],
+    options: FolderOptions,
+) -> Result<([usize; 3], Vec<f32>)> {
+    let c = if options.grayscale { 1 } else { 3 };
+    if let Some((w, h)) = options.resize {
+        if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
+            return Err(Error::param(
+                "resize",
+                format!("{w}x{h}"),
+                format!("sides from 1 to {MAX_SIDE}"),
+            ));
+        }
+        crate::limits::check(
+            path,
+            &format!("resizing to {w}x{h}"),
+            4 * c as u128 * w as u128 * h as u128,
+        )?;
+    }
+    let unreadable = |e: image::ImageError| Error::file(path, format!("unreadable image: {e}"));
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(crate::limits::max_bytes());
+    reader.limits(limits);
+    let img = reader.decode().map_err(unreadable)?;
+    let img = match options.resize {
+        Some((w, h)) => img.resize_exact(w, h, FilterType::Triangle),
+        None => img,
+    };
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    crate::limits::check(path, "the image as float32", 4 * (c * w * h) as u128)?;
+    let pixels = if options.grayscale {
+        img.to_luma8()
+            .as_raw()
+            .iter()
+            .map(|&b| b as f32 / 255.0)
+            .collect()
+    } else {
+        let rgb = img.to_rgb8();
+        let mut out = Vec::with_capacity(3 * w * h);
+        for ch in 0..3 {
+            out.extend(rgb.pixels().map(|p| p.0[ch] as f32 / 255.0));
+        }
+        out
+    };
+    Ok(([c, h, w], pixels))
+}
+
+/// The largest image side decoded or resized to.
+pub const MAX_SIDE: u32 = 65_535;

@@ -244,39 +244,135 @@ impl Dataset {
     }
 }
 
-/// Loads a data set by name: `mnist`, `fashion-mnist`, `cifar-10` (from `dir`), or
-/// `folder:PATH[:WxH][:gray]` (an image folder, split 80/20 into train/test with seed 0).
-pub fn load_named(name: &str, dir: &std::path::Path, split: Split) -> Result<Dataset> {
-    match name {
-        "mnist" => mnist::load_mnist(&dir.join("mnist"), split),
-        "fashion-mnist" => mnist::load_fashion(&dir.join("fashion-mnist"), split),
-        "cifar-10" | "cifar10" => cifar::load(&dir.join("cifar-10"), split),
-        other => match other.strip_prefix("folder:") {
-            Some(rest) => {
+/// A data set named as the `--dataset` option and the Python package name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatasetSpec {
+    /// MNIST (from `DIR/mnist`).
+    Mnist,
+    /// Fashion-MNIST (from `DIR/fashion-mnist`).
+    FashionMnist,
+    /// CIFAR-10 (from `DIR/cifar-10`).
+    Cifar10,
+    /// An image folder with its options.
+    Folder {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// Resize and colour options.
+        options: folder::FolderOptions,
+    },
+}
+
+impl DatasetSpec {
+    /// Parses `mnist`, `fashion-mnist`, `cifar-10` (or `cifar10`) or `folder:PATH[:WxH][:gray]`.
+    ///
+    /// ```
+    /// use somnet::data::DatasetSpec;
+    /// let spec = DatasetSpec::parse("folder:pics:32x24:gray").unwrap();
+    /// let DatasetSpec::Folder { options, .. } = spec else { panic!() };
+    /// assert_eq!((options.resize, options.grayscale), (Some((32, 24)), true));
+    /// assert!(DatasetSpec::parse("folder:pics:0x24").is_err());
+    /// ```
+    pub fn parse(name: &str) -> Result<DatasetSpec> {
+        match name {
+            "mnist" => Ok(DatasetSpec::Mnist),
+            "fashion-mnist" => Ok(DatasetSpec::FashionMnist),
+            "cifar-10" | "cifar10" => Ok(DatasetSpec::Cifar10),
+            other => {
+                let Some(rest) = other.strip_prefix("folder:") else {
+                    return Err(Error::param(
+                        "dataset",
+                        other,
+                        "mnist, fashion-mnist, cifar-10 or folder:PATH[:WxH][:gray]",
+                    ));
+                };
                 let mut parts = rest.split(':');
                 let path = parts.next().unwrap_or_default();
+                if path.is_empty() {
+                    return Err(Error::param(
+                        "dataset",
+                        other,
+                        "folder:PATH[:WxH][:gray] with a PATH",
+                    ));
+                }
                 let mut options = folder::FolderOptions::default();
                 for opt in parts {
                     if opt == "gray" {
                         options.grayscale = true;
                     } else if let Some((w, h)) = opt
                         .split_once('x')
-                        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+                        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+                        .filter(|&(w, h)| {
+                            (1..=folder::MAX_SIDE).contains(&w)
+                                && (1..=folder::MAX_SIDE).contains(&h)
+                        })
                     {
                         options.resize = Some((w, h));
                     } else {
-                        return Err(Error::param("dataset", other, "folder:PATH[:WxH][:gray]"));
+                        return Err(Error::param(
+                            "dataset",
+                            other,
+                            format!(
+                                "folder:PATH[:WxH][:gray] with sides W, H from 1 to {}",
+                                folder::MAX_SIDE
+                            ),
+                        ));
                     }
                 }
-                let all = folder::load(std::path::Path::new(path), options)?;
+                Ok(DatasetSpec::Folder {
+                    path: path.into(),
+                    options,
+                })
+            }
+        }
+    }
+
+    /// Loads `split` (data sets with files from `dir`; an image folder is split 80/20 into
+    /// train/test with seed 0).
+    pub fn load(&self, dir: &std::path::Path, split: Split) -> Result<Dataset> {
+        match self {
+            DatasetSpec::Mnist => mnist::load_mnist(&dir.join("mnist"), split),
+            DatasetSpec::FashionMnist => mnist::load_fashion(&dir.join("fashion-mnist"), split),
+            DatasetSpec::Cifar10 => cifar::load(&dir.join("cifar-10"), split),
+            DatasetSpec::Folder { path, options } => {
+                let all = folder::load(path, *options)?;
                 let (train, test) = all.split(0.8, 0)?;
                 Ok(if split == Split::Train { train } else { test })
             }
-            None => Err(Error::param(
-                "dataset",
-                other,
-                "mnist, fashion-mnist, cifar-10 or folder:PATH[:WxH][:gray]",
-            )),
-        },
+        }
     }
+}
+
+/// Loads a data set by name: `mnist`, `fashion-mnist`, `cifar-10` (from `dir`), or
+/// `folder:PATH[:WxH][:gray]` (an image folder, split 80/20 into train/test with seed 0).
+pub fn load_named(name: &str, dir: &std::path::Path, split: Split) -> Result<Dataset> {
+    DatasetSpec::parse(name)?.load(dir, split)
+}
+
+/// Parses a list of classes: `0-3`, `0,2,5` or a mix (`0-2,7`), sorted without repeats.
+///
+/// ```
+/// assert_eq!(somnet::data::parse_classes("4,0-2,2").unwrap(), vec![0, 1, 2, 4]);
+/// assert!(somnet::data::parse_classes("3-1").is_err());
+/// ```
+pub fn parse_classes(text: &str) -> Result<Vec<u8>> {
+    let bad = || Error::param("classes", text, "e.g. 0-3 or 0,2,5 (class numbers 0-255)");
+    let mut out = Vec::new();
+    for part in text.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u8, u8) = (
+                    a.trim().parse().map_err(|_| bad())?,
+                    b.trim().parse().map_err(|_| bad())?,
+                );
+                if a > b {
+                    return Err(bad());
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.trim().parse().map_err(|_| bad())?),
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
 }

@@ -82,6 +82,12 @@ pub fn read_str_attr(loc: &hdf5::Location, ctx: &Ctx, name: &str) -> Result<Stri
             .as_str()
             .to_string()),
         TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) => {
+            crate::limits::check_in_file(
+                &ctx.path,
+                &format!("{}: attribute '{name}'", ctx.object),
+                n as u128,
+                file_len(&ctx.path),
+            )?;
             read_fixed_string(&attr, n).map_err(|m| ctx.err(format!("attribute '{name}': {m}")))
         }
         other => Err(ctx.err(format!(
@@ -130,6 +136,13 @@ fn read_one_str_list(loc: &hdf5::Location, ctx: &Ctx, name: &str) -> Result<Vec<
             .map(|s| s.as_str().to_string())
             .collect()),
         TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) => {
+            // Attribute values lie in the file uncompressed.
+            crate::limits::check_in_file(
+                &ctx.path,
+                &format!("{}: attribute '{name}'", ctx.object),
+                n as u128 * size as u128,
+                file_len(&ctx.path),
+            )?;
             read_fixed_strings(&attr, n, size)
                 .map_err(|m| ctx.err(format!("attribute '{name}': {m}")))
         }
@@ -169,6 +182,12 @@ fn read_fixed_strings(
         .collect()
 }
 
+/// The length of the file at `path` (the largest size anything stored in it can have; unknown
+/// files count as unbounded, leaving the limit alone to decide).
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(u64::MAX, |m| m.len())
+}
+
 /// Reads a fixed-length string attribute of `n` bytes into a `String` (trailing NULs removed).
 fn read_fixed_string(attr: &hdf5::Attribute, n: usize) -> std::result::Result<String, String> {
     let space = attr.space().map_err(|e| e.to_string())?;
@@ -195,6 +214,14 @@ pub fn read_num_attr(loc: &hdf5::Location, ctx: &Ctx, name: &str) -> Result<Vec<
     let attr = loc
         .attr(name)
         .map_err(|_| ctx.err(format!("missing attribute '{name}'")))?;
+    // Attribute values lie in the file uncompressed.
+    let count = attr.space().map(|s| s.size()).unwrap_or(0) as u128;
+    crate::limits::check_in_file(
+        &ctx.path,
+        &format!("{}: attribute '{name}'", ctx.object),
+        count,
+        file_len(&ctx.path),
+    )?;
     attr.read_raw::<f64>()
         .map_err(|e| ctx.err(format!("attribute '{name}' is not numeric: {e}")))
 }
@@ -216,13 +243,33 @@ pub fn write_f64_attr(loc: &hdf5::Location, ctx: &Ctx, name: &str, value: f64) -
         .map_err(|e| ctx.err(format!("writing attribute '{name}': {e}")))
 }
 
-/// Reads an `f32` dataset of any rank; converts from other float widths.
+/// Reads an `f32` dataset of any rank; converts from other float widths. Its declared shape is
+/// checked first ([`crate::limits`]): against the file when stored uncompressed, and against the
+/// limit in any case.
 pub fn read_f32(group: &hdf5::Group, ctx: &Ctx, name: &str) -> Result<ArrayD<f32>> {
     let ds = group
         .dataset(name)
         .map_err(|_| ctx.err(format!("missing dataset '{name}'")))?;
+    check_size(&ds, ctx, name)?;
     ds.read_dyn::<f32>()
         .map_err(|e| ctx.err(format!("dataset '{name}' cannot be read as float32: {e}")))
+}
+
+/// Checks the declared shape of the dataset `name` before it is read as float32: against the
+/// file when stored uncompressed (contiguous or compact) and against [`crate::limits`] in any
+/// case; the error names the file, the object, the dataset and the sizes.
+pub fn check_size(ds: &hdf5::Dataset, ctx: &Ctx, name: &str) -> Result<()> {
+    let shape = ds.shape();
+    let field = format!("{}: dataset '{name}' of shape {shape:?}", ctx.object);
+    let values = shape
+        .iter()
+        .try_fold(1u128, |a, &d| a.checked_mul(d as u128))
+        .ok_or_else(|| ctx.err(format!("dataset '{name}': shape {shape:?} overflows")))?;
+    let stored = ds.dtype().map(|t| t.size()).unwrap_or(4) as u128;
+    if !ds.is_chunked() {
+        crate::limits::check_in_file(&ctx.path, &field, values * stored, file_len(&ctx.path))?;
+    }
+    crate::limits::check(&ctx.path, &field, values * 4)
 }
 
 /// Writes an `f32` dataset.

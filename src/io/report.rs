@@ -30,10 +30,15 @@ pub fn write_json(path: &Path, record: &impl serde::Serialize) -> Result<()> {
 
 /// Writes `text` (a CSV table, a report) to `path`, atomically.
 pub fn write_text(path: &Path, text: &str) -> Result<()> {
+    write_bytes(path, text.as_bytes())
+}
+
+/// Writes `bytes` (an encoded image, any file) to `path`, atomically.
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, |tmp| {
         use std::io::Write;
         let mut f = std::fs::File::create(tmp).map_err(|e| Error::io(path, e))?;
-        f.write_all(text.as_bytes())
+        f.write_all(bytes)
             .and_then(|()| f.sync_all())
             .map_err(|e| Error::io(path, e))
     })

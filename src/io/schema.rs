@@ -40,9 +40,13 @@ pub struct ModelFile {
     pub provenance: Provenance,
 }
 
-/// Writes `ann` to `path` (replacing it atomically: a failed write leaves the earlier file).
+/// Writes `ann` to `path` (replacing it atomically: a failed write leaves the earlier file),
+/// creating its folder if missing.
 pub fn save(path: &Path, ann: &Ann, record: serde_json::Value) -> Result<()> {
     ann.validate()?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        super::report::ensure_dir(dir)?;
+    }
     super::report::write_atomic(path, |tmp| {
         // The HDF5 file is closed (dropped) inside, before the rename.
         write_model(tmp, path, ann, record)

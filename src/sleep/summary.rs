@@ -2,7 +2,11 @@
 //! deviation of every curve), the final accuracies, and the per-seed table (`result.json`,
 //! `result.csv` of `somnet incremental`).
 
-use serde::Serialize;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 
 use super::incremental::{mean_sd, Curve, IncrementalConfig, SeedRun};
 use super::SleepReport;
@@ -193,4 +197,77 @@ pub fn csv(runs: &[SeedRun], n_tasks: usize) -> String {
         }
     }
     csv
+}
+
+/// One finished seed as `somnet incremental` keeps it on disk (`seeds/seed-N.json`) the moment it
+/// finishes, with what it was run on, so that `--resume` can reuse it instead of running it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedSeed {
+    /// The somnet version that ran it.
+    pub somnet_version: String,
+    /// The data set name.
+    pub dataset: String,
+    /// Training images of the data set.
+    pub train_images: usize,
+    /// Test images evaluated.
+    pub test_images: usize,
+    /// The experiment's settings.
+    pub config: IncrementalConfig,
+    /// The seed's curves, sleeps and raster.
+    pub run: SeedRun,
+}
+
+impl SavedSeed {
+    /// Checks that this saved seed is `seed` of an experiment with these settings and data, so
+    /// that it equals what running it again would give; the error names `path` and the field.
+    pub fn check_resumable(
+        &self,
+        path: &Path,
+        seed: u64,
+        dataset: &str,
+        train_images: usize,
+        test_images: usize,
+        config: &IncrementalConfig,
+    ) -> Result<()> {
+        let differs = |field: &str, before: String, now: String| {
+            Err(Error::file(
+                path,
+                format!("cannot resume: field '{field}' is {before} there but {now} in this run (start afresh without --resume, or use another output folder)"),
+            ))
+        };
+        if self.run.seed != seed {
+            return differs("run.seed", self.run.seed.to_string(), seed.to_string());
+        }
+        if self.dataset != dataset {
+            return differs("dataset", self.dataset.clone(), dataset.to_string());
+        }
+        if self.train_images != train_images {
+            return differs(
+                "train_images",
+                self.train_images.to_string(),
+                train_images.to_string(),
+            );
+        }
+        if self.test_images != test_images {
+            return differs(
+                "test_images",
+                self.test_images.to_string(),
+                test_images.to_string(),
+            );
+        }
+        if &self.config != config {
+            let json = |c: &IncrementalConfig| serde_json::to_value(c).unwrap_or_default();
+            let (before, now) = (json(&self.config), json(config));
+            let field = before
+                .as_object()
+                .and_then(|b| {
+                    b.iter()
+                        .find(|(k, v)| now.get(k.as_str()) != Some(v))
+                        .map(|(k, v)| (k.clone(), v.to_string(), now[k.as_str()].to_string()))
+                })
+                .unwrap_or_else(|| ("config".into(), before.to_string(), now.to_string()));
+            return differs(&format!("config.{}", field.0), field.1, field.2);
+        }
+        Ok(())
+    }
 }

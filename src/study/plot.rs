@@ -33,6 +33,27 @@ fn legend<'a, CT: CoordTranslate>(
         .map_err(|e| plot_err(path, e))
 }
 
+/// Draws with `draw` on an in-memory RGB canvas of `size` and writes it to `path` as PNG through
+/// the atomic writer: an interrupted or failed plot never leaves a truncated image behind.
+fn render(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<()>,
+) -> Result<()> {
+    let mut pixels = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    draw(BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area())?;
+    let mut png = Vec::new();
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut png),
+        &pixels,
+        size.0,
+        size.1,
+        image::ExtendedColorType::Rgb8,
+    )
+    .map_err(|e| plot_err(path, e))?;
+    crate::io::report::write_bytes(path, &png)
+}
+
 fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Io {
         path: path.to_path_buf(),
@@ -52,44 +73,45 @@ pub fn raster(
     rate: &[(f64, f64)],
 ) -> Result<()> {
     register_font();
-    let root = BitMapBackend::new(path, (1200, 800)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-    let (top, bottom) = root.split_vertically(600);
-    let mut chart = ChartBuilder::on(&top)
-        .caption(title, ("sans-serif", 22))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..t_end_ms, 0u32..n_neurons.max(1))
-        .map_err(|e| plot_err(path, e))?;
-    chart
-        .configure_mesh()
-        .y_desc("neuron")
-        .disable_mesh()
-        .draw()
-        .map_err(|e| plot_err(path, e))?;
-    chart
-        .draw_series(spikes.iter().map(|&(t, i)| {
-            Rectangle::new([(t, i), (t + t_end_ms / 1200.0, i + 1)], BLACK.filled())
-        }))
-        .map_err(|e| plot_err(path, e))?;
-    let max_rate = rate.iter().map(|r| r.1).fold(1.0, f64::max);
-    let mut rc = ChartBuilder::on(&bottom)
-        .margin(10)
-        .x_label_area_size(35)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..t_end_ms, 0f64..max_rate * 1.1)
-        .map_err(|e| plot_err(path, e))?;
-    rc.configure_mesh()
-        .x_desc("time (ms)")
-        .y_desc("rate (Hz)")
-        .disable_mesh()
-        .draw()
-        .map_err(|e| plot_err(path, e))?;
-    rc.draw_series(LineSeries::new(rate.iter().copied(), BLUE))
-        .map_err(|e| plot_err(path, e))?;
-    root.present().map_err(|e| plot_err(path, e))?;
-    Ok(())
+    render(path, (1200, 800), |root| {
+        root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+        let (top, bottom) = root.split_vertically(600);
+        let mut chart = ChartBuilder::on(&top)
+            .caption(title, ("sans-serif", 22))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..t_end_ms, 0u32..n_neurons.max(1))
+            .map_err(|e| plot_err(path, e))?;
+        chart
+            .configure_mesh()
+            .y_desc("neuron")
+            .disable_mesh()
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+        chart
+            .draw_series(spikes.iter().map(|&(t, i)| {
+                Rectangle::new([(t, i), (t + t_end_ms / 1200.0, i + 1)], BLACK.filled())
+            }))
+            .map_err(|e| plot_err(path, e))?;
+        let max_rate = rate.iter().map(|r| r.1).fold(1.0, f64::max);
+        let mut rc = ChartBuilder::on(&bottom)
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..t_end_ms, 0f64..max_rate * 1.1)
+            .map_err(|e| plot_err(path, e))?;
+        rc.configure_mesh()
+            .x_desc("time (ms)")
+            .y_desc("rate (Hz)")
+            .disable_mesh()
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+        rc.draw_series(LineSeries::new(rate.iter().copied(), BLUE))
+            .map_err(|e| plot_err(path, e))?;
+        root.present().map_err(|e| plot_err(path, e))?;
+        Ok(())
+    })
 }
 
 /// One line of a line chart: name, colour and points (x, y, error half-width).
@@ -130,73 +152,76 @@ pub fn lines(
 ) -> Result<()> {
     register_font();
     let (x_range_start, x_range_end) = (x_range.start, x_range.end);
-    let root = BitMapBackend::new(path, (1000, 650)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(x_range, y_range)
-        .map_err(|e| plot_err(path, e))?;
-    // Whole-number x (tasks, layers, a few steps) gets one label per integer and no fractions.
-    let whole = series
-        .iter()
-        .flat_map(|s| s.points.iter())
-        .all(|p| p.0.fract() == 0.0);
-    let span = (x_range_end - x_range_start).ceil() as usize;
-    let mut mesh = chart.configure_mesh();
-    mesh.x_desc(x_desc).y_desc(y_desc);
-    let integer_label = |x: &f64| {
-        if x.fract() == 0.0 {
-            format!("{x:.0}")
-        } else {
-            String::new()
-        }
-    };
-    if whole && span <= 30 {
-        mesh.x_labels(span + 1).x_label_formatter(&integer_label);
-    }
-    mesh.draw().map_err(|e| plot_err(path, e))?;
-    for s in series {
-        let style = ShapeStyle::from(&s.color).stroke_width(2);
-        let pts: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.1)).collect();
-        let drawn = if s.dashed {
-            chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 6, style))
-        } else {
-            chart.draw_series(LineSeries::new(pts.clone(), style))
-        }
-        .map_err(|e| plot_err(path, e))?;
-        let color = s.color;
-        drawn
-            .label(s.name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-        chart
-            .draw_series(
-                s.points
-                    .iter()
-                    .filter(|p| p.2 > 0.0)
-                    .map(|&(x, y, e)| ErrorBar::new_vertical(x, y - e, y, y + e, style, 8)),
-            )
+    render(path, (1000, 650), |root| {
+        root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(15)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x_range, y_range)
             .map_err(|e| plot_err(path, e))?;
-        let c = s.color;
-        match s.marker {
-            Marker::Circle => chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled()))),
-            Marker::Square => chart.draw_series(pts.iter().map(|&p| {
-                EmptyElement::at(p) + Rectangle::new([(-4, -4), (4, 4)], c.stroke_width(2))
-            })),
-            Marker::Triangle => {
-                chart.draw_series(pts.iter().map(|&p| TriangleMarker::new(p, 6, c.filled())))
+        // Whole-number x (tasks, layers, a few steps) gets one label per integer and no fractions.
+        let whole = series
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .all(|p| p.0.fract() == 0.0);
+        let span = (x_range_end - x_range_start).ceil() as usize;
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(x_desc).y_desc(y_desc);
+        let integer_label = |x: &f64| {
+            if x.fract() == 0.0 {
+                format!("{x:.0}")
+            } else {
+                String::new()
             }
-            Marker::Cross => {
-                chart.draw_series(pts.iter().map(|&p| Cross::new(p, 5, c.stroke_width(2))))
-            }
+        };
+        if whole && span <= 30 {
+            mesh.x_labels(span + 1).x_label_formatter(&integer_label);
         }
-        .map_err(|e| plot_err(path, e))?;
-    }
-    legend(&mut chart, path, SeriesLabelPosition::LowerLeft)?;
-    root.present().map_err(|e| plot_err(path, e))?;
-    Ok(())
+        mesh.draw().map_err(|e| plot_err(path, e))?;
+        for s in series {
+            let style = ShapeStyle::from(&s.color).stroke_width(2);
+            let pts: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.1)).collect();
+            let drawn = if s.dashed {
+                chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 6, style))
+            } else {
+                chart.draw_series(LineSeries::new(pts.clone(), style))
+            }
+            .map_err(|e| plot_err(path, e))?;
+            let color = s.color;
+            drawn
+                .label(s.name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+            chart
+                .draw_series(
+                    s.points
+                        .iter()
+                        .filter(|p| p.2 > 0.0)
+                        .map(|&(x, y, e)| ErrorBar::new_vertical(x, y - e, y, y + e, style, 8)),
+                )
+                .map_err(|e| plot_err(path, e))?;
+            let c = s.color;
+            match s.marker {
+                Marker::Circle => {
+                    chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))
+                }
+                Marker::Square => chart.draw_series(pts.iter().map(|&p| {
+                    EmptyElement::at(p) + Rectangle::new([(-4, -4), (4, 4)], c.stroke_width(2))
+                })),
+                Marker::Triangle => {
+                    chart.draw_series(pts.iter().map(|&p| TriangleMarker::new(p, 6, c.filled())))
+                }
+                Marker::Cross => {
+                    chart.draw_series(pts.iter().map(|&p| Cross::new(p, 5, c.stroke_width(2))))
+                }
+            }
+            .map_err(|e| plot_err(path, e))?;
+        }
+        legend(&mut chart, path, SeriesLabelPosition::LowerLeft)?;
+        root.present().map_err(|e| plot_err(path, e))?;
+        Ok(())
+    })
 }
 
 /// Colours for successive series.
@@ -405,155 +430,156 @@ pub fn energy_label(pj: f64) -> String {
 /// accuracy against steps for every grid point (the front in colour, the rest grey).
 pub fn pareto(path: &Path, title: &str, points: &[ParetoPoint], ann_accuracy: f64) -> Result<()> {
     register_font();
-    let canvas = BitMapBackend::new(path, (1700, 760)).into_drawing_area();
-    canvas.fill(&WHITE).map_err(|e| plot_err(path, e))?;
-    let root = canvas
-        .titled(title, ("sans-serif", 22))
-        .map_err(|e| plot_err(path, e))?;
-    let (left, right) = root.split_horizontally(1000);
-    let (mut e0, mut e1) = (f64::INFINITY, f64::NEG_INFINITY);
-    let (mut a0, mut a1) = (ann_accuracy, ann_accuracy);
-    for p in points {
-        e0 = e0.min(p.energy_pj.max(1e-3));
-        e1 = e1.max(p.energy_pj.max(1e-3));
-        a0 = a0.min(p.accuracy);
-        a1 = a1.max(p.accuracy);
-    }
-    if !e0.is_finite() {
-        (e0, e1) = (1.0, 10.0);
-    }
-    let pad = (a1 - a0).max(0.5) * 0.08;
-    let mut chart = ChartBuilder::on(&left)
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(65)
-        .build_cartesian_2d((e0 / 1.6..e1 * 2.5).log_scale(), a0 - pad..a1 + pad)
-        .map_err(|e| plot_err(path, e))?;
-    chart
-        .configure_mesh()
-        .x_desc("SNN energy per image (log scale)")
-        .y_desc("accuracy after the last step (%)")
-        .x_label_formatter(&|x| energy_label(*x))
-        .draw()
-        .map_err(|e| plot_err(path, e))?;
-    chart
-        .draw_series(DashedLineSeries::new(
-            [(e0 / 1.6, ann_accuracy), (e1 * 2.5, ann_accuracy)],
-            8,
-            6,
-            PALETTE[2].stroke_width(2),
-        ))
-        .map_err(|e| plot_err(path, e))?
-        .label(format!("ANN {ann_accuracy:.2} %"))
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], PALETTE[2]));
-    for p in points.iter().filter(|p| !p.on_front) {
-        chart
-            .draw_series(std::iter::once(Circle::new(
-                (p.energy_pj.max(1e-3), p.accuracy),
-                4,
-                PALETTE[0].filled(),
-            )))
+    render(path, (1700, 760), |canvas| {
+        canvas.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+        let root = canvas
+            .titled(title, ("sans-serif", 22))
             .map_err(|e| plot_err(path, e))?;
-    }
-    for p in points.iter().filter(|p| p.on_front) {
+        let (left, right) = root.split_horizontally(1000);
+        let (mut e0, mut e1) = (f64::INFINITY, f64::NEG_INFINITY);
+        let (mut a0, mut a1) = (ann_accuracy, ann_accuracy);
+        for p in points {
+            e0 = e0.min(p.energy_pj.max(1e-3));
+            e1 = e1.max(p.energy_pj.max(1e-3));
+            a0 = a0.min(p.accuracy);
+            a1 = a1.max(p.accuracy);
+        }
+        if !e0.is_finite() {
+            (e0, e1) = (1.0, 10.0);
+        }
+        let pad = (a1 - a0).max(0.5) * 0.08;
+        let mut chart = ChartBuilder::on(&left)
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(65)
+            .build_cartesian_2d((e0 / 1.6..e1 * 2.5).log_scale(), a0 - pad..a1 + pad)
+            .map_err(|e| plot_err(path, e))?;
         chart
-            .draw_series(std::iter::once(Circle::new(
-                (p.energy_pj.max(1e-3), p.accuracy),
+            .configure_mesh()
+            .x_desc("SNN energy per image (log scale)")
+            .y_desc("accuracy after the last step (%)")
+            .x_label_formatter(&|x| energy_label(*x))
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(e0 / 1.6, ann_accuracy), (e1 * 2.5, ann_accuracy)],
+                8,
                 6,
-                PALETTE[1].filled(),
-            )))
+                PALETTE[2].stroke_width(2),
+            ))
+            .map_err(|e| plot_err(path, e))?
+            .label(format!("ANN {ann_accuracy:.2} %"))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], PALETTE[2]));
+        for p in points.iter().filter(|p| !p.on_front) {
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (p.energy_pj.max(1e-3), p.accuracy),
+                    4,
+                    PALETTE[0].filled(),
+                )))
+                .map_err(|e| plot_err(path, e))?;
+        }
+        for p in points.iter().filter(|p| p.on_front) {
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (p.energy_pj.max(1e-3), p.accuracy),
+                    6,
+                    PALETTE[1].filled(),
+                )))
+                .map_err(|e| plot_err(path, e))?;
+        }
+        // Labels: the front first, then the rest, each at the first of four places beside its point
+        // that overlaps no label already placed; a label with no free place is left out (the CSV and
+        // JSON have every row).
+        let font = ("sans-serif", 13).into_font();
+        let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
+        let order = points
+            .iter()
+            .filter(|p| p.on_front)
+            .chain(points.iter().filter(|p| !p.on_front));
+        for p in order {
+            let (px, py) = chart.backend_coord(&(p.energy_pj.max(1e-3), p.accuracy));
+            let w = 7 * p.label.chars().count() as i32;
+            let h = 14;
+            let spots = [(8, -h - 2), (8, 2), (-w - 8, -h - 2), (-w - 8, 2)];
+            let free = spots
+                .iter()
+                .map(|&(dx, dy)| (px + dx, py + dy))
+                .find(|&(x, y)| {
+                    placed.iter().all(|&(bx, by, bw, bh)| {
+                        x + w <= bx || bx + bw <= x || y + h <= by || by + bh <= y
+                    })
+                });
+            if let Some((x, y)) = free {
+                placed.push((x, y, w, h));
+                // Backend coordinates are the whole canvas's pixels.
+                canvas
+                    .draw(&Text::new(p.label.clone(), (x, y), font.clone()))
+                    .map_err(|e| plot_err(path, e))?;
+            }
+        }
+        legend(&mut chart, path, SeriesLabelPosition::LowerRight)?;
+        // Right: accuracy after every step.
+        let t = points
+            .iter()
+            .map(|p| p.curve.len())
+            .max()
+            .unwrap_or(1)
+            .max(2) as f64;
+        let lo = points
+            .iter()
+            .flat_map(|p| p.curve.iter().copied())
+            .fold(100.0f64, f64::min)
+            .min(ann_accuracy);
+        let mut steps = ChartBuilder::on(&right)
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d(1.0..t, lo.max(0.0)..100.0)
             .map_err(|e| plot_err(path, e))?;
-    }
-    // Labels: the front first, then the rest, each at the first of four places beside its point
-    // that overlaps no label already placed; a label with no free place is left out (the CSV and
-    // JSON have every row).
-    let font = ("sans-serif", 13).into_font();
-    let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
-    let order = points
-        .iter()
-        .filter(|p| p.on_front)
-        .chain(points.iter().filter(|p| !p.on_front));
-    for p in order {
-        let (px, py) = chart.backend_coord(&(p.energy_pj.max(1e-3), p.accuracy));
-        let w = 7 * p.label.chars().count() as i32;
-        let h = 14;
-        let spots = [(8, -h - 2), (8, 2), (-w - 8, -h - 2), (-w - 8, 2)];
-        let free = spots
+        steps
+            .configure_mesh()
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .x_desc("step")
+            .y_desc("accuracy (%)")
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+        let mut front_k = 0;
+        for p in points
             .iter()
-            .map(|&(dx, dy)| (px + dx, py + dy))
-            .find(|&(x, y)| {
-                placed.iter().all(|&(bx, by, bw, bh)| {
-                    x + w <= bx || bx + bw <= x || y + h <= by || by + bh <= y
-                })
-            });
-        if let Some((x, y)) = free {
-            placed.push((x, y, w, h));
-            // Backend coordinates are the whole canvas's pixels.
-            canvas
-                .draw(&Text::new(p.label.clone(), (x, y), font.clone()))
-                .map_err(|e| plot_err(path, e))?;
+            .filter(|p| !p.on_front)
+            .chain(points.iter().filter(|p| p.on_front))
+        {
+            let pts = p
+                .curve
+                .iter()
+                .enumerate()
+                .map(|(k, &a)| ((k + 1) as f64, a));
+            if p.on_front {
+                let c = PALETTE[(front_k + 3) % PALETTE.len()];
+                front_k += 1;
+                steps
+                    .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                    .map_err(|e| plot_err(path, e))?
+                    .label(p.label.clone())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c));
+            } else {
+                steps
+                    .draw_series(LineSeries::new(pts, RGBColor(190, 190, 190)))
+                    .map_err(|e| plot_err(path, e))?;
+            }
         }
-    }
-    legend(&mut chart, path, SeriesLabelPosition::LowerRight)?;
-    // Right: accuracy after every step.
-    let t = points
-        .iter()
-        .map(|p| p.curve.len())
-        .max()
-        .unwrap_or(1)
-        .max(2) as f64;
-    let lo = points
-        .iter()
-        .flat_map(|p| p.curve.iter().copied())
-        .fold(100.0f64, f64::min)
-        .min(ann_accuracy);
-    let mut steps = ChartBuilder::on(&right)
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
-        .build_cartesian_2d(1.0..t, lo.max(0.0)..100.0)
-        .map_err(|e| plot_err(path, e))?;
-    steps
-        .configure_mesh()
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .x_desc("step")
-        .y_desc("accuracy (%)")
-        .draw()
-        .map_err(|e| plot_err(path, e))?;
-    let mut front_k = 0;
-    for p in points
-        .iter()
-        .filter(|p| !p.on_front)
-        .chain(points.iter().filter(|p| p.on_front))
-    {
-        let pts = p
-            .curve
-            .iter()
-            .enumerate()
-            .map(|(k, &a)| ((k + 1) as f64, a));
-        if p.on_front {
-            let c = PALETTE[(front_k + 3) % PALETTE.len()];
-            front_k += 1;
-            steps
-                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
-                .map_err(|e| plot_err(path, e))?
-                .label(p.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c));
-        } else {
-            steps
-                .draw_series(LineSeries::new(pts, RGBColor(190, 190, 190)))
-                .map_err(|e| plot_err(path, e))?;
-        }
-    }
-    steps
-        .draw_series(DashedLineSeries::new(
-            [(1.0, ann_accuracy), (t, ann_accuracy)],
-            8,
-            6,
-            PALETTE[2].stroke_width(2),
-        ))
-        .map_err(|e| plot_err(path, e))?;
-    legend(&mut steps, path, SeriesLabelPosition::LowerRight)?;
-    canvas.present().map_err(|e| plot_err(path, e))?;
-    Ok(())
+        steps
+            .draw_series(DashedLineSeries::new(
+                [(1.0, ann_accuracy), (t, ann_accuracy)],
+                8,
+                6,
+                PALETTE[2].stroke_width(2),
+            ))
+            .map_err(|e| plot_err(path, e))?;
+        legend(&mut steps, path, SeriesLabelPosition::LowerRight)?;
+        canvas.present().map_err(|e| plot_err(path, e))?;
+        Ok(())
+    })
 }

@@ -10,7 +10,7 @@ use crate::convert::shard::Shard;
 use crate::error::{Error, Result};
 use crate::io::report::{ensure_dir, write_json, write_text};
 use crate::sleep::incremental::{IncrementalConfig, SeedRun};
-use crate::sleep::summary::{csv as incremental_csv, IncrementalRecord};
+use crate::sleep::summary::{csv as incremental_csv, IncrementalRecord, SavedSeed};
 
 /// Writes the class-incremental experiment's files into `out`: `result.json` (the typed record),
 /// `result.csv` (per seed, condition and task) and the figures.
@@ -37,6 +37,25 @@ pub fn write_incremental(
         config.sleep.length.per_task
     );
     super::plot::incremental_figures(out, runs, &what)
+}
+
+/// The file that keeps finished seed `seed` of an incremental run in `out`.
+pub fn seed_path(out: &Path, seed: u64) -> std::path::PathBuf {
+    out.join("seeds").join(format!("seed-{seed}.json"))
+}
+
+/// Keeps a finished seed in `out/seeds/seed-N.json` ([`seed_path`]), atomically.
+pub fn write_seed(out: &Path, saved: &SavedSeed) -> Result<()> {
+    let path = seed_path(out, saved.run.seed);
+    ensure_dir(path.parent().expect("seed files live in a folder"))?;
+    write_json(&path, saved)
+}
+
+/// Reads a seed kept by [`write_seed`], naming the file in errors.
+pub fn read_seed(path: &Path) -> Result<SavedSeed> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::file(path, format!("not a seed kept by somnet incremental: {e}")))
 }
 
 /// Writes a shard of an evaluation into `out`: `shard.json` (what `somnet merge` reads) and the
@@ -143,9 +162,7 @@ pub fn write_evaluation(out: &Path, e: &Evaluation) -> Result<()> {
 /// Writes `sweep.csv`, `sweep.json` and `pareto.png` (accuracy against energy, steps to ANN −
 /// 0.1 pp in the labels, the Pareto front highlighted) into `out`.
 pub fn write_sweep(out: &Path, sweep: &Sweep) -> Result<()> {
-    ensure_dir(out)?;
-    write_text(&out.join("sweep.csv"), &sweep.csv())?;
-    write_json(&out.join("sweep.json"), sweep)?;
+    write_sweep_rows(out, sweep)?;
     let front = pareto_front(&sweep.rows);
     let points: Vec<ParetoPoint> = sweep
         .rows
@@ -181,6 +198,26 @@ pub fn write_sweep(out: &Path, sweep: &Sweep) -> Result<()> {
         &points,
         100.0 * sweep.ann_accuracy,
     )
+}
+
+/// Writes `sweep.csv` and `sweep.json` only: what a running sweep keeps on disk after every grid
+/// point, so that an interrupted or killed run can be resumed ([`read_sweep`]).
+pub fn write_sweep_rows(out: &Path, sweep: &Sweep) -> Result<()> {
+    ensure_dir(out)?;
+    write_text(&out.join("sweep.csv"), &sweep.csv())?;
+    write_json(&out.join("sweep.json"), sweep)
+}
+
+/// Reads `sweep.json` in the folder `dir` (or the file itself), naming the file in errors.
+pub fn read_sweep(dir: &Path) -> Result<Sweep> {
+    let path = if dir.is_dir() {
+        dir.join("sweep.json")
+    } else {
+        dir.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::file(&path, format!("not a sweep record of somnet sweep: {e}")))
 }
 
 /// `data set, model file name` for a figure's title.

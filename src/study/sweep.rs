@@ -88,7 +88,7 @@ impl Grid {
 }
 
 /// A sweep's record (`sweep.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sweep {
     /// The somnet version.
     pub somnet_version: String,
@@ -108,25 +108,86 @@ pub struct Sweep {
     pub ann_accuracy: f64,
     /// The ANN's MACs per image.
     pub macs_per_image: u64,
+    /// The base seed of the Poisson input (grid points may set their own).
+    #[serde(default)]
+    pub seed: u64,
+    /// Calibration images used by data-based normalisation.
+    #[serde(default)]
+    pub calibration_images: usize,
+    /// Grid points in all: fewer `rows` mean the sweep stopped early (and can be resumed).
+    #[serde(default)]
+    pub points: usize,
     /// One row per finished grid point, in grid order.
     pub rows: Vec<RunSummary>,
 }
 
-/// Evaluates `ann` converted with each point's options on `test` for `steps` steps.
-/// Normalisation runs once per (percentile, scope) of the grid. `on_point(k, row)` is called
-/// after point k; once it answers `Break`, the sweep stops with the finished rows.
+/// Evaluates `ann` converted with each point's options on `test` for `steps` steps, appending one
+/// row per point to `record.rows` and setting `record.ann_accuracy`. Points that already have a
+/// row (a resumed sweep: rows read back from an earlier record of the same sweep, see
+/// [`Sweep::check_resumable`]) are skipped; their settings must match the grid's and their ANN
+/// accuracy this data's, else nothing runs. Normalisation runs once per (percentile, scope) among
+/// the points still to run, so a resumed sweep gives the same rows as an uninterrupted one.
+/// `on_point(record)` is called after each new row (to keep it on disk); once it answers `Break`,
+/// the sweep stops with the finished rows.
+///
+/// ```
+/// use somnet::convert::options::ConvertOptions;
+/// use somnet::convert::pipeline::calibration_set;
+/// use somnet::data::{default_dir, load_named, Split};
+/// use somnet::study::sweep::{self, Grid, Sweep};
+/// use std::ops::ControlFlow;
+///
+/// let ann = somnet::ann::arch::build("mlp:784-32-10", &[1, 28, 28], 10, &Default::default(), 1)?;
+/// let train = load_named("mnist", &default_dir(), Split::Train)?;
+/// let test = load_named("mnist", &default_dir(), Split::Test)?.head(20);
+/// let calibration = calibration_set(&train, 100);
+/// let points = Grid::parse("reset=subtract,zero")?.points(&ConvertOptions::default())?;
+/// let mut record = Sweep { points: points.len(), ..Sweep::default() };
+/// // Stop after the first point, as an interrupted run would …
+/// sweep::run(&ann, &calibration, &test, 8, &points, &mut record, |_| ControlFlow::Break(()))?;
+/// assert_eq!(record.rows.len(), 1);
+/// // … and resume: only the second point runs.
+/// sweep::run(&ann, &calibration, &test, 8, &points, &mut record, |_| ControlFlow::Continue(()))?;
+/// assert_eq!(record.rows[1].settings, "reset=zero");
+/// # Ok::<(), somnet::Error>(())
+/// ```
 pub fn run(
     ann: &Ann,
     calibration: &Dataset,
     test: &Dataset,
     steps: u64,
     points: &[GridPoint],
-    mut on_point: impl FnMut(usize, &RunSummary) -> ControlFlow<()>,
-) -> Result<(f64, Vec<RunSummary>)> {
+    record: &mut Sweep,
+    mut on_point: impl FnMut(&Sweep) -> ControlFlow<()>,
+) -> Result<()> {
+    if record.rows.len() > points.len() {
+        return Err(Error::Unsupported(format!(
+            "resuming a sweep: the record has {} rows but the grid only {} points",
+            record.rows.len(),
+            points.len()
+        )));
+    }
+    for (k, (row, point)) in record.rows.iter().zip(points).enumerate() {
+        if row.settings != point.settings {
+            return Err(Error::Unsupported(format!(
+                "resuming a sweep: finished row {} is '{}' but grid point {} is '{}'",
+                k + 1,
+                row.settings,
+                k + 1,
+                point.settings
+            )));
+        }
+    }
     let ann_accuracy = ann.accuracy(test)?;
+    if !record.rows.is_empty() && record.ann_accuracy != ann_accuracy {
+        return Err(Error::Unsupported(format!(
+            "resuming a sweep: its finished rows were measured where the ANN scored {:.4}, on these images it scores {ann_accuracy:.4} (other data or another model)",
+            record.ann_accuracy
+        )));
+    }
+    record.ann_accuracy = ann_accuracy;
     let mut converted: Vec<((f64, NormScope), Converted)> = Vec::new();
-    let mut rows = Vec::new();
-    for (k, point) in points.iter().enumerate() {
+    for point in &points[record.rows.len()..] {
         let o = &point.options;
         let key = (o.percentile, o.normalization);
         let c = match converted.iter().position(|(k, _)| *k == key) {
@@ -139,12 +200,12 @@ pub fn run(
         let e = evaluate_against(c, test, steps, o, ann_accuracy, |_| {
             ControlFlow::Continue(())
         })?;
-        rows.push(e.summary(&point.settings));
-        if on_point(k, rows.last().expect("pushed")).is_break() {
+        record.rows.push(e.summary(&point.settings));
+        if on_point(record).is_break() {
             break;
         }
     }
-    Ok((ann_accuracy, rows))
+    Ok(())
 }
 
 /// Whether each row is on the Pareto front: no other row is at least as accurate, as cheap and as
@@ -168,6 +229,47 @@ pub fn pareto_front(rows: &[RunSummary]) -> Vec<bool> {
 }
 
 impl Sweep {
+    /// Checks that `previous` (read from `path`) is a record of the same sweep as `self` (model,
+    /// data set, images, steps, grid, seed, calibration images, grid size), so that its rows can
+    /// be kept; the error names the first field that differs.
+    pub fn check_resumable(&self, previous: &Sweep, path: &std::path::Path) -> Result<()> {
+        let fields: [(&str, String, String); 8] = [
+            (
+                "model",
+                format!("{:?}", self.model),
+                format!("{:?}", previous.model),
+            ),
+            ("dataset", self.dataset.clone(), previous.dataset.clone()),
+            (
+                "images",
+                self.images.to_string(),
+                previous.images.to_string(),
+            ),
+            ("steps", self.steps.to_string(), previous.steps.to_string()),
+            ("grid", self.grid.clone(), previous.grid.clone()),
+            ("seed", self.seed.to_string(), previous.seed.to_string()),
+            (
+                "calibration_images",
+                self.calibration_images.to_string(),
+                previous.calibration_images.to_string(),
+            ),
+            (
+                "points",
+                self.points.to_string(),
+                previous.points.to_string(),
+            ),
+        ];
+        for (name, now, before) in fields {
+            if now != before {
+                return Err(Error::file(
+                    path,
+                    format!("cannot resume: field '{name}' is {before} there but {now} in this run (start afresh without --resume, or use another output folder)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The table as CSV: one row per grid point.
     pub fn csv(&self) -> String {
         let lat = |v: Option<usize>| v.map_or(String::new(), |x| x.to_string());

@@ -42,6 +42,7 @@ impl LayerWeights {
                 ),
                 )
             })?;
+            h5::check_size(&ds, &gctx, &wname)?;
             let array = ds.read_dyn::<f32>().map_err(|e| {
                 kl.err(
                     &gctx,

@@ -1,0 +1,4 @@
+#![no_main]
+//! `somnet::fuzzing::names`: see that function for what the input is.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| somnet::fuzzing::names(data));
