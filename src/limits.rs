@@ -27,8 +27,17 @@ pub const DEFAULT_MAX_BYTES: u64 = 8 << 30;
 /// 0: not yet read from the environment.
 static MAX_BYTES: AtomicU64 = AtomicU64::new(0);
 
+thread_local! {
+    /// A bound for the current thread only ([`with_max_bytes`]); 0: none.
+    static LOCAL_MAX: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 /// The largest allocation a declared size may ask for, in bytes.
 pub fn max_bytes() -> u64 {
+    let local = LOCAL_MAX.with(|l| l.get());
+    if local > 0 {
+        return local;
+    }
     match MAX_BYTES.load(Ordering::Relaxed) {
         0 => {
             let v = std::env::var("SOMNET_MAX_BYTES")
@@ -43,9 +52,31 @@ pub fn max_bytes() -> u64 {
     }
 }
 
-/// Sets the limit for this process (a test or fuzz harness; users set `SOMNET_MAX_BYTES`).
+/// Sets the limit for this process (users set `SOMNET_MAX_BYTES` instead).
 pub fn set_max_bytes(bytes: u64) {
     MAX_BYTES.store(bytes.max(1), Ordering::Relaxed);
+}
+
+/// Runs `f` with the limit lowered to `bytes` on this thread only (the fuzz targets: other
+/// threads of the process, such as tests running beside them, keep theirs).
+///
+/// ```
+/// use somnet::limits::{max_bytes, with_max_bytes};
+/// let outside = max_bytes();
+/// assert_eq!(with_max_bytes(1024, max_bytes), 1024);
+/// assert_eq!(max_bytes(), outside);
+/// ```
+pub fn with_max_bytes<T>(bytes: u64, f: impl FnOnce() -> T) -> T {
+    let before = LOCAL_MAX.with(|l| l.replace(bytes.max(1)));
+    // Restored on unwinding too, so a panicking input cannot leak the bound.
+    struct Restore(u64);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LOCAL_MAX.with(|l| l.set(self.0));
+        }
+    }
+    let _restore = Restore(before);
+    f()
 }
 
 /// Checks that `bytes` (what `field` of `source` declares) is within the limit; the error names

@@ -116,6 +116,11 @@ pub fn im2col(x: ArrayView2<'_, f32>, g: &Geom) -> Array2<f32> {
                     let dst = &mut out[oy * g.ow..(oy + 1) * g.ow];
                     let src = &img[y * g.w..(y + 1) * g.w];
                     if g.sw == 1 {
+                        // A kernel wider than the padded input can reach no column at all
+                        // from this offset; then there is nothing to copy (and no start).
+                        if oxs.is_empty() {
+                            continue;
+                        }
                         let x0 = oxs.start + kx - g.pad_left;
                         dst[oxs.clone()].copy_from_slice(&src[x0..x0 + oxs.len()]);
                     } else {

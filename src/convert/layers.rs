@@ -201,6 +201,15 @@ fn conv_stage(name: &str, conv: &Conv2d, input: &[usize], lists: bool) -> Result
     let bad = || Error::Unsupported(format!("layer '{name}': kernel larger than its input"));
     let (oh, pt) = padded_extent(h, kh, conv.stride.0, conv.padding).ok_or_else(bad)?;
     let (ow, pl) = padded_extent(w, kw, conv.stride.1, conv.padding).ok_or_else(bad)?;
+    if lists {
+        // Every input position reaches up to co·kh·kw outputs: a (pre, post) pair and a weight
+        // each, bounded before the lists grow.
+        crate::limits::check(
+            format!("layer '{name}'"),
+            "the synapse list of the convolution",
+            12 * (ci * h * w) as u128 * (co * kh * kw) as u128,
+        )?;
+    }
     let mut pairs = Vec::new();
     let mut weights = Vec::new();
     // Pre-major: for each input neuron, every output it reaches.
@@ -264,6 +273,11 @@ fn pool_stage(name: &str, pool: &Pool, input: &[usize], max: bool) -> Result<Sta
     let bad = || Error::Unsupported(format!("layer '{name}': window larger than its input"));
     let (oh, pt) = padded_extent(h, pool.size.0, pool.stride.0, pool.padding).ok_or_else(bad)?;
     let (ow, pl) = padded_extent(w, pool.size.1, pool.stride.1, pool.padding).ok_or_else(bad)?;
+    crate::limits::check(
+        format!("layer '{name}'"),
+        "the synapse list of the pooling",
+        12 * (c * h * w) as u128 * (pool.size.0 * pool.size.1) as u128,
+    )?;
     let count = |o: usize, pad: usize, stride: usize, k: usize, n: usize| {
         let start = (o * stride) as isize - pad as isize;
         (start.max(0)..(start + k as isize).min(n as isize)).len()

@@ -83,6 +83,13 @@ impl Dataset {
                 len: class_names.len(),
             });
         }
+        if let Some(i) = images.iter().position(|x| !x.is_finite()) {
+            return Err(Error::param(
+                format!("data set '{name}': image {} pixel {}", i / per, i % per),
+                images[i],
+                "a finite number",
+            ));
+        }
         Ok(Dataset {
             name,
             images,

@@ -197,7 +197,14 @@ fn write_dataset(
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .unwrap_or(usize::MAX);
-    if count > 1 << 16 {
+    // Shapes whose non-zero dimensions overflow an array's strides cannot be held in memory:
+    // they are declared only.
+    let holdable = shape
+        .iter()
+        .filter(|&&d| d > 0)
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .is_some_and(|n| n <= isize::MAX as usize);
+    if count > 1 << 16 || !holdable {
         // Declared, never written: a chunked dataset read back as fill values.
         let chunk: Vec<usize> = shape.iter().map(|&d| d.clamp(1, 16)).collect();
         return group

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | [`idx`] | IDX files, raw or gzip ([`crate::data::idx::decode`]) |
 //! | [`cifar`] | CIFAR-10 binary batches ([`crate::data::cifar::parse_batch`]) |
-//! | [`image`] | one image of an image folder ([`crate::data::folder::decode_image`]) |
+//! | [`image()`] | one image of an image folder ([`crate::data::folder::decode_image`]) |
 //! | [`arch`] | architecture specs ([`crate::ann::arch::build`]) |
 //! | [`grid`] | sweep grids ([`crate::study::sweep::Grid`]) |
 //! | [`settings`] | `key=value` settings of conversion, sleep and the incremental experiment |
@@ -33,8 +33,9 @@ use crate::data::folder::FolderOptions;
 /// that a size check missing anywhere shows as an out-of-memory crash, not a slow run.
 pub const FUZZ_MAX_BYTES: u64 = 256 << 20;
 
-fn setup() {
-    crate::limits::set_max_bytes(FUZZ_MAX_BYTES);
+/// Runs `f` under [`FUZZ_MAX_BYTES`] on this thread.
+fn bounded(f: impl FnOnce()) {
+    crate::limits::with_max_bytes(FUZZ_MAX_BYTES, f)
 }
 
 fn text(data: &[u8]) -> Option<&str> {
@@ -43,19 +44,30 @@ fn text(data: &[u8]) -> Option<&str> {
 
 /// IDX bytes, raw or gzip-compressed.
 pub fn idx(data: &[u8]) {
-    setup();
+    bounded(|| idx_in(data))
+}
+
+fn idx_in(data: &[u8]) {
     let _ = crate::data::idx::decode(Path::new("fuzz.idx"), data);
 }
 
 /// A CIFAR-10 binary batch.
 pub fn cifar(data: &[u8]) {
-    setup();
+    bounded(|| cifar_in(data))
+}
+
+fn cifar_in(data: &[u8]) {
     let _ = crate::data::cifar::parse_batch(Path::new("fuzz.bin"), data);
 }
 
 /// One image file; the first byte picks the options (grayscale, and a resize to at most 64×64).
 pub fn image(data: &[u8]) {
-    setup();
+    // Decoding cost grows with the declared pixels: a lower bound keeps the fuzzer on the
+    // decoders' parsing (the size checks themselves are the same at any bound).
+    crate::limits::with_max_bytes(16 << 20, || image_in(data))
+}
+
+fn image_in(data: &[u8]) {
     let Some((&pick, bytes)) = data.split_first() else {
         return;
     };
@@ -70,10 +82,12 @@ pub fn image(data: &[u8]) {
 /// An architecture spec; the first byte picks the input (MNIST, CIFAR-10 or flat 784) and the
 /// initialiser options.
 pub fn arch(data: &[u8]) {
-    setup();
     // Initialising weights is the cost of a spec, not its parsing: a lower bound here keeps the
     // fuzzer on the parser (larger networks only repeat the same code on more numbers).
-    crate::limits::set_max_bytes(4 << 20);
+    crate::limits::with_max_bytes(4 << 20, || arch_in(data))
+}
+
+fn arch_in(data: &[u8]) {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
@@ -94,7 +108,10 @@ pub fn arch(data: &[u8]) {
 
 /// A sweep grid, expanded over the default options.
 pub fn grid(data: &[u8]) {
-    setup();
+    bounded(|| grid_in(data))
+}
+
+fn grid_in(data: &[u8]) {
     let Some(t) = text(data) else { return };
     if let Ok(g) = crate::study::sweep::Grid::parse(t) {
         // The number of points is the product of the axes' lengths: bounded before expanding.
@@ -111,7 +128,10 @@ pub fn grid(data: &[u8]) {
 /// Lines of `key=value` applied to the conversion, sleep and incremental settings (the first
 /// byte picks which), then validated.
 pub fn settings(data: &[u8]) {
-    setup();
+    bounded(|| settings_in(data))
+}
+
+fn settings_in(data: &[u8]) {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
@@ -144,7 +164,10 @@ pub fn settings(data: &[u8]) {
 
 /// The small text parsers: `--dataset`, class lists, shard specs, σ, input sources, initialisers.
 pub fn names(data: &[u8]) {
-    setup();
+    bounded(|| names_in(data))
+}
+
+fn names_in(data: &[u8]) {
     let Some(t) = text(data) else { return };
     let _ = crate::data::DatasetSpec::parse(t);
     let _ = crate::data::parse_classes(t);
@@ -157,21 +180,30 @@ pub fn names(data: &[u8]) {
 /// A Keras `model_config` (JSON) without weights: the architecture reader up to the first layer
 /// that needs weights.
 pub fn keras_config(data: &[u8]) {
-    setup();
+    bounded(|| keras_config_in(data))
+}
+
+fn keras_config_in(data: &[u8]) {
     if let Ok(config) = serde_json::from_slice::<serde_json::Value>(data) {
         let _ = crate::io::keras::from_config(&config, "", "", Default::default(), "fuzz");
     }
 }
 
-/// A scratch file for the HDF5 targets, one per process (the HDF5 library reads files by path).
+/// A scratch file for the HDF5 targets, one per process (the HDF5 library reads files by path),
+/// in memory where the machine has a tmpfs.
 fn scratch(tag: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("somnet-fuzz-{tag}-{}.h5", std::process::id()))
+    let shm = Path::new("/dev/shm");
+    let dir = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    dir.join(format!("somnet-fuzz-{tag}-{}.h5", std::process::id()))
 }
 
-/// Loads `path` as every model reader would, and a network that loads is run once.
+/// Loads `path` as the model commands do (somnet schema or Keras, by the file's markers), and a
+/// network that loads is run once and converted.
 fn load_all(path: &Path) {
-    let _ = crate::io::schema::load(path);
-    let _ = crate::io::keras::load(path);
     if let Ok((model, _)) = crate::io::load_model(path) {
         let _ = crate::convert::record::ConversionRecord::from_provenance(
             path,
@@ -186,7 +218,10 @@ fn load_all(path: &Path) {
 
 /// Any bytes as an HDF5 file, read by the somnet-schema and Keras readers.
 pub fn hdf5_file(data: &[u8]) {
-    setup();
+    bounded(|| hdf5_file_in(data))
+}
+
+fn hdf5_file_in(data: &[u8]) {
     let path = scratch("bytes");
     if std::fs::write(&path, data).is_ok() {
         load_all(&path);
@@ -195,7 +230,10 @@ pub fn hdf5_file(data: &[u8]) {
 
 /// A somnet model file built from the bytes by [`h5gen::somnet_file`], then read.
 pub fn somnet_h5(data: &[u8]) {
-    setup();
+    bounded(|| somnet_h5_in(data))
+}
+
+fn somnet_h5_in(data: &[u8]) {
     let path = scratch("somnet");
     if h5gen::somnet_file(&path, data).is_ok() {
         load_all(&path);
@@ -204,7 +242,10 @@ pub fn somnet_h5(data: &[u8]) {
 
 /// A Keras `.h5` file built from the bytes by [`h5gen::keras_file`], then read.
 pub fn keras_h5(data: &[u8]) {
-    setup();
+    bounded(|| keras_h5_in(data))
+}
+
+fn keras_h5_in(data: &[u8]) {
     let path = scratch("keras");
     if h5gen::keras_file(&path, data).is_ok() {
         load_all(&path);

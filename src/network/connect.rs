@@ -214,6 +214,17 @@ impl Network {
             };
             let qpop = &self.pops[qi];
             let n_blocks = qpop.blocks.len();
+            // The per-row block index grows with pre neurons × post blocks: bounded before it
+            // is allocated.
+            crate::limits::check(
+                format!("projection '{}'", name),
+                &format!(
+                    "the block index of {} rows × {} blocks",
+                    rows.row_ptr.len() - 1,
+                    n_blocks + 1
+                ),
+                4 * (rows.row_ptr.len() as u128 - 1) * (n_blocks as u128 + 1),
+            )?;
             let block_ptr = block_offsets(
                 &rows.row_ptr,
                 &rows.post,

@@ -77,6 +77,18 @@ fn conv_same_stride_2_follows_tensorflow_padding() {
 }
 
 #[test]
+fn a_same_kernel_wider_than_the_input_sees_only_the_input() {
+    // 5×5 kernel, 'same', on a 2×1 input (found by fuzzing: kernel columns that reach no input
+    // column panicked). Padding 2 on every side; only the kernel's centre column (2, 7, 12, 17,
+    // 22) touches the input. Output row 0 sees input rows 0, 1 through kernel rows 2, 3; output
+    // row 1 through kernel rows 1, 2.
+    let k = Array4::from_shape_vec((1, 1, 5, 5), (0..25).map(|v| v as f32).collect()).unwrap();
+    let ann = net(vec![1, 2, 1], vec![conv(k, None, 1, Padding::Same)]);
+    let y = ann.forward(array![[1.0f32, 10.0]].view()).unwrap();
+    assert_eq!(y, array![[12.0 + 17.0 * 10.0, 7.0 + 12.0 * 10.0]]);
+}
+
+#[test]
 fn multi_channel_conv_sums_over_input_channels() {
     // Two input channels, two filters: filter 0 = channel 0 identity, filter 1 = channel 0 + 2·channel 1.
     let mut k = Array4::zeros((2, 2, 1, 1));
