@@ -44,3 +44,38 @@ pub fn train_quick(
     let acc = log.epochs.last().unwrap().test_accuracy;
     (ann, acc)
 }
+
+/// `v` without the fields that measure time, the machine or the command line: what two runs of
+/// the same work may differ in.
+pub fn without_timings(mut v: serde_json::Value) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for key in [
+                    "images_per_second",
+                    "samples_per_second",
+                    "seconds",
+                    "seconds_per_seed",
+                    "command",
+                    "threads",
+                    "construct_s",
+                    "sim_s",
+                    "events_per_s",
+                    "peak_rss_mib",
+                ] {
+                    map.remove(key);
+                }
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    v
+}
+
+/// The JSON file at `path`, [`without_timings`].
+pub fn json_without_timings(path: &std::path::Path) -> serde_json::Value {
+    without_timings(serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap())
+}

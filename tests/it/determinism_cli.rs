@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::common::{json_without_timings, without_timings};
+
 fn somnet(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_somnet"))
         .args(args)
@@ -17,41 +19,6 @@ fn somnet(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-/// JSON without the fields that measure time or repeat the command line.
-fn stripped(mut v: serde_json::Value) -> serde_json::Value {
-    fn strip(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(m) => {
-                for k in [
-                    "images_per_second",
-                    "samples_per_second",
-                    "seconds",
-                    "seconds_per_seed",
-                    "command",
-                    "threads",
-                    "construct_s",
-                    "sim_s",
-                    "events_per_s",
-                    "peak_rss_mib",
-                    "train_seconds",
-                    "elapsed_s",
-                ] {
-                    m.remove(k);
-                }
-                m.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut v);
-    v
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    stripped(serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap())
 }
 
 fn scratch() -> PathBuf {
@@ -110,7 +77,7 @@ fn train_convert_and_sleep_give_the_same_files_on_1_2_and_8_threads() {
         },
         |out| {
             let m = model(out);
-            (m.ann, stripped(m.provenance.record))
+            (m.ann, without_timings(m.provenance.record))
         },
     );
     same_on_1_2_8(
@@ -134,7 +101,7 @@ fn train_convert_and_sleep_give_the_same_files_on_1_2_and_8_threads() {
         },
         |out| {
             let m = model(out);
-            (m.ann, stripped(m.provenance.record))
+            (m.ann, without_timings(m.provenance.record))
         },
     );
     same_on_1_2_8(
@@ -162,7 +129,10 @@ fn train_convert_and_sleep_give_the_same_files_on_1_2_and_8_threads() {
         },
         |out| {
             let m = model(out);
-            (m.ann, json(&out.with_extension("sleep.json")))
+            (
+                m.ann,
+                json_without_timings(&out.with_extension("sleep.json")),
+            )
         },
     );
 }
@@ -190,7 +160,7 @@ fn evaluate_sweep_and_incremental_give_the_same_records_on_1_2_and_8_threads() {
                 out,
             )
         },
-        |out| json(&out.join("result.json")),
+        |out| json_without_timings(&out.join("result.json")),
     );
     same_on_1_2_8(
         "sweep",
@@ -215,7 +185,7 @@ fn evaluate_sweep_and_incremental_give_the_same_records_on_1_2_and_8_threads() {
                 out,
             )
         },
-        |out| json(&out.join("sweep.json")),
+        |out| json_without_timings(&out.join("sweep.json")),
     );
     same_on_1_2_8(
         "incremental",
@@ -246,7 +216,7 @@ fn evaluate_sweep_and_incremental_give_the_same_records_on_1_2_and_8_threads() {
                 out,
             )
         },
-        |out| json(&out.join("result.json")),
+        |out| json_without_timings(&out.join("result.json")),
     );
 }
 

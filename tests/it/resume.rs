@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::json_without_timings;
+
 fn somnet() -> Command {
     Command::new(env!("CARGO_BIN_EXE_somnet"))
 }
@@ -51,30 +53,6 @@ fn kill_when(cmd: &mut Command, ready: impl Fn() -> bool) -> bool {
     child.kill().ok();
     child.wait().unwrap();
     running
-}
-
-/// The JSON at `path` with the fields that measure time or name the command line removed.
-fn without_timings(path: &Path) -> serde_json::Value {
-    fn strip(v: &mut serde_json::Value) {
-        match v {
-            serde_json::Value::Object(map) => {
-                for key in [
-                    "images_per_second",
-                    "seconds",
-                    "seconds_per_seed",
-                    "command",
-                ] {
-                    map.remove(key);
-                }
-                map.values_mut().for_each(strip);
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    strip(&mut v);
-    v
 }
 
 fn rows_in(path: &Path) -> usize {
@@ -138,8 +116,8 @@ fn a_killed_sweep_resumes_to_the_uninterrupted_record() {
         );
     }
     assert_eq!(
-        without_timings(&saved),
-        without_timings(&whole.join("sweep.json")),
+        json_without_timings(&saved),
+        json_without_timings(&whole.join("sweep.json")),
         "a resumed sweep equals the uninterrupted one"
     );
     assert!(part.join("pareto.png").exists());
@@ -214,8 +192,8 @@ fn a_killed_incremental_run_resumes_to_the_uninterrupted_record() {
         assert!(log.contains("seed 1: kept from an earlier run"), "{log}");
     }
     assert_eq!(
-        without_timings(&part.join("result.json")),
-        without_timings(&whole.join("result.json")),
+        json_without_timings(&part.join("result.json")),
+        json_without_timings(&whole.join("result.json")),
         "a resumed experiment equals the uninterrupted one"
     );
     assert_eq!(

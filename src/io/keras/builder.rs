@@ -278,8 +278,14 @@ impl Builder {
         let stride = kl.usize_pair(ctx, "strides")?.unwrap_or((1, 1));
         let padding = Self::padding(kl, ctx)?;
         let kernel = vars.take(kl, ctx, "kernel", &[kh, kw, c, filters])?;
-        let weights =
-            Array4::from_shape_fn((filters, c, kh, kw), |(o, i, y, x)| kernel[[y, x, i, o]]);
+        // (kh, kw, in, out) → (out, in, kh, kw): one strided copy (indexing a dynamic-rank array
+        // per element costs seconds on the largest kernels).
+        let weights: Array4<f32> = kernel
+            .into_dimensionality::<ndarray::Ix4>()
+            .expect("shape checked by take")
+            .permuted_axes([3, 2, 0, 1])
+            .as_standard_layout()
+            .into_owned();
         let bias = if kl.flag("use_bias", true) {
             Some(vars.take_vec(kl, ctx, "bias", filters)?)
         } else {
