@@ -70,18 +70,16 @@ pub fn sweep(
         points: points.len(),
         rows: Vec::new(),
     };
-    if let (true, Some(dir)) = (resume, &out) {
-        let saved = dir.join("sweep.json");
-        if saved.exists() {
-            let previous = somnet::study::report::read_sweep(&saved).or_py()?;
-            record.check_resumable(&previous, &saved).or_py()?;
-            record.ann_accuracy = previous.ann_accuracy;
-            record.rows = previous.rows;
+    match (resume, &out) {
+        (true, Some(dir)) => {
+            somnet::study::report::resume_sweep(dir, &mut record).or_py()?;
         }
-    } else if resume {
-        return Err(value(
-            "resume=True needs out: the folder of the sweep to continue",
-        ));
+        (true, None) => {
+            return Err(value(
+                "resume=True needs out: the folder of the sweep to continue",
+            ))
+        }
+        (false, _) => {}
     }
     let done = record.rows.len() as u64;
     let mut saving = Ok(());

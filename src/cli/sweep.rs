@@ -87,20 +87,18 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         points: points.len(),
         rows: Vec::new(),
     };
-    let saved = args.out.join("sweep.json");
-    if args.resume && saved.exists() {
-        let previous = somnet::study::report::read_sweep(&saved)?;
-        record.check_resumable(&previous, &saved)?;
-        record.ann_accuracy = previous.ann_accuracy;
-        record.rows = previous.rows;
-        eprintln!(
-            "resuming {}: {} of {} grid points already finished",
-            saved.display(),
-            record.rows.len(),
-            points.len()
-        );
-    } else if args.resume {
-        eprintln!("--resume: no {} yet, starting afresh", saved.display());
+    if args.resume {
+        match somnet::study::report::resume_sweep(&args.out, &mut record)? {
+            Some(done) => eprintln!(
+                "resuming {}: {done} of {} grid points already finished",
+                args.out.join("sweep.json").display(),
+                points.len()
+            ),
+            None => eprintln!(
+                "--resume: no {} yet, starting afresh",
+                args.out.join("sweep.json").display()
+            ),
+        }
     }
     let progress = super::progress::StepProgress::new("grid points", points.len() as u64);
     let mut saving = Ok(());

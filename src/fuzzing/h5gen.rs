@@ -84,6 +84,16 @@ enum Attr {
     Ints(Vec<i64>),
 }
 
+/// Writes the scalar attribute `name` of type `T`.
+fn scalar_attr<T: hdf5::H5Type>(loc: &hdf5::Location, name: &str, v: &T) -> hdf5::Result<()> {
+    loc.new_attr::<T>().create(name)?.write_scalar(v)
+}
+
+/// Writes the one-dimensional attribute `name` holding `v`.
+fn array_attr<T: hdf5::H5Type>(loc: &hdf5::Location, name: &str, v: &[T]) -> hdf5::Result<()> {
+    loc.new_attr_builder().with_data(v).create(name).map(|_| ())
+}
+
 /// Writes attribute `name` with `value`, its HDF5 type picked by `c` (mutating text into any of
 /// the four string types or a number, numbers into strings or integers).
 fn write_attr(loc: &hdf5::Location, name: &str, value: Attr, c: &mut Choices) -> hdf5::Result<()> {
@@ -108,37 +118,28 @@ fn write_attr(loc: &hdf5::Location, name: &str, value: Attr, c: &mut Choices) ->
                 1 => {
                     let v = VarLenAscii::from_ascii(s.as_bytes())
                         .unwrap_or_else(|_| VarLenAscii::from_ascii("x").expect("ascii"));
-                    loc.new_attr::<VarLenAscii>().create(name)?.write_scalar(&v)
+                    scalar_attr::<VarLenAscii>(loc, name, &v)
                 }
                 2 => {
                     let v = FixedAscii::<64>::from_ascii(s.as_bytes())
                         .unwrap_or_else(|_| FixedAscii::<64>::from_ascii("x").expect("ascii"));
-                    loc.new_attr::<FixedAscii<64>>()
-                        .create(name)?
-                        .write_scalar(&v)
+                    scalar_attr::<FixedAscii<64>>(loc, name, &v)
                 }
                 3 => {
                     let v: FixedUnicode<256> = s
                         .parse()
                         .or_else(|_| "x".parse())
                         .expect("a short string fits");
-                    loc.new_attr::<FixedUnicode<256>>()
-                        .create(name)?
-                        .write_scalar(&v)
+                    scalar_attr::<FixedUnicode<256>>(loc, name, &v)
                 }
                 4 => {
                     // A one-element array of strings where a scalar is expected.
                     let v: VarLenUnicode = s.parse().unwrap_or_default();
-                    loc.new_attr_builder()
-                        .with_data(&[v])
-                        .create(name)
-                        .map(|_| ())
+                    array_attr(loc, name, &[v])
                 }
                 _ => {
                     let v: VarLenUnicode = s.parse().unwrap_or_default();
-                    loc.new_attr::<VarLenUnicode>()
-                        .create(name)?
-                        .write_scalar(&v)
+                    scalar_attr::<VarLenUnicode>(loc, name, &v)
                 }
             }
         }
@@ -146,15 +147,9 @@ fn write_attr(loc: &hdf5::Location, name: &str, value: Attr, c: &mut Choices) ->
             let v: Vec<f64> = v.into_iter().map(|x| c.number(x)).collect();
             if c.one_in(5) {
                 let ints: Vec<i32> = v.iter().map(|&x| x as i32).collect();
-                loc.new_attr_builder()
-                    .with_data(&ints)
-                    .create(name)
-                    .map(|_| ())
+                array_attr(loc, name, &ints)
             } else {
-                loc.new_attr_builder()
-                    .with_data(&v)
-                    .create(name)
-                    .map(|_| ())
+                array_attr(loc, name, &v)
             }
         }
         Attr::Ints(v) => {
@@ -168,10 +163,7 @@ fn write_attr(loc: &hdf5::Location, name: &str, value: Attr, c: &mut Choices) ->
                     }
                 })
                 .collect();
-            loc.new_attr_builder()
-                .with_data(&v)
-                .create(name)
-                .map(|_| ())
+            array_attr(loc, name, &v)
         }
     }
 }

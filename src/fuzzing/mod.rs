@@ -222,10 +222,7 @@ pub fn hdf5_file(data: &[u8]) {
 }
 
 fn hdf5_file_in(data: &[u8]) {
-    let path = scratch("bytes");
-    if std::fs::write(&path, data).is_ok() {
-        load_all(&path);
-    }
+    load_written("bytes", |path| std::fs::write(path, data).is_ok());
 }
 
 /// A somnet model file built from the bytes by [`h5gen::somnet_file`], then read.
@@ -234,10 +231,7 @@ pub fn somnet_h5(data: &[u8]) {
 }
 
 fn somnet_h5_in(data: &[u8]) {
-    let path = scratch("somnet");
-    if h5gen::somnet_file(&path, data).is_ok() {
-        load_all(&path);
-    }
+    load_written("somnet", |path| h5gen::somnet_file(path, data).is_ok());
 }
 
 /// A Keras `.h5` file built from the bytes by [`h5gen::keras_file`], then read.
@@ -246,8 +240,13 @@ pub fn keras_h5(data: &[u8]) {
 }
 
 fn keras_h5_in(data: &[u8]) {
-    let path = scratch("keras");
-    if h5gen::keras_file(&path, data).is_ok() {
+    load_written("keras", |path| h5gen::keras_file(path, data).is_ok());
+}
+
+/// Writes the scratch file `tag` with `write` and, when that succeeded, reads it with [`load_all`].
+fn load_written(tag: &str, write: impl FnOnce(&Path) -> bool) {
+    let path = scratch(tag);
+    if write(&path) {
         load_all(&path);
     }
 }

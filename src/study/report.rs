@@ -220,6 +220,22 @@ pub fn read_sweep(dir: &Path) -> Result<Sweep> {
         .map_err(|e| Error::file(&path, format!("not a sweep record of somnet sweep: {e}")))
 }
 
+/// Continues the sweep recorded in `out` (its `sweep.json`), if there is one: checks that it is a
+/// record of the same sweep as `record` ([`Sweep::check_resumable`]) and copies its ANN accuracy
+/// and finished rows into `record`. Returns how many grid points were already finished, or `None`
+/// when `out` holds no record yet (the sweep starts afresh).
+pub fn resume_sweep(out: &Path, record: &mut Sweep) -> Result<Option<usize>> {
+    let saved = out.join("sweep.json");
+    if !saved.exists() {
+        return Ok(None);
+    }
+    let previous = read_sweep(&saved)?;
+    record.check_resumable(&previous, &saved)?;
+    record.ann_accuracy = previous.ann_accuracy;
+    record.rows = previous.rows;
+    Ok(Some(record.rows.len()))
+}
+
 /// `data set, model file name` for a figure's title.
 fn subject(dataset: &str, model: Option<&str>) -> String {
     let name = model.map_or("model", |m| {

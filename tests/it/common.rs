@@ -79,3 +79,20 @@ pub fn without_timings(mut v: serde_json::Value) -> serde_json::Value {
 pub fn json_without_timings(path: &std::path::Path) -> serde_json::Value {
     without_timings(serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap())
 }
+
+/// Runs the CLI from the repository root (paths in the records are then the same as in the
+/// expected files), asserts that it succeeded (showing its stderr otherwise) and returns its stdout.
+pub fn somnet(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_somnet"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "somnet {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}

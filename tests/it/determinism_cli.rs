@@ -2,24 +2,8 @@
 //! (Poisson input), convert, sweep, sleep, incremental and the simulator's benchmark runs.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::common::{json_without_timings, without_timings};
-
-fn somnet(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_somnet"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "somnet {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use crate::common::{json_without_timings, somnet, without_timings};
 
 fn scratch() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("somnet-threads-{}", std::process::id()));
@@ -27,19 +11,19 @@ fn scratch() -> PathBuf {
     dir
 }
 
-/// Runs `command(threads, out)` on 1, 2 and 8 threads and asserts `read(out)` is the same.
-fn same_on_1_2_8<T: PartialEq + std::fmt::Debug>(
-    name: &str,
-    command: impl Fn(&str, &Path) -> Vec<String>,
-    read: impl Fn(&Path) -> T,
-) {
+/// Runs `somnet <command> --threads T --out DIR` for T = 1, 2 and 8 and asserts that `read(DIR)`
+/// is the same each time.
+fn same_on_1_2_8<T: PartialEq + std::fmt::Debug>(command: &[&str], read: impl Fn(&Path) -> T) {
+    let name = command[0];
     let dir = scratch().join(name);
     let results: Vec<T> = ["1", "2", "8"]
         .iter()
         .map(|t| {
             let out = dir.join(format!("t{t}"));
-            let args = command(t, &out);
-            somnet(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            let out_arg = out.display().to_string();
+            let mut args = command.to_vec();
+            args.extend(["--threads", t, "--out", &out_arg]);
+            somnet(&args);
             read(&out)
         })
         .collect();
@@ -47,90 +31,55 @@ fn same_on_1_2_8<T: PartialEq + std::fmt::Debug>(
     assert_eq!(results[0], results[2], "{name}: 1 and 8 threads differ");
 }
 
-fn args(list: &[&str], out: &Path) -> Vec<String> {
-    let mut v: Vec<String> = list.iter().map(|s| s.to_string()).collect();
-    v.push(out.display().to_string());
-    v
+/// A somnet model file's network and its provenance record, timings aside.
+fn model(out: &Path) -> (somnet::ann::Ann, serde_json::Value) {
+    let m = somnet::io::schema::load(out).unwrap();
+    (m.ann, without_timings(m.provenance.record))
 }
 
 #[test]
 fn train_convert_and_sleep_give_the_same_files_on_1_2_and_8_threads() {
-    let model = |out: &Path| somnet::io::schema::load(out).unwrap();
     same_on_1_2_8(
-        "train",
-        |t, out| {
-            args(
-                &[
-                    "train",
-                    "--arch",
-                    "mlp:784-48-10",
-                    "--epochs",
-                    "1",
-                    "--limit",
-                    "1500",
-                    "--threads",
-                    t,
-                    "--out",
-                ],
-                out,
-            )
-        },
-        |out| {
-            let m = model(out);
-            (m.ann, without_timings(m.provenance.record))
-        },
+        &[
+            "train",
+            "--arch",
+            "mlp:784-48-10",
+            "--epochs",
+            "1",
+            "--limit",
+            "1500",
+        ],
+        model,
     );
     same_on_1_2_8(
-        "convert",
-        |t, out| {
-            args(
-                &[
-                    "convert",
-                    "--model",
-                    "tests/golden/mlp.h5",
-                    "--calibration-limit",
-                    "500",
-                    "--norm",
-                    "channel",
-                    "--threads",
-                    t,
-                    "--out",
-                ],
-                out,
-            )
-        },
-        |out| {
-            let m = model(out);
-            (m.ann, without_timings(m.provenance.record))
-        },
+        &[
+            "convert",
+            "--model",
+            "tests/golden/mlp.h5",
+            "--calibration-limit",
+            "500",
+            "--norm",
+            "channel",
+        ],
+        model,
     );
     same_on_1_2_8(
-        "sleep",
-        |t, out| {
-            args(
-                &[
-                    "sleep",
-                    "--model",
-                    "tests/golden/sleepy.h5",
-                    "--classes",
-                    "0-3",
-                    "--images",
-                    "300",
-                    "--steps",
-                    "150",
-                    "--limit",
-                    "300",
-                    "--threads",
-                    t,
-                    "--out",
-                ],
-                out,
-            )
-        },
+        &[
+            "sleep",
+            "--model",
+            "tests/golden/sleepy.h5",
+            "--classes",
+            "0-3",
+            "--images",
+            "300",
+            "--steps",
+            "150",
+            "--limit",
+            "300",
+        ],
         |out| {
-            let m = model(out);
             (
-                m.ann,
+                somnet::io::schema::load(out).unwrap().ann,
                 json_without_timings(&out.with_extension("sleep.json")),
             )
         },
@@ -140,82 +89,55 @@ fn train_convert_and_sleep_give_the_same_files_on_1_2_and_8_threads() {
 #[test]
 fn evaluate_sweep_and_incremental_give_the_same_records_on_1_2_and_8_threads() {
     same_on_1_2_8(
-        "evaluate",
-        |t, out| {
-            args(
-                &[
-                    "evaluate",
-                    "--model",
-                    "tests/golden/lenet.snn.h5",
-                    "--input",
-                    "poisson",
-                    "--steps",
-                    "24",
-                    "--limit",
-                    "120",
-                    "--threads",
-                    t,
-                    "--out",
-                ],
-                out,
-            )
-        },
+        &[
+            "evaluate",
+            "--model",
+            "tests/golden/lenet.snn.h5",
+            "--input",
+            "poisson",
+            "--steps",
+            "24",
+            "--limit",
+            "120",
+        ],
         |out| json_without_timings(&out.join("result.json")),
     );
     same_on_1_2_8(
-        "sweep",
-        |t, out| {
-            args(
-                &[
-                    "sweep",
-                    "--model",
-                    "tests/golden/mlp.h5",
-                    "--grid",
-                    "input=analog,poisson;norm=layer,channel",
-                    "--steps",
-                    "16",
-                    "--limit",
-                    "100",
-                    "--calibration-limit",
-                    "300",
-                    "--threads",
-                    t,
-                    "--out",
-                ],
-                out,
-            )
-        },
+        &[
+            "sweep",
+            "--model",
+            "tests/golden/mlp.h5",
+            "--grid",
+            "input=analog,poisson;norm=layer,channel",
+            "--steps",
+            "16",
+            "--limit",
+            "100",
+            "--calibration-limit",
+            "300",
+        ],
         |out| json_without_timings(&out.join("sweep.json")),
     );
     same_on_1_2_8(
-        "incremental",
-        |t, out| {
-            args(
-                &[
-                    "incremental",
-                    "--seeds",
-                    "1",
-                    "--per-task",
-                    "200",
-                    "--hidden",
-                    "32,32",
-                    "--joint-images",
-                    "800",
-                    "--joint-epochs",
-                    "1",
-                    "--sleep-base",
-                    "150",
-                    "--sleep-per-task",
-                    "50",
-                    "--test-limit",
-                    "400",
-                    "--threads",
-                    t,
-                    "--out",
-                ],
-                out,
-            )
-        },
+        &[
+            "incremental",
+            "--seeds",
+            "1",
+            "--per-task",
+            "200",
+            "--hidden",
+            "32,32",
+            "--joint-images",
+            "800",
+            "--joint-epochs",
+            "1",
+            "--sleep-base",
+            "150",
+            "--sleep-per-task",
+            "50",
+            "--test-limit",
+            "400",
+        ],
         |out| json_without_timings(&out.join("result.json")),
     );
 }

@@ -7,9 +7,10 @@
 //! this after changing the models on purpose).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
+
+use crate::common::somnet;
 
 /// Fields that change from run to run.
 const VOLATILE: [&str; 7] = [
@@ -50,23 +51,6 @@ fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("somnet-golden-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// Runs the CLI from the repository root (paths in the records are then the same as in the
-/// expected files) and returns its stdout.
-fn somnet(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_somnet"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "somnet {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn strip(v: Value) -> Value {
