@@ -2,12 +2,14 @@
 //!
 //! - [`schema`]: somnet's own HDF5 model files (spec in `converters/SCHEMA.md`).
 //! - [`keras`]: Keras `.h5` model files (Keras 2 and 3), read directly into somnet's layout.
+//! - [`nir`]: NIR graphs (Neuromorphic Intermediate Representation) read from `nir.write` files.
 //! - [`report`]: the one writer of JSON records and CSV tables.
 //! - [`h5`]: small helpers over HDF5 that turn library errors into errors naming the file and the
 //!   object.
 
 pub mod h5;
 pub mod keras;
+pub mod nir;
 pub mod report;
 pub mod schema;
 

@@ -2,9 +2,10 @@
 //! exponential ports' variables.
 
 use super::monitor::StateVar;
-use super::population::BlockState;
+use super::population::{BlockState, Dynamics};
 use super::{Network, PopulationId};
 use crate::error::{Error, Result};
+use crate::neuron::SpikeTest;
 use crate::rng::{stream, uniform01, Purpose};
 
 impl Network {
@@ -46,6 +47,35 @@ impl Network {
                 }
             };
             dst.copy_from_slice(src);
+        }
+        Ok(())
+    }
+
+    /// Sets how the neurons of `pop` compare their membrane with the threshold (IF and LIF
+    /// populations; the default is `v ≥ θ`).
+    ///
+    /// ```
+    /// use somnet::network::{Network, NetworkConfig};
+    /// use somnet::neuron::{IafParams, NeuronModel, Port, SpikeTest};
+    /// let mut net = Network::new(NetworkConfig { dt_ms: 1.0, ..Default::default() }).unwrap();
+    /// let p = net.add_population("p", 1, NeuronModel::Iaf(IafParams::default()), vec![Port::Delta]).unwrap();
+    /// net.set_spike_test(p, SpikeTest::Above).unwrap();
+    /// net.set_current(p, 0.5).unwrap();
+    /// net.run(2).unwrap(); // v reaches exactly θ = 1 at the second step: not above it
+    /// assert_eq!(net.population(p).spike_count(), 0);
+    /// ```
+    pub fn set_spike_test(&mut self, pop: PopulationId, test: SpikeTest) -> Result<()> {
+        let p = self.pop_index(pop)?;
+        let pop = &mut self.pops[p];
+        match &mut pop.dynamics {
+            Dynamics::Iaf(prop) => prop.spike_test = test,
+            Dynamics::Lif(prop) => prop.spike_test = test,
+            _ => {
+                return Err(Error::Unsupported(format!(
+                    "population '{}': only IF and LIF neurons take a spike test",
+                    pop.name
+                )))
+            }
         }
         Ok(())
     }

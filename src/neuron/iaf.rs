@@ -5,7 +5,7 @@
 //! `v ← v + δ + dt·i_ext + Σ_p τ_p(1 − e^(−dt/τ_p))·x_p`, then `x_p ← x_p·e^(−dt/τ_p)`.
 //! A neuron fires when `v ≥ v_th_mv` (see [`crate::neuron::Reset`] for what follows).
 
-use super::{exp_decays, exp_taus, Port, Reset, SpikeRule};
+use super::{exp_decays, exp_taus, Port, Reset, SpikeRule, SpikeTest};
 use crate::error::Result;
 use crate::time::Dt;
 
@@ -60,6 +60,8 @@ pub struct IafPropagator {
     pub v_rest: f32,
     /// Reset rule.
     pub reset: Reset,
+    /// How `v` is compared with the threshold (default `v ≥ θ`).
+    pub spike_test: SpikeTest,
     /// Refractory period in steps.
     pub refractory_steps: u32,
     /// dt in ms (multiplies `i_ext`).
@@ -81,6 +83,7 @@ impl IafPropagator {
             v_th: params.v_th_mv,
             v_rest: params.v_rest_mv,
             reset: params.reset,
+            spike_test: SpikeTest::AtLeast,
             refractory_steps: dt.steps_exact("iaf.t_ref_ms", params.t_ref_ms as f64)?,
             dt_ms: dt.ms() as f32,
             syn_gain,
@@ -115,6 +118,7 @@ fn step_block_at<const ISA: u8, const NP: usize>(
 ) {
     let rule = SpikeRule {
         v_th: p.v_th,
+        v_fire: p.spike_test.firing_level(p.v_th),
         v_rest: p.v_rest,
         reset: p.reset,
         refractory_steps: p.refractory_steps,

@@ -13,7 +13,7 @@
 //! ```
 //! where `x_p(t)` already includes this step's arrivals and `δ` is this step's delta input.
 
-use super::{collect_spikes, exp_decays, exp_taus, threshold, Port, Reset, SpikeRule};
+use super::{collect_spikes, exp_decays, exp_taus, threshold, Port, Reset, SpikeRule, SpikeTest};
 use crate::error::Result;
 use crate::time::Dt;
 
@@ -50,7 +50,14 @@ impl LifParams {
     pub fn validate(&self) -> Result<()> {
         crate::error::positive("lif.tau_mem_ms", self.tau_mem_ms as f64)?;
         crate::error::finite("lif.v_rest_mv", self.v_rest_mv as f64)?;
-        crate::error::finite("lif.v_th_mv", self.v_th_mv as f64)?;
+        // +∞ is allowed: a leaky integrator that never fires (a non-spiking readout).
+        if self.v_th_mv.is_nan() || self.v_th_mv == f32::NEG_INFINITY {
+            return Err(crate::error::Error::param(
+                "lif.v_th_mv",
+                self.v_th_mv,
+                "a finite number, or +inf for a neuron that never fires",
+            ));
+        }
         crate::error::finite("lif.t_ref_ms", self.t_ref_ms as f64)?;
         super::validate_reset("lif", self.reset, self.v_th_mv)
     }
@@ -73,6 +80,8 @@ pub struct LifPropagator {
     pub v_th: f32,
     /// Reset rule.
     pub reset: Reset,
+    /// How `v` is compared with the threshold (default `v ≥ θ`).
+    pub spike_test: SpikeTest,
     /// Refractory period in steps.
     pub refractory_steps: u32,
 }
@@ -101,6 +110,7 @@ impl LifPropagator {
             v_rest: params.v_rest_mv,
             v_th: params.v_th_mv,
             reset: params.reset,
+            spike_test: SpikeTest::AtLeast,
             refractory_steps: dt.steps_exact("lif.t_ref_ms", params.t_ref_ms as f64)?,
         })
     }
@@ -149,6 +159,7 @@ fn step_block_at<const ISA: u8, const NP: usize>(
     }
     let rule = SpikeRule {
         v_th: p.v_th,
+        v_fire: p.spike_test.firing_level(p.v_th),
         v_rest: p.v_rest,
         reset: p.reset,
         refractory_steps: p.refractory_steps,
@@ -182,6 +193,7 @@ fn step_two_ports<const ISA: u8, const NP: usize>(
     let (el, pmm) = (p.v_rest, p.p_mm);
     let rule = SpikeRule {
         v_th: p.v_th,
+        v_fire: p.spike_test.firing_level(p.v_th),
         v_rest: p.v_rest,
         reset: p.reset,
         refractory_steps: p.refractory_steps,

@@ -63,6 +63,32 @@ pub enum Reset {
     BySubtraction,
 }
 
+/// How the membrane is compared with the threshold. The engine's neurons fire at `v ≥ θ`
+/// ([`SpikeTest::AtLeast`], as NEST and Brian2's defaults); some frameworks fire only above it
+/// (`v > θ`: snnTorch, Norse), which matters for inputs that land exactly on θ, as integer
+/// spike counts on an integer threshold do. Set per population with
+/// [`crate::network::Network::set_spike_test`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum SpikeTest {
+    /// Fire when `v ≥ θ`.
+    #[default]
+    AtLeast,
+    /// Fire when `v > θ`.
+    Above,
+}
+
+impl SpikeTest {
+    /// The value the membrane is compared with by `≥`: θ itself, or for `v > θ` the next float
+    /// above θ (for finite floats `v > θ` holds exactly when `v ≥ next_up(θ)`), so one
+    /// comparison serves both tests and the vectorised loop does not change.
+    pub(crate) fn firing_level(self, v_th: f32) -> f32 {
+        match self {
+            SpikeTest::AtLeast => v_th,
+            SpikeTest::Above => v_th.next_up(),
+        }
+    }
+}
+
 /// A neuron model with its parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NeuronModel {
@@ -177,7 +203,7 @@ pub(crate) fn exp_taus(ports: &[Port]) -> impl Iterator<Item = f64> + '_ {
 /// (new potential, new refractory count, fired).
 #[inline(always)]
 pub(crate) fn threshold(rule: &SpikeRule, vv: f32, active: bool, r: u32) -> (f32, u32, bool) {
-    let fired = active & (vv >= rule.v_th);
+    let fired = active & (vv >= rule.v_fire);
     // Both resets are computed and one is selected: no branch on a loop-invariant enum per neuron.
     let (subtract, to) = match rule.reset {
         Reset::ToValue { v_reset_mv } => (false, v_reset_mv),
@@ -361,6 +387,8 @@ unsafe fn nonzero_mask_avx2(flags: &[u8; 64]) -> u64 {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SpikeRule {
     pub v_th: f32,
+    /// What `v` is compared with by `≥` ([`SpikeTest::firing_level`]).
+    pub v_fire: f32,
     pub v_rest: f32,
     pub reset: Reset,
     pub refractory_steps: u32,

@@ -293,3 +293,41 @@ fn lif_two_ports_sum_their_closed_forms() {
         );
     }
 }
+
+/// IF at θ = 1 with reset by subtraction and 0.25 per step: `v ≥ θ` fires when v reaches 1.0
+/// (steps 4, 8, 12), `v > θ` only at 1.25 (steps 5, 9, 13), and the subtraction is θ itself.
+#[test]
+fn the_spike_test_decides_whether_landing_on_the_threshold_fires() {
+    use somnet::network::{Network, NetworkConfig};
+    use somnet::neuron::{IafParams, NeuronModel, Port, SpikeTest};
+    let run = |test: SpikeTest| {
+        let mut net = Network::new(NetworkConfig {
+            dt_ms: 1.0,
+            ..NetworkConfig::default()
+        })
+        .unwrap();
+        let p = net
+            .add_population(
+                "p",
+                1,
+                NeuronModel::Iaf(IafParams::default()),
+                vec![Port::Delta],
+            )
+            .unwrap();
+        net.set_spike_test(p, test).unwrap();
+        net.set_current(p, 0.25).unwrap();
+        let mut fired = Vec::new();
+        for step in 1..=13 {
+            net.step();
+            if !net.population(p).last_spikes().is_empty() {
+                fired.push(step);
+            }
+        }
+        (
+            fired,
+            net.state(p, somnet::network::StateVar::V).unwrap()[0],
+        )
+    };
+    assert_eq!(run(SpikeTest::AtLeast), (vec![4, 8, 12], 0.25));
+    assert_eq!(run(SpikeTest::Above), (vec![5, 9, 13], 0.25));
+}

@@ -18,6 +18,7 @@ mod inputs;
 mod izhikevich;
 mod lif;
 mod limits;
+mod nir;
 mod outputs;
 mod pipeline;
 mod plasticity;
