@@ -17,6 +17,7 @@
 //! | [`convert`] | ANN → SNN conversion: batch-norm folding, normalisation, the spiking network with its plausibility knobs, evaluation, energy; the whole pipeline as two calls ([`convert::pipeline`]) |
 //! | [`sleep`] | sleep replay consolidation (SRC) and the class-incremental experiment |
 //! | [`benchmarks`] | the classic benchmark networks (CUBA, Izhikevich 2003) |
+//! | [`simulate`] | NIR graphs run on the engine: the discretisation presets, the mapping of nodes to populations and composed projections |
 //! | [`study`] | sweeps over conversion knobs, reports and plots |
 //! | [`fuzzing`] | one entry point per reader of outside data, for the fuzz targets and their corpus test |
 //!
@@ -36,6 +37,7 @@ pub mod network;
 pub mod neuron;
 pub mod rng;
 pub mod simd;
+pub mod simulate;
 pub mod sleep;
 pub mod study;
 pub mod time;

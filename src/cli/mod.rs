@@ -12,6 +12,7 @@ mod info;
 mod merge;
 mod model;
 mod progress;
+mod simulate;
 mod sleep;
 mod sleep_args;
 mod sweep;
@@ -52,6 +53,9 @@ enum Command {
     Sleep(sleep::SleepCmdArgs),
     /// Class-incremental learning with sleep replay consolidation and its controls.
     Incremental(incremental::IncrementalArgs),
+    /// Run a NIR graph (from snnTorch, Sinabs, Norse, …) on the engine: output per step and a
+    /// record.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Runs the parsed command.
@@ -68,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(args) => merge::run(args),
         Command::Sleep(args) => sleep::run(args),
         Command::Incremental(args) => incremental::run(args),
+        Command::Simulate(args) => simulate::run(args),
     }
 }
 

@@ -3,6 +3,7 @@
 //! - [`schema`]: somnet's own HDF5 model files (spec in `converters/SCHEMA.md`).
 //! - [`keras`]: Keras `.h5` model files (Keras 2 and 3), read directly into somnet's layout.
 //! - [`nir`]: NIR graphs (Neuromorphic Intermediate Representation) read from `nir.write` files.
+//! - [`npy`]: NumPy `.npy` float32 arrays in and out (`somnet simulate`).
 //! - [`report`]: the one writer of JSON records and CSV tables.
 //! - [`h5`]: small helpers over HDF5 that turn library errors into errors naming the file and the
 //!   object.
@@ -10,6 +11,7 @@
 pub mod h5;
 pub mod keras;
 pub mod nir;
+pub mod npy;
 pub mod report;
 pub mod schema;
 

@@ -280,3 +280,379 @@ fn bad_files_are_refused_by_file_node_and_field() {
     }));
     assert!(e.contains("tau holds -1") && e.contains("> 0"), "{e}");
 }
+
+mod simulate {
+    use std::ops::ControlFlow;
+
+    use ndarray::{arr1, arr2, Array3};
+    use somnet::io::nir::{Graph, Neuron, NeuronKind, Node};
+    use somnet::neuron::SpikeTest;
+    use somnet::simulate::{Framework, ResetMode, SimOptions, Simulation};
+
+    use super::fixture;
+
+    fn all(_: usize) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+
+    /// The NIR paper's LIF example (Norse export; τ = 2.5 ms, θ = 0.1, dt = 0.1 ms, reset by
+    /// subtraction in the exact solution): the engine's spikes fall in the steps of the exact
+    /// event-driven solution's spike times (`lif_exact.csv`).
+    #[test]
+    fn the_published_lif_fires_in_the_steps_of_the_exact_solution() {
+        let text = std::fs::read_to_string(fixture("lif_exact.csv")).unwrap();
+        let rows: Vec<Vec<f64>> = text
+            .lines()
+            .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+            .collect();
+        let t = rows.len();
+        let input = Array3::from_shape_fn((1, t, 1), |(_, k, _)| rows[k][0] as f32);
+        let exact: Vec<usize> = (0..t).filter(|&k| rows[k][2] == 1.0).collect();
+        assert_eq!(exact.len(), 4, "the published trace has four spikes");
+        let graph = somnet::io::nir::read(&fixture("lif_norse.nir")).unwrap();
+        let options = SimOptions {
+            reset: ResetMode::Subtract,
+            ..Framework::Nir.options()
+        };
+        let sim = Simulation::new(&graph, &options).unwrap();
+        let out = sim.run(input.view(), &all).unwrap().output;
+        let ours: Vec<usize> = (0..t).filter(|&k| out[[0, k, 0]] == 1.0).collect();
+        assert_eq!(ours.len(), exact.len(), "{ours:?} vs {exact:?}");
+        for (a, b) in ours.iter().zip(&exact) {
+            assert!(a.abs_diff(*b) <= 1, "spike in step {a}, exact in {b}");
+        }
+    }
+
+    fn neuron(kind: NeuronKind, n: usize, theta: f64) -> Node {
+        let a = |v: f64| ndarray::ArrayD::from_elem(vec![n], v);
+        Node::Neuron(Box::new(Neuron {
+            kind,
+            tau_mem: None,
+            tau_syn: None,
+            r: a(1.0),
+            v_leak: None,
+            v_threshold: Some(a(theta)),
+            v_reset: Some(a(0.0)),
+            w_in: None,
+        }))
+    }
+
+    /// Input(2) → Affine → IF(2) → Affine → IF(1) → Output.
+    fn two_layer_if() -> Graph {
+        let mut g = Graph::default();
+        g.nodes.insert("in".into(), Node::Input { shape: vec![2] });
+        g.nodes.insert(
+            "fc1".into(),
+            Node::Affine {
+                weight: arr2(&[[0.5, 0.0], [0.25, 0.25]]),
+                bias: arr1(&[0.0, 0.25]),
+            },
+        );
+        g.nodes.insert("if1".into(), neuron(NeuronKind::If, 2, 1.0));
+        g.nodes.insert(
+            "fc2".into(),
+            Node::Linear {
+                weight: arr2(&[[0.5, 0.5]]),
+            },
+        );
+        g.nodes.insert("if2".into(), neuron(NeuronKind::If, 1, 1.0));
+        g.nodes
+            .insert("out".into(), Node::Output { shape: vec![1] });
+        for (a, b) in [
+            ("in", "fc1"),
+            ("fc1", "if1"),
+            ("if1", "fc2"),
+            ("fc2", "if2"),
+            ("if2", "out"),
+        ] {
+            g.edges.push((a.into(), b.into()));
+        }
+        g
+    }
+
+    /// The same network stepped by hand: v += W·x + b, spike when the test holds, then reset.
+    fn by_hand(x: &[[f32; 2]], subtract: bool, strict: bool) -> Vec<f32> {
+        let fires = |v: f32| if strict { v > 1.0 } else { v >= 1.0 };
+        let reset = |v: f32| if subtract { v - 1.0 } else { 0.0 };
+        let (mut v1, mut v2) = ([0.0f32; 2], 0.0f32);
+        let mut out = Vec::new();
+        for xt in x {
+            let i1 = [0.5 * xt[0], 0.25 * xt[0] + 0.25 * xt[1] + 0.25];
+            let mut s1 = [0.0f32; 2];
+            for k in 0..2 {
+                v1[k] += i1[k];
+                if fires(v1[k]) {
+                    s1[k] = 1.0;
+                    v1[k] = reset(v1[k]);
+                }
+            }
+            v2 += 0.5 * s1[0] + 0.5 * s1[1];
+            let s2 = if fires(v2) {
+                v2 = reset(v2);
+                1.0
+            } else {
+                0.0
+            };
+            out.push(s2);
+        }
+        out
+    }
+
+    #[test]
+    fn an_if_network_gives_the_hand_computed_spikes_under_each_reset_and_test() {
+        let x: Vec<[f32; 2]> = (0..40)
+            .map(|k| {
+                [
+                    ((k * 7) % 3 == 0) as u8 as f32,
+                    ((k * 5) % 4 != 1) as u8 as f32,
+                ]
+            })
+            .collect();
+        let input = Array3::from_shape_fn((1, x.len(), 2), |(_, t, i)| x[t][i]);
+        for (reset, subtract) in [(ResetMode::Zero, false), (ResetMode::Subtract, true)] {
+            for (test, strict) in [(SpikeTest::AtLeast, false), (SpikeTest::Above, true)] {
+                let options = SimOptions {
+                    dt: 1.0,
+                    reset,
+                    spike_test: test,
+                    ..Framework::Sinabs.options()
+                };
+                let sim = Simulation::new(&two_layer_if(), &options).unwrap();
+                let out = sim.run(input.view(), &all).unwrap().output;
+                let ours: Vec<f32> = out.iter().copied().collect();
+                let expected = by_hand(&x, subtract, strict);
+                assert!(
+                    expected.iter().sum::<f32>() >= 5.0,
+                    "too few spikes to tell"
+                );
+                assert_eq!(ours, expected, "reset {reset:?}, test {test:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_published_sinabs_cnn_runs_the_same_on_any_thread_count() {
+        let graph = somnet::io::nir::read(&fixture("cnn_sinabs.nir")).unwrap();
+        let sim = Simulation::new(&graph, &Framework::Sinabs.options()).unwrap();
+        assert_eq!(sim.input_shape(), &[2, 34, 34]);
+        assert_eq!(sim.output_shape(), &[10]);
+        // Seeded sparse binary events, like N-MNIST frames.
+        let mut state = 12345u64;
+        let input = Array3::from_shape_fn((3, 30, 2 * 34 * 34), |_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33).is_multiple_of(10) as u8 as f32
+        });
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| sim.run(input.view(), &all).unwrap())
+        };
+        let (one, two) = (run(1), run(2));
+        assert_eq!(one.output, two.output);
+        assert_eq!(one.spikes, two.spikes);
+        let hidden: u64 = one.spikes.iter().map(|(_, s)| s).sum();
+        assert!(
+            hidden > 100,
+            "the conv layers stay silent: {:?}",
+            one.spikes
+        );
+    }
+
+    #[test]
+    fn a_recurrent_cuba_network_closes_its_cycle_one_step_later() {
+        let graph = somnet::io::nir::read(&fixture("braille_noDelay_bias_zero.nir")).unwrap();
+        let sim = Simulation::new(&graph, &Framework::Snntorch.options()).unwrap();
+        assert_eq!(sim.delayed_cycles(), &["lif1.lif -> lif1.lif".to_string()]);
+        let input = Array3::from_shape_fn((1, 50, 12), |(_, t, i)| {
+            (t + i).is_multiple_of(5) as u8 as f32
+        });
+        let r = sim.run(input.view(), &all).unwrap();
+        assert_eq!(r.output.shape(), &[1, 50, 7]);
+    }
+
+    #[test]
+    fn what_the_engine_cannot_run_is_refused_by_node() {
+        let opts = Framework::Nir.options();
+        // A stateless Threshold node.
+        let mut g = two_layer_if();
+        g.nodes.insert(
+            "if2".into(),
+            Node::Threshold {
+                threshold: ndarray::ArrayD::from_elem(vec![1], 0.5),
+            },
+        );
+        let e = Simulation::new(&g, &opts).unwrap_err().to_string();
+        assert!(e.contains("'if2' (Threshold)"), "{e}");
+        // Sizes that do not meet.
+        let mut g = two_layer_if();
+        g.nodes.insert(
+            "fc2".into(),
+            Node::Linear {
+                weight: arr2(&[[0.5, 0.5, 0.5]]),
+            },
+        );
+        let e = Simulation::new(&g, &opts).unwrap_err().to_string();
+        assert!(e.contains("if1 -> fc2") && e.contains("takes 3"), "{e}");
+        // A loop through linear nodes only.
+        let mut g = two_layer_if();
+        g.nodes.insert(
+            "loop".into(),
+            Node::Linear {
+                weight: arr2(&[[1.0]]),
+            },
+        );
+        g.edges.push(("fc2".into(), "loop".into()));
+        g.edges.push(("loop".into(), "fc2".into()));
+        g.nodes.insert(
+            "fc2".into(),
+            Node::Linear {
+                weight: arr2(&[[0.5, 0.5, 0.0]]),
+            },
+        );
+        let e = Simulation::new(&g, &opts)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fc2") || e.contains("loop"), "{e}");
+        // Thresholds that differ within one node.
+        let mut g = two_layer_if();
+        if let Some(Node::Neuron(n)) = g.nodes.get_mut("if1") {
+            n.v_threshold = Some(ndarray::ArrayD::from_shape_vec(vec![2], vec![1.0, 2.0]).unwrap());
+        }
+        let e = Simulation::new(&g, &opts).unwrap_err().to_string();
+        assert!(e.contains("'if1' (IF): v_threshold differs"), "{e}");
+        // Input of the wrong width.
+        let sim = Simulation::new(&two_layer_if(), &opts).unwrap();
+        let e = sim
+            .run(Array3::zeros((1, 3, 5)).view(), &all)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'in'") && e.contains('5'), "{e}");
+    }
+}
+
+#[test]
+fn the_simulate_command_writes_the_output_per_step_and_a_record() {
+    let dir = scratch("cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Two samples of the published LIF's input: (B, T, 1).
+    let text = std::fs::read_to_string(fixture("lif_exact.csv")).unwrap();
+    let current: Vec<f32> = text
+        .lines()
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    let t = current.len();
+    let x = ndarray::Array3::from_shape_fn((2, t, 1), |(b, k, _)| current[k] * (1 + b) as f32);
+    let input = dir.join("x.npy");
+    somnet::io::npy::write_f32(&input, x.into_dyn().view()).unwrap();
+    let out = dir.join("run");
+    let (nir, x_arg, out_arg) = (
+        fixture("lif_norse.nir").display().to_string(),
+        input.display().to_string(),
+        out.display().to_string(),
+    );
+    crate::common::somnet(&[
+        "simulate", "--nir", &nir, "--input", &x_arg, "--out", &out_arg, "--reset", "subtract",
+    ]);
+    let y = somnet::io::npy::read_f32(&out.join("output.npy")).unwrap();
+    assert_eq!(y.shape(), &[2, t, 1]);
+    let count = |b: usize| (0..t).filter(|&k| y[[b, k, 0]] == 1.0).count();
+    // Twice the current fires more often.
+    assert_eq!(count(0), 4);
+    assert!(count(1) > 4);
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+    assert_eq!(record["options"]["reset"], "subtract");
+    assert_eq!(record["options"]["from"], "nir");
+    assert_eq!(record["samples"], 2);
+    assert_eq!(record["populations"][0]["type"], "LIF");
+    assert_eq!(
+        record["populations"][0]["spikes"].as_u64().unwrap() as usize,
+        count(0) + count(1)
+    );
+    // An input whose shape does not fit the graph is named.
+    let bad = dir.join("bad.npy");
+    somnet::io::npy::write_f32(
+        &bad,
+        ndarray::Array2::<f32>::zeros((10, 3)).into_dyn().view(),
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_somnet"))
+        .args(["simulate", "--nir", &nir, "--input"])
+        .arg(&bad)
+        .args(["--out", &out_arg])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        e.contains("bad.npy") && e.contains("[10, 3]") && e.contains("(T, [1])"),
+        "{e}"
+    );
+    // So is an unknown preset.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_somnet"))
+        .args([
+            "simulate", "--nir", &nir, "--input", &x_arg, "--out", &out_arg,
+        ])
+        .args(["--from", "brian"])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("--from") && e.contains("sinabs"), "{e}");
+}
+
+#[test]
+fn npy_files_with_bad_headers_are_refused_by_name() {
+    let dir = scratch("npy");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "magic.npy",
+            b"PK\x03\x04 not npy".to_vec(),
+            "no \\x93NUMPY magic",
+        ),
+        (
+            "dtype.npy",
+            header(
+                "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }",
+                16,
+            ),
+            "dtype '<i8'",
+        ),
+        (
+            "short.npy",
+            header(
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000,), }",
+                8,
+            ),
+            "shape [1000000]",
+        ),
+        (
+            "fortran.npy",
+            header(
+                "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
+                16,
+            ),
+            "fortran_order",
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let e = somnet::io::npy::read_f32(&p).unwrap_err().to_string();
+        assert!(e.contains(name) && e.contains(want), "{name}: {e}");
+    }
+}
+
+/// A version-1 `.npy` header followed by `data` zero bytes.
+fn header(dict: &str, data: usize) -> Vec<u8> {
+    let mut v = b"\x93NUMPY\x01\x00".to_vec();
+    v.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    v.extend_from_slice(dict.as_bytes());
+    v.extend(std::iter::repeat_n(0u8, data));
+    v
+}

@@ -220,7 +220,9 @@ fn read_node(group: &hdf5::Group, ctx: &Ctx, depth: usize) -> Result<Node> {
                 threshold: f.params("threshold")?,
             }
         }
-        "I" | "IF" | "LI" | "LIF" | "CubaLI" | "CubaLIF" => Node::Neuron(Box::new(read_neuron(&ty, &f)?)),
+        "I" | "IF" | "LI" | "LIF" | "CubaLI" | "CubaLIF" => {
+            Node::Neuron(Box::new(read_neuron(&ty, &f)?))
+        }
         other => {
             return Err(ctx.err(format!(
                 "unknown NIR primitive '{other}' (known: NIRGraph, Input, Output, Affine, \

@@ -1,0 +1,159 @@
+//! How a continuous-time NIR graph becomes steps: the time step, the reset rule, the spike test
+//! and the integration scheme, with one preset per exporting framework (`../shared/specs/nir.md`,
+//! "NIR is continuous-time; frameworks discretise it differently"). Nothing is guessed from the
+//! file: what is not given comes from the chosen preset, and the record says what was used.
+
+use crate::error::{Error, Result};
+use crate::neuron::SpikeTest;
+
+/// What a spiking neuron's membrane does after a spike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResetMode {
+    /// `v := v_reset` (NIR's definition; `v_reset` is 0 in files that have none).
+    Zero,
+    /// `v := v − θ` (Sinabs; a file cannot say so, NIR has no field for it).
+    Subtract,
+}
+
+/// How the leaky dynamics are integrated over one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// The exact solution for input held constant over the step: decay `e^(−dt/τ)`.
+    Exact,
+    /// Forward Euler, as the exporting frameworks step their neurons: decay `1 − dt/τ`
+    /// (snnTorch's β, Norse's `dt·τ_inv`).
+    Euler,
+}
+
+/// The framework a graph came from, for its discretisation preset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Framework {
+    /// NIR's own continuous-time definition: dt 1e-4 s (the NIR paper's examples), reset to
+    /// `v_reset`, spike when `v > θ`, exact integration.
+    Nir,
+    /// Sinabs 3: time in steps (dt = 1, IF adds `r·I` per step), reset by subtraction, spike when
+    /// `v ≥ θ`.
+    Sinabs,
+    /// snnTorch 1.0: dt 1e-4 s (its exporter's fixed value, `τ = dt/(1 − β)`), reset to zero,
+    /// spike when `v − θ > 0`, Euler.
+    Snntorch,
+    /// Norse 1.1: dt 1e-3 s (`from_nir`'s default), reset to `v_reset`, spike when `v > θ`, Euler.
+    Norse,
+    /// SpikingJelly 2.0: dt 1e-4 s (`import_from_nir`'s default; its IF has `r = 1/dt`), hard
+    /// reset, spike when `v ≥ θ`, Euler.
+    Spikingjelly,
+}
+
+impl Framework {
+    /// Every preset, by name.
+    pub const ALL: [Framework; 5] = [
+        Framework::Nir,
+        Framework::Sinabs,
+        Framework::Snntorch,
+        Framework::Norse,
+        Framework::Spikingjelly,
+    ];
+
+    /// The preset's name (`--from NAME`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Framework::Nir => "nir",
+            Framework::Sinabs => "sinabs",
+            Framework::Snntorch => "snntorch",
+            Framework::Norse => "norse",
+            Framework::Spikingjelly => "spikingjelly",
+        }
+    }
+
+    /// The preset named `name` (case-insensitive).
+    pub fn parse(name: &str) -> Result<Framework> {
+        let lower = name.trim().to_ascii_lowercase();
+        Framework::ALL
+            .into_iter()
+            .find(|f| f.name() == lower)
+            .ok_or_else(|| {
+                Error::param(
+                    "--from",
+                    name,
+                    format!("one of {}", Framework::ALL.map(Framework::name).join(", ")),
+                )
+            })
+    }
+
+    /// The discretisation this framework uses.
+    pub fn options(self) -> SimOptions {
+        let (dt, reset, spike_test, scheme) = match self {
+            Framework::Nir => (1e-4, ResetMode::Zero, SpikeTest::Above, Scheme::Exact),
+            Framework::Sinabs => (1.0, ResetMode::Subtract, SpikeTest::AtLeast, Scheme::Euler),
+            Framework::Snntorch => (1e-4, ResetMode::Zero, SpikeTest::Above, Scheme::Euler),
+            Framework::Norse => (1e-3, ResetMode::Zero, SpikeTest::Above, Scheme::Euler),
+            Framework::Spikingjelly => (1e-4, ResetMode::Zero, SpikeTest::AtLeast, Scheme::Euler),
+        };
+        SimOptions {
+            from: self,
+            dt,
+            reset,
+            spike_test,
+            scheme,
+        }
+    }
+}
+
+/// The discretisation of a NIR graph on the engine.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SimOptions {
+    /// The preset the other fields started from.
+    pub from: Framework,
+    /// The time step, in the time unit of the file's time constants (seconds in every published
+    /// file).
+    pub dt: f64,
+    /// After a spike.
+    pub reset: ResetMode,
+    /// `v ≥ θ` or `v > θ`.
+    pub spike_test: SpikeTest,
+    /// Exact or forward-Euler integration of the leak and the synaptic current.
+    pub scheme: Scheme,
+}
+
+impl Default for SimOptions {
+    /// NIR's own definition ([`Framework::Nir`]).
+    fn default() -> Self {
+        Framework::Nir.options()
+    }
+}
+
+impl SimOptions {
+    /// Checks the time step.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.dt.is_finite() && self.dt > 0.0) {
+            return Err(Error::param("dt", self.dt, "a time step > 0"));
+        }
+        Ok(())
+    }
+
+    /// The decay of a variable with time constant `tau` over one step, and the engine's time
+    /// constant in steps that has it (the engine runs at dt = 1). Euler needs `dt < τ`: at
+    /// `dt ≥ τ` its decay `1 − dt/τ` is zero or negative.
+    pub(crate) fn decay(&self, tau: f64, what: &str) -> Result<(f64, f64)> {
+        let x = self.dt / tau;
+        match self.scheme {
+            Scheme::Exact => Ok(((-x).exp(), tau / self.dt)),
+            Scheme::Euler if x < 1.0 => {
+                let decay = 1.0 - x;
+                Ok((decay, -1.0 / decay.ln()))
+            }
+            Scheme::Euler => Err(Error::param(
+                what,
+                tau,
+                format!(
+                    "a time constant above dt = {} for forward Euler (its decay 1 − dt/τ would be \
+                     ≤ 0; use --scheme exact or a smaller --dt)",
+                    self.dt
+                ),
+            )),
+        }
+    }
+}
