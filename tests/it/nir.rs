@@ -656,3 +656,42 @@ fn header(dict: &str, data: usize) -> Vec<u8> {
     v.extend(std::iter::repeat_n(0u8, data));
     v
 }
+
+/// Graphs exported by other frameworks (`tests/nir/frameworks/make.py`) run in somnet under the
+/// framework's preset and give the framework's own output spikes on its seeded input.
+#[test]
+fn exported_graphs_give_the_exporting_frameworks_own_spikes() {
+    use somnet::simulate::{Framework, Simulation};
+    for (name, framework, tolerance) in [
+        // IF network: exact under the Sinabs preset.
+        ("sinabs_cnn", Framework::Sinabs, 0.0),
+        // LIF network: the same arithmetic in another order; 0 of 640 differ when measured.
+        ("snntorch_lif", Framework::Snntorch, 0.01),
+    ] {
+        let dir = fixture("frameworks");
+        let graph = read(&dir.join(format!("{name}.nir"))).unwrap();
+        let x = somnet::io::npy::read_f32(&dir.join(format!("{name}_input.npy"))).unwrap();
+        let want = somnet::io::npy::read_f32(&dir.join(format!("{name}_output.npy"))).unwrap();
+        let sim = Simulation::new(&graph, &framework.options()).unwrap();
+        let (b, t) = (x.shape()[0], x.shape()[1]);
+        let x = x.into_shape_with_order((b, t, sim.input_len())).unwrap();
+        let got = sim
+            .run(x.view(), &|_| std::ops::ControlFlow::Continue(()))
+            .unwrap()
+            .output;
+        let want: Vec<f32> = want.iter().copied().collect();
+        let got: Vec<f32> = got.iter().copied().collect();
+        assert_eq!(got.len(), want.len(), "{name}");
+        let spikes: f32 = want.iter().sum();
+        assert!(
+            spikes > 50.0,
+            "{name}: only {spikes} output spikes to compare"
+        );
+        let differ = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+        assert!(
+            differ as f64 <= tolerance * want.len() as f64,
+            "{name}: {differ} of {} outputs differ from the framework's",
+            want.len()
+        );
+    }
+}
