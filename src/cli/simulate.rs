@@ -8,7 +8,7 @@ use clap::Args;
 use ndarray::{Array3, IxDyn};
 
 use somnet::neuron::SpikeTest;
-use somnet::simulate::{Framework, ResetMode, Scheme, SimOptions, Simulation};
+use somnet::simulate::{Framework, IntegratorInput, ResetMode, Scheme, SimOptions, Simulation};
 
 /// Arguments of `somnet simulate`.
 #[derive(Debug, Args)]
@@ -39,6 +39,13 @@ pub struct SimulateArgs {
     /// Integration of leaks and synaptic currents: exact or euler (overrides the preset's).
     #[arg(long)]
     scheme: Option<String>,
+    /// How a step of input drives I and IF nodes: dt (v += dt·R·I) or step (v += R·I)
+    /// (overrides the preset's).
+    #[arg(long)]
+    integrator: Option<String>,
+    /// Multiply every time constant of the file by this (overrides the preset's).
+    #[arg(long)]
+    tau_scale: Option<f64>,
     /// Worker threads (samples run in parallel).
     #[arg(long, default_value_t = default_threads())]
     threads: usize,
@@ -74,6 +81,16 @@ fn options(args: &SimulateArgs) -> anyhow::Result<SimOptions> {
             "euler" => Scheme::Euler,
             other => anyhow::bail!("--scheme {other}: expected exact or euler"),
         };
+    }
+    if let Some(i) = &args.integrator {
+        o.integrator = match i.as_str() {
+            "dt" => IntegratorInput::Dt,
+            "step" => IntegratorInput::Step,
+            other => anyhow::bail!("--integrator {other}: expected dt or step"),
+        };
+    }
+    if let Some(s) = args.tau_scale {
+        o.tau_scale = s;
     }
     o.validate()?;
     Ok(o)
@@ -181,12 +198,19 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
 }
 
 /// The input as (samples, steps, elements): (T, *shape) is one sample, (B, T, *shape) a batch.
+/// Leading axes of size 1 in the graph's input shape may be left out (Norse's exporter keeps the
+/// batch axis of its sample, writing (1, n)).
 fn batch_of(x: &ndarray::ArrayD<f32>, shape: &[usize]) -> anyhow::Result<Array3<f32>> {
     let s = x.shape();
     let n: usize = shape.iter().product();
-    let (b, t) = if s.len() == shape.len() + 1 && s[1..] == *shape {
+    let bare: &[usize] = {
+        let lead = shape.iter().take_while(|&&d| d == 1).count();
+        &shape[lead.min(shape.len().saturating_sub(1))..]
+    };
+    let fits = |tail: &[usize]| tail == shape || tail == bare;
+    let (b, t) = if s.len() >= 2 && fits(&s[1..]) {
         (1, s[0])
-    } else if s.len() == shape.len() + 2 && s[2..] == *shape {
+    } else if s.len() >= 3 && fits(&s[2..]) {
         (s[0], s[1])
     } else {
         anyhow::bail!(

@@ -46,7 +46,7 @@ use std::ops::ControlFlow;
 
 use ndarray::ArrayView3;
 
-pub use options::{Framework, ResetMode, Scheme, SimOptions};
+pub use options::{Framework, IntegratorInput, ResetMode, Scheme, SimOptions};
 pub use run::SimResult;
 
 use crate::error::Result;

@@ -27,6 +27,18 @@ pub enum Scheme {
     Euler,
 }
 
+/// How one step of input drives a non-leaky integrator (I, IF: `dv/dt = R·I`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntegratorInput {
+    /// `v += dt·R·I`: the input is held over the step (NIR's equation; SpikingJelly writes
+    /// `R = 1/dt` so that one spike adds 1).
+    Dt,
+    /// `v += R·I`: one step of input is one unit of charge whatever dt is (Norse's and snnTorch's
+    /// IF steps, and Sinabs', whose time unit is the step).
+    Step,
+}
+
 /// The framework a graph came from, for its discretisation preset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -40,7 +52,9 @@ pub enum Framework {
     /// snnTorch 1.0: dt 1e-4 s (its exporter's fixed value, `τ = dt/(1 − β)`), reset to zero,
     /// spike when `v − θ > 0`, Euler.
     Snntorch,
-    /// Norse 1.1: dt 1e-3 s (`from_nir`'s default), reset to `v_reset`, spike when `v > θ`, Euler.
+    /// Norse 1.1: dt 1e-3 s (`from_nir`'s default), reset to `v_reset`, spike when `v > θ`, Euler,
+    /// IF adding `R·I` per step; its exporter writes `τ·dt` for every time constant (`dt /
+    /// tau_inv`), so the preset reads time constants as `τ_file / dt`.
     Norse,
     /// SpikingJelly 2.0: dt 1e-4 s (`import_from_nir`'s default; its IF has `r = 1/dt`), hard
     /// reset, spike when `v ≥ θ`, Euler.
@@ -85,12 +99,48 @@ impl Framework {
 
     /// The discretisation this framework uses.
     pub fn options(self) -> SimOptions {
-        let (dt, reset, spike_test, scheme) = match self {
-            Framework::Nir => (1e-4, ResetMode::Zero, SpikeTest::Above, Scheme::Exact),
-            Framework::Sinabs => (1.0, ResetMode::Subtract, SpikeTest::AtLeast, Scheme::Euler),
-            Framework::Snntorch => (1e-4, ResetMode::Zero, SpikeTest::Above, Scheme::Euler),
-            Framework::Norse => (1e-3, ResetMode::Zero, SpikeTest::Above, Scheme::Euler),
-            Framework::Spikingjelly => (1e-4, ResetMode::Zero, SpikeTest::AtLeast, Scheme::Euler),
+        use IntegratorInput::{Dt, Step};
+        let (dt, reset, spike_test, scheme, integrator, tau_scale) = match self {
+            Framework::Nir => (
+                1e-4,
+                ResetMode::Zero,
+                SpikeTest::Above,
+                Scheme::Exact,
+                Dt,
+                1.0,
+            ),
+            Framework::Sinabs => (
+                1.0,
+                ResetMode::Subtract,
+                SpikeTest::AtLeast,
+                Scheme::Euler,
+                Step,
+                1.0,
+            ),
+            Framework::Snntorch => (
+                1e-4,
+                ResetMode::Zero,
+                SpikeTest::Above,
+                Scheme::Euler,
+                Step,
+                1.0,
+            ),
+            Framework::Norse => (
+                1e-3,
+                ResetMode::Zero,
+                SpikeTest::Above,
+                Scheme::Euler,
+                Step,
+                1e3,
+            ),
+            Framework::Spikingjelly => (
+                1e-4,
+                ResetMode::Zero,
+                SpikeTest::AtLeast,
+                Scheme::Euler,
+                Dt,
+                1.0,
+            ),
         };
         SimOptions {
             from: self,
@@ -98,6 +148,8 @@ impl Framework {
             reset,
             spike_test,
             scheme,
+            integrator,
+            tau_scale,
         }
     }
 }
@@ -116,6 +168,11 @@ pub struct SimOptions {
     pub spike_test: SpikeTest,
     /// Exact or forward-Euler integration of the leak and the synaptic current.
     pub scheme: Scheme,
+    /// How a step of input drives I and IF nodes.
+    pub integrator: IntegratorInput,
+    /// Every time constant of the file is multiplied by this (1 but for files whose exporter
+    /// writes them in other units: Norse 1.1's are `τ·dt`, read with `1/dt`).
+    pub tau_scale: f64,
 }
 
 impl Default for SimOptions {
@@ -131,6 +188,9 @@ impl SimOptions {
         if !(self.dt.is_finite() && self.dt > 0.0) {
             return Err(Error::param("dt", self.dt, "a time step > 0"));
         }
+        if !(self.tau_scale.is_finite() && self.tau_scale > 0.0) {
+            return Err(Error::param("tau_scale", self.tau_scale, "a factor > 0"));
+        }
         Ok(())
     }
 
@@ -138,6 +198,7 @@ impl SimOptions {
     /// constant in steps that has it (the engine runs at dt = 1). Euler needs `dt < τ`: at
     /// `dt ≥ τ` its decay `1 − dt/τ` is zero or negative.
     pub(crate) fn decay(&self, tau: f64, what: &str) -> Result<(f64, f64)> {
+        let tau = tau * self.tau_scale;
         let x = self.dt / tau;
         match self.scheme {
             Scheme::Exact => Ok(((-x).exp(), tau / self.dt)),

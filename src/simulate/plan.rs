@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::linear::{self, size, Shapes, Sparse};
-use super::options::{ResetMode, SimOptions};
+use super::options::{IntegratorInput, ResetMode, SimOptions};
 use crate::error::{Error, Result};
 use crate::io::nir::{Graph, Neuron, NeuronKind, Node};
 use crate::neuron::{IafParams, IntegratorParams, LifParams, NeuronModel, Port, Reset};
@@ -501,8 +501,13 @@ fn population(name: &str, n: &Neuron, bias: Vec<f32>, options: &SimOptions) -> R
     let r: Vec<f64> = n.r.iter().copied().collect();
     let (model, gain_event, gain_current): (NeuronModel, Vec<f64>, Vec<f64>) = match kind {
         NeuronKind::I | NeuronKind::If => {
-            // dv/dt = R·I: one step adds dt·R·I, exactly, whatever the scheme.
-            let g: Vec<f64> = r.iter().map(|r| options.dt * r).collect();
+            // dv/dt = R·I: one step adds dt·R·I, exactly, whatever the scheme (or R·I where the
+            // framework counts input per step).
+            let per_step = match options.integrator {
+                IntegratorInput::Dt => options.dt,
+                IntegratorInput::Step => 1.0,
+            };
+            let g: Vec<f64> = r.iter().map(|r| per_step * r).collect();
             let model = if spiking {
                 NeuronModel::Iaf(IafParams {
                     v_th_mv: theta as f32,

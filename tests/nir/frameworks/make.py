@@ -10,7 +10,8 @@ own NIR exporter, and run by the framework itself on a seeded binary input. Stor
 Sinabs: a convolutional IF network (conv, sum pooling, flatten, linear) with one spike per step
 at most (SingleSpike) and reset by subtraction, the spike test v >= θ — what somnet's `sinabs`
 preset runs exactly. snnTorch: a two-layer LIF network (Leaky, reset to zero applied in the step
-of the spike, as snnTorch's NIR importer builds it), spike test v > θ.
+of the spike, as snnTorch's NIR importer builds it), spike test v > θ. Norse: a two-layer LIF
+network (LIFBoxCell, forward Euler with dt = 1 ms, reset to v_reset, spike test v > θ).
 """
 
 import pathlib
@@ -124,8 +125,44 @@ def snntorch_lif():
     save("snntorch_lif", graph, x, y)
 
 
+def norse_lif():
+    import norse.torch as norse
+
+    torch.manual_seed(5)
+    def params(n, tau_inv):
+        return norse.LIFBoxParameters(
+            tau_mem_inv=torch.full((n,), tau_inv),
+            v_th=torch.ones(n),
+            v_leak=torch.zeros(n),
+            v_reset=torch.zeros(n),
+        )
+
+    p1, p2 = params(16, 200.0), params(4, 100.0)
+    fc1, fc2 = torch.nn.Linear(20, 16), torch.nn.Linear(16, 4)
+    lif1, lif2 = norse.LIFBoxCell(p1), norse.LIFBoxCell(p2)
+    with torch.no_grad():
+        fc1.weight.mul_(40.0)
+        fc2.weight.mul_(60.0)
+    x = seeded_input((20,), 0.3, 6)
+    outs = []
+    with torch.no_grad():
+        for b in range(B):
+            s1 = s2 = None
+            steps = []
+            for t in range(T):
+                z1, s1 = lif1(fc1(x[b, t][None]), s1)
+                z2, s2 = lif2(fc2(z1), s2)
+                steps.append(z2[0])
+            outs.append(torch.stack(steps))
+    y = torch.stack(outs)
+    net = norse.SequentialState(fc1, lif1, fc2, lif2)
+    graph = norse.to_nir(net, x[0, :1])
+    save("norse_lif", graph, x, y)
+
+
 if __name__ == "__main__":
     import sinabs  # noqa: F401  (imported here so that a missing framework fails early)
 
     sinabs_cnn()
     snntorch_lif()
+    norse_lif()
