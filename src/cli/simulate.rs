@@ -46,6 +46,10 @@ pub struct SimulateArgs {
     /// Multiply every time constant of the file by this (overrides the preset's).
     #[arg(long)]
     tau_scale: Option<f64>,
+    /// Also write DIR/recording.h5: every neuron node's spikes (EventData) and membrane per step
+    /// (TimeGriddedData) in NIR's data layout (`nir.read_data`).
+    #[arg(long)]
+    record: bool,
     /// Worker threads (samples run in parallel).
     #[arg(long, default_value_t = default_threads())]
     threads: usize,
@@ -139,7 +143,12 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let progress = super::progress::StepProgress::new("samples", b as u64);
     let start = Instant::now();
     let result = super::with_threads(args.threads, || {
-        sim.run(x.view(), &|done| progress.tick(done as u64))
+        let tick = |done: usize| progress.tick(done as u64);
+        if args.record {
+            sim.run_recorded(x.view(), &tick)
+        } else {
+            sim.run(x.view(), &tick)
+        }
     })??;
     let seconds = start.elapsed().as_secs_f64();
     progress.finish();
@@ -186,6 +195,9 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         seconds,
         samples_per_second: result.samples_done as f64 / seconds.max(1e-12),
     };
+    if let Some(nodes) = &result.recording {
+        somnet::io::nir::write_data(&args.out.join("recording.h5"), nodes, t, options.dt)?;
+    }
     somnet::io::report::write_json(&args.out.join("result.json"), &record)?;
     println!(
         "{} samples × {t} steps in {seconds:.3} s: {} spikes, {} synaptic events; {}",

@@ -53,7 +53,13 @@ pub fn open(path: &Path) -> Result<hdf5::File> {
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         ));
     }
-    hdf5::File::open(path).map_err(|e| Error::file(path, format!("not a readable HDF5 file ({e})")))
+    // Reading takes no lock: a child process started elsewhere in this process while a file was
+    // being written inherits its descriptor (HDF5 opens files without close-on-exec) and with it
+    // the writer's lock, which would refuse this read until that child exits.
+    hdf5::File::with_options()
+        .with_fapl(|p| p.file_locking(false))
+        .open(path)
+        .map_err(|e| Error::file(path, format!("not a readable HDF5 file ({e})")))
 }
 
 /// Creates (truncates) an HDF5 file.

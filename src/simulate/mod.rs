@@ -89,7 +89,18 @@ impl Simulation {
         input: ArrayView3<'_, f32>,
         on_sample: &(dyn Fn(usize) -> ControlFlow<()> + Sync),
     ) -> Result<SimResult> {
-        run::run(&self.plan, &self.options, input, on_sample)
+        run::run(&self.plan, &self.options, input, false, on_sample)
+    }
+
+    /// [`Simulation::run`], also recording every neuron node's spikes and membrane per step
+    /// ([`SimResult::recording`]; memory: samples × steps × neurons × 4 bytes, checked against
+    /// [`crate::limits`] first).
+    pub fn run_recorded(
+        &self,
+        input: ArrayView3<'_, f32>,
+        on_sample: &(dyn Fn(usize) -> ControlFlow<()> + Sync),
+    ) -> Result<SimResult> {
+        run::run(&self.plan, &self.options, input, true, on_sample)
     }
 
     /// The options it runs under.

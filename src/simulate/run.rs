@@ -123,6 +123,9 @@ pub struct SimResult {
     pub events: u64,
     /// Samples that finished (all of them unless stopped).
     pub samples_done: usize,
+    /// With recording: every population's spikes and membrane per step (see
+    /// [`crate::io::nir::write_data`]), in schedule order.
+    pub recording: Option<Vec<crate::io::nir::NodeData>>,
 }
 
 /// Runs every sample of `input` (samples, steps, input elements) through the planned network:
@@ -132,6 +135,7 @@ pub(crate) fn run(
     plan: &Plan,
     options: &super::SimOptions,
     input: ArrayView3<'_, f32>,
+    record: bool,
     on_sample: &(dyn Fn(usize) -> ControlFlow<()> + Sync),
 ) -> Result<SimResult> {
     let (b, t, n_in) = input.dim();
@@ -147,6 +151,14 @@ pub(crate) fn run(
     }
     let n_out = plan.output_len();
     crate::limits::check("simulate", "output array", (b * t * n_out) as u128 * 4)?;
+    if record {
+        let neurons: usize = plan.pops.iter().map(|p| p.n).sum();
+        crate::limits::check(
+            "simulate --record",
+            "membrane recording (samples × steps × neurons)",
+            (b * t) as u128 * neurons as u128 * 4,
+        )?;
+    }
     let workers = rayon::current_num_threads().clamp(1, b.max(1));
     let chunk = b.div_ceil(workers).max(1);
     let done = std::sync::atomic::AtomicUsize::new(0);
@@ -162,17 +174,20 @@ pub(crate) fn run(
             let mut spikes = vec![0u64; plan.pops.len()];
             let mut events = 0;
             let mut finished = 0;
+            let mut rec = record.then(|| Recording::new(plan, end - start, t));
             for s in start..end {
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
                     break;
                 }
                 let o = &mut out[(s - start) * t * n_out..(s - start + 1) * t * n_out];
+                let slot = rec.as_mut().map(|r| (r, s - start));
                 run_sample(
                     plan,
                     &mut built,
                     input.index_axis(ndarray::Axis(0), s),
                     o,
                     &mut spikes,
+                    slot,
                 )?;
                 events += built.net.n_events();
                 finished += 1;
@@ -187,6 +202,7 @@ pub(crate) fn run(
                 events,
                 synapses: built.net.n_synapses(),
                 finished,
+                rec,
             })
         })
         .collect();
@@ -194,6 +210,7 @@ pub(crate) fn run(
     let mut spikes = vec![0u64; plan.pops.len()];
     let (mut events, mut synapses, mut samples_done) = (0, 0, 0);
     let mut complete = true;
+    let mut recs = Vec::new();
     for part in parts {
         let Part {
             out: o,
@@ -201,11 +218,15 @@ pub(crate) fn run(
             events: e,
             synapses: syn,
             finished,
+            rec,
         } = part?;
         // Samples are kept in order up to the first one that did not finish.
         if complete {
             output.extend_from_slice(&o[..finished * t * n_out]);
             samples_done += finished;
+            if let Some(r) = rec {
+                recs.push((r, finished));
+            }
         }
         complete &= finished * t * n_out == o.len();
         for (a, x) in spikes.iter_mut().zip(s) {
@@ -216,6 +237,7 @@ pub(crate) fn run(
     }
     let output = Array3::from_shape_vec((samples_done, t, n_out), output)
         .map_err(|e| Error::Unsupported(e.to_string()))?;
+    let recording = record.then(|| Recording::join(plan, recs, t));
     Ok(SimResult {
         output,
         spikes: plan
@@ -227,7 +249,58 @@ pub(crate) fn run(
         synapses,
         events,
         samples_done,
+        recording,
     })
+}
+
+/// One worker's recording: per population, spikes per sample and the membrane per step.
+struct Recording {
+    spikes: Vec<Vec<Vec<(u32, u32)>>>,
+    v: Vec<Vec<f32>>,
+}
+
+impl Recording {
+    fn new(plan: &Plan, samples: usize, t: usize) -> Recording {
+        Recording {
+            spikes: plan
+                .pops
+                .iter()
+                .map(|_| vec![Vec::new(); samples])
+                .collect(),
+            v: plan
+                .pops
+                .iter()
+                .map(|p| vec![0.0; samples * t * p.n])
+                .collect(),
+        }
+    }
+
+    /// The workers' recordings (each with its finished samples), in sample order.
+    fn join(
+        plan: &Plan,
+        parts: Vec<(Recording, usize)>,
+        t: usize,
+    ) -> Vec<crate::io::nir::NodeData> {
+        plan.pops
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let mut spikes = Vec::new();
+                let mut v = Vec::new();
+                for (r, finished) in &parts {
+                    spikes.extend(r.spikes[i][..*finished].iter().cloned());
+                    v.extend_from_slice(&r.v[i][..finished * t * p.n]);
+                }
+                let samples = spikes.len();
+                crate::io::nir::NodeData {
+                    name: p.name.clone(),
+                    spikes: p.spiking.then_some(spikes),
+                    v: Some(Array3::from_shape_vec((samples, t, p.n), v).expect("sizes match")),
+                    n_neurons: p.n,
+                }
+            })
+            .collect()
+    }
 }
 
 /// What one worker's contiguous share of the samples gives.
@@ -237,6 +310,7 @@ struct Part {
     events: u64,
     synapses: u64,
     finished: usize,
+    rec: Option<Recording>,
 }
 
 /// One sample from the reset state: per step, the input side's currents, one engine step, the
@@ -247,6 +321,7 @@ fn run_sample(
     x: ndarray::ArrayView2<'_, f32>,
     out: &mut [f32],
     spikes: &mut [u64],
+    mut rec: Option<(&mut Recording, usize)>,
 ) -> Result<()> {
     built.net.reset();
     let n_out = plan.output_len();
@@ -287,6 +362,13 @@ fn run_sample(
         for (i, p) in plan.pops.iter().enumerate() {
             let pop = built.net.population(built.pops[i]);
             spikes[i] += pop.last_spikes().len() as u64;
+            if let Some((r, s)) = rec.as_mut() {
+                r.spikes[i][*s].extend(pop.last_spikes().iter().map(|&j| (step as u32, j)));
+                let v = built.net.state(built.pops[i], StateVar::V)?;
+                let at = (*s * x.nrows() + step) * p.n;
+                r.v[i][at..at + p.n].copy_from_slice(&v);
+            }
+            let pop = built.net.population(built.pops[i]);
             if p.spiking {
                 values[i].fill(0.0);
                 for &j in pop.last_spikes() {

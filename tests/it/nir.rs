@@ -697,3 +697,70 @@ fn exported_graphs_give_the_exporting_frameworks_own_spikes() {
         );
     }
 }
+
+#[test]
+fn info_describes_a_nir_graph_and_what_the_engine_makes_of_it() {
+    let path = fixture("cnn_sinabs.nir").display().to_string();
+    let text = crate::common::somnet(&["info", &path]);
+    assert!(text.contains("15 nodes, 14 edges"), "{text}");
+    assert!(
+        text.contains("SumPool2d") && text.contains("[16, 8, 8]"),
+        "{text}"
+    );
+    // 2·16·16·16 + 8·8·8 + 256 + 10 neurons in the five IF layers.
+    assert!(text.contains("5 populations, 8970 neurons"), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&crate::common::somnet(&["info", &path, "--json"])).unwrap();
+    assert_eq!(json["runs"], true);
+    assert_eq!(json["nodes"].as_array().unwrap().len(), 15);
+}
+
+/// `--record` writes NIR's data layout: the published LIF's membrane follows the exact solution
+/// (to float precision until its first spike, within 1 % of θ after it, where the exact solution
+/// resets inside a step) and its spikes are events at step · dt.
+#[test]
+fn the_recording_holds_spikes_as_events_and_the_membrane_per_step() {
+    use somnet::simulate::{Framework, ResetMode, SimOptions, Simulation};
+    let text = std::fs::read_to_string(fixture("lif_exact.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    let t = rows.len();
+    let input = ndarray::Array3::from_shape_fn((1, t, 1), |(_, k, _)| rows[k][0] as f32);
+    let graph = read(&fixture("lif_norse.nir")).unwrap();
+    let options = SimOptions {
+        reset: ResetMode::Subtract,
+        ..Framework::Nir.options()
+    };
+    let sim = Simulation::new(&graph, &options).unwrap();
+    let r = sim
+        .run_recorded(input.view(), &|_| std::ops::ControlFlow::Continue(()))
+        .unwrap();
+    let nodes = r.recording.unwrap();
+    assert_eq!(nodes.len(), 1);
+    let v = nodes[0].v.as_ref().unwrap();
+    let first = (0..t).find(|&k| rows[k][2] == 1.0).unwrap();
+    for k in 0..t {
+        let err = (v[[0, k, 0]] as f64 - rows[k][1]).abs();
+        let bound = if k < first { 1e-6 } else { 1e-3 };
+        assert!(
+            err < bound,
+            "step {k}: {} vs exact {}",
+            v[[0, k, 0]],
+            rows[k][1]
+        );
+    }
+    let path = scratch("recording.h5");
+    somnet::io::nir::write_data(&path, &nodes, t, options.dt).unwrap();
+    let file = somnet::io::h5::open(&path).unwrap();
+    let spikes = file.group("nodes/1/observables/spikes").unwrap();
+    let times: Vec<f64> = spikes.dataset("time").unwrap().read_raw().unwrap();
+    let steps: Vec<usize> = times.iter().map(|s| (s / 1e-4).round() as usize).collect();
+    let exact: Vec<usize> = (0..t).filter(|&k| rows[k][2] == 1.0).collect();
+    assert_eq!(steps, exact);
+    let n: i64 = spikes.attr("n_neurons").unwrap().read_scalar().unwrap();
+    assert_eq!(n, 1);
+    let data = file.dataset("nodes/1/observables/v/data").unwrap();
+    assert_eq!(data.shape(), vec![1, t, 1]);
+}

@@ -10,6 +10,7 @@
 //! }
 //! ```
 
+mod data;
 mod read;
 mod write;
 
@@ -19,8 +20,20 @@ use ndarray::{Array1, Array2, ArrayD};
 
 use crate::error::{Error, Result};
 
+pub use data::{write_data, NodeData};
 pub use read::read;
 pub use write::{write, NIR_VERSION};
+
+/// Whether `path` looks like a NIR file (an HDF5 file with a `/node` group holding a `type`),
+/// without reading the graph.
+pub fn is_nir(path: &std::path::Path) -> bool {
+    let Ok(file) = crate::io::h5::open(path) else {
+        return false;
+    };
+    file.group("node")
+        .map(|g| g.dataset("type").is_ok())
+        .unwrap_or(false)
+}
 
 /// A NIR graph: named nodes and directed edges (source, target). Several edges into one node add
 /// up. Nested graphs are nodes of type [`Node::Graph`]; [`Graph::flatten`] inlines them.
