@@ -31,6 +31,7 @@ from . import datasets, distributed
 from ._errors import Interrupted, SomnetError, SomnetFileError
 from ._models import Converted, Model, convert, from_keras, from_torch, load, merge
 from ._records import ConversionRecord, Evaluation, Record, Shard, Sweep
+from ._simulate import simulate_nir
 from ._studies import incremental, sleep, sweep
 from ._somnet import (
     IF,
@@ -73,6 +74,7 @@ __all__ = [
     "SomnetError",
     "SomnetFileError",
     "convert",
+    "simulate_nir",
     "datasets",
     "distributed",
     "incremental",

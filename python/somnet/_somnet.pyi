@@ -90,6 +90,16 @@ def sweep(
     resume: bool,
 ) -> tuple[str, Optional[BaseException]]: ...
 def grid_points(grid: str, base: Knobs) -> list[tuple[str, str]]: ...
+def simulate_nir(
+    nir: str,
+    input: npt.NDArray[np.float32],
+    framework: str,
+    options: list[tuple[str, str]],
+    record: bool,
+    threads: int,
+    progress: Progress,
+    out: Optional[str],
+) -> tuple[npt.NDArray[np.float32], str, Optional[BaseException]]: ...
 def pareto_front(sweep_json: str) -> list[bool]: ...
 def sleep(
     model: Model,

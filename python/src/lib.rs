@@ -12,6 +12,7 @@ mod interrupt;
 mod models;
 mod models_neuron;
 mod network;
+mod simulate;
 mod studies;
 
 #[pymodule]
@@ -33,6 +34,7 @@ fn _somnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(models::merge_shards, m)?)?;
     m.add_function(wrap_pyfunction!(models::model_from_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(studies::sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate::simulate_nir, m)?)?;
     m.add_function(wrap_pyfunction!(studies::grid_points, m)?)?;
     m.add_function(wrap_pyfunction!(studies::pareto_front, m)?)?;
     m.add_function(wrap_pyfunction!(studies::sleep, m)?)?;

@@ -16,6 +16,8 @@
 //! | [`keras_config`] | a Keras `model_config` JSON ([`crate::io::keras::from_config`]) |
 //! | [`hdf5_file`] | any bytes as an HDF5 model file (somnet schema, Keras `.h5`) |
 //! | [`somnet_h5`], [`keras_h5`] | valid HDF5 containers built from the bytes, with mutated shapes, dtypes, attributes, string types and JSON ([`h5gen`]) |
+//! | [`nir_file`] | any bytes as a NIR file, read, planned onto the engine and run |
+//! | [`nir_graph`] | NIR graphs built from the bytes ([`nirgen`]: mutated kinds, sizes, parameters, padding, groups, edges, cycles, nesting), written, read back, planned and run |
 //!
 //! ```
 //! // Any bytes: an error or a value, never a panic.
@@ -24,6 +26,7 @@
 //! ```
 
 pub mod h5gen;
+pub mod nirgen;
 
 use std::path::{Path, PathBuf};
 
@@ -251,6 +254,50 @@ fn load_written(tag: &str, write: impl FnOnce(&Path) -> bool) {
     }
 }
 
+/// Any bytes as a NIR file: read, inlined, planned under NIR's own discretisation and run for
+/// a few steps.
+pub fn nir_file(data: &[u8]) {
+    bounded(|| nir_file_in(data))
+}
+
+fn nir_file_in(data: &[u8]) {
+    let path = scratch("nir");
+    if std::fs::write(&path, data).is_ok() {
+        run_nir(&path);
+    }
+}
+
+/// A NIR graph built from the bytes by [`nirgen::graph`], written by somnet's writer, then read
+/// back, planned and run.
+pub fn nir_graph(data: &[u8]) {
+    bounded(|| nir_graph_in(data))
+}
+
+fn nir_graph_in(data: &[u8]) {
+    let graph = nirgen::graph(data);
+    let path = scratch("nirgen");
+    if crate::io::nir::write(&path, &graph).is_ok() {
+        run_nir(&path);
+    }
+}
+
+/// Reads `path` as NIR and, when it plans, runs one sample of a few steps of ones.
+fn run_nir(path: &Path) {
+    let Ok(graph) = crate::io::nir::read(path) else {
+        return;
+    };
+    let options = crate::simulate::SimOptions::default();
+    let Ok(sim) = crate::simulate::Simulation::new(&graph, &options) else {
+        return;
+    };
+    let n = sim.input_len();
+    if crate::limits::check(path, "fuzz input", n as u128 * 3 * 4).is_err() {
+        return;
+    }
+    let x = ndarray::Array3::<f32>::ones((1, 3, n));
+    let _ = sim.run_recorded(x.view(), &|_| std::ops::ControlFlow::Continue(()));
+}
+
 /// The entry point named `target` (the names of `fuzz/fuzz_targets/`).
 pub fn by_name(target: &str) -> Option<fn(&[u8])> {
     Some(match target {
@@ -265,12 +312,14 @@ pub fn by_name(target: &str) -> Option<fn(&[u8])> {
         "hdf5_file" => hdf5_file,
         "somnet_h5" => somnet_h5,
         "keras_h5" => keras_h5,
+        "nir_file" => nir_file,
+        "nir_graph" => nir_graph,
         _ => return None,
     })
 }
 
 /// Every target's name.
-pub const TARGETS: [&str; 11] = [
+pub const TARGETS: [&str; 13] = [
     "idx",
     "cifar",
     "image",
@@ -282,4 +331,6 @@ pub const TARGETS: [&str; 11] = [
     "hdf5_file",
     "somnet_h5",
     "keras_h5",
+    "nir_file",
+    "nir_graph",
 ];

@@ -40,6 +40,7 @@
 mod linear;
 mod options;
 mod plan;
+mod record;
 mod run;
 
 use std::ops::ControlFlow;
@@ -47,6 +48,7 @@ use std::ops::ControlFlow;
 use ndarray::ArrayView3;
 
 pub use options::{Framework, IntegratorInput, ResetMode, Scheme, SimOptions};
+pub use record::{batch_input, write_run, PopulationRecord, SimRecord};
 pub use run::SimResult;
 
 use crate::error::Result;

@@ -194,6 +194,61 @@ impl SimOptions {
         Ok(())
     }
 
+    /// Sets one option by name, as `--KEY VALUE` on the command line: `dt`, `reset`
+    /// (zero|subtract), `threshold` (gt|ge), `scheme` (exact|euler), `integrator` (dt|step),
+    /// `tau_scale` (`tau-scale`).
+    ///
+    /// ```
+    /// let mut o = somnet::simulate::Framework::Sinabs.options();
+    /// o.set("threshold", "gt").unwrap();
+    /// assert_eq!(o.spike_test, somnet::neuron::SpikeTest::Above);
+    /// assert!(o.set("reset", "soft").unwrap_err().to_string().contains("zero or subtract"));
+    /// ```
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let bad = |expected: &str| Error::param(key, value, expected.to_string());
+        let number = || -> Result<f64> { value.trim().parse().map_err(|_| bad("a number")) };
+        match key {
+            "dt" => self.dt = number()?,
+            "tau_scale" | "tau-scale" => self.tau_scale = number()?,
+            "reset" => {
+                self.reset = match value {
+                    "zero" => ResetMode::Zero,
+                    "subtract" => ResetMode::Subtract,
+                    _ => return Err(bad("zero or subtract")),
+                }
+            }
+            "threshold" => {
+                self.spike_test = match value {
+                    "gt" => SpikeTest::Above,
+                    "ge" => SpikeTest::AtLeast,
+                    _ => return Err(bad("gt (v > θ) or ge (v ≥ θ)")),
+                }
+            }
+            "scheme" => {
+                self.scheme = match value {
+                    "exact" => Scheme::Exact,
+                    "euler" => Scheme::Euler,
+                    _ => return Err(bad("exact or euler")),
+                }
+            }
+            "integrator" => {
+                self.integrator = match value {
+                    "dt" => IntegratorInput::Dt,
+                    "step" => IntegratorInput::Step,
+                    _ => return Err(bad("dt or step")),
+                }
+            }
+            _ => {
+                return Err(Error::param(
+                    "simulation option",
+                    key,
+                    "one of dt, reset, threshold, scheme, integrator, tau_scale",
+                ))
+            }
+        }
+        self.validate()
+    }
+
     /// The decay of a variable with time constant `tau` over one step, and the engine's time
     /// constant in steps that has it (the engine runs at dt = 1). Euler needs `dt < τ`: at
     /// `dt ≥ τ` its decay `1 − dt/τ` is zero or negative.

@@ -121,6 +121,8 @@ pub struct SimResult {
     pub synapses: u64,
     /// Synaptic events delivered over all samples.
     pub events: u64,
+    /// Samples given.
+    pub samples: usize,
     /// Samples that finished (all of them unless stopped).
     pub samples_done: usize,
     /// With recording: every population's spikes and membrane per step (see
@@ -248,6 +250,7 @@ pub(crate) fn run(
             .collect(),
         synapses,
         events,
+        samples: b,
         samples_done,
         recording,
     })

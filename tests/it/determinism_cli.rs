@@ -1,5 +1,6 @@
 //! Every command gives the same outputs on 1, 2 and 8 threads (timings aside): train, evaluate
-//! (Poisson input), convert, sweep, sleep, incremental and the simulator's benchmark runs.
+//! (Poisson input), convert, sweep, sleep, incremental, simulate (a NIR graph) and the
+//! simulator's benchmark runs.
 
 use std::path::{Path, PathBuf};
 
@@ -139,6 +140,31 @@ fn evaluate_sweep_and_incremental_give_the_same_records_on_1_2_and_8_threads() {
             "400",
         ],
         |out| json_without_timings(&out.join("result.json")),
+    );
+}
+
+#[test]
+fn a_nir_graph_gives_the_same_outputs_on_1_2_and_8_threads() {
+    same_on_1_2_8(
+        &[
+            "simulate",
+            "--nir",
+            "tests/nir/frameworks/sinabs_cnn.nir",
+            "--input",
+            "tests/nir/frameworks/sinabs_cnn_input.npy",
+            "--from",
+            "sinabs",
+            "--record",
+        ],
+        |out| {
+            let y = somnet::io::npy::read_f32(&out.join("output.npy")).unwrap();
+            let recording = std::fs::read(out.join("recording.h5")).unwrap().len();
+            (
+                y.iter().copied().collect::<Vec<f32>>(),
+                recording > 0,
+                json_without_timings(&out.join("result.json")),
+            )
+        },
     );
 }
 

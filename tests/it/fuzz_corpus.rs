@@ -60,5 +60,16 @@ fn the_unmutated_generated_files_load() {
         let k = somnet::io::keras::load(&keras).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(k.ann.output_features(), 10);
     }
+    // The NIR generator: a dense chain with no bytes, a convolutional one with a first byte 3.
+    for (bytes, neurons) in [(&[][..], 5 + 5), (&[3u8][..], 4 * 36 + 5)] {
+        let graph = fuzzing::nirgen::graph(bytes);
+        let path = dir.join("g.nir");
+        somnet::io::nir::write(&path, &graph).unwrap();
+        let back = somnet::io::nir::read(&path).unwrap();
+        let sim = somnet::simulate::Simulation::new(&back, &Default::default())
+            .unwrap_or_else(|e| panic!("{bytes:?}: {e}"));
+        let total: usize = sim.populations().iter().map(|p| p.2).sum();
+        assert_eq!(total, neurons, "{bytes:?}");
+    }
     std::fs::remove_dir_all(dir).ok();
 }
