@@ -128,19 +128,10 @@ fn read_one_str_list(loc: &hdf5::Location, ctx: &Ctx, name: &str) -> Result<Vec<
     let bad = |e: hdf5::Error| ctx.err(format!("attribute '{name}': {e}"));
     let desc = attr.dtype().and_then(|t| t.to_descriptor()).map_err(bad)?;
     let size = attr.space().map_err(bad)?.size();
+    if let Some(strings) = read_var_len_strings(&attr, &desc) {
+        return strings.map_err(bad);
+    }
     match desc {
-        TypeDescriptor::VarLenUnicode => Ok(attr
-            .read_raw::<VarLenUnicode>()
-            .map_err(bad)?
-            .iter()
-            .map(|s| s.as_str().to_string())
-            .collect()),
-        TypeDescriptor::VarLenAscii => Ok(attr
-            .read_raw::<VarLenAscii>()
-            .map_err(bad)?
-            .iter()
-            .map(|s| s.as_str().to_string())
-            .collect()),
         TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) => {
             // Attribute values lie in the file uncompressed.
             crate::limits::check_in_file(
@@ -155,6 +146,24 @@ fn read_one_str_list(loc: &hdf5::Location, ctx: &Ctx, name: &str) -> Result<Vec<
         _ if size == 0 => Ok(Vec::new()),
         other => Err(ctx.err(format!("attribute '{name}' is {other:?}, expected strings"))),
     }
+}
+
+/// The values of an attribute or dataset of variable-length strings (UTF-8 or ASCII, as h5py
+/// writes them); `None` when `desc` is another type.
+pub fn read_var_len_strings(
+    c: &hdf5::Container,
+    desc: &TypeDescriptor,
+) -> Option<hdf5::Result<Vec<String>>> {
+    let strings = match desc {
+        TypeDescriptor::VarLenUnicode => c
+            .read_raw::<VarLenUnicode>()
+            .map(|v| v.iter().map(|s| s.as_str().to_string()).collect()),
+        TypeDescriptor::VarLenAscii => c
+            .read_raw::<VarLenAscii>()
+            .map(|v| v.iter().map(|s| s.as_str().to_string()).collect()),
+        _ => return None,
+    };
+    Some(strings)
 }
 
 /// Reads `count` fixed-length strings of `n` bytes each (trailing NULs removed).

@@ -85,28 +85,8 @@ impl Plan {
             preds.entry(b.clone()).or_default().push(a.clone());
             succs.entry(a.clone()).or_default().push(b.clone());
         }
-        let one = |kind: &str| -> Result<String> {
-            let found: Vec<&String> = g
-                .nodes
-                .iter()
-                .filter(|(_, n)| n.kind() == kind)
-                .map(|(k, _)| k)
-                .collect();
-            match found.as_slice() {
-                [one] => Ok((*one).clone()),
-                _ => Err(Error::Unsupported(format!(
-                    "NIR graph: expected exactly one {kind} node, found {} ({})",
-                    found.len(),
-                    found
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))),
-            }
-        };
-        let input_name = one("Input")?;
-        let output_name = one("Output")?;
+        let input_name = g.only_node("Input", "graph")?;
+        let output_name = g.only_node("Output", "graph")?;
         for (name, node) in &g.nodes {
             if let Node::Threshold { .. } = node {
                 return Err(Error::Unsupported(format!(

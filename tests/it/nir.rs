@@ -11,6 +11,18 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The NIR paper's exact LIF solution (rows: input current, membrane, spike) and its input as
+/// one sample, (1, T, 1).
+fn exact_lif() -> (Vec<Vec<f64>>, ndarray::Array3<f32>) {
+    let text = std::fs::read_to_string(fixture("lif_exact.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = text
+        .lines()
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    let input = ndarray::Array3::from_shape_fn((1, rows.len(), 1), |(_, k, _)| rows[k][0] as f32);
+    (rows, input)
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("somnet-nir-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -300,13 +312,8 @@ mod simulate {
     /// event-driven solution's spike times (`lif_exact.csv`).
     #[test]
     fn the_published_lif_fires_in_the_steps_of_the_exact_solution() {
-        let text = std::fs::read_to_string(fixture("lif_exact.csv")).unwrap();
-        let rows: Vec<Vec<f64>> = text
-            .lines()
-            .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
-            .collect();
+        let (rows, input) = super::exact_lif();
         let t = rows.len();
-        let input = Array3::from_shape_fn((1, t, 1), |(_, k, _)| rows[k][0] as f32);
         let exact: Vec<usize> = (0..t).filter(|&k| rows[k][2] == 1.0).collect();
         assert_eq!(exact.len(), 4, "the published trace has four spikes");
         let graph = somnet::io::nir::read(&fixture("lif_norse.nir")).unwrap();
@@ -721,13 +728,8 @@ fn info_describes_a_nir_graph_and_what_the_engine_makes_of_it() {
 #[test]
 fn the_recording_holds_spikes_as_events_and_the_membrane_per_step() {
     use somnet::simulate::{Framework, ResetMode, SimOptions, Simulation};
-    let text = std::fs::read_to_string(fixture("lif_exact.csv")).unwrap();
-    let rows: Vec<Vec<f64>> = text
-        .lines()
-        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
-        .collect();
+    let (rows, input) = exact_lif();
     let t = rows.len();
-    let input = ndarray::Array3::from_shape_fn((1, t, 1), |(_, k, _)| rows[k][0] as f32);
     let graph = read(&fixture("lif_norse.nir")).unwrap();
     let options = SimOptions {
         reset: ResetMode::Subtract,

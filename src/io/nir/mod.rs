@@ -250,6 +250,25 @@ impl Graph {
         Ok(out)
     }
 
+    /// The name of the one node of NIR type `kind` (`"Input"`, `"Output"`); `what` names the
+    /// graph in the error when there is none or several.
+    pub fn only_node(&self, kind: &str, what: &str) -> Result<String> {
+        let found: Vec<&str> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.kind() == kind)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(one.to_string()),
+            _ => Err(Error::Unsupported(format!(
+                "NIR {what}: expected exactly one {kind} node, found {} ({})",
+                found.len(),
+                found.join(", ")
+            ))),
+        }
+    }
+
     fn flatten_into(&self, prefix: &str, out: &mut Graph) -> Result<()> {
         for (from, to) in &self.edges {
             for end in [from, to] {
@@ -269,19 +288,10 @@ impl Graph {
             match node {
                 Node::Graph(sub) => {
                     let io = |want: &str| -> Result<String> {
-                        let found: Vec<&String> = sub
-                            .nodes
-                            .iter()
-                            .filter(|(_, n)| n.kind() == want)
-                            .map(|(k, _)| k)
-                            .collect();
-                        match found.as_slice() {
-                            [one] => Ok(format!("{full}.{one}")),
-                            _ => Err(Error::Unsupported(format!(
-                                "NIR subgraph '{full}': expected exactly one {want} node, found {}",
-                                found.len()
-                            ))),
-                        }
+                        Ok(format!(
+                            "{full}.{}",
+                            sub.only_node(want, &format!("subgraph '{full}'"))?
+                        ))
                     };
                     entry.insert(name.clone(), io("Input")?);
                     exit.insert(name.clone(), io("Output")?);

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use hdf5::types::{TypeDescriptor, VarLenAscii, VarLenUnicode};
+use hdf5::types::TypeDescriptor;
 use hdf5_metno as hdf5;
 use ndarray::{Array1, Array2, ArrayD, Ix1, Ix2};
 
@@ -349,21 +349,10 @@ fn read_string(ds: &hdf5::Dataset, ctx: &Ctx, name: &str) -> Result<String> {
 fn read_strings(ds: &hdf5::Dataset, ctx: &Ctx, name: &str) -> Result<Vec<String>> {
     let bad = |e: hdf5::Error| ctx.err(format!("dataset '{name}': {e}"));
     let desc = ds.dtype().and_then(|t| t.to_descriptor()).map_err(bad)?;
-    match desc {
-        TypeDescriptor::VarLenUnicode => Ok(ds
-            .read_raw::<VarLenUnicode>()
-            .map_err(bad)?
-            .iter()
-            .map(|s| s.as_str().to_string())
-            .collect()),
-        TypeDescriptor::VarLenAscii => Ok(ds
-            .read_raw::<VarLenAscii>()
-            .map_err(bad)?
-            .iter()
-            .map(|s| s.as_str().to_string())
-            .collect()),
-        other => Err(ctx.err(format!(
-            "dataset '{name}' is {other:?}, expected variable-length strings"
+    match crate::io::h5::read_var_len_strings(ds, &desc) {
+        Some(strings) => strings.map_err(bad),
+        None => Err(ctx.err(format!(
+            "dataset '{name}' is {desc:?}, expected variable-length strings"
         ))),
     }
 }
