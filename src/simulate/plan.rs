@@ -142,10 +142,18 @@ impl Plan {
             )
             .collect();
         let mut dense = Vec::new();
+        // Every composed synapse is held (8 bytes) until the network is built: a graph whose
+        // declared sizes compose into more than the limit allows is refused as it grows.
+        let mut synapses = 0u128;
         for (source, name) in &sources {
             let n = size(&shapes.output[*name]);
             crate::limits::check(format!("NIR node '{name}'"), "elements", n as u128 * 8)?;
             for i in 0..n {
+                crate::limits::check(
+                    "NIR graph",
+                    "composed synapses (8 bytes each, 24 per source element)",
+                    synapses * 8 + n as u128 * 24,
+                )?;
                 let mut reached = Vec::new();
                 walker.forward(
                     name,
@@ -156,6 +164,7 @@ impl Plan {
                     &mut dense,
                 )?;
                 for (sink, delay, v) in reached {
+                    synapses += v.len() as u128;
                     let rows = acc
                         .entry((*source, sink, delay))
                         .or_insert_with(|| vec![Vec::new(); n]);

@@ -481,6 +481,45 @@ mod simulate {
         assert_eq!(r.output.shape(), &[1, 50, 7]);
     }
 
+    /// The synapses a graph composes into are bounded as they grow (here 512 × 512 · 8 bytes
+    /// against a 1 MiB limit), before the network is built.
+    #[test]
+    fn a_graph_composing_more_synapses_than_the_limit_is_refused() {
+        let mut g = Graph::default();
+        g.nodes.insert("in".into(), Node::Input { shape: vec![4] });
+        g.nodes.insert(
+            "fc0".into(),
+            Node::Linear {
+                weight: ndarray::Array2::ones((512, 4)),
+            },
+        );
+        g.nodes.insert("a".into(), neuron(NeuronKind::If, 512, 1.0));
+        g.nodes.insert(
+            "fc".into(),
+            Node::Linear {
+                weight: ndarray::Array2::ones((512, 512)),
+            },
+        );
+        g.nodes.insert("b".into(), neuron(NeuronKind::If, 512, 1.0));
+        g.nodes
+            .insert("out".into(), Node::Output { shape: vec![512] });
+        for (a, b) in [
+            ("in", "fc0"),
+            ("fc0", "a"),
+            ("a", "fc"),
+            ("fc", "b"),
+            ("b", "out"),
+        ] {
+            g.edges.push((a.into(), b.into()));
+        }
+        let opts = Framework::Nir.options();
+        assert!(Simulation::new(&g, &opts).is_ok());
+        let e = somnet::limits::with_max_bytes(1 << 20, || Simulation::new(&g, &opts))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("composed synapses"), "{e}");
+    }
+
     #[test]
     fn what_the_engine_cannot_run_is_refused_by_node() {
         let opts = Framework::Nir.options();
