@@ -27,10 +27,12 @@
 pub mod iaf;
 pub mod izhikevich;
 pub mod lif;
+mod spike_test;
 
 pub use iaf::{IafParams, IafPropagator};
 pub use izhikevich::{IntegrationScheme, IzhikevichParams, IzhikevichPropagator};
 pub use lif::{LifParams, LifPropagator};
+pub use spike_test::SpikeTest;
 
 use crate::error::{Error, Result};
 use crate::time::Dt;
@@ -61,32 +63,6 @@ pub enum Reset {
     /// Subtract the distance from rest to threshold, `v_th_mv − v_rest_mv`, keeping the excess
     /// (the "reset by subtraction" of ANN-to-SNN conversion).
     BySubtraction,
-}
-
-/// How the membrane is compared with the threshold. The engine's neurons fire at `v ≥ θ`
-/// ([`SpikeTest::AtLeast`], as NEST and Brian2's defaults); some frameworks fire only above it
-/// (`v > θ`: snnTorch, Norse), which matters for inputs that land exactly on θ, as integer
-/// spike counts on an integer threshold do. Set per population with
-/// [`crate::network::Network::set_spike_test`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub enum SpikeTest {
-    /// Fire when `v ≥ θ`.
-    #[default]
-    AtLeast,
-    /// Fire when `v > θ`.
-    Above,
-}
-
-impl SpikeTest {
-    /// The value the membrane is compared with by `≥`: θ itself, or for `v > θ` the next float
-    /// above θ (for finite floats `v > θ` holds exactly when `v ≥ next_up(θ)`), so one
-    /// comparison serves both tests and the vectorised loop does not change.
-    pub(crate) fn firing_level(self, v_th: f32) -> f32 {
-        match self {
-            SpikeTest::AtLeast => v_th,
-            SpikeTest::Above => v_th.next_up(),
-        }
-    }
 }
 
 /// A neuron model with its parameters.
