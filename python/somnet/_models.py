@@ -3,6 +3,7 @@ pipeline (`convert::pipeline`). Arguments are checked and converted here; the wo
 library's."""
 
 import json
+import warnings
 
 import numpy as np
 
@@ -105,6 +106,20 @@ class Converted:
     def save(self, path):
         """Writes the converted network to ``path``, as ``somnet convert --out`` does."""
         self._inner.save(str(path))
+
+    def to_nir(self, path, **knobs):
+        """Writes the network as a NIR graph to ``path`` (``nir.read`` loads it; ``somnet export-nir``
+        does the same), ``knobs`` overriding the conversion's options as in :meth:`evaluate`.
+        What NIR cannot say (reset by subtraction, the θ/2 start, …) goes to the graph's metadata
+        and is returned as a list of warnings, each also issued with :func:`warnings.warn`;
+        :func:`simulate_nir` reads the metadata back.
+
+        >>> snn.to_nir("snn.nir")  # doctest: +SKIP
+        """
+        notes = self._inner.to_nir(str(path), _knobs(knobs))
+        for note in notes:
+            warnings.warn(note, stacklevel=2)
+        return notes
 
     def __reduce__(self):
         # Pickled as the model-file bytes of the converted and the trained network (for Dask

@@ -173,6 +173,21 @@ impl PyConverted {
         Ok(serde_json::to_string(&shard).expect("records serialise"))
     }
 
+    /// Writes the converted network as a NIR graph to `path`, as `somnet export-nir` does, with
+    /// `knobs` (key, value) overriding the conversion's options. Returns the warnings: what a
+    /// NIR consumer that ignores somnet's metadata would run differently.
+    fn to_nir(&self, path: PathBuf, knobs: Vec<(String, String)>) -> PyResult<Vec<String>> {
+        let options = with_knobs(self.inner.record.options.clone(), &knobs)?;
+        let export = somnet::convert::to_nir::to_nir(
+            &self.inner.ann,
+            &options,
+            &self.inner.record.layer_scales,
+        )
+        .or_py()?;
+        somnet::io::nir::write(&path, &export.graph).or_py()?;
+        Ok(export.warnings)
+    }
+
     /// Writes the converted network to `path`, as `somnet convert` does.
     fn save(&self, path: PathBuf) -> PyResult<()> {
         somnet::io::schema::save(&path, &self.inner.ann, self.file_record()).or_py()

@@ -560,6 +560,40 @@ impl PyNetwork {
     fn n_neurons(&self) -> usize {
         self.net.n_neurons()
     }
+
+    /// Writes the network (as built, before it runs) as a NIR graph to `path` whose Output is
+    /// the spikes of population `output`; its one spike source (if any) becomes the Input.
+    /// somnet's stepping (dt, reset rule, spike test) goes to the graph's metadata, which
+    /// `simulate_nir` reads back. Returns the warnings (what NIR cannot carry).
+    fn to_nir(&self, path: std::path::PathBuf, output: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+        let id = population(output, "output")?;
+        let export = somnet::simulate::network_to_nir(&self.net, id).or_py()?;
+        somnet::io::nir::write(&path, &export.graph).or_py()?;
+        Ok(export.warnings)
+    }
+
+    /// Writes the network (as built, before it runs) as a SONATA circuit for NEST under `dir`:
+    /// node and edge files, configs for `tstop_ms`, initial states and `dir/run_nest.py`, which
+    /// builds and runs it in NEST. `c_m_pf` turns voltage-equivalent currents into NEST's
+    /// currents. Returns a dict: populations (name, NEST model, neurons), node_types, edges and
+    /// warnings (what NEST will run differently).
+    #[pyo3(signature = (dir, *, tstop_ms=1000.0, c_m_pf=250.0))]
+    fn to_sonata<'py>(
+        &self,
+        py: Python<'py>,
+        dir: std::path::PathBuf,
+        tstop_ms: f64,
+        c_m_pf: f64,
+    ) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let options = somnet::io::sonata::SonataOptions { tstop_ms, c_m_pf };
+        let out = somnet::io::sonata::write(&dir, &self.net, &options).or_py()?;
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("populations", out.populations)?;
+        d.set_item("node_types", out.node_types)?;
+        d.set_item("edges", out.edges)?;
+        d.set_item("warnings", out.warnings)?;
+        Ok(d)
+    }
 }
 
 impl PyNetwork {

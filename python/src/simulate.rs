@@ -7,7 +7,7 @@ use std::time::Instant;
 use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
 use pyo3::prelude::*;
 
-use somnet::simulate::{batch_input, write_run, Framework, SimRecord, Simulation};
+use somnet::simulate::{batch_input, write_run, Framework, SimOptions, SimRecord, Simulation};
 
 use crate::errors::OrPy;
 use crate::interrupt;
@@ -26,18 +26,21 @@ pub fn simulate_nir<'py>(
     py: Python<'py>,
     nir: PathBuf,
     input: PyReadonlyArrayDyn<'py, f32>,
-    framework: &str,
+    framework: Option<&str>,
     options: Vec<(String, String)>,
     record: bool,
     threads: usize,
     progress: Option<Py<PyAny>>,
     out: Option<PathBuf>,
 ) -> PyResult<(Bound<'py, PyArrayDyn<f32>>, String, Stopped)> {
-    let mut o = Framework::parse(framework).or_py()?.options();
+    let graph = somnet::io::nir::read(&nir).or_py()?;
+    let mut o = match framework {
+        Some(name) => Framework::parse(name).or_py()?.options(),
+        None => SimOptions::for_graph(&graph).or_py()?,
+    };
     for (key, value) in &options {
         o.set(key, value).or_py()?;
     }
-    let graph = somnet::io::nir::read(&nir).or_py()?;
     let sim = Simulation::new(&graph, &o).or_py()?;
     let x = batch_input(&input.as_array().to_owned(), sim.input_shape()).or_py()?;
     let samples = x.dim().0 as u64;

@@ -172,3 +172,27 @@ def test_weight_shared_convolution_equals_its_explicit_synapse_list():
     b = net.add_population("b", 8, somnet.IF())
     with pytest.raises(somnet.SomnetError, match="kernel: 3 input channels"):
         net.connect_conv(a, b, np.zeros((1, 3, 2, 2), np.float32), (2, 2, 2))
+
+
+def test_cuba_built_in_python_goes_out_as_the_sonata_circuit_of_the_cli(root, tmp_path):
+    import subprocess
+
+    import h5py
+
+    net, _ = cuba(1000, 2)
+    out = net.to_sonata(tmp_path / "py", tstop_ms=200.0)
+    assert out["populations"] == [("cuba", "iaf_psc_exp", 1000)]
+    assert out["edges"] == net.n_synapses and out["node_types"] == 1
+    assert any("later" in w for w in out["warnings"])
+    binary = root / "target" / "release" / "somnet"
+    subprocess.run([str(binary), "export-sonata", "--network", "cuba:1000", "--seed", "2", "--tstop", "200",
+                    str(tmp_path / "cli")], check=True, capture_output=True)
+    for k, pop in [(0, "cuba_to_cuba_0"), (1, "cuba_to_cuba_1")]:
+        with h5py.File(tmp_path / "py" / f"network/edges_{k}.h5") as a, \
+                h5py.File(tmp_path / "cli" / f"network/edges_{k}.h5") as b:
+            for field in ["source_node_id", "target_node_id", "0/syn_weight", "0/delay"]:
+                np.testing.assert_array_equal(a[f"edges/{pop}/{field}"][()], b[f"edges/{pop}/{field}"][()])
+            # mV jumps as NEST currents: × C_m/τ_m = 250/20.
+            assert np.allclose(a[f"edges/{pop}/0/syn_weight"][()], [1.62 * 12.5, -9.0 * 12.5][k])
+    for name in ["simulation_config.json", "network/node_types.csv", "components/cell_models/type_100.json"]:
+        assert (tmp_path / "py" / name).read_text() == (tmp_path / "cli" / name).read_text()

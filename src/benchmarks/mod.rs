@@ -3,11 +3,13 @@
 //! - [`cuba`]: the current-based LIF network of Vogels & Abbott (2005), benchmark 2 of Brette et
 //!   al. (2007).
 //! - [`izhikevich`]: the pulse-coupled network of Izhikevich (2003), Fig. 3.
+//! - [`pair`]: two LIF neurons, for spike-time comparisons with other simulators.
 //!
 //! [`run`] builds one, simulates it and returns the record that `somnet bench` prints.
 
 pub mod cuba;
 pub mod izhikevich;
+pub mod pair;
 
 use std::ops::ControlFlow;
 use std::time::Instant;

@@ -41,6 +41,9 @@ pub struct ConvertCmdArgs {
     /// The converted network (somnet HDF5).
     #[arg(long)]
     out: PathBuf,
+    /// Also write it as a NIR graph here (as `somnet export-nir` would).
+    #[arg(long)]
+    nir: Option<PathBuf>,
 }
 
 pub fn run(args: ConvertCmdArgs) -> anyhow::Result<()> {
@@ -64,6 +67,14 @@ pub fn run(args: ConvertCmdArgs) -> anyhow::Result<()> {
         conversion: c.record,
     };
     somnet::io::schema::save(&args.out, &c.ann, serde_json::to_value(&record)?)?;
+    if let Some(nir) = &args.nir {
+        let converted = somnet::convert::pipeline::Converted {
+            original: None,
+            ann: c.ann.clone(),
+            record: record.conversion.clone(),
+        };
+        super::export_nir::write(&converted, &options, nir)?;
+    }
     println!(
         "wrote {} (converted: {}, λ = {}, {} calibration images)",
         args.out.display(),

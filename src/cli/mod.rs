@@ -6,6 +6,8 @@ mod convert_args;
 mod data_args;
 mod demo;
 mod evaluate;
+mod export_nir;
+mod export_sonata;
 mod import;
 mod incremental;
 mod info;
@@ -56,6 +58,11 @@ enum Command {
     /// Run a NIR graph (from snnTorch, Sinabs, Norse, …) on the engine: output per step and a
     /// record.
     Simulate(simulate::SimulateArgs),
+    /// Write a converted network as a NIR graph (for neuromorphic hardware and other
+    /// frameworks).
+    ExportNir(export_nir::ExportNirArgs),
+    /// Write an engine network (cuba:N, izhikevich:N, pair) as a SONATA circuit for NEST.
+    ExportSonata(export_sonata::ExportSonataArgs),
 }
 
 /// Runs the parsed command.
@@ -73,6 +80,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sleep(args) => sleep::run(args),
         Command::Incremental(args) => incremental::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::ExportNir(args) => export_nir::run(args),
+        Command::ExportSonata(args) => export_sonata::run(args),
     }
 }
 

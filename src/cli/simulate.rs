@@ -22,9 +22,10 @@ pub struct SimulateArgs {
     #[arg(long)]
     out: PathBuf,
     /// The exporting framework, for its discretisation: nir (NIR's definition: dt 1e-4, reset to
-    /// v_reset, v > θ, exact), sinabs, snntorch, norse, spikingjelly.
-    #[arg(long, default_value = "nir")]
-    from: String,
+    /// v_reset, v > θ, exact), sinabs, snntorch, norse, spikingjelly, somnet. Default: the
+    /// settings a somnet-written file names in its metadata, else nir.
+    #[arg(long)]
+    from: Option<String>,
     /// Time step in the unit of the file's time constants (overrides the preset's).
     #[arg(long)]
     dt: Option<f64>,
@@ -44,6 +45,9 @@ pub struct SimulateArgs {
     /// Multiply every time constant of the file by this (overrides the preset's).
     #[arg(long)]
     tau_scale: Option<f64>,
+    /// Membrane start of spiking neurons as a fraction of θ, e.g. 0.5 (overrides the preset's).
+    #[arg(long)]
+    initial: Option<f64>,
     /// Also write DIR/recording.h5: every neuron node's spikes (EventData) and membrane per step
     /// (TimeGriddedData) in NIR's data layout (`nir.read_data`).
     #[arg(long)]
@@ -57,9 +61,14 @@ fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// The preset named by `--from` with the given overrides.
-fn options(args: &SimulateArgs) -> anyhow::Result<SimOptions> {
-    let mut o = Framework::parse(&args.from)?.options();
+/// The preset named by `--from` (or the graph's own, [`SimOptions::for_graph`]) with the given
+/// overrides.
+fn options(args: &SimulateArgs, graph: &somnet::io::nir::Graph) -> anyhow::Result<SimOptions> {
+    let mut o = match &args.from {
+        Some(name) => Framework::parse(name)?.options(),
+        None => SimOptions::for_graph(graph)
+            .with_context(|| format!("{}: its metadata", args.nir.display()))?,
+    };
     let given = [
         ("dt", args.dt.map(|v| v.to_string())),
         ("reset", args.reset.clone()),
@@ -67,6 +76,7 @@ fn options(args: &SimulateArgs) -> anyhow::Result<SimOptions> {
         ("scheme", args.scheme.clone()),
         ("integrator", args.integrator.clone()),
         ("tau_scale", args.tau_scale.map(|v| v.to_string())),
+        ("initial", args.initial.map(|v| v.to_string())),
     ];
     for (key, value) in given {
         if let Some(v) = value {
@@ -79,8 +89,8 @@ fn options(args: &SimulateArgs) -> anyhow::Result<SimOptions> {
 }
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
-    let options = options(&args)?;
     let graph = somnet::io::nir::read(&args.nir)?;
+    let options = options(&args, &graph)?;
     let sim = Simulation::new(&graph, &options)
         .with_context(|| format!("{}: cannot run this graph", args.nir.display()))?;
     let x = somnet::io::npy::read_f32(&args.input)?;

@@ -440,6 +440,17 @@ impl SpikingModel {
         })
     }
 
+    /// Advances the presented sample (number `sample`, which names its Poisson draws) by step
+    /// `step`: draws that step's input spikes, then steps the network. [`SpikingModel::run_sample`]
+    /// is [`SpikingModel::present`] followed by this for every step; call it directly to watch
+    /// populations (`self.net.population(id).last_spikes()`) step by step.
+    pub fn step(&mut self, sample: u64, step: u64) -> Result<()> {
+        let mut spikes = Vec::new();
+        self.inject(sample, step, &mut spikes)?;
+        self.net.step();
+        Ok(())
+    }
+
     /// [`SpikingModel::run_sample`] for sample 0, the decisions only.
     pub fn classify(&mut self, x: ArrayView1<'_, f32>, steps: u64) -> Result<Vec<Option<usize>>> {
         Ok(self.run_sample(x, 0, steps)?.decisions)

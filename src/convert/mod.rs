@@ -12,6 +12,7 @@
 //! - [`fold`]: batch normalisation folded into the preceding convolution or dense layer.
 //! - [`normalize`]: data-based weight/threshold normalisation (max or percentile, per layer or per
 //!   channel).
+//! - [`to_nir`]: a converted network as a NIR graph, somnet's settings in its metadata.
 //! - [`options`]: the plausibility knobs (input coding, neuron, reset, refractoriness, initial
 //!   potential, Dale's principle, readout, early exit), validated, defaults cited.
 //!
@@ -29,3 +30,4 @@ pub mod options;
 pub mod pipeline;
 pub mod record;
 pub mod shard;
+pub mod to_nir;

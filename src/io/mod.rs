@@ -2,7 +2,9 @@
 //!
 //! - [`schema`]: somnet's own HDF5 model files (spec in `converters/SCHEMA.md`).
 //! - [`keras`]: Keras `.h5` model files (Keras 2 and 3), read directly into somnet's layout.
-//! - [`nir`]: NIR graphs (Neuromorphic Intermediate Representation) read from `nir.write` files.
+//! - [`nir`]: NIR graphs (Neuromorphic Intermediate Representation): `nir.write` files read and
+//!   written, recordings in NIR's data layout.
+//! - [`sonata`]: engine networks as SONATA circuits for NEST.
 //! - [`npy`]: NumPy `.npy` float32 arrays in and out (`somnet simulate`).
 //! - [`report`]: the one writer of JSON records and CSV tables.
 //! - [`h5`]: small helpers over HDF5 that turn library errors into errors naming the file and the
@@ -14,6 +16,7 @@ pub mod nir;
 pub mod npy;
 pub mod report;
 pub mod schema;
+pub mod sonata;
 
 use std::path::Path;
 

@@ -179,6 +179,32 @@ impl Network {
         Ok(())
     }
 
+    /// The external current every neuron of `pop` receives from the first step on, when it
+    /// never changes during the run (`None`: no current). A current that changes later (stepped
+    /// currents) is an error naming the population: exporters that take one constant current
+    /// per neuron cannot carry it.
+    pub fn constant_currents(&self, pop: PopulationId) -> Result<Option<Vec<f32>>> {
+        let p = self.pop_index(pop)?;
+        let mine: Vec<&CurrentChange> = self.changes.iter().filter(|c| c.pop == p).collect();
+        if mine.is_empty() {
+            return Ok(None);
+        }
+        if let Some(c) = mine.iter().find(|c| c.step != 0) {
+            return Err(Error::Unsupported(format!(
+                "population '{}': its current changes at step {} (a stepped current), not one \
+                 constant current",
+                self.pops[p].name, c.step
+            )));
+        }
+        let mut out = vec![0.0; self.pops[p].n];
+        for c in mine {
+            for (k, i) in c.neurons.clone().enumerate() {
+                out[i as usize] = c.value(k);
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// A constant current per neuron of `pop` from step 0 on (one value per neuron), re-applied
     /// after every [`Network::reset`] (a bias).
     pub fn set_constant_currents(&mut self, pop: PopulationId, values: &[f32]) -> Result<()> {

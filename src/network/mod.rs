@@ -116,6 +116,8 @@ pub struct Population {
     spike_count: u64,
     /// Index of the population's first neuron among all neurons of the network.
     global_offset: u64,
+    /// The neuron model it was built with (`None` for spike sources), for exporters.
+    model: Option<NeuronModel>,
 }
 
 impl Population {
@@ -138,6 +140,22 @@ impl Population {
     /// Spikes of the last step, increasing.
     pub fn last_spikes(&self) -> &[u32] {
         &self.spikes
+    }
+    /// The neuron model and parameters (`None` for spike sources).
+    pub fn model(&self) -> Option<&NeuronModel> {
+        self.model.as_ref()
+    }
+    /// The receptor ports projections deliver into.
+    pub fn ports(&self) -> &[Port] {
+        &self.ports
+    }
+    /// Whether a noise current drives it.
+    pub fn has_noise(&self) -> bool {
+        self.noise.is_some()
+    }
+    /// Whether it is a spike source (Poisson, spike array or external) rather than neurons.
+    pub fn is_spike_source(&self) -> bool {
+        self.is_source()
     }
     pub(super) fn is_source(&self) -> bool {
         matches!(
@@ -377,6 +395,7 @@ impl Network {
             spikes: Vec::new(),
             spike_count: 0,
             global_offset,
+            model: None,
         });
         self.out_by_post.push(Vec::new());
         self.plastic_into.push(Vec::new());
@@ -421,7 +440,7 @@ impl Network {
             }
         };
         let pick = crate::neuron::IzhikevichParams::pick;
-        self.push_population(name, n, ports, dynamics, |r| match &model {
+        let id = self.push_population(name, n, ports, dynamics, |r| match &model {
             NeuronModel::Iaf(p) => BlockState::Integrate {
                 v: vec![p.v_rest_mv; r.len()],
                 refractory_left: vec![0; r.len()],
@@ -446,7 +465,9 @@ impl Network {
                     d: per(&p.d),
                 }
             }
-        })
+        })?;
+        self.pops[id.0 as usize].model = Some(model);
+        Ok(id)
     }
 
     pub(super) fn proj_index(&self, id: ProjectionId) -> Result<usize> {

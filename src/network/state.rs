@@ -51,6 +51,16 @@ impl Network {
         Ok(())
     }
 
+    /// The spike test of an IF or LIF population (other models have none: `AtLeast`).
+    pub fn spike_test(&self, pop: PopulationId) -> Result<SpikeTest> {
+        let p = self.pop_index(pop)?;
+        Ok(match &self.pops[p].dynamics {
+            Dynamics::Iaf(prop) => prop.spike_test,
+            Dynamics::Lif(prop) => prop.spike_test,
+            _ => SpikeTest::AtLeast,
+        })
+    }
+
     /// Sets how the neurons of `pop` compare their membrane with the threshold (IF and LIF
     /// populations; the default is `v ≥ θ`).
     ///

@@ -24,6 +24,10 @@
 //!   layer in the step it is emitted (as in the frameworks); an edge that closes a cycle without
 //!   a Delay acts one step later, and the record lists those edges.
 //!
+//! A file somnet wrote ([`crate::convert::to_nir`]) names its own discretisation in its
+//! `metadata/`: [`SimOptions::for_graph`] reads it. [`SimOptions::initial`] starts every spiking
+//! membrane at a fraction of its threshold (the θ/2 start), which NIR has no field for.
+//!
 //! What does not map is refused by node name and type: a Threshold node, neuron parameters
 //! other than R and w_in that differ between neurons of one node, Delay nodes on the input or
 //! output side or with per-element delays, cycles through linear nodes only.
@@ -37,6 +41,7 @@
 //! println!("{:?}", result.output.shape());
 //! ```
 
+mod export;
 mod linear;
 mod options;
 mod plan;
@@ -47,6 +52,7 @@ use std::ops::ControlFlow;
 
 use ndarray::ArrayView3;
 
+pub use export::network_to_nir;
 pub use options::{Framework, IntegratorInput, ResetMode, Scheme, SimOptions};
 pub use record::{batch_input, write_run, PopulationRecord, SimRecord};
 pub use run::SimResult;

@@ -59,16 +59,21 @@ pub enum Framework {
     /// SpikingJelly 2.0: dt 1e-4 s (`import_from_nir`'s default; its IF has `r = 1/dt`), hard
     /// reset, spike when `v ≥ θ`, Euler.
     Spikingjelly,
+    /// somnet's own converted networks (`somnet export-nir`): dt 1e-3 s (one step of 1 ms), reset
+    /// by subtraction, spike when `v ≥ θ`, exact, IF adding `R·I` per step. A file somnet wrote
+    /// names its own settings in `metadata/` ([`SimOptions::for_graph`] reads them).
+    Somnet,
 }
 
 impl Framework {
     /// Every preset, by name.
-    pub const ALL: [Framework; 5] = [
+    pub const ALL: [Framework; 6] = [
         Framework::Nir,
         Framework::Sinabs,
         Framework::Snntorch,
         Framework::Norse,
         Framework::Spikingjelly,
+        Framework::Somnet,
     ];
 
     /// The preset's name (`--from NAME`).
@@ -79,6 +84,7 @@ impl Framework {
             Framework::Snntorch => "snntorch",
             Framework::Norse => "norse",
             Framework::Spikingjelly => "spikingjelly",
+            Framework::Somnet => "somnet",
         }
     }
 
@@ -141,6 +147,14 @@ impl Framework {
                 Dt,
                 1.0,
             ),
+            Framework::Somnet => (
+                1e-3,
+                ResetMode::Subtract,
+                SpikeTest::AtLeast,
+                Scheme::Exact,
+                Step,
+                1.0,
+            ),
         };
         SimOptions {
             from: self,
@@ -150,6 +164,7 @@ impl Framework {
             scheme,
             integrator,
             tau_scale,
+            initial: 0.0,
         }
     }
 }
@@ -173,6 +188,11 @@ pub struct SimOptions {
     /// Every time constant of the file is multiplied by this (1 but for files whose exporter
     /// writes them in other units: Norse 1.1's are `τ·dt`, read with `1/dt`).
     pub tau_scale: f64,
+    /// Where every spiking neuron's membrane starts (and restarts for each sample), as a fraction
+    /// of its threshold (0: at rest; 0.5: the θ/2 start of low-latency conversion, Bu et al.,
+    /// ICLR 2022). NIR has no field for it.
+    #[serde(default)]
+    pub initial: f64,
 }
 
 impl Default for SimOptions {
@@ -191,12 +211,74 @@ impl SimOptions {
         if !(self.tau_scale.is_finite() && self.tau_scale > 0.0) {
             return Err(Error::param("tau_scale", self.tau_scale, "a factor > 0"));
         }
+        if !(self.initial.is_finite() && (0.0..1.0).contains(&self.initial)) {
+            return Err(Error::param(
+                "initial",
+                self.initial,
+                "a fraction of the threshold in [0, 1)",
+            ));
+        }
         Ok(())
+    }
+
+    /// The options a graph asks for: those named in the `metadata/` of a file somnet wrote
+    /// (`source` starting with "somnet"; its `dt`, `reset`, `threshold`, `scheme`, `integrator`
+    /// and `initial` entries over the [`Framework::Somnet`] preset), else NIR's own definition.
+    /// An entry somnet wrote that does not parse is an error naming it.
+    ///
+    /// ```
+    /// use somnet::io::nir::{Graph, Meta};
+    /// use somnet::simulate::{Framework, SimOptions};
+    /// let mut g = Graph::default();
+    /// assert_eq!(SimOptions::for_graph(&g).unwrap().from, Framework::Nir);
+    /// g.metadata.insert("source".into(), Meta::Text("somnet convert".into()));
+    /// g.metadata.insert("reset".into(), Meta::Text("zero".into()));
+    /// let o = SimOptions::for_graph(&g).unwrap();
+    /// assert_eq!((o.from, o.reset), (Framework::Somnet, somnet::simulate::ResetMode::Zero));
+    /// ```
+    pub fn for_graph(graph: &crate::io::nir::Graph) -> Result<SimOptions> {
+        let written_by_somnet = graph
+            .metadata
+            .get("source")
+            .and_then(|m| m.as_text())
+            .is_some_and(|s| s.starts_with("somnet"));
+        if !written_by_somnet {
+            return Ok(SimOptions::default());
+        }
+        let mut o = Framework::Somnet.options();
+        for key in [
+            "dt",
+            "reset",
+            "threshold",
+            "scheme",
+            "integrator",
+            "initial",
+        ] {
+            let Some(value) = graph.metadata.get(key) else {
+                continue;
+            };
+            let text = match value {
+                crate::io::nir::Meta::Text(s) => s.clone(),
+                other => match other.as_number() {
+                    Some(x) => x.to_string(),
+                    None => {
+                        return Err(Error::param(
+                            format!("NIR metadata '{key}'"),
+                            format!("{other:?}"),
+                            "one value",
+                        ))
+                    }
+                },
+            };
+            o.set(key, &text)
+                .map_err(|e| Error::Unsupported(format!("NIR metadata '{key}': {e}")))?;
+        }
+        Ok(o)
     }
 
     /// Sets one option by name, as `--KEY VALUE` on the command line: `dt`, `reset`
     /// (zero|subtract), `threshold` (gt|ge), `scheme` (exact|euler), `integrator` (dt|step),
-    /// `tau_scale` (`tau-scale`).
+    /// `tau_scale` (`tau-scale`), `initial` (fraction of θ).
     ///
     /// ```
     /// let mut o = somnet::simulate::Framework::Sinabs.options();
@@ -209,6 +291,7 @@ impl SimOptions {
         let number = || -> Result<f64> { value.trim().parse().map_err(|_| bad("a number")) };
         match key {
             "dt" => self.dt = number()?,
+            "initial" => self.initial = number()?,
             "tau_scale" | "tau-scale" => self.tau_scale = number()?,
             "reset" => {
                 self.reset = match value {
@@ -242,7 +325,7 @@ impl SimOptions {
                 return Err(Error::param(
                     "simulation option",
                     key,
-                    "one of dt, reset, threshold, scheme, integrator, tau_scale",
+                    "one of dt, reset, threshold, scheme, integrator, tau_scale, initial",
                 ))
             }
         }

@@ -36,6 +36,16 @@ fn build(plan: &Plan, options: &super::SimOptions, parallel: bool) -> Result<Bui
         let id = net.add_population(&p.name, p.n, p.model.clone(), p.ports.clone())?;
         if p.spiking {
             net.set_spike_test(id, options.spike_test)?;
+            if options.initial != 0.0 {
+                let theta = match &p.model {
+                    crate::neuron::NeuronModel::Iaf(m) => m.v_th_mv,
+                    crate::neuron::NeuronModel::Lif(m) => m.v_th_mv,
+                    _ => f32::INFINITY,
+                };
+                if theta.is_finite() {
+                    net.set_v(id, &vec![options.initial as f32 * theta; p.n])?;
+                }
+            }
         }
         pops.push(id);
     }

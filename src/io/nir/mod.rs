@@ -45,6 +45,50 @@ pub struct Graph {
     pub edges: Vec<(String, String)>,
     /// The file's `/version`, when the graph was read from a file (top level only).
     pub version: Option<String>,
+    /// The graph's `metadata/` (non-normative: NIR consumers keep it but do not act on it).
+    /// somnet writes the facts NIR has no field for here (see
+    /// [`crate::convert::to_nir`]); entries other than strings and numbers are not read.
+    pub metadata: BTreeMap<String, Meta>,
+}
+
+/// A graph somnet made for export and what it cannot say.
+#[derive(Debug, Clone)]
+pub struct NirExport {
+    /// The graph, with somnet's settings in its metadata.
+    pub graph: Graph,
+    /// What a NIR consumer that ignores somnet's metadata would run differently, and which parts
+    /// were written in a larger form than their own.
+    pub warnings: Vec<String>,
+}
+
+/// One entry of a graph's `metadata/`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Meta {
+    /// A string (a scalar variable-length UTF-8 dataset).
+    Text(String),
+    /// A number (a scalar float64 dataset).
+    Number(f64),
+    /// Numbers (a 1-D float64 dataset).
+    Numbers(Vec<f64>),
+}
+
+impl Meta {
+    /// The text of a [`Meta::Text`].
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Meta::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value of a [`Meta::Number`] (or a one-element [`Meta::Numbers`]).
+    pub fn as_number(&self) -> Option<f64> {
+        match self {
+            Meta::Number(x) => Some(*x),
+            Meta::Numbers(v) if v.len() == 1 => Some(v[0]),
+            _ => None,
+        }
+    }
 }
 
 /// Padding of a convolution: explicit per spatial axis, or by name.
@@ -245,6 +289,7 @@ impl Graph {
             nodes: BTreeMap::new(),
             edges: Vec::new(),
             version: self.version.clone(),
+            metadata: self.metadata.clone(),
         };
         self.flatten_into("", &mut out)?;
         Ok(out)

@@ -1,6 +1,6 @@
 //! Reading the HDF5 layout `nir.write` produces: `/version`, and `/node` holding `type`
 //! ("NIRGraph"), `edges` ((N, 2) strings) and `nodes/<name>/` with `type` and one dataset per
-//! field; `metadata/` groups are skipped. Like `nir.read`, an unknown field is an error, so that
+//! field; a graph's `metadata/` strings and numbers are kept, node metadata is skipped. Like `nir.read`, an unknown field is an error, so that
 //! nothing in the file is silently ignored.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,7 @@ use hdf5::types::TypeDescriptor;
 use hdf5_metno as hdf5;
 use ndarray::{Array1, Array2, ArrayD, Ix1, Ix2};
 
-use super::{Graph, Neuron, NeuronKind, Node, Padding};
+use super::{Graph, Meta, Neuron, NeuronKind, Node, Padding};
 use crate::error::Result;
 use crate::io::h5::{check_size, open, Ctx};
 
@@ -72,6 +72,7 @@ fn read_node(group: &hdf5::Group, ctx: &Ctx, depth: usize) -> Result<Node> {
                 nodes,
                 edges,
                 version: None,
+                metadata: read_metadata(group, ctx)?,
             })
         }
         "Input" | "Output" => {
@@ -332,6 +333,46 @@ fn read_edges(group: &hdf5::Group, ctx: &Ctx) -> Result<Vec<(String, String)>> {
         .chunks(2)
         .map(|p| (p[0].clone(), p[1].clone()))
         .collect())
+}
+
+/// The strings and numbers of a graph's `metadata/` group (other entries are left: metadata is
+/// non-normative). A numeric entry is size-checked like any field before it is read.
+fn read_metadata(group: &hdf5::Group, ctx: &Ctx) -> Result<BTreeMap<String, Meta>> {
+    let mut out = BTreeMap::new();
+    let Ok(meta) = group.group("metadata") else {
+        return Ok(out);
+    };
+    let ctx = ctx.child("metadata");
+    let names = meta
+        .member_names()
+        .map_err(|e| ctx.err(format!("cannot list the entries: {e}")))?;
+    for name in names {
+        let Ok(ds) = meta.dataset(&name) else {
+            continue;
+        };
+        let Ok(desc) = ds.dtype().and_then(|t| t.to_descriptor()) else {
+            continue;
+        };
+        let value = match desc {
+            TypeDescriptor::Float(_) | TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) => {
+                check_size(&ds, &ctx, &name)?;
+                let a = ds
+                    .read_dyn::<f64>()
+                    .map_err(|e| ctx.err(format!("entry '{name}': {e}")))?;
+                match a.ndim() {
+                    0 => Meta::Number(a.iter().copied().next().unwrap_or(f64::NAN)),
+                    1 => Meta::Numbers(a.iter().copied().collect()),
+                    _ => continue,
+                }
+            }
+            TypeDescriptor::VarLenUnicode | TypeDescriptor::VarLenAscii => {
+                Meta::Text(read_string(&ds, &ctx, &name)?)
+            }
+            _ => continue,
+        };
+        out.insert(name, value);
+    }
+    Ok(out)
 }
 
 /// One string (variable-length UTF-8 or ASCII, as h5py writes them).

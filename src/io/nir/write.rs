@@ -8,7 +8,7 @@ use hdf5::types::VarLenUnicode;
 use hdf5_metno as hdf5;
 use ndarray::ArrayD;
 
-use super::{Graph, Neuron, NeuronKind, Node, Padding};
+use super::{Graph, Meta, Neuron, NeuronKind, Node, Padding};
 use crate::error::Result;
 use crate::io::h5::Ctx;
 
@@ -52,6 +52,29 @@ fn write_graph(group: &hdf5::Group, ctx: &Ctx, graph: &Graph) -> Result<()> {
         .with_data(&edges)
         .create("edges")
         .map_err(|e| ctx.err(format!("writing 'edges': {e}")))?;
+    if !graph.metadata.is_empty() {
+        let meta = group
+            .create_group("metadata")
+            .map_err(|e| ctx.err(format!("creating 'metadata': {e}")))?;
+        let mctx = ctx.child("metadata");
+        for (name, value) in &graph.metadata {
+            match value {
+                Meta::Text(s) => string(&meta, &mctx, name, s)?,
+                Meta::Number(x) => meta
+                    .new_dataset::<f64>()
+                    .create(name.as_str())
+                    .and_then(|d| d.write_scalar(x))
+                    .map(|_| ())
+                    .map_err(|e| mctx.err(format!("writing '{name}': {e}")))?,
+                Meta::Numbers(v) => meta
+                    .new_dataset_builder()
+                    .with_data(v.as_slice())
+                    .create(name.as_str())
+                    .map(|_| ())
+                    .map_err(|e| mctx.err(format!("writing '{name}': {e}")))?,
+            }
+        }
+    }
     let nodes = group
         .create_group("nodes")
         .map_err(|e| ctx.err(format!("creating 'nodes': {e}")))?;

@@ -66,6 +66,27 @@ impl std::fmt::Debug for Projection {
 }
 
 impl Projection {
+    /// The receptor it delivers into: 0 for the delta input, `1 + k` for the target's `k`-th
+    /// exponential port.
+    pub fn receptor(&self) -> usize {
+        self.buffer
+    }
+
+    /// Whether it is a max gate ([`super::Network::set_max_gate`]).
+    pub fn is_max_gate(&self) -> bool {
+        self.gate.is_some()
+    }
+
+    /// The index in the pre population of its local pre neuron 0 (a projection from a range).
+    pub fn pre_offset(&self) -> u32 {
+        self.pre_start
+    }
+
+    /// The index in the post population of its local post neuron 0.
+    pub fn post_offset(&self) -> u32 {
+        self.post_start
+    }
+
     /// Number of synapses.
     pub fn n_synapses(&self) -> u64 {
         match &self.storage {
