@@ -18,8 +18,7 @@
 //!
 //! Refused by name: Izhikevich neurons, populations with several exponential ports or with delta
 //! and exponential input together, IF with an exponential port, max gates, noise and stepped
-//! currents, several spike sources, projections from the source with a delay (NIR allows them;
-//! the engine's planner does not run them yet), populations that differ in reset rule or spike
+//! currents, several spike sources, populations that differ in reset rule or spike
 //! test (NIR graphs carry one of each in somnet's metadata).
 
 use std::collections::BTreeMap;
@@ -206,13 +205,6 @@ pub fn network_to_nir(net: &Network, output: PopulationId) -> Result<NirExport> 
             m[[j as usize + post_at, i as usize + pre_at]] += w;
         }
         for (d, weight) in by_delay {
-            if sources.contains(&pre) && d > 0 {
-                return Err(refuse(format!(
-                    "projection '{}' leaves the input with a delay of {d} steps; the engine's \
-                     planner takes no delays on the input side yet",
-                    proj.name()
-                )));
-            }
             let lin = format!("proj{k}_d{d}");
             g.nodes.insert(lin.clone(), Node::Linear { weight });
             g.edges.push((node_of[pre].clone(), lin.clone()));

@@ -68,6 +68,7 @@ pub(crate) fn shapes(g: &Graph, preds: &BTreeMap<String, Vec<String>>) -> Result
             Node::Neuron(n) => Some(n.len()),
             Node::Scale { scale } => Some(scale.len()),
             Node::Delay { delay } => Some(delay.len()),
+            Node::Scatter { index, .. } => Some(index.len()),
             Node::Threshold { threshold } => Some(threshold.len()),
             _ => input.get(name).map(|s| size(s)),
         };
@@ -98,6 +99,8 @@ fn own_output(name: &str, node: &Node, input: Option<&Vec<usize>>) -> Result<Opt
         Node::Threshold { threshold } => Some(threshold.shape().to_vec()),
         Node::Neuron(n) => Some(n.shape()),
         Node::Output { .. } | Node::PassThrough => input.cloned(),
+        Node::Gather { index } => Some(vec![index.len()]),
+        Node::Scatter { shape, .. } => Some(shape.clone()),
         Node::Conv { .. } => conv_geometry(name, node, input)?.map(|c| c.output_shape()),
         Node::Pool2d { .. } => match input {
             Some(s) => Some(pool_geometry(name, node, s)?.output_shape()),
@@ -344,6 +347,22 @@ pub(crate) fn apply(
     match node {
         Node::Flatten { .. } | Node::PassThrough | Node::Output { .. } | Node::Delay { .. } => {
             return Ok(x.to_vec())
+        }
+        Node::Gather { index } => {
+            // Few elements are picked from a large input: look each input up.
+            let mut out: Sparse = Vec::new();
+            let at: BTreeMap<u32, f32> = x.iter().copied().collect();
+            for (k, i) in index.iter().enumerate() {
+                if let Some(&v) = at.get(i) {
+                    out.push((k as u32, v));
+                }
+            }
+            return Ok(out);
+        }
+        Node::Scatter { index, .. } => {
+            let mut out: Sparse = x.iter().map(|&(k, v)| (index[k as usize], v)).collect();
+            out.sort_by_key(|&(i, _)| i);
+            return Ok(out);
         }
         Node::Scale { scale } => {
             let s = scale

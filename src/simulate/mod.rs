@@ -28,9 +28,16 @@
 //! `metadata/`: [`SimOptions::for_graph`] reads it. [`SimOptions::initial`] starts every spiking
 //! membrane at a fraction of its threshold (the θ/2 start), which NIR has no field for.
 //!
-//! What does not map is refused by node name and type: a Threshold node, neuron parameters
-//! other than R and w_in that differ between neurons of one node, Delay nodes on the input or
-//! output side or with per-element delays, cycles through linear nodes only.
+//! Delay nodes may sit anywhere (between neuron layers they become the projections' delays, on
+//! the input side the input of that many steps ago is applied, on the output side the values of
+//! that many steps ago are read) and may give each element its own delay.
+//!
+//! Neurons of one node that differ in more than R and `w_in` (per-neuron time constants,
+//! thresholds, leak or reset potentials, as trained networks export them) run as one population
+//! per parameter set, `node#k`, with the node's elements gathered and scattered around them.
+//!
+//! What does not map is refused by node name and type: a Threshold node, cycles through linear
+//! nodes only.
 //!
 //! ```no_run
 //! use somnet::simulate::{Framework, Simulation};
@@ -47,6 +54,7 @@ mod options;
 mod plan;
 mod record;
 mod run;
+mod split;
 
 use std::ops::ControlFlow;
 
@@ -156,5 +164,11 @@ impl Simulation {
     /// Edges that close a cycle without a Delay node and act one step later (`from -> to`).
     pub fn delayed_cycles(&self) -> &[String] {
         &self.plan.delayed_cycles
+    }
+
+    /// Neuron nodes whose neurons differ in more than R and `w_in`, run as one population per
+    /// parameter set (`node#k`): (node, number of sets).
+    pub fn split_nodes(&self) -> &[(String, usize)] {
+        &self.plan.split
     }
 }

@@ -70,6 +70,8 @@ pub(crate) struct Plan {
     pub output_bias: Vec<f32>,
     /// Edges that close a cycle without a Delay node, made to act one step later.
     pub delayed_cycles: Vec<String>,
+    /// Heterogeneous neuron nodes split by parameter set: (node, sets).
+    pub split: Vec<(String, usize)>,
     /// Node names and NIR types, for the record.
     pub nodes: Vec<(String, String, Vec<usize>)>,
 }
@@ -78,7 +80,7 @@ impl Plan {
     /// Plans `graph` (flattened) under `options`.
     pub fn new(graph: &Graph, options: &SimOptions) -> Result<Plan> {
         options.validate()?;
-        let g = graph.flatten()?;
+        let (g, split) = super::split::split_heterogeneous(graph.flatten()?);
         let mut preds: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut succs: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (a, b) in &g.edges {
@@ -202,30 +204,24 @@ impl Plan {
             order.iter().enumerate().map(|(k, &i)| (i, k)).collect();
         let mut maps = Vec::new();
         let mut delayed_cycles = Vec::new();
+        // The node each part of a split node comes from.
+        let part_of: BTreeMap<String, String> = split
+            .iter()
+            .flat_map(|(n, k)| (0..*k).map(move |i| (format!("{n}#{i}"), n.clone())))
+            .collect();
         for ((source, sink, delay), mut rows) in acc {
             for r in rows.iter_mut() {
                 merge(r);
             }
             let mut delay = delay;
             if let (Source::Pop(q), Sink::Pop(p)) = (source, sink) {
-                if delay == 0 && position[&p] <= position[&q] {
+                // The parts of a split node keep the node's self-connections one step later.
+                let origin = |n: &String| part_of.get(n).unwrap_or(n).clone();
+                let same_node = origin(&neuron_names[q]) == origin(&neuron_names[p]);
+                if delay == 0 && (position[&p] <= position[&q] || same_node) {
                     delay = 1;
                     delayed_cycles.push(format!("{} -> {}", neuron_names[q], neuron_names[p]));
                 }
-            }
-            if delay > 0 && (source == Source::Input || sink == Sink::Output) {
-                return Err(Error::Unsupported(format!(
-                    "NIR graph: a Delay between {} and {} (delays on the input or output side \
-                     are not mapped yet; delays between neuron layers are)",
-                    match source {
-                        Source::Input => input_name.clone(),
-                        Source::Pop(q) => neuron_names[q].clone(),
-                    },
-                    match sink {
-                        Sink::Output => output_name.clone(),
-                        Sink::Pop(p) => neuron_names[p].clone(),
-                    }
-                )));
             }
             let remap = |s: Source| match s {
                 Source::Pop(q) => Source::Pop(position[&q]),
@@ -270,6 +266,7 @@ impl Plan {
             maps,
             output_bias,
             delayed_cycles,
+            split,
             nodes,
         })
     }
@@ -391,15 +388,34 @@ impl Walker<'_> {
                 )));
             }
             let node = &self.g.nodes[succ.as_str()];
-            let d = match node {
-                Node::Delay { delay } => self.delay_steps(succ, delay)?,
+            match node {
+                Node::Delay { delay: per_element } => {
+                    // Each element waits its own number of steps: the values go on in one group
+                    // per delay.
+                    let steps = self.delay_steps(succ, per_element)?;
+                    let mut groups: BTreeMap<u32, Sparse> = BTreeMap::new();
+                    for (j, x) in v.iter().copied() {
+                        let d = if steps.len() == 1 {
+                            steps[0]
+                        } else {
+                            steps[j as usize]
+                        };
+                        groups.entry(d).or_default().push((j, x));
+                    }
+                    path.push(succ.clone());
+                    for (d, part) in groups {
+                        self.forward(succ, part, delay + d, reached, path, dense)?;
+                    }
+                    path.pop();
+                    continue;
+                }
                 Node::Input { .. } => {
                     return Err(Error::Unsupported(format!(
                         "NIR edge {from} -> {succ}: the Input node takes no edges"
                     )))
                 }
-                _ => 0,
-            };
+                _ => {}
+            }
             let out = linear::apply(
                 succ,
                 node,
@@ -409,34 +425,41 @@ impl Walker<'_> {
                 dense,
             )?;
             path.push(succ.clone());
-            self.forward(succ, out, delay + d, reached, path, dense)?;
+            self.forward(succ, out, delay, reached, path, dense)?;
             path.pop();
         }
         Ok(())
     }
 
-    /// A Delay node's delay in whole steps (one value for all its elements).
-    fn delay_steps(&self, name: &str, delay: &ndarray::ArrayD<f64>) -> Result<u32> {
-        let first = delay.iter().next().copied().unwrap_or(0.0);
-        if delay.iter().any(|&d| d != first) {
+    /// A Delay node's delay in whole steps, per element (one value when the node gives one
+    /// for all).
+    fn delay_steps(&self, name: &str, delay: &ndarray::ArrayD<f64>) -> Result<Vec<u32>> {
+        let n = size(&self.shapes.output[name]);
+        if delay.len() != 1 && delay.len() != n {
             return Err(Error::Unsupported(format!(
-                "NIR node '{name}' (Delay): different delays per element are not mapped yet"
+                "NIR node '{name}' (Delay): {} delays for {n} elements",
+                delay.len()
             )));
         }
-        let steps = first / self.options.dt;
-        let whole = steps.round();
-        if first.is_nan()
-            || first < 0.0
-            || (steps - whole).abs() > 1e-6 * whole.max(1.0)
-            || whole > 65_535.0
-        {
-            return Err(Error::Unsupported(format!(
-                "NIR node '{name}' (Delay): delay {first} is not a whole number of steps of dt = \
-                 {} (at most 65 535)",
-                self.options.dt
-            )));
-        }
-        Ok(whole as u32)
+        delay
+            .iter()
+            .map(|&d| {
+                let steps = d / self.options.dt;
+                let whole = steps.round();
+                if d.is_nan()
+                    || d < 0.0
+                    || (steps - whole).abs() > 1e-6 * whole.max(1.0)
+                    || whole > 65_535.0
+                {
+                    return Err(Error::Unsupported(format!(
+                        "NIR node '{name}' (Delay): delay {d} is not a whole number of steps of \
+                         dt = {} (at most 65 535)",
+                        self.options.dt
+                    )));
+                }
+                Ok(whole as u32)
+            })
+            .collect()
     }
 }
 

@@ -24,6 +24,9 @@ pub struct SimRecord {
     pub populations: Vec<PopulationRecord>,
     /// Edges closing a cycle without a Delay, acting one step later.
     pub delayed_cycles: Vec<String>,
+    /// Neuron nodes run as one population per parameter set: (node, sets).
+    #[serde(default)]
+    pub split_nodes: Vec<(String, usize)>,
     /// One step's input shape.
     pub input_shape: Vec<usize>,
     /// One step's output shape.
@@ -87,6 +90,7 @@ impl SimRecord {
                 })
                 .collect(),
             delayed_cycles: sim.delayed_cycles().to_vec(),
+            split_nodes: sim.split_nodes().to_vec(),
             input_shape: sim.input_shape().to_vec(),
             output_shape: sim.output_shape().to_vec(),
             samples: result.samples,

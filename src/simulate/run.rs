@@ -340,7 +340,19 @@ fn run_sample(
     let n_out = plan.output_len();
     let mut current: Vec<Vec<f32>> = plan.pops.iter().map(|p| vec![0.0; p.n]).collect();
     let mut values: Vec<Vec<f32>> = plan.pops.iter().map(|p| vec![0.0; p.n]).collect();
-    for (step, xt) in x.outer_iter().enumerate() {
+    // For output maps through Delay nodes: each population's values of the last steps, newest
+    // first, as deep as its longest such delay.
+    let mut depth = vec![0usize; plan.pops.len()];
+    for &k in &built.output_maps {
+        if let Source::Pop(q) = plan.maps[k].source {
+            depth[q] = depth[q].max(plan.maps[k].delay as usize);
+        }
+    }
+    let mut past: Vec<std::collections::VecDeque<Vec<f32>>> = depth
+        .iter()
+        .map(|&d| std::collections::VecDeque::with_capacity(d + 1))
+        .collect();
+    for step in 0..x.nrows() {
         // The input side: per population, the composed maps applied to this step's input.
         for (i, p) in plan.pops.iter().enumerate() {
             if built.input_maps[i].is_empty() {
@@ -349,7 +361,12 @@ fn run_sample(
             let c = &mut current[i];
             c.fill(0.0);
             for &k in &built.input_maps[i] {
-                for (xi, row) in xt.iter().zip(&plan.maps[k].rows) {
+                // A map through Delay nodes takes the input of `delay` steps ago.
+                let d = plan.maps[k].delay as usize;
+                if step < d {
+                    continue;
+                }
+                for (xi, row) in x.row(step - d).iter().zip(&plan.maps[k].rows) {
                     if *xi != 0.0 {
                         for &(j, w) in row {
                             c[j as usize] += xi * w;
@@ -390,15 +407,29 @@ fn run_sample(
             } else {
                 values[i] = built.net.state(built.pops[i], StateVar::V)?;
             }
+            if depth[i] > 0 {
+                past[i].push_front(values[i].clone());
+                past[i].truncate(depth[i] + 1);
+            }
         }
         // The output side.
         let o = &mut out[step * n_out..(step + 1) * n_out];
         o.copy_from_slice(&plan.output_bias);
         for &k in &built.output_maps {
             let m = &plan.maps[k];
-            let v: Vec<f32> = match m.source {
-                Source::Input => xt.iter().copied().collect(),
-                Source::Pop(q) => values[q].clone(),
+            let d = m.delay as usize;
+            let row_of_input;
+            let v: &[f32] = match m.source {
+                Source::Input if step < d => continue,
+                Source::Input => {
+                    row_of_input = x.row(step - d).to_vec();
+                    &row_of_input
+                }
+                Source::Pop(q) if d == 0 => &values[q],
+                Source::Pop(q) => match past[q].get(d) {
+                    Some(v) => v,
+                    None => continue,
+                },
             };
             for (vi, row) in v.iter().zip(&m.rows) {
                 if *vi != 0.0 {

@@ -564,13 +564,14 @@ mod simulate {
             .unwrap_err()
             .to_string();
         assert!(e.contains("fc2") || e.contains("loop"), "{e}");
-        // Thresholds that differ within one node.
+        // Thresholds that differ within one node run, one population per threshold (the
+        // `heterogeneous` module checks the numbers).
         let mut g = two_layer_if();
         if let Some(Node::Neuron(n)) = g.nodes.get_mut("if1") {
             n.v_threshold = Some(ndarray::ArrayD::from_shape_vec(vec![2], vec![1.0, 2.0]).unwrap());
         }
-        let e = Simulation::new(&g, &opts).unwrap_err().to_string();
-        assert!(e.contains("'if1' (IF): v_threshold differs"), "{e}");
+        let sim = Simulation::new(&g, &opts).unwrap();
+        assert_eq!(sim.split_nodes(), [("if1".to_string(), 2)]);
         // Input of the wrong width.
         let sim = Simulation::new(&two_layer_if(), &opts).unwrap();
         let e = sim
@@ -804,4 +805,278 @@ fn the_recording_holds_spikes_as_events_and_the_membrane_per_step() {
     assert_eq!(n, 1);
     let data = file.dataset("nodes/1/observables/v/data").unwrap();
     assert_eq!(data.shape(), vec![1, t, 1]);
+}
+
+/// Delay nodes anywhere, each element with its own delay, against spike steps worked out by hand.
+mod delays {
+    use ndarray::{arr1, Array2, Array3, ArrayD, IxDyn};
+    use somnet::io::nir::{Graph, Neuron, NeuronKind, Node};
+    use somnet::simulate::{Framework, Simulation};
+
+    fn if_layer(n: usize) -> Node {
+        let full = |v: f64| ArrayD::from_elem(IxDyn(&[n]), v);
+        Node::Neuron(Box::new(Neuron {
+            kind: NeuronKind::If,
+            tau_mem: None,
+            tau_syn: None,
+            r: full(1.0),
+            v_leak: None,
+            v_threshold: Some(full(1.0)),
+            v_reset: Some(full(0.0)),
+            w_in: None,
+        }))
+    }
+
+    fn delay(steps: &[f64]) -> Node {
+        // dt = 1 under the Sinabs preset: delays in steps.
+        Node::Delay {
+            delay: ArrayD::from_shape_vec(IxDyn(&[steps.len()]), steps.to_vec()).unwrap(),
+        }
+    }
+
+    /// Steps at which each output element is 1, for one input pulse at step 0.
+    fn fire_steps(g: &Graph) -> Vec<Vec<usize>> {
+        let sim = Simulation::new(g, &Framework::Sinabs.options()).unwrap();
+        let mut x = Array3::zeros((1, 10, 3));
+        x.slice_mut(ndarray::s![0, 0, ..]).fill(1.0);
+        let y = sim
+            .run(x.view(), &|_| std::ops::ControlFlow::Continue(()))
+            .unwrap()
+            .output;
+        (0..3)
+            .map(|j| (0..10).filter(|&t| y[[0, t, j]] == 1.0).collect())
+            .collect()
+    }
+
+    fn chain(nodes: Vec<(&str, Node)>) -> Graph {
+        let mut g = Graph::default();
+        let names: Vec<String> = nodes.iter().map(|(n, _)| n.to_string()).collect();
+        for (name, node) in nodes {
+            g.nodes.insert(name.into(), node);
+        }
+        for w in names.windows(2) {
+            g.edges.push((w[0].clone(), w[1].clone()));
+        }
+        g
+    }
+
+    fn identity() -> Node {
+        Node::Affine {
+            weight: Array2::eye(3),
+            bias: arr1(&[0.0, 0.0, 0.0]),
+        }
+    }
+
+    #[test]
+    fn each_element_waits_its_own_delay_on_the_input_side_between_layers_and_on_the_output_side() {
+        let input = || Node::Input { shape: vec![3] };
+        let output = || Node::Output { shape: vec![3] };
+        // Input → Delay [1, 3, 0] → identity → IF: each neuron fires when its pulse arrives.
+        let g = chain(vec![
+            ("in", input()),
+            ("wait", delay(&[1.0, 3.0, 0.0])),
+            ("fc", identity()),
+            ("if", if_layer(3)),
+            ("out", output()),
+        ]);
+        assert_eq!(fire_steps(&g), vec![vec![1], vec![3], vec![0]]);
+        // IF → Delay [0, 2, 5] → identity → IF: the second layer fires as the spikes arrive.
+        let g = chain(vec![
+            ("in", input()),
+            ("fc1", identity()),
+            ("if1", if_layer(3)),
+            ("wait", delay(&[0.0, 2.0, 5.0])),
+            ("fc2", identity()),
+            ("if2", if_layer(3)),
+            ("out", output()),
+        ]);
+        assert_eq!(fire_steps(&g), vec![vec![0], vec![2], vec![5]]);
+        // IF → Delay [4, 0, 1] → Output: the output reads the spikes of that many steps ago.
+        let g = chain(vec![
+            ("in", input()),
+            ("fc", identity()),
+            ("if", if_layer(3)),
+            ("wait", delay(&[4.0, 0.0, 1.0])),
+            ("out", output()),
+        ]);
+        assert_eq!(fire_steps(&g), vec![vec![4], vec![0], vec![1]]);
+    }
+}
+
+/// A node whose neurons differ in τ and θ runs as the same network written by hand as one node
+/// per parameter set (plain Linear maps between them, the self-connections one step later).
+mod heterogeneous {
+    use ndarray::{arr1, arr2, Array2, Array3, ArrayD, IxDyn};
+    use somnet::io::nir::{Graph, Neuron, NeuronKind, Node};
+    use somnet::simulate::{Framework, Simulation};
+
+    fn lif(tau: &[f64], theta: &[f64]) -> Node {
+        let a = |v: &[f64]| ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.to_vec()).unwrap();
+        let zeros = vec![0.0; tau.len()];
+        Node::Neuron(Box::new(Neuron {
+            kind: NeuronKind::Lif,
+            tau_mem: Some(a(tau)),
+            tau_syn: None,
+            r: a(&vec![1.0; tau.len()]),
+            v_leak: Some(a(&zeros)),
+            v_threshold: Some(a(theta)),
+            v_reset: Some(a(&zeros)),
+            w_in: None,
+        }))
+    }
+
+    fn graph(nodes: Vec<(&str, Node)>, edges: &[(&str, &str)]) -> Graph {
+        let mut g = Graph::default();
+        for (n, node) in nodes {
+            g.nodes.insert(n.into(), node);
+        }
+        g.edges = edges
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        g
+    }
+
+    fn rows(m: &Array2<f32>, r: &[usize], c: &[usize]) -> Node {
+        Node::Linear {
+            weight: Array2::from_shape_fn((r.len(), c.len()), |(i, j)| m[[r[i], c[j]]]),
+        }
+    }
+
+    fn step_delay(n: usize) -> Node {
+        Node::Delay {
+            delay: ArrayD::from_elem(IxDyn(&[n]), 1e-3),
+        }
+    }
+
+    #[test]
+    fn a_node_with_per_neuron_time_constants_runs_as_one_population_per_parameter_set() {
+        let w_in = arr2(&[[0.9f32, 0.3, 0.0], [0.0, 0.6, 0.3], [0.3, 0.0, 1.0]]);
+        let w_rec = arr2(&[[0.0f32, 0.5, -0.3], [0.4, 0.2, 0.0], [-0.2, 0.3, 0.0]]);
+        let b = arr1(&[0.05f32, 0.0, 0.02]);
+        let (tau, theta) = ([0.02, 0.01, 0.02], [1.0, 0.5, 1.0]);
+        let het = graph(
+            vec![
+                ("in", Node::Input { shape: vec![3] }),
+                (
+                    "fc",
+                    Node::Affine {
+                        weight: w_in.clone(),
+                        bias: b.clone(),
+                    },
+                ),
+                ("lif", lif(&tau, &theta)),
+                (
+                    "rec",
+                    Node::Linear {
+                        weight: w_rec.clone(),
+                    },
+                ),
+                ("out", Node::Output { shape: vec![3] }),
+            ],
+            &[
+                ("in", "fc"),
+                ("fc", "lif"),
+                ("lif", "rec"),
+                ("rec", "lif"),
+                ("lif", "out"),
+            ],
+        );
+        // By hand: neurons 0 and 2 (τ 20 ms, θ 1) in A, neuron 1 (τ 10 ms, θ 0.5) in B.
+        let (a, bb) = ([0usize, 2], [1usize]);
+        let place = |idx: &[usize]| Node::Linear {
+            weight: Array2::from_shape_fn((3, idx.len()), |(i, j)| {
+                f32::from(u8::from(idx[j] == i))
+            }),
+        };
+        let mut nodes = vec![
+            ("in", Node::Input { shape: vec![3] }),
+            (
+                "fcA",
+                Node::Affine {
+                    weight: match rows(&w_in, &a, &[0, 1, 2]) {
+                        Node::Linear { weight } => weight,
+                        _ => unreachable!(),
+                    },
+                    bias: arr1(&[b[0], b[2]]),
+                },
+            ),
+            (
+                "fcB",
+                Node::Affine {
+                    weight: match rows(&w_in, &bb, &[0, 1, 2]) {
+                        Node::Linear { weight } => weight,
+                        _ => unreachable!(),
+                    },
+                    bias: arr1(&[b[1]]),
+                },
+            ),
+            ("A", lif(&[0.02, 0.02], &[1.0, 1.0])),
+            ("B", lif(&[0.01], &[0.5])),
+            ("AA", rows(&w_rec, &a, &a)),
+            ("AB", rows(&w_rec, &bb, &a)),
+            ("BA", rows(&w_rec, &a, &bb)),
+            ("BB", rows(&w_rec, &bb, &bb)),
+            ("placeA", place(&a)),
+            ("placeB", place(&bb)),
+            ("out", Node::Output { shape: vec![3] }),
+        ];
+        for (d, n) in [("dAA", 2), ("dAB", 1), ("dBA", 2), ("dBB", 1)] {
+            nodes.push((d, step_delay(n)));
+        }
+        let by_hand = graph(
+            nodes,
+            &[
+                ("in", "fcA"),
+                ("in", "fcB"),
+                ("fcA", "A"),
+                ("fcB", "B"),
+                ("A", "AA"),
+                ("AA", "dAA"),
+                ("dAA", "A"),
+                ("A", "AB"),
+                ("AB", "dAB"),
+                ("dAB", "B"),
+                ("B", "BA"),
+                ("BA", "dBA"),
+                ("dBA", "A"),
+                ("B", "BB"),
+                ("BB", "dBB"),
+                ("dBB", "B"),
+                ("A", "placeA"),
+                ("B", "placeB"),
+                ("placeA", "out"),
+                ("placeB", "out"),
+            ],
+        );
+        let options = Framework::Norse.options();
+        let options = somnet::simulate::SimOptions {
+            tau_scale: 1.0,
+            ..options
+        };
+        let mut s = 7u64;
+        let x = Array3::from_shape_fn((2, 400, 3), |_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+            ((s >> 40) % 100) as f32 / 25.0
+        });
+        let run = |g: &Graph| {
+            let sim = Simulation::new(g, &options).unwrap();
+            let out = sim
+                .run(x.view(), &|_| std::ops::ControlFlow::Continue(()))
+                .unwrap();
+            (out.output, sim.split_nodes().to_vec())
+        };
+        let (ours, split) = run(&het);
+        let (want, none) = run(&by_hand);
+        assert_eq!(split, vec![("lif".to_string(), 2)]);
+        assert!(none.is_empty());
+        assert!(want.sum() > 50.0, "{} spikes", want.sum());
+        for j in 0..3 {
+            assert!(
+                want.slice(ndarray::s![.., .., j]).sum() > 5.0,
+                "neuron {j} must fire"
+            );
+        }
+        assert_eq!(ours, want);
+    }
 }

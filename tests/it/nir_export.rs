@@ -389,6 +389,17 @@ fn engine_network() -> (somnet::network::Network, [somnet::network::PopulationId
         ),
     )
     .unwrap();
+    // Input-side delays: the NIR input of that many steps ago.
+    net.connect(
+        src,
+        b,
+        conn(
+            Connector::FixedProbability(0.2),
+            uniform(2.0, 6.0),
+            Delay::Steps(4),
+        ),
+    )
+    .unwrap();
     net.connect(
         a,
         b,

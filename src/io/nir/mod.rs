@@ -186,6 +186,18 @@ pub enum Node {
     /// A nested graph's Input or Output once [`Graph::flatten`] has inlined it: passes its
     /// input on unchanged.
     PassThrough,
+    /// Planning only (a neuron node split by parameter set): `out[k] = in[index[k]]`.
+    Gather {
+        /// The input element of each output element.
+        index: Vec<u32>,
+    },
+    /// Planning only: `out[index[k]] = in[k]`, the other elements 0, output of `shape`.
+    Scatter {
+        /// The output element of each input element.
+        index: Vec<u32>,
+        /// The output shape.
+        shape: Vec<usize>,
+    },
 }
 
 /// The neuron primitives. Every parameter is an array of the layer's shape; `None` thresholds
@@ -275,6 +287,8 @@ impl Node {
             Node::Neuron(n) => n.kind.name(),
             Node::Graph(_) => "NIRGraph",
             Node::PassThrough => "PassThrough",
+            Node::Gather { .. } => "Gather",
+            Node::Scatter { .. } => "Scatter",
         }
     }
 }

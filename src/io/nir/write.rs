@@ -154,7 +154,7 @@ fn write_node(g: &hdf5::Group, ctx: &Ctx, node: &Node) -> Result<()> {
         Node::Delay { delay } => doubles(g, ctx, "delay", delay),
         Node::Threshold { threshold } => doubles(g, ctx, "threshold", threshold),
         Node::Neuron(n) => write_neuron(g, ctx, n),
-        Node::Graph(_) | Node::PassThrough => {
+        Node::Graph(_) | Node::PassThrough | Node::Gather { .. } | Node::Scatter { .. } => {
             Err(ctx.err("a pass-through node exists only in a flattened graph and has no NIR form"))
         }
     }
