@@ -61,12 +61,15 @@ def test_a_converted_network_goes_out_as_nir_that_nir_reads_and_comes_back_with_
     # The nir package reads it with its type check on, every layer in its own primitive.
     g = nir.read(tmp_path / "lenet.nir")
     kinds = sorted(type(n).__name__ for n in g.nodes.values())
-    assert kinds == sorted(["Input", "Conv2d", "IF", "AvgPool2d", "IF", "Conv2d", "IF", "AvgPool2d", "IF",
+    assert kinds == sorted(["Input", "Conv2d", "IF", "SumPool2d", "IF", "Conv2d", "IF", "SumPool2d", "IF",
                             "Flatten", "Affine", "IF", "Affine", "IF", "Output"])
     assert g.metadata["reset"] in (b"subtract", "subtract")
-    for node in g.nodes.values():
+    after_pool = {b for a, b in g.edges if isinstance(g.nodes[a], nir.SumPool2d)}
+    for name, node in g.nodes.items():
         if isinstance(node, nir.IF):
-            assert np.all(node.v_threshold == 1.0) and np.all(node.r == 1.0) and np.all(node.v_reset == 0.0)
+            # 2×2 sum pooling into threshold 4 is average pooling into threshold 1.
+            theta = 4.0 if name in after_pool else 1.0
+            assert np.all(node.v_threshold == theta) and np.all(node.r == 1.0) and np.all(node.v_reset == 0.0)
 
     # Its parameters are the converted network's: the ANN they describe (torch's operators, ReLU
     # at every IF layer but the output) computes what somnet's normalised network computes.
@@ -79,8 +82,12 @@ def test_a_converted_network_goes_out_as_nir_that_nir_reads_and_comes_back_with_
         if isinstance(node, nir.Conv2d):
             h = torch.nn.functional.conv2d(h, torch.from_numpy(node.weight), torch.from_numpy(node.bias),
                                            stride=tuple(node.stride), padding=tuple(node.padding))
-        elif isinstance(node, nir.AvgPool2d):
-            h = torch.nn.functional.avg_pool2d(h, tuple(node.kernel_size), tuple(node.stride))
+        elif isinstance(node, nir.SumPool2d):
+            # The threshold k² after it makes it an average pooling.
+            k = tuple(node.kernel_size)
+            h = torch.nn.functional.avg_pool2d(h, k, tuple(node.stride)) * (k[0] * k[1])
+        elif isinstance(node, nir.IF) and not np.all(node.v_threshold == 1.0):
+            h = torch.relu(h / torch.from_numpy(node.v_threshold.astype(np.float32)))
         elif isinstance(node, nir.Flatten):
             h = h.flatten(1)
         elif isinstance(node, nir.Affine):

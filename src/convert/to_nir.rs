@@ -3,8 +3,9 @@
 //!
 //! Each converted layer becomes its linear node and a neuron node of the layer's shape, in the
 //! ANN's NCHW order (PyTorch's, which is NIR's): Dense → Affine (Linear without bias), Conv2d →
-//! Conv2d (PyTorch kernel layout), AvgPool2d → AvgPool2d, each followed by IF (`r = 1`, `v_threshold
-//! = θ`, `v_reset = 0`) or LIF; a Flatten node wherever an image meets an Affine; a membrane
+//! Conv2d (PyTorch kernel layout), each followed by IF (`r = 1`, `v_threshold = 1`, `v_reset = 0`)
+//! or LIF; a k×k AvgPool2d → SumPool2d followed by neurons of threshold k² (the same spikes: every
+//! membrane is k² times larger; Sinabs and Speck take sum pooling only); a Flatten node wherever an image meets an Affine; a membrane
 //! readout ends in an I node. Input coding needs no node: the Input receives the image as a current
 //! every step (analog) or the Poisson spikes the user draws.
 //!
@@ -86,7 +87,8 @@ pub fn to_nir(ann: &Ann, options: &ConvertOptions, layer_scales: &[Vec<f32>]) ->
     let mut flat = false;
     for (k, (stage, shape)) in staged.into_iter().enumerate() {
         let name = stage_name(&stage, ann, k);
-        let linear = linear_node(&stage, ann, &prev_shape, &shape, &name, flat, &mut warnings)?;
+        let (linear, theta) =
+            linear_node(&stage, ann, &prev_shape, &shape, &name, flat, &mut warnings)?;
         let affine = matches!(linear, Node::Affine { .. } | Node::Linear { .. });
         flat |= affine && matches!(stage, Stage::Local { .. });
         let shape = if affine {
@@ -114,7 +116,7 @@ pub fn to_nir(ann: &Ann, options: &ConvertOptions, layer_scales: &[Vec<f32>]) ->
         let membrane = is_output && options.readout == Readout::Membrane;
         g.nodes.insert(
             neurons.clone(),
-            Node::Neuron(Box::new(neuron(options, &shape, membrane))),
+            Node::Neuron(Box::new(neuron(options, &shape, membrane, theta))),
         );
         g.edges.push((name, neurons.clone()));
         prev = neurons;
@@ -184,9 +186,10 @@ fn linear_node(
     name: &str,
     flat: bool,
     warnings: &mut Vec<String>,
-) -> Result<Node> {
+) -> Result<(Node, f64)> {
+    let unit = |node: Node| Ok((node, 1.0));
     match stage {
-        Stage::Dense(d) => Ok(match &d.bias {
+        Stage::Dense(d) => unit(match &d.bias {
             Some(b) => Node::Affine {
                 weight: d.weights.clone(),
                 bias: b.clone(),
@@ -233,7 +236,7 @@ fn linear_node(
             if even(0) && even(1) && !flat {
                 let weight = ArrayD::from_shape_vec(IxDyn(&[co, ci, kh, kw]), kernel.clone())
                     .map_err(|e| Error::Unsupported(format!("layer '{layer_name}': {e}")))?;
-                return Ok(Node::Conv {
+                return unit(Node::Conv {
                     weight,
                     stride: vec![geom.stride.0, geom.stride.1],
                     padding: Padding::Explicit(vec![geom.pad.0, geom.pad.1]),
@@ -258,7 +261,7 @@ fn linear_node(
             let b = (0..geom.n_post())
                 .map(|j| bias_c[j / (geom.output.0 * geom.output.1)])
                 .collect();
-            Ok(Node::Affine { weight: w, bias: b })
+            unit(Node::Affine { weight: w, bias: b })
         }
         Stage::Local {
             pairs,
@@ -282,12 +285,19 @@ fn linear_node(
                 || beyond(input[1], pool.size.0, pool.stride.0, output[1]) > 0
                 || beyond(input[2], pool.size.1, pool.stride.1, output[2]) > 0;
             if !padded {
-                return Ok(Node::Pool2d {
-                    average: true,
-                    kernel: vec![pool.size.0, pool.size.1],
-                    stride: vec![pool.stride.0, pool.stride.1],
-                    padding: vec![0, 0],
-                });
+                // A sum pooling into neurons of threshold k² fires as an average pooling into
+                // neurons of threshold 1 (every membrane k² times larger, the reset too): the
+                // form neuromorphic toolchains take (Sinabs/Speck have no average pooling).
+                let k2 = (pool.size.0 * pool.size.1) as f64;
+                return Ok((
+                    Node::Pool2d {
+                        average: false,
+                        kernel: vec![pool.size.0, pool.size.1],
+                        stride: vec![pool.stride.0, pool.stride.1],
+                        padding: vec![0, 0],
+                    },
+                    k2,
+                ));
             }
             let why = if flat {
                 "it follows a layer written as an Affine (a flat vector)"
@@ -304,7 +314,7 @@ fn linear_node(
             for (&(pre, post), &v) in pairs.iter().zip(weights) {
                 w[[post as usize, pre as usize]] += v;
             }
-            Ok(Node::Affine {
+            unit(Node::Affine {
                 weight: w,
                 bias: Array1::zeros(*n_out),
             })
@@ -351,9 +361,9 @@ fn conv_matrix(name: &str, g: &Conv2dGeometry, kernel: &[f32]) -> Result<Array2<
     Ok(m)
 }
 
-/// The neuron node of a layer of `shape`: IF or LIF at θ = 1 (normalised), or a non-spiking I
-/// for a membrane readout.
-fn neuron(options: &ConvertOptions, shape: &[usize], membrane: bool) -> Neuron {
+/// The neuron node of a layer of `shape`: IF or LIF at threshold `theta` (1 after normalisation,
+/// k² after a k×k sum pooling), or a non-spiking I for a membrane readout.
+fn neuron(options: &ConvertOptions, shape: &[usize], membrane: bool, theta: f64) -> Neuron {
     let full = |v: f64| ArrayD::from_elem(IxDyn(shape), v);
     if membrane {
         return Neuron {
@@ -379,7 +389,7 @@ fn neuron(options: &ConvertOptions, shape: &[usize], membrane: bool) -> Neuron {
                 tau_syn: None,
                 r: full(p / (1.0 - p)),
                 v_leak: Some(full(0.0)),
-                v_threshold: Some(full(1.0)),
+                v_threshold: Some(full(theta)),
                 v_reset: Some(full(0.0)),
                 w_in: None,
             }
@@ -390,7 +400,7 @@ fn neuron(options: &ConvertOptions, shape: &[usize], membrane: bool) -> Neuron {
             tau_syn: None,
             r: full(1.0),
             v_leak: None,
-            v_threshold: Some(full(1.0)),
+            v_threshold: Some(full(theta)),
             v_reset: Some(full(0.0)),
             w_in: None,
         },

@@ -167,13 +167,23 @@ fn a_converted_mlp_round_trips_through_nir_with_identical_spikes() {
 #[test]
 fn a_converted_cnn_round_trips_through_nir_with_identical_spikes() {
     // An uneven TensorFlow 'same' convolution (6×6 → 3×3, stride 2: one zero after, none
-    // before) goes out as an Affine; the valid one and the pooling as Conv2d and AvgPool2d.
+    // before) goes out as an Affine; the valid one as Conv2d, the 2×2 average pooling as a
+    // SumPool2d into neurons of threshold 4.
     let ann = network(CNN, &[2, 14, 14], 1.0);
     let export = to_nir(&ann, &ConvertOptions::default(), &[]).unwrap();
     let kinds: Vec<&str> = export.graph.nodes.values().map(|n| n.kind()).collect();
-    for kind in ["Conv2d", "AvgPool2d", "Affine", "Flatten", "IF"] {
+    for kind in ["Conv2d", "SumPool2d", "Affine", "Flatten", "IF"] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
+    let Node::Neuron(pooled) = &export.graph.nodes["avgpool2d_1_neurons"] else {
+        panic!("{:?}", export.graph.nodes.keys())
+    };
+    assert!(pooled
+        .v_threshold
+        .as_ref()
+        .unwrap()
+        .iter()
+        .all(|&t| t == 4.0));
     assert!(
         export.warnings.iter().any(|w| w.contains("uneven")),
         "{:?}",
@@ -496,4 +506,38 @@ fn engine_networks_nir_cannot_carry_are_refused_by_name() {
         .unwrap();
     let e = somnet::simulate::network_to_nir(&net, somnet::network::PopulationId(0)).unwrap_err();
     assert!(e.to_string().contains("2 exponential port"), "{e}");
+}
+
+#[test]
+fn sinabs_runs_somnets_export_with_somnets_spikes() {
+    // tests/nir/frameworks/make.py: Sinabs' NIR importer loaded somnet_lenet.nir (somnet's export
+    // of its golden LeNet) and ran it. The export made now is that file, and somnet runs it (with
+    // the file's own settings, and with the Sinabs preset) to Sinabs' spikes exactly.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nir/frameworks");
+    let stored = somnet::io::nir::read(&dir.join("somnet_lenet.nir")).unwrap();
+    let file = somnet::io::schema::load(std::path::Path::new(&golden("lenet.snn.h5"))).unwrap();
+    let path = std::path::Path::new(&golden("lenet.snn.h5")).to_path_buf();
+    let c = somnet::convert::pipeline::Converted::from_file(&path, &file)
+        .unwrap()
+        .unwrap();
+    let fresh = to_nir(&c.ann, &c.record.options, &c.record.layer_scales)
+        .unwrap()
+        .graph;
+    assert_eq!(fresh.nodes, stored.nodes);
+    assert_eq!(fresh.edges, stored.edges);
+    let x = somnet::io::npy::read_f32(&dir.join("sinabs_from_somnet_input.npy")).unwrap();
+    let want = somnet::io::npy::read_f32(&dir.join("sinabs_from_somnet_output.npy")).unwrap();
+    assert!(want.sum() > 50.0);
+    for options in [
+        SimOptions::for_graph(&stored).unwrap(),
+        Framework::Sinabs.options(),
+    ] {
+        let sim = Simulation::new(&stored, &options).unwrap();
+        let x = somnet::simulate::batch_input(&x, sim.input_shape()).unwrap();
+        let y = sim
+            .run(x.view(), &|_| std::ops::ControlFlow::Continue(()))
+            .unwrap()
+            .output;
+        assert_eq!(y.into_dyn(), want, "{:?}", options.from);
+    }
 }

@@ -12,6 +12,8 @@ at most (SingleSpike) and reset by subtraction, the spike test v >= θ — what 
 preset runs exactly. snnTorch: a two-layer LIF network (Leaky, reset to zero applied in the step
 of the spike, as snnTorch's NIR importer builds it), spike test v > θ. Norse: a two-layer LIF
 network (LIFBoxCell, forward Euler with dt = 1 ms, reset to v_reset, spike test v > θ).
+And the other way: somnet's NIR export of its golden LeNet (`somnet_lenet.nir`) run by Sinabs
+(`sinabs_from_somnet_*.npy`).
 """
 
 import pathlib
@@ -160,9 +162,29 @@ def norse_lif():
     save("norse_lif", graph, x, y)
 
 
+def sinabs_reads_somnet():
+    """somnet's own export of its golden LeNet (`somnet export-nir tests/golden/lenet.snn.h5
+    tests/nir/frameworks/somnet_lenet.nir`), loaded by Sinabs' NIR importer and run by Sinabs on a
+    seeded analog input: somnet's file goes to the hardware toolchain with the spikes somnet gives."""
+    import sinabs
+
+    graph = nir.read(HERE / "somnet_lenet.nir")
+    net = sinabs.from_nir(graph, batch_size=B)
+    g = torch.Generator().manual_seed(3)
+    image = 2 * (torch.rand((B, 1, 28, 28), generator=g) < 0.3).float() * torch.rand((B, 1, 28, 28), generator=g)
+    x = image[:, None].repeat(1, T, 1, 1, 1)
+    with torch.no_grad():
+        y = net(x.reshape(B * T, 1, 28, 28))
+    y = (y[0] if isinstance(y, tuple) else y).reshape(B, T, -1)
+    np.save(HERE / "sinabs_from_somnet_input.npy", x.numpy().astype(np.float32))
+    np.save(HERE / "sinabs_from_somnet_output.npy", y.numpy().astype(np.float32))
+    print("sinabs_from_somnet", "output", tuple(y.shape), "spikes", int(y.sum()))
+
+
 if __name__ == "__main__":
     import sinabs  # noqa: F401  (imported here so that a missing framework fails early)
 
     sinabs_cnn()
     snntorch_lif()
     norse_lif()
+    sinabs_reads_somnet()
