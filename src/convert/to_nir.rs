@@ -153,16 +153,7 @@ fn stage_name(stage: &Stage, ann: &Ann, k: usize) -> String {
             .nth(k)
             .map_or_else(|| format!("layer{}", k + 1), |(_, n)| n.clone()),
     };
-    let clean: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let clean = crate::io::identifier(&raw, "-");
     match clean.as_str() {
         "" | "input" | "output" => format!("layer{}_{clean}", k + 1),
         _ => clean,

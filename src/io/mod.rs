@@ -98,3 +98,49 @@ pub fn load_model(path: &Path) -> Result<(schema::ModelFile, ModelFormat)> {
          model file (root attribute 'model_config')",
     ))
 }
+
+/// `raw` as an identifier of another format (an HDF5 group, a NIR node, a SONATA population):
+/// every character but ASCII letters, digits, `_` and those in `keep` replaced by `_`.
+///
+/// ```
+/// assert_eq!(somnet::io::identifier("layer 1 (exc)", "-"), "layer_1__exc_");
+/// ```
+pub fn identifier(raw: &str, keep: &str) -> String {
+    raw.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || keep.contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// One [`identifier`] per name, unique and none of them in `taken`: the `i`-th name becomes
+/// `<identifier>_<i>` where cleaning made it empty, taken or equal to an earlier one.
+///
+/// ```
+/// let names = somnet::io::unique_identifiers(["a b", "a_b", "input"], "", &["input"]);
+/// assert_eq!(names, ["a_b", "a_b_1", "input_2"]);
+/// ```
+pub fn unique_identifiers<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    keep: &str,
+    taken: &[&str],
+) -> Vec<String> {
+    let mut seen: std::collections::BTreeSet<String> =
+        taken.iter().map(|s| s.to_string()).collect();
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let mut name = identifier(raw, keep);
+            if name.is_empty() || !seen.insert(name.clone()) {
+                name = format!("{name}_{i}");
+                seen.insert(name.clone());
+            }
+            name
+        })
+        .collect()
+}

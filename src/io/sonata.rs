@@ -256,23 +256,7 @@ pub fn write(dir: &Path, net: &Network, options: &SonataOptions) -> Result<Sonat
 /// SONATA population names: the somnet names with anything but letters, digits and `_` replaced,
 /// made unique.
 fn population_names(net: &Network) -> Vec<String> {
-    let mut seen = std::collections::BTreeSet::new();
-    net.populations()
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let mut name: String = p
-                .name()
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                .collect();
-            if name.is_empty() || !seen.insert(name.clone()) {
-                name = format!("{name}_{i}");
-                seen.insert(name.clone());
-            }
-            name
-        })
-        .collect()
+    crate::io::unique_identifiers(net.populations().iter().map(|p| p.name()), "", &[])
 }
 
 fn unsupported(pop: &str, what: impl std::fmt::Display) -> Error {

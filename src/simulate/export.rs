@@ -36,29 +36,11 @@ fn refuse(what: impl std::fmt::Display) -> Error {
 
 /// NIR-safe, unique node names for the populations.
 fn node_names(net: &Network) -> Vec<String> {
-    let mut seen = std::collections::BTreeSet::from(["input".to_string(), "output".to_string()]);
-    net.populations()
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let mut name: String = p
-                .name()
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            if name.is_empty() || !seen.insert(name.clone()) {
-                name = format!("{name}_{i}");
-                seen.insert(name.clone());
-            }
-            name
-        })
-        .collect()
+    crate::io::unique_identifiers(
+        net.populations().iter().map(|p| p.name()),
+        "-",
+        &["input", "output"],
+    )
 }
 
 /// The NIR graph of `net` (as built, before it runs) whose Output carries the spikes of `output`.
