@@ -61,6 +61,24 @@ impl Network {
         })
     }
 
+    /// Makes the IF neurons of `pop` memoryless: each step their membrane is their rest plus that
+    /// step's input alone, then compared with the threshold (a stateless threshold unit, NIR's
+    /// Threshold primitive).
+    pub fn set_memoryless(&mut self, pop: PopulationId, memoryless: bool) -> Result<()> {
+        let p = self.pop_index(pop)?;
+        let pop = &mut self.pops[p];
+        match &mut pop.dynamics {
+            Dynamics::Iaf(prop) => prop.memoryless = memoryless,
+            _ => {
+                return Err(Error::Unsupported(format!(
+                    "population '{}': only IF neurons can be memoryless",
+                    pop.name
+                )))
+            }
+        }
+        Ok(())
+    }
+
     /// Sets how the neurons of `pop` compare their membrane with the threshold (IF and LIF
     /// populations; the default is `v ≥ θ`).
     ///

@@ -62,6 +62,9 @@ pub struct IafPropagator {
     pub reset: Reset,
     /// How `v` is compared with the threshold (default `v ≥ θ`).
     pub spike_test: SpikeTest,
+    /// Whether the membrane keeps nothing from one step to the next: each step `v = v_rest +`
+    /// that step's input (a stateless threshold unit, NIR's Threshold). Default false.
+    pub memoryless: bool,
     /// Refractory period in steps.
     pub refractory_steps: u32,
     /// dt in ms (multiplies `i_ext`).
@@ -84,6 +87,7 @@ impl IafPropagator {
             v_rest: params.v_rest_mv,
             reset: params.reset,
             spike_test: SpikeTest::AtLeast,
+            memoryless: false,
             refractory_steps: dt.steps_exact("iaf.t_ref_ms", params.t_ref_ms as f64)?,
             dt_ms: dt.ms() as f32,
             syn_gain,
@@ -128,5 +132,12 @@ fn step_block_at<const ISA: u8, const NP: usize>(
         syn_gain: &p.syn_gain,
         syn_decay: &p.syn_decay,
     };
-    super::integrate_step::<ISA, NP>(b, gains, rule, base, spikes, |v, d, drive| v + d + drive);
+    if p.memoryless {
+        let rest = p.v_rest;
+        super::integrate_step::<ISA, NP>(b, gains, rule, base, spikes, |_, d, drive| {
+            rest + d + drive
+        });
+    } else {
+        super::integrate_step::<ISA, NP>(b, gains, rule, base, spikes, |v, d, drive| v + d + drive);
+    }
 }

@@ -36,8 +36,10 @@
 //! thresholds, leak or reset potentials, as trained networks export them) run as one population
 //! per parameter set, `node#k`, with the node's elements gathered and scattered around them.
 //!
-//! What does not map is refused by node name and type: a Threshold node, cycles through linear
-//! nodes only.
+//! A Threshold node (`z = [x > θ]`, no state) runs as memoryless IF neurons: each step the
+//! membrane is that step's input alone, compared with `v > θ` whatever the preset's test.
+//!
+//! What does not map is refused by node name and type: cycles through linear nodes only.
 //!
 //! ```no_run
 //! use somnet::simulate::{Framework, Simulation};
@@ -157,7 +159,14 @@ impl Simulation {
         self.plan
             .pops
             .iter()
-            .map(|p| (p.name.clone(), p.kind.name(), p.n))
+            .map(|p| {
+                let kind = if p.memoryless {
+                    "Threshold"
+                } else {
+                    p.kind.name()
+                };
+                (p.name.clone(), kind, p.n)
+            })
             .collect()
     }
 

@@ -8,7 +8,7 @@ use super::linear::{self, size, Shapes, Sparse};
 use super::options::{IntegratorInput, ResetMode, SimOptions};
 use crate::error::{Error, Result};
 use crate::io::nir::{Graph, Neuron, NeuronKind, Node};
-use crate::neuron::{IafParams, IntegratorParams, LifParams, NeuronModel, Port, Reset};
+use crate::neuron::{IafParams, IntegratorParams, LifParams, NeuronModel, Port, Reset, SpikeTest};
 
 /// Where a composed map starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,6 +55,10 @@ pub(crate) struct PopPlan {
     pub gain_current: Vec<f32>,
     /// Per neuron: the sum of every bias that reaches it (in the node's input units).
     pub bias: Vec<f32>,
+    /// A Threshold node: the membrane is each step's input alone.
+    pub memoryless: bool,
+    /// A spike test of its own (Threshold: `x > θ`), else the options'.
+    pub spike_test: Option<SpikeTest>,
 }
 
 /// Everything the engine builds for one graph.
@@ -80,7 +84,16 @@ impl Plan {
     /// Plans `graph` (flattened) under `options`.
     pub fn new(graph: &Graph, options: &SimOptions) -> Result<Plan> {
         options.validate()?;
-        let (g, split) = super::split::split_heterogeneous(graph.flatten()?);
+        let flat = graph.flatten()?;
+        // Sizes are checked on the graph as written first, so that errors name its own nodes
+        // (the Threshold and split nodes below are rewritten).
+        let mut written: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (a, b) in &flat.edges {
+            written.entry(b.clone()).or_default().push(a.clone());
+        }
+        linear::shapes(&flat, &written)?;
+        let (g, thresholds) = thresholds_as_neurons(flat);
+        let (g, split) = super::split::split_heterogeneous(g);
         let mut preds: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut succs: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (a, b) in &g.edges {
@@ -89,14 +102,6 @@ impl Plan {
         }
         let input_name = g.only_node("Input", "graph")?;
         let output_name = g.only_node("Output", "graph")?;
-        for (name, node) in &g.nodes {
-            if let Node::Threshold { .. } = node {
-                return Err(Error::Unsupported(format!(
-                    "NIR node '{name}' (Threshold): a stateless threshold is not mapped onto the \
-                     engine yet"
-                )));
-            }
-        }
         let shapes = linear::shapes(&g, &preds)?;
         if let Node::Output { shape } = &g.nodes[&output_name] {
             let got = &shapes.output[&output_name];
@@ -247,7 +252,16 @@ impl Plan {
             let bias = bias_at
                 .remove(&Sink::Pop(i))
                 .unwrap_or_else(|| vec![0.0; n.len()]);
-            pops.push(population(name, n, bias, options)?);
+            let mut pop = population(name, n, bias, options)?;
+            let node = part_of.get(name).unwrap_or(name);
+            if thresholds.contains(node) {
+                // NIR's Threshold: z = [x > θ] of this step's input, no state, no time step.
+                pop.memoryless = true;
+                pop.spike_test = Some(SpikeTest::Above);
+                pop.gain_event.fill(1.0);
+                pop.gain_current.fill(1.0);
+            }
+            pops.push(pop);
         }
         let output_len = size(&shapes.output[&output_name]);
         let output_bias = bias_at
@@ -280,6 +294,29 @@ impl Plan {
     pub fn output_len(&self) -> usize {
         size(&self.output_shape)
     }
+}
+
+/// `g` with every Threshold node (`z = [x > θ]`) as an IF node of its thresholds (R 1), and the
+/// names of those nodes: the planner runs them memoryless with the test `v > θ`.
+fn thresholds_as_neurons(mut g: Graph) -> (Graph, BTreeSet<String>) {
+    let mut names = BTreeSet::new();
+    for (name, node) in g.nodes.iter_mut() {
+        if let Node::Threshold { threshold } = node {
+            let ones = threshold.mapv(|_| 1.0);
+            *node = Node::Neuron(Box::new(Neuron {
+                kind: NeuronKind::If,
+                tau_mem: None,
+                tau_syn: None,
+                r: ones,
+                v_leak: None,
+                v_threshold: Some(threshold.clone()),
+                v_reset: Some(threshold.mapv(|_| 0.0)),
+                w_in: None,
+            }));
+            names.insert(name.clone());
+        }
+    }
+    (g, names)
 }
 
 /// Sorts a row by target and adds up repeated targets (several paths into one synapse).
@@ -602,5 +639,7 @@ fn population(name: &str, n: &Neuron, bias: Vec<f32>, options: &SimOptions) -> R
         gain_event: to32(gain_event)?,
         gain_current: to32(gain_current)?,
         bias,
+        memoryless: false,
+        spike_test: None,
     })
 }

@@ -35,7 +35,10 @@ fn build(plan: &Plan, options: &super::SimOptions, parallel: bool) -> Result<Bui
     for p in &plan.pops {
         let id = net.add_population(&p.name, p.n, p.model.clone(), p.ports.clone())?;
         if p.spiking {
-            net.set_spike_test(id, options.spike_test)?;
+            net.set_spike_test(id, p.spike_test.unwrap_or(options.spike_test))?;
+            if p.memoryless {
+                net.set_memoryless(id, true)?;
+            }
             if options.initial != 0.0 {
                 let theta = match &p.model {
                     crate::neuron::NeuronModel::Iaf(m) => m.v_th_mv,

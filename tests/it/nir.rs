@@ -523,16 +523,19 @@ mod simulate {
     #[test]
     fn what_the_engine_cannot_run_is_refused_by_node() {
         let opts = Framework::Nir.options();
-        // A stateless Threshold node.
+        // A Threshold node of the wrong size.
         let mut g = two_layer_if();
         g.nodes.insert(
             "if2".into(),
             Node::Threshold {
-                threshold: ndarray::ArrayD::from_elem(vec![1], 0.5),
+                threshold: ndarray::ArrayD::from_elem(vec![2], 0.5),
             },
         );
         let e = Simulation::new(&g, &opts).unwrap_err().to_string();
-        assert!(e.contains("'if2' (Threshold)"), "{e}");
+        assert!(
+            e.contains("fc2 -> if2") && e.contains("(Threshold) takes 2"),
+            "{e}"
+        );
         // Sizes that do not meet.
         let mut g = two_layer_if();
         g.nodes.insert(
@@ -1078,5 +1081,63 @@ mod heterogeneous {
             );
         }
         assert_eq!(ours, want);
+    }
+}
+
+/// NIR's Threshold primitive, `z = [x > θ]` of each step's input with no state, against values
+/// worked out by hand.
+mod threshold {
+    use ndarray::{arr1, arr2, Array2, Array3, ArrayD, IxDyn};
+    use somnet::io::nir::{Graph, Node};
+    use somnet::simulate::{Framework, Simulation};
+
+    #[test]
+    fn a_threshold_node_fires_when_this_steps_input_exceeds_its_threshold_and_keeps_nothing() {
+        let mut g = Graph::default();
+        g.nodes.insert("in".into(), Node::Input { shape: vec![3] });
+        g.nodes.insert(
+            "fc".into(),
+            Node::Affine {
+                weight: Array2::eye(3),
+                bias: arr1(&[0.0, 0.0, 0.25]),
+            },
+        );
+        g.nodes.insert(
+            "thr".into(),
+            Node::Threshold {
+                threshold: ArrayD::from_shape_vec(IxDyn(&[3]), vec![0.5, 1.0, 1.0]).unwrap(),
+            },
+        );
+        g.nodes
+            .insert("out".into(), Node::Output { shape: vec![3] });
+        for (a, b) in [("in", "fc"), ("fc", "thr"), ("thr", "out")] {
+            g.edges.push((a.into(), b.into()));
+        }
+        let x = arr2(&[
+            [0.6f32, 1.0, 0.8],
+            [0.4, 1.5, 0.7],
+            [0.5, 0.9, 0.75],
+            [2.0, 2.0, 0.0],
+        ]);
+        // x + bias > θ, step by step: equality does not fire, and nothing accumulates (an IF
+        // neuron would have fired on the sums).
+        let want = arr2(&[
+            [1.0f32, 0.0, 1.0],
+            [0.0, 1.0, 0.0],
+            [0.0, 0.0, 0.0],
+            [1.0, 1.0, 0.0],
+        ]);
+        // Under presets with v ≥ θ and a dt-scaled integrator alike.
+        for f in [Framework::Sinabs, Framework::Nir] {
+            let sim = Simulation::new(&g, &f.options()).unwrap();
+            let input = Array3::from_shape_fn((1, 4, 3), |(_, t, i)| x[[t, i]]);
+            let y = sim
+                .run(input.view(), &|_| std::ops::ControlFlow::Continue(()))
+                .unwrap()
+                .output;
+            assert_eq!(y.index_axis(ndarray::Axis(0), 0), want, "{f:?}");
+            let kinds: Vec<&str> = sim.populations().iter().map(|p| p.1).collect();
+            assert!(kinds.iter().all(|k| *k == "Threshold"), "{kinds:?}");
+        }
     }
 }
