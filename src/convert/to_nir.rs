@@ -385,16 +385,7 @@ fn neuron(options: &ConvertOptions, shape: &[usize], membrane: bool, theta: f64)
                 w_in: None,
             }
         }
-        _ => Neuron {
-            kind: NeuronKind::If,
-            tau_mem: None,
-            tau_syn: None,
-            r: full(1.0),
-            v_leak: None,
-            v_threshold: Some(full(theta)),
-            v_reset: Some(full(0.0)),
-            w_in: None,
-        },
+        _ => Neuron::integrate_and_fire(shape, theta, 0.0),
     }
 }
 

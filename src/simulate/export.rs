@@ -308,19 +308,7 @@ fn neuron_node(
     };
     let theta = (theta - v_rest) as f64;
     let node = match (kind_leak, taus.as_slice(), has_delta) {
-        (None, [], _) => (
-            Neuron {
-                kind: NeuronKind::If,
-                tau_mem: None,
-                tau_syn: None,
-                r: full(1.0),
-                v_leak: None,
-                v_threshold: Some(full(theta)),
-                v_reset: Some(full(v_reset)),
-                w_in: None,
-            },
-            1.0,
-        ),
+        (None, [], _) => (Neuron::integrate_and_fire(&[n], theta, v_reset), 1.0),
         (Some(tau), [], _) => {
             let p = (-dt_s / tau).exp();
             let r = p / (1.0 - p);

@@ -302,17 +302,9 @@ fn thresholds_as_neurons(mut g: Graph) -> (Graph, BTreeSet<String>) {
     let mut names = BTreeSet::new();
     for (name, node) in g.nodes.iter_mut() {
         if let Node::Threshold { threshold } = node {
-            let ones = threshold.mapv(|_| 1.0);
-            *node = Node::Neuron(Box::new(Neuron {
-                kind: NeuronKind::If,
-                tau_mem: None,
-                tau_syn: None,
-                r: ones,
-                v_leak: None,
-                v_threshold: Some(threshold.clone()),
-                v_reset: Some(threshold.mapv(|_| 0.0)),
-                w_in: None,
-            }));
+            let mut n = Neuron::integrate_and_fire(threshold.shape(), 0.0, 0.0);
+            n.v_threshold = Some(threshold.clone());
+            *node = Node::Neuron(Box::new(n));
             names.insert(name.clone());
         }
     }

@@ -254,6 +254,21 @@ impl NeuronKind {
 }
 
 impl Neuron {
+    /// An IF layer of `shape`: `r` 1, threshold `theta`, reset potential `v_reset`.
+    pub fn integrate_and_fire(shape: &[usize], theta: f64, v_reset: f64) -> Neuron {
+        let full = |v: f64| ArrayD::from_elem(ndarray::IxDyn(shape), v);
+        Neuron {
+            kind: NeuronKind::If,
+            tau_mem: None,
+            tau_syn: None,
+            r: full(1.0),
+            v_leak: None,
+            v_threshold: Some(full(theta)),
+            v_reset: Some(full(v_reset)),
+            w_in: None,
+        }
+    }
+
     /// The number of neurons (elements of `r`).
     pub fn len(&self) -> usize {
         self.r.len()
