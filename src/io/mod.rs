@@ -10,6 +10,7 @@
 //! - [`h5`]: small helpers over HDF5 that turn library errors into errors naming the file and the
 //!   object.
 
+mod global_heap;
 pub mod h5;
 pub mod keras;
 pub mod nir;

@@ -13,6 +13,7 @@ mod edges;
 mod errors;
 mod fuzz_corpus;
 mod golden;
+mod hdf5_guard;
 mod import;
 mod inputs;
 mod izhikevich;

@@ -390,6 +390,13 @@ fn read_string(ds: &hdf5::Dataset, ctx: &Ctx, name: &str) -> Result<String> {
 fn read_strings(ds: &hdf5::Dataset, ctx: &Ctx, name: &str) -> Result<Vec<String>> {
     let bad = |e: hdf5::Error| ctx.err(format!("dataset '{name}': {e}"));
     let desc = ds.dtype().and_then(|t| t.to_descriptor()).map_err(bad)?;
+    if matches!(
+        desc,
+        TypeDescriptor::VarLenUnicode | TypeDescriptor::VarLenAscii
+    ) {
+        let object = format!("{}: dataset '{name}'", ctx.object);
+        crate::io::global_heap::check_dataset_strings(&ctx.path, ds, &object)?;
+    }
     match crate::io::h5::read_var_len_strings(ds, &desc) {
         Some(strings) => strings.map_err(bad),
         None => Err(ctx.err(format!(
