@@ -16,13 +16,20 @@
 //! exactly as libhdf5 will, and refuses a file whose walk would leave the collection, stop
 //! advancing, or need more bytes than the file holds:
 //! - [`check_file`] (every file [`crate::io::h5::open`] opens): every collection in the file,
-//!   found by its signature, since attribute references cannot be reached through libhdf5's API;
+//!   found by its signature (a reference may name any address), and the references of every
+//!   variable-length string attribute, found by the 8-byte encoding of its datatype and the
+//!   attribute message header before it (attribute values live in object headers, which
+//!   libhdf5's API does not expose);
 //! - [`check_dataset_strings`] (before a string dataset is read): each reference of a contiguous
-//!   dataset against the collection it names (the string's length equals its object's size).
+//!   dataset.
 //!
-//! The scan costs about one read of the file from the page cache (70 ms for 400 MB here).
-//! What stays out of reach: references held in attributes and compact or chunked datasets (only
-//! their collections are checked), and corrupt object headers, which libhdf5 parses on opening.
+//! A reference must name an object that exists, of exactly the string's length, and no string
+//! may be longer than the file. The scan costs about one read of the file from the page cache
+//! (70 ms for 400 MB here). What stays out of reach: references in compact or chunked datasets
+//! (their collections are checked), and corrupt object headers, which libhdf5 parses itself on
+//! opening an object. A byte pattern that merely looks like a string attribute is checked as one;
+//! in a valid file that takes the attribute header, a 16-byte datatype encoding and consistent
+//! sizes by chance.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -58,6 +65,11 @@ impl Widths {
     /// An object header: index (2), reference count (2), reserved (4), size.
     fn object_header(self) -> u64 {
         8 + self.lengths as u64
+    }
+
+    /// A string reference: its length (4), the collection's address, the object's index (4).
+    fn reference(self) -> u64 {
+        8 + self.offsets as u64
     }
 }
 
@@ -228,41 +240,221 @@ fn walk(bytes: &[u8], w: Widths) -> std::result::Result<HashMap<u64, u64>, Strin
     Ok(objects)
 }
 
-/// Checks every global heap collection in the HDF5 file at `path` before libhdf5 may read one
-/// (see the module's documentation). Collections are found by their signature: a reference may
-/// name any address, and libhdf5 loads whatever starts with `GCOL` and version 1 there.
+/// Checks every global heap collection in the HDF5 file at `path`, and the string references of
+/// every variable-length string attribute, before libhdf5 may read one (see the module's
+/// documentation). Collections are found by their signature: a reference may name any address,
+/// and libhdf5 loads whatever starts with `GCOL` and version 1 there. Attributes are found by the
+/// 8-byte encoding of their datatype, then the attribute message header before it.
 pub(crate) fn check_file(path: &Path) -> Result<()> {
     let mut src = Source::open(path)?;
-    let Some(widths) = src.widths()? else {
+    let Some(w) = src.widths()? else {
         return Ok(());
     };
     let finder = memchr::memmem::Finder::new(COLLECTION);
-    // Blocks overlap by one byte less than the signature, so none is split unseen; a signature
+    // Blocks overlap by as much as the longer signature (8 bytes), so none is split unseen; one
     // in the overlap is found twice and checked once.
     const BLOCK: u64 = 1 << 20;
-    let overlap = COLLECTION.len() as u64 - 1;
+    const OVERLAP: u64 = 8;
     let mut start = 0u64;
-    let mut checked_up_to = None;
+    let (mut collections_to, mut types_to) = (None, None);
+    let mut memo = HashMap::new();
     while start < src.len {
         let n = BLOCK.min(src.len - start);
         let block = src.read(start, n)?;
         for at in finder.find_iter(&block).map(|i| start + i as u64) {
-            if checked_up_to.is_none_or(|c| at > c) {
-                src.collection(at, widths)?;
-                checked_up_to = Some(at);
+            if collections_to.is_none_or(|c| at > c) {
+                src.collection(at, w)?;
+                collections_to = Some(at);
+            }
+        }
+        // A variable-length string datatype: class 9 (versions 1–3) and type "string" in its
+        // first bytes, then its size, a reference's.
+        for i in memchr::memchr3_iter(0x19, 0x29, 0x39, &block) {
+            let at = start + i as u64;
+            let is_type = block.get(i..i + 8).is_some_and(|t| {
+                t[1] & 0x0f == 1
+                    && t[3] == 0
+                    && u64::from(u32::from_le_bytes([t[4], t[5], t[6], t[7]])) == w.reference()
+            });
+            if is_type && types_to.is_none_or(|c| at > c) {
+                if let Some(attr) = src.attribute_before(at, w)? {
+                    let what = format!("attribute '{}' at byte {}", attr.name, attr.data);
+                    src.references(attr.data, attr.count, w, &what, &mut memo)?;
+                }
+                types_to = Some(at);
             }
         }
         if start + n >= src.len {
             break;
         }
-        start += n - overlap;
+        start += n - OVERLAP;
     }
     Ok(())
 }
 
+/// An attribute message holding variable-length strings, as found in the file.
+struct AttributeAt {
+    name: String,
+    /// Where its references start.
+    data: u64,
+    /// How many there are.
+    count: u64,
+}
+
+impl Source<'_> {
+    /// The attribute message whose datatype starts at `dt`, if the bytes before it are one
+    /// (HDF5 File Format Specification 3.0, IV.A.2.m): version 1 pads the name, datatype and
+    /// dataspace to 8 bytes; versions 2 and 3 do not, and 3 adds an encoding byte. `None` for
+    /// a datatype elsewhere (a dataset's), a shared datatype or dataspace, or anything that does
+    /// not hold together — libhdf5 reads no strings from those through this attribute.
+    fn attribute_before(&mut self, dt: u64, w: Widths) -> Result<Option<AttributeAt>> {
+        const MAX_NAME: u64 = 1024;
+        let from = dt.saturating_sub(MAX_NAME + 9);
+        let before = self.read(from, dt - from)?;
+        let u16_at = |b: &[u8], i: usize| u64::from(u16::from_le_bytes([b[i], b[i + 1]]));
+        let end = before.len();
+        let mut found = None;
+        for ns in 1..=(end.saturating_sub(8)) {
+            // (version, header length, name length as stored)
+            for (version, head) in [(1u8, 8usize), (2, 8), (3, 9)] {
+                let stored = if version == 1 {
+                    align(ns as u64) as usize
+                } else {
+                    ns
+                };
+                let Some(h) = end.checked_sub(stored + head) else {
+                    continue;
+                };
+                let b = &before[h..];
+                let name = &b[head..head + ns];
+                let holds = b[0] == version
+                    && u16_at(b, 2) == ns as u64
+                    && (version == 1 && b[1] == 0 || version > 1 && b[1] & 3 == 0)
+                    && name[ns - 1] == 0
+                    && !name[..ns - 1].contains(&0);
+                if holds {
+                    let name = String::from_utf8_lossy(&name[..ns - 1]).into_owned();
+                    found = Some((version, name, u16_at(b, 4), u16_at(b, 6)));
+                    break;
+                }
+            }
+            if found.is_some() {
+                break;
+            }
+        }
+        let Some((version, name, dt_size, ds_size)) = found else {
+            return Ok(None);
+        };
+        let padded = |n: u64| if version == 1 { align(n) } else { n };
+        let ds = dt + padded(dt_size);
+        // The dataspace message (IV.A.2.b): version 1 puts the sizes after 8 bytes, version 2
+        // after 4, with a type byte (0 scalar, 1 simple, 2 null).
+        let space_len = (8 + 32 * w.lengths as u64).min(self.len.saturating_sub(ds));
+        if space_len < 4 {
+            return Ok(None);
+        }
+        let space = self.read(ds, space_len)?;
+        let (rank, kind) = (space[1] as usize, space[3]);
+        let dims_at = if space[0] == 1 { 8 } else { 4 };
+        let count = match space[0] {
+            2 if kind == 0 => Some(1),
+            2 if kind == 2 => Some(0),
+            1 | 2 => (0..rank).try_fold(1u64, |c, d| {
+                let at = dims_at as usize + d * w.lengths;
+                c.checked_mul(decode(space.get(at..at + w.lengths)?)?)
+            }),
+            _ => None,
+        };
+        let Some(count) = count else {
+            return Ok(None);
+        };
+        Ok(Some(AttributeAt {
+            name,
+            data: ds + padded(ds_size),
+            count,
+        }))
+    }
+
+    /// Checks `count` string references at `at` (`what` names them in errors) against the
+    /// collections they name: a string no longer than the file, an object that exists, of exactly
+    /// the string's length. `memo` keeps the collections already walked.
+    fn references(
+        &mut self,
+        at: u64,
+        count: u64,
+        w: Widths,
+        what: &str,
+        memo: &mut HashMap<u64, HashMap<u64, u64>>,
+    ) -> Result<()> {
+        let bytes = count
+            .checked_mul(w.reference())
+            .filter(|&n| at.checked_add(n).is_some_and(|end| end <= self.len));
+        let Some(bytes) = bytes else {
+            return Err(Error::file(
+                self.path,
+                format!(
+                    "{what}: {count} string references of {} bytes do not fit in the file ({} \
+                     bytes), so the file is refused",
+                    w.reference(),
+                    self.len
+                ),
+            ));
+        };
+        let raw = self.read(at, bytes)?;
+        for (i, r) in raw.chunks_exact(w.reference() as usize).enumerate() {
+            let length = u64::from(u32::from_le_bytes([r[0], r[1], r[2], r[3]]));
+            let heap = decode(&r[4..4 + w.offsets]).unwrap_or(u64::MAX);
+            let tail = &r[4 + w.offsets..];
+            let index = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+            if heap == 0 {
+                continue; // a null string: nothing is read
+            }
+            let path = self.path;
+            let bad = |message: String| {
+                Error::file(
+                    path,
+                    format!(
+                        "{what}: string {i} {message}; the HDF5 library would crash or allocate \
+                         that much reading it, so the file is refused"
+                    ),
+                )
+            };
+            if length > self.len {
+                return Err(bad(format!(
+                    "declares {length} bytes in a file of {} bytes",
+                    self.len
+                )));
+            }
+            let signature = COLLECTION.len() as u64;
+            if heap.checked_add(signature).is_none_or(|e| e > self.len)
+                || self.read(heap, signature)? != COLLECTION[..]
+            {
+                continue; // not a collection: libhdf5 refuses it by its signature
+            }
+            let objects = match memo.entry(heap) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(self.collection(heap, w)?),
+            };
+            match objects.get(&index) {
+                Some(&size) if size == length => {}
+                Some(&size) => {
+                    return Err(bad(format!(
+                        "declares {length} bytes but its heap object {index} holds {size}"
+                    )))
+                }
+                None => {
+                    return Err(bad(format!(
+                        "names heap object {index}, which its collection at byte {heap} lacks"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Checks each string reference of the variable-length string dataset `ds` (named `object` in
-/// errors) against the collection it names, before libhdf5 reads it: a string no longer than
-/// the file, an object that exists, of exactly the string's length. Datasets stored compact or
+/// errors) against the collection it names, before libhdf5 reads it. Datasets stored compact or
 /// chunked are left to [`check_file`]'s collection check (libhdf5 gives no address for them).
 pub(crate) fn check_dataset_strings(path: &Path, ds: &hdf5::Dataset, object: &str) -> Result<()> {
     let Some(at) = ds.offset() else {
@@ -272,73 +464,19 @@ pub(crate) fn check_dataset_strings(path: &Path, ds: &hdf5::Dataset, object: &st
     let Some(w) = src.widths()? else {
         return Ok(());
     };
-    let reference = 4 + w.offsets as u64 + 4;
     let count = ds.size() as u64;
-    let bytes = count
-        .checked_mul(reference)
-        .filter(|&n| at.checked_add(n).is_some_and(|end| end <= src.len) && n <= ds.storage_size());
-    let Some(bytes) = bytes else {
+    if count.saturating_mul(w.reference()) > ds.storage_size() {
         return Err(Error::file(
             path,
             format!(
-                "{object}: {count} string references of {reference} bytes at byte {at} do not \
-                 fit the dataset's {} stored bytes in a file of {} bytes",
-                ds.storage_size(),
-                src.len
+                "{object}: {count} string references of {} bytes do not fit the dataset's {} \
+                 stored bytes",
+                w.reference(),
+                ds.storage_size()
             ),
         ));
-    };
-    let raw = src.read(at, bytes)?;
-    let mut collections: HashMap<u64, HashMap<u64, u64>> = HashMap::new();
-    for (i, r) in raw.chunks_exact(reference as usize).enumerate() {
-        let length = u64::from(u32::from_le_bytes([r[0], r[1], r[2], r[3]]));
-        let heap = decode(&r[4..4 + w.offsets]).unwrap_or(u64::MAX);
-        let tail = &r[4 + w.offsets..];
-        let index = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
-        if heap == 0 {
-            continue; // a null string: nothing is read
-        }
-        let bad = |what: String| {
-            Error::file(
-                path,
-                format!(
-                    "{object}: string {i} {what}; the HDF5 library would crash or allocate that \
-                     much reading it, so the file is refused"
-                ),
-            )
-        };
-        if length > src.len {
-            return Err(bad(format!(
-                "declares {length} bytes in a file of {} bytes",
-                src.len
-            )));
-        }
-        if heap
-            .checked_add(COLLECTION.len() as u64)
-            .is_none_or(|e| e > src.len)
-            || src.read(heap, COLLECTION.len() as u64)? != COLLECTION[..]
-        {
-            continue; // not a collection: libhdf5 refuses it by its signature
-        }
-        let objects = match collections.entry(heap) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(src.collection(heap, w)?),
-        };
-        match objects.get(&index) {
-            Some(&size) if size == length => {}
-            Some(&size) => {
-                return Err(bad(format!(
-                    "declares {length} bytes but its heap object {index} holds {size}"
-                )))
-            }
-            None => {
-                return Err(bad(format!(
-                    "names heap object {index}, which its collection at byte {heap} lacks"
-                )))
-            }
-        }
     }
-    Ok(())
+    src.references(at, count, w, object, &mut HashMap::new())
 }
 
 #[cfg(test)]

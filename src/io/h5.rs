@@ -79,7 +79,8 @@ pub fn read_str_attr(loc: &hdf5::Location, ctx: &Ctx, name: &str) -> Result<Stri
         .attr(name)
         .map_err(|_| ctx.err(format!("missing attribute '{name}'")))?;
     let bad = |e: hdf5::Error| ctx.err(format!("attribute '{name}': {e}"));
-    let desc = attr.dtype().and_then(|t| t.to_descriptor()).map_err(bad)?;
+    let desc = descriptor(&attr.dtype().map_err(bad)?)
+        .map_err(|m| ctx.err(format!("attribute '{name}' is {m}")))?;
     match desc {
         TypeDescriptor::VarLenUnicode => Ok(attr
             .read_scalar::<VarLenUnicode>()
@@ -130,7 +131,8 @@ fn read_one_str_list(loc: &hdf5::Location, ctx: &Ctx, name: &str) -> Result<Vec<
         .attr(name)
         .map_err(|_| ctx.err(format!("missing attribute '{name}'")))?;
     let bad = |e: hdf5::Error| ctx.err(format!("attribute '{name}': {e}"));
-    let desc = attr.dtype().and_then(|t| t.to_descriptor()).map_err(bad)?;
+    let desc = descriptor(&attr.dtype().map_err(bad)?)
+        .map_err(|m| ctx.err(format!("attribute '{name}' is {m}")))?;
     let size = attr.space().map_err(bad)?.size();
     if let Some(strings) = read_var_len_strings(&attr, &desc) {
         return strings.map_err(bad);
@@ -150,6 +152,39 @@ fn read_one_str_list(loc: &hdf5::Location, ctx: &Ctx, name: &str) -> Result<Vec<
         _ if size == 0 => Ok(Vec::new()),
         other => Err(ctx.err(format!("attribute '{name}' is {other:?}, expected strings"))),
     }
+}
+
+/// The type descriptor of a dataset's or attribute's datatype, refusing enumerations and
+/// compound types (somnet reads neither) before they are described: the HDF5 bindings build
+/// their member names from the file's bytes without checking them, and a name that is not UTF-8
+/// would make an invalid `String`.
+pub fn descriptor(dtype: &hdf5::Datatype) -> std::result::Result<TypeDescriptor, String> {
+    use hdf5_metno_sys::h5i::hid_t;
+    use hdf5_metno_sys::h5t::{H5T_class_t, H5Tclose, H5Tget_class, H5Tget_super};
+    /// What makes the type refused, looking through arrays and sequences (nesting bounded).
+    fn with_names(id: hid_t, depth: u32) -> Option<&'static str> {
+        // SAFETY: `id` is a valid datatype identifier for the duration of the call; the super
+        // type opened here is closed before returning.
+        match unsafe { H5Tget_class(id) } {
+            H5T_class_t::H5T_ENUM => Some("an enumeration"),
+            H5T_class_t::H5T_COMPOUND => Some("a compound type"),
+            H5T_class_t::H5T_ARRAY | H5T_class_t::H5T_VLEN if depth < 8 => unsafe {
+                let base = H5Tget_super(id);
+                if base < 0 {
+                    return Some("an array of an unreadable type");
+                }
+                let found = with_names(base, depth + 1);
+                H5Tclose(base);
+                found
+            },
+            H5T_class_t::H5T_ARRAY | H5T_class_t::H5T_VLEN => Some("a type nested too deeply"),
+            _ => None,
+        }
+    }
+    if let Some(kind) = hdf5::sync::sync(|| with_names(dtype.id(), 0)) {
+        return Err(format!("{kind}, which somnet does not read"));
+    }
+    dtype.to_descriptor().map_err(|e| e.to_string())
 }
 
 /// The values of an attribute or dataset of variable-length strings (UTF-8 or ASCII, as h5py
@@ -278,6 +313,10 @@ pub fn read_f32(group: &hdf5::Group, ctx: &Ctx, name: &str) -> Result<ArrayD<f32
 /// file when stored uncompressed (contiguous or compact) and against [`crate::limits`] in any
 /// case; the error names the file, the object, the dataset and the sizes.
 pub fn check_size(ds: &hdf5::Dataset, ctx: &Ctx, name: &str) -> Result<()> {
+    let dtype = ds
+        .dtype()
+        .map_err(|e| ctx.err(format!("dataset '{name}': {e}")))?;
+    descriptor(&dtype).map_err(|m| ctx.err(format!("dataset '{name}' is {m}")))?;
     let shape = ds.shape();
     let field = format!("{}: dataset '{name}' of shape {shape:?}", ctx.object);
     let values = shape
@@ -311,6 +350,16 @@ pub fn check_size(ds: &hdf5::Dataset, ctx: &Ctx, name: &str) -> Result<()> {
             &ctx.path,
             &format!("{field}: {chunks} chunks of {chunk:?}"),
             chunks.saturating_mul(CHUNK_RECORD_BYTES),
+        )?;
+        // libhdf5 allocates a whole chunk to read any part of it.
+        let chunk_bytes = chunk
+            .iter()
+            .try_fold(stored, |a, &c| a.checked_mul(c as u128))
+            .unwrap_or(u128::MAX);
+        crate::limits::check(
+            &ctx.path,
+            &format!("{field}: one chunk of {chunk:?}"),
+            chunk_bytes,
         )?;
     } else {
         crate::limits::check_in_file(&ctx.path, &field, values * stored, file_len(&ctx.path))?;

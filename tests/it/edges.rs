@@ -104,3 +104,44 @@ fn nan_or_infinite_inputs_are_refused_by_name() {
         "{err}"
     );
 }
+
+#[test]
+fn synaptic_event_counts_run_past_two_to_the_32() {
+    // Counters that would wrap in long runs: 2 048 sources firing every step into 2 048 targets,
+    // all to all, for 1 100 steps deliver 4.6 × 10⁹ events — past 2³² (4.29 × 10⁹), where a
+    // 32-bit counter wraps. Step indices, spike counts and event counts are 64-bit, so 10⁹ steps
+    // or 10¹² events are 0.00000005 % of their range; this checks the event path end to end.
+    use somnet::network::{Connection, Connector, Weights};
+    use somnet::neuron::{IafParams, Port};
+    let (n, steps) = (2048usize, 1100u64);
+    let mut net = Network::new(NetworkConfig {
+        dt_ms: 1.0,
+        seed: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    let every_step: Vec<f64> = (1..=steps).map(|t| t as f64 - 1.0).collect();
+    let src = net.add_spike_source("src", &vec![every_step; n]).unwrap();
+    let integrator = NeuronModel::Iaf(IafParams {
+        v_th_mv: 1e9,
+        v_rest_mv: 0.0,
+        reset: Reset::BySubtraction,
+        t_ref_ms: 0.0,
+    });
+    let tgt = net
+        .add_population("tgt", n, integrator, vec![Port::Delta])
+        .unwrap();
+    // 1/1024 per event: each step adds exactly 2 to every target, so sums stay exact.
+    net.connect(
+        src,
+        tgt,
+        Connection::new(Connector::AllToAll, Weights::Constant(1.0 / 1024.0)),
+    )
+    .unwrap();
+    net.run(steps + 1).unwrap();
+    let expected = (n * n) as u64 * steps;
+    assert!(expected > u32::MAX as u64);
+    assert_eq!(net.n_events(), expected);
+    let v = net.state(tgt, StateVar::V).unwrap();
+    assert!(v.iter().all(|&x| x == 2.0 * steps as f32), "{:?}", &v[..4]);
+}

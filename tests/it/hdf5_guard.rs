@@ -80,6 +80,38 @@ fn a_collection_declared_past_the_end_of_the_file_is_refused() {
     assert!(err.contains("past the end of the file"), "{err}");
 }
 
+#[test]
+fn a_string_attribute_naming_a_missing_heap_object_is_refused_by_its_name() {
+    // Attribute values live in object headers, out of reach of libhdf5's API; somnet finds each
+    // variable-length string attribute by its encoding. Here the reference of the root attribute
+    // 'format' ("somnet-model", 12 bytes) is pointed at heap object 999: libhdf5 1.10 would read
+    // through a null object (a segmentation fault, `regressions/hdf5_file/libhdf5-crash-af93…`).
+    let path = model_file("attribute.h5");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = collection_at(&bytes);
+    // The heap object holding the 12 bytes, and its index.
+    let text = bytes
+        .windows(12)
+        .position(|w| w == b"somnet-model")
+        .expect("the format string in the heap");
+    let index = u16::from_le_bytes([bytes[text - 16], bytes[text - 15]]) as u32;
+    let mut reference = Vec::new();
+    reference.extend_from_slice(&12u32.to_le_bytes());
+    reference.extend_from_slice(&(at as u64).to_le_bytes());
+    reference.extend_from_slice(&index.to_le_bytes());
+    let r = bytes
+        .windows(16)
+        .position(|w| w == reference.as_slice())
+        .expect("the attribute's reference");
+    bytes[r + 12..r + 16].copy_from_slice(&999u32.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let err = somnet::io::load_model(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("attribute 'format'") && err.contains("names heap object 999"),
+        "{err}"
+    );
+}
+
 /// A copy of a NIR file written by somnet, and the file offset of the string reference of the
 /// `type` of its node `input` (a contiguous scalar string dataset, as h5py writes them too).
 fn nir_with_type_reference(name: &str) -> (PathBuf, usize) {

@@ -350,7 +350,11 @@ fn read_metadata(group: &hdf5::Group, ctx: &Ctx) -> Result<BTreeMap<String, Meta
         let Ok(ds) = meta.dataset(&name) else {
             continue;
         };
-        let Ok(desc) = ds.dtype().and_then(|t| t.to_descriptor()) else {
+        let Some(desc) = ds
+            .dtype()
+            .ok()
+            .and_then(|t| crate::io::h5::descriptor(&t).ok())
+        else {
             continue;
         };
         let value = match desc {
@@ -389,11 +393,13 @@ fn read_string(ds: &hdf5::Dataset, ctx: &Ctx, name: &str) -> Result<String> {
 
 fn read_strings(ds: &hdf5::Dataset, ctx: &Ctx, name: &str) -> Result<Vec<String>> {
     let bad = |e: hdf5::Error| ctx.err(format!("dataset '{name}': {e}"));
-    let desc = ds.dtype().and_then(|t| t.to_descriptor()).map_err(bad)?;
+    let desc = crate::io::h5::descriptor(&ds.dtype().map_err(bad)?)
+        .map_err(|m| ctx.err(format!("dataset '{name}' is {m}")))?;
     if matches!(
         desc,
         TypeDescriptor::VarLenUnicode | TypeDescriptor::VarLenAscii
     ) {
+        check_size(ds, ctx, name)?;
         let object = format!("{}: dataset '{name}'", ctx.object);
         crate::io::global_heap::check_dataset_strings(&ctx.path, ds, &object)?;
     }
@@ -535,7 +541,8 @@ impl<'a> Fields<'a> {
         let ds = self.dataset(name)?;
         let is_text = ds
             .dtype()
-            .and_then(|t| t.to_descriptor())
+            .ok()
+            .and_then(|t| crate::io::h5::descriptor(&t).ok())
             .map(|d| {
                 matches!(
                     d,
