@@ -263,7 +263,9 @@ pub(crate) fn check_file(path: &Path) -> Result<()> {
         let block = src.read(start, n)?;
         for at in finder.find_iter(&block).map(|i| start + i as u64) {
             if collections_to.is_none_or(|c| at > c) {
-                src.collection(at, w)?;
+                if let Entry::Vacant(e) = memo.entry(at) {
+                    e.insert(src.collection(at, w)?);
+                }
                 collections_to = Some(at);
             }
         }
