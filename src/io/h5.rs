@@ -178,7 +178,39 @@ pub fn descriptor(dtype: &hdf5::Datatype) -> std::result::Result<TypeDescriptor,
                 found
             },
             H5T_class_t::H5T_ARRAY | H5T_class_t::H5T_VLEN => Some("a type nested too deeply"),
+            H5T_class_t::H5T_INTEGER | H5T_class_t::H5T_FLOAT if !bits_fit(id) => {
+                Some("a number type whose bit fields do not fit its size")
+            }
             _ => None,
+        }
+    }
+    /// Whether a number type's bits lie inside its bytes (and a float's sign, exponent and
+    /// mantissa inside its precision): libhdf5 1.10 converts from corrupt ones with fixed-size
+    /// stack buffers (`H5T__bit_get_d`: stack smashing, found by the `hdf5_file` campaign).
+    fn bits_fit(id: hid_t) -> bool {
+        use hdf5_metno_sys::h5t::{H5Tget_fields, H5Tget_offset, H5Tget_precision, H5Tget_size};
+        // SAFETY: `id` is a valid integer or float datatype identifier; H5Tget_fields writes
+        // five sizes through the pointers given.
+        unsafe {
+            let (size, precision) = (H5Tget_size(id), H5Tget_precision(id));
+            let Ok(offset) = usize::try_from(H5Tget_offset(id)) else {
+                return false;
+            };
+            if size == 0 || size > 16 || precision == 0 || offset + precision > 8 * size {
+                return false;
+            }
+            if H5Tget_class(id) != H5T_class_t::H5T_FLOAT {
+                return true;
+            }
+            let (mut spos, mut epos, mut esize, mut mpos, mut msize) = (0, 0, 0, 0, 0);
+            if H5Tget_fields(id, &mut spos, &mut epos, &mut esize, &mut mpos, &mut msize) < 0 {
+                return false;
+            }
+            spos < precision
+                && (1..=32).contains(&esize)
+                && epos + esize <= precision
+                && (1..=precision).contains(&msize)
+                && mpos + msize <= precision
         }
     }
     if let Some(kind) = hdf5::sync::sync(|| with_names(dtype.id(), 0)) {
@@ -216,13 +248,14 @@ fn read_fixed_strings(
     let dtype = attr.dtype().map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; (n * count).max(1)];
     // SAFETY: the memory type is the attribute's own fixed-length string type and the buffer holds
-    // `count` elements of `n` bytes, which is what H5Aread writes.
-    let status = unsafe {
+    // `count` elements of `n` bytes, which is what H5Aread writes. Under the bindings' lock:
+    // libhdf5 is not thread-safe.
+    let status = hdf5::sync::sync(|| unsafe {
         let mem = hdf5_metno_sys::h5t::H5Tcopy(dtype.id());
         let s = H5Aread(attr.id(), mem, buf.as_mut_ptr().cast());
         H5Tclose(mem);
         s
-    };
+    });
     if status < 0 {
         return Err("cannot read the fixed-length strings".into());
     }
@@ -268,6 +301,10 @@ pub fn read_num_attr(loc: &hdf5::Location, ctx: &Ctx, name: &str) -> Result<Vec<
     let attr = loc
         .attr(name)
         .map_err(|_| ctx.err(format!("missing attribute '{name}'")))?;
+    let dtype = attr
+        .dtype()
+        .map_err(|e| ctx.err(format!("attribute '{name}': {e}")))?;
+    descriptor(&dtype).map_err(|m| ctx.err(format!("attribute '{name}' is {m}")))?;
     // Attribute values lie in the file uncompressed.
     let count = attr.space().map(|s| s.size()).unwrap_or(0) as u128;
     crate::limits::check_in_file(
