@@ -36,6 +36,7 @@ from ._studies import incremental, sleep, sweep
 from ._somnet import (
     IF,
     LIF,
+    Conductance,
     Delta,
     Exponential,
     Izhikevich,
@@ -54,6 +55,7 @@ from ._somnet import (
 __all__ = [
     "IF",
     "LIF",
+    "Conductance",
     "Delta",
     "Exponential",
     "Izhikevich",

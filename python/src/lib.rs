@@ -57,6 +57,7 @@ fn _somnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<models_neuron::Izhikevich>()?;
     m.add_class::<models_neuron::Delta>()?;
     m.add_class::<models_neuron::Exponential>()?;
+    m.add_class::<models_neuron::Conductance>()?;
     m.add_class::<models_neuron::Uniform>()?;
     m.add_class::<models_neuron::Normal>()?;
     Ok(())

@@ -193,7 +193,26 @@ impl Exponential {
     }
 }
 
-/// The ports of a list of `Delta()` / `Exponential(tau_ms)`.
+/// A receptor port (LIF only) whose weights jump a conductance, in units of the leak conductance,
+/// that decays with `tau_ms` and pulls the membrane towards `e_rev_mv`.
+#[pyclass(name = "Conductance", module = "somnet", frozen)]
+#[derive(Clone)]
+pub struct Conductance {
+    #[pyo3(get)]
+    tau_ms: f32,
+    #[pyo3(get)]
+    e_rev_mv: f32,
+}
+
+#[pymethods]
+impl Conductance {
+    #[new]
+    fn new(tau_ms: f32, e_rev_mv: f32) -> Self {
+        Conductance { tau_ms, e_rev_mv }
+    }
+}
+
+/// The ports of a list of `Delta()` / `Exponential(tau_ms)` / `Conductance(tau_ms, e_rev_mv)`.
 pub fn ports(items: &[Bound<'_, PyAny>]) -> PyResult<Vec<Port>> {
     items
         .iter()
@@ -205,9 +224,15 @@ pub fn ports(items: &[Bound<'_, PyAny>]) -> PyResult<Vec<Port>> {
                 Ok(Port::Exponential {
                     tau_ms: e.get().tau_ms,
                 })
+            } else if let Ok(c) = p.cast::<Conductance>() {
+                Ok(Port::Conductance {
+                    tau_ms: c.get().tau_ms,
+                    e_rev_mv: c.get().e_rev_mv,
+                })
             } else {
                 Err(value(format!(
-                    "ports[{i}]: expected somnet.Delta() or somnet.Exponential(tau_ms)"
+                    "ports[{i}]: expected somnet.Delta(), somnet.Exponential(tau_ms) or \
+                     somnet.Conductance(tau_ms, e_rev_mv)"
                 )))
             }
         })

@@ -408,7 +408,35 @@ impl PyNetwork {
         self.net.set_v_uniform(pop, low_mv, high_mv).or_py()
     }
 
-    /// A state variable (`v`, `u`, or `syn0`, `syn1`, … for exponential ports) of every neuron.
+    /// Sets a state variable (`v`, `u`, or `syn0`, `syn1`, … for the ports with a variable) of
+    /// every neuron of `pop` (one value each).
+    fn set_state(
+        &mut self,
+        pop: &Bound<'_, PyAny>,
+        var: &str,
+        values: PyReadonlyArray1<'_, f32>,
+    ) -> PyResult<()> {
+        let pop = population(pop, "pop")?;
+        let values = values.as_array().to_vec();
+        self.net.set_state(pop, state_var(var)?, &values).or_py()
+    }
+
+    /// Draws a state variable of every neuron of `pop` from N(mean, std²) (seeded).
+    fn set_state_normal(
+        &mut self,
+        pop: &Bound<'_, PyAny>,
+        var: &str,
+        mean: f32,
+        std: f32,
+    ) -> PyResult<()> {
+        let pop = population(pop, "pop")?;
+        self.net
+            .set_state_normal(pop, state_var(var)?, mean, std)
+            .or_py()
+    }
+
+    /// A state variable (`v`, `u`, or `syn0`, `syn1`, … for the ports with a variable) of every
+    /// neuron.
     fn state<'py>(
         &self,
         py: Python<'py>,

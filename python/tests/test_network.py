@@ -21,6 +21,34 @@ def cuba(n, seed, threads=0):
     return net, pop
 
 
+def coba(n, seed):
+    """COBA (Brette et al. 2007, benchmark 1) exactly as the library's benchmark builds it."""
+    net = somnet.Network(dt_ms=0.1, seed=seed, max_delay_ms=1.0)
+    lif = somnet.LIF(tau_mem_ms=20.0, v_rest_mv=-60.0, v_th_mv=-50.0, v_reset_mv=-60.0, t_ref_ms=5.0)
+    ports = [somnet.Conductance(5.0, 0.0), somnet.Conductance(10.0, -80.0)]
+    pop = net.add_population("coba", n, lif, ports=ports)
+    net.set_v_uniform(pop, -60.0, -50.0)
+    # Conductances in units of the 10 nS leak: (4 + 1.5 N(0,1))·10 nS and (20 + 12 N(0,1))·10 nS.
+    net.set_state_normal(pop, "syn0", 4.0, 1.5)
+    net.set_state_normal(pop, "syn1", 20.0, 12.0)
+    n_exc, p = n * 4 // 5, min(80.0 / n, 1.0)
+    net.connect(pop[:n_exc], pop, p=p, weight=0.6, delay_steps=1, port=0, name="exc")
+    net.connect(pop[n_exc:], pop, p=p, weight=6.7, delay_steps=1, port=1, name="inh")
+    return net, pop
+
+
+def test_coba_from_python_has_the_spike_digest_of_the_cli(cli):
+    net, pop = coba(2000, 4)
+    net.run(100.0)
+    expected = cli("bench", "coba", "--n", 2000, "--t-ms", 100, "--seed", 4)
+    assert net.spike_digest() == expected["spike_digest"]
+    assert net.n_spikes == expected["spikes"] > 0
+    # A conductance cannot be negative: the weight is refused, naming the port.
+    with pytest.raises(somnet.SomnetError, match="conductance"):
+        net2, pop2 = coba(100, 1)
+        net2.connect(pop2, pop2, p=0.1, weight=-1.0, delay_steps=1, port=0)
+
+
 @pytest.mark.parametrize("n, seed", [(4000, 3), (1000, 1)])
 def test_cuba_from_python_has_the_spike_digest_of_the_cli(cli, n, seed):
     net, _ = cuba(n, seed)

@@ -2,11 +2,13 @@
 //!
 //! - [`cuba`]: the current-based LIF network of Vogels & Abbott (2005), benchmark 2 of Brette et
 //!   al. (2007).
+//! - [`coba`]: its conductance-based version, benchmark 1 of Brette et al. (2007).
 //! - [`izhikevich`]: the pulse-coupled network of Izhikevich (2003), Fig. 3.
 //! - [`pair`]: two LIF neurons, for spike-time comparisons with other simulators.
 //!
 //! [`run`] builds one, simulates it and returns the record that `somnet bench` prints.
 
+pub mod coba;
 pub mod cuba;
 pub mod izhikevich;
 pub mod pair;
@@ -23,6 +25,8 @@ use crate::network::Network;
 pub enum Benchmark {
     /// CUBA (LIF, exponential currents, dt 0.1 ms).
     Cuba,
+    /// COBA (LIF, exponential conductances, dt 0.1 ms).
+    Coba,
     /// Izhikevich 2003 (dt 1 ms).
     Izhikevich,
 }
@@ -32,6 +36,7 @@ impl Benchmark {
     pub fn build(self, n: usize, seed: u64) -> Result<Network> {
         match self {
             Benchmark::Cuba => cuba::build(n, seed),
+            Benchmark::Coba => coba::build(n, seed),
             Benchmark::Izhikevich => izhikevich::build(n, seed),
         }
     }
@@ -41,7 +46,7 @@ impl Benchmark {
 /// synaptic events, memory) plus the spike digest and the vector level.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BenchRecord {
-    /// `cuba` or `izhikevich`.
+    /// `cuba`, `coba` or `izhikevich`.
     pub network: Benchmark,
     /// Neurons.
     pub n: usize,

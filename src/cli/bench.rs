@@ -1,4 +1,4 @@
-//! `somnet bench cuba|izhikevich --n N --threads K [--t-ms T] [--seed S]`.
+//! `somnet bench cuba|coba|izhikevich --n N --threads K [--t-ms T] [--seed S]`.
 
 use clap::{Args, ValueEnum};
 
@@ -9,13 +9,15 @@ use somnet::benchmarks::{self, Benchmark};
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Which {
     Cuba,
+    Coba,
     Izhikevich,
 }
 
 /// Arguments of `somnet bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// The network: CUBA (Brette et al. 2007, benchmark 2) or Izhikevich's 2003 network.
+    /// The network: CUBA or COBA (Brette et al. 2007, benchmarks 2 and 1) or Izhikevich's 2003
+    /// network.
     #[arg(value_enum)]
     network: Which,
     /// Number of neurons.
@@ -42,10 +44,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match lean {
         Some(exe) => {
             use std::os::unix::process::CommandExt;
-            let network = if args.network == Which::Cuba {
-                "cuba"
-            } else {
-                "izhikevich"
+            let network = match args.network {
+                Which::Cuba => "cuba",
+                Which::Coba => "coba",
+                Which::Izhikevich => "izhikevich",
             };
             super::progress::install_interrupt_handler();
             // Its own process group: a terminal's Ctrl-C reaches only this process, which passes
@@ -91,6 +93,7 @@ fn run_here(args: BenchArgs) -> anyhow::Result<()> {
     }
     let which = match args.network {
         Which::Cuba => Benchmark::Cuba,
+        Which::Coba => Benchmark::Coba,
         Which::Izhikevich => Benchmark::Izhikevich,
     };
     let record = with_threads(args.threads, || {

@@ -301,12 +301,18 @@ fn node_model(
                     ))
                 }
             };
+            if pop.ports().iter().any(|port| port.reversal_mv().is_some()) {
+                return Err(unsupported(
+                    name,
+                    "conductance ports (exported as current-based models only)",
+                ));
+            }
             let taus: Vec<f32> = pop
                 .ports()
                 .iter()
                 .filter_map(|port| match port {
                     Port::Exponential { tau_ms } => Some(*tau_ms),
-                    Port::Delta => None,
+                    Port::Delta | Port::Conductance { .. } => None,
                 })
                 .collect();
             let tau_m = p.tau_mem_ms as f64;

@@ -96,10 +96,10 @@ impl Network {
             })?;
         let buffer = match port {
             Port::Delta => 0,
-            Port::Exponential { .. } => {
+            Port::Exponential { .. } | Port::Conductance { .. } => {
                 1 + qpop.ports[..conn.port]
                     .iter()
-                    .filter(|p| matches!(p, Port::Exponential { .. }))
+                    .filter(|p| p.has_variable())
                     .count()
             }
         };
@@ -141,6 +141,7 @@ impl Network {
                     w.draw(seed, proj_id, &fake)
                 }
             };
+            check_conductance_weights(&name, port, &weights)?;
             let d = uniform_delay.expect("checked above");
             (Storage::Dense { weights }, d, d)
         } else {
@@ -148,6 +149,7 @@ impl Network {
             let n_syn = rows.post.len();
             conn.weights.validate(&name, n_syn)?;
             let weights = conn.weights.draw(seed, proj_id, &rows);
+            check_conductance_weights(&name, port, &weights)?;
             let (delays, lo, hi) = match (&conn.delay, uniform_delay) {
                 (_, Some(d)) => (None, d, d),
                 (Delay::UniformMs { low_ms, high_ms }, None) => {
@@ -440,5 +442,21 @@ impl Network {
                 p.name
             ))),
         }
+    }
+}
+
+/// A conductance cannot be negative: its weights must be ≥ 0 (inhibition comes from a reversal
+/// potential below rest, not from a negative weight).
+fn check_conductance_weights(name: &str, port: Port, weights: &[f32]) -> Result<()> {
+    if port.reversal_mv().is_none() {
+        return Ok(());
+    }
+    match weights.iter().position(|w| w.is_nan() || *w < 0.0) {
+        Some(i) => Err(Error::param(
+            format!("projection {name}: weight[{i}] onto a conductance port"),
+            weights[i],
+            "a conductance increment >= 0 (inhibition comes from the port's reversal potential)",
+        )),
+        None => Ok(()),
     }
 }

@@ -361,10 +361,7 @@ impl Network {
             ));
         }
         let block_size = block_size_for(n);
-        let n_exp = ports
-            .iter()
-            .filter(|p| matches!(p, Port::Exponential { .. }))
-            .count();
+        let n_exp = ports.iter().filter(|p| p.has_variable()).count();
         let blocks = (0..n.div_ceil(block_size))
             .map(|b| {
                 let r = b * block_size..((b + 1) * block_size).min(n);

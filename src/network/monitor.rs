@@ -10,7 +10,8 @@ pub enum StateVar {
     V,
     /// Izhikevich recovery variable.
     U,
-    /// The variable of exponential port k (counting exponential ports only).
+    /// The variable of port k, counting the ports with a variable (exponential and conductance)
+    /// only.
     Syn(usize),
 }
 

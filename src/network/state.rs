@@ -7,6 +7,7 @@ use super::{Network, PopulationId};
 use crate::error::{Error, Result};
 use crate::neuron::SpikeTest;
 use crate::rng::{stream, uniform01, Purpose};
+use rand_distr::Distribution;
 
 impl Network {
     /// Sets the membrane potential of every neuron of `pop` (one value per neuron).
@@ -117,6 +118,36 @@ impl Network {
             .map(|_| low + (high - low) * uniform01(&mut rng) as f32)
             .collect();
         self.set_v(pop, &values)
+    }
+
+    /// Draws a state variable of every neuron of `pop` from the normal distribution
+    /// N(`mean`, `std`²), from the stream (seed, initial state, pop, variable): the membrane's
+    /// uniform draw ([`Network::set_v_uniform`]) and each variable's normal draw are independent.
+    pub fn set_state_normal(
+        &mut self,
+        pop: PopulationId,
+        var: StateVar,
+        mean: f32,
+        std: f32,
+    ) -> Result<()> {
+        let p = self.pop_index(pop)?;
+        crate::error::finite("initial state mean", mean as f64)?;
+        if !(std >= 0.0 && std.is_finite()) {
+            return Err(Error::param("initial state std", std, "finite and >= 0"));
+        }
+        let chunk = match var {
+            StateVar::V => 1,
+            StateVar::U => 2,
+            StateVar::Syn(k) => 3 + k as u64,
+        };
+        let mut rng = stream(self.config.seed, Purpose::InitialState, p as u64, chunk, 0);
+        let values: Vec<f32> = (0..self.pops[p].n)
+            .map(|_| {
+                let z: f64 = rand_distr::StandardNormal.sample(&mut rng);
+                mean + std * z as f32
+            })
+            .collect();
+        self.set_state(pop, var, &values)
     }
 
     /// Reads a state variable of every neuron of `pop`.

@@ -12,6 +12,9 @@
 //! x_p(t+dt) = x_p(t)·e^(−dt/τ_p)
 //! ```
 //! where `x_p(t)` already includes this step's arrivals and `δ` is this step's delta input.
+//!
+//! A population with a conductance port is integrated by exponential Euler instead
+//! ([`super::conductance`]).
 
 use super::{collect_spikes, exp_decays, exp_taus, threshold, Port, Reset, SpikeRule, SpikeTest};
 use crate::error::Result;
@@ -84,6 +87,8 @@ pub struct LifPropagator {
     pub spike_test: SpikeTest,
     /// Refractory period in steps.
     pub refractory_steps: u32,
+    /// The exponential-Euler constants when a port is a conductance ([`super::conductance`]).
+    pub conductance: Option<super::conductance::ConductancePropagator>,
 }
 
 impl LifPropagator {
@@ -112,6 +117,11 @@ impl LifPropagator {
             reset: params.reset,
             spike_test: SpikeTest::AtLeast,
             refractory_steps: dt.steps_exact("lif.t_ref_ms", params.t_ref_ms as f64)?,
+            conductance: super::conductance::ConductancePropagator::new(
+                params.tau_mem_ms,
+                ports,
+                dt,
+            ),
         })
     }
 }
@@ -154,9 +164,6 @@ fn step_block_at<const ISA: u8, const NP: usize>(
     base: u32,
     spikes: &mut Vec<u32>,
 ) {
-    if NP == 2 && b.i_ext.is_none() && !super::general_only() {
-        return step_two_ports::<ISA, NP>(p, b, base, spikes);
-    }
     let rule = SpikeRule {
         v_th: p.v_th,
         v_fire: p.spike_test.firing_level(p.v_th),
@@ -164,6 +171,19 @@ fn step_block_at<const ISA: u8, const NP: usize>(
         reset: p.reset,
         refractory_steps: p.refractory_steps,
     };
+    if let Some(c) = &p.conductance {
+        return super::conductance::step_block_at::<ISA, NP>(
+            c,
+            &p.syn_decay,
+            rule,
+            b,
+            base,
+            spikes,
+        );
+    }
+    if NP == 2 && b.i_ext.is_none() && !super::general_only() {
+        return step_two_ports::<ISA, NP>(p, b, base, spikes);
+    }
     let (el, pmm) = (p.v_rest, p.p_mm);
     let gains = super::DriveGains {
         ext_gain: p.p_ext,

@@ -13,6 +13,10 @@
 //! - [`Port::Exponential`]: the weights jump a synaptic variable `x` that decays with `tau_ms`;
 //!   `x` drives the membrane (LIF: `x` is a voltage-equivalent R·I in mV; IF: a rate in mV/ms;
 //!   Izhikevich: a current in the model's units). Integration is exact.
+//! - [`Port::Conductance`] (LIF only): the weights jump a conductance `g` that decays with
+//!   `tau_ms` and drives the membrane towards its reversal potential `e_rev_mv`. Conductances are
+//!   in units of the leak conductance (g/g_L, dimensionless: 6 nS onto a 10 nS leak is 0.6). The
+//!   membrane is then integrated by exponential Euler ([`conductance`]).
 //!
 //! Input that arrives at step t acts on the state computed at step t: a delta input can make the
 //! neuron fire in the step it arrives, and an exponential current is integrated from the start of
@@ -24,6 +28,7 @@
 //! synaptic currents keep decaying and accumulating (as in NEST's `iaf_psc_exp` and Brian2's
 //! `unless refractory`).
 
+pub mod conductance;
 pub mod iaf;
 pub mod izhikevich;
 pub mod lif;
@@ -37,7 +42,8 @@ pub use spike_test::SpikeTest;
 use crate::error::{Error, Result};
 use crate::time::Dt;
 
-/// Most exponential ports one population may have: the step is specialised for each count.
+/// Most ports with a variable (exponential and conductance ports together) one population may
+/// have: the step is specialised for each count.
 pub const MAX_EXP_PORTS: usize = 4;
 
 /// A receptor port of a population (see the module docs).
@@ -50,6 +56,30 @@ pub enum Port {
         /// Decay time constant in ms.
         tau_ms: f32,
     },
+    /// Weights jump a conductance (in units of the leak conductance) that decays with time
+    /// constant `tau_ms` and pulls the membrane towards `e_rev_mv` (LIF only).
+    Conductance {
+        /// Decay time constant in ms.
+        tau_ms: f32,
+        /// Reversal potential in mV.
+        e_rev_mv: f32,
+    },
+}
+
+impl Port {
+    /// Whether the port keeps a decaying variable of its own (exponential and conductance ports;
+    /// their variables are numbered in port order, [`crate::network::StateVar::Syn`]).
+    pub fn has_variable(&self) -> bool {
+        !matches!(self, Port::Delta)
+    }
+
+    /// The reversal potential of a conductance port.
+    pub fn reversal_mv(&self) -> Option<f32> {
+        match self {
+            Port::Conductance { e_rev_mv, .. } => Some(*e_rev_mv),
+            _ => None,
+        }
+    }
 }
 
 /// What happens to the membrane after a spike.
@@ -103,6 +133,14 @@ impl NeuronModel {
     /// Checks every parameter (and that the ports are valid for the model).
     pub fn validate(&self, ports: &[Port]) -> Result<()> {
         validate_ports(ports)?;
+        if !matches!(self, NeuronModel::Lif(_)) {
+            if let Some(k) = ports.iter().position(|p| p.reversal_mv().is_some()) {
+                return Err(Error::Unsupported(format!(
+                    "port[{k}]: conductance ports need a leaky membrane (lif), not {}",
+                    self.name()
+                )));
+            }
+        }
         match self {
             NeuronModel::Iaf(p) => p.validate(),
             NeuronModel::Lif(p) => p.validate(),
@@ -124,20 +162,28 @@ impl NeuronModel {
     }
 }
 
-/// Checks the ports: taus positive, at most [`MAX_EXP_PORTS`] exponential ones.
+/// Checks the ports: taus positive, reversal potentials finite, at most [`MAX_EXP_PORTS`]
+/// exponential and conductance ones.
 pub fn validate_ports(ports: &[Port]) -> Result<()> {
     let mut n_exp = 0;
     for (i, port) in ports.iter().enumerate() {
-        if let Port::Exponential { tau_ms } = port {
-            crate::error::positive(&format!("port[{i}].tau_ms"), *tau_ms as f64)?;
-            n_exp += 1;
+        match port {
+            Port::Delta => continue,
+            Port::Exponential { tau_ms } => {
+                crate::error::positive(&format!("port[{i}].tau_ms"), *tau_ms as f64)?
+            }
+            Port::Conductance { tau_ms, e_rev_mv } => {
+                crate::error::positive(&format!("port[{i}].tau_ms"), *tau_ms as f64)?;
+                crate::error::finite(&format!("port[{i}].e_rev_mv"), *e_rev_mv as f64)?;
+            }
         }
+        n_exp += 1;
     }
     if n_exp > MAX_EXP_PORTS {
         return Err(Error::param(
             "ports",
             n_exp,
-            format!("at most {MAX_EXP_PORTS} exponential ports"),
+            format!("at most {MAX_EXP_PORTS} exponential and conductance ports"),
         ));
     }
     Ok(())
@@ -158,17 +204,17 @@ pub(crate) fn validate_reset(model: &'static str, reset: Reset, v_th_mv: f32) ->
     Ok(())
 }
 
-/// Decay factors `e^(−dt/τ)` of the exponential ports, in port order (delta ports skipped).
+/// Decay factors `e^(−dt/τ)` of the ports with a variable, in port order (delta ports skipped).
 pub(crate) fn exp_decays(ports: &[Port], dt: Dt) -> Vec<f32> {
     exp_taus(ports)
         .map(|tau| (-dt.ms() / tau).exp() as f32)
         .collect()
 }
 
-/// Time constants of the exponential ports, in port order.
+/// Time constants of the ports with a variable (exponential and conductance), in port order.
 pub(crate) fn exp_taus(ports: &[Port]) -> impl Iterator<Item = f64> + '_ {
     ports.iter().filter_map(|p| match p {
-        Port::Exponential { tau_ms } => Some(*tau_ms as f64),
+        Port::Exponential { tau_ms } | Port::Conductance { tau_ms, .. } => Some(*tau_ms as f64),
         Port::Delta => None,
     })
 }

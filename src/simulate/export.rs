@@ -275,11 +275,16 @@ fn neuron_node(
     n: usize,
 ) -> Result<(Neuron, &'static str, f32, f64)> {
     let full = |v: f64| ArrayD::from_elem(IxDyn(&[n]), v);
+    if ports.iter().any(|p| p.reversal_mv().is_some()) {
+        return Err(refuse(format!(
+            "population '{name}': conductance synapses (NIR has no conductance-based neuron)"
+        )));
+    }
     let taus: Vec<f64> = ports
         .iter()
         .filter_map(|p| match p {
             Port::Exponential { tau_ms } => Some(*tau_ms as f64 * 1e-3),
-            Port::Delta => None,
+            Port::Delta | Port::Conductance { .. } => None,
         })
         .collect();
     let has_delta = ports.contains(&Port::Delta);

@@ -55,6 +55,12 @@ fn cuba_is_identical_on_1_2_and_8_threads() {
 }
 
 #[test]
+fn coba_is_identical_on_1_2_and_8_threads() {
+    // Conductance ports (issue 18): the exponential-Euler step in parallel blocks.
+    assert_same_on_1_2_8("coba", &|| Benchmark::Coba.build(20_000, 11).unwrap(), 300);
+}
+
+#[test]
 fn izhikevich_with_noise_is_identical_on_1_2_and_8_threads() {
     // Fixed in-degree, per-block noise streams, two populations.
     assert_same_on_1_2_8(

@@ -369,6 +369,7 @@ fn golden_benchmark_digests() {
     };
     let got = serde_json::json!({
         "cuba_4000": digest(Benchmark::Cuba, 4000),
+        "coba_4000": digest(Benchmark::Coba, 4000),
         "izhikevich_1000": digest(Benchmark::Izhikevich, 1000),
     });
     check_json("benchmark_digests", got);

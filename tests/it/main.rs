@@ -4,6 +4,7 @@ mod ann;
 mod benchmarks;
 mod cli;
 mod common;
+mod conductance;
 mod convert;
 mod convert_options;
 mod data;
