@@ -12,9 +12,7 @@
 //! Δg_i 6.7; the membrane is integrated by exponential Euler (Brian2's script uses forward Euler).
 
 use crate::error::Result;
-use crate::network::{
-    Connection, Connector, Delay, Network, NetworkConfig, PopulationId, StateVar, Weights,
-};
+use crate::network::{Network, NetworkConfig, PopulationId, StateVar};
 use crate::neuron::{LifParams, NeuronModel, Port, Reset};
 
 /// Leak conductance (nS), Brette et al. (2007), COBA.
@@ -67,25 +65,7 @@ pub fn build(n: usize, seed: u64) -> Result<Network> {
     let scale = 10.0 / G_LEAK_NS;
     net.set_state_normal(pop, StateVar::Syn(0), 4.0 * scale, 1.5 * scale)?;
     net.set_state_normal(pop, StateVar::Syn(1), 20.0 * scale, 12.0 * scale)?;
-    let n_exc = (n * 4 / 5) as u32;
-    let p = (80.0 / n as f64).min(1.0);
-    let conn = |w: f32, port: usize, name: &str| {
-        Connection::new(Connector::FixedProbability(p), Weights::Constant(w))
-            .delay(Delay::Steps(1))
-            .port(port)
-            .named(name)
-    };
-    net.connect(
-        pop.range(0..n_exc),
-        pop,
-        conn(DG_EXC_NS / G_LEAK_NS, 0, "exc"),
-    )?;
-    if n_exc < n as u32 {
-        net.connect(
-            pop.range(n_exc..n as u32),
-            pop,
-            conn(DG_INH_NS / G_LEAK_NS, 1, "inh"),
-        )?;
-    }
+    let (w_exc, w_inh) = (DG_EXC_NS / G_LEAK_NS, DG_INH_NS / G_LEAK_NS);
+    super::connect_exc_inh(&mut net, pop, n, w_exc, w_inh)?;
     Ok(net)
 }

@@ -7,7 +7,7 @@
 //! about 64 excitatory + 16 inhibitory at every size). Expected rate: 5.6–5.7 Hz.
 
 use crate::error::Result;
-use crate::network::{Connection, Connector, Delay, Network, NetworkConfig, PopulationId, Weights};
+use crate::network::{Network, NetworkConfig, PopulationId};
 use crate::neuron::{LifParams, NeuronModel, Port, Reset};
 
 /// Excitatory weight (mV): 60 · 0.27 / 10 (Brette et al. 2007, CUBA).
@@ -44,17 +44,6 @@ pub fn build(n: usize, seed: u64) -> Result<Network> {
     ];
     let pop: PopulationId = net.add_population("cuba", n, NeuronModel::Lif(params()), ports)?;
     net.set_v_uniform(pop, -60.0, -50.0)?;
-    let n_exc = (n * 4 / 5) as u32;
-    let p = (80.0 / n as f64).min(1.0);
-    let conn = |w: f32, port: usize, name: &str| {
-        Connection::new(Connector::FixedProbability(p), Weights::Constant(w))
-            .delay(Delay::Steps(1))
-            .port(port)
-            .named(name)
-    };
-    net.connect(pop.range(0..n_exc), pop, conn(W_EXC_MV, 0, "exc"))?;
-    if n_exc < n as u32 {
-        net.connect(pop.range(n_exc..n as u32), pop, conn(W_INH_MV, 1, "inh"))?;
-    }
+    super::connect_exc_inh(&mut net, pop, n, W_EXC_MV, W_INH_MV)?;
     Ok(net)
 }

@@ -17,7 +17,7 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use crate::error::Result;
-use crate::network::Network;
+use crate::network::{Connection, Connector, Delay, Network, PopulationId, Weights};
 
 /// Which benchmark network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -121,6 +121,32 @@ pub fn run(
         interrupted: done < total,
         simd: crate::simd::level().name().to_string(),
     })
+}
+
+/// The wiring CUBA and COBA share (Brette et al. 2007): the first 80 % of the `n` neurons of `pop`
+/// (excitatory) project with weight `w_exc` onto port 0 of every neuron, the rest (inhibitory)
+/// with `w_inh` onto port 1, each pair connected with probability 80/n (in-degree about 80 at
+/// every size), acting one step later.
+fn connect_exc_inh(
+    net: &mut Network,
+    pop: PopulationId,
+    n: usize,
+    w_exc: f32,
+    w_inh: f32,
+) -> Result<()> {
+    let n_exc = (n * 4 / 5) as u32;
+    let p = (80.0 / n as f64).min(1.0);
+    let conn = |w: f32, port: usize, name: &str| {
+        Connection::new(Connector::FixedProbability(p), Weights::Constant(w))
+            .delay(Delay::Steps(1))
+            .port(port)
+            .named(name)
+    };
+    net.connect(pop.range(0..n_exc), pop, conn(w_exc, 0, "exc"))?;
+    if n_exc < n as u32 {
+        net.connect(pop.range(n_exc..n as u32), pop, conn(w_inh, 1, "inh"))?;
+    }
+    Ok(())
 }
 
 /// Peak resident set size of this process in MiB (Linux `VmHWM`), or `None` elsewhere.
