@@ -1,0 +1,163 @@
+//! Turning a block's spike flags into spike lists: the flags of 64 neurons become one bit mask in
+//! a few vector instructions, so that a sparse step skips empty chunks and a dense one costs no
+//! branch per neuron.
+
+/// Appends `base + i` to `spikes` for every neuron i flagged in `fired` (increasing), clearing the
+/// flags; `n_fired` is their number. `ISA`: see [`crate::simd`].
+#[inline(always)]
+pub(crate) fn collect_spikes<const ISA: u8>(
+    fired: &mut [u8],
+    n_fired: usize,
+    base: u32,
+    spikes: &mut Vec<u32>,
+) {
+    if n_fired == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if ISA == crate::simd::AVX512 {
+        // SAFETY: ISA = AVX512 only in code entered after the CPU was found to have AVX-512
+        // (crate::simd's contract).
+        unsafe { compress_spikes(fired, n_fired, base, spikes) };
+        return;
+    }
+    spikes.reserve(n_fired);
+    for_each_fired_at::<ISA>(fired, |i| spikes.push(base + i as u32));
+}
+
+/// [`collect_spikes`] with AVX-512: each 16-flag group's indices are packed to the front of a
+/// vector (`vpcompressd`, register form) and stored whole, advancing by the group's spike count,
+/// so a dense spike pattern costs no branch per spike.
+///
+/// # Safety
+/// The CPU must have the features of [`crate::simd::AVX512`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,avx,fma,bmi1,bmi2,lzcnt,popcnt"
+)]
+#[inline]
+unsafe fn compress_spikes(fired: &mut [u8], n_fired: usize, base: u32, spikes: &mut Vec<u32>) {
+    use std::arch::x86_64::{
+        _mm512_add_epi32, _mm512_maskz_compress_epi32, _mm512_set1_epi32, _mm512_setr_epi32,
+        _mm512_storeu_si512,
+    };
+    const GROUP: usize = 16;
+    // Room for every spike plus one whole vector store past the last.
+    spikes.reserve(n_fired + GROUP);
+    let start = spikes.len();
+    let room = spikes.capacity() - start;
+    let mut written = 0usize;
+    // SAFETY: the caller guarantees AVX-512 F. Every store writes 16 lanes at `out + written` and
+    // is preceded by a check that `written + 16 <= room`, the spare capacity reserved above, so it
+    // stays inside the allocation.
+    unsafe {
+        let out = spikes.as_mut_ptr().add(start);
+        let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        for_each_fired_chunk::<{ crate::simd::AVX512 }>(fired, |c, mask| {
+            // Every group is stored, an empty one too (it advances by 0): a skip would be a
+            // branch as unpredictable as the spikes.
+            for g in 0..CHUNK / GROUP {
+                let m = (mask >> (g * GROUP)) as u16;
+                assert!(written + GROUP <= room, "more flags than n_fired");
+                let first = base.wrapping_add((c * CHUNK + g * GROUP) as u32);
+                let idx = _mm512_add_epi32(_mm512_set1_epi32(first as i32), lanes);
+                let packed = _mm512_maskz_compress_epi32(m, idx);
+                _mm512_storeu_si512(out.add(written).cast(), packed);
+                written += m.count_ones() as usize;
+            }
+        });
+        assert_eq!(written, n_fired, "n_fired counts the flags");
+        spikes.set_len(start + written);
+    }
+}
+
+/// Flags per mask of [`for_each_fired_chunk`].
+const CHUNK: usize = 64;
+
+/// Calls `f(i)` for every non-zero `fired[i]`, in increasing i, and zeroes the flags (at the
+/// current [`crate::simd::level`]).
+#[cfg(test)]
+pub(crate) fn for_each_fired(fired: &mut [u8], f: impl FnMut(usize)) {
+    crate::simd::dispatch!(ISA => for_each_fired_at::<ISA>(fired, f))
+}
+
+/// [`for_each_fired`] inside a kernel running at `ISA`.
+#[inline(always)]
+pub(crate) fn for_each_fired_at<const ISA: u8>(fired: &mut [u8], mut f: impl FnMut(usize)) {
+    for_each_fired_chunk::<ISA>(fired, |c, mut mask| {
+        while mask != 0 {
+            f(c * CHUNK + mask.trailing_zeros() as usize);
+            mask &= mask - 1;
+        }
+    });
+}
+
+/// Calls `f(c, mask)` for every chunk c of 64 flags with a non-zero one (bit k of `mask`: flag
+/// `64c + k`), in increasing c, and zeroes the flags. Each chunk becomes its mask in a few vector
+/// instructions and an empty chunk is skipped (spikes are rare in most networks), so dense firing
+/// (converted convolution layers) costs no mispredicted branch per neuron.
+#[inline(always)]
+fn for_each_fired_chunk<const ISA: u8>(fired: &mut [u8], mut f: impl FnMut(usize, u64)) {
+    for (c, chunk) in fired.chunks_mut(CHUNK).enumerate() {
+        let mask = match <&mut [u8; CHUNK]>::try_from(&mut *chunk) {
+            Ok(full) => {
+                let mask = nonzero_mask::<ISA>(full);
+                if mask != 0 {
+                    // One vector store (a slice fill is a call to memset).
+                    *full = [0; CHUNK];
+                }
+                mask
+            }
+            Err(_) => {
+                let mask = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |m, (k, &flag)| m | (((flag != 0) as u64) << k));
+                chunk.fill(0);
+                mask
+            }
+        };
+        if mask != 0 {
+            f(c, mask);
+        }
+    }
+}
+
+/// Bit k set for every non-zero `flags[k]`.
+#[inline(always)]
+fn nonzero_mask<const ISA: u8>(flags: &[u8; 64]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if ISA >= crate::simd::AVX2 {
+        // SAFETY: ISA ≥ AVX2 only in code entered after the CPU was found to have AVX2
+        // (crate::simd's contract).
+        return unsafe { nonzero_mask_avx2(flags) };
+    }
+    flags
+        .iter()
+        .enumerate()
+        .fold(0u64, |m, (k, &flag)| m | (((flag != 0) as u64) << k))
+}
+
+/// [`nonzero_mask`] with two 32-byte compares and byte masks.
+///
+/// # Safety
+/// The CPU must have the features of [`crate::simd::AVX2`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx,fma,bmi1,bmi2,lzcnt,popcnt")]
+#[inline]
+unsafe fn nonzero_mask_avx2(flags: &[u8; 64]) -> u64 {
+    use std::arch::x86_64::{
+        _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_setzero_si256,
+    };
+    // SAFETY: the two unaligned loads read bytes 0..32 and 32..64 of a 64-byte array; the caller
+    // guarantees AVX2.
+    unsafe {
+        let zero = _mm256_setzero_si256();
+        let p = flags.as_ptr();
+        let lo = _mm256_loadu_si256(p.cast());
+        let hi = _mm256_loadu_si256(p.add(32).cast());
+        let z_lo = _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, zero)) as u32 as u64;
+        let z_hi = _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, zero)) as u32 as u64;
+        !(z_lo | (z_hi << 32))
+    }
+}
