@@ -12,6 +12,7 @@ mod interrupt;
 mod models;
 mod models_neuron;
 mod network;
+mod plasticity;
 mod simulate;
 mod studies;
 
@@ -60,6 +61,9 @@ fn _somnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<models_neuron::Conductance>()?;
     m.add_class::<models_neuron::Uniform>()?;
     m.add_class::<models_neuron::Normal>()?;
+    m.add_class::<plasticity::PyStdp>()?;
+    m.add_class::<plasticity::PyTripletStdp>()?;
+    m.add_class::<plasticity::PyRewardStdp>()?;
     Ok(())
 }
 

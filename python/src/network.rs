@@ -11,7 +11,7 @@ use pyo3::types::PySlice;
 use somnet::network::monitor::StateVar;
 use somnet::network::{
     Connection, Connector, Conv2dGeometry, Delay, ImageLayout, Network, NetworkConfig,
-    PopulationId, RateMonitorId, SpikeMonitorId, StateMonitorId, Target, Weights,
+    PopulationId, ProjectionId, RateMonitorId, SpikeMonitorId, StateMonitorId, Target, Weights,
 };
 use somnet::time::Dt;
 
@@ -321,6 +321,40 @@ impl PyNetwork {
         Ok(id.0)
     }
 
+    /// Attaches a plasticity rule (`STDP`, `TripletSTDP` or `RewardSTDP`) to a dense or sparse
+    /// projection, replacing any earlier one; weights outside the rule's [0, w_max] are refused.
+    fn set_plasticity(&mut self, projection: u32, rule: &Bound<'_, PyAny>) -> PyResult<()> {
+        let rule = crate::plasticity::rule(rule)?;
+        self.net
+            .set_plasticity(self.projection_id(projection)?, rule)
+            .or_py()
+    }
+
+    /// The synapses of a projection as four arrays in storage order: local pre index (uint32),
+    /// local post index (uint32), weight (float32), delay in steps (uint32).
+    #[allow(clippy::type_complexity)]
+    fn synapses<'py>(
+        &self,
+        py: Python<'py>,
+        projection: u32,
+    ) -> PyResult<(
+        Bound<'py, PyArray1<u32>>,
+        Bound<'py, PyArray1<u32>>,
+        Bound<'py, PyArray1<f32>>,
+        Bound<'py, PyArray1<u32>>,
+    )> {
+        let syn = self
+            .net
+            .projection(self.projection_id(projection)?)
+            .synapses();
+        Ok((
+            syn.iter().map(|s| s.0).collect::<Vec<_>>().into_pyarray(py),
+            syn.iter().map(|s| s.1).collect::<Vec<_>>().into_pyarray(py),
+            syn.iter().map(|s| s.2).collect::<Vec<_>>().into_pyarray(py),
+            syn.iter().map(|s| s.3).collect::<Vec<_>>().into_pyarray(py),
+        ))
+    }
+
     /// Connects `pre` to `post` by a weight-shared 2-D convolution: `pre` holds images of
     /// `input_shape` (C, H, W), `kernel` is (C_out, C_in, kh, kw) float32, `post` holds the
     /// (C_out, H', W') output with H' = (H + 2·pad − kh) / stride + 1. Neurons are numbered
@@ -625,6 +659,17 @@ impl PyNetwork {
 }
 
 impl PyNetwork {
+    fn projection_id(&self, projection: u32) -> PyResult<ProjectionId> {
+        if (projection as usize) < self.net.projections().len() {
+            Ok(ProjectionId(projection))
+        } else {
+            Err(value(format!(
+                "projection {projection}: the network has {} projections",
+                self.net.projections().len()
+            )))
+        }
+    }
+
     fn handle(&self, id: PopulationId) -> PyPopulation {
         let p = self.net.population(id);
         PyPopulation {

@@ -3,7 +3,7 @@
 
 use super::connector::{self, Connector, Delay, Weights};
 use super::delay::Ring;
-use super::plasticity::Plasticity;
+use super::plasticity::{Delays, LayoutSynapses, Plasticity, SynapseLayout};
 use super::projection::{self, block_offsets, Csr, MaxGate, Storage};
 use super::projection::{Conv2dGeometry, Projection};
 use super::{Network, ProjectionId, Target};
@@ -394,7 +394,35 @@ impl Network {
                 self.projs[j].name
             )));
         }
-        let post = self.projs[j].post;
+        let mut rule = rule;
+        let proj = &self.projs[j];
+        let synapses = match &proj.storage {
+            Storage::Dense { weights } => LayoutSynapses::Dense {
+                weights,
+                delay_steps: proj.delay_steps,
+            },
+            Storage::Sparse(csr) => LayoutSynapses::Sparse {
+                row_ptr: &csr.row_ptr,
+                post: &csr.post,
+                weights: &csr.weights,
+                delays: match &csr.delays {
+                    Some(d) => Delays::PerSynapse(d),
+                    None => Delays::Uniform(proj.delay_steps),
+                },
+            },
+            Storage::Conv(_) => unreachable!("refused above"),
+        };
+        rule.attach(&SynapseLayout {
+            projection: &proj.name,
+            n_pre: proj.n_pre as usize,
+            n_post: proj.n_post as usize,
+            dt_ms: self.config.dt_ms,
+            // A pre-population later in the schedule has not updated yet when the post one's
+            // plasticity runs: its latest spikes are the previous step's.
+            pre_lag_steps: u64::from(proj.pre > proj.post),
+            synapses,
+        })?;
+        let post = proj.post;
         if !self.plastic_into[post].contains(&j) {
             self.plastic_into[post].push(j);
         }

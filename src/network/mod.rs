@@ -66,7 +66,7 @@ pub use monitor::{
     RateMonitor, RateMonitorId, SpikeMonitor, SpikeMonitorId, StateMonitor, StateMonitorId,
     StateVar,
 };
-pub use plasticity::{Plasticity, StepSpikes, SynapsesMut};
+pub use plasticity::{Plasticity, StepSpikes, SynapseLayout, SynapsesMut};
 pub use population::NoiseCurrent;
 pub use projection::Projection;
 pub use projection::{Conv2dGeometry, ImageLayout};

@@ -17,6 +17,8 @@ impl Network {
     /// plasticity or by hand — are kept. A run after a reset repeats the first run exactly (every
     /// random stream is named by its step), which is how one network serves many samples.
     pub fn reset(&mut self) {
+        // Weight changes a rule still holds belong to the run that is ending.
+        self.sync_plasticity();
         let Some(initial) = &self.initial else { return };
         for (pop, states) in self.pops.iter_mut().zip(initial) {
             for (blk, state) in pop.blocks.iter_mut().zip(states) {
@@ -39,6 +41,9 @@ impl Network {
         }
         for proj in &mut self.projs {
             proj.events = 0;
+            if let Some(rule) = &mut proj.plasticity {
+                rule.reset();
+            }
             if let Some(g) = &mut proj.gate {
                 g.reset();
             }
@@ -74,9 +79,11 @@ impl Network {
         for k in 0..n_steps {
             self.step();
             if after_step(k + 1).is_break() {
+                self.sync_plasticity();
                 return Ok(k + 1);
             }
         }
+        self.sync_plasticity();
         Ok(n_steps)
     }
 
@@ -193,6 +200,20 @@ impl Network {
         }
         self.out_by_post[p] = groups;
         self.pops[p].spikes = spikes;
+    }
+
+    /// Brings every plastic projection's weights up to date with the steps run so far (rules
+    /// that change weights lazily, such as [`super::plasticity::RewardStdp`], need it; the others
+    /// are always current). [`Network::run`] calls it at its end; call it after driving the
+    /// network with [`Network::step`] before reading weights.
+    pub fn sync_plasticity(&mut self) {
+        let t = self.t;
+        for proj in &mut self.projs {
+            if let Some(mut rule) = proj.plasticity.take() {
+                rule.sync(t, proj.synapses_mut());
+                proj.plasticity = Some(rule);
+            }
+        }
     }
 
     pub(super) fn apply_plasticity(&mut self, p: usize, t: u64) {
