@@ -4,6 +4,8 @@
 //!   al. (2007).
 //! - [`coba`]: its conductance-based version, benchmark 1 of Brette et al. (2007).
 //! - [`izhikevich`]: the pulse-coupled network of Izhikevich (2003), Fig. 3.
+//! - [`polychronization`]: Izhikevich's (2006) network with axonal delays and STDP, the classic
+//!   plastic benchmark.
 //! - [`pair`]: two LIF neurons, for spike-time comparisons with other simulators.
 //!
 //! [`run`] builds one, simulates it and returns the record that `somnet bench` prints.
@@ -12,6 +14,7 @@ pub mod coba;
 pub mod cuba;
 pub mod izhikevich;
 pub mod pair;
+pub mod polychronization;
 
 use std::ops::ControlFlow;
 use std::time::Instant;
@@ -29,6 +32,8 @@ pub enum Benchmark {
     Coba,
     /// Izhikevich 2003 (dt 1 ms).
     Izhikevich,
+    /// Izhikevich 2006, plastic (dt 1 ms).
+    Polychronization,
 }
 
 impl Benchmark {
@@ -38,6 +43,7 @@ impl Benchmark {
             Benchmark::Cuba => cuba::build(n, seed),
             Benchmark::Coba => coba::build(n, seed),
             Benchmark::Izhikevich => izhikevich::build(n, seed),
+            Benchmark::Polychronization => polychronization::build(n, seed),
         }
     }
 }
@@ -46,7 +52,7 @@ impl Benchmark {
 /// synaptic events, memory) plus the spike digest and the vector level.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BenchRecord {
-    /// `cuba`, `coba` or `izhikevich`.
+    /// `cuba`, `coba`, `izhikevich` or `polychronization`.
     pub network: Benchmark,
     /// Neurons.
     pub n: usize,
@@ -82,6 +88,10 @@ pub struct BenchRecord {
     pub interrupted: bool,
     /// The vector kernels the run used (`avx512`, `avx2`, `portable`; [`crate::simd`]).
     pub simd: String,
+    /// Plastic networks: firing and weights at 1 s, 10 s, 60 s, 600 s, 3 600 s (those within
+    /// the run) and at its end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checkpoints: Vec<polychronization::Checkpoint>,
 }
 
 /// Builds and runs a benchmark on the current rayon pool; `after_step(done, total)` can stop it.
@@ -96,9 +106,42 @@ pub fn run(
     let mut net = which.build(n, seed)?;
     let construct_s = t0.elapsed().as_secs_f64();
     let total = net.dt().steps_covering("t_sim_ms", t_ms)?;
-    let t1 = Instant::now();
-    let done = net.run_with(total, |k| after_step(k, total))?;
-    let sim_s = t1.elapsed().as_secs_f64();
+    // A plastic network reports its state at checkpoints; the time spent there is not
+    // simulation time.
+    let plastic = which == Benchmark::Polychronization;
+    let rates = match plastic {
+        true => Some(net.monitor_rate(polychronization::neurons(&net))?),
+        false => None,
+    };
+    let steps_per_s = (1000.0 / net.dt().ms()).round() as u64;
+    let mut stops: Vec<u64> = match plastic {
+        true => [1, 10, 60, 600, 3600]
+            .iter()
+            .map(|s| s * steps_per_s)
+            .filter(|&k| k < total)
+            .collect(),
+        false => Vec::new(),
+    };
+    stops.push(total);
+    let mut checkpoints = Vec::new();
+    let mut sim_s = 0.0;
+    let mut done = 0;
+    for stop in stops {
+        let t1 = Instant::now();
+        let base = done;
+        done += net.run_with(stop - done, |k| after_step(base + k, total))?;
+        sim_s += t1.elapsed().as_secs_f64();
+        if let Some(m) = rates {
+            checkpoints.push(polychronization::checkpoint(
+                &net,
+                &net.rate_monitor(m).counts,
+                n,
+            ));
+        }
+        if done < stop {
+            break;
+        }
+    }
     let t_sim_ms = done as f64 * net.dt().ms();
     let spikes = net.n_spikes();
     Ok(BenchRecord {
@@ -120,6 +163,7 @@ pub fn run(
         spike_digest: format!("{:016x}", net.spike_digest()),
         interrupted: done < total,
         simd: crate::simd::level().name().to_string(),
+        checkpoints,
     })
 }
 

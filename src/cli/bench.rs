@@ -1,4 +1,4 @@
-//! `somnet bench cuba|coba|izhikevich --n N --threads K [--t-ms T] [--seed S]`.
+//! `somnet bench cuba|coba|izhikevich|polychronization --n N --threads K [--t-ms T] [--seed S]`.
 
 use clap::{Args, ValueEnum};
 
@@ -11,13 +11,15 @@ enum Which {
     Cuba,
     Coba,
     Izhikevich,
+    Polychronization,
 }
 
 /// Arguments of `somnet bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// The network: CUBA or COBA (Brette et al. 2007, benchmarks 2 and 1) or Izhikevich's 2003
-    /// network.
+    /// The network: CUBA or COBA (Brette et al. 2007, benchmarks 2 and 1), Izhikevich's 2003
+    /// network, or his 2006 polychronization network (STDP, axonal delays; n = 1000 is the
+    /// published one).
     #[arg(value_enum)]
     network: Which,
     /// Number of neurons.
@@ -48,6 +50,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 Which::Cuba => "cuba",
                 Which::Coba => "coba",
                 Which::Izhikevich => "izhikevich",
+                Which::Polychronization => "polychronization",
             };
             super::progress::install_interrupt_handler();
             // Its own process group: a terminal's Ctrl-C reaches only this process, which passes
@@ -95,6 +98,7 @@ fn run_here(args: BenchArgs) -> anyhow::Result<()> {
         Which::Cuba => Benchmark::Cuba,
         Which::Coba => Benchmark::Coba,
         Which::Izhikevich => Benchmark::Izhikevich,
+        Which::Polychronization => Benchmark::Polychronization,
     };
     let record = with_threads(args.threads, || {
         let mut bar: Option<StepProgress> = None;

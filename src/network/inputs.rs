@@ -45,8 +45,37 @@ impl Network {
             ));
         }
         self.push_population(name, n, Vec::new(), Dynamics::Poisson { p }, |_| {
-            BlockState::Poisson
+            BlockState::Stateless
         })
+    }
+
+    /// Adds `n` sources of which, every step, `k` drawn uniformly with replacement fire (one
+    /// drawn twice fires once): random input that reaches a fixed number of neurons per step,
+    /// such as the one neuron per millisecond that receives 20 mV in Izhikevich's (2006)
+    /// polychronization network.
+    ///
+    /// ```
+    /// use somnet::network::{Network, NetworkConfig};
+    /// let mut net = Network::new(NetworkConfig { dt_ms: 1.0, ..Default::default() }).unwrap();
+    /// let src = net.add_random_pick("thalamus", 1000, 1).unwrap();
+    /// net.run(100).unwrap();
+    /// assert_eq!(net.population(src).spike_count(), 100);
+    /// ```
+    pub fn add_random_pick(&mut self, name: &str, n: usize, k: u32) -> Result<PopulationId> {
+        if n > u32::MAX as usize {
+            return Err(Error::param(
+                format!("{name}: n"),
+                n,
+                format!("at most {}", u32::MAX),
+            ));
+        }
+        self.push_population(
+            name,
+            n,
+            Vec::new(),
+            Dynamics::RandomPick { k, n: n as u32 },
+            |_| BlockState::Stateless,
+        )
     }
 
     /// Adds one source per entry of `times_ms`, emitting a spike at each listed time (whole steps).

@@ -153,14 +153,18 @@ impl Population {
     pub fn has_noise(&self) -> bool {
         self.noise.is_some()
     }
-    /// Whether it is a spike source (Poisson, spike array or external) rather than neurons.
+    /// Whether it is a spike source (Poisson, random pick, spike array or external) rather than
+    /// neurons.
     pub fn is_spike_source(&self) -> bool {
         self.is_source()
     }
     pub(super) fn is_source(&self) -> bool {
         matches!(
             self.dynamics,
-            Dynamics::Poisson { .. } | Dynamics::SpikeArray | Dynamics::External
+            Dynamics::Poisson { .. }
+                | Dynamics::RandomPick { .. }
+                | Dynamics::SpikeArray
+                | Dynamics::External
         )
     }
     pub(super) fn locate(&self, i: usize) -> (usize, usize) {

@@ -40,6 +40,12 @@ pub(crate) enum Dynamics {
     Poisson {
         p: f64,
     },
+    /// Each step, `k` neurons drawn uniformly with replacement from the population's `n` fire
+    /// (a neuron drawn twice fires once).
+    RandomPick {
+        k: u32,
+        n: u32,
+    },
     /// Spikes at given steps.
     SpikeArray,
     /// Spikes handed in from outside before each step ([`super::Network::inject_spikes`]).
@@ -61,16 +67,15 @@ pub(crate) enum BlockState {
         c: Vec<f32>,
         d: Vec<f32>,
     },
-    Poisson,
+    /// A source whose spikes are drawn afresh every step (Poisson, random pick).
+    Stateless,
     /// (step, global neuron index), sorted; `next` is the first event not yet emitted.
     SpikeArray {
         events: Vec<(u64, u32)>,
         next: usize,
     },
     /// Population indices to emit at the next step, increasing.
-    External {
-        pending: Vec<u32>,
-    },
+    External { pending: Vec<u32> },
 }
 
 /// A Gaussian current drawn anew every step for every neuron: `mean + std·N(0, 1)`.
@@ -119,6 +124,7 @@ impl Block {
         self.spikes.clear();
         match cx.dynamics {
             Dynamics::Poisson { p } => return self.poisson(*p, cx, index),
+            &Dynamics::RandomPick { k, n } => return self.random_pick(k, n, cx),
             Dynamics::SpikeArray => return self.spike_array(cx.t),
             Dynamics::External => {
                 if let BlockState::External { pending } = &mut self.state {
@@ -184,6 +190,21 @@ impl Block {
             }
             self.spikes.push(self.start + i as u32);
         }
+    }
+
+    fn random_pick(&mut self, k: u32, n: u32, cx: &StepContext<'_>) {
+        // Every block draws the population's k picks from one stream (chunk 0) and keeps those
+        // in its range, so the picks do not depend on how the population is split.
+        let mut rng = stream(cx.seed, Purpose::Poisson, cx.pop, 0, cx.t);
+        let range = self.start..self.start + self.len as u32;
+        for _ in 0..k {
+            let i = (uniform01(&mut rng) * n as f64) as u32;
+            if range.contains(&i) {
+                self.spikes.push(i);
+            }
+        }
+        self.spikes.sort_unstable();
+        self.spikes.dedup();
     }
 
     fn spike_array(&mut self, t: u64) {

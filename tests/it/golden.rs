@@ -356,21 +356,29 @@ fn golden_demo_summary() {
     check_json("demo", read_json(&out.join("summary.json")));
 }
 
-/// The benchmark networks' spike digests for seed 1 over 1 s (`somnet bench … --seed 1`).
+/// The benchmark networks' spike digests for seed 1 over 1 s (`somnet bench … --seed 1`; the
+/// plastic one over 3 s).
 #[test]
 fn golden_benchmark_digests() {
     use somnet::benchmarks::{self, Benchmark};
-    let digest = |which, n| {
-        let r = benchmarks::run(which, n, 1000.0, 1, |_, _| {
-            std::ops::ControlFlow::Continue(())
-        })
+    let digest_for = |which, n, t_ms| {
+        let r = benchmarks::run(
+            which,
+            n,
+            t_ms,
+            1,
+            |_, _| std::ops::ControlFlow::Continue(()),
+        )
         .unwrap();
         (r.spike_digest, r.spikes, r.syn_events)
     };
+    let digest = |which, n| digest_for(which, n, 1000.0);
     let got = serde_json::json!({
         "cuba_4000": digest(Benchmark::Cuba, 4000),
         "coba_4000": digest(Benchmark::Coba, 4000),
         "izhikevich_1000": digest(Benchmark::Izhikevich, 1000),
+        // 3 s: the plastic weights change at the end of every second.
+        "polychronization_1000_3s": digest_for(Benchmark::Polychronization, 1000, 3000.0),
     });
     check_json("benchmark_digests", got);
 }

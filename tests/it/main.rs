@@ -25,6 +25,7 @@ mod nir_export;
 mod outputs;
 mod pipeline;
 mod plasticity;
+mod polychronization;
 mod reference;
 mod regimes;
 mod resume;

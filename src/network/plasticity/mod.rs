@@ -9,16 +9,20 @@
 //!   (additive, multiplicative, Gütig's power law), all-to-all or nearest-spike pairing;
 //! - [`TripletStdp`] (`triplet.rs`): Pfister & Gerstner (2006);
 //! - [`RewardStdp`] (`reward.rs`): STDP into an eligibility trace, gated by dopamine
-//!   (Izhikevich 2007).
+//!   (Izhikevich 2007);
+//! - [`AccumulatedStdp`] (`accumulated.rs`): STDP into a weight derivative applied once a period
+//!   (Izhikevich 2006, the polychronization network).
 //!
 //! All three see spikes *at the synapse*: `timing.rs` moves each pre and post spike by its part
 //! of the synapse's delay ([`DelayKind`]) and pairs them in the order they arrive there.
 
+mod accumulated;
 mod reward;
 mod stdp;
 mod timing;
 mod triplet;
 
+pub use accumulated::{AccumulatedStdp, AccumulatedStdpParams};
 pub use reward::{Dopamine, RewardStdp, RewardStdpParams};
 pub use stdp::{Stdp, StdpParams};
 pub use timing::{DelayKind, Pairing};
@@ -53,6 +57,37 @@ pub enum SynapsesMut<'a> {
         /// The kernel.
         taps: &'a mut [f32],
     },
+}
+
+impl SynapsesMut<'_> {
+    /// The same synapses borrowed again, for a shorter time: to hand them to a helper and keep
+    /// using them afterwards.
+    pub fn reborrow(&mut self) -> SynapsesMut<'_> {
+        match self {
+            SynapsesMut::Dense {
+                n_pre,
+                n_post,
+                weights,
+            } => SynapsesMut::Dense {
+                n_pre: *n_pre,
+                n_post: *n_post,
+                weights,
+            },
+            SynapsesMut::Sparse {
+                row_ptr,
+                post,
+                weights,
+            } => SynapsesMut::Sparse {
+                row_ptr,
+                post,
+                weights,
+            },
+            SynapsesMut::Shared { geometry, taps } => SynapsesMut::Shared {
+                geometry: *geometry,
+                taps,
+            },
+        }
+    }
 }
 
 /// What a rule knows about the step.
