@@ -8,6 +8,7 @@ use numpy::{
 use pyo3::prelude::*;
 use pyo3::types::PySlice;
 
+use somnet::io::recording::Recording;
 use somnet::network::monitor::StateVar;
 use somnet::network::{
     Connection, Connector, Conv2dGeometry, Delay, ImageLayout, Network, NetworkConfig,
@@ -533,35 +534,54 @@ impl PyNetwork {
     }
 
     /// Runs for `ms` of biological time (a whole number of steps). Ctrl-C stops at a step
-    /// boundary and raises `somnet.Interrupted` (the network keeps the steps done).
-    #[pyo3(signature = (ms, *, progress=None))]
-    fn run(&mut self, py: Python<'_>, ms: f64, progress: Option<Py<PyAny>>) -> PyResult<u64> {
+    /// boundary and raises `somnet.Interrupted` (the network keeps the steps done). With
+    /// `record=path` (`.h5`: NIR's data layout, `nir.read_data` reads it; `.npz`: NumPy), every
+    /// monitor streams to that file as the run goes (memory stays bounded; the monitors are
+    /// emptied as they are written), and an interrupted run still leaves a complete file.
+    #[pyo3(signature = (ms, *, progress=None, record=None))]
+    fn run(
+        &mut self,
+        py: Python<'_>,
+        ms: f64,
+        progress: Option<Py<PyAny>>,
+        record: Option<std::path::PathBuf>,
+    ) -> PyResult<u64> {
         let steps = Dt::new(self.net.config().dt_ms)
             .and_then(|dt| dt.steps_covering("ms", ms))
             .or_py()?;
-        self.run_steps(py, steps, progress)
+        self.run_steps(py, steps, progress, record)
     }
 
     /// Runs `steps` steps (see `run`); returns the steps run.
-    #[pyo3(signature = (steps, *, progress=None))]
+    #[pyo3(signature = (steps, *, progress=None, record=None))]
     fn run_steps(
         &mut self,
         py: Python<'_>,
         steps: u64,
         progress: Option<Py<PyAny>>,
+        record: Option<std::path::PathBuf>,
     ) -> PyResult<u64> {
         let net = &mut self.net;
         let out = interrupt::run(py, self.threads, steps, progress, |watch| {
             let mut last = 0;
-            net.run_with(steps, |k| {
-                if k % TICK_STEPS == 0 || k == steps {
+            let mut tick = |k: u64| {
+                if k.is_multiple_of(TICK_STEPS) || k == steps {
                     let flow = watch.tick(k - last);
                     last = k;
                     flow
                 } else {
                     std::ops::ControlFlow::Continue(())
                 }
-            })
+            };
+            match &record {
+                None => net.run_with(steps, tick),
+                Some(path) => {
+                    let mut rec = Recording::create(path, net)?;
+                    let done = rec.run(net, steps, &mut tick)?;
+                    rec.finish(net)?;
+                    Ok(done)
+                }
+            }
         })?;
         let done = out.value.or_py()?;
         match out.stopped_by {

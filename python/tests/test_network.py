@@ -224,3 +224,42 @@ def test_cuba_built_in_python_goes_out_as_the_sonata_circuit_of_the_cli(root, tm
             assert np.allclose(a[f"edges/{pop}/0/syn_weight"][()], [1.62 * 12.5, -9.0 * 12.5][k])
     for name in ["simulation_config.json", "network/node_types.csv", "components/cell_models/type_100.json"]:
         assert (tmp_path / "py" / name).read_text() == (tmp_path / "cli" / name).read_text()
+
+
+@pytest.mark.parametrize("suffix", [".h5", ".npz"])
+def test_a_recorded_run_reads_back_as_the_in_memory_monitors(tmp_path, suffix):
+    """`run(record=)` streams the monitors to NIR's data layout (read by `nir.read_data`) or to
+    `.npz` (read by NumPy) in chunks; the file holds what the monitors hold after the same run."""
+    def build():
+        net = somnet.Network(dt_ms=0.5, seed=3)
+        src = net.add_poisson("input", 40, rate_hz=50.0)
+        lif = net.add_population("lif", 10, somnet.LIF(), ports=[somnet.Exponential(5.0)])
+        net.connect(src, lif, p=0.5, weight=4.0, delay_steps=1)
+        return net, net.monitor_spikes(lif), net.monitor_state(lif, "v", [0, 4, 9], every=2)
+
+    net, spikes, v = build()
+    net.run(1234.5)
+    times_ms, ids = spikes.spikes()
+    _, traces = v.traces()
+    assert len(ids) > 50
+
+    net, _, _ = build()
+    path = tmp_path / f"run{suffix}"
+    net.run(1234.5, record=str(path))
+    if suffix == ".h5":
+        import nir
+
+        data = nir.read_data(str(path))
+        ev = data.nodes["lif"].observables["spikes"]
+        np.testing.assert_array_equal(ev.idx[0], ids)
+        np.testing.assert_allclose(ev.time[0] * 1e3, times_ms, rtol=1e-12)
+        assert ev.n_neurons == 10 and ev.t_max == pytest.approx(1.2345)
+        grid = data.nodes["lif"].observables["v"]
+        np.testing.assert_array_equal(grid.data[0], traces)
+        assert grid.dt == pytest.approx(1e-3)
+    else:
+        z = np.load(path)
+        np.testing.assert_array_equal(z["lif/spikes/idx"], ids)
+        np.testing.assert_allclose(z["lif/spikes/time"] * 1e3, times_ms, rtol=1e-12)
+        np.testing.assert_array_equal(z["lif/v/data"], traces)
+        np.testing.assert_array_equal(z["lif/v/neurons"], [0, 4, 9])

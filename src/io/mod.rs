@@ -6,6 +6,7 @@
 //!   written, recordings in NIR's data layout.
 //! - [`sonata`]: engine networks as SONATA circuits for NEST.
 //! - [`npy`]: NumPy `.npy` float32 arrays in and out (`somnet simulate`).
+//! - [`recording`]: monitors streamed to NIRData HDF5 or `.npz` while a network runs.
 //! - [`report`]: the one writer of JSON records and CSV tables.
 //! - [`h5`]: small helpers over HDF5 that turn library errors into errors naming the file and the
 //!   object.
@@ -15,6 +16,7 @@ pub mod h5;
 pub mod keras;
 pub mod nir;
 pub mod npy;
+pub mod recording;
 pub mod report;
 pub mod schema;
 pub mod sonata;

@@ -181,6 +181,43 @@ impl Network {
         &self.rate_monitors[id.0 as usize]
     }
 
+    /// Number of spike monitors.
+    pub fn n_spike_monitors(&self) -> usize {
+        self.spike_monitors.len()
+    }
+
+    /// The population the k-th spike monitor (in the order they were added) records.
+    pub fn spike_monitor_population(&self, k: usize) -> PopulationId {
+        self.spike_monitors[k].pop
+    }
+
+    /// Number of state monitors.
+    pub fn n_state_monitors(&self) -> usize {
+        self.state_monitors.len()
+    }
+
+    /// The k-th state monitor's population, variable name (`v`, `u`, `syn0`, …), neurons and
+    /// sampling interval in steps.
+    pub fn state_monitor_layout(&self, k: usize) -> (PopulationId, String, &[u32], u64) {
+        let m = &self.state_monitors[k];
+        let var = match m.var {
+            StateVar::V => "v".to_string(),
+            StateVar::U => "u".to_string(),
+            StateVar::Syn(j) => format!("syn{j}"),
+        };
+        (m.pop, var, &m.neurons, m.every)
+    }
+
+    /// Every spike monitor, in the order they were added (for writers that drain them).
+    pub(crate) fn spike_monitors_mut(&mut self) -> &mut [SpikeMonitor] {
+        &mut self.spike_monitors
+    }
+
+    /// Every state monitor, in the order they were added.
+    pub(crate) fn state_monitors_mut(&mut self) -> &mut [StateMonitor] {
+        &mut self.state_monitors
+    }
+
     pub(super) fn record(&mut self, p: usize, t: u64) {
         let id = PopulationId(p as u32);
         let spikes = &self.pops[p].spikes;

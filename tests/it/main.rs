@@ -26,6 +26,7 @@ mod outputs;
 mod pipeline;
 mod plasticity;
 mod polychronization;
+mod recording;
 mod reference;
 mod regimes;
 mod resume;
