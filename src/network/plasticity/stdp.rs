@@ -10,9 +10,9 @@
 //! at Δt = 0. μ₊ = μ₋ = 0 is additive STDP (Song et al. 2000), 1 multiplicative (Rubin et al.
 //! 2001), van Rossum et al. (2000) is μ₊ = 0, μ₋ = 1, and values between are Gütig et al. (2003).
 
-use super::timing::{check_weights, non_negative, Arrival, OnArrival, SpikeTiming};
+use super::timing::{bound, check_weights, non_negative, Arrival, OnArrival, SpikeTiming};
 use super::{DelayKind, Pairing, Plasticity, StepSpikes, SynapseLayout, SynapsesMut};
-use crate::error::{positive, Error, Result};
+use crate::error::{positive, Result};
 
 /// Parameters of [`Stdp`]; the defaults are NEST 3's `stdp_synapse` (with `tau_minus`, a neuron
 /// parameter there, at its default).
@@ -78,14 +78,7 @@ impl StdpParams {
         non_negative("stdp.alpha", self.alpha)?;
         non_negative("stdp.mu_plus", self.mu_plus)?;
         non_negative("stdp.mu_minus", self.mu_minus)?;
-        if !self.w_max.is_finite() || self.w_max == 0.0 {
-            return Err(Error::param(
-                "stdp.w_max",
-                self.w_max,
-                "a finite number other than 0",
-            ));
-        }
-        Ok(())
+        bound("stdp.w_max", self.w_max)
     }
 
     /// Potentiation of `w` by a pre trace `x_pre` (NEST's `facilitate_`).

@@ -289,38 +289,29 @@ impl<const K: usize> SpikeTiming<K> {
         (t % self.pending_pre.len() as u64) as usize
     }
 
-    fn post_arrival(
-        &self,
-        rule: &mut impl OnArrival<K>,
-        w: &mut [f32],
-        (syn, i, j): Pending,
-        t: u64,
-    ) {
+    /// The arrival at step `t` of synapse `(syn, pre, post)`'s pre spike (`post_side` false) or
+    /// post spike (true): the other side's traces at the synapse and the arriving side's own,
+    /// both just before.
+    #[inline]
+    fn arrival(&self, (syn, i, j): Pending, t: u64, post_side: bool) -> Arrival<K> {
         let (ax, dend) = self.split(syn as usize);
-        let a = Arrival {
+        let pre = self.pre.before(i as usize, t as i64 - ax as i64);
+        let post = self.post.before(j as usize, t as i64 - dend as i64);
+        let (other, own) = if post_side { (pre, post) } else { (post, pre) };
+        Arrival {
             syn: syn as usize,
             t,
-            other: self.pre.before(i as usize, t as i64 - ax as i64),
-            own: self.post.before(j as usize, t as i64 - dend as i64),
-        };
-        rule.post_arrives(a, &mut w[syn as usize]);
+            other,
+            own,
+        }
     }
 
-    fn pre_arrival(
-        &self,
-        rule: &mut impl OnArrival<K>,
-        w: &mut [f32],
-        (syn, i, j): Pending,
-        t: u64,
-    ) {
-        let (ax, dend) = self.split(syn as usize);
-        let a = Arrival {
-            syn: syn as usize,
-            t,
-            other: self.post.before(j as usize, t as i64 - dend as i64),
-            own: self.pre.before(i as usize, t as i64 - ax as i64),
-        };
-        rule.pre_arrives(a, &mut w[syn as usize]);
+    fn post_arrival(&self, rule: &mut impl OnArrival<K>, w: &mut [f32], p: Pending, t: u64) {
+        rule.post_arrives(self.arrival(p, t, true), &mut w[p.0 as usize]);
+    }
+
+    fn pre_arrival(&self, rule: &mut impl OnArrival<K>, w: &mut [f32], p: Pending, t: u64) {
+        rule.pre_arrives(self.arrival(p, t, false), &mut w[p.0 as usize]);
     }
 
     /// One step: the arrivals of this step's spikes (and of earlier ones now due), in order.
@@ -480,6 +471,15 @@ pub(crate) fn check_weights(layout: &SynapseLayout<'_>, rule: &str, w_max: f64) 
             weights[k],
             format!("a weight in [{lo}, {hi}] for {rule} (w_max = {w_max})"),
         )),
+    }
+}
+
+/// Checks that a weight bound is finite and not 0 (either sign).
+pub(crate) fn bound(field: &str, value: f64) -> Result<()> {
+    if value.is_finite() && value != 0.0 {
+        Ok(())
+    } else {
+        Err(Error::param(field, value, "a finite number other than 0"))
     }
 }
 

@@ -10,9 +10,9 @@
 //! the triplet terms, which make potentiation grow with the post rate and so give the frequency
 //! dependence of Sjöström et al. (2001) that pair rules miss (Pfister & Gerstner 2006, Fig. 5).
 
-use super::timing::{check_weights, non_negative, Arrival, OnArrival, SpikeTiming};
+use super::timing::{bound, check_weights, non_negative, Arrival, OnArrival, SpikeTiming};
 use super::{DelayKind, Pairing, Plasticity, StepSpikes, SynapseLayout, SynapsesMut};
-use crate::error::{positive, Error, Result};
+use crate::error::{positive, Result};
 
 /// Parameters of [`TripletStdp`]. The defaults are the minimal all-to-all model fitted to visual
 /// cortex (Pfister & Gerstner 2006, Table 4), which are also NEST 3's defaults.
@@ -71,14 +71,7 @@ impl TripletStdpParams {
         non_negative("triplet.a3_plus", self.a3_plus)?;
         non_negative("triplet.a2_minus", self.a2_minus)?;
         non_negative("triplet.a3_minus", self.a3_minus)?;
-        if !self.w_max.is_finite() || self.w_max == 0.0 {
-            return Err(Error::param(
-                "triplet.w_max",
-                self.w_max,
-                "a finite number other than 0",
-            ));
-        }
-        Ok(())
+        bound("triplet.w_max", self.w_max)
     }
 }
 
