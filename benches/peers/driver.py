@@ -1,6 +1,7 @@
 """Side-by-side simulator benchmarks: somnet and its peers run alternately on this machine.
 
-    python benches/peers/driver.py [--networks cuba,coba] [--sizes 4000,40000,200000]
+    python benches/peers/driver.py [--networks cuba,coba,izhikevich:1000/10000,polychronization:1000]
+        [--sizes 4000,40000,200000]
         [--pairs 3] [--peers brian2-standalone,nest] [--brian2-python PY] [--nest-python PY]
         [--somnet target/release/somnet-bench] [--out bench-out/peers]
 
@@ -10,6 +11,9 @@ process; its JSON line (the fields of `somnet bench`) is kept with the process's
 driver prints, per network and size, the median of each simulator and the per-pair ratios peer /
 somnet of simulation time, construction, whole process and peak memory, and the rates (which
 must agree: the peers draw their own random networks, so rates agree only statistically).
+
+A network may carry its own sizes (`izhikevich:1000/10000`); the others take --sizes. NEST has
+no synapse with the polychronization network's rule, so it sits that one out.
 
 Peers: `brian2-standalone` and `brian2-runtime` (benches/peers/brian2_bench.py, in the Python of
 --brian2-python with requirements-brian2.txt) and `nest` (benches/peers/nest_bench.py with
@@ -66,8 +70,10 @@ def main():
     runs_file = open(out / "runs.jsonl", "a")
     peers = [p for p in args.peers.split(",") if p]
     summary = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "results": []}
-    for network in args.networks.split(","):
-        for n in map(int, args.sizes.split(",")):
+    for spec in args.networks.split(","):
+        network, _, own = spec.partition(":")
+        sizes = own.split("/") if own else args.sizes.split(",")
+        for n in map(int, sizes):
             common = ["--n", str(n), "--t-ms", str(args.t_ms), "--seed", str(args.seed)]
             pairs = []
             for k in range(args.pairs):
@@ -77,6 +83,8 @@ def main():
                 ]
                 pair["somnet"] = best(somnet)
                 for peer in peers:
+                    if peer == "nest" and network == "polychronization":
+                        continue
                     if peer.startswith("brian2"):
                         mode = peer.split("-", 1)[1]
                         cmd = [args.brian2_python, str(HERE / "brian2_bench.py"), network,

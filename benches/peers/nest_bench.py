@@ -1,13 +1,19 @@
-"""CUBA and COBA in NEST, as `somnet bench` builds them, printing the same JSON line.
+"""CUBA, COBA and Izhikevich's 2003 network in NEST, as `somnet bench` builds them, printing the
+same JSON line.
 
-    python benches/peers/nest_bench.py cuba|coba --n N [--seed S] [--t-ms T] [--threads K]
+    python benches/peers/nest_bench.py cuba|coba|izhikevich --n N [--seed S] [--t-ms T] [--threads K]
 
 The networks of ../../shared/specs/benchmarks.md (Brette et al. 2007, benchmarks 1 and 2) with
 NEST's own models: CUBA on `iaf_psc_exp` (exact integration, as somnet), COBA on `iaf_cond_exp`
 (adaptive Runge–Kutta–Fehlberg 4(5) from GSL). Connections by `pairwise_bernoulli` with p = 80/N,
 delay 0.1 ms (one step, as Brian2's default and somnet's delay 1), dt 0.1 ms, every spike recorded
 by a `spike_recorder`. CUBA's weights are currents: somnet's voltage-equivalent jumps (mV) times
-C/τ_m (pA); COBA's are conductances in nS.
+C/τ_m (pA); COBA's are conductances in nS. Izhikevich (2003) on NEST's `izhikevich` with
+`consistent_integration` off (the published two half steps), dt 1 ms, thalamic noise from one
+`noise_generator` per kind (independent per target, std 5 and 2, held 1 ms), all-to-all up to
+1 000 neurons, else fixed in-degree 800 + 200, delay 1 ms; NEST adds a spike's weight to V_m
+where somnet adds it to the step's current. The polychronization network has no peer here: NEST
+has no synapse with its rule (STDP accumulated into a derivative applied once a second).
 
 Requirements: benches/peers/requirements-nest.txt.
 """
@@ -20,9 +26,29 @@ import time
 import numpy as np
 
 
+def izhikevich(nest, n, n_exc, rng):
+    """Izhikevich (2003), Fig. 3 (see the module docs)."""
+    re, ri = rng.random(n_exc), rng.random(n - n_exc)
+    a = np.concatenate([np.full(n_exc, 0.02), 0.02 + 0.08 * ri])
+    b = np.concatenate([np.full(n_exc, 0.2), 0.25 - 0.05 * ri])
+    c = np.concatenate([-65 + 15 * re**2, np.full(n - n_exc, -65.0)])
+    d = np.concatenate([8 - 6 * re**2, np.full(n - n_exc, 2.0)])
+    pop = nest.Create("izhikevich", n, params={"V_th": 30.0, "consistent_integration": False})
+    pop.set({"a": list(a), "b": list(b), "c": list(c), "d": list(d),
+             "V_m": [-65.0] * n, "U_m": list(b * -65.0)})
+    for lo, hi, std in [(0, n_exc, 5.0), (n_exc, n, 2.0)]:
+        noise = nest.Create("noise_generator", params={"mean": 0.0, "std": std, "dt": 1.0})
+        nest.Connect(noise, pop[lo:hi])
+    for lo, hi, w, k in [(0, n_exc, nest.random.uniform(0.0, 0.5), 800),
+                         (n_exc, n, nest.random.uniform(-1.0, 0.0), 200)]:
+        conn = "all_to_all" if n <= 1000 else {"rule": "fixed_indegree", "indegree": k}
+        nest.Connect(pop[lo:hi], pop, conn, {"weight": w, "delay": 1.0})
+    return pop
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("network", choices=["cuba", "coba"])
+    ap.add_argument("network", choices=["cuba", "coba", "izhikevich"])
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--t-ms", type=float, default=1000.0)
@@ -34,15 +60,18 @@ def main():
 
     nest.set_verbosity("M_ERROR")
     nest.ResetKernel()
+    dt = 1.0 if args.network == "izhikevich" else 0.1
     nest.SetKernelStatus({
-        "resolution": 0.1,
+        "resolution": dt,
         "local_num_threads": args.threads,
         "rng_seed": args.seed,
     })
     n, n_exc = args.n, args.n * 4 // 5
     p = min(1.0, 80.0 / n)
     rng = np.random.default_rng(args.seed)
-    if args.network == "cuba":
+    if args.network == "izhikevich":
+        pop = izhikevich(nest, n, n_exc, rng)
+    elif args.network == "cuba":
         c_m, tau_m = 250.0, 20.0
         params = {
             "C_m": c_m, "tau_m": tau_m, "E_L": -49.0, "V_th": -50.0, "V_reset": -60.0,
@@ -63,10 +92,11 @@ def main():
             "g_in": list((20.0 + 12.0 * rng.standard_normal(n)) * 10.0),
         })
         w_exc, w_inh = 6.0, -67.0  # NEST takes inhibitory conductance weights as negative
-    pop.set({"V_m": list(-60.0 + 10.0 * rng.random(n))})
-    conn = {"rule": "pairwise_bernoulli", "p": p, "allow_autapses": False}
-    nest.Connect(pop[:n_exc], pop, conn, {"weight": w_exc, "delay": 0.1})
-    nest.Connect(pop[n_exc:], pop, conn, {"weight": w_inh, "delay": 0.1})
+    if args.network != "izhikevich":
+        pop.set({"V_m": list(-60.0 + 10.0 * rng.random(n))})
+        conn = {"rule": "pairwise_bernoulli", "p": p, "allow_autapses": False}
+        nest.Connect(pop[:n_exc], pop, conn, {"weight": w_exc, "delay": 0.1})
+        nest.Connect(pop[n_exc:], pop, conn, {"weight": w_inh, "delay": 0.1})
     rec = nest.Create("spike_recorder")
     nest.Connect(pop, rec)
     nest.Prepare()
@@ -87,7 +117,7 @@ def main():
         "network": args.network,
         "n": n,
         "threads": args.threads,
-        "dt_ms": 0.1,
+        "dt_ms": dt,
         "t_sim_ms": args.t_ms,
         "construct_s": construct_s,
         "sim_s": sim_s,

@@ -139,3 +139,26 @@ fn plastic_polychronization_is_identical_on_1_2_and_8_threads() {
         assert!(one.2 == other.2, "weights differ on {threads} threads");
     }
 }
+
+/// Brian2 2.9.0 (runtime mode) on the same network and rule, seeds 1–3, mean rate over the first
+/// 10 s: 4.69, 4.43, 4.73 Hz (`benches/peers/brian2_bench.py polychronization --n 1000 --t-ms
+/// 10000 --mode runtime --seed S`; its wiring and input come from NumPy's generator).
+const BRIAN2_POLYCHRONIZATION_10S_HZ: f64 = 4.62;
+
+#[test]
+fn the_first_10_s_fire_at_brian2s_rate_on_the_same_network() {
+    let rates: Vec<f64> = (1..=3)
+        .map(|seed| {
+            benchmarks::run(Benchmark::Polychronization, 1000, 10_000.0, seed, |_, _| {
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap()
+            .rate_hz
+        })
+        .collect();
+    let mean = rates.iter().sum::<f64>() / 3.0;
+    assert!(
+        (mean / BRIAN2_POLYCHRONIZATION_10S_HZ - 1.0).abs() < 0.15,
+        "somnet {rates:?} (mean {mean:.2} Hz) against Brian2's {BRIAN2_POLYCHRONIZATION_10S_HZ} Hz"
+    );
+}
