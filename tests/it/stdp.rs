@@ -206,6 +206,80 @@ fn delays_shift_the_pairing_as_documented() {
     assert!((run(DelayKind::Dendritic, 0) - (50.0 + e(2.0))).abs() < 1e-5);
 }
 
+#[test]
+fn each_synapse_of_a_fan_pairs_by_its_own_delay() {
+    // Two pre neurons onto three post neurons, all six synapses listed out of order with distinct
+    // delays, one spike per neuron: every pre neuron's fan-out (and, dendritic, every post
+    // neuron's fan-in) reaches its synapses at several steps. Each weight must follow the closed
+    // form at its own Δt (additive, λ·w_max = 1, τ 20 ms both ways).
+    let (pre_t, post_t) = ([20u64, 23], [15u64, 30, 26]);
+    let pairs = vec![(1u32, 2u32), (0, 0), (1, 0), (0, 2), (0, 1), (1, 1)];
+    let delays = [6u32, 1, 4, 3, 5, 2];
+    for kind in [DelayKind::Dendritic, DelayKind::Axonal] {
+        let mut net = Network::new(NetworkConfig {
+            dt_ms: 1.0,
+            seed: 1,
+            max_delay_ms: 20.0,
+        })
+        .unwrap();
+        let ms = |t: &[u64]| t.iter().map(|&k| vec![k as f64]).collect::<Vec<_>>();
+        let pre = net.add_spike_source("pre", &ms(&pre_t)).unwrap();
+        let post = net.add_spike_source("post", &ms(&post_t)).unwrap();
+        let relay = net
+            .add_population(
+                "relay",
+                3,
+                NeuronModel::Iaf(IafParams {
+                    v_th_mv: 1e9,
+                    v_rest_mv: 0.0,
+                    reset: Reset::ToValue { v_reset_mv: 0.0 },
+                    t_ref_ms: 0.0,
+                }),
+                vec![Port::Delta],
+            )
+            .unwrap();
+        let one_to_one = (0..3).map(|i| (i, i)).collect();
+        net.connect(
+            post,
+            relay,
+            Connection::new(Connector::List(one_to_one), Weights::Constant(2e9))
+                .delay(Delay::Steps(0)),
+        )
+        .unwrap();
+        let p = net
+            .connect(
+                pre,
+                relay,
+                Connection::new(Connector::List(pairs.clone()), Weights::Constant(50.0))
+                    .delay(Delay::ValuesMs(delays.iter().map(|&d| d as f64).collect())),
+            )
+            .unwrap();
+        let rule = Stdp::new(StdpParams {
+            delays: kind,
+            ..StdpParams::additive()
+        })
+        .unwrap();
+        net.set_plasticity(p, Box::new(rule)).unwrap();
+        net.run(60).unwrap();
+        for (i, j, w, ..) in net.projection(p).synapses() {
+            let k = pairs.iter().position(|&q| q == (i, j)).unwrap();
+            let (d, dt) = (
+                delays[k] as i64,
+                post_t[j as usize] as i64 - pre_t[i as usize] as i64,
+            );
+            let delta = match kind {
+                DelayKind::Dendritic => dt + d,
+                DelayKind::Axonal => dt - d,
+            } as f64;
+            let expected = 50.0 + delta.signum() * (-delta.abs() / 20.0).exp();
+            assert!(
+                (w as f64 - expected).abs() < 1e-5,
+                "{kind:?}: synapse {i}->{j}, delay {d}: Δt {delta}, w = {w}, expected {expected}"
+            );
+        }
+    }
+}
+
 mod nest {
     //! The fixture: NEST 3.10's `stdp_synapse`, `stdp_nn_symm_synapse` and `stdp_triplet_synapse`
     //! between parrot neurons, per group the trains, delays, initial and final weights.

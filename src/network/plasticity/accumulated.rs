@@ -138,10 +138,7 @@ impl Plasticity for AccumulatedStdp {
         self.period_steps = crate::time::Dt::new(layout.dt_ms)?
             .steps_exact("accumulated_stdp.period_ms", p.period_ms)?
             as u64;
-        let n_syn = match layout.synapses {
-            super::LayoutSynapses::Dense { weights, .. }
-            | super::LayoutSynapses::Sparse { weights, .. } => weights.len(),
-        };
+        let n_syn = layout.n_synapses();
         self.derivative = Derivative {
             a_plus: p.a_plus,
             a_minus: p.a_minus,

@@ -159,6 +159,17 @@ pub struct SynapseLayout<'a> {
     pub synapses: LayoutSynapses<'a>,
 }
 
+impl SynapseLayout<'_> {
+    /// How many synapses the projection has (the length of its weight storage).
+    pub fn n_synapses(&self) -> usize {
+        match self.synapses {
+            LayoutSynapses::Dense { weights, .. } | LayoutSynapses::Sparse { weights, .. } => {
+                weights.len()
+            }
+        }
+    }
+}
+
 /// The synapses of a projection, read-only, in storage layout (see [`SynapsesMut`]).
 #[derive(Debug, Clone, Copy)]
 pub enum LayoutSynapses<'a> {

@@ -232,10 +232,7 @@ impl Plasticity for RewardStdp {
     fn attach(&mut self, layout: &SynapseLayout<'_>) -> Result<()> {
         check_weights(layout, "reward-modulated STDP", self.params.w_max)?;
         let p = &self.params;
-        let n_syn = match layout.synapses {
-            super::LayoutSynapses::Dense { weights, .. }
-            | super::LayoutSynapses::Sparse { weights, .. } => weights.len(),
-        };
+        let n_syn = layout.n_synapses();
         let steps_c = p.tau_c_ms / layout.dt_ms;
         // 12 τ_c: scaled eligibilities stay within e^12 ≈ 1.6·10⁵ of their true values, so
         // differences of the integral keep 10 of f64's 16 digits.

@@ -16,10 +16,11 @@
 //!
 //! Traces are kept per neuron, not per synapse: each neuron's recent spikes (with its trace values
 //! just after each) sit in a short archive, long enough to answer for the longest delay, and the
-//! trace at the synapse at time x is the neuron's trace at x − (that side's delay). Arrivals that
-//! lie in the future when the spike happens (the delayed side) wait in a ring of per-step lists.
-//! Work grows with spikes × fan-out (and fan-in for post spikes), never with the synapse count
-//! per step.
+//! trace at the synapse at time x is the neuron's trace at x − (that side's delay). Each side's
+//! synapses are indexed per neuron in runs of equal delay on that side, so a spike reaches one run
+//! per step at most; a spike with runs still to come waits as a *wave* (neuron, step, next run),
+//! a few bytes per spike rather than per synapse. Work grows with spikes × fan-out (and fan-in for
+//! post spikes), never with the synapse count per step.
 
 use std::collections::VecDeque;
 
@@ -74,25 +75,36 @@ pub(crate) trait OnArrival<const K: usize> {
 }
 
 /// Per-neuron archive of recent spikes with `K` traces each.
+///
+/// The latest spike of every neuron sits in one flat array (most queries end there: the neuron
+/// has not fired since the time asked about); older spikes, still within reach of a query, in a
+/// per-neuron queue.
 #[derive(Debug, Clone)]
 struct Archive<const K: usize> {
     /// Per trace: `ln` of its decay per step (−dt/τ).
     ln_decay: [f64; K],
-    /// `decay[k][n]` = e^{n·ln_decay[k]} for small n.
+    /// `table[n]` = e^{n·ln_decay} per trace, for n up to 200 τ (each entry the same bits
+    /// as the call it saves).
     table: Vec<[f64; K]>,
     pairing: Pairing,
     /// Steps back that queries can reach.
     keep: u64,
-    /// Per neuron: (spike step, trace values just after the spike), oldest first.
-    spikes: Vec<VecDeque<(u64, [f64; K])>>,
+    /// Per neuron: its latest spike (step, trace values just after it); `NONE` if it has none.
+    latest: Vec<(u64, [f64; K])>,
+    /// Per neuron: earlier spikes a query may still need, oldest first.
+    older: Vec<VecDeque<(u64, [f64; K])>>,
 }
 
-const TABLE: usize = 512;
+/// The step of a neuron that has not fired.
+const NONE: u64 = u64::MAX;
 
 impl<const K: usize> Archive<K> {
     fn new(n: usize, tau_steps: [f64; K], pairing: Pairing, keep: u64) -> Self {
         let ln_decay = tau_steps.map(|tau| -1.0 / tau);
-        let table = (0..TABLE)
+        // Intervals up to 200 τ (at most 4096 steps) read the table.
+        let longest = tau_steps.iter().fold(0.0f64, |m, &t| m.max(t));
+        let len = ((200.0 * longest).ceil() as usize).clamp(512, 4096);
+        let table = (0..len)
             .map(|n| ln_decay.map(|l| (l * n as f64).exp()))
             .collect();
         Archive {
@@ -100,7 +112,8 @@ impl<const K: usize> Archive<K> {
             table,
             pairing,
             keep,
-            spikes: vec![VecDeque::new(); n],
+            latest: vec![(NONE, [0.0; K]); n],
+            older: vec![VecDeque::new(); n],
         }
     }
 
@@ -114,15 +127,24 @@ impl<const K: usize> Archive<K> {
     }
 
     /// The neuron's traces just before step `x` (its spikes at steps < x only).
-    #[inline]
+    #[inline(always)]
     fn before(&self, i: usize, x: i64) -> [f64; K] {
-        for &(t, v) in self.spikes[i].iter().rev() {
+        let (t, v) = self.latest[i];
+        if t != NONE && (t as i64) < x {
+            return self.traces(v, (x - t as i64) as u64);
+        }
+        for &(t, v) in self.older[i].iter().rev() {
             if (t as i64) < x {
-                let d = self.decay((x - t as i64) as u64);
-                return std::array::from_fn(|k| v[k] * d[k]);
+                return self.traces(v, (x - t as i64) as u64);
             }
         }
         [0.0; K]
+    }
+
+    #[inline(always)]
+    fn traces(&self, v: [f64; K], n: u64) -> [f64; K] {
+        let d = self.decay(n);
+        std::array::from_fn(|k| v[k] * d[k])
     }
 
     /// Adds a spike of neuron `i` at step `t` (after every query about times ≤ t is answered).
@@ -131,49 +153,214 @@ impl<const K: usize> Archive<K> {
             Pairing::AllToAll => self.before(i, t as i64).map(|x| x + 1.0),
             Pairing::Nearest => [1.0; K],
         };
-        let q = &mut self.spikes[i];
-        q.push_back((t, v));
-        // Queries reach back `keep` steps: the newest spike older than that answers them all.
-        while q.len() >= 2 && q[1].0 + self.keep < t {
-            q.pop_front();
+        let previous = std::mem::replace(&mut self.latest[i], (t, v));
+        let q = &mut self.older[i];
+        if previous.0 != NONE {
+            q.push_back(previous);
+        }
+        // Queries reach back `keep` steps: the newest spike older than that answers them all
+        // (the latest spike itself when it is).
+        while !q.is_empty() {
+            let next = q.get(1).map_or(t, |e| e.0);
+            if next + self.keep < t {
+                q.pop_front();
+            } else {
+                break;
+            }
         }
     }
 
     fn clear(&mut self) {
-        self.spikes.iter_mut().for_each(VecDeque::clear);
+        self.latest.fill((NONE, [0.0; K]));
+        self.older.iter_mut().for_each(VecDeque::clear);
     }
 }
 
-/// Synapses by post neuron, for post arrivals.
+/// An index of one side's synapses per neuron, in runs of equal delay on that side with delays
+/// increasing: a spike reaches the synapses of one run at one step, the next run later.
 #[derive(Debug, Clone)]
-enum ByPost {
-    /// Dense: post j's synapses are `i · n_post + j` for every pre i.
-    Dense { n_pre: usize, n_post: usize },
-    /// Sparse: post j's synapses are `syn[col_ptr[j]..col_ptr[j + 1]]` with pre `pre[..]`.
-    Sparse {
-        col_ptr: Vec<usize>,
-        syn: Vec<u32>,
-        pre: Vec<u32>,
+enum SideIndex {
+    /// Dense pre side: neuron i's synapses are `i·n_post + j` (other side j), one run.
+    DensePre {
+        n_post: usize,
+        delay: u32,
+        other_delay: u32,
     },
+    /// Dense post side: neuron j's synapses are `i·n_post + j` (other side i), one run.
+    DensePost {
+        n_pre: usize,
+        n_post: usize,
+        delay: u32,
+        other_delay: u32,
+    },
+    /// Sparse pre side with one delay on this side: the storage's own rows, one run; the post
+    /// side's delays are `other_delay` or, if `None`, the per-synapse delays.
+    Rows {
+        delay: u32,
+        other_delay: Option<u32>,
+    },
+    /// Listed synapses grouped by delay.
+    Listed(Runs),
 }
 
-/// An arrival waiting for its step: (synapse, pre, post).
-type Pending = (u32, u32, u32);
+/// Synapses listed per neuron and grouped into runs of equal delay.
+#[derive(Debug, Clone)]
+struct Runs {
+    /// Neuron n's runs are `runs[run_ptr[n]..run_ptr[n + 1]]`.
+    run_ptr: Vec<u32>,
+    /// Each run's delay (steps) and its range in `syn`/`other`.
+    runs: Vec<(u32, u32, u32)>,
+    /// Synapse (storage index), other-side neuron and the delay on the other side of each
+    /// entry (the last empty when that delay is `other_uniform` for every synapse).
+    syn: Vec<u32>,
+    other: Vec<u32>,
+    other_delay: Vec<u16>,
+    other_uniform: u32,
+}
+
+impl Runs {
+    /// Groups `(delay, synapse, other, other side's delay)` entries, listed neuron by neuron
+    /// (neuron n's are `entries[ptr[n]..ptr[n + 1]]`), into runs of equal delay; entries of equal
+    /// delay keep their order. `other_uniform`: the other side's delay if it is the same for all.
+    fn build(
+        n: usize,
+        ptr: &[usize],
+        entries: &mut [(u32, u32, u32, u16)],
+        other_uniform: Option<u32>,
+    ) -> Runs {
+        let mut run_ptr = Vec::with_capacity(n + 1);
+        let mut runs = Vec::new();
+        run_ptr.push(0u32);
+        for k in 0..n {
+            let slice = &mut entries[ptr[k]..ptr[k + 1]];
+            slice.sort_by_key(|e| e.0);
+            let mut lo = ptr[k];
+            while lo < ptr[k + 1] {
+                let d = entries[lo].0;
+                let mut hi = lo;
+                while hi < ptr[k + 1] && entries[hi].0 == d {
+                    hi += 1;
+                }
+                runs.push((d, lo as u32, hi as u32));
+                lo = hi;
+            }
+            run_ptr.push(runs.len() as u32);
+        }
+        Runs {
+            run_ptr,
+            runs,
+            syn: entries.iter().map(|e| e.1).collect(),
+            other: entries.iter().map(|e| e.2).collect(),
+            other_delay: match other_uniform {
+                Some(_) => Vec::new(),
+                None => entries.iter().map(|e| e.3).collect(),
+            },
+            other_uniform: other_uniform.unwrap_or(0),
+        }
+    }
+}
+
+/// The storage's rows (sparse projections), read each step.
+type Storage<'a> = Option<(&'a [u64], &'a [u32])>;
+
+impl SideIndex {
+    /// The delay of neuron `n`'s run `r`, if it has one.
+    #[inline]
+    fn delay(&self, n: u32, r: u32) -> Option<u32> {
+        match self {
+            SideIndex::DensePre { delay, .. }
+            | SideIndex::DensePost { delay, .. }
+            | SideIndex::Rows { delay, .. } => (r == 0).then_some(*delay),
+            SideIndex::Listed(runs) => {
+                let k = runs.run_ptr[n as usize] + r;
+                (k < runs.run_ptr[n as usize + 1]).then(|| runs.runs[k as usize].0)
+            }
+        }
+    }
+
+    /// Calls `f(synapse, other, the other side's delay)` for every synapse in neuron `n`'s run
+    /// `r`; `per_synapse` are the projection's delays when they differ.
+    #[inline(always)]
+    fn for_run(
+        &self,
+        storage: Storage<'_>,
+        per_synapse: Option<&[u16]>,
+        n: u32,
+        r: u32,
+        mut f: impl FnMut(usize, u32, u32),
+    ) {
+        let n = n as usize;
+        // One call site for `f`, so that it is inlined; the match is the same on every pass and
+        // is hoisted out of the loop.
+        let (lo, hi) = match self {
+            SideIndex::DensePre { n_post, .. } => (0, *n_post),
+            SideIndex::DensePost { n_pre, .. } => (0, *n_pre),
+            // `Rows` is built only for sparse projections, which always give their rows.
+            SideIndex::Rows { .. } => storage.map_or((0, 0), |(row_ptr, _)| {
+                (row_ptr[n] as usize, row_ptr[n + 1] as usize)
+            }),
+            SideIndex::Listed(runs) => {
+                let (_, lo, hi) = runs.runs[(runs.run_ptr[n] + r) as usize];
+                (lo as usize, hi as usize)
+            }
+        };
+        for k in lo..hi {
+            let (syn, other, other_delay) = match self {
+                SideIndex::DensePre {
+                    n_post,
+                    other_delay,
+                    ..
+                } => (n * n_post + k, k as u32, *other_delay),
+                SideIndex::DensePost {
+                    n_post,
+                    other_delay,
+                    ..
+                } => (k * n_post + n, k as u32, *other_delay),
+                SideIndex::Rows { other_delay, .. } => {
+                    let post = storage.map_or(&[][..], |(_, post)| post);
+                    let od = match (other_delay, per_synapse) {
+                        (Some(d), _) => *d,
+                        (None, Some(d)) => d[k] as u32,
+                        (None, None) => 0,
+                    };
+                    (k, post[k], od)
+                }
+                SideIndex::Listed(runs) => (
+                    runs.syn[k] as usize,
+                    runs.other[k],
+                    match runs.other_delay.get(k) {
+                        Some(&d) => d as u32,
+                        None => runs.other_uniform,
+                    },
+                ),
+            };
+            f(syn, other, other_delay);
+        }
+    }
+}
+
+/// A spike whose later runs have not reached their synapses yet: neuron, spike step, next run.
+#[derive(Debug, Clone, Copy)]
+struct Wave {
+    n: u32,
+    t: u64,
+    r: u32,
+}
 
 /// The spike-timing machinery of one plastic projection with `K` traces per side.
 #[derive(Debug, Clone)]
 pub(crate) struct SpikeTiming<const K: usize> {
-    kind: DelayKind,
     lag: u64,
-    by_post: ByPost,
     /// Per-synapse delays (steps) when they differ.
     delays: Option<Vec<u16>>,
-    uniform_delay: u32,
     pre: Archive<K>,
     post: Archive<K>,
-    /// Arrivals in the future, by step modulo the ring length.
-    pending_pre: Vec<Vec<Pending>>,
-    pending_post: Vec<Vec<Pending>>,
+    /// Pre synapses by axonal delay, post synapses by dendritic delay.
+    pre_index: SideIndex,
+    post_index: SideIndex,
+    /// Spikes with arrivals still to come.
+    pre_waves: Vec<Wave>,
+    post_waves: Vec<Wave>,
 }
 
 impl<const K: usize> SpikeTiming<K> {
@@ -186,56 +373,7 @@ impl<const K: usize> SpikeTiming<K> {
         pairing: Pairing,
         kind: DelayKind,
     ) -> Result<Self> {
-        let (by_post, delays, uniform_delay, n_syn) = match layout.synapses {
-            LayoutSynapses::Dense {
-                weights,
-                delay_steps,
-            } => (
-                ByPost::Dense {
-                    n_pre: layout.n_pre,
-                    n_post: layout.n_post,
-                },
-                None,
-                delay_steps,
-                weights.len(),
-            ),
-            LayoutSynapses::Sparse {
-                row_ptr,
-                post,
-                delays,
-                ..
-            } => {
-                let mut col_ptr = vec![0usize; layout.n_post + 1];
-                for &j in post {
-                    col_ptr[j as usize + 1] += 1;
-                }
-                for j in 0..layout.n_post {
-                    col_ptr[j + 1] += col_ptr[j];
-                }
-                let mut fill = col_ptr.clone();
-                let mut syn = vec![0u32; post.len()];
-                let mut pre = vec![0u32; post.len()];
-                for i in 0..layout.n_pre {
-                    let lo = row_ptr[i] as usize;
-                    for (k, &j) in post[lo..row_ptr[i + 1] as usize].iter().enumerate() {
-                        let j = j as usize;
-                        syn[fill[j]] = (lo + k) as u32;
-                        pre[fill[j]] = i as u32;
-                        fill[j] += 1;
-                    }
-                }
-                let (per, uniform) = match delays {
-                    Delays::Uniform(d) => (None, d),
-                    Delays::PerSynapse(d) => (Some(d.to_vec()), 0),
-                };
-                (
-                    ByPost::Sparse { col_ptr, syn, pre },
-                    per,
-                    uniform,
-                    post.len(),
-                )
-            }
-        };
+        let n_syn = layout.n_synapses();
         if n_syn > u32::MAX as usize {
             return Err(Error::Unsupported(format!(
                 "projection {}: {n_syn} synapses; a spike-timing rule handles at most {} per projection",
@@ -243,23 +381,107 @@ impl<const K: usize> SpikeTiming<K> {
                 u32::MAX
             )));
         }
+        let axonal = kind == DelayKind::Axonal;
+        // The delay each side of a synapse carries.
+        let on_side = |d: u32, pre_side: bool| if pre_side == axonal { d } else { 0 };
+        let (pre_index, post_index, delays, uniform_delay) = match layout.synapses {
+            LayoutSynapses::Dense { delay_steps, .. } => (
+                SideIndex::DensePre {
+                    n_post: layout.n_post,
+                    delay: on_side(delay_steps, true),
+                    other_delay: on_side(delay_steps, false),
+                },
+                SideIndex::DensePost {
+                    n_pre: layout.n_pre,
+                    n_post: layout.n_post,
+                    delay: on_side(delay_steps, false),
+                    other_delay: on_side(delay_steps, true),
+                },
+                None,
+                delay_steps,
+            ),
+            LayoutSynapses::Sparse {
+                row_ptr,
+                post,
+                delays,
+                ..
+            } => {
+                let (per, uniform): (Option<&[u16]>, u32) = match delays {
+                    Delays::Uniform(d) => (None, d),
+                    Delays::PerSynapse(d) => (Some(d), 0),
+                };
+                let delay_of = |s: usize, pre_side: bool| {
+                    on_side(per.map_or(uniform, |d| d[s] as u32), pre_side)
+                };
+                // A side's delays are one number unless they differ and lie on that side.
+                let uniform_on = |pre_side: bool| match per {
+                    Some(_) if pre_side == axonal => None,
+                    _ => Some(on_side(uniform, pre_side)),
+                };
+                let pre_index = match uniform_on(true) {
+                    None => {
+                        let ptr: Vec<usize> = row_ptr.iter().map(|&p| p as usize).collect();
+                        let mut entries: Vec<(u32, u32, u32, u16)> = (0..n_syn)
+                            .map(|s| {
+                                (
+                                    delay_of(s, true),
+                                    s as u32,
+                                    post[s],
+                                    delay_of(s, false) as u16,
+                                )
+                            })
+                            .collect();
+                        let runs = Runs::build(layout.n_pre, &ptr, &mut entries, uniform_on(false));
+                        SideIndex::Listed(runs)
+                    }
+                    Some(delay) => SideIndex::Rows {
+                        delay,
+                        other_delay: uniform_on(false),
+                    },
+                };
+                // By post neuron, in pre order, then grouped by dendritic delay.
+                let mut ptr = vec![0usize; layout.n_post + 1];
+                for &j in post {
+                    ptr[j as usize + 1] += 1;
+                }
+                for j in 0..layout.n_post {
+                    ptr[j + 1] += ptr[j];
+                }
+                let mut fill = ptr.clone();
+                let mut entries = vec![(0u32, 0u32, 0u32, 0u16); n_syn];
+                for i in 0..layout.n_pre {
+                    let lo = row_ptr[i] as usize;
+                    for (s, &j) in (lo..).zip(&post[lo..row_ptr[i + 1] as usize]) {
+                        let j = j as usize;
+                        let ax = delay_of(s, true) as u16;
+                        entries[fill[j]] = (delay_of(s, false), s as u32, i as u32, ax);
+                        fill[j] += 1;
+                    }
+                }
+                let post_index = SideIndex::Listed(Runs::build(
+                    layout.n_post,
+                    &ptr,
+                    &mut entries,
+                    uniform_on(true),
+                ));
+                (pre_index, post_index, per.map(<[u16]>::to_vec), uniform)
+            }
+        };
         let max_delay = match &delays {
             Some(d) => d.iter().copied().max().unwrap_or(0) as u32,
             None => uniform_delay,
         };
         let steps = |tau: f64| tau / layout.dt_ms;
         let keep = max_delay as u64 + 2;
-        let ring = max_delay as usize + 1;
         Ok(SpikeTiming {
-            kind,
             lag: layout.pre_lag_steps,
-            by_post,
             delays,
-            uniform_delay,
             pre: Archive::new(layout.n_pre, tau_pre_ms.map(steps), pairing, keep),
             post: Archive::new(layout.n_post, tau_post_ms.map(steps), pairing, keep),
-            pending_pre: vec![Vec::new(); ring],
-            pending_post: vec![Vec::new(); ring],
+            pre_index,
+            post_index,
+            pre_waves: Vec::new(),
+            post_waves: Vec::new(),
         })
     }
 
@@ -267,51 +489,92 @@ impl<const K: usize> SpikeTiming<K> {
     pub fn reset(&mut self) {
         self.pre.clear();
         self.post.clear();
-        self.pending_pre.iter_mut().for_each(Vec::clear);
-        self.pending_post.iter_mut().for_each(Vec::clear);
+        self.pre_waves.clear();
+        self.post_waves.clear();
     }
 
-    /// (axonal, dendritic) delay of a synapse, in steps.
-    #[inline]
-    fn split(&self, syn: usize) -> (u64, u64) {
-        let d = match &self.delays {
-            Some(d) => d[syn] as u64,
-            None => self.uniform_delay as u64,
+    /// Run `wave.r` of a pre spike reaching its synapses at step `x`: each synapse sees the post
+    /// traces there just before `x`; the pre neuron's own traces are those just before its spike.
+    fn pre_run(
+        &self,
+        storage: Storage<'_>,
+        w: &mut [f32],
+        rule: &mut impl OnArrival<K>,
+        wave: Wave,
+        x: u64,
+    ) {
+        let own = self.pre.before(wave.n as usize, wave.t as i64);
+        let per = self.delays.as_deref();
+        self.pre_index
+            .for_run(storage, per, wave.n, wave.r, |syn, j, dend| {
+                let at = x as i64 - dend as i64;
+                let other = self.post.before(j as usize, at);
+                rule.pre_arrives(
+                    Arrival {
+                        syn,
+                        t: x,
+                        other,
+                        own,
+                    },
+                    &mut w[syn],
+                );
+            });
+    }
+
+    /// Run `wave.r` of a post spike reaching its synapses at step `x` (the mirror of `pre_run`).
+    fn post_run(&self, w: &mut [f32], rule: &mut impl OnArrival<K>, wave: Wave, x: u64) {
+        let own = self.post.before(wave.n as usize, wave.t as i64);
+        let per = self.delays.as_deref();
+        self.post_index
+            .for_run(None, per, wave.n, wave.r, |syn, i, ax| {
+                let at = x as i64 - ax as i64;
+                let other = self.pre.before(i as usize, at);
+                rule.post_arrives(
+                    Arrival {
+                        syn,
+                        t: x,
+                        other,
+                        own,
+                    },
+                    &mut w[syn],
+                );
+            });
+    }
+
+    /// The runs of `waves` that reach their synapses at step `t`; finished waves leave the list.
+    /// Arrivals at one step touch distinct synapses, so their order does not matter.
+    fn arrive(
+        &self,
+        pre_side: bool,
+        waves: &mut Vec<Wave>,
+        t: u64,
+        storage: Storage<'_>,
+        w: &mut [f32],
+        rule: &mut impl OnArrival<K>,
+    ) {
+        let index = if pre_side {
+            &self.pre_index
+        } else {
+            &self.post_index
         };
-        match self.kind {
-            DelayKind::Dendritic => (0, d),
-            DelayKind::Axonal => (d, 0),
+        let mut k = 0;
+        while k < waves.len() {
+            let mut wave = waves[k];
+            if index.delay(wave.n, wave.r).map(|d| wave.t + d as u64) == Some(t) {
+                if pre_side {
+                    self.pre_run(storage, w, rule, wave, t);
+                } else {
+                    self.post_run(w, rule, wave, t);
+                }
+                wave.r += 1;
+                if index.delay(wave.n, wave.r).is_none() {
+                    waves.swap_remove(k);
+                    continue;
+                }
+                waves[k] = wave;
+            }
+            k += 1;
         }
-    }
-
-    #[inline]
-    fn slot(&self, t: u64) -> usize {
-        (t % self.pending_pre.len() as u64) as usize
-    }
-
-    /// The arrival at step `t` of synapse `(syn, pre, post)`'s pre spike (`post_side` false) or
-    /// post spike (true): the other side's traces at the synapse and the arriving side's own,
-    /// both just before.
-    #[inline]
-    fn arrival(&self, (syn, i, j): Pending, t: u64, post_side: bool) -> Arrival<K> {
-        let (ax, dend) = self.split(syn as usize);
-        let pre = self.pre.before(i as usize, t as i64 - ax as i64);
-        let post = self.post.before(j as usize, t as i64 - dend as i64);
-        let (other, own) = if post_side { (pre, post) } else { (post, pre) };
-        Arrival {
-            syn: syn as usize,
-            t,
-            other,
-            own,
-        }
-    }
-
-    fn post_arrival(&self, rule: &mut impl OnArrival<K>, w: &mut [f32], p: Pending, t: u64) {
-        rule.post_arrives(self.arrival(p, t, true), &mut w[p.0 as usize]);
-    }
-
-    fn pre_arrival(&self, rule: &mut impl OnArrival<K>, w: &mut [f32], p: Pending, t: u64) {
-        rule.pre_arrives(self.arrival(p, t, false), &mut w[p.0 as usize]);
     }
 
     /// One step: the arrivals of this step's spikes (and of earlier ones now due), in order.
@@ -322,32 +585,33 @@ impl<const K: usize> SpikeTiming<K> {
         rule: &mut impl OnArrival<K>,
     ) {
         let t = spikes.step;
-        let (rows, w): (Rows<'_>, &mut [f32]) = match synapses {
-            SynapsesMut::Dense {
-                n_post, weights, ..
-            } => (Rows::Dense { n_post }, weights),
+        let (storage, w): (Storage<'_>, &mut [f32]) = match synapses {
+            SynapsesMut::Dense { weights, .. } => (None, weights),
             SynapsesMut::Sparse {
                 row_ptr,
                 post,
                 weights,
-            } => (Rows::Sparse { row_ptr, post }, weights),
+            } => (Some((row_ptr, post)), weights),
             // `Network::set_plasticity` refuses weight-shared projections.
             SynapsesMut::Shared { .. } => return,
         };
         // The pre spikes given are those of step t − lag (none exist before step 0).
         let pre_spikes: &[u32] = if t >= self.lag { spikes.pre } else { &[] };
         let tp = t.saturating_sub(self.lag);
-        // 1. Pre spikes: arrivals already past (a pre-population later in the schedule with no
-        //    axonal delay) happen now, first; future ones wait; those due now wait for step 4.
+        let mut pre_waves = std::mem::take(&mut self.pre_waves);
+        let mut post_waves = std::mem::take(&mut self.post_waves);
+        // 1. Pre spikes: runs already past (a pre-population later in the schedule with no axonal
+        //    delay) arrive now, first; the others wait, those due now for step 3.
         for &i in pre_spikes {
-            for (syn, j) in rows.row(i as usize) {
-                let x = tp + self.split(syn).0;
-                if x < t {
-                    self.pre_arrival(rule, w, (syn as u32, i, j), x);
-                } else if x > t {
-                    let s = self.slot(x);
-                    self.pending_pre[s].push((syn as u32, i, j));
+            let mut wave = Wave { n: i, t: tp, r: 0 };
+            while let Some(d) = self.pre_index.delay(i, wave.r) {
+                let x = tp + d as u64;
+                if x >= t {
+                    pre_waves.push(wave);
+                    break;
                 }
+                self.pre_run(storage, w, rule, wave, x);
+                wave.r += 1;
             }
         }
         if tp < t {
@@ -355,39 +619,15 @@ impl<const K: usize> SpikeTiming<K> {
                 self.pre.record(i as usize, tp);
             }
         }
-        // 2. Post arrivals at t: those that waited, then this step's post spikes without
-        //    dendritic delay; spikes with one wait.
-        let s = self.slot(t);
-        let due = std::mem::take(&mut self.pending_post[s]);
-        for &p in &due {
-            self.post_arrival(rule, w, p, t);
-        }
-        self.pending_post[s] = reuse(due);
+        // 2. Post arrivals at t: this step's spikes' undelayed runs and earlier spikes' runs due.
         for &j in spikes.post {
-            self.for_each_into(j as usize, |this, syn, i| {
-                let dend = this.split(syn).1;
-                let p = (syn as u32, i, j);
-                if dend == 0 {
-                    this.post_arrival(rule, w, p, t);
-                } else {
-                    let s = this.slot(t + dend);
-                    this.pending_post[s].push(p);
-                }
-            });
-        }
-        // 3. Pre arrivals at t: those that waited, then the given pre spikes due now.
-        let due = std::mem::take(&mut self.pending_pre[s]);
-        for &p in &due {
-            self.pre_arrival(rule, w, p, t);
-        }
-        self.pending_pre[s] = reuse(due);
-        for &i in pre_spikes {
-            for (syn, j) in rows.row(i as usize) {
-                if tp + self.split(syn).0 == t {
-                    self.pre_arrival(rule, w, (syn as u32, i, j), t);
-                }
+            if self.post_index.delay(j, 0).is_some() {
+                post_waves.push(Wave { n: j, t, r: 0 });
             }
         }
+        self.arrive(false, &mut post_waves, t, storage, w, rule);
+        // 3. Pre arrivals at t.
+        self.arrive(true, &mut pre_waves, t, storage, w, rule);
         if tp == t {
             for &i in pre_spikes {
                 self.pre.record(i as usize, t);
@@ -397,56 +637,8 @@ impl<const K: usize> SpikeTiming<K> {
         for &j in spikes.post {
             self.post.record(j as usize, t);
         }
-    }
-
-    /// Calls `f(self, synapse, pre)` for every synapse onto post neuron `j`, in pre order.
-    fn for_each_into(&mut self, j: usize, mut f: impl FnMut(&mut Self, usize, u32)) {
-        match &self.by_post {
-            ByPost::Dense { n_pre, n_post } => {
-                let (n_pre, n_post) = (*n_pre, *n_post);
-                for i in 0..n_pre {
-                    f(self, i * n_post + j, i as u32);
-                }
-            }
-            ByPost::Sparse { col_ptr, .. } => {
-                let (lo, hi) = (col_ptr[j], col_ptr[j + 1]);
-                for k in lo..hi {
-                    let ByPost::Sparse { syn, pre, .. } = &self.by_post else {
-                        unreachable!()
-                    };
-                    let (s, i) = (syn[k] as usize, pre[k]);
-                    f(self, s, i);
-                }
-            }
-        }
-    }
-}
-
-/// An emptied list back, keeping its allocation.
-fn reuse(mut v: Vec<Pending>) -> Vec<Pending> {
-    v.clear();
-    v
-}
-
-/// Synapses by pre neuron, read from the storage each step.
-#[derive(Clone, Copy)]
-enum Rows<'a> {
-    Dense { n_post: usize },
-    Sparse { row_ptr: &'a [u64], post: &'a [u32] },
-}
-
-impl Rows<'_> {
-    /// (synapse, post) for every synapse out of pre neuron `i`.
-    fn row(&self, i: usize) -> impl Iterator<Item = (usize, u32)> + '_ {
-        let rows = *self;
-        let (lo, hi) = match rows {
-            Rows::Dense { n_post } => (i * n_post, (i + 1) * n_post),
-            Rows::Sparse { row_ptr, .. } => (row_ptr[i] as usize, row_ptr[i + 1] as usize),
-        };
-        (lo..hi).map(move |s| match rows {
-            Rows::Dense { .. } => (s, (s - lo) as u32),
-            Rows::Sparse { post, .. } => (s, post[s]),
-        })
+        self.pre_waves = pre_waves;
+        self.post_waves = post_waves;
     }
 }
 
