@@ -1,8 +1,9 @@
 """Side-by-side simulator benchmarks: somnet and its peers run alternately on this machine.
 
-    python benches/peers/driver.py [--networks cuba,coba,izhikevich:1000/10000,polychronization:1000]
-        [--sizes 4000,40000,200000]
-        [--pairs 3] [--peers brian2-standalone,nest] [--brian2-python PY] [--nest-python PY]
+    python benches/peers/driver.py [--networks cuba,coba,izhikevich:1000/10000,polychronization:1000@10000]
+        [--sizes 4000,40000,200000] [--t-ms 1000]
+        [--pairs 3] [--peers brian2-standalone,nest] [--peer-max-n brian2-runtime=4000]
+        [--brian2-python PY] [--nest-python PY]
         [--somnet target/release/somnet-bench] [--out bench-out/peers]
 
 For every network and size, each pair runs somnet (1 and 2 threads, the better counted) and then
@@ -12,8 +13,12 @@ driver prints, per network and size, the median of each simulator and the per-pa
 somnet of simulation time, construction, whole process and peak memory, and the rates (which
 must agree: the peers draw their own random networks, so rates agree only statistically).
 
-A network may carry its own sizes (`izhikevich:1000/10000`); the others take --sizes. NEST has
-no synapse with the polychronization network's rule, so it sits that one out.
+A network may carry its own sizes (`izhikevich:1000/10000`) and simulated time in ms
+(`polychronization:1000@10000`: its first second is a transient); the others take --sizes and
+--t-ms. NEST has no synapse with the polychronization network's rule, so it sits that one out.
+`--peer-max-n PEER=N` leaves a peer out above N neurons (Brian2's runtime mode takes minutes per
+run at 200k and is never the best peer there). NEST runs on 1 and 2 threads below 40 000 neurons
+and on 2 above (where 2 always won).
 
 Peers: `brian2-standalone` and `brian2-runtime` (benches/peers/brian2_bench.py, in the Python of
 --brian2-python with requirements-brian2.txt) and `nest` (benches/peers/nest_bench.py with
@@ -63,7 +68,13 @@ def main():
     ap.add_argument("--t-ms", type=float, default=1000.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="bench-out/peers")
+    ap.add_argument("--peer-max-n", default="",
+                    help="PEER=N,...: leave PEER out of networks above N neurons")
     args = ap.parse_args()
+    max_n = {}
+    for item in filter(None, args.peer_max_n.split(",")):
+        peer, _, limit = item.partition("=")
+        max_n[peer] = int(limit)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,10 +82,12 @@ def main():
     peers = [p for p in args.peers.split(",") if p]
     summary = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "results": []}
     for spec in args.networks.split(","):
+        spec, _, t_ms = spec.partition("@")
         network, _, own = spec.partition(":")
         sizes = own.split("/") if own else args.sizes.split(",")
+        t_ms = float(t_ms) if t_ms else args.t_ms
         for n in map(int, sizes):
-            common = ["--n", str(n), "--t-ms", str(args.t_ms), "--seed", str(args.seed)]
+            common = ["--n", str(n), "--t-ms", str(t_ms), "--seed", str(args.seed)]
             pairs = []
             for k in range(args.pairs):
                 pair = {}
@@ -85,6 +98,8 @@ def main():
                 for peer in peers:
                     if peer == "nest" and network == "polychronization":
                         continue
+                    if n > max_n.get(peer, n):
+                        continue
                     if peer.startswith("brian2"):
                         mode = peer.split("-", 1)[1]
                         cmd = [args.brian2_python, str(HERE / "brian2_bench.py"), network,
@@ -94,7 +109,7 @@ def main():
                         pair[peer] = best([
                             run([args.nest_python, str(HERE / "nest_bench.py"), network,
                                  *common, "--threads", str(t)])
-                            for t in (1, 2)
+                            for t in ((1, 2) if n < 40000 else (2,))
                         ])
                     else:
                         raise SystemExit(f"unknown peer {peer!r}")
@@ -105,7 +120,7 @@ def main():
                 print(f"{network} {n} pair {k + 1}/{args.pairs}: "
                       + ", ".join(f"{w} {r['sim_s']:.3f} s" for w, r in pair.items()),
                       file=sys.stderr)
-            summary["results"].append(report(network, n, pairs))
+            summary["results"].append({"t_ms": t_ms, **report(network, n, pairs)})
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 

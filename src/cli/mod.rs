@@ -13,6 +13,7 @@ mod incremental;
 mod info;
 mod merge;
 mod model;
+mod plot_recording;
 mod progress;
 mod simulate;
 mod sleep;
@@ -63,6 +64,8 @@ enum Command {
     ExportNir(export_nir::ExportNirArgs),
     /// Write an engine network (cuba:N, izhikevich:N, pair) as a SONATA circuit for NEST.
     ExportSonata(export_sonata::ExportSonataArgs),
+    /// Draw a recording's rasters, population rates and state traces (PNG, CSV, JSON).
+    PlotRecording(plot_recording::PlotRecordingArgs),
 }
 
 /// Runs the parsed command.
@@ -82,6 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run(args),
         Command::ExportNir(args) => export_nir::run(args),
         Command::ExportSonata(args) => export_sonata::run(args),
+        Command::PlotRecording(args) => plot_recording::run(args),
     }
 }
 

@@ -72,7 +72,20 @@ pub fn raster(
     t_end_ms: f64,
     rate: &[(f64, f64)],
 ) -> Result<()> {
+    raster_between(path, title, spikes, n_neurons, 0.0..t_end_ms, rate)
+}
+
+/// [`raster`] over the time window `window` (ms).
+pub fn raster_between(
+    path: &Path,
+    title: &str,
+    spikes: &[(f64, u32)],
+    n_neurons: u32,
+    window: std::ops::Range<f64>,
+    rate: &[(f64, f64)],
+) -> Result<()> {
     register_font();
+    let (t0, t_end_ms) = (window.start, window.end.max(window.start + 1e-9));
     render(path, (1200, 800), |root| {
         root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
         let (top, bottom) = root.split_vertically(600);
@@ -81,7 +94,7 @@ pub fn raster(
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(60)
-            .build_cartesian_2d(0f64..t_end_ms, 0u32..n_neurons.max(1))
+            .build_cartesian_2d(t0..t_end_ms, 0u32..n_neurons.max(1))
             .map_err(|e| plot_err(path, e))?;
         chart
             .configure_mesh()
@@ -91,7 +104,10 @@ pub fn raster(
             .map_err(|e| plot_err(path, e))?;
         chart
             .draw_series(spikes.iter().map(|&(t, i)| {
-                Rectangle::new([(t, i), (t + t_end_ms / 1200.0, i + 1)], BLACK.filled())
+                Rectangle::new(
+                    [(t, i), (t + (t_end_ms - t0) / 1200.0, i + 1)],
+                    BLACK.filled(),
+                )
             }))
             .map_err(|e| plot_err(path, e))?;
         let max_rate = rate.iter().map(|r| r.1).fold(1.0, f64::max);
@@ -99,7 +115,7 @@ pub fn raster(
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(60)
-            .build_cartesian_2d(0f64..t_end_ms, 0f64..max_rate * 1.1)
+            .build_cartesian_2d(t0..t_end_ms, 0f64..max_rate * 1.1)
             .map_err(|e| plot_err(path, e))?;
         rc.configure_mesh()
             .x_desc("time (ms)")
@@ -139,6 +155,8 @@ pub enum Marker {
     Triangle,
     /// A cross.
     Cross,
+    /// No mark: a plain line (for dense series such as membrane traces).
+    None,
 }
 
 /// A line chart with error bars and a legend.
@@ -215,6 +233,7 @@ pub fn lines(
                 Marker::Cross => {
                     chart.draw_series(pts.iter().map(|&p| Cross::new(p, 5, c.stroke_width(2))))
                 }
+                Marker::None => continue,
             }
             .map_err(|e| plot_err(path, e))?;
         }

@@ -16,8 +16,15 @@
 //! - npz: the same names as keys, `<pop>/<obs>/idx`, `…/time`, `…/n_neurons`, `…/t_max` for
 //!   spikes, `<pop>/<obs>/data` (samples × neurons), `…/neurons`, `…/dt` for traces (1-D event
 //!   arrays; 0-d scalars).
+//!
+//! [`RecordingReader`] reads either format back a chunk at a time; [`figures::write_figures`]
+//! draws rasters, population rates and traces from it (`somnet plot-recording`).
 
+pub mod figures;
 mod npz;
+mod read;
+
+pub use read::{RecordingReader, SpikeInfo, TraceInfo};
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
