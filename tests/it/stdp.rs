@@ -6,7 +6,8 @@ use somnet::network::plasticity::{
     DelayKind, Pairing, Stdp, StdpParams, TripletStdp, TripletStdpParams,
 };
 use somnet::network::{
-    Connection, Connector, Delay, Network, NetworkConfig, Plasticity, ProjectionId, Weights,
+    Connection, Connector, Delay, Network, NetworkConfig, Plasticity, PopulationId, ProjectionId,
+    Weights,
 };
 use somnet::neuron::{IafParams, NeuronModel, Port, Reset};
 
@@ -36,19 +37,7 @@ pub fn pair_network(
     let post = net
         .add_spike_source("post", &post_steps.iter().map(ms).collect::<Vec<_>>())
         .unwrap();
-    let relay = net
-        .add_population(
-            "relay",
-            n,
-            NeuronModel::Iaf(IafParams {
-                v_th_mv: 1e9,
-                v_rest_mv: 0.0,
-                reset: Reset::ToValue { v_reset_mv: 0.0 },
-                t_ref_ms: 0.0,
-            }),
-            vec![Port::Delta],
-        )
-        .unwrap();
+    let relay = relays(&mut net, n);
     let pairs: Vec<(u32, u32)> = (0..n as u32).map(|i| (i, i)).collect();
     net.connect(
         post,
@@ -68,6 +57,22 @@ pub fn pair_network(
         .unwrap();
     net.set_plasticity(p, rule).unwrap();
     (net, p)
+}
+
+/// `n` IF neurons that fire only when driven by 2·10⁹ in one step (threshold 10⁹, no leak).
+fn relays(net: &mut Network, n: usize) -> PopulationId {
+    net.add_population(
+        "relay",
+        n,
+        NeuronModel::Iaf(IafParams {
+            v_th_mv: 1e9,
+            v_rest_mv: 0.0,
+            reset: Reset::ToValue { v_reset_mv: 0.0 },
+            t_ref_ms: 0.0,
+        }),
+        vec![Port::Delta],
+    )
+    .unwrap()
 }
 
 /// Runs the pair network to 10 steps past the last spike and returns the weights in pair order.
@@ -225,19 +230,7 @@ fn each_synapse_of_a_fan_pairs_by_its_own_delay() {
         let ms = |t: &[u64]| t.iter().map(|&k| vec![k as f64]).collect::<Vec<_>>();
         let pre = net.add_spike_source("pre", &ms(&pre_t)).unwrap();
         let post = net.add_spike_source("post", &ms(&post_t)).unwrap();
-        let relay = net
-            .add_population(
-                "relay",
-                3,
-                NeuronModel::Iaf(IafParams {
-                    v_th_mv: 1e9,
-                    v_rest_mv: 0.0,
-                    reset: Reset::ToValue { v_reset_mv: 0.0 },
-                    t_ref_ms: 0.0,
-                }),
-                vec![Port::Delta],
-            )
-            .unwrap();
+        let relay = relays(&mut net, 3);
         let one_to_one = (0..3).map(|i| (i, i)).collect();
         net.connect(
             post,

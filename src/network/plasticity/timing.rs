@@ -493,56 +493,48 @@ impl<const K: usize> SpikeTiming<K> {
         self.post_waves.clear();
     }
 
-    /// Run `wave.r` of a pre spike reaching its synapses at step `x`: each synapse sees the post
-    /// traces there just before `x`; the pre neuron's own traces are those just before its spike.
-    fn pre_run(
+    /// Run `wave.r` of a pre spike (`pre_side`) or a post spike reaching its synapses at step
+    /// `x`: each synapse sees the other side's traces there just before `x`; the spiking neuron's
+    /// own traces are those just before its spike. The two sides differ only in whose archive is
+    /// whose and which hook of the rule is called (inlined where `pre_side` is a constant, so each
+    /// side's loop is compiled on its own).
+    #[inline(always)]
+    fn run_arrives(
         &self,
+        pre_side: bool,
         storage: Storage<'_>,
         w: &mut [f32],
         rule: &mut impl OnArrival<K>,
         wave: Wave,
         x: u64,
     ) {
-        let own = self.pre.before(wave.n as usize, wave.t as i64);
+        let (own_archive, other_archive, index) = if pre_side {
+            (&self.pre, &self.post, &self.pre_index)
+        } else {
+            (&self.post, &self.pre, &self.post_index)
+        };
+        let own = own_archive.before(wave.n as usize, wave.t as i64);
         let per = self.delays.as_deref();
-        self.pre_index
-            .for_run(storage, per, wave.n, wave.r, |syn, j, dend| {
-                let at = x as i64 - dend as i64;
-                let other = self.post.before(j as usize, at);
-                rule.pre_arrives(
-                    Arrival {
-                        syn,
-                        t: x,
-                        other,
-                        own,
-                    },
-                    &mut w[syn],
-                );
-            });
-    }
-
-    /// Run `wave.r` of a post spike reaching its synapses at step `x` (the mirror of `pre_run`).
-    fn post_run(&self, w: &mut [f32], rule: &mut impl OnArrival<K>, wave: Wave, x: u64) {
-        let own = self.post.before(wave.n as usize, wave.t as i64);
-        let per = self.delays.as_deref();
-        self.post_index
-            .for_run(None, per, wave.n, wave.r, |syn, i, ax| {
-                let at = x as i64 - ax as i64;
-                let other = self.pre.before(i as usize, at);
-                rule.post_arrives(
-                    Arrival {
-                        syn,
-                        t: x,
-                        other,
-                        own,
-                    },
-                    &mut w[syn],
-                );
-            });
+        index.for_run(storage, per, wave.n, wave.r, |syn, other_n, other_delay| {
+            let at = x as i64 - other_delay as i64;
+            let other = other_archive.before(other_n as usize, at);
+            let a = Arrival {
+                syn,
+                t: x,
+                other,
+                own,
+            };
+            if pre_side {
+                rule.pre_arrives(a, &mut w[syn]);
+            } else {
+                rule.post_arrives(a, &mut w[syn]);
+            }
+        });
     }
 
     /// The runs of `waves` that reach their synapses at step `t`; finished waves leave the list.
     /// Arrivals at one step touch distinct synapses, so their order does not matter.
+    #[inline(always)]
     fn arrive(
         &self,
         pre_side: bool,
@@ -561,11 +553,7 @@ impl<const K: usize> SpikeTiming<K> {
         while k < waves.len() {
             let mut wave = waves[k];
             if index.delay(wave.n, wave.r).map(|d| wave.t + d as u64) == Some(t) {
-                if pre_side {
-                    self.pre_run(storage, w, rule, wave, t);
-                } else {
-                    self.post_run(w, rule, wave, t);
-                }
+                self.run_arrives(pre_side, storage, w, rule, wave, t);
                 wave.r += 1;
                 if index.delay(wave.n, wave.r).is_none() {
                     waves.swap_remove(k);
@@ -610,7 +598,7 @@ impl<const K: usize> SpikeTiming<K> {
                     pre_waves.push(wave);
                     break;
                 }
-                self.pre_run(storage, w, rule, wave, x);
+                self.run_arrives(true, storage, w, rule, wave, x);
                 wave.r += 1;
             }
         }
