@@ -531,19 +531,7 @@ fn a_pre_population_later_in_the_schedule_pairs_at_its_real_step() {
         let post = net
             .add_spike_source("post", &[vec![post_t as f64]])
             .unwrap();
-        let relay = net
-            .add_population(
-                "relay",
-                1,
-                NeuronModel::Iaf(IafParams {
-                    v_th_mv: 1e9,
-                    v_rest_mv: 0.0,
-                    reset: Reset::ToValue { v_reset_mv: 0.0 },
-                    t_ref_ms: 0.0,
-                }),
-                vec![Port::Delta],
-            )
-            .unwrap();
+        let relay = relays(&mut net, 1);
         let pre = net.add_spike_source("pre", &[vec![pre_t as f64]]).unwrap();
         net.connect(
             post,
