@@ -315,6 +315,19 @@ pub struct SampleRun {
     pub steps_used: u64,
 }
 
+/// A sample's decisions as its steps run ([`SpikingModel::decide`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Decider {
+    /// Output spikes so far, per output neuron (spike-count readout).
+    counts: Vec<u32>,
+    /// The decisions so far and the steps used.
+    pub(crate) run: SampleRun,
+    /// Steps the current decision has held.
+    stable: u32,
+    /// The sample's steps (T).
+    steps: u64,
+}
+
 impl SpikingModel {
     /// The output population.
     pub fn output(&self) -> PopulationId {
@@ -368,7 +381,7 @@ impl SpikingModel {
     }
 
     /// Draws the Poisson input of `step` for sample `sample` and hands it to the input sources.
-    fn inject(&mut self, sample: u64, step: u64, spikes: &mut Vec<u32>) -> Result<()> {
+    pub(crate) fn inject(&mut self, sample: u64, step: u64, spikes: &mut Vec<u32>) -> Result<()> {
         let Some((e, i)) = self.input else {
             return Ok(());
         };
@@ -398,45 +411,79 @@ impl SpikingModel {
         steps: u64,
     ) -> Result<SampleRun> {
         self.present(x)?;
-        let out = self.output();
-        let n_out = self.net.population(out).len();
-        let mut counts = vec![0u32; n_out];
-        let mut decisions = Vec::with_capacity(steps as usize);
+        let mut decider = self.decider(steps);
         let mut spikes = Vec::new();
-        let mut stable = 0u32;
-        let mut steps_used = steps;
         for t in 0..steps {
             self.inject(sample, t, &mut spikes)?;
             self.net.step();
-            let decision = match self.options.readout {
-                Readout::SpikeCount => {
-                    for &i in self.net.population(out).last_spikes() {
-                        counts[i as usize] += 1;
-                    }
-                    let best = (0..n_out).fold(0, |b, i| if counts[i] > counts[b] { i } else { b });
-                    (counts[best] > 0).then_some(best)
-                }
-                Readout::Membrane => {
-                    let v = self.net.state(out, StateVar::V)?;
-                    Some(crate::ann::argmax(&v))
-                }
-            };
-            stable = match decisions.last() {
-                Some(prev) if *prev == decision && decision.is_some() => stable + 1,
-                _ => u32::from(decision.is_some()),
-            };
-            decisions.push(decision);
-            if let Some(k) = self.options.early_exit {
-                if stable >= k {
-                    steps_used = t + 1;
-                    decisions.resize(steps as usize, decision);
-                    break;
-                }
+            if self.decide(&mut decider)? {
+                break;
             }
         }
-        Ok(SampleRun {
-            decisions,
-            steps_used,
+        Ok(decider.run)
+    }
+
+    /// The decisions of a sample about to run for up to `steps` steps.
+    pub(crate) fn decider(&self, steps: u64) -> Decider {
+        Decider {
+            counts: vec![0; self.net.population(self.output()).len()],
+            run: SampleRun {
+                decisions: Vec::with_capacity(steps as usize),
+                steps_used: steps,
+            },
+            stable: 0,
+            steps,
+        }
+    }
+
+    /// Records the decision after the step just run: the readout's argmax (ties to the lowest
+    /// index), `None` while no output neuron has fired under spike-count readout. Returns whether
+    /// the sample is done: all its steps run, or (early exit) the decision the same for k steps,
+    /// which then stands for the remaining steps.
+    pub(crate) fn decide(&self, d: &mut Decider) -> Result<bool> {
+        let out = self.output();
+        let t = d.run.decisions.len() as u64;
+        let decision = match self.options.readout {
+            Readout::SpikeCount => {
+                for &i in self.net.population(out).last_spikes() {
+                    d.counts[i as usize] += 1;
+                }
+                let c = &d.counts;
+                let best = (0..c.len()).fold(0, |b, i| if c[i] > c[b] { i } else { b });
+                (c[best] > 0).then_some(best)
+            }
+            Readout::Membrane => {
+                let v = self.net.state(out, StateVar::V)?;
+                Some(crate::ann::argmax(&v))
+            }
+        };
+        d.stable = match d.run.decisions.last() {
+            Some(prev) if *prev == decision && decision.is_some() => d.stable + 1,
+            _ => u32::from(decision.is_some()),
+        };
+        d.run.decisions.push(decision);
+        if let Some(k) = self.options.early_exit {
+            if d.stable >= k {
+                d.run.steps_used = t + 1;
+                d.run.decisions.resize(d.steps as usize, decision);
+                return Ok(true);
+            }
+        }
+        Ok(t + 1 >= d.steps)
+    }
+
+    /// A copy for one lane of [`super::batch`]: the same network (dense weights shared, state
+    /// its own, [`Network::lane_copy`]) and options.
+    pub(crate) fn lane_copy(&self) -> Result<SpikingModel> {
+        Ok(SpikingModel {
+            net: self.net.lane_copy()?,
+            layers: self.layers.clone(),
+            inhibitory: self.inhibitory.clone(),
+            input: self.input,
+            first: self.first.clone(),
+            first_drive: self.first_drive,
+            options: self.options.clone(),
+            pixel_p: self.pixel_p.clone(),
         })
     }
 

@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use super::build::{build_with, SpikingModel};
+use super::batch::{run_lanes, Sample};
+use super::build::{build_with, SampleRun, SpikingModel};
 use super::options::ConvertOptions;
 use crate::ann::Ann;
 use crate::data::Dataset;
@@ -18,6 +19,14 @@ use crate::error::{Error, Result};
 
 /// Samples per network copy.
 const CHUNK: usize = 250;
+
+/// Samples stepped together by [`count`] (lanes, [`super::batch`]); any value gives the same
+/// counts. One: on the 2-core Zen 3 machine of the benchmarks, lanes share a dense row between
+/// 1.6 / 3.7 / 12 samples per step at B = 16 / 64 / 250 (MLP 784-1200-1200-10, T = 64), yet run
+/// at 0.88 / 0.85 / 0.55 of one sample at a time: a lane's 4.8 kB accumulator leaves L1 once
+/// several lanes are in flight, and that costs what the shared row saves
+/// (`examples/lanes_throughput.rs` measures it on any machine and model).
+pub const BATCH: usize = 1;
 
 /// Activity of one converted layer, per image.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -225,7 +234,8 @@ pub fn evaluate_with(
 
 /// The [`Counts`] of simulating every sample of `data`, whose first sample is sample
 /// `first_image` of the whole data set (its index names the sample's random streams, so a range
-/// evaluated alone draws what it draws in the whole run).
+/// evaluated alone draws what it draws in the whole run). Samples run [`BATCH`] at a time in
+/// lanes ([`super::batch`]).
 pub fn count(
     ann: &Ann,
     data: &Dataset,
@@ -234,8 +244,25 @@ pub fn count(
     options: &ConvertOptions,
     on_chunk: impl Fn(usize) -> ControlFlow<()> + Sync,
 ) -> Result<Counts> {
+    count_batched(ann, data, first_image, steps, options, BATCH, on_chunk)
+}
+
+/// [`count`] with `batch` samples stepped together (1: one at a time). The counts are the same
+/// for every `batch`.
+pub fn count_batched(
+    ann: &Ann,
+    data: &Dataset,
+    first_image: usize,
+    steps: u64,
+    options: &ConvertOptions,
+    batch: usize,
+    on_chunk: impl Fn(usize) -> ControlFlow<()> + Sync,
+) -> Result<Counts> {
     if steps == 0 {
         return Err(Error::param("steps", 0, "at least 1"));
+    }
+    if batch == 0 {
+        return Err(Error::param("batch", 0, "at least 1 sample per step"));
     }
     ann.check_data(data, "evaluation set")?;
     let probe = build_with(ann, options)?; // refuse unsupported networks before starting the workers
@@ -255,24 +282,42 @@ pub fn count(
             // The parallelism is over chunks of samples: each network steps on one thread.
             model.net.set_parallel(false);
             let mut t = Counts::zero(steps, &sizes);
-            for i in c * CHUNK..((c + 1) * CHUNK).min(data.len()) {
-                let x = ndarray::ArrayView1::from(data.image(i));
-                let run = model.run_sample(x, (first_image + i) as u64, steps)?;
+            let range = c * CHUNK..((c + 1) * CHUNK).min(data.len());
+            let mut tally = |i: usize, run: &SampleRun, model: &SpikingModel| {
                 for (k, d) in run.decisions.iter().enumerate() {
                     t.correct_per_step[k] += (*d == Some(data.labels[i] as usize)) as u64;
                 }
                 t.steps_used += run.steps_used;
                 t.synaptic_ops += model.net.n_events();
                 t.spikes += model.net.n_spikes();
-                let (sops, spikes) = layer_sums(&model);
+                let (sops, spikes) = layer_sums(model);
                 for (a, b) in t.layer_synaptic_ops.iter_mut().zip(sops) {
                     *a += b;
                 }
                 for (a, b) in t.layer_spikes.iter_mut().zip(spikes) {
                     *a += b;
                 }
+            };
+            if batch == 1 {
+                for i in range.clone() {
+                    let x = ndarray::ArrayView1::from(data.image(i));
+                    let run = model.run_sample(x, (first_image + i) as u64, steps)?;
+                    tally(i, &run, &model);
+                }
+            } else {
+                let samples: Vec<Sample> = range
+                    .clone()
+                    .map(|i| {
+                        let x = ndarray::ArrayView1::from(data.image(i));
+                        ((first_image + i) as u64, x)
+                    })
+                    .collect();
+                run_lanes(&model, batch, &samples, steps, |k, run, lane| {
+                    tally(range.start + k, run, lane);
+                    Ok(())
+                })?;
             }
-            t.images = ((c + 1) * CHUNK).min(data.len()) - c * CHUNK;
+            t.images = range.len();
             if on_chunk(t.images).is_break() {
                 stop.store(true, Ordering::Relaxed);
             }

@@ -19,6 +19,7 @@
 //! The stages transform an [`crate::ann::Ann`] into an equivalent one that a spiking network of
 //! unit-threshold neurons can run; building and simulating that network follows.
 
+pub mod batch;
 pub mod build;
 pub mod calibrate;
 pub mod energy;

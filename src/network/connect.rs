@@ -143,6 +143,7 @@ impl Network {
             };
             check_conductance_weights(&name, port, &weights)?;
             let d = uniform_delay.expect("checked above");
+            let weights = std::sync::Arc::new(weights);
             (Storage::Dense { weights }, d, d)
         } else {
             let rows = conn.connector.rows(seed, proj_id, n_pre, n_post, self_pair);

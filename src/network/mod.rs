@@ -50,6 +50,7 @@ pub mod connector;
 pub mod delay;
 mod handles;
 mod inputs;
+mod lockstep;
 pub mod monitor;
 pub mod plasticity;
 pub mod population;
@@ -62,6 +63,7 @@ use std::ops::Range;
 pub use connect::Connection;
 pub use connector::{Connector, Delay, Weights};
 pub use handles::{PopulationId, ProjectionId, Target};
+pub use lockstep::Lockstep;
 pub use monitor::{
     RateMonitor, RateMonitorId, SpikeMonitor, SpikeMonitorId, StateMonitor, StateMonitorId,
     StateVar,
@@ -102,7 +104,7 @@ impl Default for NetworkConfig {
 }
 
 /// A population: its dynamics, ports and blocks.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Population {
     name: String,
     n: usize,

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use super::plasticity::StepSpikes;
 use super::population::{Block, BlockState, StepContext};
+use super::projection::Projection;
 use super::Network;
 use crate::error::Result;
 
@@ -90,55 +91,11 @@ impl Network {
     /// Advances the network one step (the schedule is in the module docs).
     pub fn step(&mut self) {
         let t = self.t;
-        if t == 0 && self.initial.is_none() {
-            self.initial = Some(
-                self.pops
-                    .iter()
-                    .map(|p| p.blocks.iter().map(|b| b.state.clone()).collect())
-                    .collect(),
-            );
-        }
-        let seed = self.config.seed;
         let parallel = self.parallel && rayon::current_num_threads() > 1;
-        self.apply_current_changes(t);
+        self.begin_step();
         for p in 0..self.pops.len() {
             // 1–2: inputs, integrate, threshold, reset.
-            let pop = &mut self.pops[p];
-            let cx = StepContext {
-                dynamics: &pop.dynamics,
-                noise: pop.noise,
-                seed,
-                pop: p as u64,
-                t,
-            };
-            if parallel && pop.blocks.len() > 1 {
-                pop.blocks
-                    .par_iter_mut()
-                    .enumerate()
-                    .for_each(|(b, blk)| blk.update(b, &cx));
-            } else {
-                pop.blocks
-                    .iter_mut()
-                    .enumerate()
-                    .for_each(|(b, blk)| blk.update(b, &cx));
-            }
-            if let [only] = &mut pop.blocks[..] {
-                // One block: its list becomes the population's without a copy (the block clears
-                // the list it gets back when it next updates).
-                std::mem::swap(&mut pop.spikes, &mut only.spikes);
-            } else {
-                pop.spikes.clear();
-                for blk in &pop.blocks {
-                    pop.spikes.extend_from_slice(&blk.spikes);
-                }
-            }
-            pop.spike_count += pop.spikes.len() as u64;
-            if !pop.spikes.is_empty() {
-                // The spikes of a step are hashed independently and summed (no chain from one
-                // spike to the next, so the hashing pipelines), then chained step by step.
-                let step_hash = step_hash(&pop.spikes, t, pop.global_offset);
-                self.digest = crate::rng::mix64(self.digest ^ step_hash);
-            }
+            self.update_population(p, parallel);
             // 3: deliver.
             if !self.pops[p].spikes.is_empty() {
                 self.deliver(p, t, parallel);
@@ -150,6 +107,66 @@ impl Network {
         self.t += 1;
     }
 
+    /// The start of a step: the initial state kept at step 0 (for [`Network::reset`]), then the
+    /// current changes due at this step.
+    #[inline(always)]
+    pub(super) fn begin_step(&mut self) {
+        let t = self.t;
+        if t == 0 && self.initial.is_none() {
+            self.initial = Some(
+                self.pops
+                    .iter()
+                    .map(|p| p.blocks.iter().map(|b| b.state.clone()).collect())
+                    .collect(),
+            );
+        }
+        self.apply_current_changes(t);
+    }
+
+    /// Phases 1–2 of the step for population `p`: its blocks take their input, integrate,
+    /// threshold and reset; their spikes become the population's list, counted and hashed into
+    /// the digest.
+    #[inline(always)]
+    pub(super) fn update_population(&mut self, p: usize, parallel: bool) {
+        let t = self.t;
+        let pop = &mut self.pops[p];
+        let cx = StepContext {
+            dynamics: &pop.dynamics,
+            noise: pop.noise,
+            seed: self.config.seed,
+            pop: p as u64,
+            t,
+        };
+        if parallel && pop.blocks.len() > 1 {
+            pop.blocks
+                .par_iter_mut()
+                .enumerate()
+                .for_each(|(b, blk)| blk.update(b, &cx));
+        } else {
+            pop.blocks
+                .iter_mut()
+                .enumerate()
+                .for_each(|(b, blk)| blk.update(b, &cx));
+        }
+        if let [only] = &mut pop.blocks[..] {
+            // One block: its list becomes the population's without a copy (the block clears
+            // the list it gets back when it next updates).
+            std::mem::swap(&mut pop.spikes, &mut only.spikes);
+        } else {
+            pop.spikes.clear();
+            for blk in &pop.blocks {
+                pop.spikes.extend_from_slice(&blk.spikes);
+            }
+        }
+        pop.spike_count += pop.spikes.len() as u64;
+        if !pop.spikes.is_empty() {
+            // The spikes of a step are hashed independently and summed (no chain from one
+            // spike to the next, so the hashing pipelines), then chained step by step.
+            let step_hash = step_hash(&pop.spikes, t, pop.global_offset);
+            self.digest = crate::rng::mix64(self.digest ^ step_hash);
+        }
+    }
+
     // Kept out of `step` so that the hot loops of both keep their own code layout (inlined, a
     // small change in either moved CUBA's time by a third).
     #[inline(never)]
@@ -158,34 +175,19 @@ impl Network {
         let groups = std::mem::take(&mut self.out_by_post[p]);
         let pop_len = self.pops[p].len() as u32;
         for (q, list) in &groups {
-            for &j in list {
-                let proj = &mut self.projs[j];
-                let local = &mut self.local_spikes[j];
-                local.clear();
-                // A projection from the whole population reads its spikes as they are (below);
-                // one from a range gets them shifted to local indices.
-                let whole = proj.pre_start == 0 && proj.n_pre == pop_len;
-                if !whole {
-                    let lo = spikes.partition_point(|&s| s < proj.pre_start);
-                    let hi = spikes.partition_point(|&s| s < proj.pre_start + proj.n_pre);
-                    local.extend(spikes[lo..hi].iter().map(|&s| s - proj.pre_start));
-                }
-                let local: &[u32] = if whole { &spikes } else { local };
-                proj.events += match proj.gate_step(local) {
-                    Some(passed) => passed,
-                    None => proj.events_of(local),
-                };
-            }
+            localise(
+                &mut self.projs,
+                &mut self.local_spikes,
+                &spikes,
+                list,
+                pop_len,
+            );
             let (projs, locals) = (&self.projs, &self.local_spikes);
             let spikes = &spikes;
             let deliver_block = |(b, blk): (usize, &mut Block)| {
                 for &j in list {
                     let proj = &projs[j];
-                    let local: &[u32] = if proj.pre_start == 0 && proj.n_pre == pop_len {
-                        spikes
-                    } else {
-                        &locals[j]
-                    };
+                    let local = local_of(proj, spikes, &locals[j], pop_len);
                     if !local.is_empty() {
                         proj.deliver_into(local, t, b, blk);
                     }
@@ -241,6 +243,53 @@ impl Network {
             );
             proj.plasticity = Some(rule);
         }
+    }
+}
+
+/// For each projection of `list` (all from one population, whose step's spikes are `spikes`):
+/// its spikes in local pre indices, kept in `local_spikes` unless it reads the whole population
+/// ([`local_of`]), and its synaptic events of the step (a max gate decides here what passes).
+#[inline(always)]
+pub(super) fn localise(
+    projs: &mut [Projection],
+    local_spikes: &mut [Vec<u32>],
+    spikes: &[u32],
+    list: &[usize],
+    pop_len: u32,
+) {
+    for &j in list {
+        let proj = &mut projs[j];
+        let local = &mut local_spikes[j];
+        local.clear();
+        // A projection from the whole population reads its spikes as they are; one from a
+        // range gets them shifted to local indices.
+        let whole = proj.pre_start == 0 && proj.n_pre == pop_len;
+        if !whole {
+            let lo = spikes.partition_point(|&s| s < proj.pre_start);
+            let hi = spikes.partition_point(|&s| s < proj.pre_start + proj.n_pre);
+            local.extend(spikes[lo..hi].iter().map(|&s| s - proj.pre_start));
+        }
+        let local: &[u32] = if whole { spikes } else { local };
+        proj.events += match proj.gate_step(local) {
+            Some(passed) => passed,
+            None => proj.events_of(local),
+        };
+    }
+}
+
+/// The spikes `proj` delivers this step: the population's list when it reads the whole
+/// population, else its local list from [`localise`].
+#[inline(always)]
+pub(super) fn local_of<'a>(
+    proj: &Projection,
+    spikes: &'a [u32],
+    local: &'a [u32],
+    pop_len: u32,
+) -> &'a [u32] {
+    if proj.pre_start == 0 && proj.n_pre == pop_len {
+        spikes
+    } else {
+        local
     }
 }
 

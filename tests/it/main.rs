@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per area.
 
 mod ann;
+mod batch;
 mod benchmarks;
 mod cli;
 mod common;

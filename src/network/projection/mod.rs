@@ -27,8 +27,9 @@ use super::population::Block;
 /// How a projection stores its weights.
 #[derive(Debug, Clone)]
 pub(crate) enum Storage {
-    /// Pre-major dense matrix.
-    Dense { weights: Vec<f32> },
+    /// Pre-major dense matrix, shared by the lane copies of a network
+    /// ([`super::Network::lane_copy`]) until one of them changes it.
+    Dense { weights: std::sync::Arc<Vec<f32>> },
     /// CSR by pre.
     Sparse(Csr),
     /// A weight-shared 2-D convolution.
@@ -144,7 +145,7 @@ impl Projection {
             Storage::Dense { weights } => SynapsesMut::Dense {
                 n_pre: self.n_pre as usize,
                 n_post: self.n_post as usize,
-                weights,
+                weights: std::sync::Arc::make_mut(weights).as_mut_slice(),
             },
             Storage::Sparse(csr) => SynapsesMut::Sparse {
                 row_ptr: &csr.row_ptr,

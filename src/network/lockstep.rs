@@ -1,0 +1,314 @@
+//! Lanes: copies of one network stepped together, so that a dense projection reads each weight row
+//! once per step for every lane whose pre neuron fired.
+//!
+//! Converted networks run one sample per network. Simulated alone, a sample fetches a weight row
+//! (4.8 kB for 1 200 targets) from the last-level cache for every spike, and the rows of one step
+//! are mostly the rows the other samples need too. [`Lockstep::step`] advances B lanes (copies made
+//! by [`Network::lane_copy`], sharing their dense weights) through one step: every population of
+//! every lane updates exactly as in [`Network::step`]; then, for each dense projection, the step's
+//! spikes of all lanes are grouped by pre neuron and each row is added into the accumulator of
+//! every lane that needs it while it sits in L1. Every other projection kind (convolution, sparse,
+//! max gate) delivers lane by lane as usual: its weights are small or its reads are not rows.
+//!
+//! Each lane keeps its own step counter, state, random streams, counters and monitors, and every
+//! target of every lane sums the same inputs in the same order (projections in their order, pre
+//! neurons increasing), so a lane's numbers are bit for bit those of the network stepped alone,
+//! whatever the other lanes do — which lets a lane that has finished its sample start the next one
+//! while the others go on.
+//!
+//! Whether it pays depends on the machine and the firing: the shared row is read once, but every
+//! lane's accumulator is written, and with many lanes those no longer fit in L1
+//! (`examples/lanes_throughput.rs` measures the trade; [`crate::convert::evaluate::BATCH`] says
+//! what it found here).
+
+use std::sync::Arc;
+
+use super::delay::Ring;
+use super::projection::Storage;
+use super::schedule::{local_of, localise};
+use super::Network;
+use crate::error::{Error, Result};
+
+impl Network {
+    /// A copy of this network in its current state, for [`Lockstep`]: dense weights are shared
+    /// (until either copy changes them), everything else is the copy's own. Plastic networks are
+    /// refused: their lanes' weights would part at the first step.
+    ///
+    /// ```
+    /// use somnet::network::{Network, NetworkConfig};
+    /// let net = Network::new(NetworkConfig::default()).unwrap();
+    /// let lane = net.lane_copy().unwrap();
+    /// assert_eq!(lane.current_step(), 0);
+    /// ```
+    pub fn lane_copy(&self) -> Result<Network> {
+        if let Some(p) = self.projs.iter().find(|p| p.plasticity.is_some()) {
+            return Err(Error::Unsupported(format!(
+                "projection {}: a plastic network cannot be copied into lanes (each lane would \
+                 change its own weights)",
+                p.name
+            )));
+        }
+        Ok(Network {
+            config: self.config.clone(),
+            dt: self.dt,
+            max_delay_steps: self.max_delay_steps,
+            pops: self.pops.clone(),
+            projs: self
+                .projs
+                .iter()
+                .map(|p| super::projection::Projection {
+                    name: p.name.clone(),
+                    pre: p.pre,
+                    pre_start: p.pre_start,
+                    n_pre: p.n_pre,
+                    post: p.post,
+                    post_start: p.post_start,
+                    n_post: p.n_post,
+                    buffer: p.buffer,
+                    storage: p.storage.clone(),
+                    delay_steps: p.delay_steps,
+                    plasticity: None,
+                    events: p.events,
+                    gate: p.gate.clone(),
+                })
+                .collect(),
+            out_by_post: self.out_by_post.clone(),
+            plastic_into: self.plastic_into.clone(),
+            local_spikes: self.local_spikes.clone(),
+            changes: self.changes.clone(),
+            next_change: self.next_change,
+            spike_monitors: self.spike_monitors.clone(),
+            state_monitors: self.state_monitors.clone(),
+            rate_monitors: self.rate_monitors.clone(),
+            t: self.t,
+            digest: self.digest,
+            initial: self.initial.clone(),
+            parallel: self.parallel,
+        })
+    }
+}
+
+/// Steps lanes together (see the module docs); holds the scratch space of the grouping.
+///
+/// ```
+/// use somnet::network::{Lockstep, Network, NetworkConfig};
+/// let net = Network::new(NetworkConfig::default()).unwrap();
+/// let mut lanes = vec![net.lane_copy().unwrap(), net];
+/// let mut together = Lockstep::default();
+/// together.step(&mut lanes.iter_mut().collect::<Vec<_>>()).unwrap();
+/// assert!(lanes.iter().all(|l| l.current_step() == 1));
+/// ```
+#[derive(Debug, Default)]
+pub struct Lockstep {
+    /// Per pre neuron: where its lanes start in `lanes_of` (counting sort).
+    starts: Vec<u32>,
+    /// Lane numbers grouped by pre neuron.
+    lanes_of: Vec<u16>,
+    /// Where the next lane of each pre neuron goes while `lanes_of` fills.
+    fill: Vec<u32>,
+}
+
+impl Lockstep {
+    /// Advances every lane one step, each exactly as [`Network::step`] would (without splitting
+    /// its blocks over threads: the parallelism of lanes lies outside them). The lanes must be
+    /// copies of one network ([`Network::lane_copy`]; at most 65 536); they may be at different
+    /// steps.
+    pub fn step(&mut self, lanes: &mut [&mut Network]) -> Result<()> {
+        let Some(first) = lanes.first() else {
+            return Ok(());
+        };
+        let (n_pops, n_projs) = (first.pops.len(), first.projs.len());
+        if lanes.len() > 1 << 16 {
+            return Err(Error::param("lanes", lanes.len(), "at most 65536"));
+        }
+        if let Some(k) = lanes
+            .iter()
+            .position(|l| l.pops.len() != n_pops || l.projs.len() != n_projs)
+        {
+            return Err(Error::Unsupported(format!(
+                "lane {k} is not a copy of lane 0 ({} populations and {} projections, lane 0 has \
+                 {n_pops} and {n_projs})",
+                lanes[k].pops.len(),
+                lanes[k].projs.len()
+            )));
+        }
+        for lane in lanes.iter_mut() {
+            lane.begin_step();
+        }
+        for p in 0..n_pops {
+            for lane in lanes.iter_mut() {
+                lane.update_population(p, false);
+            }
+            self.deliver(lanes, p);
+            for lane in lanes.iter_mut() {
+                let t = lane.t;
+                lane.apply_plasticity(p, t);
+                lane.record(p, t);
+            }
+        }
+        for lane in lanes.iter_mut() {
+            lane.t += 1;
+        }
+        Ok(())
+    }
+
+    /// Phase 3 for population `p` in every lane.
+    fn deliver(&mut self, lanes: &mut [&mut Network], p: usize) {
+        let groups = std::mem::take(&mut lanes[0].out_by_post[p]);
+        let spikes: Vec<Vec<u32>> = lanes
+            .iter_mut()
+            .map(|l| std::mem::take(&mut l.pops[p].spikes))
+            .collect();
+        let pop_len = lanes[0].pops[p].len() as u32;
+        for (q, list) in &groups {
+            // As in `Network::deliver`, a lane without spikes in `p` does nothing this phase.
+            for (lane, s) in lanes.iter_mut().zip(&spikes) {
+                if !s.is_empty() {
+                    localise(&mut lane.projs, &mut lane.local_spikes, s, list, pop_len);
+                }
+            }
+            for b in 0..lanes[0].pops[*q].blocks.len() {
+                for &j in list {
+                    match shared_dense(lanes, j) {
+                        Some(weights) => {
+                            self.deliver_dense(lanes, &spikes, j, *q, b, &weights, pop_len)
+                        }
+                        None => {
+                            for (lane, s) in lanes.iter_mut().zip(&spikes) {
+                                if s.is_empty() {
+                                    continue;
+                                }
+                                let t = lane.t;
+                                let proj = &lane.projs[j];
+                                let local = local_of(proj, s, &lane.local_spikes[j], pop_len);
+                                if !local.is_empty() {
+                                    proj.deliver_into(local, t, b, &mut lane.pops[*q].blocks[b]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (lane, s) in lanes.iter_mut().zip(spikes) {
+            lane.pops[p].spikes = s;
+        }
+        lanes[0].out_by_post[p] = groups;
+    }
+
+    /// Dense projection `j` into block `b` of population `q`, grouped by pre neuron.
+    #[allow(clippy::too_many_arguments)]
+    fn deliver_dense(
+        &mut self,
+        lanes: &mut [&mut Network],
+        spikes: &[Vec<u32>],
+        j: usize,
+        q: usize,
+        b: usize,
+        weights: &[f32],
+        pop_len: u32,
+    ) {
+        let proj = &lanes[0].projs[j];
+        let (n_pre, n_post) = (proj.n_pre as usize, proj.n_post as usize);
+        let (post_start, buffer, delay) = (proj.post_start, proj.buffer, proj.delay_steps);
+        let blk = &lanes[0].pops[q].blocks[b];
+        let (b_start, b_end) = (blk.start, blk.start + blk.len as u32);
+        let lo = post_start.max(b_start);
+        let hi = (post_start + proj.n_post).min(b_end);
+        if lo >= hi {
+            return;
+        }
+        // Counting sort of (pre neuron, lane): every lane's list is increasing, so each pre
+        // neuron's lanes come out in lane order and each lane sees its pre neurons in order.
+        self.starts.clear();
+        self.starts.resize(n_pre + 1, 0);
+        for (lane, s) in lanes.iter().zip(spikes) {
+            if s.is_empty() {
+                continue;
+            }
+            for &i in local_of(&lane.projs[j], s, &lane.local_spikes[j], pop_len) {
+                self.starts[i as usize + 1] += 1;
+            }
+        }
+        for i in 0..n_pre {
+            self.starts[i + 1] += self.starts[i];
+        }
+        let total = self.starts[n_pre] as usize;
+        if total == 0 {
+            return;
+        }
+        self.lanes_of.clear();
+        self.lanes_of.resize(total, 0);
+        self.fill.clear();
+        self.fill.extend_from_slice(&self.starts);
+        for (k, (lane, s)) in lanes.iter().zip(spikes).enumerate() {
+            if s.is_empty() {
+                continue;
+            }
+            for &i in local_of(&lane.projs[j], s, &lane.local_spikes[j], pop_len) {
+                let at = &mut self.fill[i as usize];
+                self.lanes_of[*at as usize] = k as u16;
+                *at += 1;
+            }
+        }
+        // Each lane's accumulator for this block's part of the projection, at its own step.
+        let (a0, a1) = ((lo - b_start) as usize, (hi - b_start) as usize);
+        let mut accs: Vec<&mut [f32]> = lanes
+            .iter_mut()
+            .map(|lane| {
+                let t = lane.t;
+                let ring: &mut Ring = &mut lane.pops[q].blocks[b].rings[buffer];
+                let slot = ring.slot_of(t, delay);
+                &mut ring.slot_mut(slot)[a0..a1]
+            })
+            .collect();
+        let (c0, c1) = ((lo - post_start) as usize, (hi - post_start) as usize);
+        let (starts, lanes_of) = (&self.starts, &self.lanes_of);
+        crate::simd::dispatch!(ISA => add_rows::<ISA>(
+            weights, n_post, c0, c1, starts, lanes_of, &mut accs
+        ));
+    }
+}
+
+/// Adds row `i` (columns `c0..c1`) of the pre-major matrix into the accumulator of every lane
+/// listed for pre neuron `i`, for every `i` in order.
+#[inline(always)]
+fn add_rows<const ISA: u8>(
+    weights: &[f32],
+    n_post: usize,
+    c0: usize,
+    c1: usize,
+    starts: &[u32],
+    lanes_of: &[u16],
+    accs: &mut [&mut [f32]],
+) {
+    for i in 0..starts.len() - 1 {
+        let (s, e) = (starts[i] as usize, starts[i + 1] as usize);
+        if s == e {
+            continue;
+        }
+        let row = &weights[i * n_post + c0..i * n_post + c1];
+        for &k in &lanes_of[s..e] {
+            let acc = &mut *accs[k as usize];
+            for (a, w) in acc.iter_mut().zip(row) {
+                *a += *w;
+            }
+        }
+    }
+}
+
+/// Projection `j`'s dense weights when every lane holds the same matrix and none is a max gate.
+fn shared_dense(lanes: &[&mut Network], j: usize) -> Option<Arc<Vec<f32>>> {
+    let proj = &lanes[0].projs[j];
+    let Storage::Dense { weights } = &proj.storage else {
+        return None;
+    };
+    if proj.gate.is_some() {
+        return None;
+    }
+    let shared = lanes[1..].iter().all(|l| match &l.projs[j].storage {
+        Storage::Dense { weights: w } => Arc::ptr_eq(w, weights) && l.projs[j].gate.is_none(),
+        _ => false,
+    });
+    shared.then(|| Arc::clone(weights))
+}
