@@ -8,6 +8,10 @@ use somnet::convert::evaluate::{count_batched, Counts};
 use somnet::convert::options::{ConvertOptions, InputCoding, Readout};
 use somnet::convert::pipeline::convert;
 use somnet::data::{Dataset, Split};
+use somnet::network::{
+    Connection, Connector, Delay, Lockstep, Network, NetworkConfig, PopulationId, StateVar, Weights,
+};
+use somnet::neuron::{IafParams, NeuronModel, Port, Reset};
 
 use crate::common;
 
@@ -106,4 +110,94 @@ fn bn_cnn_lanes_give_the_one_sample_numbers() {
     let ann = trained("c8k3-bn-relu-mp2-c16k3s2same-bn-relu-mp2-flat-d32-bn-relu-d10-out");
     lanes_equal_one_at_a_time("bn-cnn", &ann, &analog());
     lanes_equal_one_at_a_time("bn-cnn", &ann, &poisson_early_exit());
+}
+
+/// A feed-forward network with many spikes per step and weights whose sums round: Poisson
+/// sources → dense (delay 0) → 300 IF → dense (delay 1) → 40 IF.
+fn dense_chain() -> (Network, [PopulationId; 2]) {
+    let mut net = Network::new(NetworkConfig {
+        dt_ms: 1.0,
+        seed: 5,
+        ..Default::default()
+    })
+    .unwrap();
+    let src = net.add_poisson("src", 200, 150.0).unwrap();
+    let if_neuron = || {
+        NeuronModel::Iaf(IafParams {
+            v_th_mv: 1.0,
+            v_rest_mv: 0.0,
+            reset: Reset::BySubtraction,
+            t_ref_ms: 0.0,
+        })
+    };
+    let a = net
+        .add_population("a", 300, if_neuron(), vec![Port::Delta])
+        .unwrap();
+    let b = net
+        .add_population("b", 40, if_neuron(), vec![Port::Delta])
+        .unwrap();
+    // Weights with full mantissas, both signs (a hash of the synapse index).
+    let weights = |n: usize, scale: f32| -> Vec<f32> {
+        (0..n as u64)
+            .map(|k| {
+                let h = k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+                (h as f32 / (1u64 << 24) as f32 - 0.35) * scale
+            })
+            .collect()
+    };
+    for (pre, post, n, scale, delay) in [(src, a, 200 * 300, 0.11, 0), (a, b, 300 * 40, 0.07, 1)] {
+        net.connect(
+            pre,
+            post,
+            Connection::new(Connector::AllToAll, Weights::Values(weights(n, scale)))
+                .delay(Delay::Steps(delay)),
+        )
+        .unwrap();
+    }
+    (net, [a, b])
+}
+
+#[test]
+fn lanes_give_every_membrane_bit_for_bit() {
+    // Five lanes at different steps (lane k ran k·3 steps alone first, so its Poisson draws
+    // differ) against the same five networks stepped alone: every potential of every
+    // population, bit for bit, and the spike digests, after every step.
+    let (base, pops) = dense_chain();
+    let prepare = |k: usize| {
+        let mut net = base.lane_copy().unwrap();
+        net.run(3 * k as u64).unwrap();
+        net
+    };
+    let mut lanes: Vec<Network> = (0..5).map(prepare).collect();
+    let mut alone: Vec<Network> = (0..5).map(prepare).collect();
+    let mut together = Lockstep::default();
+    let mut fired = 0;
+    for step in 0..40 {
+        together
+            .step(&mut lanes.iter_mut().collect::<Vec<_>>())
+            .unwrap();
+        for (k, (lane, single)) in lanes.iter().zip(&mut alone).enumerate() {
+            single.step();
+            for &p in &pops {
+                let bits = |n: &Network| -> Vec<u32> {
+                    n.state(p, StateVar::V)
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.to_bits())
+                        .collect()
+                };
+                assert_eq!(bits(lane), bits(single), "lane {k}, step {step}, {p:?}");
+                fired += lane.population(p).last_spikes().len();
+            }
+            assert_eq!(
+                lane.spike_digest(),
+                single.spike_digest(),
+                "lane {k}, step {step}"
+            );
+        }
+    }
+    assert!(
+        fired > 5 * 40 * 10,
+        "too few spikes to test the order of sums: {fired}"
+    );
 }
