@@ -474,3 +474,21 @@ fn bad_recordings_are_refused_with_the_array_and_what_was_found() {
         std::fs::remove_file(p).ok();
     }
 }
+
+#[test]
+fn a_recording_without_monitors_reads_back_empty() {
+    use somnet::io::recording::RecordingReader;
+    for ext in ["h5", "npz"] {
+        let path =
+            std::env::temp_dir().join(format!("somnet-rec-empty-{}.{ext}", std::process::id()));
+        let mut net = Network::new(NetworkConfig::default()).unwrap();
+        net.add_poisson("quiet", 5, 10.0).unwrap();
+        let mut rec = Recording::create(&path, &net).unwrap();
+        rec.run(&mut net, 20, |_| ControlFlow::Continue(()))
+            .unwrap();
+        rec.finish(&net).unwrap();
+        let r = RecordingReader::open(&path).unwrap();
+        assert!(r.spikes().is_empty() && r.traces().is_empty(), "{ext}");
+        std::fs::remove_file(&path).unwrap();
+    }
+}

@@ -258,11 +258,16 @@ fn open_hdf5(path: &Path) -> Result<RecordingReader> {
     }
     let mut spikes = Vec::new();
     let mut traces = Vec::new();
-    let nodes = file
-        .group("nodes")
-        .map_err(|_| root.err("missing group 'nodes'"))?;
-    let names = nodes.member_names().map_err(|e| root.err(e))?;
-    for node in names {
+    // A recording without monitors has no 'nodes' group (the writer makes it for the first
+    // observable): it reads as empty.
+    let (nodes, names) = match file.group("nodes") {
+        Ok(nodes) => {
+            let names = nodes.member_names().map_err(|e| root.err(e))?;
+            (Some(nodes), names)
+        }
+        Err(_) => (None, Vec::new()),
+    };
+    for (nodes, node) in names.into_iter().filter_map(|n| Some((nodes.as_ref()?, n))) {
         let nctx = root.child("nodes").child(&node);
         let obs_group = nodes
             .group(&format!("{node}/observables"))
@@ -559,14 +564,8 @@ fn npz_scalar<T: Element>(
             ),
         ));
     }
-    let mut f = zip
-        .by_name_seek(&format!("{key}.npy"))
-        .map_err(|e| Error::file(path, format!("{key}: {e}")))?;
-    let mut b = vec![0u8; std::mem::size_of::<T>()];
-    f.seek(SeekFrom::Start(h.data_offset))
-        .and_then(|_| f.read_exact(&mut b))
-        .map_err(|e| Error::file(path, format!("{key}: {e}")))?;
-    Ok(T::from_le(&b))
+    let value = npz_rows::<T>(path, zip, &format!("{key}.npy"), h.data_offset, 0, 1, 1)?;
+    Ok(value[0])
 }
 
 /// Reads and checks the header of entry `name`: NumPy format 1.0–3.0, little-endian C order, a
