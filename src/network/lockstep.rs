@@ -167,11 +167,14 @@ impl Lockstep {
                     localise(&mut lane.projs, &mut lane.local_spikes, s, list, pop_len);
                 }
             }
+            // Which projections are shared dense matrices does not change from block to block.
+            let shared: Vec<Option<Arc<Vec<f32>>>> =
+                list.iter().map(|&j| shared_dense(lanes, j)).collect();
             for b in 0..lanes[0].pops[*q].blocks.len() {
-                for &j in list {
-                    match shared_dense(lanes, j) {
+                for (&j, weights) in list.iter().zip(&shared) {
+                    match weights {
                         Some(weights) => {
-                            self.deliver_dense(lanes, &spikes, j, *q, b, &weights, pop_len)
+                            self.deliver_dense(lanes, &spikes, j, *q, b, weights, pop_len)
                         }
                         None => {
                             for (lane, s) in lanes.iter_mut().zip(&spikes) {

@@ -241,7 +241,7 @@ struct Ports<'a, const NP: usize> {
     decay: [f32; NP],
 }
 
-/// A block's membrane, refractory counts, delta input and spike flags.
+/// A block's (or a chunk's) membrane, refractory counts, delta input and spike flags.
 struct Cells<'a> {
     v: &'a mut [f32],
     refr: &'a mut [u32],
@@ -302,7 +302,7 @@ fn membrane_pass<const NP: usize>(
             drive[j] = d;
             n_large += ((g * h_tau).abs() >= SERIES_MAX_A) as u32;
         }
-        let chunk = ChunkCells {
+        let chunk = Cells {
             v: &mut v[start..start + len],
             refr: &mut refr[start..start + len],
             delta: &mut delta[start..start + len],
@@ -318,25 +318,17 @@ fn membrane_pass<const NP: usize>(
     n_fired
 }
 
-/// One chunk's membrane, refractory counts, delta input and spike flags.
-struct ChunkCells<'a> {
-    v: &'a mut [f32],
-    refr: &'a mut [u32],
-    delta: &'a mut [f32],
-    fired: &'a mut [u8],
-}
-
 /// Membrane and threshold over a chunk, φ from `phi`. Returns the number that fired.
 #[inline(always)]
 fn relax_chunk(
-    c: ChunkCells<'_>,
+    c: Cells<'_>,
     g_tot: &[f32],
     drive: &[f32],
     rule: &SpikeRule,
     h_tau: f32,
     phi: impl Fn(f32) -> f32,
 ) -> u32 {
-    let ChunkCells {
+    let Cells {
         v,
         refr,
         delta,
