@@ -1,0 +1,199 @@
+"""The conversion peers' view of a model: one somnet model file (converters/SCHEMA.md) read into
+layer records, and built as a PyTorch module (for SpikingJelly) or a Keras model (for SNN Toolbox).
+
+Every peer must convert the same network from the same weights. A Keras `.h5` goes to SNN Toolbox
+as it is and to the others through `converters/keras_export.py` (run by conversion_driver.py in the
+Keras environment); a somnet-trained model goes to SpikingJelly as a PyTorch module built here and
+to SNN Toolbox as a Keras model built here. Only what the three benchmark shapes and their kin use
+is built: dense, conv2d (valid/same), avg/max pooling (valid), flatten, batch norm, relu, softmax
+(dropped: the argmax is the same), dropout (identity, or the 1 − p scale of a `scale-at-test`
+file). Anything else is refused by name.
+"""
+
+import gzip
+import os
+
+import h5py
+import numpy as np
+
+
+def mnist(root):
+    """(x_train, y_train, x_test, y_test) from the IDX files in root: images as float32
+    [N, 28, 28, 1] in [0, 1] (channels last, as Keras reads them), labels as uint8."""
+    def idx(name):
+        with gzip.open(os.path.join(root, name), "rb") as f:
+            data = f.read()
+        dims = data[3]
+        shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+        return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+    images = lambda name: idx(name).astype(np.float32)[..., None] / 255.0
+    return (images("train-images-idx3-ubyte.gz"), idx("train-labels-idx1-ubyte.gz"),
+            images("t10k-images-idx3-ubyte.gz"), idx("t10k-labels-idx1-ubyte.gz"))
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def read(path):
+    """(input_shape [C, H, W] or [F], dropout_mode, [layer records]) of a somnet model file."""
+    with h5py.File(path, "r") as f:
+        if _text(f.attrs.get("format", "")) != "somnet-model":
+            raise SystemExit(f"{path}: not a somnet model file (attribute 'format')")
+        shape = [int(v) for v in f.attrs["input_shape"]]
+        mode = _text(f.attrs.get("dropout_mode", "inverted"))
+        layers = []
+        for key in sorted(f["layers"].keys()):
+            g = f["layers"][key]
+            rec = {"name": _text(g.attrs["name"]), "kind": _text(g.attrs["kind"])}
+            for ds in g.keys():
+                rec[ds] = np.asarray(g[ds], dtype=np.float32)
+            for attr in ("stride", "size"):
+                if attr in g.attrs:
+                    rec[attr] = [int(v) for v in g.attrs[attr]]
+            for attr in ("eps", "rate"):
+                if attr in g.attrs:
+                    rec[attr] = float(g.attrs[attr])
+            for attr in ("padding", "function"):
+                if attr in g.attrs:
+                    rec[attr] = _text(g.attrs[attr])
+            layers.append(rec)
+    return shape, mode, layers
+
+
+def _same_pads(size, kernel, stride):
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def to_torch(path):
+    """A torch.nn.Sequential equal to the model file's inference function (NCHW input), with
+    nn.ReLU modules (what SpikingJelly's converter replaces) and the final softmax left out."""
+    import torch
+    from torch import nn
+
+    shape, mode, layers = read(path)
+    mods = []
+    cur = list(shape)
+    for i, rec in enumerate(layers):
+        kind, name = rec["kind"], rec["name"]
+        if kind == "dense":
+            w = rec["weights"]
+            m = nn.Linear(w.shape[1], w.shape[0], bias="bias" in rec)
+            m.weight.data = torch.from_numpy(w.copy())
+            if "bias" in rec:
+                m.bias.data = torch.from_numpy(rec["bias"].copy())
+            mods.append(m)
+            cur = [w.shape[0]]
+        elif kind == "conv2d":
+            w = rec["weights"]
+            stride = rec.get("stride", [1, 1])
+            k = w.shape[2:]
+            pad = (0, 0)
+            if rec.get("padding", "valid") == "same":
+                top, bottom = _same_pads(cur[1], k[0], stride[0])
+                left, right = _same_pads(cur[2], k[1], stride[1])
+                if top == bottom and left == right:
+                    pad = (top, left)  # inside the convolution: SpikingJelly refuses ZeroPad2d
+                else:
+                    mods.append(nn.ZeroPad2d((left, right, top, bottom)))
+                cur = [cur[0], cur[1] + top + bottom, cur[2] + left + right]
+            m = nn.Conv2d(w.shape[1], w.shape[0], tuple(k), stride=tuple(stride), padding=pad,
+                          bias="bias" in rec)
+            m.weight.data = torch.from_numpy(w.copy())
+            if "bias" in rec:
+                m.bias.data = torch.from_numpy(rec["bias"].copy())
+            mods.append(m)
+            cur = [w.shape[0], (cur[1] - k[0]) // stride[0] + 1, (cur[2] - k[1]) // stride[1] + 1]
+        elif kind in ("avgpool2d", "maxpool2d"):
+            if rec.get("padding", "valid") != "valid":
+                raise SystemExit(f"{path}: layer '{name}': only 'valid' pooling is built for peers")
+            size, stride = tuple(rec["size"]), tuple(rec.get("stride", rec["size"]))
+            mods.append((nn.AvgPool2d if kind == "avgpool2d" else nn.MaxPool2d)(size, stride))
+            cur = [cur[0], (cur[1] - size[0]) // stride[0] + 1, (cur[2] - size[1]) // stride[1] + 1]
+        elif kind == "flatten":
+            mods.append(nn.Flatten())
+            cur = [int(np.prod(cur))]
+        elif kind == "batchnorm":
+            c = rec["gamma"].shape[0]
+            m = (nn.BatchNorm2d if len(cur) == 3 else nn.BatchNorm1d)(c, eps=rec.get("eps", 1e-3))
+            m.weight.data = torch.from_numpy(rec["gamma"].copy())
+            m.bias.data = torch.from_numpy(rec["beta"].copy())
+            m.running_mean.data = torch.from_numpy(rec["moving_mean"].copy())
+            m.running_var.data = torch.from_numpy(rec["moving_variance"].copy())
+            mods.append(m)
+        elif kind == "activation":
+            fn = rec.get("function", "linear")
+            if fn == "relu":
+                mods.append(nn.ReLU())
+            elif fn == "softmax" and i == len(layers) - 1:
+                pass  # the argmax of the logits is the argmax of the softmax
+            elif fn != "linear":
+                raise SystemExit(f"{path}: layer '{name}': activation '{fn}' is not built for peers")
+        elif kind == "dropout":
+            if mode == "scale-at-test":
+                raise SystemExit(f"{path}: layer '{name}': 'scale-at-test' dropout is not built for peers")
+        else:
+            raise SystemExit(f"{path}: layer '{name}': kind '{kind}' is not built for peers")
+    return nn.Sequential(*mods).eval()
+
+
+def to_keras(path, keras):
+    """A channels-last Keras model equal to the model file's inference function (for SNN Toolbox,
+    which reads Keras): kernels transposed to (kh, kw, in, out); the rows of a dense layer after a
+    flatten reordered from somnet's C, H, W order to Keras' H, W, C order."""
+    shape, mode, layers = read(path)
+    L = keras.layers
+    cur = list(shape)
+    x = inp = keras.Input(shape=tuple(cur[1:] + cur[:1]) if len(cur) == 3 else tuple(cur))
+    pending_weights = []
+    flat_from = None  # the [C, H, W] a flatten saw, until the next dense consumes it
+    for i, rec in enumerate(layers):
+        kind, name = rec["kind"], rec["name"]
+        if kind == "dense":
+            w = rec["weights"]  # [out, in]
+            if flat_from is not None:
+                c, h, wd = flat_from
+                w = w.reshape(w.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+                flat_from = None
+            layer = L.Dense(w.shape[0], use_bias="bias" in rec, name=name)
+            x = layer(x)
+            pending_weights.append((layer, [w.T] + ([rec["bias"]] if "bias" in rec else [])))
+            cur = [w.shape[0]]
+        elif kind == "conv2d":
+            w = rec["weights"]
+            layer = L.Conv2D(w.shape[0], tuple(w.shape[2:]), strides=tuple(rec.get("stride", [1, 1])),
+                             padding=rec.get("padding", "valid"), use_bias="bias" in rec, name=name)
+            x = layer(x)
+            pending_weights.append(
+                (layer, [w.transpose(2, 3, 1, 0)] + ([rec["bias"]] if "bias" in rec else [])))
+            cur = [w.shape[0]] + list(x.shape[1:3])
+        elif kind in ("avgpool2d", "maxpool2d"):
+            cls = L.AveragePooling2D if kind == "avgpool2d" else L.MaxPooling2D
+            x = cls(tuple(rec["size"]), tuple(rec.get("stride", rec["size"])),
+                    padding=rec.get("padding", "valid"), name=name)(x)
+            cur = [cur[0]] + list(x.shape[1:3])
+        elif kind == "flatten":
+            flat_from = list(cur)
+            x = L.Flatten(name=name)(x)
+            cur = [int(np.prod(cur))]
+        elif kind == "batchnorm":
+            if flat_from is not None:
+                raise SystemExit(f"{path}: layer '{name}': batch norm between flatten and dense")
+            layer = L.BatchNormalization(epsilon=rec.get("eps", 1e-3), name=name)
+            x = layer(x)
+            pending_weights.append((layer, [rec["gamma"], rec["beta"], rec["moving_mean"],
+                                            rec["moving_variance"]]))
+        elif kind == "activation":
+            x = L.Activation(rec.get("function", "linear"), name=name)(x)
+        elif kind == "dropout":
+            if mode == "scale-at-test":
+                raise SystemExit(f"{path}: layer '{name}': 'scale-at-test' dropout is not built for peers")
+            x = L.Dropout(rec.get("rate", 0.0), name=name)(x)
+        else:
+            raise SystemExit(f"{path}: layer '{name}': kind '{kind}' is not built for peers")
+    model = keras.Model(inp, x)
+    for layer, weights in pending_weights:
+        layer.set_weights(weights)
+    return model
