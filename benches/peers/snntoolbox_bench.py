@@ -91,7 +91,10 @@ def main():
     start = time.perf_counter()
     import tensorflow as tf
     work = Path(args.work or tempfile.mkdtemp(prefix="snntb-"))
-    work.mkdir(parents=True, exist_ok=True)
+    # The toolbox caches normalisation factors in its working folder and reads them back for
+    # any model: a folder used before must not leak into this run.
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     if is_keras_file(args.model):
         shutil.copy(args.model, work / "model.h5")
     else:
