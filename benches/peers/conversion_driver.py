@@ -4,7 +4,8 @@ same models, the same MNIST test images and the same number of steps, on this ma
     python benches/peers/conversion_driver.py MODEL.h5 [MODEL.h5 ...] [--steps 256]
         [--images 10000] [--pairs 2] [--peers snntoolbox,spikingjelly]
         [--snntoolbox-python PY] [--spikingjelly-python PY] [--keras-python PY]
-        [--batch snntoolbox=1000,spikingjelly=1000] [--threads 2]
+        [--batch snntoolbox=250/500/1000,spikingjelly=250/500/1000] [--probe-images 1000]
+        [--threads 2]
         [--somnet target/release/somnet] [--out bench-out/conversion-peers]
 
 A MODEL is a Keras `.h5` or a somnet model file. Each peer converts it from the same weights: SNN
@@ -13,6 +14,11 @@ SpikingJelly reads the somnet file (a Keras file is first written as one with
 converters/keras_export.py, in --keras-python). Each converter uses its own defaults: the 99.9th
 percentile of activations over every 10th training image, IF neurons, reset by subtraction,
 analog input (somnet's reference settings are the same, `somnet evaluate --steps T`).
+
+Batch sizes: each peer simulates a batch of images at once, and its best batch size depends on
+the model; with several candidates (the default), each is timed on the first --probe-images
+images and the fastest is used for the pairs (somnet has no batch to choose: one image per
+thread, see `evaluate::BATCH`).
 
 Per model, each pair runs somnet and then every peer once, each in its own process, so that
 machine drift touches all alike. The driver prints, per model, the median of each simulator's
@@ -85,7 +91,9 @@ def main():
     ap.add_argument("--spikingjelly-python", default=sys.executable)
     ap.add_argument("--keras-python", default=None,
                     help="Python with Keras for converters/keras_export.py (default: the toolbox's)")
-    ap.add_argument("--batch", default="snntoolbox=1000,spikingjelly=1000")
+    ap.add_argument("--batch", default="snntoolbox=250/500/1000,spikingjelly=250/500/1000",
+                    help="PEER=B[/B...]: batch sizes; with several, the fastest on a probe")
+    ap.add_argument("--probe-images", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--somnet", default=str(ROOT / "target" / "release" / "somnet"))
     ap.add_argument("--data", default=str(ROOT / "datasets" / "mnist"))
@@ -95,14 +103,20 @@ def main():
     for p in peers:
         if p not in ("snntoolbox", "spikingjelly"):
             raise SystemExit(f"--peers: unknown peer '{p}' (snntoolbox, spikingjelly)")
-    batch = dict(item.split("=") for item in args.batch.split(",") if item)
+    for model in args.models:
+        if not Path(model).is_file():
+            raise SystemExit(f"model '{model}': no such file")
+    batches = {peer: ["100"] for peer in peers}
+    for item in filter(None, args.batch.split(",")):
+        peer, _, sizes = item.partition("=")
+        batches[peer] = [b for b in sizes.split("/") if b]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     keras_python = args.keras_python or args.snntoolbox_python
 
     runs = []
     summary = {"steps": args.steps, "images": args.images, "pairs": args.pairs,
-               "threads": args.threads, "batch": batch, "models": {}}
+               "threads": args.threads, "models": {}}
     with open(out / "runs.jsonl", "a") as log:
         for m, model in enumerate(args.models):
             somnet_file = model
@@ -110,21 +124,37 @@ def main():
                 somnet_file = out / f"model{m}.somnet.h5"
                 subprocess.run([keras_python, ROOT / "converters" / "keras_export.py", model,
                                 somnet_file], check=True, capture_output=True)
+            def peer_cmd(peer, batch_size, images, probe=False):
+                target = model if peer == "snntoolbox" else somnet_file
+                cmd = [getattr(args, f"{peer}_python"), HERE / f"{peer}_bench.py", "--model",
+                       target, "--steps", args.steps, "--images", images, "--batch", batch_size,
+                       "--data", args.data]
+                if peer == "snntoolbox":
+                    return cmd + ["--work", out / f"snntoolbox-{m}"]
+                return cmd + ["--threads", args.threads] + (["--count-images", 0] if probe else [])
+
+            # Each peer's batch size: the fastest of its candidates on the first --probe-images
+            # images (the best batch differs by model: the toolbox's LeNet ran 21.7 / 32.4 / 28.7
+            # images/s at 1000 / 500 / 250 here).
+            chosen, probes = {}, {}
+            for peer in peers:
+                sizes = batches[peer]
+                if len(sizes) == 1:
+                    chosen[peer] = sizes[0]
+                    continue
+                probes[peer] = {b: run_json(peer_cmd(peer, b, args.probe_images, True))["images_per_s"]
+                                for b in sizes}
+                chosen[peer] = max(sizes, key=lambda b: probes[peer][b])
+                print(f"{model}: {peer} batch probe on {args.probe_images} images: " + ", ".join(
+                    f"{b}: {ips:.1f}" for b, ips in probes[peer].items())
+                    + f" images/s -> batch {chosen[peer]}", flush=True)
+
             records = {name: [] for name in ["somnet"] + peers}
             for pair in range(args.pairs):
                 rec = run_somnet(args, model, out / f"somnet-{m}-{pair}")
                 records["somnet"].append(rec)
                 for peer in peers:
-                    script = HERE / f"{peer}_bench.py"
-                    python = getattr(args, f"{peer}_python")
-                    target = model if peer == "snntoolbox" else somnet_file
-                    cmd = [python, script, "--model", target, "--steps", args.steps,
-                           "--images", args.images, "--batch", batch.get(peer, 100),
-                           "--data", args.data]
-                    if peer == "snntoolbox":
-                        cmd += ["--work", out / f"snntoolbox-{m}"]
-                    else:
-                        cmd += ["--threads", args.threads]
+                    cmd = peer_cmd(peer, chosen[peer], args.images)
                     rec = run_json(cmd)
                     if "events_per_image" not in rec:  # the toolbox: see snntoolbox_bench.py
                         rec["events_per_image"] = records["somnet"][-1]["events_per_image"]
@@ -151,6 +181,8 @@ def main():
                           for s, p in zip(records["somnet"], records[peer])]
                 entry[f"somnet_over_{peer}"] = {"per_pair": ratios,
                                                 "median": statistics.median(ratios)}
+            entry["batch"] = chosen
+            entry["batch_probe"] = probes
             summary["models"][str(model)] = entry
 
             print(f"\n{model}, T = {args.steps}, {args.images} images, {args.pairs} pairs (medians)")

@@ -98,7 +98,10 @@ def main():
     if is_keras_file(args.model):
         shutil.copy(args.model, work / "model.h5")
     else:
-        conv_models.to_keras(args.model, tf.keras).save(work / "model.h5")
+        model = conv_models.to_keras(args.model, tf.keras)
+        # The toolbox's loader recompiles with the saved loss and optimizer.
+        model.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.save(work / "model.h5")
     x_train, _, x_test, y_test = conv_models.mnist(args.data)
     x_test, y_test = x_test[:args.images], y_test[:args.images]
     np.savez_compressed(work / "x_norm.npz", arr_0=x_train[::10])

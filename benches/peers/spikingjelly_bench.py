@@ -118,7 +118,7 @@ def main():
     process_s = time.perf_counter() - start
 
     n = min(args.count_images, args.images)
-    events = count_events(snn, x[:n], y[:n], args.steps, args.batch, torch, functional)
+    events = count_events(snn, x[:n], y[:n], args.steps, args.batch, torch, functional) if n else 0.0
     print(json.dumps({
         "simulator": "spikingjelly", "model": args.model, "steps": args.steps,
         "images": args.images, "batch": args.batch, "threads": args.threads,
