@@ -184,6 +184,8 @@ def main():
             entry["batch"] = chosen
             entry["batch_probe"] = probes
             summary["models"][str(model)] = entry
+            # Written after every model, so that a stopped run keeps what finished.
+            (out / "summary.json").write_text(json.dumps(summary, indent=2))
 
             print(f"\n{model}, T = {args.steps}, {args.images} images, {args.pairs} pairs (medians)")
             print(f"{'simulator':<14}{'images/s':>10}{'events/s':>12}{'events/image':>14}"
@@ -197,7 +199,6 @@ def main():
                 r = entry[f"somnet_over_{peer}"]
                 print(f"somnet / {peer}: {r['median']:.1f}x (pairs: "
                       + ", ".join(f"{x:.1f}" for x in r["per_pair"]) + ")")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":
