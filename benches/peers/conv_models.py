@@ -31,6 +31,19 @@ def mnist(root):
             images("t10k-images-idx3-ubyte.gz"), idx("t10k-labels-idx1-ubyte.gz"))
 
 
+def bench_arguments():
+    """The command line both peer benchmarks share (each adds its own options)."""
+    import argparse
+    from pathlib import Path
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--steps", type=int, default=256)
+    ap.add_argument("--images", type=int, default=10000)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "datasets" / "mnist"))
+    return ap
+
+
 def _text(value):
     return value.decode() if isinstance(value, bytes) else str(value)
 

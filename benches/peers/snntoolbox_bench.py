@@ -19,7 +19,6 @@ same model, which converts by the same rule (same percentile over the same image
 reset, accuracies within a few images of each other).
 """
 
-import argparse
 import configparser
 import json
 import os
@@ -77,12 +76,7 @@ def build(config):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--steps", type=int, default=256)
-    ap.add_argument("--images", type=int, default=10000)
-    ap.add_argument("--batch", type=int, default=1000)
-    ap.add_argument("--data", default=str(HERE.parent.parent / "datasets" / "mnist"))
+    ap = conv_models.bench_arguments()
     ap.add_argument("--work", default=None)
     args = ap.parse_args()
     if args.images % args.batch:

@@ -18,7 +18,6 @@ before every Linear and Conv2d layer fed by spikes (all but the first) counting 
 computed once by a transposed convolution of ones), per step.
 """
 
-import argparse
 import json
 import sys
 import time
@@ -82,14 +81,9 @@ def count_events(snn, x, y, steps, batch, torch, functional):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--steps", type=int, default=256)
-    ap.add_argument("--images", type=int, default=10000)
-    ap.add_argument("--batch", type=int, default=1000)
+    ap = conv_models.bench_arguments()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--count-images", type=int, default=200)
-    ap.add_argument("--data", default=str(HERE.parent.parent / "datasets" / "mnist"))
     args = ap.parse_args()
     start = time.perf_counter()
     import torch

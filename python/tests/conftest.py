@@ -54,3 +54,18 @@ def same_evaluation(python, cli_json):
     assert a.keys() == b.keys()
     for key in a:
         assert a[key] == b[key], f"field '{key}': Python {a[key]!r} != CLI {b[key]!r}"
+
+
+def randomise_batch_norm(net, seed):
+    """Random running statistics and affine parameters for every torch batch norm in `net`, so
+    that none of them is the identity a fresh module would be."""
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    for m in net.modules():
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            n = m.num_features
+            m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
+            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+            m.bias.data.copy_(torch.rand(n, generator=g) - 0.5)
+    return net

@@ -15,6 +15,7 @@ keras = pytest.importorskip("keras")
 nn = torch.nn
 
 import somnet
+from conftest import randomise_batch_norm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benches" / "peers"))
 import conv_models  # noqa: E402
@@ -30,15 +31,7 @@ def bncnn_like():
         nn.Conv2d(6, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AvgPool2d(2),
         nn.Flatten(), nn.Linear(8 * 3 * 3, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.3),
         nn.Linear(16, 10), nn.Softmax(dim=1))
-    g = torch.Generator().manual_seed(5)
-    for m in net:
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            n = m.num_features
-            m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
-            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_(torch.rand(n, generator=g) - 0.5)
-    return net.eval()
+    return randomise_batch_norm(net, 5).eval()
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 import somnet
-from conftest import same_evaluation
+from conftest import randomise_batch_norm, same_evaluation
 
 
 class LeNet(nn.Module):
@@ -42,15 +42,7 @@ def bncnn():
         nn.Conv2d(1, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(8, 12, 3, stride=2, padding=1), nn.BatchNorm2d(12), nn.ReLU(),
         nn.Flatten(), nn.Linear(12 * 7 * 7, 24), nn.BatchNorm1d(24), nn.ReLU(), nn.Linear(24, 10))
-    g = torch.Generator().manual_seed(7)
-    for m in net:
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            n = m.num_features
-            m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
-            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_(torch.rand(n, generator=g) - 0.5)
-    return net
+    return randomise_batch_norm(net, 7)
 
 
 def trained(net, seed):
