@@ -31,6 +31,12 @@ def mnist(root):
             images("t10k-images-idx3-ubyte.gz"), idx("t10k-labels-idx1-ubyte.gz"))
 
 
+def is_keras_file(path):
+    """Whether `path` is a Keras `.h5` (it carries the model's config) rather than a somnet file."""
+    with h5py.File(path, "r") as f:
+        return "model_config" in f.attrs
+
+
 def bench_arguments():
     """The command line both peer benchmarks share (each adds its own options)."""
     import argparse

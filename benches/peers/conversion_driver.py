@@ -39,6 +39,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE))
+from conv_models import is_keras_file  # noqa: E402
 
 
 def run_json(cmd):
@@ -72,12 +74,6 @@ def run_somnet(args, model, out):
             "images_per_s": ips, "sim_s": result["images"] / ips,
             "events_per_image": result["synaptic_ops_per_image"],
             "events_per_s": result["synaptic_ops_per_image"] * ips, "process_s": wall}
-
-
-def is_keras_file(path):
-    import h5py
-    with h5py.File(path, "r") as f:
-        return "model_config" in f.attrs
 
 
 def main():
@@ -114,7 +110,6 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     keras_python = args.keras_python or args.snntoolbox_python
 
-    runs = []
     summary = {"steps": args.steps, "images": args.images, "pairs": args.pairs,
                "threads": args.threads, "models": {}}
     with open(out / "runs.jsonl", "a") as log:
@@ -165,7 +160,6 @@ def main():
                     recs[-1].update({"pair": pair, "model_index": m, "source": str(model)})
                     log.write(json.dumps(recs[-1]) + "\n")
                     log.flush()
-                    runs.append(recs[-1])
                 print(f"{model} pair {pair + 1}/{args.pairs}: " + ", ".join(
                     f"{name} {recs[-1]['images_per_s']:.1f} images/s" for name, recs in records.items()),
                     flush=True)

@@ -35,12 +35,6 @@ sys.path.insert(0, str(HERE))
 import conv_models  # noqa: E402
 
 
-def is_keras_file(path):
-    import h5py
-    with h5py.File(path, "r") as f:
-        return "model_config" in f.attrs
-
-
 def config_for(work, data, steps, batch, images, log_vars="{}"):
     from snntoolbox.bin.utils import update_setup
     cfg = configparser.ConfigParser()
@@ -89,7 +83,7 @@ def main():
     # any model: a folder used before must not leak into this run.
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    if is_keras_file(args.model):
+    if conv_models.is_keras_file(args.model):
         shutil.copy(args.model, work / "model.h5")
     else:
         model = conv_models.to_keras(args.model, tf.keras)
