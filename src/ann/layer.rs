@@ -150,6 +150,28 @@ pub enum Layer {
         /// Probability of dropping a unit in training.
         rate: f32,
     },
+    /// The element-wise sum of two or more inputs of one shape (a residual junction).
+    Add,
+    /// The inputs joined along the channel axis (the first axis of `[C, H, W]` or `[F]`); the
+    /// other axes must agree. In NCHW order this lays each sample's inputs end to end.
+    Concatenate,
+    /// The mean of every channel over its positions: `[C, H, W]` → `[C]`.
+    GlobalAvgPool2d,
+    /// Zeros added around each map: `[C, H, W]` → `[C, top + H + bottom, left + W + right]`.
+    ZeroPad2d(Pad),
+}
+
+/// The zeros [`Layer::ZeroPad2d`] adds on each side, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Pad {
+    /// Rows above.
+    pub top: usize,
+    /// Rows below.
+    pub bottom: usize,
+    /// Columns on the left.
+    pub left: usize,
+    /// Columns on the right.
+    pub right: usize,
 }
 
 impl Layer {
@@ -164,6 +186,61 @@ impl Layer {
             Layer::BatchNorm(_) => "batchnorm",
             Layer::Activation(_) => "activation",
             Layer::Dropout { .. } => "dropout",
+            Layer::Add => "add",
+            Layer::Concatenate => "concatenate",
+            Layer::GlobalAvgPool2d => "globalavgpool2d",
+            Layer::ZeroPad2d(_) => "zeropad2d",
+        }
+    }
+
+    /// Whether the layer joins several inputs ([`Layer::Add`], [`Layer::Concatenate`]).
+    pub fn is_merge(&self) -> bool {
+        matches!(self, Layer::Add | Layer::Concatenate)
+    }
+
+    /// The per-sample output shape of a merge layer for its input shapes (`name` labels errors);
+    /// any other layer takes exactly one input and goes to [`Self::output_shape`].
+    pub fn merged_shape(&self, name: &str, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        if !self.is_merge() {
+            return match inputs {
+                [one] => self.output_shape(name, one),
+                _ => Err(Error::Unsupported(format!(
+                    "layer '{name}' ({}) takes one input, it is given {}",
+                    self.kind(),
+                    inputs.len()
+                ))),
+            };
+        }
+        let kind = self.kind();
+        if inputs.len() < 2 {
+            return Err(Error::Unsupported(format!(
+                "layer '{name}' ({kind}) joins two or more inputs, it is given {}",
+                inputs.len()
+            )));
+        }
+        let first = inputs[0];
+        match self {
+            Layer::Add => {
+                if let Some(other) = inputs.iter().find(|s| **s != first) {
+                    return Err(Error::Unsupported(format!(
+                        "layer '{name}' (add): its inputs must have one shape, got {first:?} and {other:?}"
+                    )));
+                }
+                Ok(first.to_vec())
+            }
+            _ => {
+                if let Some(other) = inputs
+                    .iter()
+                    .find(|s| s.len() != first.len() || s[1..] != first[1..])
+                {
+                    return Err(Error::Unsupported(format!(
+                        "layer '{name}' (concatenate): inputs {first:?} and {other:?} differ in more than the channel axis"
+                    )));
+                }
+                let mut out = first.to_vec();
+                out[0] = inputs.iter().map(|s| s[0]).sum();
+                Ok(out)
+            }
         }
     }
 
@@ -225,6 +302,21 @@ impl Layer {
                 Ok(input.to_vec())
             }
             Layer::Activation(_) | Layer::Dropout { .. } => Ok(input.to_vec()),
+            Layer::GlobalAvgPool2d => {
+                let [c, _, _] = spatial("global average pooling")?;
+                Ok(vec![c])
+            }
+            Layer::ZeroPad2d(p) => {
+                let [c, h, w] = spatial("zero padding")?;
+                // Saturating: a size from a file that overflows is then refused by the allocation
+                // limit of [`super::Ann::validate`] instead of wrapping.
+                Ok(vec![
+                    c,
+                    p.top.saturating_add(h).saturating_add(p.bottom),
+                    p.left.saturating_add(w).saturating_add(p.right),
+                ])
+            }
+            Layer::Add | Layer::Concatenate => self.merged_shape(name, &[input]),
         }
     }
 

@@ -16,6 +16,7 @@
 pub mod arch;
 pub mod conv;
 pub mod gemm;
+pub mod graph;
 pub mod init;
 pub mod layer;
 pub mod pool;
@@ -24,7 +25,7 @@ pub mod train;
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
-pub use layer::{Activation, BatchNorm, Conv2d, Dense, Layer, Padding, Pool};
+pub use layer::{Activation, BatchNorm, Conv2d, Dense, Layer, Pad, Padding, Pool};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -41,7 +42,21 @@ pub enum DropoutMode {
     ScaleAtTest,
 }
 
-/// A feed-forward network.
+/// Where a layer reads from: the network's input or an earlier layer's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Node {
+    /// The network's input.
+    Input,
+    /// The output of layer `i` (an index into [`Ann::layers`]).
+    Layer(usize),
+}
+
+/// A feed-forward network: a chain of layers, or a directed acyclic graph of them (residual
+/// junctions, concatenations, fan-out).
+///
+/// Layers are stored in an order where each reads only from the input and from layers before it
+/// (a topological order); the last layer is the output, and every other layer feeds at least one
+/// later layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ann {
     /// Per-sample input shape, `[C, H, W]` or `[F]`.
@@ -50,6 +65,9 @@ pub struct Ann {
     pub layers: Vec<Layer>,
     /// Layer names (unique), for files and messages.
     pub names: Vec<String>,
+    /// What each layer reads, in order (a merge layer's inputs in the order they are joined). For a
+    /// chain, layer 0 reads the input and layer i the layer i − 1.
+    pub inputs: Vec<Vec<Node>>,
     /// Test-time convention of the dropout layers.
     pub dropout_mode: DropoutMode,
 }
@@ -82,12 +100,173 @@ impl Ann {
         let (names, layers): (Vec<String>, Vec<Layer>) = layers.into_iter().unzip();
         let ann = Ann {
             input_shape,
+            inputs: chain_inputs(layers.len()),
             layers,
             names,
             dropout_mode,
         };
         ann.validate()?;
         Ok(ann)
+    }
+
+    /// A network whose layers read what `layers` says (each entry: name, layer, inputs); the
+    /// layers must come in an order where each reads only the input and earlier layers, the last
+    /// is the output. Checks what [`Self::new`] checks, and that every layer but the last feeds
+    /// another.
+    ///
+    /// A residual block, `y = relu(x + relu(W·x))`:
+    /// ```
+    /// use ndarray::array;
+    /// use somnet::ann::{Activation, Ann, Dense, DropoutMode, Layer, Node};
+    /// let dense = Dense { weights: array![[1.0f32, 0.0], [0.0, -1.0]], bias: None };
+    /// let relu = Layer::Activation(Activation::Relu);
+    /// let ann = Ann::graph(vec![2], vec![
+    ///     ("fc".into(), Layer::Dense(dense), vec![Node::Input]),
+    ///     ("relu1".into(), relu.clone(), vec![Node::Layer(0)]),
+    ///     ("sum".into(), Layer::Add, vec![Node::Layer(1), Node::Input]),
+    ///     ("relu2".into(), relu, vec![Node::Layer(2)]),
+    /// ], DropoutMode::Inverted).unwrap();
+    /// let y = ann.forward(array![[2.0f32, 3.0]].view()).unwrap();
+    /// assert_eq!(y, array![[4.0, 3.0]]);
+    /// ```
+    pub fn graph(
+        input_shape: Vec<usize>,
+        layers: Vec<(String, Layer, Vec<Node>)>,
+        dropout_mode: DropoutMode,
+    ) -> Result<Ann> {
+        let mut ann = Ann {
+            input_shape,
+            layers: Vec::with_capacity(layers.len()),
+            names: Vec::with_capacity(layers.len()),
+            inputs: Vec::with_capacity(layers.len()),
+            dropout_mode,
+        };
+        for (name, layer, inputs) in layers {
+            ann.names.push(name);
+            ann.layers.push(layer);
+            ann.inputs.push(inputs);
+        }
+        ann.validate()?;
+        Ok(ann)
+    }
+
+    /// Whether every layer reads only the one before it (the first: the input).
+    pub fn is_chain(&self) -> bool {
+        self.inputs == chain_inputs(self.layers.len())
+    }
+
+    /// Refuses a graph that is not a chain for `what` (a part of somnet that handles chains
+    /// only), naming the first layer that reads anything but the layer before it.
+    pub fn require_chain(&self, what: &str) -> Result<()> {
+        let chain = chain_inputs(self.layers.len());
+        match (0..self.layers.len()).find(|&i| self.inputs[i] != chain[i]) {
+            None => Ok(()),
+            Some(i) => Err(Error::Unsupported(format!(
+                "layer '{}' ({}) reads {}: {what} handles chains of layers only so far",
+                self.names[i],
+                self.layers[i].kind(),
+                self.describe_inputs(i)
+            ))),
+        }
+    }
+
+    /// What layer `i` reads, in words ("the input, 'conv2'").
+    pub fn describe_inputs(&self, i: usize) -> String {
+        self.inputs[i]
+            .iter()
+            .map(|n| match n {
+                Node::Input => "the input".to_string(),
+                Node::Layer(j) => format!("'{}'", self.names[*j]),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The network without the layers marked in `drop` (each must read one input): whatever read
+    /// a dropped layer reads its input instead. Used to remove layers that are identities after
+    /// a transformation (a folded batch norm).
+    pub fn without(&self, drop: &[bool]) -> Result<Ann> {
+        // Where each old node now comes from, and the new index of each kept layer.
+        let mut redirect: Vec<Node> = Vec::with_capacity(self.layers.len());
+        let mut layers = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let map = |n: &Node| match n {
+                Node::Input => Node::Input,
+                Node::Layer(j) => redirect[*j],
+            };
+            if drop.get(i).copied().unwrap_or(false) {
+                if self.inputs[i].len() != 1 {
+                    return Err(Error::Unsupported(format!(
+                        "layer '{}' ({}) joins several inputs and cannot be removed",
+                        self.names[i],
+                        layer.kind()
+                    )));
+                }
+                redirect.push(map(&self.inputs[i][0]));
+            } else {
+                let ins = self.inputs[i].iter().map(map).collect();
+                redirect.push(Node::Layer(layers.len()));
+                layers.push((self.names[i].clone(), layer.clone(), ins));
+            }
+        }
+        Ann::graph(self.input_shape.clone(), layers, self.dropout_mode)
+    }
+
+    /// The layers that read each layer's output, in order.
+    pub fn consumers(&self) -> Vec<Vec<usize>> {
+        let mut out = vec![Vec::new(); self.layers.len()];
+        for (i, ins) in self.inputs.iter().enumerate() {
+            for n in ins {
+                if let Node::Layer(j) = n {
+                    if !out[*j].contains(&i) {
+                        out[*j].push(i);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Checks that the inputs name earlier layers only and every layer but the last is read.
+    fn check_graph(&self) -> Result<()> {
+        if self.inputs.len() != self.layers.len() {
+            return Err(Error::SizeMismatch {
+                what: "layer input lists".into(),
+                expected: self.layers.len(),
+                got: self.inputs.len(),
+            });
+        }
+        for (i, ins) in self.inputs.iter().enumerate() {
+            if ins.is_empty() {
+                return Err(Error::Unsupported(format!(
+                    "layer '{}' reads nothing: each layer needs an input",
+                    self.names[i]
+                )));
+            }
+            if let Some(Node::Layer(j)) =
+                ins.iter().find(|n| matches!(n, Node::Layer(j) if *j >= i))
+            {
+                let what = match self.names.get(*j) {
+                    Some(n) => format!("layer '{n}', which comes after it"),
+                    None => format!("layer #{j}, which does not exist"),
+                };
+                return Err(Error::Unsupported(format!(
+                    "layer '{}' reads {what}: layers must be ordered so that each reads only earlier ones (a cycle cannot be run)",
+                    self.names[i]
+                )));
+            }
+        }
+        let consumers = self.consumers();
+        if let Some(i) = (0..self.layers.len().saturating_sub(1)).find(|&i| consumers[i].is_empty())
+        {
+            return Err(Error::Unsupported(format!(
+                "layer '{}' ({}) feeds no other layer and is not the output (the last layer, '{}'): a network has one output",
+                self.names[i],
+                self.layers[i].kind(),
+                self.names[self.layers.len() - 1]
+            )));
+        }
+        Ok(())
     }
 
     /// Checks shapes, names and values.
@@ -114,6 +293,7 @@ impl Ann {
                 return Err(Error::Unsupported(format!("two layers are named '{name}'")));
             }
         }
+        self.check_graph()?;
         for (layer, name) in self.layers.iter().zip(&self.names) {
             layer.check_finite(name)?;
         }
@@ -139,13 +319,33 @@ impl Ann {
 
     /// Per-sample output shape after every layer.
     pub fn shapes(&self) -> Result<Vec<Vec<usize>>> {
-        let mut shape = self.input_shape.clone();
-        let mut out = Vec::with_capacity(self.layers.len());
-        for (layer, name) in self.layers.iter().zip(&self.names) {
-            shape = layer.output_shape(name, &shape)?;
-            out.push(shape.clone());
+        let mut out: Vec<Vec<usize>> = Vec::with_capacity(self.layers.len());
+        for (i, (layer, name)) in self.layers.iter().zip(&self.names).enumerate() {
+            let ins = self.inputs[i]
+                .iter()
+                .map(|n| self.node_shape(&out, *n))
+                .collect::<Vec<_>>();
+            out.push(layer.merged_shape(name, &ins)?);
         }
         Ok(out)
+    }
+
+    /// The per-sample input shape of every layer (a merge layer: its first input's).
+    pub fn input_shapes(&self) -> Result<Vec<Vec<usize>>> {
+        let shapes = self.shapes()?;
+        Ok(self
+            .inputs
+            .iter()
+            .map(|ins| self.node_shape(&shapes, ins[0]).to_vec())
+            .collect())
+    }
+
+    /// The shape of `node`'s output given the layers' output shapes.
+    fn node_shape<'a>(&'a self, shapes: &'a [Vec<usize>], node: Node) -> &'a [usize] {
+        match node {
+            Node::Input => &self.input_shape,
+            Node::Layer(j) => &shapes[j],
+        }
     }
 
     /// Values per input sample.
@@ -215,13 +415,22 @@ impl Ann {
                 got: x.ncols(),
             });
         }
-        let mut shape = self.input_shape.clone();
-        let mut cur = x.as_standard_layout().into_owned();
-        for (i, (layer, name)) in self.layers.iter().zip(&self.names).enumerate() {
-            let out_shape = layer.output_shape(name, &shape)?;
-            cur = infer_layer(layer, cur, &shape, self.dropout_mode);
-            visit(i, &cur);
-            shape = out_shape;
+        let shapes = self.shapes()?;
+        let mut values = graph::Values::new(self, x.as_standard_layout().into_owned());
+        for (i, layer) in self.layers.iter().enumerate() {
+            let in_shape = self.node_shape(&shapes, self.inputs[i][0]).to_vec();
+            let y = if layer.is_merge() {
+                let ins = values.borrow(&self.inputs[i]);
+                let y = graph::merge_forward(layer, &ins);
+                drop(ins);
+                values.release(&self.inputs[i]);
+                y
+            } else {
+                let x = values.take(self.inputs[i][0]);
+                infer_layer(layer, x, &in_shape, self.dropout_mode)
+            };
+            visit(i, &y);
+            values.store(i, y);
         }
         Ok(())
     }
@@ -351,7 +560,23 @@ fn infer_layer(
             DropoutMode::Inverted => x,
             DropoutMode::ScaleAtTest => x * (1.0 - rate),
         },
+        Layer::GlobalAvgPool2d => pool::global_avg_forward(x.view(), in_shape),
+        Layer::ZeroPad2d(p) => graph::pad_forward(x.view(), in_shape, p),
+        Layer::Add | Layer::Concatenate => unreachable!("merges are run by graph::merge_forward"),
     }
+}
+
+/// Layer i reads the layer before it (layer 0: the input).
+fn chain_inputs(n: usize) -> Vec<Vec<Node>> {
+    (0..n)
+        .map(|i| {
+            vec![if i == 0 {
+                Node::Input
+            } else {
+                Node::Layer(i - 1)
+            }]
+        })
+        .collect()
 }
 
 /// `x·Wᵀ + b`.

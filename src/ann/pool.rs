@@ -152,3 +152,35 @@ pub fn max_backward(dy: ArrayView2<'_, f32>, arg: &[u32], g: &Geom) -> Array2<f3
         });
     dx
 }
+
+/// Global average pooling of (n, C·H·W) maps of shape `in_shape` = [C, H, W]: (n, C).
+pub fn global_avg_forward(x: ArrayView2<'_, f32>, in_shape: &[usize]) -> Array2<f32> {
+    let (c, hw) = (in_shape[0], in_shape[1] * in_shape[2]);
+    let mut y = Array2::zeros((x.nrows(), c));
+    y.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .zip(x.axis_iter(Axis(0)).into_par_iter())
+        .for_each(|(mut out, img)| {
+            let img = img.to_slice().expect("standard layout");
+            for (o, chan) in out.iter_mut().zip(img.chunks(hw)) {
+                *o = chan.iter().sum::<f32>() / hw as f32;
+            }
+        });
+    y
+}
+
+/// Gradient of global average pooling: each channel's gradient shared equally by its positions.
+pub fn global_avg_backward(dy: ArrayView2<'_, f32>, in_shape: &[usize]) -> Array2<f32> {
+    let (c, hw) = (in_shape[0], in_shape[1] * in_shape[2]);
+    let mut dx = Array2::zeros((dy.nrows(), c * hw));
+    dx.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .zip(dy.axis_iter(Axis(0)).into_par_iter())
+        .for_each(|(mut out, grad)| {
+            let out = out.as_slice_mut().expect("standard layout");
+            for (chan, &g) in out.chunks_mut(hw).zip(grad.iter()) {
+                chan.fill(g / hw as f32);
+            }
+        });
+    dx
+}

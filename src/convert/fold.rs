@@ -8,7 +8,7 @@
 
 use ndarray::{Array1, Axis};
 
-use crate::ann::{Ann, DropoutMode, Layer};
+use crate::ann::{Ann, DropoutMode, Layer, Node};
 use crate::error::{Error, Result};
 
 /// The network with every BatchNorm folded into the Conv2d or Dense layer before it.
@@ -24,22 +24,49 @@ use crate::error::{Error, Result};
 /// assert!(folded.layers.iter().all(|l| l.kind() != "batchnorm"));
 /// ```
 pub fn fold_batchnorm(ann: &Ann) -> Result<Ann> {
-    let mut layers: Vec<(String, Layer)> = Vec::with_capacity(ann.layers.len());
-    for (layer, name) in ann.layers.iter().zip(&ann.names) {
-        let Layer::BatchNorm(bn) = layer else {
-            layers.push((name.clone(), layer.clone()));
+    let mut out = ann.clone();
+    let consumers = ann.consumers();
+    let mut folded = vec![false; ann.layers.len()];
+    for (i, name) in ann.names.iter().enumerate() {
+        let Layer::BatchNorm(bn) = &ann.layers[i] else {
             continue;
         };
-        let target = layers
-            .iter()
-            .rposition(|(_, l)| !matches!(l, Layer::Dropout { .. }) || ann.dropout_mode == DropoutMode::ScaleAtTest)
-            .filter(|&i| matches!(layers[i].1, Layer::Dense(_) | Layer::Conv2d(_)))
-            .ok_or_else(|| {
-                let before = layers.iter().rev().find(|(_, l)| !matches!(l, Layer::Dropout { .. })).map_or("the input".to_string(), |(n, l)| format!("'{n}' ({})", l.kind()));
-                Error::Unsupported(format!("BatchNorm '{name}' follows {before}, not a Conv2d or Dense layer: it cannot be folded"))
-            })?;
+        // Walk back over inverted dropouts (identities at inference) to the weighted layer; on
+        // the way every layer must feed only this path, or folding would change another reader.
+        let mut node = ann.inputs[i][0];
+        let mut via = i;
+        let target = loop {
+            let Node::Layer(t) = node else {
+                break Err("the input".to_string());
+            };
+            let describe = format!("'{}' ({})", ann.names[t], ann.layers[t].kind());
+            if consumers[t] != [via] {
+                return Err(Error::Unsupported(format!(
+                    "BatchNorm '{name}' follows {describe}, which also feeds {}: folding would change what they read",
+                    consumers[t]
+                        .iter()
+                        .filter(|&&c| c != via)
+                        .map(|&c| format!("'{}'", ann.names[c]))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            match &ann.layers[t] {
+                Layer::Dense(_) | Layer::Conv2d(_) => break Ok(t),
+                Layer::Dropout { .. } if ann.dropout_mode == DropoutMode::Inverted => {
+                    via = t;
+                    node = ann.inputs[t][0];
+                }
+                _ => break Err(describe),
+            }
+        }
+        .map_err(|before| {
+            Error::Unsupported(format!(
+                "BatchNorm '{name}' follows {before}, not a Conv2d or Dense layer: it cannot be folded"
+            ))
+        })?;
         let (scale, shift) = bn.affine();
-        match &mut layers[target].1 {
+        match &mut out.layers[target] {
             Layer::Dense(d) => {
                 for (mut row, &s) in d.weights.axis_iter_mut(Axis(0)).zip(&scale) {
                     row *= s;
@@ -54,8 +81,9 @@ pub fn fold_batchnorm(ann: &Ann) -> Result<Ann> {
                 let b = c.bias.take().unwrap_or_else(|| Array1::zeros(scale.len()));
                 c.bias = Some(&b * &scale + &shift);
             }
-            _ => unreachable!("filtered above"),
+            _ => unreachable!("found above"),
         }
+        folded[i] = true;
     }
-    Ann::new(ann.input_shape.clone(), layers, ann.dropout_mode)
+    out.without(&folded)
 }

@@ -360,6 +360,7 @@ pub fn stages(ann: &Ann) -> Result<Vec<Stage>> {
 /// The stages with the ANN's per-sample output shape of each. With `lists` false, convolutions
 /// after the first stage carry only their shared kernel.
 pub(crate) fn stages_with_shapes(ann: &Ann, lists: bool) -> Result<Vec<(Stage, Vec<usize>)>> {
+    ann.require_chain("the converter")?;
     let shapes = ann.shapes()?;
     let mut out: Vec<(Stage, Vec<usize>)> = Vec::new();
     let mut pending_scale = 1.0f32;

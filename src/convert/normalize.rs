@@ -82,6 +82,7 @@ pub fn scales(
         return Err(Error::param("percentile", percentile, "in (0, 100]"));
     }
     ann.check_data(calibration, "calibration set")?;
+    ann.require_chain("data-based normalisation")?;
     let shapes = ann.shapes()?;
     let weighted: Vec<usize> = weighted_layers(ann).collect();
     // The layer whose output stands for each weighted layer: the weighted layer itself, or the

@@ -4,8 +4,12 @@
 //! /                      attrs: format = "somnet-model", format_version = 1, somnet_version,
 //!                               input_shape (int64[]), dropout_mode, provenance (JSON)
 //! /layers/000, 001, …    one group per layer, in order; attrs: name, kind, and the kind's
-//!                        hyper-parameters; datasets: the kind's weights (float32)
+//!                        hyper-parameters; datasets: the kind's weights (float32);
+//!                        `inputs` (int64[], graphs only: −1 the network input, k layer k)
 //! ```
+//!
+//! A chain (every layer reading the one before) has no `inputs` attributes, so its files are
+//! those of somnet versions before graphs.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,7 +18,9 @@ use hdf5_metno as hdf5;
 use ndarray::{Array1, Array2, Array4, ArrayD, Ix1, Ix2, Ix4};
 
 use super::h5::{self, Ctx};
-use crate::ann::{Activation, Ann, BatchNorm, Conv2d, Dense, DropoutMode, Layer, Padding, Pool};
+use crate::ann::{
+    Activation, Ann, BatchNorm, Conv2d, Dense, DropoutMode, Layer, Node, Pad, Padding, Pool,
+};
 use crate::error::{Error, Result};
 
 /// The value of the root attribute `format`.
@@ -85,6 +91,7 @@ fn write_model(tmp: &Path, path: &Path, ann: &Ann, record: serde_json::Value) ->
         .create_group("layers")
         .map_err(|e| root.err(format!("creating /layers: {e}")))?;
     let lctx = root.child("layers");
+    let chain = ann.is_chain();
     for (i, (layer, name)) in ann.layers.iter().zip(&ann.names).enumerate() {
         let key = format!("{i:03}");
         let g = layers
@@ -93,6 +100,9 @@ fn write_model(tmp: &Path, path: &Path, ann: &Ann, record: serde_json::Value) ->
         let ctx = lctx.child(&key);
         h5::write_str_attr(&g, &ctx, "name", name)?;
         h5::write_str_attr(&g, &ctx, "kind", layer.kind())?;
+        if !chain {
+            h5::write_int_attr(&g, &ctx, "inputs", &node_numbers(&ann.inputs[i]))?;
+        }
         write_layer(&g, &ctx, layer)?;
     }
     drop(layers);
@@ -158,8 +168,49 @@ fn write_layer(g: &hdf5::Group, ctx: &Ctx, layer: &Layer) -> Result<()> {
             },
         )?,
         Layer::Dropout { rate } => h5::write_f64_attr(g, ctx, "rate", *rate as f64)?,
+        Layer::Add | Layer::Concatenate | Layer::GlobalAvgPool2d => {}
+        Layer::ZeroPad2d(p) => h5::write_int_attr(
+            g,
+            ctx,
+            "pad",
+            &[p.top, p.bottom, p.left, p.right].map(|v| v as i64),
+        )?,
     }
     Ok(())
+}
+
+/// A layer's inputs as stored: −1 for the network input, k for layer k.
+pub fn node_numbers(inputs: &[Node]) -> Vec<i64> {
+    inputs
+        .iter()
+        .map(|n| match n {
+            Node::Input => -1,
+            Node::Layer(j) => *j as i64,
+        })
+        .collect()
+}
+
+/// The inputs of layer `index` from their stored numbers (absent: the layer before it, as in a
+/// chain); `g` labels errors.
+fn read_inputs(g: &impl LayerFields, index: usize) -> Result<Vec<Node>> {
+    let Some(numbers) = g.opt_num_attr("inputs")? else {
+        return Ok(vec![if index == 0 {
+            Node::Input
+        } else {
+            Node::Layer(index - 1)
+        }]);
+    };
+    numbers
+        .iter()
+        .map(|&v| match v {
+            -1.0 => Ok(Node::Input),
+            v if v >= 0.0 && v.fract() == 0.0 && (v as usize) < index => Ok(Node::Layer(v as usize)),
+            v => Err(g.err(format!(
+                "attribute 'inputs' holds {v}: expected −1 (the network input) or the number of an earlier layer (0…{})",
+                index as i64 - 1
+            ))),
+        })
+        .collect()
 }
 
 /// Whether `path` is a somnet model file (an HDF5 file whose root says `format = somnet-model`).
@@ -233,10 +284,15 @@ pub fn load(path: &Path) -> Result<ModelFile> {
             path: ctx.path.clone(),
             object: format!("{} (layer '{name}')", ctx.object),
         };
-        named.push((name, read_layer(&(&g, &ctx))?));
+        let fields = (&g, &ctx);
+        named.push((
+            name,
+            read_layer(&fields)?,
+            read_inputs(&fields, named.len())?,
+        ));
     }
-    let ann =
-        Ann::new(input_shape, named, dropout_mode).map_err(|e| Error::file(path, e.to_string()))?;
+    let ann = Ann::graph(input_shape, named, dropout_mode)
+        .map_err(|e| Error::file(path, e.to_string()))?;
     Ok(ModelFile { ann, provenance })
 }
 
@@ -254,6 +310,8 @@ trait LayerFields {
     fn array(&self, name: &str) -> Result<ArrayD<f32>>;
     /// Whether the dataset `name` is present.
     fn has_array(&self, name: &str) -> bool;
+    /// The numeric attribute `name` if it is present.
+    fn opt_num_attr(&self, name: &str) -> Result<Option<Vec<f64>>>;
 }
 
 impl LayerFields for (&hdf5::Group, &Ctx) {
@@ -272,16 +330,24 @@ impl LayerFields for (&hdf5::Group, &Ctx) {
     fn has_array(&self, name: &str) -> bool {
         self.0.link_exists(name)
     }
+    fn opt_num_attr(&self, name: &str) -> Result<Option<Vec<f64>>> {
+        if self.0.attr(name).is_err() {
+            return Ok(None);
+        }
+        self.num_attr(name).map(Some)
+    }
 }
 
 /// One layer described in memory exactly as a model file stores it (`converters/SCHEMA.md`):
 /// its kind, string attributes (`padding`, `function`), numeric attributes (`stride`, `size`,
-/// `eps`, `momentum`, `rate`) and float32 datasets (`weights`, `bias`, `gamma`, …).
+/// `eps`, `momentum`, `rate`, `pad`, and `inputs` in a graph) and float32 datasets (`weights`,
+/// `bias`, `gamma`, …).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LayerRecord {
     /// Layer name (unique in the model).
     pub name: String,
-    /// Layer kind: dense, conv2d, avgpool2d, maxpool2d, flatten, batchnorm, activation, dropout.
+    /// Layer kind: dense, conv2d, avgpool2d, maxpool2d, flatten, batchnorm, activation, dropout,
+    /// add, concatenate, globalavgpool2d, zeropad2d.
     pub kind: String,
     /// String attributes.
     pub strings: BTreeMap<String, String>,
@@ -323,9 +389,17 @@ impl ModelRecord {
         let named = self
             .layers
             .iter()
-            .map(|l| Ok((l.name.clone(), read_layer(&(l, source))?)))
+            .enumerate()
+            .map(|(i, l)| {
+                let fields = (l, source);
+                Ok((
+                    l.name.clone(),
+                    read_layer(&fields)?,
+                    read_inputs(&fields, i)?,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
-        Ann::new(self.input_shape.clone(), named, self.dropout_mode).map_err(|e| Error::Model {
+        Ann::graph(self.input_shape.clone(), named, self.dropout_mode).map_err(|e| Error::Model {
             model: source.to_string(),
             message: e.to_string(),
         })
@@ -371,6 +445,9 @@ impl LayerFields for (&LayerRecord, &str) {
     }
     fn has_array(&self, name: &str) -> bool {
         self.0.arrays.contains_key(name)
+    }
+    fn opt_num_attr(&self, name: &str) -> Result<Option<Vec<f64>>> {
+        Ok(self.0.numbers.get(name).cloned())
     }
 }
 
@@ -454,6 +531,15 @@ fn read_layer(g: &impl LayerFields) -> Result<Layer> {
             other => return Err(g.err(format!("activation '{other}' is not supported (relu, softmax, linear)"))),
         }),
         "dropout" => Layer::Dropout { rate: scalar("rate")? },
-        other => return Err(g.err(format!("layer kind '{other}' is not supported (dense, conv2d, avgpool2d, maxpool2d, flatten, batchnorm, activation, dropout)"))),
+        "add" => Layer::Add,
+        "concatenate" => Layer::Concatenate,
+        "globalavgpool2d" => Layer::GlobalAvgPool2d,
+        "zeropad2d" => match g.num_attr("pad")?.as_slice() {
+            [t, b, l, r] if [t, b, l, r].iter().all(|v| **v >= 0.0 && v.fract() == 0.0 && **v <= 1e6) => {
+                Layer::ZeroPad2d(Pad { top: *t as usize, bottom: *b as usize, left: *l as usize, right: *r as usize })
+            }
+            other => return Err(g.err(format!("attribute 'pad' is {other:?}, expected four integers in 0…10⁶ (top, bottom, left, right)"))),
+        },
+        other => return Err(g.err(format!("layer kind '{other}' is not supported (dense, conv2d, avgpool2d, maxpool2d, flatten, batchnorm, activation, dropout, add, concatenate, globalavgpool2d, zeropad2d)"))),
     })
 }

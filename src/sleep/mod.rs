@@ -55,6 +55,7 @@ const SUPPORTED: &str = "sleep replay (SRC) supports networks of Dense layers wi
 /// activation (the input of the next Dense layer, dropout scaling included; for the last one the
 /// network's output, or the Dense output itself when a softmax follows).
 pub fn sleepable_layers(ann: &Ann) -> Result<Vec<(usize, usize)>> {
+    ann.require_chain("sleep")?;
     let dense: Vec<usize> = ann
         .layers
         .iter()

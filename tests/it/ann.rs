@@ -181,7 +181,7 @@ fn lenet_parameter_and_mac_counts() {
 }
 
 /// Central finite differences against the analytic gradients on a sample of parameters.
-fn check_gradients(mut ann: Ann, loss: Loss, seed: u64) {
+pub(crate) fn check_gradients(mut ann: Ann, loss: Loss, seed: u64) {
     let n = 4;
     let features = ann.input_features();
     let mut rng = somnet::rng::stream(seed, somnet::rng::Purpose::User, 0, 0, 0);

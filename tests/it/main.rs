@@ -15,6 +15,7 @@ mod edges;
 mod errors;
 mod fuzz_corpus;
 mod golden;
+mod graph;
 mod hdf5_guard;
 mod import;
 mod inputs;

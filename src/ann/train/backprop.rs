@@ -7,8 +7,11 @@ use rayon::prelude::*;
 use super::batchnorm::{batchnorm_train_forward, channel_sums};
 use super::{Loss, Optimizer, TrainConfig};
 use crate::ann::gemm::{column_sums, gemm};
+use crate::ann::graph::{merge_backward, merge_forward, pad_backward, pad_forward, Values};
 use crate::ann::layer::{Activation, Layer};
-use crate::ann::{activate, conv, conv_geom, dense_forward, pool, pool_geom, Ann, DropoutMode};
+use crate::ann::{
+    activate, conv, conv_geom, dense_forward, pool, pool_geom, Ann, DropoutMode, Node,
+};
 use crate::error::{Error, Result};
 use crate::rng::{stream, uniform01, Purpose};
 
@@ -40,6 +43,10 @@ pub(super) enum Cache {
     Dropout {
         mask: Array2<f32>,
     },
+    /// Global average pooling and zero padding: the input shape is all backward needs.
+    Reshape,
+    /// Add and Concatenate: backward needs only the input widths.
+    Merge,
 }
 
 /// Gradients of one layer's parameters, in [`params_mut`] order.
@@ -91,22 +98,43 @@ pub(super) fn forward_backward(
     seeds: (u64, u64),
 ) -> (f64, usize, Vec<Grads>) {
     let n = x.nrows();
-    let shapes_in: Vec<Vec<usize>> = std::iter::once(ann.input_shape.clone())
-        .chain(ann.shapes().expect("validated"))
+    let shapes_in = ann.input_shapes().expect("validated");
+    let widths: Vec<usize> = ann
+        .shapes()
+        .expect("validated")
+        .iter()
+        .map(|s| s.iter().product())
         .collect();
-    let mut caches = Vec::with_capacity(ann.layers.len());
-    let mut cur = x;
-    for (li, layer) in ann.layers.iter_mut().enumerate() {
-        let (y, cache) = train_forward(
-            layer,
-            cur,
-            &shapes_in[li],
-            ann.dropout_mode,
-            (seeds.0, seeds.1, li as u64),
-        );
-        caches.push(cache);
-        cur = y;
+    let inputs = ann.inputs.clone();
+    let n_layers = ann.layers.len();
+    let mut caches = Vec::with_capacity(n_layers);
+    let mut values = Values::new(ann, x);
+    let mut output = None;
+    for li in 0..n_layers {
+        let (y, cache) = if ann.layers[li].is_merge() {
+            let ins = values.borrow(&inputs[li]);
+            let y = merge_forward(&ann.layers[li], &ins);
+            drop(ins);
+            values.release(&inputs[li]);
+            (y, Cache::Merge)
+        } else {
+            let x = values.take(inputs[li][0]);
+            train_forward(
+                &mut ann.layers[li],
+                x,
+                &shapes_in[li],
+                ann.dropout_mode,
+                (seeds.0, seeds.1, li as u64),
+            )
+        };
+        caches.push(Some(cache));
+        if li + 1 == n_layers {
+            output = Some(y);
+        } else {
+            values.store(li, y);
+        }
     }
+    let cur = output.expect("a network has at least one layer");
     // Loss and its gradient at the output (at the softmax input for cross-entropy).
     let n_out = cur.ncols();
     let mut grad = Array2::<f32>::zeros((n, n_out));
@@ -131,21 +159,47 @@ pub(super) fn forward_backward(
             }
         }
     }
-    // Backward, last layer first; collect parameter gradients.
-    let mut grads: Vec<Grads> = vec![Vec::new(); ann.layers.len()];
-    for li in (0..ann.layers.len()).rev() {
-        let cache = caches.pop().expect("one cache per layer");
-        let skip_softmax = li == ann.layers.len() - 1 && loss_kind == Loss::CrossEntropy;
-        let (dx, g) = backward(
-            &ann.layers[li],
-            cache,
-            grad,
-            &shapes_in[li],
-            skip_softmax,
-            li > 0,
-        );
-        grads[li] = g;
-        grad = dx;
+    // Backward, last layer first: a layer's output gradient is complete once every reader (all
+    // later) has added its share. Collect parameter gradients on the way.
+    let mut grads: Vec<Grads> = vec![Vec::new(); n_layers];
+    let mut dnodes: Vec<Option<Array2<f32>>> = vec![None; n_layers];
+    dnodes[n_layers - 1] = Some(grad);
+    for li in (0..n_layers).rev() {
+        let cache = caches[li].take().expect("one cache per layer");
+        let dy = dnodes[li]
+            .take()
+            .expect("every layer but the output is read by a later one");
+        let ins = &inputs[li];
+        let dxs = if let Cache::Merge = cache {
+            let w: Vec<usize> = ins
+                .iter()
+                .map(|n| match n {
+                    Node::Input => ann.input_features(),
+                    Node::Layer(j) => widths[*j],
+                })
+                .collect();
+            merge_backward(&ann.layers[li], dy, &w)
+        } else {
+            let skip_softmax = li + 1 == n_layers && loss_kind == Loss::CrossEntropy;
+            let (dx, g) = backward(
+                &ann.layers[li],
+                cache,
+                dy,
+                &shapes_in[li],
+                skip_softmax,
+                ins[0] != Node::Input,
+            );
+            grads[li] = g;
+            vec![dx]
+        };
+        for (node, dx) in ins.iter().zip(dxs) {
+            if let Node::Layer(j) = node {
+                match &mut dnodes[*j] {
+                    Some(acc) => *acc += &dx,
+                    slot => *slot = Some(dx),
+                }
+            }
+        }
     }
     (loss / n as f64, hits, grads)
 }
@@ -197,6 +251,9 @@ pub(super) fn train_forward(
             };
             (y, cache)
         }
+        Layer::GlobalAvgPool2d => (pool::global_avg_forward(x.view(), in_shape), Cache::Reshape),
+        Layer::ZeroPad2d(p) => (pad_forward(x.view(), in_shape, p), Cache::Reshape),
+        Layer::Add | Layer::Concatenate => unreachable!("merges are run by merge_forward"),
         Layer::Dropout { rate } => {
             let keep = 1.0 - *rate;
             let scale = match mode {
@@ -337,6 +394,10 @@ pub(super) fn backward(
         }
         (Layer::Activation(_), Cache::Linear) => (dy, Vec::new()),
         (Layer::Dropout { .. }, Cache::Dropout { mask }) => (dy * &mask, Vec::new()),
+        (Layer::GlobalAvgPool2d, Cache::Reshape) => {
+            (pool::global_avg_backward(dy.view(), in_shape), Vec::new())
+        }
+        (Layer::ZeroPad2d(p), Cache::Reshape) => (pad_backward(dy.view(), in_shape, p), Vec::new()),
         _ => unreachable!("caches are made by train_forward for the same layer"),
     }
 }
