@@ -16,7 +16,9 @@ For every model NAME and framework PREFIX this writes
 Models: `mlp` (Dense/Dropout, one layer without bias, softmax), `lenet` (convolutions with bias,
 average pooling, Flatten of a 6-channel image; Keras: Functional), `bn` (batch norm after a
 convolution, after a Flatten and on a Dense output, max pooling, strided 'same' convolution), and
-for Keras `branch` (two Dense layers added: a graph that is not a chain).
+for Keras `branch` (two Dense layers added) and `resnet` (a residual graph: ZeroPadding2D, Add,
+Concatenate, GlobalAveragePooling2D, batch norm on both paths). `--only NAME,…` writes only those
+models (the others' random draws are still made, so every model gets the same numbers).
 """
 
 import argparse
@@ -99,10 +101,40 @@ def keras_models(keras):
     a = L.Dense(4, name="left")(inp)
     b = L.Dense(4, name="right")(inp)
     branch = keras.Model(inp, L.Add(name="sum")([a, b]), name="branch")
-    return {"mlp": mlp, "lenet": lenet, "bn": bn, "branch": branch}
+    return {"mlp": mlp, "lenet": lenet, "bn": bn, "branch": branch, "resnet": keras_resnet(keras)}
 
 
-def make_keras(prefix, out):
+def keras_resnet(keras):
+    """A residual graph: zero-padded stem, a block with an identity shortcut, a PyTorch-style
+    downsample block (explicit padding, strided convolution, strided 1×1 shortcut), a side branch
+    concatenated on the channel axis, global average pooling, a softmax head."""
+    L = keras.layers
+    inp = keras.Input(shape=(8, 8, 2), name="image")
+    x = L.ZeroPadding2D(1, name="pad")(inp)
+    x = L.Conv2D(4, 3, use_bias=False, name="stem")(x)
+    x = L.BatchNormalization(name="stem_bn")(x)
+    s = L.ReLU(name="stem_relu")(x)
+    y = L.Conv2D(4, 3, padding="same", use_bias=False, name="b1c1")(s)
+    y = L.BatchNormalization(name="b1bn1")(y)
+    y = L.ReLU(name="b1r1")(y)
+    y = L.Conv2D(4, 3, padding="same", use_bias=False, name="b1c2")(y)
+    y = L.BatchNormalization(name="b1bn2")(y)
+    x = L.Add(name="b1add")([y, s])
+    b1 = L.Activation("relu", name="b1out")(x)
+    y = L.ZeroPadding2D(((0, 1), (1, 0)), name="b2pad")(b1)
+    y = L.Conv2D(6, 3, strides=2, activation="relu", name="b2c1")(y)
+    y = L.Conv2D(6, 3, padding="same", name="b2c2")(y)
+    d = L.Conv2D(6, 1, strides=2, name="b2down")(b1)
+    x = L.Add(name="b2add")([y, d])
+    x = L.ReLU(name="b2out")(x)
+    side = L.Conv2D(2, 1, strides=2, activation="relu", name="side")(b1)
+    x = L.Concatenate(name="cat")([x, side])
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    out = L.Dense(3, activation="softmax", name="out")(x)
+    return keras.Model(inp, out, name="resnet")
+
+
+def make_keras(prefix, out, only=None):
     if prefix == "keras2":
         import tensorflow as tf
         import keras  # the Keras 2.15 package behind tf.keras
@@ -124,12 +156,14 @@ def make_keras(prefix, out):
             # One training step so that the file also holds optimizer weights (readers skip them).
             model.compile(optimizer="adam", loss="mse")
             model.fit(x, np.zeros((N_SAMPLES, 5), np.float32), epochs=1, verbose=0)
+        if only and name not in only:
+            continue  # weights and inputs still drawn, so every model's draws stay the same
         y = np.asarray(model.predict(x, verbose=0))
         path = os.path.join(out, f"{prefix}_{name}.h5")
         model.save(path)
         x_nchw = x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
         save_io(os.path.join(out, f"{prefix}_{name}.io.h5"), x_nchw, y, prefix, version)
-        if name != "branch":
+        if name not in ("branch", "resnet"):
             keras_export.export(model, os.path.join(out, f"{prefix}_{name}.export.h5"),
                                 provenance={"fixture": name, "seed": SEED})
         print(f"{path}: {version}")
@@ -236,7 +270,9 @@ def main():
     parser = argparse.ArgumentParser(description="Make somnet's import fixtures.")
     parser.add_argument("framework", choices=["keras2", "keras3", "keras3-mnist", "torch"])
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures"))
+    parser.add_argument("--only", default="", help="comma-separated model names to write (default: all)")
     args = parser.parse_args()
+    only = set(filter(None, args.only.split(",")))
     os.makedirs(args.out, exist_ok=True)
     if args.framework == "torch":
         make_torch(args.out)
@@ -244,7 +280,9 @@ def main():
         make_keras3_mnist(args.out)
         return
     else:
-        make_keras(args.framework, args.out)
+        make_keras(args.framework, args.out, only)
+    if only:
+        return
     with open(os.path.join(args.out, f"versions_{args.framework}.json"), "w") as f:
         json.dump({"framework": args.framework, "seed": SEED, "python": sys.version.split()[0]}, f)
 

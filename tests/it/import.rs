@@ -293,7 +293,7 @@ fn nan_weights_are_refused_with_the_layer() {
 
 #[test]
 fn unsupported_layer_classes_are_named() {
-    for class in ["LSTM", "Conv2DTranspose", "GlobalAveragePooling2D"] {
+    for class in ["LSTM", "Conv2DTranspose", "DepthwiseConv2D"] {
         let p = with_config("keras2_bn.h5", &format!("class-{class}"), |c| {
             layer(c, "conv2")["class_name"] = class.into();
         });
@@ -350,19 +350,77 @@ fn unsupported_options_are_named() {
 }
 
 #[test]
-fn branching_graphs_are_refused_naming_the_layer() {
-    for f in ["keras2_branch.h5", "keras3_branch.h5"] {
-        load_error(
-            &fixture(f),
-            &["layer 'sum'", "branching graphs are not supported"],
-        );
+fn keras_residual_graphs_match_the_frameworks_outputs() {
+    // ZeroPadding2D, Add on identity and downsample shortcuts, Concatenate, global pooling, batch
+    // norm on both paths: within 1e-5 of Keras 2 (TensorFlow) and Keras 3 (PyTorch backend).
+    for (prefix, stem) in [
+        ("keras2", "resnet"),
+        ("keras3", "resnet"),
+        ("keras2", "branch"),
+        ("keras3", "branch"),
+    ] {
+        let name = format!("{prefix}_{stem}");
+        let model = keras::load(&fixture(&format!("{name}.h5"))).unwrap();
+        assert!(!model.ann.is_chain(), "{name}");
+        let (x, y) = io_pair(&name);
+        let out = model.ann.forward(x.view()).unwrap();
+        assert_eq!(out.dim(), y.dim(), "{name}");
+        for (p, q) in out.iter().zip(&y) {
+            assert!((p - q).abs() <= 1e-5, "{name}: somnet {p}, framework {q}");
+        }
     }
-    // A layer whose output feeds two layers (the second one dangling off the chain).
+    let resnet = keras::load(&fixture("keras2_resnet.h5")).unwrap().ann;
+    let kinds: Vec<&str> = resnet.layers.iter().map(|l| l.kind()).collect();
+    for k in [
+        "zeropad2d",
+        "add",
+        "concatenate",
+        "globalavgpool2d",
+        "batchnorm",
+    ] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+}
+
+#[test]
+fn graphs_keras_cannot_give_somnet_are_refused_naming_the_layer() {
+    // A layer called twice (shared weights).
+    let p = with_config("keras2_branch.h5", "shared", |c| {
+        let right = layer(c, "right");
+        let node = right["inbound_nodes"][0].clone();
+        right["inbound_nodes"].as_array_mut().unwrap().push(node);
+    });
+    load_error(&p, &["layer 'right'", "called 2 times", "shared layer"]);
+    // A branch that does not lead to the output.
     let p = with_config("keras2_lenet.h5", "fanout", |c| {
         let mut extra = layer(c, "out").clone();
         extra["config"]["name"] = "side".into();
         extra["name"] = "side".into();
         c["config"]["layers"].as_array_mut().unwrap().push(extra);
     });
-    load_error(&p, &["layer 'fc1'", "feeds 2 layers", "branching"]);
+    load_error(&p, &["layer 'side'", "does not depend on this layer"]);
+    // Concatenation along a spatial axis.
+    let p = with_config("keras2_resnet.h5", "axis", |c| {
+        layer(c, "cat")["config"]["axis"] = 1.into();
+    });
+    load_error(
+        &p,
+        &[
+            "layer 'cat' (Concatenate)",
+            "axis 1",
+            "channel (last) axis only",
+        ],
+    );
+    // An Add of differently shaped inputs.
+    let p = with_config("keras2_resnet.h5", "addshape", |c| {
+        // The 1×1 shortcut without its stride: 8×8 against the block's 4×4.
+        layer(c, "b2down")["config"]["strides"] = serde_json::json!([1, 1]);
+    });
+    load_error(&p, &["layer 'b2add' (Add)", "Add needs one shape"]);
+    // A Dense reading two layers.
+    let p = with_config("keras2_branch.h5", "tworeads", |c| {
+        layer(c, "right")["inbound_nodes"] =
+            serde_json::json!([[["left", 0, 0, {}], ["features", 0, 0, {}]]]);
+    });
+    load_error(&p, &["layer 'right' (Dense)", "reads 2 inputs"]);
 }

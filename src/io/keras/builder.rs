@@ -3,10 +3,12 @@
 use ndarray::{Array1, Array2, Array4};
 use serde_json::Value;
 
-use super::config::{str_field, KLayer};
+use std::collections::HashMap;
+
+use super::config::{str_field, KLayer, Wired, INPUT};
 use super::layout::hwc_index_of_chw;
 use super::weights::LayerWeights;
-use crate::ann::{Activation, BatchNorm, Conv2d, Dense, Layer, Padding, Pool};
+use crate::ann::{Activation, BatchNorm, Conv2d, Dense, Layer, Node, Pad, Padding, Pool};
 use crate::error::Result;
 use crate::io::h5::Ctx;
 
@@ -18,7 +20,17 @@ pub(super) enum Shape {
     Image(usize, usize, usize),
 }
 
-/// Turns Keras layers into somnet layers, tracking the shape and the pending Flatten permutation.
+/// What a Keras layer's output is on somnet's side: the node holding it, its shape in Keras'
+/// order, and the Flatten permutation still to apply.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Output {
+    node: Node,
+    shape: Shape,
+    pending: Option<(usize, usize, usize)>,
+}
+
+/// Turns Keras layers into somnet layers, tracking the shape and the pending Flatten permutation
+/// along every path of the graph.
 pub(super) struct Builder {
     /// Where errors point: the file's `model_config`.
     pub(super) ctx: Ctx,
@@ -26,7 +38,11 @@ pub(super) struct Builder {
     pub(super) shape: Shape,
     /// After a Flatten of an (H, W, C) image: the order of Keras' features, until a Dense takes it.
     pub(super) pending: Option<(usize, usize, usize)>,
-    pub(super) layers: Vec<(String, Layer)>,
+    /// The somnet node the layer being built reads.
+    current: Node,
+    /// Each Keras layer's output, by name (the model input under its name or [`INPUT`]).
+    outputs: HashMap<String, Output>,
+    pub(super) layers: Vec<(String, Layer, Vec<Node>)>,
 }
 
 impl Builder {
@@ -57,11 +73,18 @@ impl Builder {
         {
             return Err(ctx.err(format!("input shape {dims:?} has an empty axis")));
         }
+        let start = Output {
+            node: Node::Input,
+            shape: input,
+            pending: None,
+        };
         Ok(Builder {
             ctx: ctx.child("model_config"),
             input,
             shape: input,
             pending: None,
+            current: Node::Input,
+            outputs: HashMap::from([(INPUT.to_string(), start)]),
             layers: Vec::new(),
         })
     }
@@ -74,13 +97,25 @@ impl Builder {
     }
 
     pub(super) fn push(&mut self, name: &str, layer: Layer) {
+        let inputs = vec![self.current];
+        self.push_reading(name, layer, inputs);
+    }
+
+    /// Adds `layer` reading `inputs`; it becomes what the next layer reads.
+    fn push_reading(&mut self, name: &str, layer: Layer, inputs: Vec<Node>) {
         let mut unique = name.to_string();
         let mut k = 1;
-        while self.layers.iter().any(|(n, _)| *n == unique) {
+        while self.layers.iter().any(|(n, _, _)| *n == unique) {
             unique = format!("{name}_{k}");
             k += 1;
         }
-        self.layers.push((unique, layer));
+        self.layers.push((unique, layer, inputs));
+        self.current = Node::Layer(self.layers.len() - 1);
+    }
+
+    /// The node of the model's output (the last Keras layer's).
+    pub(super) fn output_node(&self, name: &str) -> Option<Node> {
+        self.outputs.get(name).map(|o| o.node)
     }
 
     /// The activation a Dense/Conv2D/Activation layer's config names.
@@ -152,9 +187,120 @@ impl Builder {
         }
     }
 
-    pub(super) fn add(&mut self, kl: &KLayer, mut vars: LayerWeights) -> Result<()> {
-        let vars = &mut vars;
+    /// Adds the somnet layers of one Keras layer, reading what its inputs produced.
+    pub(super) fn add(&mut self, wired: &Wired, mut vars: LayerWeights) -> Result<()> {
+        let kl = &wired.layer;
         let ctx = &self.ctx.clone();
+        let reads = wired
+            .reads
+            .iter()
+            .map(|r| {
+                self.outputs
+                    .get(r)
+                    .copied()
+                    .ok_or_else(|| kl.err(ctx, format!("it reads '{r}', which has not been built")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        match (kl.class.as_str(), reads.as_slice()) {
+            ("InputLayer", []) => {
+                let start = self.outputs[INPUT];
+                self.outputs.insert(kl.name.clone(), start);
+                return vars.none_left(kl, ctx);
+            }
+            ("Add" | "Concatenate", _) => self.merge(kl, ctx, &reads)?,
+            (_, [one]) => {
+                self.current = one.node;
+                self.shape = one.shape;
+                self.pending = one.pending;
+                self.single(kl, ctx, &mut vars)?;
+            }
+            (_, many) => {
+                return Err(kl.err(
+                    ctx,
+                    format!(
+                        "the layer reads {} inputs ({}); only Add and Concatenate join several",
+                        many.len(),
+                        wired.reads.join(", ")
+                    ),
+                ))
+            }
+        }
+        self.outputs.insert(
+            kl.name.clone(),
+            Output {
+                node: self.current,
+                shape: self.shape,
+                pending: self.pending,
+            },
+        );
+        vars.none_left(kl, ctx)
+    }
+
+    /// Add (same shapes) or Concatenate (along the channel axis, Keras' last) of `reads`.
+    fn merge(&mut self, kl: &KLayer, ctx: &Ctx, reads: &[Output]) -> Result<()> {
+        if reads.len() < 2 {
+            return Err(kl.err(
+                ctx,
+                format!("it joins {} input(s), expected two or more", reads.len()),
+            ));
+        }
+        let first = reads[0];
+        if let Some(other) = reads.iter().find(|r| r.pending != first.pending) {
+            return Err(kl.err(ctx, format!("it joins flattened images of different layouts ({:?} and {:?}): their features are ordered differently in somnet", first.pending, other.pending)));
+        }
+        let nodes = reads.iter().map(|r| r.node).collect();
+        if kl.class == "Add" {
+            if let Some(other) = reads.iter().find(|r| r.shape != first.shape) {
+                return Err(kl.err(
+                    ctx,
+                    format!(
+                        "its inputs have shapes {:?} and {:?}; Add needs one shape",
+                        first.shape, other.shape
+                    ),
+                ));
+            }
+            self.push_reading(&kl.name, Layer::Add, nodes);
+            self.shape = first.shape;
+            self.pending = first.pending;
+            return Ok(());
+        }
+        let axis = kl.get("axis").and_then(Value::as_i64).unwrap_or(-1);
+        let shape = match first.shape {
+            Shape::Flat(_) if first.pending.is_some() => {
+                return Err(kl.err(ctx, "concatenating flattened images is not supported (their features are in H, W, C order in Keras and C, H, W order in somnet): concatenate the images before the Flatten"))
+            }
+            Shape::Flat(_) if axis == -1 || axis == 1 => {
+                let mut total = 0;
+                for r in reads {
+                    match r.shape {
+                        Shape::Flat(f) => total += f,
+                        other => return Err(kl.err(ctx, format!("it joins features and an image {other:?}"))),
+                    }
+                }
+                Shape::Flat(total)
+            }
+            Shape::Image(h, w, _) if axis == -1 || axis == 3 => {
+                let mut total = 0;
+                for r in reads {
+                    match r.shape {
+                        Shape::Image(rh, rw, c) if (rh, rw) == (h, w) => total += c,
+                        other => return Err(kl.err(ctx, format!("its inputs {:?} and {other:?} differ in more than the channel axis", first.shape))),
+                    }
+                }
+                Shape::Image(h, w, total)
+            }
+            other => {
+                return Err(kl.err(ctx, format!("axis {axis} on inputs of shape {other:?} is not supported: concatenation along the channel (last) axis only")))
+            }
+        };
+        self.push_reading(&kl.name, Layer::Concatenate, nodes);
+        self.shape = shape;
+        self.pending = None;
+        Ok(())
+    }
+
+    /// A layer with one input.
+    fn single(&mut self, kl: &KLayer, ctx: &Ctx, vars: &mut LayerWeights) -> Result<()> {
         match kl.class.as_str() {
             "Dense" => self.dense(kl, ctx, vars)?,
             "Conv2D" | "Convolution2D" => self.conv(kl, ctx, vars)?,
@@ -196,19 +342,36 @@ impl Builder {
                 }
                 self.push(&kl.name, Layer::Dropout { rate: rate as f32 });
             }
-            "InputLayer" => {}
+            "GlobalAveragePooling2D" | "GlobalAvgPool2D" => {
+                self.channels_last(kl, ctx)?;
+                let (_, _, c) = self.image(kl, ctx)?;
+                if kl.flag("keepdims", false) {
+                    return Err(kl.err(ctx, "keepdims = True is not supported (the pooled features stay a (1, 1, C) image); pool without it"));
+                }
+                self.push(&kl.name, Layer::GlobalAvgPool2d);
+                self.shape = Shape::Flat(c);
+            }
+            "ZeroPadding2D" => {
+                self.channels_last(kl, ctx)?;
+                let (h, w, c) = self.image(kl, ctx)?;
+                let pad = zero_padding(kl, ctx)?;
+                self.push(&kl.name, Layer::ZeroPad2d(pad));
+                self.shape = Shape::Image(pad.top + h + pad.bottom, pad.left + w + pad.right, c);
+            }
+            "InputLayer" => return Err(kl.err(ctx, "an InputLayer inside the model")),
             other => {
                 return Err(kl.err(
                     ctx,
                     format!(
                         "layer class '{other}' is not supported (Dense, Conv2D, \
-                         AveragePooling2D, MaxPooling2D, Flatten, BatchNormalization, \
-                         Activation, ReLU, Softmax, Dropout, InputLayer)"
+                         AveragePooling2D, MaxPooling2D, GlobalAveragePooling2D, ZeroPadding2D, \
+                         Flatten, BatchNormalization, Activation, ReLU, Softmax, Dropout, Add, \
+                         Concatenate, InputLayer)"
                     ),
                 ))
             }
         }
-        vars.none_left(kl, ctx)
+        Ok(())
     }
 
     pub(super) fn dense(&mut self, kl: &KLayer, ctx: &Ctx, vars: &mut LayerWeights) -> Result<()> {
@@ -408,7 +571,34 @@ impl Builder {
         Ok(())
     }
 
-    pub(super) fn finish(&mut self) -> Vec<(String, Layer)> {
+    pub(super) fn finish(&mut self) -> Vec<(String, Layer, Vec<Node>)> {
         std::mem::take(&mut self.layers)
     }
+}
+
+/// ZeroPadding2D's `padding`: one number (all sides), two (rows, columns) or ((top, bottom),
+/// (left, right)).
+fn zero_padding(kl: &KLayer, ctx: &Ctx) -> Result<Pad> {
+    let v = kl.get("padding").cloned().unwrap_or(Value::from(1));
+    // 10⁶ bounds a padded map before the allocation check sees it.
+    let n = |v: &Value| v.as_u64().filter(|&x| x <= 1_000_000).map(|x| x as usize);
+    let pair = |v: &Value| -> Option<(usize, usize)> {
+        match v {
+            Value::Array(a) if a.len() == 2 => n(&a[0]).zip(n(&a[1])),
+            other => n(other).map(|x| (x, x)),
+        }
+    };
+    let sides = match &v {
+        Value::Array(a) if a.len() == 2 => pair(&a[0]).zip(pair(&a[1])),
+        other => n(other).map(|x| ((x, x), (x, x))),
+    };
+    let ((top, bottom), (left, right)) = sides.ok_or_else(|| {
+        kl.err(ctx, format!("'padding' is {v}, expected an integer, (rows, columns) or ((top, bottom), (left, right)) of integers in 0…10⁶"))
+    })?;
+    Ok(Pad {
+        top,
+        bottom,
+        left,
+        right,
+    })
 }

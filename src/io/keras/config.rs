@@ -1,7 +1,6 @@
 //! The model's architecture from its `model_config` JSON: a Sequential list or a Functional
-//! graph walked from output to input into a chain of layers.
-
-use std::collections::HashMap;
+//! graph, each layer with the names of the layers it reads, in an order where every layer comes
+//! after its inputs.
 
 use serde_json::Value;
 
@@ -82,7 +81,7 @@ impl KLayer {
 }
 
 /// The layers and the per-sample input shape (Keras order, batch axis removed) of a Sequential.
-pub(super) fn sequential(cfg: &Value, ctx: &Ctx) -> Result<(Vec<KLayer>, Option<Vec<usize>>)> {
+pub(super) fn sequential(cfg: &Value, ctx: &Ctx) -> Result<(Vec<Wired>, Option<Vec<usize>>)> {
     // Keras < 2.2 wrote the layer list itself as the config.
     let list = cfg
         .get("layers")
@@ -104,8 +103,21 @@ pub(super) fn sequential(cfg: &Value, ctx: &Ctx) -> Result<(Vec<KLayer>, Option<
     if layers.first().is_some_and(|l| l.class == "InputLayer") {
         layers.remove(0);
     }
-    Ok((layers, shape))
+    // Each layer reads the one before; the first reads the model input (a name no layer has).
+    let mut wired = Vec::with_capacity(layers.len() + 1);
+    let mut prev = INPUT.to_string();
+    for layer in layers {
+        let name = layer.name.clone();
+        wired.push(Wired {
+            layer,
+            reads: vec![std::mem::replace(&mut prev, name)],
+        });
+    }
+    Ok((wired, shape))
 }
+
+/// The name a Sequential model's first layer reads: its input (Keras names are never empty).
+pub(super) const INPUT: &str = "";
 
 pub(super) fn shape_without_batch(v: &Value) -> Option<Vec<usize>> {
     let dims = v.as_array()?;
@@ -176,8 +188,10 @@ pub(super) fn endpoint_names(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-/// The chain of a Functional model, from its input to its output.
-pub(super) fn functional(cfg: &Value, ctx: &Ctx) -> Result<(Vec<KLayer>, Option<Vec<usize>>)> {
+/// The layers of a Functional model in an order where each comes after the layers it reads
+/// (the config's own order where it allows), each with the names of its inputs, and the
+/// per-sample input shape. The model input reads nothing; the last layer is the output.
+pub(super) fn functional(cfg: &Value, ctx: &Ctx) -> Result<(Vec<Wired>, Option<Vec<usize>>)> {
     let list = cfg
         .get("layers")
         .and_then(Value::as_array)
@@ -186,14 +200,11 @@ pub(super) fn functional(cfg: &Value, ctx: &Ctx) -> Result<(Vec<KLayer>, Option<
     let outputs = endpoint_names(cfg.get("output_layers"));
     if inputs.len() != 1 || outputs.len() != 1 {
         return Err(ctx.err(format!(
-            "model_config: the model has inputs {inputs:?} and outputs {outputs:?}; only a chain \
-             with one input and one output is supported yet"
+            "model_config: the model has inputs {inputs:?} and outputs {outputs:?}; one input and \
+             one output are supported"
         )));
     }
-    let mut layers = HashMap::new();
-    let mut order = Vec::new();
-    let mut pred: HashMap<String, String> = HashMap::new();
-    let mut consumers: HashMap<String, Vec<String>> = HashMap::new();
+    let mut wired: Vec<Wired> = Vec::with_capacity(list.len());
     for (i, v) in list.iter().enumerate() {
         let kl = KLayer::parse(v, ctx, i)?;
         let nodes = inbound(v);
@@ -201,79 +212,104 @@ pub(super) fn functional(cfg: &Value, ctx: &Ctx) -> Result<(Vec<KLayer>, Option<
             return Err(kl.err(
                 ctx,
                 format!(
-                    "the layer is called {} times (a shared layer); only a chain of layers each \
-                     used once is supported yet",
+                    "the layer is called {} times (a shared layer, one set of weights used in \
+                     several places); each layer must be used once",
                     nodes.len()
                 ),
             ));
         }
-        if let Some(node) = nodes.first() {
-            if node.len() != 1 {
-                return Err(kl.err(
-                    ctx,
-                    format!(
-                        "the layer takes {} inputs ({}): branching graphs are not supported yet",
-                        node.len(),
-                        node.join(", ")
-                    ),
-                ));
-            }
-            pred.insert(kl.name.clone(), node[0].clone());
-            consumers
-                .entry(node[0].clone())
-                .or_default()
-                .push(kl.name.clone());
+        if wired.iter().any(|w| w.layer.name == kl.name) {
+            return Err(kl.err(ctx, "two layers have this name"));
         }
-        order.push(kl.name.clone());
-        layers.insert(kl.name.clone(), kl);
+        let reads = nodes.into_iter().next().unwrap_or_default();
+        if reads.is_empty() && kl.class != "InputLayer" {
+            return Err(kl.err(ctx, "the layer has no input (no inbound node)"));
+        }
+        wired.push(Wired { layer: kl, reads });
     }
-    for name in &order {
-        if let Some(c) = consumers.get(name).filter(|c| c.len() > 1) {
-            return Err(layers[name].err(
+    for w in &wired {
+        if let Some(missing) = w
+            .reads
+            .iter()
+            .find(|r| !wired.iter().any(|x| x.layer.name == **r))
+        {
+            return Err(w.layer.err(
                 ctx,
-                format!(
-                    "its output feeds {} layers ({}): branching graphs are not supported yet",
-                    c.len(),
-                    c.join(", ")
-                ),
+                format!("it reads '{missing}', which is not a layer of the model"),
             ));
         }
     }
-    let mut chain = vec![outputs[0].clone()];
-    while chain.last() != Some(&inputs[0]) {
-        let last = chain.last().expect("chain starts non-empty");
-        let Some(p) = pred.get(last) else {
-            return Err(ctx.err(format!(
-                "model_config: layer '{last}' is not connected to the input '{}'",
-                inputs[0]
-            )));
-        };
-        if chain.contains(p) || chain.len() > order.len() {
-            return Err(ctx.err("model_config: the layer graph has a cycle"));
-        }
-        chain.push(p.clone());
-    }
-    chain.reverse();
-    if let Some(off) = order.iter().find(|n| !chain.contains(n)) {
-        return Err(layers[off].err(
-            ctx,
-            "the layer is not on the path from the input to the output: branching graphs are not \
-             supported yet",
-        ));
-    }
-    let input = layers.get(&inputs[0]).ok_or_else(|| {
+    // Only what the output depends on, in an order where every layer follows its inputs.
+    let mut needed = vec![false; wired.len()];
+    let index = |name: &str| wired.iter().position(|w| w.layer.name == name);
+    let out = index(&outputs[0]).ok_or_else(|| {
         ctx.err(format!(
-            "model_config: input layer '{}' not found",
-            inputs[0]
+            "model_config: output layer '{}' not found",
+            outputs[0]
         ))
     })?;
-    let shape = batch_shape(&input.config);
-    let chain = chain
+    let mut stack = vec![out];
+    while let Some(i) = stack.pop() {
+        if !std::mem::replace(&mut needed[i], true) {
+            stack.extend(wired[i].reads.iter().filter_map(|r| index(r)));
+        }
+    }
+    if let Some(off) = (0..wired.len()).find(|&i| !needed[i]) {
+        return Err(wired[off].layer.err(
+            ctx,
+            format!("the model's output '{}' does not depend on this layer (a branch that leads nowhere)", outputs[0]),
+        ));
+    }
+    let input = index(&inputs[0]).filter(|&i| needed[i]).ok_or_else(|| {
+        ctx.err(format!(
+            "model_config: the output '{}' does not depend on the input '{}'",
+            outputs[0], inputs[0]
+        ))
+    })?;
+    let mut placed = vec![false; wired.len()];
+    let mut order = Vec::with_capacity(wired.len());
+    while order.len() < needed.iter().filter(|n| **n).count() {
+        let next = (0..wired.len()).find(|&i| {
+            needed[i]
+                && !placed[i]
+                && wired[i]
+                    .reads
+                    .iter()
+                    .all(|r| index(r).is_some_and(|j| placed[j]))
+        });
+        let Some(i) = next else {
+            return Err(ctx.err("model_config: the layer graph has a cycle"));
+        };
+        placed[i] = true;
+        order.push(i);
+    }
+    if wired[input].layer.class != "InputLayer" {
+        return Err(wired[input]
+            .layer
+            .err(ctx, "the model input is not an InputLayer"));
+    }
+    if let Some(stray) = order
         .iter()
-        .filter(|n| layers[*n].class != "InputLayer")
-        .map(|n| layers[n].clone())
+        .find(|&&i| wired[i].reads.is_empty() && i != input)
+    {
+        return Err(wired[*stray]
+            .layer
+            .err(ctx, format!("a second input besides '{}'", inputs[0])));
+    }
+    let shape = batch_shape(&wired[input].layer.config);
+    let mut slots: Vec<Option<Wired>> = wired.into_iter().map(Some).collect();
+    let ordered = order
+        .into_iter()
+        .map(|i| slots[i].take().expect("each placed once"))
         .collect();
-    Ok((chain, shape))
+    Ok((ordered, shape))
+}
+
+/// A layer and the names of the layers it reads, in the order it reads them.
+#[derive(Debug, Clone)]
+pub(super) struct Wired {
+    pub(super) layer: KLayer,
+    pub(super) reads: Vec<String>,
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Keras `.h5` model files, read directly: Keras 2 (TensorFlow ≤ 2.15) and Keras 3's legacy HDF5
-//! format, Sequential and Functional models that form a chain of layers.
+//! format, Sequential models and Functional graphs (residual Add, Concatenate, fan-out) with one
+//! input and one output.
 //!
 //! ```text
 //! /                                   attrs: keras_version, backend, model_config (JSON)
@@ -152,12 +153,24 @@ fn build(
             )))
         }
     };
-    let mut builder = Builder::new(input_shape, &klayers, root)?;
-    for kl in &klayers {
-        builder.add(kl, weights_of(kl)?)?;
+    let plain: Vec<config::KLayer> = klayers.iter().map(|w| w.layer.clone()).collect();
+    let mut builder = Builder::new(input_shape, &plain, root)?;
+    for w in &klayers {
+        builder.add(w, weights_of(&w.layer)?)?;
     }
     let layers = builder.finish();
-    let ann = Ann::new(builder.somnet_input_shape(), layers, DropoutMode::Inverted)
+    // The model's output must be the last layer built (a graph has one output).
+    if let Some(last) = klayers.last() {
+        let out = builder.output_node(&last.layer.name);
+        if !layers.is_empty() && out != Some(crate::ann::Node::Layer(layers.len() - 1)) {
+            return Err(root.err(format!(
+                "model_config: the model's output '{}' adds no layer of its own (an identity on \
+                 a branch); somnet needs the output to be the last layer",
+                last.layer.name
+            )));
+        }
+    }
+    let ann = Ann::graph(builder.somnet_input_shape(), layers, DropoutMode::Inverted)
         .map_err(|e| root.err(e))?;
     Ok(KerasModel {
         ann,
