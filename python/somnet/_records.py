@@ -64,7 +64,9 @@ class Record:
 class Evaluation(Record):
     """A spiking evaluation: ``snn_accuracy_per_step`` (array), ``snn_accuracy``,
     ``ann_accuracy``, ``latency_steps``, ``synaptic_ops_per_image``, ``spikes_per_image``,
-    ``layers`` (per layer: SOPs and spikes), ``energy_pj``, ``images_per_second``, ``options``,
+    ``layers`` (per layer: SOPs and spikes), ``energy_pj``, ``synaptic_ops_per_step``
+    (cumulative, per image), ``energy_at_latency`` (steps, SOPs and pJ where the accuracy first
+    comes within 1 / 0.5 / 0.1 pp of the ANN), ``images_per_second``, ``options``,
     ``interrupted``, … (the fields of ``result.json``)."""
 
 

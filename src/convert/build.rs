@@ -313,6 +313,9 @@ pub struct SampleRun {
     pub decisions: Vec<Option<usize>>,
     /// Steps simulated (T unless the sample exited early).
     pub steps_used: u64,
+    /// Synaptic operations delivered up to the end of every step 1..T (frozen after an early
+    /// exit): the cumulative cost behind each decision.
+    pub synaptic_ops: Vec<u64>,
 }
 
 /// A sample's decisions as its steps run ([`SpikingModel::decide`]).
@@ -430,6 +433,7 @@ impl SpikingModel {
             run: SampleRun {
                 decisions: Vec::with_capacity(steps as usize),
                 steps_used: steps,
+                synaptic_ops: Vec::with_capacity(steps as usize),
             },
             stable: 0,
             steps,
@@ -462,10 +466,13 @@ impl SpikingModel {
             _ => u32::from(decision.is_some()),
         };
         d.run.decisions.push(decision);
+        let ops = self.net.n_events();
+        d.run.synaptic_ops.push(ops);
         if let Some(k) = self.options.early_exit {
             if d.stable >= k {
                 d.run.steps_used = t + 1;
                 d.run.decisions.resize(d.steps as usize, decision);
+                d.run.synaptic_ops.resize(d.steps as usize, ops);
                 return Ok(true);
             }
         }

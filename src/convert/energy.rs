@@ -81,3 +81,16 @@ pub fn estimate(layers: &[(String, u64, f64)], analog_input: bool) -> Energy {
         ratio: snn_pj / ann_pj.max(f64::MIN_POSITIVE),
     }
 }
+
+/// SNN energy per image after `synaptic_ops` synaptic operations (pJ): those at 0.9 pJ, plus the
+/// MACs of an analog first layer (`analog_first_layer_macs`, charged once per image, since its
+/// input current is computed once) at 4.6 pJ. At the last step this is [`estimate`]'s `snn_pj`.
+///
+/// ```
+/// use somnet::convert::energy::snn_pj_at;
+/// assert_eq!(snn_pj_at(10.0, Some(100)), 10.0 * 0.9 + 100.0 * 4.6);
+/// assert_eq!(snn_pj_at(10.0, None), 9.0);
+/// ```
+pub fn snn_pj_at(synaptic_ops: f64, analog_first_layer_macs: Option<u64>) -> f64 {
+    synaptic_ops * PJ_PER_SOP + analog_first_layer_macs.map_or(0.0, |m| m as f64 * PJ_PER_MAC)
+}

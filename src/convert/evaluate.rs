@@ -58,6 +58,10 @@ pub struct SnnEvaluation {
     pub layers: Vec<LayerActivity>,
     /// Whether the run was stopped early; the figures cover the finished samples only.
     pub interrupted: bool,
+    /// Mean synaptic operations per image up to the end of step 1, 2, …, T (empty when merged
+    /// from shards that did not count them).
+    #[serde(default)]
+    pub synaptic_ops_per_step: Vec<f64>,
 }
 
 impl SnnEvaluation {
@@ -123,6 +127,10 @@ pub struct Counts {
     pub steps_used: u64,
     /// Whether some chunk did not run.
     pub interrupted: bool,
+    /// Synaptic operations up to the end of each step, summed over the finished samples (absent
+    /// from shard files of somnet versions before it: empty).
+    #[serde(default)]
+    pub synaptic_ops_per_step: Vec<u64>,
 }
 
 impl Counts {
@@ -132,6 +140,7 @@ impl Counts {
             layer_neurons: layer_neurons.to_vec(),
             layer_synaptic_ops: vec![0; layer_neurons.len()],
             layer_spikes: vec![0; layer_neurons.len()],
+            synaptic_ops_per_step: vec![0; steps as usize],
             ..Counts::default()
         }
     }
@@ -143,6 +152,14 @@ impl Counts {
         add(&mut self.correct_per_step, &other.correct_per_step);
         add(&mut self.layer_synaptic_ops, &other.layer_synaptic_ops);
         add(&mut self.layer_spikes, &other.layer_spikes);
+        if other.synaptic_ops_per_step.len() != self.synaptic_ops_per_step.len() {
+            // A part without the per-step counts (an older shard file) leaves none for the whole.
+            self.synaptic_ops_per_step.clear();
+        }
+        add(
+            &mut self.synaptic_ops_per_step,
+            &other.synaptic_ops_per_step,
+        );
         self.synaptic_ops += other.synaptic_ops;
         self.spikes += other.spikes;
         self.steps_used += other.steps_used;
@@ -169,6 +186,11 @@ impl SnnEvaluation {
                 .map(|&c| c as f64 / n)
                 .collect(),
             synaptic_ops_per_image: counts.synaptic_ops as f64 / n,
+            synaptic_ops_per_step: counts
+                .synaptic_ops_per_step
+                .iter()
+                .map(|&c| c as f64 / n)
+                .collect(),
             spikes_per_image: counts.spikes as f64 / n,
             mean_steps,
             layers: counts
@@ -288,6 +310,9 @@ pub fn count_batched(
                     t.correct_per_step[k] += (*d == Some(data.labels[i] as usize)) as u64;
                 }
                 t.steps_used += run.steps_used;
+                for (a, b) in t.synaptic_ops_per_step.iter_mut().zip(&run.synaptic_ops) {
+                    *a += b;
+                }
                 t.synaptic_ops += model.net.n_events();
                 t.spikes += model.net.n_spikes();
                 let (sops, spikes) = layer_sums(model);

@@ -31,7 +31,7 @@ use super::evaluate::{evaluate_with, SnnEvaluation};
 use super::fold::fold_batchnorm;
 use super::normalize;
 use super::options::{ConvertOptions, InputCoding};
-use super::record::{ConversionRecord, Evaluation, Latency};
+use super::record::{ConversionRecord, CostAtLatency, EnergyAtLatency, Evaluation, Latency};
 use crate::ann::Ann;
 use crate::data::Dataset;
 use crate::error::Result;
@@ -193,6 +193,8 @@ pub(crate) fn evaluation_record(
         spikes_per_neuron_per_step: 0.0,
         layers: Vec::new(),
         energy_pj: energy::estimate(&[], false).into(),
+        synaptic_ops_per_step: Vec::new(),
+        energy_at_latency: Default::default(),
         images_per_second: result.images as f64 / secs,
         options: options.clone(),
         threshold: converted.record.threshold,
@@ -234,5 +236,24 @@ pub(crate) fn set_figures(
     e.spikes_per_image = result.spikes_per_image;
     e.spikes_per_neuron_per_step = result.spikes_per_neuron_per_step();
     e.layers = result.layers.clone();
+    e.synaptic_ops_per_step = result.synaptic_ops_per_step.clone();
+    let analog =
+        (e.options.input == InputCoding::Analog).then(|| layers.first().map_or(0, |l| l.1));
+    let cost = |steps: Option<usize>| {
+        let steps = steps?;
+        let ops = *e.synaptic_ops_per_step.get(steps - 1)?;
+        let snn_pj = energy::snn_pj_at(ops, analog);
+        Some(CostAtLatency {
+            steps,
+            synaptic_ops_per_image: ops,
+            snn_pj,
+            ratio: snn_pj / energy.ann_pj.max(f64::MIN_POSITIVE),
+        })
+    };
+    e.energy_at_latency = EnergyAtLatency {
+        pp1: cost(e.latency_steps.pp1),
+        pp05: cost(e.latency_steps.pp05),
+        pp01: cost(e.latency_steps.pp01),
+    };
     e.energy_pj = energy.into();
 }

@@ -153,6 +153,34 @@ impl Latency {
     }
 }
 
+/// What reaching an accuracy cost: the figures at the first step within a margin of the ANN.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CostAtLatency {
+    /// The step (1-based).
+    pub steps: usize,
+    /// Synaptic operations per image up to the end of that step.
+    pub synaptic_ops_per_image: f64,
+    /// SNN energy per image up to then (pJ, [`super::energy::snn_pj_at`]).
+    pub snn_pj: f64,
+    /// `snn_pj` over the ANN's energy per image.
+    pub ratio: f64,
+}
+
+/// The cost at each latency point: where the accuracy first comes within 1, 0.5 and 0.1 pp of
+/// the ANN's (`None`: never within T steps, or the per-step counts are missing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnergyAtLatency {
+    /// Within 1 pp.
+    #[serde(rename = "1pp")]
+    pub pp1: Option<CostAtLatency>,
+    /// Within 0.5 pp.
+    #[serde(rename = "0.5pp")]
+    pub pp05: Option<CostAtLatency>,
+    /// Within 0.1 pp.
+    #[serde(rename = "0.1pp")]
+    pub pp01: Option<CostAtLatency>,
+}
+
 /// The energy estimate of an evaluation with the constants it used (`energy_pj` of
 /// `result.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -232,6 +260,14 @@ pub struct Evaluation {
     pub layers: Vec<LayerActivity>,
     /// Energy estimate (Horowitz 2014 constants).
     pub energy_pj: EnergyRecord,
+    /// Synaptic operations per image up to the end of step 1, 2, …, T (`per_step.csv` also
+    /// gives the energy after every step).
+    #[serde(default)]
+    pub synaptic_ops_per_step: Vec<f64>,
+    /// Synaptic operations and energy where the accuracy first comes within 1 / 0.5 / 0.1 pp of
+    /// the ANN's: "accuracy X at energy Y" read directly.
+    #[serde(default)]
+    pub energy_at_latency: EnergyAtLatency,
     /// Throughput of the spiking simulation.
     pub images_per_second: f64,
     /// The options simulated.

@@ -174,6 +174,7 @@ pub fn merge(mut shards: Vec<Shard>) -> Result<Evaluation> {
         layer_neurons: first.counts.layer_neurons.clone(),
         layer_synaptic_ops: vec![0; first.counts.layer_neurons.len()],
         layer_spikes: vec![0; first.counts.layer_neurons.len()],
+        synaptic_ops_per_step: vec![0; first.counts.correct_per_step.len()],
         ..Counts::default()
     };
     let (mut ann_correct, mut seconds, mut next) = (0u64, 0.0, 0usize);

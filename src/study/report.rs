@@ -81,15 +81,27 @@ pub fn read_shard(dir: &Path) -> Result<Shard> {
     })
 }
 
-/// Writes `result.json` (the record), `per_step.csv` (accuracy after every step),
+/// Writes `result.json` (the record), `per_step.csv` (accuracy, cumulative synaptic operations
+/// and energy per image after every step),
 /// `accuracy.png` (that curve with the ANN as a line) and `layer_rates.png` (spikes per neuron
 /// per step of every converted layer) into `out`.
 pub fn write_evaluation(out: &Path, e: &Evaluation) -> Result<()> {
     ensure_dir(out)?;
     write_json(&out.join("result.json"), e)?;
-    let mut csv = String::from("step,snn_accuracy\n");
+    // Cumulative synaptic operations and energy per image after each step, beside the accuracy
+    // they bought (left empty where the counts are missing, e.g. merged from old shards).
+    let analog = (e.options.input == crate::convert::options::InputCoding::Analog)
+        .then(|| e.energy_pj.layers.first().map_or(0, |l| l.macs));
+    let mut csv = String::from("step,snn_accuracy,synaptic_ops_per_image,snn_pj,energy_ratio\n");
     for (k, a) in e.snn_accuracy_per_step.iter().enumerate() {
-        csv += &format!("{},{a}\n", k + 1);
+        match e.synaptic_ops_per_step.get(k) {
+            Some(&ops) => {
+                let pj = crate::convert::energy::snn_pj_at(ops, analog);
+                let ratio = pj / e.energy_pj.ann.max(f64::MIN_POSITIVE);
+                csv += &format!("{},{a},{ops},{pj},{ratio}\n", k + 1);
+            }
+            None => csv += &format!("{},{a},,,\n", k + 1),
+        }
     }
     write_text(&out.join("per_step.csv"), &csv)?;
     let t = e.snn_accuracy_per_step.len() as f64;

@@ -354,6 +354,7 @@ fn latency_is_the_first_step_close_and_settled_latency_the_first_from_which_it_s
         mean_steps: 6.0,
         layers: vec![],
         interrupted: false,
+        synaptic_ops_per_step: vec![],
     };
     assert_eq!(
         e.latency(0.98, 1.0),
@@ -653,4 +654,78 @@ fn converted_bn_cnn_with_max_pooling_classifies_like_the_ann() {
     // The max-pooling layer passes at most one spike per window and step: its operations equal
     // its spikes arriving at the next layer's fan-in, never more than the window count per step.
     assert!(ev.layers[1].synaptic_ops_per_image <= (8 * 13 * 13 * 100) as f64);
+}
+
+#[test]
+fn synaptic_operations_and_energy_accumulate_step_by_step_to_each_latency_point() {
+    use ndarray::array;
+    use somnet::ann::{Activation, Ann, Dense, DropoutMode, Layer};
+    use somnet::convert::{options::ConvertOptions, pipeline};
+    // Hidden W = 1 on x = 0.5 normalises (λ = 0.5, p = 100) to a drive of exactly 1 per step: the
+    // hidden neuron fires every step and each spike reaches both outputs, 2 operations per step.
+    // The outputs (0.5, 0.25) normalise to drives (1, 0.5): output 0 fires at once, so the
+    // decision is right from step 1.
+    let dense = |w: ndarray::Array2<f32>| {
+        Layer::Dense(Dense {
+            weights: w,
+            bias: None,
+        })
+    };
+    let ann = Ann::new(
+        vec![1],
+        vec![
+            ("hidden".into(), dense(array![[1.0]])),
+            ("relu".into(), Layer::Activation(Activation::Relu)),
+            ("out".into(), dense(array![[1.0], [0.5]])),
+        ],
+        DropoutMode::Inverted,
+    )
+    .unwrap();
+    let data = somnet::data::Dataset::new(
+        "x",
+        vec![0.5],
+        vec![0],
+        [1, 1, 1],
+        vec!["a".into(), "b".into()],
+    )
+    .unwrap();
+    let options = ConvertOptions {
+        percentile: 100.0,
+        ..Default::default()
+    };
+    let converted = pipeline::convert(&ann, &data, &options).unwrap();
+    let e = pipeline::evaluate(&converted, &data, 6, &options, |_| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(
+        e.synaptic_ops_per_step,
+        vec![2.0, 4.0, 6.0, 8.0, 10.0, 12.0]
+    );
+    assert_eq!(e.synaptic_ops_per_image, 12.0);
+    // ANN: 1 + 2 MACs at 4.6 pJ. SNN at step 1: 2 operations at 0.9 pJ plus the analog first
+    // layer's one MAC.
+    let at = e.energy_at_latency.pp1.expect("right from step 1");
+    assert_eq!(at.steps, 1);
+    assert_eq!(at.synaptic_ops_per_image, 2.0);
+    assert!((at.snn_pj - (2.0 * 0.9 + 4.6)).abs() < 1e-9, "{at:?}");
+    assert!(
+        (at.ratio - (2.0 * 0.9 + 4.6) / (3.0 * 4.6)).abs() < 1e-9,
+        "{at:?}"
+    );
+    assert_eq!(e.energy_at_latency.pp01.map(|c| c.steps), Some(1));
+    // At T the per-step figure is the run's energy estimate.
+    assert!((somnet::convert::energy::snn_pj_at(12.0, Some(1)) - e.energy_pj.snn).abs() < 1e-9);
+    let out = std::env::temp_dir().join(format!("somnet-energy-steps-{}", std::process::id()));
+    somnet::study::report::write_evaluation(&out, &e).unwrap();
+    let csv = std::fs::read_to_string(out.join("per_step.csv")).unwrap();
+    std::fs::remove_dir_all(&out).ok();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "step,snn_accuracy,synaptic_ops_per_image,snn_pj,energy_ratio"
+    );
+    let row3: Vec<f64> = lines[3].split(',').map(|v| v.parse().unwrap()).collect();
+    assert_eq!(row3[..3], [3.0, 1.0, 6.0]);
+    assert!((row3[3] - (6.0 * 0.9 + 4.6)).abs() < 1e-9, "{csv}");
 }
