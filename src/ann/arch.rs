@@ -9,6 +9,7 @@
 //! | `ap2`, `mp2`, `mp3s2` | average / max pooling 2×2 (stride = size unless `s` is given) |
 //! | `bn` | BatchNorm |
 //! | `relu`, `softmax`, `linear` | activation |
+//! | `qcfs8` | QCFS activation with 8 levels, λ = 4 before training ([`super::qcfs`]) |
 //! | `out` | the output activation of the options (softmax by default) |
 //! | `do0.25` | Dropout with rate 0.25 |
 //! | `flat` | Flatten |
@@ -24,6 +25,7 @@ use ndarray::{Array1, Array2, Array4};
 
 use super::init::Init;
 use super::layer::{Activation, BatchNorm, Conv2d, Dense, Layer, Padding, Pool};
+use super::qcfs::Qcfs;
 use super::{Ann, DropoutMode};
 use crate::error::{Error, Result};
 use crate::rng::{stream, Purpose};
@@ -41,6 +43,10 @@ pub struct ArchOptions {
     pub output: Activation,
     /// Test-time dropout convention.
     pub dropout_mode: DropoutMode,
+    /// With `Some(L)`, every `relu` token builds a QCFS activation with L levels instead (Bu et
+    /// al. 2022; [`super::qcfs`]): the network trains for low-latency conversion.
+    #[serde(default)]
+    pub qcfs: Option<u32>,
 }
 
 impl Default for ArchOptions {
@@ -52,6 +58,7 @@ impl Default for ArchOptions {
             dropout: 0.0,
             output: Activation::Softmax,
             dropout_mode: DropoutMode::Inverted,
+            qcfs: None,
         }
     }
 }
@@ -130,7 +137,7 @@ pub fn build(
     let mut counts = std::collections::HashMap::<&str, usize>::new();
     for (index, tok) in tokens.iter().enumerate() {
         let bad = || {
-            Error::param(format!("arch '{spec}' token {}", index + 1), *tok, "one of cNkK[sS][same|valid], dN, apK[sS], mpK[sS], bn, relu, softmax, linear, out, doR, flat")
+            Error::param(format!("arch '{spec}' token {}", index + 1), *tok, "one of cNkK[sS][same|valid], dN, apK[sS], mpK[sS], bn, relu, qcfsL, softmax, linear, out, doR, flat")
         };
         let mut rng = stream(seed, Purpose::Weights, layers.len() as u64, 0, 0);
         let layer = if let Some(rest) = tok.strip_prefix('c').filter(|r| r.contains('k')) {
@@ -220,13 +227,19 @@ pub fn build(
             } else {
                 Layer::MaxPool2d(pool)
             }
+        } else if let Some(l) = tok.strip_prefix("qcfs") {
+            let levels: u32 = l.parse().ok().filter(|&l| l >= 1).ok_or_else(bad)?;
+            Layer::Qcfs(Qcfs::new(levels))
         } else if let Some(r) = tok.strip_prefix("do") {
             let rate: f32 = r.parse().map_err(|_| bad())?;
             Layer::Dropout { rate }
         } else {
             match *tok {
                 "bn" => Layer::BatchNorm(BatchNorm::identity(*shape.first().unwrap_or(&0))),
-                "relu" => Layer::Activation(Activation::Relu),
+                "relu" => match options.qcfs {
+                    Some(levels) => Layer::Qcfs(Qcfs::new(levels)),
+                    None => Layer::Activation(Activation::Relu),
+                },
                 "softmax" => Layer::Activation(Activation::Softmax),
                 "linear" => Layer::Activation(Activation::Linear),
                 "out" => Layer::Activation(options.output),

@@ -159,6 +159,9 @@ pub enum Layer {
     GlobalAvgPool2d,
     /// Zeros added around each map: `[C, H, W]` → `[C, top + H + bottom, left + W + right]`.
     ZeroPad2d(Pad),
+    /// The quantisation-clip-floor-shift activation of low-latency conversion
+    /// ([`super::qcfs`]), with its trainable threshold λ.
+    Qcfs(super::qcfs::Qcfs),
 }
 
 /// The zeros [`Layer::ZeroPad2d`] adds on each side, in pixels.
@@ -190,6 +193,7 @@ impl Layer {
             Layer::Concatenate => "concatenate",
             Layer::GlobalAvgPool2d => "globalavgpool2d",
             Layer::ZeroPad2d(_) => "zeropad2d",
+            Layer::Qcfs(_) => "qcfs",
         }
     }
 
@@ -301,7 +305,7 @@ impl Layer {
                 }
                 Ok(input.to_vec())
             }
-            Layer::Activation(_) | Layer::Dropout { .. } => Ok(input.to_vec()),
+            Layer::Activation(_) | Layer::Dropout { .. } | Layer::Qcfs(_) => Ok(input.to_vec()),
             Layer::GlobalAvgPool2d => {
                 let [c, _, _] = spatial("global average pooling")?;
                 Ok(vec![c])
@@ -326,6 +330,7 @@ impl Layer {
             Layer::Dense(d) => d.weights.len() + d.bias.as_ref().map_or(0, |b| b.len()),
             Layer::Conv2d(c) => c.weights.len() + c.bias.as_ref().map_or(0, |b| b.len()),
             Layer::BatchNorm(b) => 4 * b.gamma.len(),
+            Layer::Qcfs(_) => 1,
             _ => 0,
         }
     }
@@ -382,6 +387,16 @@ impl Layer {
                 }
                 Ok(())
             }
+            Layer::Qcfs(q) if !(q.lambda.is_finite() && q.lambda > 0.0) => Err(Error::param(
+                format!("layer '{name}' (qcfs) threshold lambda"),
+                q.lambda,
+                "a finite number > 0",
+            )),
+            Layer::Qcfs(q) if !(1..=1_000_000).contains(&q.levels) => Err(Error::param(
+                format!("layer '{name}' (qcfs) levels"),
+                q.levels,
+                "an integer in 1…10⁶",
+            )),
             Layer::Dropout { rate } if !(0.0..1.0).contains(rate) => Err(Error::param(
                 format!("layer '{name}' dropout rate"),
                 rate,

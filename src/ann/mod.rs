@@ -20,6 +20,7 @@ pub mod graph;
 pub mod init;
 pub mod layer;
 pub mod pool;
+pub mod qcfs;
 pub mod train;
 
 use ndarray::{Array2, ArrayView2, Axis};
@@ -562,6 +563,7 @@ fn infer_layer(
         },
         Layer::GlobalAvgPool2d => pool::global_avg_forward(x.view(), in_shape),
         Layer::ZeroPad2d(p) => graph::pad_forward(x.view(), in_shape, p),
+        Layer::Qcfs(q) => qcfs::forward(x, q),
         Layer::Add | Layer::Concatenate => unreachable!("merges are run by graph::merge_forward"),
     }
 }

@@ -82,6 +82,10 @@ pub struct TrainArgs {
     /// Output activation (`out` in specs).
     #[arg(long, value_enum, default_value = "softmax")]
     output_activation: ActArg,
+    /// Train for low-latency conversion: every `relu` becomes a QCFS activation with L levels
+    /// and a trainable threshold (Bu et al., ICLR 2022); convert with `--initial half`.
+    #[arg(long, value_name = "L")]
+    qcfs: Option<u32>,
     /// Train on the first N training images only.
     #[arg(long)]
     limit: Option<usize>,
@@ -118,6 +122,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             DropArg::Inverted => DropoutMode::Inverted,
             DropArg::ScaleAtTest => DropoutMode::ScaleAtTest,
         },
+        qcfs: args.qcfs,
     };
     let shape = train_set.shape.to_vec();
     let mut ann = build(

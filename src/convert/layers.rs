@@ -386,7 +386,9 @@ pub(crate) fn stages_with_shapes(ann: &Ann, lists: bool) -> Result<Vec<(Stage, V
                 }
                 continue;
             }
-            Layer::Activation(Activation::Relu) => continue,
+            // IF neurons compute ReLU; a QCFS activation's λ became the layer's threshold in the
+            // normalisation (θ = λ, Bu et al. 2022).
+            Layer::Activation(Activation::Relu) | Layer::Qcfs(_) => continue,
             // The output activation: the readout replaces it.
             Layer::Activation(_) if Some(i) > last_weighted => continue,
             Layer::Activation(a) => {

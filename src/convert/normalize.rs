@@ -38,7 +38,8 @@ pub enum NormScope {
 /// The scale λ_l of every Dense/Conv2d layer (in layer order), measured on `calibration`: the
 /// `percentile` (in (0, 100]) of the non-zero values of the layer's output after its ReLU (or of
 /// the layer itself when no ReLU follows, e.g. the logits before a softmax). A layer that never
-/// activates gets λ = 1.
+/// activates gets λ = 1. A layer followed by a QCFS activation takes that activation's trained
+/// threshold instead (θ = λ; Bu et al., ICLR 2022).
 pub fn layer_scales(ann: &Ann, calibration: &Dataset, percentile: f64) -> Result<Vec<f32>> {
     Ok(scales(ann, calibration, percentile, NormScope::Layer)?
         .into_iter()
@@ -92,7 +93,7 @@ pub fn scales(
         .map(|&i| match ann.layers.get(i + 1) {
             // A softmax output is not what the spiking layer computes: its IF neurons integrate the
             // logits, so those are what must fit under the threshold.
-            Some(Layer::Activation(Activation::Relu)) => i + 1,
+            Some(Layer::Activation(Activation::Relu) | Layer::Qcfs(_)) => i + 1,
             _ => i,
         })
         .collect();
@@ -132,7 +133,12 @@ pub fn scales(
     }
     Ok(values
         .into_iter()
-        .map(|mut per_channel| {
+        .zip(probes.iter().zip(&channels))
+        .map(|(mut per_channel, (&probe, &(n_channels, _)))| {
+            // A QCFS layer brings its trained threshold: θ = λ (Bu et al. 2022), not a percentile.
+            if let Layer::Qcfs(q) = &ann.layers[probe] {
+                return vec![q.lambda; n_channels];
+            }
             let mut per: Vec<Option<f32>> = per_channel
                 .iter_mut()
                 .map(|v| percentile_of(v, percentile))

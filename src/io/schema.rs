@@ -169,6 +169,10 @@ fn write_layer(g: &hdf5::Group, ctx: &Ctx, layer: &Layer) -> Result<()> {
         )?,
         Layer::Dropout { rate } => h5::write_f64_attr(g, ctx, "rate", *rate as f64)?,
         Layer::Add | Layer::Concatenate | Layer::GlobalAvgPool2d => {}
+        Layer::Qcfs(q) => {
+            h5::write_int_attr(g, ctx, "levels", &[q.levels as i64])?;
+            h5::write_f32(g, ctx, "lambda", ndarray::arr1(&[q.lambda]).view())?;
+        }
         Layer::ZeroPad2d(p) => h5::write_int_attr(
             g,
             ctx,
@@ -347,7 +351,7 @@ pub struct LayerRecord {
     /// Layer name (unique in the model).
     pub name: String,
     /// Layer kind: dense, conv2d, avgpool2d, maxpool2d, flatten, batchnorm, activation, dropout,
-    /// add, concatenate, globalavgpool2d, zeropad2d.
+    /// add, concatenate, globalavgpool2d, zeropad2d, qcfs.
     pub kind: String,
     /// String attributes.
     pub strings: BTreeMap<String, String>,
@@ -534,12 +538,20 @@ fn read_layer(g: &impl LayerFields) -> Result<Layer> {
         "add" => Layer::Add,
         "concatenate" => Layer::Concatenate,
         "globalavgpool2d" => Layer::GlobalAvgPool2d,
+        "qcfs" => {
+            let lambda = vector("lambda", 1)?[0];
+            let levels = match g.num_attr("levels")?.as_slice() {
+                [l] if *l >= 1.0 && *l <= 1e6 && l.fract() == 0.0 => *l as u32,
+                other => return Err(g.err(format!("attribute 'levels' is {other:?}, expected one integer in 1…10⁶"))),
+            };
+            Layer::Qcfs(crate::ann::qcfs::Qcfs { levels, lambda })
+        }
         "zeropad2d" => match g.num_attr("pad")?.as_slice() {
             [t, b, l, r] if [t, b, l, r].iter().all(|v| **v >= 0.0 && v.fract() == 0.0 && **v <= 1e6) => {
                 Layer::ZeroPad2d(Pad { top: *t as usize, bottom: *b as usize, left: *l as usize, right: *r as usize })
             }
             other => return Err(g.err(format!("attribute 'pad' is {other:?}, expected four integers in 0…10⁶ (top, bottom, left, right)"))),
         },
-        other => return Err(g.err(format!("layer kind '{other}' is not supported (dense, conv2d, avgpool2d, maxpool2d, flatten, batchnorm, activation, dropout, add, concatenate, globalavgpool2d, zeropad2d)"))),
+        other => return Err(g.err(format!("layer kind '{other}' is not supported (dense, conv2d, avgpool2d, maxpool2d, flatten, batchnorm, activation, dropout, add, concatenate, globalavgpool2d, zeropad2d, qcfs)"))),
     })
 }

@@ -197,6 +197,7 @@ impl IncrementalConfig {
             dropout: self.dropout,
             output: Activation::Relu,
             dropout_mode: DropoutMode::ScaleAtTest,
+            qcfs: None,
         };
         arch::build(
             &format!("mlp:{}", sizes.join("-")),

@@ -282,6 +282,7 @@ fn gradients_of_mse_mlp_without_bias_match_finite_differences() {
         dropout: 0.25,
         dropout_mode: DropoutMode::ScaleAtTest,
         init: somnet::ann::init::Init::HeUniform,
+        qcfs: None,
     };
     let ann = build("mlp:12-8-8-4", &[12], 4, &opts, 5).unwrap();
     check_gradients(ann, Loss::Mse, 3);
@@ -328,6 +329,7 @@ fn training_learns_mnist_subsets() {
         dropout: 0.25,
         dropout_mode: DropoutMode::ScaleAtTest,
         init: somnet::ann::init::Init::Uniform { a: 0.01 },
+        qcfs: None,
     };
     let mut ann = build("mlp:784-1200-1200-10", &[1, 28, 28], 10, &src, 1).unwrap();
     let cfg = TrainConfig {

@@ -28,6 +28,7 @@ mod outputs;
 mod pipeline;
 mod plasticity;
 mod polychronization;
+mod qcfs;
 mod recording;
 mod reference;
 mod regimes;

@@ -10,7 +10,7 @@ use crate::ann::gemm::{column_sums, gemm};
 use crate::ann::graph::{merge_backward, merge_forward, pad_backward, pad_forward, Values};
 use crate::ann::layer::{Activation, Layer};
 use crate::ann::{
-    activate, conv, conv_geom, dense_forward, pool, pool_geom, Ann, DropoutMode, Node,
+    activate, conv, conv_geom, dense_forward, pool, pool_geom, qcfs, Ann, DropoutMode, Node,
 };
 use crate::error::{Error, Result};
 use crate::rng::{stream, uniform01, Purpose};
@@ -47,6 +47,10 @@ pub(super) enum Cache {
     Reshape,
     /// Add and Concatenate: backward needs only the input widths.
     Merge,
+    /// QCFS: its input.
+    Qcfs {
+        x: Array2<f32>,
+    },
 }
 
 /// Gradients of one layer's parameters, in [`params_mut`] order.
@@ -253,6 +257,7 @@ pub(super) fn train_forward(
         }
         Layer::GlobalAvgPool2d => (pool::global_avg_forward(x.view(), in_shape), Cache::Reshape),
         Layer::ZeroPad2d(p) => (pad_forward(x.view(), in_shape, p), Cache::Reshape),
+        Layer::Qcfs(q) => (qcfs::forward(x.clone(), q), Cache::Qcfs { x }),
         Layer::Add | Layer::Concatenate => unreachable!("merges are run by merge_forward"),
         Layer::Dropout { rate } => {
             let keep = 1.0 - *rate;
@@ -398,6 +403,10 @@ pub(super) fn backward(
             (pool::global_avg_backward(dy.view(), in_shape), Vec::new())
         }
         (Layer::ZeroPad2d(p), Cache::Reshape) => (pad_backward(dy.view(), in_shape, p), Vec::new()),
+        (Layer::Qcfs(q), Cache::Qcfs { x }) => {
+            let (dx, dlambda) = qcfs::backward(&x, dy, q);
+            (dx, vec![vec![dlambda]])
+        }
         _ => unreachable!("caches are made by train_forward for the same layer"),
     }
 }

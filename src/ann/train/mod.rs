@@ -332,5 +332,12 @@ fn train_batch(
     let (loss, hits, grads) =
         forward_backward(ann, x, labels, config.loss, (config.seed, step_seed));
     state.step(ann, &grads, &config.optimizer);
+    // A QCFS threshold must stay positive (it divides the input); a step past zero stops at a
+    // small floor instead.
+    for layer in &mut ann.layers {
+        if let crate::ann::Layer::Qcfs(q) = layer {
+            q.lambda = q.lambda.max(crate::ann::qcfs::MIN_LAMBDA);
+        }
+    }
     (loss, hits)
 }

@@ -28,6 +28,7 @@ pub(super) fn params_mut(layer: &mut Layer) -> Vec<&mut [f32]> {
             b.gamma.as_slice_mut().expect("standard layout"),
             b.beta.as_slice_mut().expect("standard layout"),
         ],
+        Layer::Qcfs(q) => vec![std::slice::from_mut(&mut q.lambda)],
         _ => Vec::new(),
     }
 }
