@@ -30,6 +30,10 @@ pub struct ConvertCmdArgs {
     /// Normalisation scale per layer (default) or per channel (Kim et al. 2020).
     #[arg(long, value_enum, default_value_t = super::convert_args::NormArg::Layer)]
     norm: super::convert_args::NormArg,
+    /// Average pooling: spiking neurons (the reference) or folded into the next weighted layer
+    /// (exact; fewer layers and steps, for low-latency conversion).
+    #[arg(long, value_enum, default_value = "spiking")]
+    avgpool: super::convert_args::AvgPoolArg,
     /// Calibration images: every 10th training image, at most this many.
     #[arg(long, default_value_t = 6000)]
     calibration_limit: usize,
@@ -51,6 +55,7 @@ pub fn run(args: ConvertCmdArgs) -> anyhow::Result<()> {
     let options = args.knobs.apply(ConvertOptions {
         percentile: args.percentile,
         normalization: args.norm.into(),
+        avg_pool: args.avgpool.into(),
         ..ConvertOptions::default()
     })?;
     let dir = args.data_dir.clone().unwrap_or_else(data::default_dir);

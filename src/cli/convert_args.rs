@@ -54,6 +54,24 @@ impl From<NormArg> for somnet::convert::normalize::NormScope {
     }
 }
 
+/// `--avgpool`: what becomes of average pooling.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AvgPoolArg {
+    /// Spiking neurons fed each window's mean (the reference).
+    Spiking,
+    /// Folded into the next Conv2d or Dense layer.
+    Fold,
+}
+
+impl From<AvgPoolArg> for somnet::convert::options::AvgPoolChoice {
+    fn from(a: AvgPoolArg) -> Self {
+        match a {
+            AvgPoolArg::Spiking => Self::Spiking,
+            AvgPoolArg::Fold => Self::Fold,
+        }
+    }
+}
+
 /// Conversion options (defaults: the reference converter's settings).
 #[derive(Debug, Clone, Args)]
 pub struct ConvertArgs {

@@ -29,6 +29,10 @@ pub struct EvaluateArgs {
     /// Normalisation scale per layer (default) or per channel (Kim et al. 2020).
     #[arg(long, value_enum, default_value_t = super::convert_args::NormArg::Layer)]
     norm: super::convert_args::NormArg,
+    /// Average pooling: spiking neurons (the reference) or folded into the next weighted layer
+    /// (exact; fewer layers and steps, for low-latency conversion).
+    #[arg(long, value_enum, default_value = "spiking")]
+    avgpool: super::convert_args::AvgPoolArg,
     #[command(flatten)]
     knobs: super::convert_args::ConvertArgs,
     /// Calibration images: every 10th training image, at most this many.
@@ -95,6 +99,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
             let options = args.knobs.apply(ConvertOptions {
                 percentile: args.percentile,
                 normalization: args.norm.into(),
+                avg_pool: args.avgpool.into(),
                 ..ConvertOptions::default()
             })?;
             let train = args.data.load(Split::Train)?;

@@ -41,6 +41,20 @@ pub enum NeuronChoice {
     Izhikevich,
 }
 
+/// What becomes of an average pooling layer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AvgPoolChoice {
+    /// A layer of spiking neurons fed the mean of each window's input spikes (the reference
+    /// converter's rule, Rueckauer et al. 2017).
+    #[default]
+    Spiking,
+    /// Folded into the Conv2d or Dense layer after it ([`super::fold::fold_average_pooling`]):
+    /// exact, one layer less to cross, no second quantisation of the average (what low-latency
+    /// conversion wants; pooling that pads or feeds anything else stays spiking).
+    Fold,
+}
+
 /// What a neuron's membrane does after a spike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -100,6 +114,10 @@ pub struct ConvertOptions {
     /// One normalisation scale per layer (the reference) or per channel.
     #[serde(default)]
     pub normalization: NormScope,
+    /// Average pooling as a layer of spiking neurons (the reference) or folded into the weighted
+    /// layer after it.
+    #[serde(default)]
+    pub avg_pool: AvgPoolChoice,
     /// Seed of the Poisson input.
     pub seed: u64,
 }
@@ -118,6 +136,7 @@ impl Default for ConvertOptions {
             early_exit: None,
             percentile: 99.9,
             normalization: NormScope::Layer,
+            avg_pool: AvgPoolChoice::Spiking,
             seed: 0,
         }
     }
@@ -174,7 +193,7 @@ impl ConvertOptions {
         "input (analog, poisson), neuron (if, lif, lif:TAU, izhikevich), \
         tau-mem (ms, for lif), reset (subtract, zero), refractory (steps), initial (zero, half), \
         dale (off, on), readout (spikes, membrane), early-exit (none, K), percentile (P), \
-        norm (layer, channel), seed (S)";
+        norm (layer, channel), avgpool (spiking, fold), seed (S)";
 
     /// Sets the knob `key` to `value` (see [`Self::KEYS`]); the result is not validated here, as
     /// a later setting may resolve a conflict (call [`Self::validate`] when all are set).
@@ -242,6 +261,9 @@ impl ConvertOptions {
             ("norm", "layer") => self.normalization = NormScope::Layer,
             ("norm", "channel") => self.normalization = NormScope::Channel,
             ("norm", _) => return Err(bad("layer or channel")),
+            ("avgpool", "spiking") => self.avg_pool = AvgPoolChoice::Spiking,
+            ("avgpool", "fold") => self.avg_pool = AvgPoolChoice::Fold,
+            ("avgpool", _) => return Err(bad("spiking or fold")),
             ("seed", _) => self.seed = value.parse().map_err(|_| bad("a whole number"))?,
             _ => {
                 return Err(Error::param(
@@ -289,6 +311,9 @@ impl ConvertOptions {
         }
         if self.normalization == NormScope::Channel {
             label += "+channel";
+        }
+        if self.avg_pool == AvgPoolChoice::Fold {
+            label += "+poolfold";
         }
         label
     }

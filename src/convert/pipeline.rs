@@ -30,7 +30,7 @@ use super::energy;
 use super::evaluate::{evaluate_with, SnnEvaluation};
 use super::fold::fold_batchnorm;
 use super::normalize;
-use super::options::{ConvertOptions, InputCoding};
+use super::options::{AvgPoolChoice, ConvertOptions, InputCoding};
 use super::record::{ConversionRecord, CostAtLatency, EnergyAtLatency, Evaluation, Latency};
 use crate::ann::Ann;
 use crate::data::Dataset;
@@ -93,12 +93,25 @@ pub fn normalised(
     Ok((normalize::apply_channel_scales(&folded, &scales)?, scales))
 }
 
-/// Converts `ann`: folds batch norm, normalises on `calibration` at `options.percentile` with
-/// `options.normalization`, and checks that the engine can build the spiking network with
+/// Converts `ann`: folds batch norm (and average pooling with `options.avg_pool`), normalises on
+/// `calibration` at `options.percentile` with `options.normalization`, and checks that the engine can build the spiking network with
 /// `options` (so an unsupported layer or knob is refused here, not at evaluation).
 pub fn convert(ann: &Ann, calibration: &Dataset, options: &ConvertOptions) -> Result<Converted> {
     options.validate()?;
-    let (norm, scales) = normalised(ann, calibration, options.percentile, options.normalization)?;
+    let pooled;
+    let to_normalise = match options.avg_pool {
+        AvgPoolChoice::Spiking => ann,
+        AvgPoolChoice::Fold => {
+            pooled = super::fold::fold_average_pooling(&fold_batchnorm(ann)?)?;
+            &pooled
+        }
+    };
+    let (norm, scales) = normalised(
+        to_normalise,
+        calibration,
+        options.percentile,
+        options.normalization,
+    )?;
     build_with(&norm, options)?;
     Ok(Converted {
         original: Some(ann.clone()),
@@ -115,12 +128,24 @@ pub fn convert(ann: &Ann, calibration: &Dataset, options: &ConvertOptions) -> Re
 }
 
 /// The ANN layers that become spiking layers (weighted and pooling) with their MACs, in order:
-/// aligned with [`SnnEvaluation::layers`].
-pub fn converted_layers(ann: &Ann) -> Vec<(String, u64)> {
-    ann.summary()
+/// aligned with [`SnnEvaluation::layers`]. `converted` is the network as built (batch norm and,
+/// if asked, average pooling folded); the MACs are those of the layer of the same name in
+/// `source`, the network as given (a folded pooling made its convolution's kernel larger, not
+/// the ANN's cost).
+pub fn converted_layers(source: &Ann, converted: &Ann) -> Vec<(String, u64)> {
+    let source_macs: std::collections::HashMap<String, u64> = source
+        .summary()
+        .into_iter()
+        .map(|l| (l.name, l.macs))
+        .collect();
+    converted
+        .summary()
         .into_iter()
         .filter(|l| matches!(l.kind, "dense" | "conv2d" | "avgpool2d" | "maxpool2d"))
-        .map(|l| (l.name, l.macs))
+        .map(|l| {
+            let macs = source_macs.get(&l.name).copied().unwrap_or(l.macs);
+            (l.name, macs)
+        })
         .collect()
 }
 
@@ -174,7 +199,7 @@ pub(crate) fn evaluation_record(
     result: &SnnEvaluation,
     secs: f64,
 ) -> Evaluation {
-    let layers = converted_layers(converted.source());
+    let layers = converted_layers(converted.source(), &converted.ann);
     let mut e = Evaluation {
         model: None,
         dataset: data.name.clone(),

@@ -729,3 +729,58 @@ fn synaptic_operations_and_energy_accumulate_step_by_step_to_each_latency_point(
     assert_eq!(row3[..3], [3.0, 1.0, 6.0]);
     assert!((row3[3] - (6.0 * 0.9 + 4.6)).abs() < 1e-9, "{csv}");
 }
+
+#[test]
+fn average_pooling_folds_into_the_next_layer_exactly() {
+    use somnet::ann::arch::{build, ArchOptions};
+    use somnet::convert::fold::fold_average_pooling;
+    let opts = ArchOptions {
+        init: somnet::ann::init::Init::HeNormal,
+        ..Default::default()
+    };
+    // Overlapping windows (3, stride 2) before a strided convolution; a window of 2 before a
+    // Flatten and a Dense layer; a pooling before a 'same' convolution that pads stays spiking.
+    let cases = [
+        (
+            "c4k3-relu-ap3s2-c5k2s2-relu-flat-d3-out",
+            &[2, 13, 13][..],
+            0,
+        ),
+        ("c4k3-relu-ap2-flat-do0.2-d3-out", &[1, 10, 10][..], 0),
+        (
+            "c4k3-relu-ap2-c5k3same-relu-flat-d3-out",
+            &[1, 10, 10][..],
+            1,
+        ),
+        (
+            "c4k3-relu-ap2-c5k2-relu-ap2-flat-d3-out",
+            &[1, 11, 11][..],
+            0,
+        ),
+    ];
+    for (spec, shape, left) in cases {
+        let ann = build(spec, shape, 3, &opts, 7).unwrap();
+        let folded = fold_average_pooling(&ann).unwrap();
+        let pools = folded
+            .layers
+            .iter()
+            .filter(|l| l.kind() == "avgpool2d")
+            .count();
+        assert_eq!(pools, left, "{spec}");
+        let n: usize = shape.iter().product();
+        let x =
+            ndarray::Array2::from_shape_fn((3, n), |(i, j)| ((i * 31 + j * 7) % 13) as f32 / 13.0);
+        let (a, b) = (
+            ann.forward_all(x.view()).unwrap(),
+            folded.forward(x.view()).unwrap(),
+        );
+        // Compare the logits (before the softmax) for sensitivity.
+        let logits = &a[a.len() - 2];
+        let folded_logits = folded.forward_all(x.view()).unwrap();
+        let fl = &folded_logits[folded_logits.len() - 2];
+        for (p, q) in logits.iter().zip(fl) {
+            assert!((p - q).abs() < 1e-4 * (1.0 + p.abs()), "{spec}: {p} vs {q}");
+        }
+        assert_eq!(a.last().unwrap().dim(), b.dim());
+    }
+}

@@ -25,6 +25,7 @@ fn every_knob_has_one_text_form() {
         ("early-exit", "5"),
         ("percentile", "99.5"),
         ("norm", "channel"),
+        ("avgpool", "fold"),
         ("seed", "7"),
     ] {
         o.set(k, v).unwrap_or_else(|e| panic!("{k}={v}: {e}"));
@@ -42,6 +43,7 @@ fn every_knob_has_one_text_form() {
             early_exit: Some(5),
             percentile: 99.5,
             normalization: NormScope::Channel,
+            avg_pool: somnet::convert::options::AvgPoolChoice::Fold,
             seed: 7,
         }
     );
