@@ -38,6 +38,10 @@ pub struct EvaluateArgs {
     /// Calibration images: every 10th training image, at most this many.
     #[arg(long, default_value_t = 6000)]
     calibration_limit: usize,
+    /// Calibrate the converted network's biases for the latency --steps on this many training
+    /// images (every 10th), layer by layer (Li et al., ICML 2021, light calibration; ~1000).
+    #[arg(long, value_name = "N")]
+    calibrate_biases: Option<usize>,
     /// Output folder for result.json and per_step.csv (spiking evaluation).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -107,6 +111,29 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
             let c =
                 super::with_threads(args.threads, || convert(&file.ann, &calibration, &options))??;
             (c, options)
+        }
+    };
+    let converted = match args.calibrate_biases {
+        None => converted,
+        Some(n) => {
+            let train = args.data.load(Split::Train)?;
+            let images = calibration_set(&train, n);
+            let c = super::with_threads(args.threads, || {
+                somnet::convert::pipeline::calibrate_biases(&converted, &images, steps, &options)
+            })??;
+            for l in &c
+                .record
+                .bias_calibration
+                .as_ref()
+                .expect("just calibrated")
+                .layers
+            {
+                eprintln!(
+                    "bias calibration: layer '{}' mean |ANN − SNN| {:.4} per neuron and step",
+                    l.name, l.mean_abs_error
+                );
+            }
+            c
         }
     };
     if let Some(text) = &args.shard {

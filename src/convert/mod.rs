@@ -20,6 +20,7 @@
 //! unit-threshold neurons can run; building and simulating that network follows.
 
 pub mod batch;
+pub mod bias_calibration;
 pub mod build;
 pub mod calibrate;
 pub mod energy;

@@ -123,8 +123,33 @@ pub fn convert(ann: &Ann, calibration: &Dataset, options: &ConvertOptions) -> Re
             calibration_dataset: None,
             calibration_images: calibration.len(),
             batchnorm_folded: true,
+            bias_calibration: None,
         },
     })
+}
+
+/// `converted` with its biases calibrated for `steps` steps under `options` on `images`
+/// ([`super::bias_calibration`]; Li et al. 2021, light calibration), the correction recorded.
+pub fn calibrate_biases(
+    converted: &Converted,
+    images: &Dataset,
+    steps: u64,
+    options: &ConvertOptions,
+) -> Result<Converted> {
+    options.validate()?;
+    let (ann, layers) =
+        super::bias_calibration::calibrate_biases(&converted.ann, images, steps, options)?;
+    let mut out = converted.clone();
+    if out.original.is_none() {
+        out.original = Some(converted.ann.clone());
+    }
+    out.ann = ann;
+    out.record.bias_calibration = Some(super::record::BiasCalibration {
+        images: images.len(),
+        steps,
+        layers,
+    });
+    Ok(out)
 }
 
 /// The ANN layers that become spiking layers (weighted and pooling) with their MACs, in order:

@@ -31,6 +31,21 @@ pub struct ConversionRecord {
     pub calibration_images: usize,
     /// Whether batch normalisation was folded into the weights (always, by [`super::pipeline`]).
     pub batchnorm_folded: bool,
+    /// The bias calibration applied after normalisation, if any
+    /// ([`super::bias_calibration`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bias_calibration: Option<BiasCalibration>,
+}
+
+/// How a converted network's biases were calibrated (Li et al. 2021, light calibration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BiasCalibration {
+    /// Calibration images simulated.
+    pub images: usize,
+    /// Steps per image: the latency the biases were calibrated for.
+    pub steps: u64,
+    /// Per corrected layer, front to back.
+    pub layers: Vec<super::bias_calibration::LayerCorrection>,
 }
 
 /// λ lists as written by older files (one number per layer) or now (one list per layer).

@@ -784,3 +784,56 @@ fn average_pooling_folds_into_the_next_layer_exactly() {
         assert_eq!(a.last().unwrap().dim(), b.dim());
     }
 }
+
+#[test]
+fn bias_calibration_moves_each_bias_by_the_mean_rate_error() {
+    use ndarray::array;
+    use somnet::ann::{Activation, Ann, Dense, DropoutMode, Layer};
+    use somnet::convert::{options::ConvertOptions, pipeline};
+    // Max-norm over x ∈ {0.3, 1.0} leaves the hidden drive at x. In T = 4 steps from rest an IF
+    // neuron fires ⌊4x⌋ times: rates 0.25 and 1.0 against targets 0.3 and 1.0, so the bias moves
+    // by the mean error (0.05 + 0)/2 = 0.025.
+    let dense = |w: ndarray::Array2<f32>| {
+        Layer::Dense(Dense {
+            weights: w,
+            bias: None,
+        })
+    };
+    let ann = Ann::new(
+        vec![1],
+        vec![
+            ("hidden".into(), dense(array![[1.0]])),
+            ("relu".into(), Layer::Activation(Activation::Relu)),
+            ("out".into(), dense(array![[1.0], [-1.0]])),
+        ],
+        DropoutMode::Inverted,
+    )
+    .unwrap();
+    let data = somnet::data::Dataset::new(
+        "x",
+        vec![0.3, 1.0],
+        vec![0, 0],
+        [1, 1, 1],
+        vec!["a".into(), "b".into()],
+    )
+    .unwrap();
+    let options = ConvertOptions {
+        percentile: 100.0,
+        ..Default::default()
+    };
+    let converted = pipeline::convert(&ann, &data, &options).unwrap();
+    let calibrated = pipeline::calibrate_biases(&converted, &data, 4, &options).unwrap();
+    let record = calibrated.record.bias_calibration.as_ref().unwrap();
+    assert_eq!((record.images, record.steps), (2, 4));
+    let hidden = &record.layers[0];
+    assert_eq!(hidden.name, "hidden");
+    assert!((hidden.bias_shift[0] - 0.025).abs() < 1e-6, "{hidden:?}");
+    assert!((hidden.mean_abs_error - 0.025).abs() < 1e-6, "{hidden:?}");
+    let Layer::Dense(d) = &calibrated.ann.layers[0] else {
+        panic!()
+    };
+    assert!((d.bias.as_ref().unwrap()[0] - 0.025).abs() < 1e-6);
+    // The ANN figures stay those of the network as converted.
+    assert_eq!(calibrated.source(), &converted.ann);
+    assert!(pipeline::calibrate_biases(&converted, &data, 0, &options).is_err());
+}
