@@ -656,31 +656,36 @@ fn converted_bn_cnn_with_max_pooling_classifies_like_the_ann() {
     assert!(ev.layers[1].synaptic_ops_per_image <= (8 * 13 * 13 * 100) as f64);
 }
 
+/// Input → one hidden unit (weight 1, no bias) → ReLU → outputs with weights `out` (no bias).
+fn one_hidden_unit(out: ndarray::Array2<f32>) -> somnet::ann::Ann {
+    use somnet::ann::{Activation, Ann, Dense, DropoutMode, Layer};
+    let dense = |weights| {
+        Layer::Dense(Dense {
+            weights,
+            bias: None,
+        })
+    };
+    Ann::new(
+        vec![1],
+        vec![
+            ("hidden".into(), dense(ndarray::array![[1.0]])),
+            ("relu".into(), Layer::Activation(Activation::Relu)),
+            ("out".into(), dense(out)),
+        ],
+        DropoutMode::Inverted,
+    )
+    .unwrap()
+}
+
 #[test]
 fn synaptic_operations_and_energy_accumulate_step_by_step_to_each_latency_point() {
     use ndarray::array;
-    use somnet::ann::{Activation, Ann, Dense, DropoutMode, Layer};
     use somnet::convert::{options::ConvertOptions, pipeline};
     // Hidden W = 1 on x = 0.5 normalises (λ = 0.5, p = 100) to a drive of exactly 1 per step: the
     // hidden neuron fires every step and each spike reaches both outputs, 2 operations per step.
     // The outputs (0.5, 0.25) normalise to drives (1, 0.5): output 0 fires at once, so the
     // decision is right from step 1.
-    let dense = |w: ndarray::Array2<f32>| {
-        Layer::Dense(Dense {
-            weights: w,
-            bias: None,
-        })
-    };
-    let ann = Ann::new(
-        vec![1],
-        vec![
-            ("hidden".into(), dense(array![[1.0]])),
-            ("relu".into(), Layer::Activation(Activation::Relu)),
-            ("out".into(), dense(array![[1.0], [0.5]])),
-        ],
-        DropoutMode::Inverted,
-    )
-    .unwrap();
+    let ann = one_hidden_unit(array![[1.0], [0.5]]);
     let data = somnet::data::Dataset::new(
         "x",
         vec![0.5],
@@ -788,27 +793,12 @@ fn average_pooling_folds_into_the_next_layer_exactly() {
 #[test]
 fn bias_calibration_moves_each_bias_by_the_mean_rate_error() {
     use ndarray::array;
-    use somnet::ann::{Activation, Ann, Dense, DropoutMode, Layer};
+    use somnet::ann::Layer;
     use somnet::convert::{options::ConvertOptions, pipeline};
     // Max-norm over x ∈ {0.3, 1.0} leaves the hidden drive at x. In T = 4 steps from rest an IF
     // neuron fires ⌊4x⌋ times: rates 0.25 and 1.0 against targets 0.3 and 1.0, so the bias moves
     // by the mean error (0.05 + 0)/2 = 0.025.
-    let dense = |w: ndarray::Array2<f32>| {
-        Layer::Dense(Dense {
-            weights: w,
-            bias: None,
-        })
-    };
-    let ann = Ann::new(
-        vec![1],
-        vec![
-            ("hidden".into(), dense(array![[1.0]])),
-            ("relu".into(), Layer::Activation(Activation::Relu)),
-            ("out".into(), dense(array![[1.0], [-1.0]])),
-        ],
-        DropoutMode::Inverted,
-    )
-    .unwrap();
+    let ann = one_hidden_unit(array![[1.0], [-1.0]]);
     let data = somnet::data::Dataset::new(
         "x",
         vec![0.3, 1.0],
