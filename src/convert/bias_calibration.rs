@@ -44,6 +44,7 @@ pub fn calibrate_biases(
         return Err(Error::param("steps", 0, "at least 1"));
     }
     ann.check_data(images, "bias calibration set")?;
+    ann.require_chain("bias calibration")?;
     // The targets are the activations of the network as given: a corrected bias changes what
     // the ANN itself would compute downstream, not what the spiking layers should reproduce.
     let reference = ann.forward_all(images.as_matrix())?;

@@ -16,8 +16,9 @@ use super::layers::Stage;
 use super::options::{
     ConvertOptions, InitialPotential, InputCoding, NeuronChoice, Readout, ResetChoice,
 };
+use super::plan::Source;
 use crate::ann::Ann;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::network::{
     Connection, Connector, Delay, Network, NetworkConfig, PopulationId, StateVar, Weights,
 };
@@ -38,10 +39,8 @@ pub struct SpikingModel {
     pub inhibitory: Vec<Option<PopulationId>>,
     /// Poisson input: the pixel sources (and their inhibitory copy under Dale's principle).
     input: Option<(PopulationId, Option<PopulationId>)>,
-    /// The first layer: the analog input current is its `W·x + b`.
-    first: Stage,
-    /// How the first layer turns drive into current (analog input).
-    first_drive: Drive,
+    /// Analog input: the populations that read the input and the currents they get from it.
+    analog: Vec<Analog>,
     options: ConvertOptions,
     /// Per step for the Poisson input: probability per pixel.
     pixel_p: Vec<f64>,
@@ -99,6 +98,19 @@ impl Drive {
     };
 }
 
+/// The analog input of one population: the sum of its input stages' `W·x + b`, as current.
+#[derive(Debug, Clone)]
+struct Analog {
+    /// The population (and its inhibitory copy under Dale's principle).
+    pops: Vec<PopulationId>,
+    /// The stages that read the input.
+    stages: Vec<Stage>,
+    /// How the population turns drive into current.
+    drive: Drive,
+    /// Whether the current carries the drive's offset (when no constant current does).
+    offset: bool,
+}
+
 /// A delay-0 projection (a spike crosses every converted layer in the step it is emitted).
 fn same_step(connector: Connector, weights: Vec<f32>, name: String) -> Connection {
     Connection::new(connector, Weights::Values(weights))
@@ -111,29 +123,14 @@ fn pre_major(w: &ndarray::Array2<f32>, scale: f32) -> Vec<f32> {
     w.t().iter().map(|&x| x * scale).collect()
 }
 
-/// Builds the spiking network with the reference converter's settings.
-pub fn build(ann: &Ann) -> Result<SpikingModel> {
-    build_with(ann, &ConvertOptions::default())
-}
-
-/// Builds the spiking network of `ann` with `options`. `ann` must have its batch norm folded
-/// (a BatchNorm layer left in is refused by name) and should be normalised, since every threshold
-/// is 1: [`crate::convert::pipeline::convert`] does both.
-pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
-    options.validate()?;
-    let chain = super::layers::engine_stages(ann, options.dale)?;
-    let mut net = Network::new(NetworkConfig {
-        dt_ms: 1.0,
-        seed: options.seed,
-        max_delay_ms: 1.0,
-    })?;
+/// How each spiking layer of `options` turns drive (the per-step input of a unit-threshold IF
+/// neuron) into its own input, and how many spikes per step it emits per unit of drive.
+fn spiking_drive(options: &ConvertOptions) -> Result<Drive> {
     let izh = match options.neuron {
         NeuronChoice::Izhikevich => Some(super::calibrate::izhikevich_gain()?),
         _ => None,
     };
-    // How each spiking layer turns drive (the per-step input of a unit-threshold IF neuron) into
-    // its own input, and how many spikes per step it emits per unit of drive.
-    let spiking_drive = match options.neuron {
+    Ok(match options.neuron {
         NeuronChoice::If => Drive::UNIT,
         NeuronChoice::Lif { tau_mem_ms } => {
             // v ← p·(v + input): a current i adds (1 − p)·i, so drive a needs i = a·p/(1 − p).
@@ -159,7 +156,29 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
                 },
             }
         }
-    };
+    })
+}
+
+/// Builds the spiking network with the reference converter's settings.
+pub fn build(ann: &Ann) -> Result<SpikingModel> {
+    build_with(ann, &ConvertOptions::default())
+}
+
+/// Builds the spiking network of `ann` with `options`. `ann` must have its batch norm folded
+/// (a BatchNorm layer left in is refused by name) and should be normalised, since every threshold
+/// is 1: [`crate::convert::pipeline::convert`] does both.
+pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
+    options.validate()?;
+    if !ann.is_chain() {
+        return build_graph(ann, options);
+    }
+    let chain = super::layers::engine_stages(ann, options.dale)?;
+    let mut net = Network::new(NetworkConfig {
+        dt_ms: 1.0,
+        seed: options.seed,
+        max_delay_ms: 1.0,
+    })?;
+    let spiking_drive = spiking_drive(options)?;
     let dale = options.dale;
     let n_in = ann.input_features();
     let input = match options.input {
@@ -294,16 +313,175 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
         inhibitory.push(i);
         source_rate = drive.rate;
     }
+    let analog = match input {
+        Some(_) => Vec::new(),
+        None => vec![Analog {
+            pops: std::iter::once(layers[0]).chain(inhibitory[0]).collect(),
+            stages: vec![chain[0].clone()],
+            drive: first_drive,
+            offset: true,
+        }],
+    };
     Ok(SpikingModel {
         net,
         layers,
         inhibitory,
         input,
-        first: chain[0].clone(),
-        first_drive,
+        analog,
         options: options.clone(),
         pixel_p: Vec::new(),
     })
+}
+
+/// [`build_with`] for a graph ([`super::plan`]): a population per spiking value, every projection
+/// into it delay 0, its constant current the biases of the projections that carry spikes; the
+/// projections from an analog input are its current, `Σ W·x + b`, set at [`SpikingModel::present`].
+fn build_graph(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
+    if options.dale {
+        return Err(Error::Unsupported(format!(
+            "Dale's principle: the converter splits chains of layers only so far; '{}' is a \
+             graph (layer '{}' reads {})",
+            ann.names.last().map_or("the network", |n| n.as_str()),
+            ann.names[first_junction(ann)],
+            ann.describe_inputs(first_junction(ann))
+        )));
+    }
+    let plan = super::plan::plan(ann)?;
+    let mut net = Network::new(NetworkConfig {
+        dt_ms: 1.0,
+        seed: options.seed,
+        max_delay_ms: 1.0,
+    })?;
+    let spiking_drive = spiking_drive(options)?;
+    let input = match options.input {
+        InputCoding::Analog => None,
+        InputCoding::Poisson => Some((
+            net.add_external_source("input", ann.input_features())?,
+            None,
+        )),
+    };
+    let n_pops = plan.pops.len();
+    let mut layers: Vec<PopulationId> = Vec::with_capacity(n_pops);
+    let mut analog = Vec::new();
+    for (k, pop) in plan.pops.iter().enumerate() {
+        let membrane_out = k + 1 == n_pops && options.readout == Readout::Membrane;
+        let (model, drive) = if membrane_out {
+            (
+                NeuronModel::Integrator(IntegratorParams { v_rest_mv: 0.0 }),
+                Drive::UNIT,
+            )
+        } else {
+            (neuron(options, 1.0), spiking_drive)
+        };
+        let e = net.add_population(&pop.name, pop.n, model, vec![drive.port])?;
+        let from_analog = |t: &&super::plan::Term| t.from == Source::Input && input.is_none();
+        let (analog_terms, spiking_terms): (Vec<_>, Vec<_>) =
+            pop.terms.iter().partition(from_analog);
+        let pure_analog = spiking_terms.is_empty();
+        if !pure_analog {
+            let mut b = vec![drive.offset; pop.n];
+            for t in &spiking_terms {
+                if let Some(bias) = t.stage.bias() {
+                    b.iter_mut()
+                        .zip(bias)
+                        .for_each(|(b, x)| *b += x * drive.current_scale);
+                }
+            }
+            if b.iter().any(|&x| x != 0.0) {
+                net.set_constant_currents(e, &b)?;
+            }
+        }
+        if options.neuron == NeuronChoice::Izhikevich && !membrane_out {
+            let (v, u) = super::calibrate::resting_state(drive.offset);
+            net.set_state(e, StateVar::V, &vec![v; pop.n])?;
+            net.set_state(e, StateVar::U, &vec![u; pop.n])?;
+        }
+        if options.initial == InitialPotential::HalfThreshold && !membrane_out {
+            net.set_v(e, &vec![0.5; pop.n])?;
+        }
+        for t in &spiking_terms {
+            let (src, rate) = match t.from {
+                Source::Input => (input.expect("spiking input").0, 1.0),
+                Source::Pop(j) => (layers[j], spiking_drive.rate),
+            };
+            connect_stage(&mut net, src, e, &t.stage, drive.synapse_scale / rate)?;
+        }
+        if !analog_terms.is_empty() {
+            analog.push(Analog {
+                pops: vec![e],
+                stages: analog_terms.iter().map(|t| t.stage.clone()).collect(),
+                drive,
+                offset: pure_analog,
+            });
+        }
+        layers.push(e);
+    }
+    Ok(SpikingModel {
+        net,
+        inhibitory: vec![None; layers.len()],
+        layers,
+        input,
+        analog,
+        options: options.clone(),
+        pixel_p: Vec::new(),
+    })
+}
+
+/// The first layer of `ann` that does not read the layer before it.
+fn first_junction(ann: &Ann) -> usize {
+    (0..ann.layers.len())
+        .find(|&i| {
+            ann.inputs[i]
+                != [if i == 0 {
+                    crate::ann::Node::Input
+                } else {
+                    crate::ann::Node::Layer(i - 1)
+                }]
+        })
+        .unwrap_or(0)
+}
+
+/// Connects `stage` from `src` to `target` (delay 0), its weights times `scale`: a dense matrix,
+/// a shared convolution kernel, or a synapse list (gated by spike count for a max pooling).
+fn connect_stage(
+    net: &mut Network,
+    src: PopulationId,
+    target: PopulationId,
+    stage: &Stage,
+    scale: f32,
+) -> Result<()> {
+    match stage {
+        Stage::Dense(dense) => {
+            let name = format!("-> {}", net.population(target).name());
+            let w = pre_major(&dense.weights, scale);
+            net.connect(src, target, same_step(Connector::AllToAll, w, name))?;
+        }
+        Stage::Local {
+            pairs,
+            weights,
+            name,
+            max_gate,
+            shared,
+            ..
+        } => {
+            let name = format!("{name} -> {}", net.population(target).name());
+            if let Some((geometry, kernel)) = shared {
+                let k: Vec<f32> = kernel.iter().map(|w| w * scale).collect();
+                net.connect_conv(src, target, *geometry, &k, 0, &name)?;
+                return Ok(());
+            }
+            let w = weights.iter().map(|w| w * scale).collect();
+            let proj = net.connect(
+                src,
+                target,
+                same_step(Connector::List(pairs.clone()), w, name),
+            )?;
+            if *max_gate {
+                net.set_max_gate(proj)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What one sample's run produced.
@@ -353,17 +531,20 @@ impl SpikingModel {
         match self.input {
             None => {
                 let x: Vec<f32> = x.iter().copied().collect();
-                let d = self.first_drive;
-                let current: Vec<f32> = self
-                    .first
-                    .drive(&x)
-                    .iter()
-                    .map(|c| d.offset + c * d.current_scale)
-                    .collect();
-                let current = &current[..];
-                self.net.set_currents(self.layers[0], current)?;
-                if let Some(i) = self.inhibitory[0] {
-                    self.net.set_currents(i, current)?;
+                for a in &self.analog {
+                    let mut sum = a.stages[0].drive(&x);
+                    for stage in &a.stages[1..] {
+                        sum.iter_mut()
+                            .zip(stage.drive(&x))
+                            .for_each(|(s, v)| *s += v);
+                    }
+                    let d = a.drive;
+                    let base = if a.offset { d.offset } else { 0.0 };
+                    let current: Vec<f32> =
+                        sum.iter().map(|c| base + c * d.current_scale).collect();
+                    for &p in &a.pops {
+                        self.net.set_currents(p, &current)?;
+                    }
                 }
             }
             Some(_) => {
@@ -487,8 +668,7 @@ impl SpikingModel {
             layers: self.layers.clone(),
             inhibitory: self.inhibitory.clone(),
             input: self.input,
-            first: self.first.clone(),
-            first_drive: self.first_drive,
+            analog: self.analog.clone(),
             options: self.options.clone(),
             pixel_p: self.pixel_p.clone(),
         })

@@ -300,7 +300,7 @@ fn tap(i: usize, k: usize, pad: usize, stride: usize, out: usize) -> Option<usiz
 
 /// The synapses of an average pooling (each output neuron receives 1/n from each of the n inputs
 /// of its window that lie inside the image) or of a max pooling (weight 1, gated by count).
-fn pool_stage(name: &str, pool: &Pool, input: &[usize], max: bool) -> Result<Stage> {
+pub(crate) fn pool_stage(name: &str, pool: &Pool, input: &[usize], max: bool) -> Result<Stage> {
     let (c, h, w) = (input[0], input[1], input[2]);
     let bad = || Error::Unsupported(format!("layer '{name}': window larger than its input"));
     let (oh, pt) = padded_extent(h, pool.size.0, pool.stride.0, pool.padding).ok_or_else(bad)?;
@@ -491,7 +491,7 @@ pub fn engine_stages(ann: &Ann, lists: bool) -> Result<Vec<Stage>> {
 }
 
 /// For every neuron of a (C, H, W) image in channels-first order, its channels-last number.
-fn channels_last_perm(c: usize, h: usize, w: usize) -> Vec<u32> {
+pub(crate) fn channels_last_perm(c: usize, h: usize, w: usize) -> Vec<u32> {
     let mut p = vec![0u32; c * h * w];
     for ch in 0..c {
         for pos in 0..h * w {

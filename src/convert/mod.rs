@@ -3,6 +3,8 @@
 //! - [`build`]: the spiking network on the engine (dense, convolution and pooling projections) and
 //!   per-step decisions.
 //! - [`calibrate`]: the drive-to-current map of converted Izhikevich neurons, from their f-I curve.
+//! - [`plan`]: what a graph of layers (residual junctions, concatenations, global pooling)
+//!   becomes: its populations and the projections into each.
 //! - [`pipeline`]: the whole conversion as two calls: [`pipeline::convert`] (fold, normalise,
 //!   check) and [`pipeline::evaluate`] (a typed [`record::Evaluation`]).
 //! - [`record`]: the typed records: a converted file's conversion, an evaluation, a table row.
@@ -12,6 +14,8 @@
 //! - [`fold`]: batch normalisation folded into the preceding convolution or dense layer.
 //! - [`normalize`]: data-based weight/threshold normalisation (max or percentile, per layer or per
 //!   channel).
+//! - [`shortcuts`]: identity shortcuts of residual junctions made explicit weighted layers, so
+//!   that normalisation can reconcile the branches' scales (Hu et al. 2021).
 //! - [`to_nir`]: a converted network as a NIR graph, somnet's settings in its metadata.
 //! - [`options`]: the plausibility knobs (input coding, neuron, reset, refractoriness, initial
 //!   potential, Dale's principle, readout, early exit), validated, defaults cited.
@@ -30,6 +34,8 @@ pub mod layers;
 pub mod normalize;
 pub mod options;
 pub mod pipeline;
+pub mod plan;
 pub mod record;
 pub mod shard;
+pub mod shortcuts;
 pub mod to_nir;

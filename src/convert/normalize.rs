@@ -16,7 +16,7 @@
 
 use ndarray::{ArrayView2, Axis};
 
-use crate::ann::{Activation, Ann, Layer};
+use crate::ann::{Activation, Ann, Layer, Node};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 
@@ -83,35 +83,39 @@ pub fn scales(
         return Err(Error::param("percentile", percentile, "in (0, 100]"));
     }
     ann.check_data(calibration, "calibration set")?;
-    ann.require_chain("data-based normalisation")?;
     let shapes = ann.shapes()?;
     let weighted: Vec<usize> = weighted_layers(ann).collect();
-    // The layer whose output stands for each weighted layer: the weighted layer itself, or the
-    // activation right after it.
+    let consumers = ann.consumers();
+    // The layer whose output stands for each weighted layer: the activation after it, the
+    // activation after the residual junction it feeds (every input of a junction shares the
+    // junction's λ), or the layer itself (e.g. the logits before a softmax: the IF neurons
+    // integrate the logits, so those are what must fit under the threshold).
     let probes: Vec<usize> = weighted
         .iter()
-        .map(|&i| match ann.layers.get(i + 1) {
-            // A softmax output is not what the spiking layer computes: its IF neurons integrate the
-            // logits, so those are what must fit under the threshold.
-            Some(Layer::Activation(Activation::Relu) | Layer::Qcfs(_)) => i + 1,
-            _ => i,
-        })
+        .map(|&i| probe_of(ann, &consumers, i))
         .collect();
+    let last_term = last_terms(ann, &consumers);
+    // Each probe measured once, however many weighted layers share it.
+    let mut unique: Vec<usize> = probes.clone();
+    unique.sort_unstable();
+    unique.dedup();
     // Channels of each probe and the features per channel (NCHW: channel-major).
-    let channels: Vec<(usize, usize)> = weighted
+    let channels: Vec<(usize, usize)> = unique
         .iter()
-        .enumerate()
-        .map(|(k, &i)| {
-            let s = &shapes[i];
+        .map(|&p| {
+            let s = &shapes[p];
             let per_channel = s[1..].iter().product::<usize>();
-            let hidden = k + 1 < weighted.len();
+            let hidden = !weighted
+                .iter()
+                .zip(&probes)
+                .any(|(&i, &q)| q == p && last_term[i]);
             match scope {
                 NormScope::Channel if hidden => (s[0], per_channel),
                 _ => (1, s.iter().product()),
             }
         })
         .collect();
-    // values[k][c]: the non-zero activations of channel c of weighted layer k.
+    // values[u][c]: the non-zero activations of channel c of probe u.
     let mut values: Vec<Vec<Vec<f32>>> =
         channels.iter().map(|&(c, _)| vec![Vec::new(); c]).collect();
     for start in (0..calibration.len()).step_by(CHUNK) {
@@ -120,20 +124,20 @@ pub fn scales(
             .as_matrix()
             .slice_move(ndarray::s![start..end, ..]);
         ann.forward_each(x, |i, y| {
-            if let Some(k) = probes.iter().position(|&p| p == i) {
-                let per_channel = channels[k].1;
+            if let Ok(u) = unique.binary_search(&i) {
+                let per_channel = channels[u].1;
                 for row in y.axis_iter(Axis(0)) {
                     let row = row.as_slice().expect("standard layout");
                     for (c, chunk) in row.chunks(per_channel).enumerate() {
-                        values[k][c].extend(chunk.iter().copied().filter(|&v| v != 0.0));
+                        values[u][c].extend(chunk.iter().copied().filter(|&v| v != 0.0));
                     }
                 }
             }
         })?;
     }
-    Ok(values
+    let measured: Vec<Vec<f32>> = values
         .into_iter()
-        .zip(probes.iter().zip(&channels))
+        .zip(unique.iter().zip(&channels))
         .map(|(mut per_channel, (&probe, &(n_channels, _)))| {
             // A QCFS layer brings its trained threshold: θ = λ (Bu et al. 2022), not a percentile.
             if let Layer::Qcfs(q) = &ann.layers[probe] {
@@ -151,7 +155,47 @@ pub fn scales(
             }
             per.into_iter().map(|s| s.unwrap_or(1.0)).collect()
         })
+        .collect();
+    Ok(probes
+        .iter()
+        .map(|p| measured[unique.binary_search(p).expect("listed")].clone())
         .collect())
+}
+
+/// Whether `layer` is an activation a spiking neuron computes (ReLU, QCFS).
+fn is_rectifier(layer: &Layer) -> bool {
+    matches!(layer, Layer::Activation(Activation::Relu) | Layer::Qcfs(_))
+}
+
+/// The layer whose output the scale of weighted layer `i` is measured on: the rectifier read by
+/// `i` alone; for an input of a residual junction (an `Add` read by `i` alone), the rectifier
+/// after the junction, or the junction itself; otherwise `i`.
+fn probe_of(ann: &Ann, consumers: &[Vec<usize>], i: usize) -> usize {
+    match consumers[i][..] {
+        [c] if is_rectifier(&ann.layers[c]) => c,
+        [c] if matches!(ann.layers[c], Layer::Add) => match consumers[c][..] {
+            [r] if is_rectifier(&ann.layers[r]) => r,
+            _ => c,
+        },
+        _ => i,
+    }
+}
+
+/// For every layer, whether it is a weighted layer with no weighted layer after it (an output
+/// layer: it keeps one λ, since per-class scales would change which class wins).
+fn last_terms(ann: &Ann, consumers: &[Vec<usize>]) -> Vec<bool> {
+    let weighted = |l: &Layer| matches!(l, Layer::Dense(_) | Layer::Conv2d(_));
+    let n = ann.layers.len();
+    // Whether a weighted layer lies downstream of each layer (consumers come later).
+    let mut downstream = vec![false; n];
+    for i in (0..n).rev() {
+        downstream[i] = consumers[i]
+            .iter()
+            .any(|&c| weighted(&ann.layers[c]) || downstream[c]);
+    }
+    (0..n)
+        .map(|i| weighted(&ann.layers[i]) && !downstream[i])
+        .collect()
 }
 
 /// Indices of the Dense and Conv2d layers.
@@ -211,26 +255,28 @@ pub fn apply_channel_scales(ann: &Ann, scales: &[Vec<f32>]) -> Result<Ann> {
         }
     }
     let mut out = ann.clone();
-    // The λ of each channel of the current tensor and the features per channel (NCHW order, so
-    // a flattened feature f belongs to channel f / per_channel).
-    let mut previous: Vec<f32> = vec![1.0];
-    let mut per_channel: usize = ann.input_shape[1..].iter().product();
+    // Per node: the λ its values are divided by in the normalised network (one for all, or one
+    // per channel) and the features per channel (NCHW order, so that a flattened feature f
+    // belongs to channel f / per_channel). The input is not scaled.
+    let input = NodeScale {
+        lambda: vec![1.0],
+        per_channel: ann.input_shape[1..].iter().product(),
+    };
+    let mut nodes: Vec<NodeScale> = Vec::with_capacity(shapes.len());
     let mut k = 0;
     for (i, shape) in shapes.iter().enumerate() {
-        let input_scale = |f: usize| -> f32 {
-            if previous.len() == 1 {
-                previous[0]
-            } else {
-                previous[f / per_channel]
-            }
+        let of = |n: Node| match n {
+            Node::Input => input.clone(),
+            Node::Layer(j) => nodes[j].clone(),
         };
-        match &mut out.layers[i] {
+        let first = of(ann.inputs[i][0]);
+        let scale = match &mut out.layers[i] {
             Layer::Dense(d) => {
                 let lambda = &scales[k];
                 for (j, mut row) in d.weights.rows_mut().into_iter().enumerate() {
                     let out_scale = lambda[j % lambda.len()];
                     for (f, w) in row.iter_mut().enumerate() {
-                        *w *= input_scale(f) / out_scale;
+                        *w *= first.of_feature(f) / out_scale;
                     }
                 }
                 if let Some(b) = &mut d.bias {
@@ -238,21 +284,19 @@ pub fn apply_channel_scales(ann: &Ann, scales: &[Vec<f32>]) -> Result<Ann> {
                         .enumerate()
                         .for_each(|(j, b)| *b /= lambda[j % lambda.len()]);
                 }
+                k += 1;
+                NodeScale {
+                    lambda: lambda.clone(),
+                    per_channel: 1,
+                }
             }
             Layer::Conv2d(c) => {
                 let lambda = &scales[k];
-                let channels_in = c.weights.shape()[1];
                 for (o, mut kernel) in c.weights.outer_iter_mut().enumerate() {
                     let out_scale = lambda[o % lambda.len()];
                     for (ci, mut plane) in kernel.outer_iter_mut().enumerate() {
                         // A convolution's input features are whole channels.
-                        let s = if previous.len() == 1 {
-                            previous[0]
-                        } else {
-                            debug_assert_eq!(previous.len(), channels_in);
-                            previous[ci]
-                        };
-                        plane *= s / out_scale;
+                        plane *= first.of_channel(ci) / out_scale;
                     }
                 }
                 if let Some(b) = &mut c.bias {
@@ -260,21 +304,105 @@ pub fn apply_channel_scales(ann: &Ann, scales: &[Vec<f32>]) -> Result<Ann> {
                         .enumerate()
                         .for_each(|(j, b)| *b /= lambda[j % lambda.len()]);
                 }
+                k += 1;
+                NodeScale {
+                    lambda: lambda.clone(),
+                    per_channel: shape[1] * shape[2],
+                }
             }
-            _ => {}
-        }
-        if matches!(out.layers[i], Layer::Dense(_) | Layer::Conv2d(_)) {
-            previous = scales[k].clone();
-            k += 1;
-        }
-        // Pooling, activations and Flatten keep the channels; a dense layer's units are its
-        // channels, and a Flatten keeps the image's features per channel.
-        per_channel = match (&out.layers[i], shape.len()) {
-            (_, 3) => shape[1] * shape[2],
-            (Layer::Dense(_), _) => 1,
-            _ => per_channel,
+            Layer::Add => {
+                // The inputs of a junction share its λ (see `probe_of`); explicit shortcuts
+                // (super::shortcuts) make every input a weighted layer that can take it.
+                let ins: Vec<NodeScale> = ann.inputs[i].iter().map(|&n| of(n)).collect();
+                let name = |n: Node| match n {
+                    Node::Input => "the input".to_string(),
+                    Node::Layer(j) => format!("'{}'", ann.names[j]),
+                };
+                if let Some(k) = (1..ins.len()).find(|&k| ins[k] != ins[0]) {
+                    return Err(Error::Unsupported(format!(
+                        "Add '{}': its inputs {} and {} arrive with different scales; identity \
+                         shortcuts must be explicit weighted layers first \
+                         (convert::shortcuts::explicit_shortcuts)",
+                        ann.names[i],
+                        name(ann.inputs[i][0]),
+                        name(ann.inputs[i][k]),
+                    )));
+                }
+                first
+            }
+            Layer::Concatenate => {
+                let ins: Vec<(NodeScale, usize)> = ann.inputs[i]
+                    .iter()
+                    .map(|&n| {
+                        let features = match n {
+                            Node::Input => ann.input_features(),
+                            Node::Layer(j) => shapes[j].iter().product(),
+                        };
+                        (of(n), features)
+                    })
+                    .collect();
+                NodeScale::concatenated(&ins)
+            }
+            _ => NodeScale {
+                per_channel: match (shape.len(), &out.layers[i]) {
+                    (3, _) => shape[1] * shape[2],
+                    (_, Layer::GlobalAvgPool2d) => 1,
+                    _ => first.per_channel,
+                },
+                ..first
+            },
         };
+        nodes.push(scale);
     }
     out.validate()?;
     Ok(out)
+}
+
+/// The scale of one node's values in the normalised network ([`apply_channel_scales`]).
+#[derive(Debug, Clone, PartialEq)]
+struct NodeScale {
+    /// One λ for all values, or one per channel.
+    lambda: Vec<f32>,
+    /// Features per channel in NCHW order.
+    per_channel: usize,
+}
+
+impl NodeScale {
+    /// The λ of flattened feature `f`.
+    fn of_feature(&self, f: usize) -> f32 {
+        match self.lambda[..] {
+            [one] => one,
+            _ => self.lambda[f / self.per_channel],
+        }
+    }
+
+    /// The λ of channel `c`.
+    fn of_channel(&self, c: usize) -> f32 {
+        match self.lambda[..] {
+            [one] => one,
+            _ => self.lambda[c],
+        }
+    }
+
+    /// The scale of inputs (each with its features) laid end to end: per channel when they agree
+    /// on the features per channel (images joined on the channel axis), else per feature.
+    fn concatenated(ins: &[(NodeScale, usize)]) -> NodeScale {
+        let per_channel = ins[0].0.per_channel;
+        if ins
+            .iter()
+            .all(|(s, _)| s.lambda.len() == 1 && s.lambda == ins[0].0.lambda)
+        {
+            return ins[0].0.clone();
+        }
+        let same = ins.iter().all(|(s, _)| s.per_channel == per_channel);
+        let step = if same { per_channel } else { 1 };
+        let lambda = ins
+            .iter()
+            .flat_map(|(s, features)| (0..features / step).map(move |u| s.of_feature(u * step)))
+            .collect();
+        NodeScale {
+            lambda,
+            per_channel: step,
+        }
+    }
 }

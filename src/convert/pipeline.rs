@@ -88,7 +88,7 @@ pub fn normalised(
     percentile: f64,
     scope: normalize::NormScope,
 ) -> Result<(Ann, Vec<Vec<f32>>)> {
-    let folded = fold_batchnorm(ann)?;
+    let folded = super::shortcuts::explicit_shortcuts(&fold_batchnorm(ann)?)?;
     let scales = normalize::scales(&folded, calibration, percentile, scope)?;
     Ok((normalize::apply_channel_scales(&folded, &scales)?, scales))
 }
@@ -163,6 +163,23 @@ pub fn converted_layers(source: &Ann, converted: &Ann) -> Vec<(String, u64)> {
         .into_iter()
         .map(|l| (l.name, l.macs))
         .collect();
+    if !converted.is_chain() {
+        // A population per spiking value: its cost in the ANN is the MACs of the layers whose
+        // work it does (a junction: every branch projecting into it). An explicit identity
+        // shortcut is not in the source (the ANN's Add did its additions, which no MAC count
+        // includes): 0.
+        let Ok(plan) = super::plan::plan(converted) else {
+            return Vec::new();
+        };
+        return plan
+            .pops
+            .into_iter()
+            .map(|p| {
+                let macs = p.layers.iter().filter_map(|l| source_macs.get(l)).sum();
+                (p.name, macs)
+            })
+            .collect();
+    }
     converted
         .summary()
         .into_iter()

@@ -70,6 +70,7 @@ pub fn to_nir(ann: &Ann, options: &ConvertOptions, layer_scales: &[Vec<f32>]) ->
                 .into(),
         ));
     }
+    ann.require_chain("NIR export of a converted network")?;
     let staged = stages_with_shapes(ann, false)?;
     let mut g = Graph::default();
     let mut warnings = Vec::new();

@@ -9,7 +9,7 @@ use hdf5_metno as hdf5;
 use ndarray::{Array2, Ix2};
 use somnet::io::{self, keras, ModelFormat};
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
@@ -20,7 +20,7 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 /// The fixture's inputs (flattened per sample, NCHW order) and the framework's outputs.
-fn io_pair(stem: &str) -> (Array2<f32>, Array2<f32>) {
+pub(crate) fn io_pair(stem: &str) -> (Array2<f32>, Array2<f32>) {
     let path = fixture(&format!("{stem}.io.h5"));
     let file = hdf5::File::open(&path).unwrap();
     let x = file.dataset("x").unwrap().read_dyn::<f32>().unwrap();

@@ -16,6 +16,7 @@ mod errors;
 mod fuzz_corpus;
 mod golden;
 mod graph;
+mod graph_convert;
 mod hdf5_guard;
 mod import;
 mod inputs;
