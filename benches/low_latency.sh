@@ -29,16 +29,4 @@ run relu-t256 "$out/relu.h5" 256
 run relu-t32 "$out/relu.h5" 32
 run relu-t32-calibrated "$out/relu.h5" 32 --calibrate-biases 1000
 run qcfs-t8 "$out/qcfs.h5" 8 --initial half --readout membrane --avgpool fold
-python3 - "$out" <<'PY'
-import json, sys, os
-out = sys.argv[1]
-rows = ["run\tT\tANN %\tSNN %\tgap pp\tsteps to ANN-0.5pp\tenergy SNN/ANN at T\tenergy SNN/ANN at ANN-0.5pp"]
-for name in ["relu-t256", "relu-t32", "relu-t32-calibrated", "qcfs-t8"]:
-    r = json.load(open(os.path.join(out, name, "result.json")))
-    at = r.get("energy_at_latency", {}).get("0.5pp")
-    rows.append("\t".join([name, str(r["steps"]), f"{100*r['ann_accuracy']:.2f}", f"{100*r['snn_accuracy']:.2f}",
-                           f"{100*(r['ann_accuracy']-r['snn_accuracy']):.2f}", str(at["steps"]) if at else "-",
-                           f"{r['energy_pj']['ratio']:.3f}", f"{at['ratio']:.3f}" if at else "-"]))
-open(os.path.join(out, "summary.tsv"), "w").write("\n".join(rows) + "\n")
-print("\n".join(rows))
-PY
+python3 benches/summarize_low_latency.py "$out" relu-t256 relu-t32 relu-t32-calibrated qcfs-t8

@@ -4,7 +4,7 @@ the framework's own outputs for a few inputs.
 
     python make_fixtures.py keras2 --out ../tests/fixtures   # TensorFlow 2.15 (tf.keras 2)
     KERAS_BACKEND=torch python make_fixtures.py keras3 --out ../tests/fixtures
-    python make_fixtures.py torch --out ../tests/fixtures
+    python make_fixtures.py torch --out ../tests/fixtures    (add --only resnet for one model)
     KERAS_BACKEND=torch python make_fixtures.py keras3-mnist --out ../tests/fixtures
 
 For every model NAME and framework PREFIX this writes
@@ -16,8 +16,9 @@ For every model NAME and framework PREFIX this writes
 Models: `mlp` (Dense/Dropout, one layer without bias, softmax), `lenet` (convolutions with bias,
 average pooling, Flatten of a 6-channel image; Keras: Functional), `bn` (batch norm after a
 convolution, after a Flatten and on a Dense output, max pooling, strided 'same' convolution), and
-for Keras `branch` (two Dense layers added) and `resnet` (a residual graph: ZeroPadding2D, Add,
-Concatenate, GlobalAveragePooling2D, batch norm on both paths). `--only NAME,…` writes only those
+for Keras `branch` (two Dense layers added); `resnet` (Keras: a residual graph: ZeroPadding2D, Add,
+Concatenate, GlobalAveragePooling2D, batch norm on both paths; PyTorch: torchvision basic blocks with
+`out += identity` and a `downsample` Sequential, torch.cat, AdaptiveAvgPool2d). `--only NAME,…` writes only those
 models (the others' random draws are still made, so every model gets the same numbers).
 """
 
@@ -204,7 +205,7 @@ def make_keras3_mnist(out):
 
 # ---------------------------------------------------------------- PyTorch
 
-def make_torch(out):
+def make_torch(out, only=None):
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -231,6 +232,51 @@ def make_torch(out):
             x = torch.flatten(x, 1)
             return self.out(F.relu(self.fc1(x)))
 
+    class BasicBlock(nn.Module):
+        """torchvision's ResNet basic block: `out += identity`, a ReLU module called twice, a
+        `downsample` Sequential (1×1 strided conv + batch norm) where the shape changes."""
+
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU(inplace=True)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.downsample = None
+            if stride != 1 or cin != cout:
+                self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            identity = x
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            if self.downsample is not None:
+                identity = self.downsample(x)
+            out += identity
+            return self.relu(out)
+
+    class ResNet(nn.Module):
+        """A stem, an identity block, a strided block (PyTorch's symmetric padding of a stride-2
+        3×3 convolution, which is not TensorFlow's 'same'), a side branch joined by torch.cat,
+        global average pooling, a classifier."""
+
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(2, 4, 3, 1, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(4)
+            self.relu = nn.ReLU(inplace=True)
+            self.layer1 = BasicBlock(4, 4, 1)
+            self.layer2 = BasicBlock(4, 6, 2)
+            self.side = nn.Conv2d(4, 2, 1, 2)
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.fc = nn.Linear(8, 3)
+
+        def forward(self, x):
+            x = self.layer1(self.relu(self.bn1(self.conv1(x))))
+            x = torch.cat([self.layer2(x), torch.relu(self.side(x))], 1)
+            return self.fc(torch.flatten(self.avgpool(x), 1))
+
     models = {
         "mlp": (nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 12, bias=False),
                               nn.ReLU(), nn.Linear(12, 5), nn.Softmax(dim=1)), (20,)),
@@ -239,6 +285,7 @@ def make_torch(out):
                              nn.Conv2d(4, 6, 3, stride=2, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.Flatten(),
                              nn.BatchNorm1d(54), nn.Linear(54, 10), nn.BatchNorm1d(10), nn.ReLU(),
                              nn.Linear(10, 4)), (1, 13, 13)),
+        "resnet": (ResNet(), (2, 8, 8)),
     }
     rng = np.random.default_rng(SEED)
     version = f"PyTorch {torch.__version__}"
@@ -260,6 +307,8 @@ def make_torch(out):
         x = rng.uniform(0.0, 1.0, (N_SAMPLES,) + shape).astype(np.float32)
         with torch.no_grad():
             y = net(torch.from_numpy(x)).numpy()
+        if only and name not in only:
+            continue
         path = os.path.join(out, f"torch_{name}.h5")
         torch_export.export(net, shape, path, provenance={"fixture": name, "seed": SEED})
         save_io(os.path.join(out, f"torch_{name}.io.h5"), x, y, "torch", version)
@@ -275,7 +324,7 @@ def main():
     only = set(filter(None, args.only.split(",")))
     os.makedirs(args.out, exist_ok=True)
     if args.framework == "torch":
-        make_torch(args.out)
+        make_torch(args.out, only)
     elif args.framework == "keras3-mnist":
         make_keras3_mnist(args.out)
         return

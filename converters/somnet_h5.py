@@ -18,7 +18,7 @@ DATASETS = {
     "conv2d": ("weights", "bias"),
     "batchnorm": ("gamma", "beta", "moving_mean", "moving_variance"),
 }
-INT_PAIRS = ("stride", "size")
+INT_ARRAYS = ("stride", "size", "pad", "inputs")
 FLOATS = ("eps", "momentum", "rate")
 STRINGS = ("padding", "function")
 
@@ -48,7 +48,7 @@ def write(path, input_shape, layers, exporter, provenance=None, dropout_mode="in
                 if not np.all(np.isfinite(array)):
                     raise ValueError(f"layer '{layer['name']}': {key} holds NaN or infinite values")
                 g.create_dataset(key, data=array)
-            for key in INT_PAIRS:
+            for key in INT_ARRAYS:
                 if key in layer:
                     g.attrs[key] = np.asarray(layer[key], dtype=np.int64)
             for key in FLOATS:

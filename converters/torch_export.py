@@ -4,12 +4,14 @@
     import torch_export
     torch_export.export(net, input_shape=(1, 28, 28), path="net.h5")
 
-The network is traced with torch.fx, so an `nn.Sequential` or a module whose `forward` applies its
-layers one after another (with `torch.relu`, `F.relu`, `torch.flatten(x, 1)` or `x.view(x.size(0),
--1)` between them) both work. Supported modules: Linear, Conv2d, BatchNorm1d, BatchNorm2d,
-AvgPool2d, MaxPool2d, Flatten, ReLU, Dropout, Softmax, Identity. PyTorch is NCHW like somnet, so
-weights are written as they are; an explicit convolution padding is written as 'same' when it gives
-exactly TensorFlow's 'same' result for the traced input size, and refused otherwise.
+The network is traced with torch.fx (python/somnet/_torch.py, the tracer `somnet.from_torch`
+uses): an `nn.Sequential`, a module whose `forward` applies its layers one after another, or a
+graph such as a torchvision-style ResNet (`out += identity`, a `downsample` Sequential,
+`torch.cat(..., 1)`, `AdaptiveAvgPool2d(1)`). Supported modules: Linear, Conv2d, BatchNorm1d,
+BatchNorm2d, AvgPool2d, MaxPool2d, AdaptiveAvgPool2d to 1×1, ZeroPad2d, Flatten, ReLU, Dropout,
+Softmax, Identity. PyTorch is NCHW like somnet, so weights are written as they are; a
+convolution's explicit padding is written as 'same' when it gives exactly TensorFlow's 'same'
+result for the traced input size, and as a zero padding before a 'valid' convolution otherwise.
 """
 
 import importlib.util

@@ -231,9 +231,12 @@ def _layer_tuple(record):
 
 def from_torch(module, input_shape):
     """A :class:`Model` from a PyTorch ``nn.Module`` traced with ``torch.fx`` (in eval mode; no
-    file): Linear, Conv2d, BatchNorm1d/2d, AvgPool2d, MaxPool2d, Flatten, ReLU, Softmax, Dropout,
-    Identity and the functional forms of relu and flatten. ``input_shape`` is one sample's
-    (C, H, W) or (F,). Anything else is refused naming the layer."""
+    file): chains and graphs (torchvision-style residual blocks with ``out += identity`` and a
+    ``downsample`` Sequential, ``torch.cat`` on the channel axis) of Linear, Conv2d (any symmetric
+    padding), BatchNorm1d/2d, AvgPool2d, MaxPool2d, AdaptiveAvgPool2d(1), ZeroPad2d, Flatten, ReLU,
+    Softmax, Dropout, Identity and the functional forms of relu, add, cat, flatten and global
+    average pooling. ``input_shape`` is one sample's (C, H, W) or (F,). Anything else is refused
+    naming the layer."""
     import torch
 
     from . import _torch

@@ -5,13 +5,20 @@
 writes them to a file. Both therefore see the same network. This module imports nothing from the
 somnet package, so the exporter can load it by path.
 
-An `nn.Sequential` or a module whose `forward` applies its layers one after another (with
-`torch.relu`, `F.relu`, `torch.flatten(x, 1)` or `x.view(x.size(0), -1)` between them) is traced.
-Supported modules: Linear, Conv2d, BatchNorm1d, BatchNorm2d, AvgPool2d, MaxPool2d, Flatten, ReLU,
-Dropout, Softmax, Identity. PyTorch is NCHW like somnet, so weights are taken as they are; an
-explicit convolution padding becomes 'same' when it gives exactly TensorFlow's 'same' result for
-the traced input size, and is refused otherwise. Anything else is refused by layer name.
+Chains and graphs are traced: an `nn.Sequential`, a module whose `forward` applies its layers one
+after another, and torchvision-style residual networks (`out += identity`, `torch.add`,
+`torch.cat(..., 1)`, a `downsample` Sequential, a ReLU module called twice). Supported modules:
+Linear, Conv2d, BatchNorm1d, BatchNorm2d, AvgPool2d, MaxPool2d, AdaptiveAvgPool2d to 1×1 (global
+average pooling), ZeroPad2d, Flatten, ReLU, Dropout, Softmax, Identity; functions: relu, add,
+cat on the channel axis, flatten, `view(x.size(0), -1)`, `mean((2, 3))`, adaptive average pooling
+to 1. PyTorch is NCHW like somnet, so weights are taken as they are. A convolution's explicit
+padding becomes 'same' when it gives exactly TensorFlow's 'same' result for the traced input size,
+and a zero padding in front of a 'valid' convolution otherwise (PyTorch pads both sides equally).
+Anything else is refused by layer name. A chain's records carry no `inputs`; a graph's carry them
+on every layer (−1: the network input; k: layer k).
 """
+
+import operator
 
 import numpy as np
 import torch
@@ -42,34 +49,49 @@ def _np(t):
     return t.detach().cpu().numpy().astype(np.float32)
 
 
-class _Chain:
-    def __init__(self, input_shape):
-        self.shape = tuple(input_shape)
+class _Graph:
+    """The records traced so far; a value is (index of the layer that made it, −1 for the input;
+    its per-sample shape)."""
+
+    def __init__(self):
         self.layers = []
+        self.names = set()
 
-    def push(self, name, kind, **fields):
-        self.layers.append(dict(name=name, kind=kind, **fields))
+    def unique(self, name, fallback):
+        """`name`, or `fallback` if a layer has it already (a module called twice)."""
+        return fallback if name in self.names else name
 
-    def padding(self, name, size, k, s, p):
-        """'valid' or 'same' for an explicit symmetric padding p, or an error."""
+    def push(self, name, kind, inputs, shape, **fields):
+        """Appends a layer reading `inputs` (values); returns its value of shape `shape`."""
+        self.names.add(name)
+        self.layers.append(dict(name=name, kind=kind, inputs=[v[0] for v in inputs], **fields))
+        return (len(self.layers) - 1, tuple(shape))
+
+    def conv_padding(self, name, size, k, s, p):
+        """(mode, pad before/after, output size) for PyTorch's symmetric padding p on one axis:
+        'same' when it is exactly TensorFlow's rule here, else 'valid' after a zero padding."""
         if p == 0:
-            return "valid", valid_extent(size, k, s)
+            return "valid", 0, valid_extent(size, k, s)
         out, before = same_padding_before(size, k, s)
         torch_out = (size + 2 * p - k) // s + 1
         if before == p and torch_out == out:
-            return "same", out
-        raise ValueError(f"layer '{name}': padding {p} is neither 0 nor TensorFlow's 'same' for input size {size}")
+            return "same", 0, out
+        return "valid", p, valid_extent(size + 2 * p, k, s)
 
-    def module(self, name, m):
+    def module(self, name, m, x):
+        """The value of module `m` called on value `x`."""
+        shape = x[1]
         if isinstance(m, nn.Linear):
-            if len(self.shape) != 1:
+            if len(shape) != 1:
                 raise ValueError(f"layer '{name}': Linear on an image needs a Flatten first")
-            self.push(name, "dense", weights=_np(m.weight), bias=None if m.bias is None else _np(m.bias))
-            self.shape = (m.out_features,)
-        elif isinstance(m, nn.Conv2d):
+            return self.push(name, "dense", [x], (m.out_features,), weights=_np(m.weight),
+                             bias=None if m.bias is None else _np(m.bias))
+        if isinstance(m, nn.Conv2d):
             if _pair(m.dilation) != (1, 1) or m.groups != 1 or m.padding_mode != "zeros":
                 raise ValueError(f"layer '{name}': dilation, groups and padding modes are not supported")
-            c, h, w = self.shape
+            if len(shape) != 3:
+                raise ValueError(f"layer '{name}': Conv2d needs an image input, got shape {shape}")
+            c, h, w = shape
             kh, kw = _pair(m.kernel_size)
             sh, sw = _pair(m.stride)
             if m.padding == "same":
@@ -78,50 +100,97 @@ class _Chain:
                 ph, pw = 0, 0
             else:
                 ph, pw = _pair(m.padding)
-            mode_h, oh = self.padding(name, h, kh, sh, ph)
-            mode_w, ow = self.padding(name, w, kw, sw, pw)
-            if mode_h != mode_w:
-                raise ValueError(f"layer '{name}': padding {m.padding} mixes 'valid' and 'same' axes")
-            self.push(name, "conv2d", weights=_np(m.weight), bias=None if m.bias is None else _np(m.bias),
-                      stride=(sh, sw), padding=mode_h)
-            self.shape = (m.out_channels, oh, ow)
-        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            mode_h, pad_h, oh = self.conv_padding(name, h, kh, sh, ph)
+            mode_w, pad_w, ow = self.conv_padding(name, w, kw, sw, pw)
+            if mode_h != mode_w or (pad_h or pad_w):
+                # PyTorch pads both sides equally: a zero padding, then a 'valid' convolution.
+                mode_h = "valid"
+                pad_h, pad_w = ph, pw
+                oh = valid_extent(h + 2 * ph, kh, sh)
+                ow = valid_extent(w + 2 * pw, kw, sw)
+                x = self.push(self.unique(f"{name}.pad", f"{name}.pad_{len(self.layers)}"), "zeropad2d", [x],
+                              (c, h + 2 * ph, w + 2 * pw), pad=(ph, ph, pw, pw))
+            return self.push(name, "conv2d", [x], (m.out_channels, oh, ow), weights=_np(m.weight),
+                             bias=None if m.bias is None else _np(m.bias), stride=(sh, sw), padding=mode_h)
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             n = m.num_features
-            if self.shape[0] != n or (isinstance(m, nn.BatchNorm2d) != (len(self.shape) == 3)):
-                raise ValueError(f"layer '{name}': {type(m).__name__}({n}) does not fit input shape {self.shape}")
-            self.push(name, "batchnorm",
-                      gamma=_np(m.weight) if m.affine else np.ones(n),
-                      beta=_np(m.bias) if m.affine else np.zeros(n),
-                      moving_mean=_np(m.running_mean), moving_variance=_np(m.running_var),
-                      eps=m.eps, momentum=1.0 - (m.momentum if m.momentum is not None else 0.1))
-        elif isinstance(m, (nn.AvgPool2d, nn.MaxPool2d)):
+            if shape[0] != n or (isinstance(m, nn.BatchNorm2d) != (len(shape) == 3)):
+                raise ValueError(f"layer '{name}': {type(m).__name__}({n}) does not fit input shape {shape}")
+            return self.push(name, "batchnorm", [x], shape,
+                             gamma=_np(m.weight) if m.affine else np.ones(n),
+                             beta=_np(m.bias) if m.affine else np.zeros(n),
+                             moving_mean=_np(m.running_mean), moving_variance=_np(m.running_var),
+                             eps=m.eps, momentum=1.0 - (m.momentum if m.momentum is not None else 0.1))
+        if isinstance(m, (nn.AvgPool2d, nn.MaxPool2d)):
             size = _pair(m.kernel_size)
             stride = _pair(m.stride if m.stride is not None else m.kernel_size)
             if _pair(m.padding) != (0, 0) or m.ceil_mode or _pair(getattr(m, "dilation", 1)) != (1, 1):
                 raise ValueError(f"layer '{name}': pooling padding, ceil_mode and dilation are not supported")
-            c, h, w = self.shape
+            c, h, w = shape
             kind = "maxpool2d" if isinstance(m, nn.MaxPool2d) else "avgpool2d"
-            self.push(name, kind, size=size, stride=stride, padding="valid")
-            self.shape = (c, valid_extent(h, size[0], stride[0]), valid_extent(w, size[1], stride[1]))
-        elif isinstance(m, nn.Flatten):
+            out = (c, valid_extent(h, size[0], stride[0]), valid_extent(w, size[1], stride[1]))
+            return self.push(name, kind, [x], out, size=size, stride=stride, padding="valid")
+        if isinstance(m, nn.AdaptiveAvgPool2d):
+            if _pair(m.output_size) != (1, 1):
+                raise ValueError(f"layer '{name}': AdaptiveAvgPool2d to {m.output_size}: only 1×1 (global "
+                                 "average pooling) is supported")
+            return self.gap(name, x)
+        if isinstance(m, nn.ZeroPad2d):
+            left, right, top, bottom = (int(p) for p in m.padding)
+            c, h, w = shape
+            return self.push(name, "zeropad2d", [x], (c, top + h + bottom, left + w + right),
+                             pad=(top, bottom, left, right))
+        if isinstance(m, nn.Flatten):
             if (m.start_dim, m.end_dim) != (1, -1):
                 raise ValueError(f"layer '{name}': Flatten must use start_dim=1, end_dim=-1")
-            self.flatten(name)
-        elif isinstance(m, nn.ReLU):
-            self.push(name, "activation", function="relu")
-        elif isinstance(m, nn.Softmax):
-            self.push(name, "activation", function="softmax")
-        elif isinstance(m, nn.Dropout):
-            self.push(name, "dropout", rate=m.p)
-        elif isinstance(m, nn.Identity):
-            pass
-        else:
-            raise ValueError(f"layer '{name}': module {type(m).__name__} is not supported")
+            return self.flatten(name, x)
+        if isinstance(m, nn.ReLU):
+            return self.push(name, "activation", [x], shape, function="relu")
+        if isinstance(m, nn.Softmax):
+            return self.push(name, "activation", [x], shape, function="softmax")
+        if isinstance(m, nn.Dropout):
+            return self.push(name, "dropout", [x], shape, rate=m.p)
+        if isinstance(m, nn.Identity):
+            return x
+        raise ValueError(f"layer '{name}': module {type(m).__name__} is not supported")
 
-    def flatten(self, name):
-        if len(self.shape) == 3:
-            self.push(name, "flatten")
-            self.shape = (int(np.prod(self.shape)),)
+    def gap(self, name, x):
+        if len(x[1]) != 3:
+            raise ValueError(f"layer '{name}': global average pooling needs an image, got shape {x[1]}")
+        return self.push(name, "globalavgpool2d", [x], (x[1][0],))
+
+    def flatten(self, name, x):
+        # A global pooling's [C] is PyTorch's [C, 1, 1] already flat.
+        if len(x[1]) == 3:
+            return self.push(name, "flatten", [x], (int(np.prod(x[1])),))
+        return x
+
+    def add(self, name, values):
+        shapes = {v[1] for v in values}
+        if len(shapes) != 1:
+            raise ValueError(f"'{name}': adds values of shapes {sorted(shapes)}")
+        return self.push(name, "add", values, values[0][1])
+
+    def cat(self, name, values, dim):
+        rank = len(values[0][1])
+        if dim not in (1, 1 - (rank + 1)) or any(len(v[1]) != rank for v in values):
+            raise ValueError(f"'{name}': torch.cat along dim {dim}: only the channel axis (1) is supported")
+        if any(v[1][1:] != values[0][1][1:] for v in values):
+            raise ValueError(f"'{name}': concatenates shapes {[v[1] for v in values]}")
+        shape = (sum(v[1][0] for v in values),) + values[0][1][1:]
+        return self.push(name, "concatenate", values, shape)
+
+    def records(self):
+        """The records; `inputs` only where the layers do not form a chain."""
+        chain = all(r["inputs"] == [i - 1] for i, r in enumerate(self.layers))
+        if chain:
+            for r in self.layers:
+                del r["inputs"]
+        return self.layers
+
+
+def _is_size(a):
+    return isinstance(a, torch.fx.Node) and a.op == "call_method" and a.target == "size"
 
 
 def records(net, input_shape):
@@ -129,33 +198,56 @@ def records(net, input_shape):
     net = net.eval()
     graph = torch.fx.symbolic_trace(net).graph
     modules = dict(net.named_modules())
-    chain = _Chain(input_shape)
-    previous = None
+    g = _Graph()
+    values = {}
+    output = None
+
+    def value(a, node):
+        if not isinstance(a, torch.fx.Node) or a not in values:
+            raise ValueError(f"'{node.name}': reads {a!r}, which is not a traced tensor")
+        return values[a]
+
     for node in graph.nodes:
         if node.op == "placeholder":
-            previous = node
+            if values:
+                raise ValueError(f"'{node.name}': the network takes more than one input")
+            values[node] = (-1, tuple(input_shape))
             continue
         if node.op == "output":
+            output = value(node.args[0], node)
             break
-        if node.op == "call_method" and node.target == "size":
+        if _is_size(node):
             continue
-        first = node.args[0] if node.args else None
-        others = [a for a in node.args[1:] if isinstance(a, torch.fx.Node)
-                  and not (a.op == "call_method" and a.target == "size")]
-        if first is not previous or others:
-            raise ValueError(f"'{node.name}': the network is not a chain of layers")
-        name = node.name.replace("_", ".") if node.op == "call_module" else node.name
+        args = node.args
+        tensors = [a for a in args if isinstance(a, torch.fx.Node) and not _is_size(a)]
+        target = node.target
         if node.op == "call_module":
-            chain.module(str(node.target), modules[node.target])
-        elif node.target in (torch.relu, F.relu, "relu"):
-            chain.push(name, "activation", function="relu")
-        elif node.target in (torch.flatten, "flatten") and tuple(node.args[1:]) in ((1,), (1, -1)):
-            chain.flatten(name)
-        elif node.target in ("view", "reshape") and len(node.args) == 3 and node.args[2] == -1:
-            chain.flatten(name)
-        elif node.target in (F.dropout,):
-            pass
+            name = g.unique(str(target), node.name)
+            out = g.module(name, modules[target], value(args[0], node))
+        elif target in (torch.relu, F.relu, "relu", "relu_"):
+            out = g.push(node.name, "activation", [value(args[0], node)], value(args[0], node)[1], function="relu")
+        elif target in (operator.add, operator.iadd, torch.add, "add", "add_"):
+            if len(tensors) != 2 or len(args) != 2 or node.kwargs:
+                raise ValueError(f"'{node.name}': only the sum of two tensors is supported")
+            out = g.add(node.name, [value(a, node) for a in tensors])
+        elif target is torch.cat:
+            parts = args[0]
+            dim = args[1] if len(args) > 1 else node.kwargs.get("dim", 0)
+            out = g.cat(node.name, [value(a, node) for a in parts], dim)
+        elif target in (torch.flatten, "flatten") and tuple(args[1:]) in ((1,), (1, -1)):
+            out = g.flatten(node.name, value(args[0], node))
+        elif target in ("view", "reshape") and len(args) == 3 and args[2] == -1:
+            out = g.flatten(node.name, value(args[0], node))
+        elif target is F.adaptive_avg_pool2d and _pair(args[1] if len(args) > 1 else node.kwargs["output_size"]) == (1, 1):
+            out = g.gap(node.name, value(args[0], node))
+        elif target in (torch.mean, "mean") and tuple(args[1] if len(args) > 1 else node.kwargs.get("dim", ())) in (
+                (2, 3), (-2, -1)):
+            out = g.gap(node.name, value(args[0], node))
+        elif target is F.dropout:
+            out = value(args[0], node)
         else:
-            raise ValueError(f"'{node.name}': operation {node.target} is not supported")
-        previous = node
-    return chain.layers
+            raise ValueError(f"'{node.name}': operation {target} is not supported")
+        values[node] = out
+    if output is None or output[0] != len(g.layers) - 1:
+        raise ValueError("the network's output is not its last traced layer")
+    return g.records()

@@ -105,14 +105,67 @@ def test_unsupported_modules_are_refused_by_name():
         somnet.from_torch(net, (1, 28, 28))
 
 
-def test_branching_forward_is_refused():
-    class Skip(nn.Module):
+class BasicBlock(nn.Module):
+    """torchvision's basic block: `out += identity`, a ReLU module called twice, a `downsample`
+    Sequential where the shape changes."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class TinyResNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.layer1 = BasicBlock(8, 8, 1)
+        self.layer2 = BasicBlock(8, 12, 2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(12, 10)
+
+    def forward(self, x):
+        x = self.layer2(self.layer1(torch.relu(self.bn1(self.conv1(x)))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def test_residual_network_is_traced_as_a_graph_and_converts(mnist_test, calibration):
+    net = randomise_batch_norm(TinyResNet(), 5).eval()
+    images, labels = mnist_test
+    model = somnet.from_torch(net, (1, 28, 28))
+    with torch.no_grad():
+        expected = net(torch.from_numpy(images)).numpy()
+    np.testing.assert_allclose(model.predict(images), expected, atol=1e-5, rtol=1e-5)
+    result = somnet.convert(model, calibration).evaluate(images[:10], labels[:10], steps=8)
+    # Populations: the stem, each block's first convolution and junction, the global pooling, the
+    # classifier; the junctions' other inputs (second convolutions, shortcuts) project into them.
+    assert len(result.layers) == 7
+
+
+def test_unsupported_operations_are_refused_by_name():
+    class Scaled(nn.Module):
         def __init__(self):
             super().__init__()
             self.a = nn.Linear(4, 4)
 
         def forward(self, x):
-            return self.a(x) + x
+            return self.a(x) * 2
 
-    with pytest.raises(somnet.SomnetError, match="not a chain"):
-        somnet.from_torch(Skip(), (4,))
+    with pytest.raises(somnet.SomnetError, match="'mul': operation .* is not supported"):
+        somnet.from_torch(Scaled(), (4,))

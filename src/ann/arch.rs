@@ -5,7 +5,9 @@
 //! | token | layer |
 //! |---|---|
 //! | `c16k5`, `c32k3s2same` | Conv2d: 16 filters 5×5 (stride 1, valid), 32 filters 3×3 stride 2 'same' |
-//! | `d128` | Dense with 128 outputs |
+//! | `d128`, `dcls` | Dense with 128 outputs, with one output per class of the data |
+//! | `rb16`, `rb32s2` | a residual basic block (He et al., CVPR 2016): conv 3×3 (stride s) – bn – relu – conv 3×3 – bn, plus the block's input (identity) or, where the shape changes, a 1×1 stride-s conv – bn (He et al.'s option B); Add; relu |
+//! | `gap` | global average pooling |
 //! | `ap2`, `mp2`, `mp3s2` | average / max pooling 2×2 (stride = size unless `s` is given) |
 //! | `bn` | BatchNorm |
 //! | `relu`, `softmax`, `linear` | activation |
@@ -20,13 +22,21 @@
 //!   the first number must be the input size and the last the number of classes.
 //! - `lenet`: `c16k5-relu-ap2-c32k3-relu-ap2-flat-d128-relu-d10-out`.
 //! - `bn-cnn`: `c16k3-bn-relu-mp2-c32k3s2same-bn-relu-c32k3same-bn-relu-mp2-flat-d64-bn-relu-d10-out`.
+//! - `resnetN` for N = 6n + 2 (`resnet8`, `resnet14`, `resnet20`, `resnet32`, …): the CIFAR
+//!   ResNets of He et al. (CVPR 2016, Sec. 4.2): a 3×3 stem of 16 channels, then n basic blocks
+//!   at 16, 32 and 64 channels (the first of the last two stages strided 2, with a projection
+//!   shortcut), global average pooling and a dense classifier. `resnet-small` is `resnet8`; all
+//!   take 28×28 as well as 32×32 inputs.
+//! - `vgg-small`: `c32k3same-bn-relu-c32k3same-bn-relu-ap2-c64k3same-bn-relu-c64k3same-bn-relu-ap2-c128k3same-bn-relu-gap-dcls-out`,
+//!   a VGG-style network with global average pooling and average pooling between stages (which
+//!   converts exactly, unlike max pooling).
 
 use ndarray::{Array1, Array2, Array4};
 
 use super::init::Init;
 use super::layer::{Activation, BatchNorm, Conv2d, Dense, Layer, Padding, Pool};
 use super::qcfs::Qcfs;
-use super::{Ann, DropoutMode};
+use super::{Ann, DropoutMode, Node};
 use crate::error::{Error, Result};
 use crate::rng::{stream, Purpose};
 
@@ -67,6 +77,35 @@ impl Default for ArchOptions {
 pub fn expand(spec: &str, options: &ArchOptions) -> Result<String> {
     Ok(match spec {
         "lenet" => "c16k5-relu-ap2-c32k3-relu-ap2-flat-d128-relu-d10-out".to_string(),
+        "vgg-small" => {
+            "c32k3same-bn-relu-c32k3same-bn-relu-ap2-c64k3same-bn-relu-c64k3same-bn-relu-\
+                        ap2-c128k3same-bn-relu-gap-dcls-out"
+                .to_string()
+        }
+        "resnet-small" => expand("resnet8", options)?,
+        s if s
+            .strip_prefix("resnet")
+            .is_some_and(|n| n.parse::<usize>().is_ok()) =>
+        {
+            let depth: usize = s[6..].parse().expect("checked");
+            if depth < 8 || !(depth - 2).is_multiple_of(6) {
+                return Err(Error::param(
+                    "arch",
+                    s,
+                    "resnetN with N = 6n + 2, n ≥ 1 (resnet8, resnet14, resnet20, resnet32, …)",
+                ));
+            }
+            let n = (depth - 2) / 6;
+            let mut tokens = vec!["c16k3same".to_string(), "bn".into(), "relu".into()];
+            for (stage, width) in [16, 32, 64].into_iter().enumerate() {
+                for block in 0..n {
+                    let stride = if stage > 0 && block == 0 { "s2" } else { "" };
+                    tokens.push(format!("rb{width}{stride}"));
+                }
+            }
+            tokens.extend(["gap", "dcls", "out"].map(String::from));
+            tokens.join("-")
+        }
         "bn-cnn" => {
             "c16k3-bn-relu-mp2-c32k3s2same-bn-relu-c32k3same-bn-relu-mp2-flat-d64-bn-relu-d10-out"
                 .to_string()
@@ -130,7 +169,7 @@ pub fn build(
         }
         tokens.remove(0);
     }
-    let mut layers = Vec::new();
+    let mut layers: Vec<(String, Layer, Vec<Node>)> = Vec::new();
     let mut shape = input_shape.to_vec();
     // All weights together are bounded, not only each layer's.
     let mut weight_bytes = 0u128;
@@ -183,9 +222,13 @@ pub fn build(
             })
         } else if let Some(n) = tok
             .strip_prefix('d')
-            .filter(|r| r.chars().all(|c| c.is_ascii_digit()) && !r.is_empty())
+            .filter(|r| *r == "cls" || (r.chars().all(|c| c.is_ascii_digit()) && !r.is_empty()))
         {
-            let n: usize = n.parse().map_err(|_| bad())?;
+            let n: usize = if n == "cls" {
+                n_classes
+            } else {
+                n.parse().map_err(|_| bad())?
+            };
             if n == 0 {
                 return Err(bad());
             }
@@ -227,6 +270,27 @@ pub fn build(
             } else {
                 Layer::MaxPool2d(pool)
             }
+        } else if let Some(rest) = tok.strip_prefix("rb") {
+            let (c, st) = rest.split_once('s').unwrap_or((rest, "1"));
+            let (c, st): (usize, usize) = (
+                c.parse().ok().filter(|&c| c > 0).ok_or_else(bad)?,
+                st.parse().ok().filter(|&s| s > 0).ok_or_else(bad)?,
+            );
+            if shape.len() != 3 {
+                return Err(Error::Unsupported(format!(
+                    "arch '{spec}': '{tok}' needs an image input, the shape here is {shape:?}"
+                )));
+            }
+            let ic = shape[0] as u128;
+            weight_bytes += 4 * (9 * c as u128 * (ic + c as u128) + c as u128 * ic);
+            crate::limits::check(
+                format!("arch '{spec}'"),
+                &format!("the weights up to '{tok}' as float32"),
+                weight_bytes,
+            )?;
+            shape = residual_block(&mut layers, &shape, c, st, options, seed, &mut counts)
+                .map_err(|e| Error::Unsupported(format!("arch '{spec}': '{tok}': {e}")))?;
+            continue;
         } else if let Some(l) = tok.strip_prefix("qcfs") {
             let levels: u32 = l.parse().ok().filter(|&l| l >= 1).ok_or_else(bad)?;
             Layer::Qcfs(Qcfs::new(levels))
@@ -244,17 +308,13 @@ pub fn build(
                 "linear" => Layer::Activation(Activation::Linear),
                 "out" => Layer::Activation(options.output),
                 "flat" => Layer::Flatten,
+                "gap" => Layer::GlobalAvgPool2d,
                 _ => return Err(bad()),
             }
         };
-        let kind = layer.kind();
-        let k = counts.entry(kind).or_insert(0);
-        *k += 1;
-        let name = format!("{kind}_{k}");
-        shape = layer
-            .output_shape(&name, &shape)
+        let input = last(&layers);
+        shape = push(&mut layers, &mut counts, layer, vec![input], &[shape])
             .map_err(|e| Error::Unsupported(format!("arch '{spec}': {e}")))?;
-        layers.push((name, layer));
     }
     let out: usize = shape.iter().product();
     if out != n_classes {
@@ -264,5 +324,100 @@ pub fn build(
             format!("the data's {n_classes} classes"),
         ));
     }
-    Ann::new(input_shape.to_vec(), layers, options.dropout_mode)
+    Ann::graph(input_shape.to_vec(), layers, options.dropout_mode)
+}
+
+/// The node a new layer of a chain reads: the last layer, or the input.
+fn last(layers: &[(String, Layer, Vec<Node>)]) -> Node {
+    match layers.len() {
+        0 => Node::Input,
+        n => Node::Layer(n - 1),
+    }
+}
+
+/// Appends `layer` reading `inputs` (of shapes `shapes`), named `<kind>_<k>`; its output shape.
+fn push(
+    layers: &mut Vec<(String, Layer, Vec<Node>)>,
+    counts: &mut std::collections::HashMap<&'static str, usize>,
+    layer: Layer,
+    inputs: Vec<Node>,
+    shapes: &[Vec<usize>],
+) -> Result<Vec<usize>> {
+    let kind = layer.kind();
+    let k = counts.entry(kind).or_insert(0);
+    *k += 1;
+    let name = format!("{kind}_{k}");
+    let ins: Vec<&[usize]> = shapes.iter().map(|s| s.as_slice()).collect();
+    let shape = layer.merged_shape(&name, &ins)?;
+    layers.push((name, layer, inputs));
+    Ok(shape)
+}
+
+/// Appends a residual basic block of `channels` channels and first stride `stride` reading the
+/// last layer (of shape `shape`): conv 3×3 – bn – relu – conv 3×3 – bn, plus the input itself or,
+/// where the shape changes, a 1×1 strided conv – bn; Add; relu (He et al., CVPR 2016, Fig. 2 and
+/// option B). Returns the block's output shape.
+fn residual_block(
+    layers: &mut Vec<(String, Layer, Vec<Node>)>,
+    shape: &[usize],
+    channels: usize,
+    stride: usize,
+    options: &ArchOptions,
+    seed: u64,
+    counts: &mut std::collections::HashMap<&'static str, usize>,
+) -> Result<Vec<usize>> {
+    let input = last(layers);
+    let conv = |layers: &[(String, Layer, Vec<Node>)], ic: usize, k: usize, s: usize| {
+        let mut rng = stream(seed, Purpose::Weights, layers.len() as u64, 0, 0);
+        let mut w = Array4::<f32>::zeros((channels, ic, k, k));
+        options.init.fill(
+            w.as_slice_mut().expect("new array"),
+            ic * k * k,
+            channels * k * k,
+            &mut rng,
+        );
+        Layer::Conv2d(Conv2d {
+            weights: w,
+            bias: options.bias.then(|| Array1::zeros(channels)),
+            stride: (s, s),
+            padding: Padding::Same,
+        })
+    };
+    let relu = || match options.qcfs {
+        Some(levels) => Layer::Qcfs(Qcfs::new(levels)),
+        None => Layer::Activation(Activation::Relu),
+    };
+    let bn = || Layer::BatchNorm(BatchNorm::identity(channels));
+    // The residual path.
+    let c1 = conv(layers, shape[0], 3, stride);
+    let mut s = push(layers, counts, c1, vec![input], &[shape.to_vec()])?;
+    for layer in [bn(), relu()] {
+        let at = last(layers);
+        s = push(layers, counts, layer, vec![at], &[s])?;
+    }
+    let c2 = conv(layers, channels, 3, 1);
+    let at = last(layers);
+    s = push(layers, counts, c2, vec![at], &[s])?;
+    let at = last(layers);
+    s = push(layers, counts, bn(), vec![at], &[s])?;
+    let residual = last(layers);
+    // The shortcut: the input, or a projection where the shape changes.
+    let shortcut = if stride == 1 && shape[0] == channels {
+        input
+    } else {
+        let p = conv(layers, shape[0], 1, stride);
+        let ps = push(layers, counts, p, vec![input], &[shape.to_vec()])?;
+        let at = last(layers);
+        push(layers, counts, bn(), vec![at], &[ps])?;
+        last(layers)
+    };
+    let sum = push(
+        layers,
+        counts,
+        Layer::Add,
+        vec![residual, shortcut],
+        &[s.clone(), s],
+    )?;
+    let at = last(layers);
+    push(layers, counts, relu(), vec![at], &[sum])
 }

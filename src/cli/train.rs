@@ -40,7 +40,7 @@ enum DropArg {
 /// Arguments of `somnet train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// `mlp:784-1200-1200-10`, `lenet`, `bn-cnn`, or a layer spec such as `c16k5-relu-ap2-flat-d10-out`.
+    /// `mlp:784-1200-1200-10`, `lenet`, `bn-cnn`, `vgg-small`, `resnet-small` (`resnet8`), `resnet20`, or a layer spec such as `c16k5-relu-ap2-flat-d10-out` (`rb32s2`: a residual block).
     #[arg(long)]
     arch: String,
     /// `mnist`, `fashion-mnist`, `cifar-10` or `folder:PATH[:WxH][:gray]`.
@@ -172,10 +172,20 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     });
     let outcome = super::with_threads(args.threads, || {
         train(&mut ann, &train_set, Some(&test_set), &config, |p| {
-            if let Some(b) = &bar {
-                b.set_length(p.batches as u64);
-                b.set_position(p.batch as u64);
-                b.set_message(format!("{}/{} loss {:.4}", p.epoch, config.epochs, p.loss));
+            match &bar {
+                Some(b) => {
+                    b.set_length(p.batches as u64);
+                    b.set_position(p.batch as u64);
+                    b.set_message(format!("{}/{} loss {:.4}", p.epoch, config.epochs, p.loss));
+                }
+                // Not a terminal (a log file): a line per finished epoch.
+                None if p.batch == p.batches => {
+                    eprintln!(
+                        "epoch {}/{} done, loss {:.4}",
+                        p.epoch, config.epochs, p.loss
+                    )
+                }
+                None => {}
             }
             if super::progress::interrupted() {
                 std::ops::ControlFlow::Break(())

@@ -169,7 +169,7 @@ pub fn build(ann: &Ann) -> Result<SpikingModel> {
 /// is 1: [`crate::convert::pipeline::convert`] does both.
 pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
     options.validate()?;
-    if !ann.is_chain() {
+    if super::plan::needs_plan(ann) {
         return build_graph(ann, options);
     }
     let chain = super::layers::engine_stages(ann, options.dale)?;

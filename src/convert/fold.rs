@@ -8,7 +8,7 @@
 
 use ndarray::{Array1, Axis};
 
-use crate::ann::{Ann, DropoutMode, Layer, Node, Padding};
+use crate::ann::{Ann, DropoutMode, Layer, Node, Padding, Pool};
 use crate::error::{Error, Result};
 
 /// The network with every BatchNorm folded into the Conv2d or Dense layer before it.
@@ -94,7 +94,9 @@ pub fn fold_batchnorm(ann: &Ann) -> Result<Ann> {
 /// and stride `t·s` whose taps are the kernel's spread over the windows (overlapping windows
 /// add), each divided by the window's size; a Dense layer after a Flatten takes every image
 /// position its windows cover the same way. The spiking network then has no pooling layer, whose
-/// neurons would quantise the average once more and add a step of latency.
+/// neurons would quantise the average once more and add a step of latency. A global average
+/// pooling before a Dense layer folds the same way (one window over the whole map; it becomes a
+/// Flatten, and the dense layer reads every position at 1/(H·W) of its weight).
 ///
 /// A pooling window that reaches past the image (padding), a convolution that pads the pooled
 /// map, or anything else after the pooling leaves that pooling as it is (a spiking layer).
@@ -114,10 +116,20 @@ pub fn fold_average_pooling(ann: &Ann) -> Result<Ann> {
     let mut out = ann.clone();
     let mut folded = vec![false; ann.layers.len()];
     for i in 0..ann.layers.len() {
-        let Layer::AvgPool2d(p) = &ann.layers[i] else {
-            continue;
-        };
         let in_shape = &shapes[i];
+        // A global pooling is one window over the whole map.
+        let (p, global) = match &ann.layers[i] {
+            Layer::AvgPool2d(p) => (*p, false),
+            Layer::GlobalAvgPool2d => (
+                Pool {
+                    size: (in_shape[1], in_shape[2]),
+                    stride: (in_shape[1], in_shape[2]),
+                    padding: Padding::Valid,
+                },
+                true,
+            ),
+            _ => continue,
+        };
         let (c, h, w) = (in_shape[0], in_shape[1], in_shape[2]);
         if !(unpadded(p.padding, h, p.size.0, p.stride.0)
             && unpadded(p.padding, w, p.size.1, p.stride.1))
@@ -191,7 +203,12 @@ pub fn fold_average_pooling(ann: &Ann) -> Result<Ann> {
             }
             _ => unreachable!("found above"),
         }
-        folded[i] = true;
+        if global {
+            // The dense layer now reads the whole map, flattened.
+            out.layers[i] = Layer::Flatten;
+        } else {
+            folded[i] = true;
+        }
     }
     out.without(&folded)
 }

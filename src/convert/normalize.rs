@@ -143,14 +143,18 @@ pub fn scales(
             if let Layer::Qcfs(q) = &ann.layers[probe] {
                 return vec![q.lambda; n_channels];
             }
+            // A channel whose values are all negative (logits that never come out positive)
+            // counts as never active: a scale must be positive.
             let mut per: Vec<Option<f32>> = per_channel
                 .iter_mut()
-                .map(|v| percentile_of(v, percentile))
+                .map(|v| percentile_of(v, percentile).filter(|&s| s > 0.0))
                 .collect();
             if per.len() > 1 {
                 // A silent channel falls back to the layer's λ (its weights then matter little).
                 let mut all: Vec<f32> = per_channel.concat();
-                let layer = percentile_of(&mut all, percentile).unwrap_or(1.0);
+                let layer = percentile_of(&mut all, percentile)
+                    .filter(|&s| s > 0.0)
+                    .unwrap_or(1.0);
                 per.iter_mut().for_each(|s| *s = Some(s.unwrap_or(layer)));
             }
             per.into_iter().map(|s| s.unwrap_or(1.0)).collect()

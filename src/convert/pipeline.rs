@@ -163,7 +163,7 @@ pub fn converted_layers(source: &Ann, converted: &Ann) -> Vec<(String, u64)> {
         .into_iter()
         .map(|l| (l.name, l.macs))
         .collect();
-    if !converted.is_chain() {
+    if super::plan::needs_plan(converted) {
         // A population per spiking value: its cost in the ANN is the MACs of the layers whose
         // work it does (a junction: every branch projecting into it). An explicit identity
         // shortcut is not in the source (the ANN's Add did its additions, which no MAC count

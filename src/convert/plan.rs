@@ -115,6 +115,16 @@ enum Signal {
     Taken,
 }
 
+/// Whether `ann` needs the graph build: a graph, or a chain with a layer only it converts (global
+/// pooling, zero padding). Other chains keep the chain build ([`super::layers`]).
+pub fn needs_plan(ann: &Ann) -> bool {
+    !ann.is_chain()
+        || ann
+            .layers
+            .iter()
+            .any(|l| matches!(l, Layer::GlobalAvgPool2d | Layer::ZeroPad2d(_)))
+}
+
 /// The plan of `ann` (batch norm folded, identity shortcuts explicit, normalised).
 ///
 /// ```

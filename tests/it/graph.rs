@@ -332,3 +332,50 @@ fn malformed_graphs_are_refused_by_name() {
         "{err}"
     );
 }
+
+#[test]
+fn the_named_resnets_are_he_et_al_s_cifar_networks() {
+    use somnet::ann::arch::{build, ArchOptions};
+    let options = ArchOptions {
+        bias: false,
+        ..ArchOptions::default()
+    };
+    // ResNet-20 has 0.27 M parameters (He et al., CVPR 2016, Table 6; their shortcuts add no
+    // parameters, the projections here add 2 560 weights and batch norm its scales and shifts).
+    let r20 = build("resnet20", &[3, 32, 32], 10, &options, 1).unwrap();
+    let convs = r20.layers.iter().filter(|l| l.kind() == "conv2d").count();
+    assert_eq!(
+        convs,
+        19 + 2,
+        "19 3×3 convolutions and 2 projection shortcuts"
+    );
+    let weights: usize = r20
+        .layers
+        .iter()
+        .filter(|l| matches!(l.kind(), "conv2d" | "dense"))
+        .map(|l| l.n_params())
+        .sum();
+    assert!(
+        (weights as f64 - 270e3).abs() < 0.02 * 270e3,
+        "{weights} weights"
+    );
+    assert_eq!(r20.layers.iter().filter(|l| l.kind() == "add").count(), 9);
+    // ResNet-8 on 28×28: 28 → 14 → 7 with 'same' strided convolutions, then global pooling.
+    let r8 = build("resnet-small", &[1, 28, 28], 10, &ArchOptions::default(), 1).unwrap();
+    let shapes = r8.shapes().unwrap();
+    let gap = r8
+        .layers
+        .iter()
+        .position(|l| l.kind() == "globalavgpool2d")
+        .unwrap();
+    assert_eq!(shapes[gap - 1], vec![64, 7, 7]);
+    assert_eq!(shapes.last().unwrap(), &vec![10]);
+    assert!(!r8.is_chain());
+    // VGG-small is a chain ending in global pooling and one output per class.
+    let vgg = build("vgg-small", &[3, 32, 32], 7, &ArchOptions::default(), 1).unwrap();
+    assert!(vgg.is_chain());
+    assert_eq!(vgg.shapes().unwrap().last().unwrap(), &vec![7]);
+    for bad in ["resnet9", "resnet2", "rb0", "c8k3same-rb8s0"] {
+        assert!(build(bad, &[1, 28, 28], 10, &options, 1).is_err(), "{bad}");
+    }
+}

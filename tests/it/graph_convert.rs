@@ -194,32 +194,20 @@ fn image_set(ann: &Ann, x: &Array2<f32>) -> Dataset {
     .unwrap()
 }
 
-#[test]
-fn a_keras_resnet_converts_and_its_output_membranes_converge_to_the_normalised_logits() {
-    // Membrane readout integrates the output layer's input: after T steps V/T is the normalised
-    // logits up to the rate errors of the layers below, which shrink as 1/T.
-    let (ann, x) = keras_resnet();
-    let options = ConvertOptions {
-        readout: Readout::Membrane,
-        ..exact_options()
-    };
-    let snn = convert(&ann, &image_set(&ann, &x), &options).unwrap();
-    let plan = somnet::convert::plan::plan(&snn.ann).unwrap();
-    let names: Vec<&str> = plan.pops.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(
-        names,
-        ["stem", "b1c1", "b1add", "b2c1", "b2add", "side", "gap", "out"],
-        "a population per spiking value; the junctions' inputs project into them"
-    );
-    assert_eq!(
-        plan.pops[2].layers,
-        ["b1c2", "b1add.shortcut1"],
-        "the identity shortcut is explicit"
-    );
-    let acts = activations(&snn.ann, &x);
-    let out = snn.ann.names.iter().position(|n| n == "out").unwrap();
+/// The largest error of the output membranes (V/T) against the normalised logits at T = 64 and
+/// T = 2048, and whether every decision at T = 2048 is the ANN's.
+fn logit_errors(ann: &Ann, x: &Array2<f32>, options: &ConvertOptions) -> Vec<f32> {
+    let snn = convert(ann, &image_set(ann, x), options).unwrap();
+    let acts = activations(&snn.ann, x);
+    // The output layer's own values: the logits before a softmax.
+    let out = snn
+        .ann
+        .layers
+        .iter()
+        .rposition(|l| matches!(l, Layer::Dense(_)))
+        .unwrap();
     let logits = &acts[out];
-    let mut model = somnet::convert::build::build_with(&snn.ann, &options).unwrap();
+    let mut model = somnet::convert::build::build_with(&snn.ann, options).unwrap();
     let mut errors = Vec::new();
     for t in [64u64, 2048] {
         let mut worst = 0.0f32;
@@ -236,7 +224,48 @@ fn a_keras_resnet_converts_and_its_output_membranes_converge_to_the_normalised_l
         }
         errors.push(worst);
     }
-    assert!(errors[1] < 0.02, "logit error at T = 2048: {}", errors[1]);
+    errors
+}
+
+#[test]
+fn residual_fixtures_convert_and_their_output_membranes_converge_to_the_normalised_logits() {
+    // Membrane readout integrates the output layer's input: after T steps V/T is the normalised
+    // logits up to the rate errors of the layers below, which shrink as 1/T.
+    let options = ConvertOptions {
+        readout: Readout::Membrane,
+        ..exact_options()
+    };
+    let (ann, x) = keras_resnet();
+    let snn = convert(&ann, &image_set(&ann, &x), &options).unwrap();
+    let plan = somnet::convert::plan::plan(&snn.ann).unwrap();
+    let names: Vec<&str> = plan.pops.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["stem", "b1c1", "b1add", "b2c1", "b2add", "side", "gap", "out"],
+        "a population per spiking value; the junctions' inputs project into them"
+    );
+    assert_eq!(
+        plan.pops[2].layers,
+        ["b1c2", "b1add.shortcut1"],
+        "the identity shortcut is explicit"
+    );
+    let torch = somnet::io::load_model(&crate::import::fixture("torch_resnet.h5"))
+        .unwrap()
+        .0
+        .ann;
+    let (torch_x, _) = crate::import::io_pair("torch_resnet");
+    for (name, ann, x) in [("keras", &ann, &x), ("torch", &torch, &torch_x)] {
+        let errors = logit_errors(ann, x, &options);
+        assert!(
+            errors[1] < 0.02,
+            "{name}: logit error at T = 2048: {}",
+            errors[1]
+        );
+        assert!(
+            errors[1] < errors[0] / 8.0,
+            "{name}: the error shrinks with T (32× more steps): {errors:?}"
+        );
+    }
     // The pipeline's evaluation reports one row per population, each priced at the MACs of the
     // ANN layers whose work it does.
     let data = image_set(&ann, &x);
@@ -255,10 +284,6 @@ fn a_keras_resnet_converts_and_its_output_membranes_converge_to_the_normalised_l
     };
     assert_eq!(priced[2], ("b1add".to_string(), macs("b1c2")));
     assert_eq!(priced[4].1, macs("b2c2") + macs("b2down"));
-    assert!(
-        errors[1] < errors[0] / 8.0,
-        "the error shrinks with T (32× more steps): {errors:?}"
-    );
 }
 
 #[test]
@@ -327,4 +352,30 @@ fn a_converted_graph_gives_the_same_counts_in_lanes_as_alone_with_poisson_input(
     assert!(alone.synaptic_ops > 0);
     assert_eq!(count(3), alone);
     assert_eq!(count(7), alone);
+}
+
+#[test]
+fn global_pooling_folds_exactly_into_the_dense_layer_after_it() {
+    let (ann, x) = keras_resnet();
+    let folded = somnet::convert::fold::fold_average_pooling(
+        &somnet::convert::fold::fold_batchnorm(&ann).unwrap(),
+    )
+    .unwrap();
+    assert!(folded.layers.iter().all(|l| l.kind() != "globalavgpool2d"));
+    let (a, b) = (
+        ann.forward(x.view()).unwrap(),
+        folded.forward(x.view()).unwrap(),
+    );
+    for (p, q) in a.iter().zip(&b) {
+        assert!((p - q).abs() < 1e-5, "{p} vs {q}");
+    }
+    // Converted with pooling folded, the global pooling is no population.
+    let options = ConvertOptions {
+        avg_pool: somnet::convert::options::AvgPoolChoice::Fold,
+        ..exact_options()
+    };
+    let snn = convert(&ann, &image_set(&ann, &x), &options).unwrap();
+    let plan = somnet::convert::plan::plan(&snn.ann).unwrap();
+    assert!(plan.pops.iter().all(|p| p.name != "gap"));
+    assert_eq!(plan.pops.last().unwrap().name, "out");
 }

@@ -76,9 +76,18 @@ fn keras3_files_match_keras3_outputs() {
 
 #[test]
 fn pytorch_exports_match_pytorch_outputs() {
-    for m in MODELS {
+    // `resnet`: torchvision basic blocks (out += identity, a downsample Sequential, a ReLU module
+    // called twice), PyTorch's symmetric padding of a strided 3×3 convolution written as a zero
+    // padding, torch.cat and AdaptiveAvgPool2d: a graph.
+    for m in MODELS.iter().chain(&["resnet"]) {
         let stem = format!("torch_{m}");
         assert_matches_framework(&fixture(&format!("{stem}.h5")), &stem);
+    }
+    let (f, _) = io::load_model(&fixture("torch_resnet.h5")).unwrap();
+    assert!(!f.ann.is_chain());
+    let kinds: Vec<&str> = f.ann.layers.iter().map(|l| l.kind()).collect();
+    for k in ["zeropad2d", "add", "concatenate", "globalavgpool2d"] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
     }
 }
 

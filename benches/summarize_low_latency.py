@@ -1,0 +1,30 @@
+"""Summary table of low-latency benchmark runs (benches/low_latency.sh, benches/resnet.sh).
+
+Usage: python3 benches/summarize_low_latency.py OUT_DIR RUN [RUN ...]
+Reads OUT_DIR/RUN/result.json for each run, prints the table and writes OUT_DIR/summary.tsv.
+Standard library only.
+"""
+
+import json
+import os
+import sys
+
+
+def main():
+    out, names = sys.argv[1], sys.argv[2:]
+    rows = ["run\tT\tANN %\tSNN %\tgap pp\tsteps to ANN-0.5pp\tenergy SNN/ANN at T\t"
+            "energy SNN/ANN at ANN-0.5pp\timages/s"]
+    for name in names:
+        r = json.load(open(os.path.join(out, name, "result.json")))
+        at = r.get("energy_at_latency", {}).get("0.5pp")
+        rows.append("\t".join([
+            name, str(r["steps"]), f"{100 * r['ann_accuracy']:.2f}", f"{100 * r['snn_accuracy']:.2f}",
+            f"{100 * (r['ann_accuracy'] - r['snn_accuracy']):.2f}", str(at["steps"]) if at else "-",
+            f"{r['energy_pj']['ratio']:.3f}", f"{at['ratio']:.3f}" if at else "-",
+            f"{r['images_per_second']:.1f}"]))
+    open(os.path.join(out, "summary.tsv"), "w").write("\n".join(rows) + "\n")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
