@@ -7,7 +7,8 @@ Keras environment); a somnet-trained model goes to SpikingJelly as a PyTorch mod
 to SNN Toolbox as a Keras model built here. Only what the three benchmark shapes and their kin use
 is built: dense, conv2d (valid/same), avg/max pooling (valid), flatten, batch norm, relu, softmax
 (dropped: the argmax is the same), dropout (identity, or the 1 − p scale of a `scale-at-test`
-file). Anything else is refused by name.
+file), and for graphs (residual networks; PyTorch only) add, concatenate, global average pooling
+and zero padding. Anything else is refused by name.
 """
 
 import gzip
@@ -67,9 +68,9 @@ def read(path):
             rec = {"name": _text(g.attrs["name"]), "kind": _text(g.attrs["kind"])}
             for ds in g.keys():
                 rec[ds] = np.asarray(g[ds], dtype=np.float32)
-            for attr in ("stride", "size"):
+            for attr in ("stride", "size", "pad", "inputs"):
                 if attr in g.attrs:
-                    rec[attr] = [int(v) for v in g.attrs[attr]]
+                    rec[attr] = [int(v) for v in np.atleast_1d(g.attrs[attr])]
             for attr in ("eps", "rate"):
                 if attr in g.attrs:
                     rec[attr] = float(g.attrs[attr])
@@ -87,6 +88,138 @@ def _same_pads(size, kernel, stride):
 
 
 def to_torch(path):
+    """The model file as a PyTorch module: a Sequential for a chain, else a graph module."""
+    _, _, layers = read(path)
+    if any("inputs" in rec for rec in layers):
+        return _graph_to_torch(path)
+    return _chain_to_torch(path)
+
+
+def _graph_to_torch(path):
+    """A module computing a graph model file's inference function (NCHW input): one module per
+    layer (nn.ReLU where SpikingJelly's converter puts its neurons), the junctions as functions in
+    `forward`, which torch.fx traces through (the layer lists are
+    constants), the final softmax left out."""
+    import torch
+    from torch import nn
+
+    shape, mode, layers = read(path)
+    if mode == "scale-at-test" and any(r["kind"] == "dropout" for r in layers):
+        raise SystemExit(f"{path}: 'scale-at-test' dropout is not built for peers")
+    shapes = {-1: list(shape)}
+    mods, kinds, reads = [], [], []
+    for i, rec in enumerate(layers):
+        kind, name = rec["kind"], rec["name"]
+        ins = rec.get("inputs", [i - 1])
+        cur = shapes[ins[0]]
+        m = nn.Identity()
+        if kind == "dense":
+            w = rec["weights"]
+            m = nn.Linear(w.shape[1], w.shape[0], bias="bias" in rec)
+            out = [w.shape[0]]
+        elif kind == "conv2d":
+            # SpikingJelly's converter takes neither F.pad nor ZeroPad2d: every padding (the
+            # layer's 'same', a zero padding layer it reads) goes into the convolution, an uneven
+            # one as an even padding of the larger side with zero taps added to the kernel on the
+            # smaller side (the same sums).
+            w = rec["weights"]
+            stride = rec.get("stride", [1, 1])
+            (top, bottom), (left, right) = (0, 0), (0, 0)
+            if rec.get("padding", "valid") == "same":
+                top, bottom = _same_pads(cur[1], w.shape[2], stride[0])
+                left, right = _same_pads(cur[2], w.shape[3], stride[1])
+            if kinds[ins[0]:ins[0] + 1] == ["zeropad2d"] if ins[0] >= 0 else False:
+                t, b, l, r = layers[ins[0]]["pad"]
+                top, bottom, left, right = top + t, bottom + b, left + l, right + r
+                ins = reads[ins[0]]
+                cur = shapes[ins[0]]
+            ph, pw = max(top, bottom), max(left, right)
+            kernel = np.zeros((w.shape[0], w.shape[1], w.shape[2] + ph - min(top, bottom),
+                               w.shape[3] + pw - min(left, right)), np.float32)
+            y0, x0 = ph - top, pw - left
+            kernel[:, :, y0:y0 + w.shape[2], x0:x0 + w.shape[3]] = w
+            rec = dict(rec, weights=kernel)
+            m = nn.Conv2d(w.shape[1], w.shape[0], kernel.shape[2:], stride=tuple(stride), padding=(ph, pw),
+                          bias="bias" in rec)
+            out = [w.shape[0], (cur[1] + top + bottom - w.shape[2]) // stride[0] + 1,
+                   (cur[2] + left + right - w.shape[3]) // stride[1] + 1]
+        elif kind in ("avgpool2d", "maxpool2d"):
+            if rec.get("padding", "valid") != "valid":
+                raise SystemExit(f"{path}: layer '{name}': only 'valid' pooling is built for peers")
+            size, stride = tuple(rec["size"]), tuple(rec.get("stride", rec["size"]))
+            m = (nn.AvgPool2d if kind == "avgpool2d" else nn.MaxPool2d)(size, stride)
+            out = [cur[0], (cur[1] - size[0]) // stride[0] + 1, (cur[2] - size[1]) // stride[1] + 1]
+        elif kind == "globalavgpool2d":
+            m = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            out = [cur[0]]
+        elif kind == "zeropad2d":
+            top, bottom, left, right = rec["pad"]
+            out = [cur[0], cur[1] + top + bottom, cur[2] + left + right]
+            readers = [r["name"] for r in layers if i in r.get("inputs", [])]
+            if any(r["kind"] != "conv2d" for r in layers if i in r.get("inputs", [])):
+                raise SystemExit(f"{path}: layer '{name}': a zero padding read by {readers}: only "
+                                 "convolutions can take one for SpikingJelly")
+        elif kind == "flatten":
+            m = nn.Flatten()
+            out = [int(np.prod(cur))]
+        elif kind == "batchnorm":
+            c = rec["gamma"].shape[0]
+            m = (nn.BatchNorm2d if len(cur) == 3 else nn.BatchNorm1d)(c, eps=rec.get("eps", 1e-3))
+            m.weight.data = torch.from_numpy(rec["gamma"].copy())
+            m.bias.data = torch.from_numpy(rec["beta"].copy())
+            m.running_mean.data = torch.from_numpy(rec["moving_mean"].copy())
+            m.running_var.data = torch.from_numpy(rec["moving_variance"].copy())
+            out = cur
+        elif kind == "activation":
+            fn = rec.get("function", "linear")
+            if fn == "relu":
+                m = nn.ReLU()
+            elif not (fn == "linear" or (fn == "softmax" and i == len(layers) - 1)):
+                raise SystemExit(f"{path}: layer '{name}': activation '{fn}' is not built for peers")
+            out = cur
+        elif kind == "add":
+            out = cur
+        elif kind == "concatenate":
+            out = [sum(shapes[j][0] for j in ins)] + cur[1:]
+        elif kind == "dropout":
+            out = cur
+        else:
+            raise SystemExit(f"{path}: layer '{name}': kind '{kind}' is not built for peers")
+        if kind in ("dense", "conv2d"):
+            m.weight.data = torch.from_numpy(rec["weights"].copy())
+            if "bias" in rec:
+                m.bias.data = torch.from_numpy(rec["bias"].copy())
+        shapes[i] = out
+        mods.append(m)
+        kinds.append(kind)
+        reads.append(list(ins))
+
+    class Graph(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList(mods)
+
+        def forward(self, x):
+            values = {-1: x}
+            for i, (m, kind, ins) in enumerate(zip(self.layers, kinds, reads)):
+                args = [values[j] for j in ins]
+                if kind == "add":
+                    y = args[0]
+                    for a in args[1:]:
+                        y = y + a
+                elif kind == "concatenate":
+                    y = torch.cat(args, 1)
+                elif kind == "zeropad2d":
+                    y = args[0]  # taken by the convolutions that read it
+                else:
+                    y = m(args[0])
+                values[i] = y
+            return values[len(kinds) - 1]
+
+    return Graph().eval()
+
+
+def _chain_to_torch(path):
     """A torch.nn.Sequential equal to the model file's inference function (NCHW input), with
     nn.ReLU modules (what SpikingJelly's converter replaces) and the final softmax left out."""
     import torch

@@ -5,10 +5,11 @@ same models, the same MNIST test images and the same number of steps, on this ma
         [--images 10000] [--pairs 2] [--peers snntoolbox,spikingjelly]
         [--snntoolbox-python PY] [--spikingjelly-python PY] [--keras-python PY]
         [--batch snntoolbox=250/500/1000,spikingjelly=250/500/1000] [--probe-images 1000]
-        [--threads 2]
+        [--threads 2] [--dataset mnist|fashion-mnist]
         [--somnet target/release/somnet] [--out bench-out/conversion-peers]
 
-A MODEL is a Keras `.h5` or a somnet model file. Each peer converts it from the same weights: SNN
+A MODEL is a Keras `.h5` or a somnet model file, a chain or (SpikingJelly only) a graph such as
+somnet's `resnet-small`. Each peer converts it from the same weights: SNN
 Toolbox reads the Keras file (or a Keras model built from a somnet file, conv_models.to_keras);
 SpikingJelly reads the somnet file (a Keras file is first written as one with
 converters/keras_export.py, in --keras-python). Each converter uses its own defaults: the 99.9th
@@ -60,8 +61,8 @@ def run_json(cmd):
 def run_somnet(args, model, out):
     """somnet's reference conversion of `model`, its figures in the peers' field names."""
     start = time.perf_counter()
-    cmd = [args.somnet, "evaluate", "--model", model, "--steps", args.steps, "--limit", args.images,
-           "--threads", args.threads, "--out", out]
+    cmd = [args.somnet, "evaluate", "--model", model, "--dataset", args.dataset, "--steps", args.steps,
+           "--limit", args.images, "--threads", args.threads, "--out", out]
     proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
@@ -92,9 +93,11 @@ def main():
     ap.add_argument("--probe-images", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--somnet", default=str(ROOT / "target" / "release" / "somnet"))
-    ap.add_argument("--data", default=str(ROOT / "datasets" / "mnist"))
+    ap.add_argument("--dataset", default="mnist", help="mnist or fashion-mnist (the same IDX files)")
+    ap.add_argument("--data", default=None, help="the peers' data folder (default: datasets/DATASET)")
     ap.add_argument("--out", default="bench-out/conversion-peers")
     args = ap.parse_args()
+    args.data = args.data or str(ROOT / "datasets" / args.dataset)
     peers = [p for p in args.peers.split(",") if p]
     for p in peers:
         if p not in ("snntoolbox", "spikingjelly"):
