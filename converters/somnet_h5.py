@@ -17,8 +17,9 @@ DATASETS = {
     "dense": ("weights", "bias"),
     "conv2d": ("weights", "bias"),
     "batchnorm": ("gamma", "beta", "moving_mean", "moving_variance"),
+    "qcfs": ("lambda",),
 }
-INT_ARRAYS = ("stride", "size", "pad", "inputs")
+INT_ARRAYS = ("stride", "size", "pad", "inputs", "levels")
 FLOATS = ("eps", "momentum", "rate")
 STRINGS = ("padding", "function")
 
@@ -50,7 +51,7 @@ def write(path, input_shape, layers, exporter, provenance=None, dropout_mode="in
                 g.create_dataset(key, data=array)
             for key in INT_ARRAYS:
                 if key in layer:
-                    g.attrs[key] = np.asarray(layer[key], dtype=np.int64)
+                    g.attrs[key] = np.atleast_1d(np.asarray(layer[key], dtype=np.int64))
             for key in FLOATS:
                 if key in layer:
                     g.attrs[key] = np.float64(layer[key])

@@ -9,7 +9,9 @@ Chains and graphs are traced: an `nn.Sequential`, a module whose `forward` appli
 after another, and torchvision-style residual networks (`out += identity`, `torch.add`,
 `torch.cat(..., 1)`, a `downsample` Sequential, a ReLU module called twice). Supported modules:
 Linear, Conv2d, BatchNorm1d, BatchNorm2d, AvgPool2d, MaxPool2d, AdaptiveAvgPool2d to 1×1 (global
-average pooling), ZeroPad2d, Flatten, ReLU, Dropout, Softmax, Identity; functions: relu, add,
+average pooling), ZeroPad2d, Flatten, ReLU, Dropout, Softmax, Identity, and QCFS activations
+(`_qcfs`: a module class `QCFS` with `levels` and `lambda_`, or Bu et al.'s `IF` with `L` and
+`thresh`); functions: relu, add,
 cat on the channel axis, flatten, `view(x.size(0), -1)`, `mean((2, 3))`, adaptive average pooling
 to 1. PyTorch is NCHW like somnet, so weights are taken as they are. A convolution's explicit
 padding becomes 'same' when it gives exactly TensorFlow's 'same' result for the traced input size,
@@ -152,6 +154,10 @@ class _Graph:
             return self.push(name, "dropout", [x], shape, rate=m.p)
         if isinstance(m, nn.Identity):
             return x
+        qcfs = _qcfs(name, m)
+        if qcfs is not None:
+            levels, lam = qcfs
+            return self.push(name, "qcfs", [x], shape, levels=levels, **{"lambda": np.array([lam], np.float32)})
         raise ValueError(f"layer '{name}': module {type(m).__name__} is not supported")
 
     def gap(self, name, x):
@@ -189,6 +195,39 @@ class _Graph:
         return self.layers
 
 
+def _qcfs_class(m):
+    """Whether `m` is a QCFS activation module (traced whole, not through its forward)."""
+    kind = type(m).__name__
+    return kind.lower() == "qcfs" or (kind == "IF" and getattr(m, "T", 0) == 0)
+
+
+class _Tracer(torch.fx.Tracer):
+    """torch.fx's tracer, keeping QCFS activation modules whole."""
+
+    def is_leaf_module(self, m, qualname):
+        return _qcfs_class(m) or super().is_leaf_module(m, qualname)
+
+
+def _qcfs(name, m):
+    """(levels, λ) of a QCFS activation module, or None. Recognised: a module whose class is named
+    `QCFS` with attributes `levels` (or `L`) and a one-element threshold `lambda_` (or `thresh`,
+    `up`), and the activation of Bu et al.'s code (ICLR 2022), a class `IF` with `L` and `thresh`
+    used as an ANN activation (its `T` 0)."""
+    kind = type(m).__name__
+    if not _qcfs_class(m):
+        return None
+    levels = next((getattr(m, a) for a in ("levels", "L") if hasattr(m, a)), None)
+    lam = next((getattr(m, a) for a in ("lambda_", "thresh", "up") if hasattr(m, a)), None)
+    if levels is None or lam is None:
+        raise ValueError(f"layer '{name}': a {kind} module needs `levels` (or `L`) and a threshold "
+                         "`lambda_` (or `thresh`, `up`) to be read as a QCFS activation")
+    lam = torch.as_tensor(lam).detach().cpu().reshape(-1)
+    if lam.numel() != 1 or not float(lam[0]) > 0 or int(levels) < 1:
+        raise ValueError(f"layer '{name}': QCFS threshold {lam.tolist()} and levels {levels}: expected one "
+                         "threshold > 0 and levels ≥ 1")
+    return int(levels), float(lam[0])
+
+
 def _is_size(a):
     return isinstance(a, torch.fx.Node) and a.op == "call_method" and a.target == "size"
 
@@ -196,7 +235,7 @@ def _is_size(a):
 def records(net, input_shape):
     """The layer records of `net` for one sample of `input_shape` (C, H, W) or (F,)."""
     net = net.eval()
-    graph = torch.fx.symbolic_trace(net).graph
+    graph = _Tracer().trace(net)
     modules = dict(net.named_modules())
     g = _Graph()
     values = {}

@@ -169,3 +169,29 @@ def test_unsupported_operations_are_refused_by_name():
 
     with pytest.raises(somnet.SomnetError, match="'mul': operation .* is not supported"):
         somnet.from_torch(Scaled(), (4,))
+
+
+class QCFS(nn.Module):
+    """The QCFS activation (Bu et al., ICLR 2022) as a user would write it: `levels` and a
+    trainable threshold `lambda_`."""
+
+    def __init__(self, levels, lam):
+        super().__init__()
+        self.levels = levels
+        self.lambda_ = nn.Parameter(torch.tensor([lam]))
+
+    def forward(self, x):
+        return self.lambda_ * torch.clamp(torch.floor(x * self.levels / self.lambda_ + 0.5) / self.levels, 0, 1)
+
+
+def test_qcfs_modules_are_recognised_and_convert_with_their_threshold(mnist_test, calibration):
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), QCFS(4, 2.5), nn.Linear(32, 10)).eval()
+    images, labels = mnist_test
+    model = somnet.from_torch(net, (1, 28, 28))
+    with torch.no_grad():
+        expected = net(torch.from_numpy(images)).numpy()
+    np.testing.assert_allclose(model.predict(images), expected, atol=1e-5, rtol=1e-5)
+    converted = somnet.convert(model, calibration, initial="half")
+    # θ = λ (Bu et al.): the hidden layer's scale is the module's threshold, not a percentile.
+    assert converted.record.layer_scales[0] == pytest.approx([2.5])
