@@ -44,14 +44,117 @@ pub fn calibrate_biases(
         return Err(Error::param("steps", 0, "at least 1"));
     }
     ann.check_data(images, "bias calibration set")?;
-    ann.require_chain("bias calibration")?;
     // The targets are the activations of the network as given: a corrected bias changes what
     // the ANN itself would compute downstream, not what the spiking layers should reproduce.
     let reference = ann.forward_all(images.as_matrix())?;
     let mut ann = ann.clone();
-    let staged = stages_with_shapes(&ann, false)?;
-    // The ANN layer behind each stage (weighted and pooling layers, in order), and the layer whose
-    // output the stage's rates stand for (its ReLU when one follows).
+    let mut corrections = Vec::new();
+    for t in targets(&ann, options)? {
+        let channels = if t.shape.len() == 3 {
+            t.shape[0]
+        } else {
+            t.shape[0].max(1)
+        };
+        let per_channel: usize = t.shape.iter().product::<usize>() / channels;
+        let target = channel_sums(reference[t.probe].view(), channels, per_channel);
+        let rate = spiking_rates(
+            &ann,
+            images,
+            steps,
+            options,
+            t.population,
+            channels,
+            per_channel,
+            t.channels_last,
+        )?;
+        let n = (images.len() * per_channel) as f64;
+        let shift: Vec<f32> = (0..channels)
+            .map(|c| ((target[c] - rate[c]) / n) as f32)
+            .collect();
+        let mean_abs_error = target
+            .iter()
+            .zip(&rate)
+            .map(|(t, r)| (t - r).abs())
+            .sum::<f64>()
+            / (n * channels as f64);
+        let bias = match &mut ann.layers[t.layer] {
+            Layer::Dense(d) => &mut d.bias,
+            Layer::Conv2d(c) => &mut c.bias,
+            _ => unreachable!("a bias is carried by a Dense or Conv2d layer"),
+        };
+        let b = bias.get_or_insert_with(|| Array1::zeros(channels));
+        for (b, s) in b.iter_mut().zip(&shift) {
+            *b += s;
+        }
+        corrections.push(LayerCorrection {
+            name: ann.names[t.layer].clone(),
+            mean_abs_error,
+            bias_shift: shift,
+        });
+    }
+    Ok((ann, corrections))
+}
+
+/// One spiking layer to calibrate.
+struct Target {
+    /// Its population (an index into the built model's layers).
+    population: usize,
+    /// The weighted layer whose bias carries the correction.
+    layer: usize,
+    /// The layer whose ANN output the population's rates stand for.
+    probe: usize,
+    /// The population's per-sample shape.
+    shape: Vec<usize>,
+    /// Whether its neurons are numbered channels-last on the engine.
+    channels_last: bool,
+}
+
+/// The populations calibration corrects, front to back: every spiking population fed by a weighted
+/// layer (not a pooling; not the output under the membrane readout, which integrates without
+/// spiking). In a graph ([`super::plan`]) a residual junction's correction goes to the bias of the
+/// first weighted layer feeding it (the junction's neurons receive every branch's bias).
+fn targets(ann: &Ann, options: &ConvertOptions) -> Result<Vec<Target>> {
+    let rectified = |i: usize| match ann.layers.get(i + 1) {
+        Some(Layer::Activation(crate::ann::Activation::Relu) | Layer::Qcfs(_))
+            if ann.inputs[i + 1] == [crate::ann::Node::Layer(i)] =>
+        {
+            i + 1
+        }
+        _ => i,
+    };
+    let membrane = options.readout == Readout::Membrane;
+    if super::plan::needs_plan(ann) {
+        let plan = super::plan::plan(ann)?;
+        let shapes = ann.shapes()?;
+        let index = |name: &str| ann.names.iter().position(|n| n == name);
+        let n = plan.pops.len();
+        let mut out = Vec::new();
+        for (k, pop) in plan.pops.iter().enumerate() {
+            let is_output = k + 1 == n;
+            if pop.max_gate || (is_output && membrane) {
+                continue;
+            }
+            let Some(layer) = pop
+                .layers
+                .iter()
+                .filter_map(|l| index(l))
+                .find(|&i| matches!(ann.layers[i], Layer::Dense(_) | Layer::Conv2d(_)))
+            else {
+                continue;
+            };
+            let node = index(&pop.name).expect("a population stands for a layer");
+            out.push(Target {
+                population: k,
+                layer,
+                probe: rectified(node),
+                shape: shapes[node].clone(),
+                channels_last: shapes[node].len() == 3 && !is_output,
+            });
+        }
+        return Ok(out);
+    }
+    let staged = stages_with_shapes(ann, false)?;
+    // The ANN layer behind each stage (weighted and pooling layers, in order).
     let stage_layers: Vec<usize> = ann
         .layers
         .iter()
@@ -65,70 +168,33 @@ pub fn calibrate_biases(
         .map(|(i, _)| i)
         .collect();
     let n_stages = staged.len();
-    let mut corrections = Vec::new();
-    for (k, (stage, shape)) in staged.iter().enumerate() {
-        let is_output = k + 1 == n_stages;
-        let weighted = matches!(stage, Stage::Dense(_))
-            || matches!(
-                stage,
-                Stage::Local {
-                    shared: Some(_),
-                    ..
-                }
-            );
-        if !weighted || (is_output && options.readout == Readout::Membrane) {
-            continue;
-        }
-        let li = stage_layers[k];
-        let probe = match ann.layers.get(li + 1) {
-            Some(Layer::Activation(crate::ann::Activation::Relu) | Layer::Qcfs(_)) => li + 1,
-            _ => li,
-        };
-        let channels = if shape.len() == 3 {
-            shape[0]
-        } else {
-            shape[0].max(1)
-        };
-        let per_channel: usize = shape.iter().product::<usize>() / channels;
-        // Hidden image layers are numbered channels-last on the engine ([`super::layers`]).
-        let channels_last = shape.len() == 3 && !is_output;
-        let target = channel_sums(reference[probe].view(), channels, per_channel);
-        let rate = spiking_rates(
-            &ann,
-            images,
-            steps,
-            options,
-            k,
-            channels,
-            per_channel,
-            channels_last,
-        )?;
-        let n = (images.len() * per_channel) as f64;
-        let shift: Vec<f32> = (0..channels)
-            .map(|c| ((target[c] - rate[c]) / n) as f32)
-            .collect();
-        let mean_abs_error = target
-            .iter()
-            .zip(&rate)
-            .map(|(t, r)| (t - r).abs())
-            .sum::<f64>()
-            / (n * channels as f64);
-        let bias = match &mut ann.layers[li] {
-            Layer::Dense(d) => &mut d.bias,
-            Layer::Conv2d(c) => &mut c.bias,
-            _ => unreachable!("weighted stages are Dense or Conv2d layers"),
-        };
-        let b = bias.get_or_insert_with(|| Array1::zeros(channels));
-        for (b, s) in b.iter_mut().zip(&shift) {
-            *b += s;
-        }
-        corrections.push(LayerCorrection {
-            name: ann.names[li].clone(),
-            mean_abs_error,
-            bias_shift: shift,
-        });
-    }
-    Ok((ann, corrections))
+    Ok(staged
+        .into_iter()
+        .enumerate()
+        .filter_map(|(k, (stage, shape))| {
+            let is_output = k + 1 == n_stages;
+            let weighted = matches!(stage, Stage::Dense(_))
+                || matches!(
+                    stage,
+                    Stage::Local {
+                        shared: Some(_),
+                        ..
+                    }
+                );
+            if !weighted || (is_output && membrane) {
+                return None;
+            }
+            let layer = stage_layers[k];
+            Some(Target {
+                population: k,
+                layer,
+                probe: rectified(layer),
+                // Hidden image layers are numbered channels-last on the engine.
+                channels_last: shape.len() == 3 && !is_output,
+                shape,
+            })
+        })
+        .collect())
 }
 
 /// Per channel: the sum over samples and positions of the activations in `y` (NCHW rows),

@@ -379,3 +379,64 @@ fn global_pooling_folds_exactly_into_the_dense_layer_after_it() {
     assert!(plan.pops.iter().all(|p| p.name != "gap"));
     assert_eq!(plan.pops.last().unwrap().name, "out");
 }
+
+#[test]
+fn bias_calibration_of_a_graph_corrects_every_spiking_population_front_to_back() {
+    // At T = 8 the spiking layers of the Keras ResNet fall short of the normalised activations;
+    // calibration moves each population's bias (a junction's: its first branch's) by the mean
+    // shortfall of its channels (Li et al. 2021), which a second pass finds smaller.
+    let (ann, x) = keras_resnet();
+    let data = image_set(&ann, &x);
+    let options = exact_options();
+    let snn = convert(&ann, &data, &options).unwrap();
+    let once = somnet::convert::pipeline::calibrate_biases(&snn, &data, 8, &options).unwrap();
+    let layers = &once.record.bias_calibration.as_ref().unwrap().layers;
+    let names: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["stem", "b1c1", "b1c2", "b2c1", "b2c2", "side", "out"]
+    );
+    // The stem's shift, recomputed here: per channel, the mean over images and positions of
+    // the clipped normalised activation minus the spike rate over 8 steps.
+    let stem_relu = snn.ann.names.iter().position(|n| n == "stem_relu").unwrap();
+    let acts = activations(&snn.ann, &x);
+    let (c, per) = (4usize, 64usize);
+    let mut target = vec![0.0f64; c];
+    for row in acts[stem_relu].axis_iter(Axis(0)) {
+        for (f, a) in row.iter().enumerate() {
+            target[f / per] += a.clamp(0.0, 1.0) as f64;
+        }
+    }
+    let mut model = somnet::convert::build::build_with(&snn.ann, &options).unwrap();
+    let mut rate = vec![0.0f64; c];
+    for (s, sample) in x.axis_iter(Axis(0)).enumerate() {
+        model.present(sample).unwrap();
+        for t in 0..8 {
+            model.step(s as u64, t).unwrap();
+            // Hidden image populations are numbered channels-last.
+            for &i in model.net.population(model.layers[0]).last_spikes() {
+                rate[i as usize % c] += 1.0 / 8.0;
+            }
+        }
+    }
+    let n = (x.nrows() * per) as f64;
+    for ch in 0..c {
+        let want = ((target[ch] - rate[ch]) / n) as f32;
+        assert!(
+            (layers[0].bias_shift[ch] - want).abs() < 1e-6,
+            "channel {ch}: {} vs {want}",
+            layers[0].bias_shift[ch]
+        );
+    }
+    // The junction's shift lands on its first branch's bias; the shortcut has none.
+    let bias =
+        |a: &Ann, name: &str| match &a.layers[a.names.iter().position(|n| n == name).unwrap()] {
+            Layer::Conv2d(c) => c.bias.clone(),
+            _ => panic!("{name}"),
+        };
+    let moved = bias(&once.ann, "b1c2").unwrap() - bias(&snn.ann, "b1c2").unwrap();
+    for (m, s) in moved.iter().zip(&layers[2].bias_shift) {
+        assert!((m - s).abs() < 1e-6);
+    }
+    assert!(bias(&once.ann, "b1add.shortcut1").is_none());
+}
