@@ -275,37 +275,17 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
                         net.connect(src, t, same_step(Connector::List(pairs), w, name))?;
                     }
                 }
-                (_, Stage::Dense(dense)) => {
-                    let name = format!("layer{} -> {}", k + 1, net.population(t).name());
-                    let w = pre_major(&dense.weights, weight_scale);
-                    net.connect(src_e, t, same_step(Connector::AllToAll, w, name))?;
-                }
-                (
-                    _,
-                    Stage::Local {
-                        pairs,
-                        weights,
-                        name,
-                        max_gate,
-                        shared,
-                        ..
-                    },
-                ) => {
-                    let name = format!("{name} -> {}", net.population(t).name());
-                    if let Some((geometry, kernel)) = shared {
-                        // A convolution: delivered through its shared kernel.
-                        let k: Vec<f32> = kernel.iter().map(|w| w * weight_scale).collect();
-                        net.connect_conv(src_e, t, *geometry, &k, 0, &name)?;
-                        continue;
-                    }
-                    // A max gate relays positive spikes: under Dale's principle only the
-                    // excitatory copy of its input feeds it.
-                    let w = weights.iter().map(|w| w * weight_scale).collect();
-                    let proj =
-                        net.connect(src_e, t, same_step(Connector::List(pairs.clone()), w, name))?;
-                    if *max_gate {
-                        net.set_max_gate(proj)?;
-                    }
+                // A max gate relays positive spikes: under Dale's principle only the excitatory
+                // copy of its input feeds it.
+                (_, stage) => {
+                    connect_stage(
+                        &mut net,
+                        src_e,
+                        t,
+                        stage,
+                        weight_scale,
+                        &format!("layer{}", k + 1),
+                    )?;
                 }
             }
         }
@@ -404,7 +384,8 @@ fn build_graph(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
                 Source::Input => (input.expect("spiking input").0, 1.0),
                 Source::Pop(j) => (layers[j], spiking_drive.rate),
             };
-            connect_stage(&mut net, src, e, &t.stage, drive.synapse_scale / rate)?;
+            let scale = drive.synapse_scale / rate;
+            connect_stage(&mut net, src, e, &t.stage, scale, &pop.name)?;
         }
         if !analog_terms.is_empty() {
             analog.push(Analog {
@@ -441,18 +422,20 @@ fn first_junction(ann: &Ann) -> usize {
         .unwrap_or(0)
 }
 
-/// Connects `stage` from `src` to `target` (delay 0), its weights times `scale`: a dense matrix,
-/// a shared convolution kernel, or a synapse list (gated by spike count for a max pooling).
+/// Connects `stage` from `src` to `target` (delay 0), its weights times `scale`: a dense matrix
+/// (the projection named after `dense_name`), a shared convolution kernel, or a synapse list
+/// (gated by spike count for a max pooling).
 fn connect_stage(
     net: &mut Network,
     src: PopulationId,
     target: PopulationId,
     stage: &Stage,
     scale: f32,
+    dense_name: &str,
 ) -> Result<()> {
     match stage {
         Stage::Dense(dense) => {
-            let name = format!("-> {}", net.population(target).name());
+            let name = format!("{dense_name} -> {}", net.population(target).name());
             let w = pre_major(&dense.weights, scale);
             net.connect(src, target, same_step(Connector::AllToAll, w, name))?;
         }

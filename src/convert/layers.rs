@@ -348,6 +348,13 @@ pub(crate) fn pool_stage(name: &str, pool: &Pool, input: &[usize], max: bool) ->
     })
 }
 
+/// The refusal of a hidden activation other than ReLU.
+pub(crate) fn hidden_activation(name: &str, a: &Activation) -> Error {
+    Error::Unsupported(format!(
+        "layer '{name}': a hidden {a:?} activation cannot be converted (IF neurons compute ReLU)"
+    ))
+}
+
 /// The converted layers of `ann` (batch norm already folded), with the scale of an inference-time
 /// dropout folded into the weights that follow it.
 pub fn stages(ann: &Ann) -> Result<Vec<Stage>> {
@@ -391,12 +398,7 @@ pub(crate) fn stages_with_shapes(ann: &Ann, lists: bool) -> Result<Vec<(Stage, V
             Layer::Activation(Activation::Relu) | Layer::Qcfs(_) => continue,
             // The output activation: the readout replaces it.
             Layer::Activation(_) if Some(i) > last_weighted => continue,
-            Layer::Activation(a) => {
-                return Err(Error::Unsupported(format!(
-                    "layer '{name}': a hidden {a:?} activation cannot be converted (IF neurons \
-                     compute ReLU)"
-                )))
-            }
+            Layer::Activation(a) => return Err(hidden_activation(name, a)),
             other => {
                 return Err(Error::Unsupported(format!(
                     "layer '{name}' ({}) is not supported by the converter yet (Dense, Conv2d, \

@@ -347,6 +347,15 @@ pub fn apply_channel_scales(ann: &Ann, scales: &[Vec<f32>]) -> Result<Ann> {
                     .collect();
                 NodeScale::concatenated(&ins)
             }
+            Layer::Qcfs(q) => {
+                // The activation now reads values divided by their λ: its threshold scales with
+                // them (1 where λ came from it), so that the normalised network still computes the
+                // quantised activation — the reference of bias calibration.
+                if first.lambda.iter().all(|&l| l == first.lambda[0]) {
+                    q.lambda /= first.lambda[0];
+                }
+                first
+            }
             _ => NodeScale {
                 per_channel: match (shape.len(), &out.layers[i]) {
                     (3, _) => shape[1] * shape[2],

@@ -326,12 +326,7 @@ pub fn plan(ann: &Ann) -> Result<Plan> {
             Layer::Activation(_) if i == n - 1 => {
                 one(&signals).map(|(parts, pad)| Signal::Values { parts, pad })?
             }
-            Layer::Activation(a) => {
-                return Err(Error::Unsupported(format!(
-                    "layer '{name}': a hidden {a:?} activation cannot be converted (IF neurons \
-                     compute ReLU)"
-                )))
-            }
+            Layer::Activation(a) => return Err(super::layers::hidden_activation(name, a)),
             other => {
                 return Err(Error::Unsupported(format!(
                     "layer '{name}' ({}) is not supported by the converter yet (Dense, Conv2d, \

@@ -231,3 +231,30 @@ fn qcfs_networks_train_save_and_reload() {
     std::fs::remove_file(&path).ok();
     assert_eq!(back, ann);
 }
+
+#[test]
+fn the_normalised_network_computes_the_quantised_activations_divided_by_lambda() {
+    // Normalisation divides the hidden values by λ; the QCFS layer then quantises them with a
+    // threshold of 1, so that the normalised network is the original with every value over its
+    // λ — what bias calibration takes as its reference.
+    let ann = qcfs_net(4, 2.5, 3, 6);
+    let x = Array2::from_shape_fn((7, 3), |(i, j)| ((i * 3 + j) % 5) as f32 / 4.0);
+    let data = somnet::data::Dataset::new(
+        "x",
+        x.iter().copied().collect(),
+        vec![0; 7],
+        [3, 1, 1],
+        vec!["0".into(), "1".into()],
+    )
+    .unwrap();
+    let converted = pipeline::convert(&ann, &data, &ConvertOptions::default()).unwrap();
+    let q = converted.ann.names.iter().position(|n| n == "q").unwrap();
+    let (original, normalised) = (
+        ann.forward_all(x.view()).unwrap(),
+        converted.ann.forward_all(x.view()).unwrap(),
+    );
+    assert!(original[q].iter().any(|&v| v > 0.0));
+    for (a, b) in original[q].iter().zip(&normalised[q]) {
+        assert!((a / 2.5 - b).abs() < 1e-6, "{a} / 2.5 vs {b}");
+    }
+}
