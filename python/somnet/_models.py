@@ -253,8 +253,8 @@ def from_torch(module, input_shape):
 
 
 def from_keras(model):
-    """A :class:`Model` from a live Keras 3 model (Sequential or Functional chain), read by the
-    same code as a Keras ``.h5`` file, without writing one."""
+    """A :class:`Model` from a live Keras 3 model (Sequential, or Functional: chains and graphs such
+    as residual networks), read by the same code as a Keras ``.h5`` file, without writing one."""
     from . import _keras
 
     config, version, backend, weights = _keras.parts(model)

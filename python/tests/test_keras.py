@@ -68,10 +68,14 @@ def test_fixture_models_loaded_by_keras_match_keras_outputs(root, name):
     np.testing.assert_allclose(somnet.from_keras(model).predict(x), y, atol=1e-5, rtol=1e-5)
 
 
-def test_branching_model_is_refused_by_layer_name(root):
-    model = keras.models.load_model(root / "tests/fixtures/keras3_branch.h5", compile=False)
-    with pytest.raises(somnet.SomnetError, match="Keras model"):
-        somnet.from_keras(model)
+@pytest.mark.parametrize("name", ["branch", "resnet"])
+def test_branching_models_loaded_by_keras_match_keras_outputs(root, name):
+    # Functional graphs: two Dense layers added; a residual network with zero padding, identity and
+    # downsample shortcuts, a concatenation and global pooling.
+    model = keras.models.load_model(root / f"tests/fixtures/keras3_{name}.h5", compile=False)
+    with h5py.File(root / f"tests/fixtures/keras3_{name}.io.h5") as f:
+        x, y = f["x"][()], f["y"][()]
+    np.testing.assert_allclose(somnet.from_keras(model).predict(x), y, atol=1e-5, rtol=1e-5)
 
 
 def test_fixture_keras_file_converted_from_python_gives_the_cli_numbers(root, cli, mnist_test, calibration):
