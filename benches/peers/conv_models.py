@@ -95,6 +95,19 @@ def to_torch(path):
     return _chain_to_torch(path)
 
 
+def _batch_norm(rec, rank):
+    """A torch batch norm (2-D for images, 1-D for features) holding a record's statistics."""
+    import torch
+    from torch import nn
+    c = rec["gamma"].shape[0]
+    m = (nn.BatchNorm2d if rank == 3 else nn.BatchNorm1d)(c, eps=rec.get("eps", 1e-3))
+    m.weight.data = torch.from_numpy(rec["gamma"].copy())
+    m.bias.data = torch.from_numpy(rec["beta"].copy())
+    m.running_mean.data = torch.from_numpy(rec["moving_mean"].copy())
+    m.running_var.data = torch.from_numpy(rec["moving_variance"].copy())
+    return m
+
+
 def _graph_to_torch(path):
     """A module computing a graph model file's inference function (NCHW input): one module per
     layer (nn.ReLU where SpikingJelly's converter puts its neurons), the junctions as functions in
@@ -163,12 +176,7 @@ def _graph_to_torch(path):
             m = nn.Flatten()
             out = [int(np.prod(cur))]
         elif kind == "batchnorm":
-            c = rec["gamma"].shape[0]
-            m = (nn.BatchNorm2d if len(cur) == 3 else nn.BatchNorm1d)(c, eps=rec.get("eps", 1e-3))
-            m.weight.data = torch.from_numpy(rec["gamma"].copy())
-            m.bias.data = torch.from_numpy(rec["beta"].copy())
-            m.running_mean.data = torch.from_numpy(rec["moving_mean"].copy())
-            m.running_var.data = torch.from_numpy(rec["moving_variance"].copy())
+            m = _batch_norm(rec, len(cur))
             out = cur
         elif kind == "activation":
             fn = rec.get("function", "linear")
@@ -268,13 +276,7 @@ def _chain_to_torch(path):
             mods.append(nn.Flatten())
             cur = [int(np.prod(cur))]
         elif kind == "batchnorm":
-            c = rec["gamma"].shape[0]
-            m = (nn.BatchNorm2d if len(cur) == 3 else nn.BatchNorm1d)(c, eps=rec.get("eps", 1e-3))
-            m.weight.data = torch.from_numpy(rec["gamma"].copy())
-            m.bias.data = torch.from_numpy(rec["beta"].copy())
-            m.running_mean.data = torch.from_numpy(rec["moving_mean"].copy())
-            m.running_var.data = torch.from_numpy(rec["moving_variance"].copy())
-            mods.append(m)
+            mods.append(_batch_norm(rec, len(cur)))
         elif kind == "activation":
             fn = rec.get("function", "linear")
             if fn == "relu":
