@@ -111,6 +111,15 @@ struct Analog {
     offset: bool,
 }
 
+/// The empty network of a conversion: dt = 1 ms, the options' seed, every delay 0.
+fn converted_network(options: &ConvertOptions) -> Result<Network> {
+    Network::new(NetworkConfig {
+        dt_ms: 1.0,
+        seed: options.seed,
+        max_delay_ms: 1.0,
+    })
+}
+
 /// A delay-0 projection (a spike crosses every converted layer in the step it is emitted).
 fn same_step(connector: Connector, weights: Vec<f32>, name: String) -> Connection {
     Connection::new(connector, Weights::Values(weights))
@@ -173,11 +182,7 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
         return build_graph(ann, options);
     }
     let chain = super::layers::engine_stages(ann, options.dale)?;
-    let mut net = Network::new(NetworkConfig {
-        dt_ms: 1.0,
-        seed: options.seed,
-        max_delay_ms: 1.0,
-    })?;
+    let mut net = converted_network(options)?;
     let spiking_drive = spiking_drive(options)?;
     let dale = options.dale;
     let n_in = ann.input_features();
@@ -318,20 +323,15 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
 /// projections from an analog input are its current, `Σ W·x + b`, set at [`SpikingModel::present`].
 fn build_graph(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
     if options.dale {
-        return Err(Error::Unsupported(format!(
-            "Dale's principle: the converter splits chains of layers only so far; '{}' is a \
-             graph (layer '{}' reads {})",
-            ann.names.last().map_or("the network", |n| n.as_str()),
-            ann.names[first_junction(ann)],
-            ann.describe_inputs(first_junction(ann))
-        )));
+        ann.require_chain("Dale's principle (the converter splits chains, not graphs, so far)")?;
+        return Err(Error::Unsupported(
+            "Dale's principle: the converter splits chains of Dense, Conv2d and pooling layers \
+             only so far, not the graph build of global pooling or zero padding"
+                .into(),
+        ));
     }
     let plan = super::plan::plan(ann)?;
-    let mut net = Network::new(NetworkConfig {
-        dt_ms: 1.0,
-        seed: options.seed,
-        max_delay_ms: 1.0,
-    })?;
+    let mut net = converted_network(options)?;
     let spiking_drive = spiking_drive(options)?;
     let input = match options.input {
         InputCoding::Analog => None,
@@ -406,20 +406,6 @@ fn build_graph(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
         options: options.clone(),
         pixel_p: Vec::new(),
     })
-}
-
-/// The first layer of `ann` that does not read the layer before it.
-fn first_junction(ann: &Ann) -> usize {
-    (0..ann.layers.len())
-        .find(|&i| {
-            ann.inputs[i]
-                != [if i == 0 {
-                    crate::ann::Node::Input
-                } else {
-                    crate::ann::Node::Layer(i - 1)
-                }]
-        })
-        .unwrap_or(0)
 }
 
 /// Connects `stage` from `src` to `target` (delay 0), its weights times `scale`: a dense matrix
