@@ -147,7 +147,9 @@ class Converted:
         """Simulates every image for ``steps`` time steps and returns an :class:`Evaluation`:
         accuracy after every step, latency, synaptic operations and spikes per layer, energy.
 
-        ``knobs`` override the conversion's simulation options: ``input`` (analog, poisson),
+        ``knobs`` override the conversion's simulation options: ``coding`` (rate, ttfs: time to
+        first spike, one spike per neuron at most), ``ttfs_steps`` (steps per layer window),
+        ``ttfs_clock`` (continuous, steps), ``input`` (analog, poisson, latency),
         ``neuron`` (if, lif, lif:TAU, izhikevich), ``tau_mem``, ``reset`` (subtract, zero),
         ``refractory``, ``initial`` (zero, half), ``dale`` (bool), ``readout`` (spikes,
         membrane), ``early_exit`` (None or K), ``seed``. ``progress=True`` shows a bar.

@@ -29,6 +29,20 @@ def test_knobs_reach_the_simulation_as_cli_flags_do(root, cli, mnist_test, calib
     same_evaluation(python, expected)
 
 
+def test_time_to_first_spike_knobs_reach_the_simulation_as_cli_flags_do(root, cli, mnist_test, calibration):
+    images, labels = mnist_test
+    snn = somnet.convert(somnet.load(root / "tests/golden/mlp.h5"), calibration, percentile=100)
+    python = snn.evaluate(images, labels, steps=30, coding="ttfs", ttfs_steps=10, ttfs_clock="steps",
+                          input="latency")
+    expected = cli("evaluate", "--model", "tests/golden/mlp.h5", "--dataset", "mnist", "--steps", 30,
+                   "--limit", 200, "--calibration-limit", 600, "--percentile", 100, "--coding", "ttfs",
+                   "--ttfs-steps", 10, "--ttfs-clock", "steps", "--input", "latency", "--json")
+    same_evaluation(python, expected)
+    # One spike per neuron at most, and the decisions all made by the end of the output window.
+    assert all(layer.spikes_per_image <= layer.neurons for layer in python.layers)
+    assert python.snn_accuracy_per_step[-1] > 0.8
+
+
 def test_a_converted_file_loads_as_converted_and_matches_the_cli(root, cli, mnist_test):
     images, labels = mnist_test
     snn = somnet.load(root / "tests/golden/lenet.snn.h5")

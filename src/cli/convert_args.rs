@@ -9,6 +9,19 @@ use somnet::convert::options::ConvertOptions;
 enum InputArg {
     Analog,
     Poisson,
+    Latency,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CodingArg {
+    Rate,
+    Ttfs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ClockArg {
+    Continuous,
+    Steps,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -75,9 +88,21 @@ impl From<AvgPoolArg> for somnet::convert::options::AvgPoolChoice {
 /// Conversion options (defaults: the reference converter's settings).
 #[derive(Debug, Clone, Args)]
 pub struct ConvertArgs {
-    /// Input coding: analog current (default) or Poisson spikes (P = x / max x per step).
+    /// Input coding: analog current (default), Poisson spikes (P = x / max x per step), or one
+    /// spike per pixel at 1 − x (latency, with --coding ttfs).
     #[arg(long, value_enum)]
     input: Option<InputArg>,
+    /// Coding between layers: firing rates (default) or time to first spike (one spike per
+    /// neuron at most; Stanojevic et al. 2023).
+    #[arg(long, value_enum)]
+    coding: Option<CodingArg>,
+    /// Time-to-first-spike coding: steps per layer window (default 16).
+    #[arg(long)]
+    ttfs_steps: Option<u32>,
+    /// Time-to-first-spike coding: spikes at exact times (continuous, default) or on the steps of
+    /// a clock (values rounded to --ttfs-steps levels).
+    #[arg(long, value_enum)]
+    ttfs_clock: Option<ClockArg>,
     /// Neuron: non-leaky IF (default), leaky LIF (see --tau-mem), or regular-spiking Izhikevich
     /// (gain calibrated from its f-I curve; about 10× the steps).
     #[arg(long, value_enum)]
@@ -113,6 +138,15 @@ impl ConvertArgs {
     /// apply (a neuron before its reset, so `--neuron izhikevich --reset zero` keeps the reset).
     fn settings(&self) -> Vec<(&'static str, String)> {
         let mut s: Vec<(&'static str, String)> = Vec::new();
+        if let Some(c) = self.coding {
+            s.push(("coding", name(&c)));
+        }
+        if let Some(k) = self.ttfs_steps {
+            s.push(("ttfs-steps", k.to_string()));
+        }
+        if let Some(c) = self.ttfs_clock {
+            s.push(("ttfs-clock", name(&c)));
+        }
         if let Some(i) = self.input {
             s.push(("input", name(&i)));
         }

@@ -136,6 +136,21 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
             c
         }
     };
+    if options.coding == somnet::convert::options::Coding::Ttfs {
+        let net = somnet::convert::ttfs::TtfsNetwork::new(&converted.ann, &options)?;
+        let needed = net.total_steps();
+        eprintln!(
+            "time-to-first-spike: {} steps from the first input to the end of the output window \
+             ({} per layer window){}",
+            needed,
+            options.ttfs_steps,
+            if steps < needed {
+                format!("; --steps {steps} stops before some decisions")
+            } else {
+                String::new()
+            }
+        );
+    }
     if let Some(text) = &args.shard {
         let (index, count) = somnet::convert::shard::parse(text)?;
         let out = args.out.as_ref().expect("clap requires --out with --shard");

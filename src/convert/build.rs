@@ -178,6 +178,13 @@ pub fn build(ann: &Ann) -> Result<SpikingModel> {
 /// is 1: [`crate::convert::pipeline::convert`] does both.
 pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
     options.validate()?;
+    if options.coding == super::options::Coding::Ttfs {
+        return Err(Error::Unsupported(
+            "time-to-first-spike coding runs on its own single-spike dynamics \
+             (convert::ttfs::TtfsNetwork), not on the stepped rate engine"
+                .into(),
+        ));
+    }
     if super::plan::needs_plan(ann) {
         return build_graph(ann, options);
     }
@@ -187,7 +194,7 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
     let dale = options.dale;
     let n_in = ann.input_features();
     let input = match options.input {
-        InputCoding::Analog => None,
+        InputCoding::Analog | InputCoding::Latency => None,
         InputCoding::Poisson => {
             let e = net.add_external_source("input", n_in)?;
             let i = dale
@@ -334,7 +341,7 @@ fn build_graph(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
     let mut net = converted_network(options)?;
     let spiking_drive = spiking_drive(options)?;
     let input = match options.input {
-        InputCoding::Analog => None,
+        InputCoding::Analog | InputCoding::Latency => None,
         InputCoding::Poisson => Some((
             net.add_external_source("input", ann.input_features())?,
             None,

@@ -286,6 +286,10 @@ pub fn count_batched(
     if batch == 0 {
         return Err(Error::param("batch", 0, "at least 1 sample per step"));
     }
+    if options.coding == super::options::Coding::Ttfs {
+        // One spike per neuron: no lanes to step; its own event-driven pass.
+        return super::ttfs::count(ann, data, first_image, steps, options, on_chunk);
+    }
     ann.check_data(data, "evaluation set")?;
     let probe = build_with(ann, options)?; // refuse unsupported networks before starting the workers
     let sizes: Vec<usize> = probe

@@ -39,3 +39,4 @@ pub mod record;
 pub mod shard;
 pub mod shortcuts;
 pub mod to_nir;
+pub mod ttfs;

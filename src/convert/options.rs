@@ -20,6 +20,36 @@ pub enum InputCoding {
     /// Every pixel is a spike source firing with probability `x / max(x)` per step (the
     /// reference converter's Poisson input; Diehl et al. 2015).
     Poisson,
+    /// Every pixel of value `x` ∈ (0, 1] fires one spike at `1 − x` in the input's time window
+    /// (zero: no spike): time-to-first-spike input, with `coding = ttfs` only ([`super::ttfs`]).
+    Latency,
+}
+
+/// How values travel between layers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Coding {
+    /// Firing rates over the whole run (Rueckauer et al. 2017; the reference).
+    #[default]
+    Rate,
+    /// Time to first spike: each neuron fires at most once, earlier for a larger value, in its
+    /// layer's time window (the exact ReLU mapping of Stanojevic et al., Neural Networks 2023;
+    /// [`super::ttfs`]).
+    Ttfs,
+}
+
+/// When a time-to-first-spike neuron may fire.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TtfsClock {
+    /// At the exact time its membrane reaches threshold (event-driven in continuous time; the
+    /// steps only sample the decisions): the mapping is exact.
+    #[default]
+    Continuous,
+    /// Only on the steps of a clock, `ttfs_steps` per layer window, with the threshold half a
+    /// step early: values are rounded to `ttfs_steps` levels (QCFS's quantisation with
+    /// L = `ttfs_steps`, Bu et al. 2022).
+    Steps,
 }
 
 /// The spiking neuron of every converted layer.
@@ -120,6 +150,23 @@ pub struct ConvertOptions {
     pub avg_pool: AvgPoolChoice,
     /// Seed of the Poisson input.
     pub seed: u64,
+    /// Rate or time-to-first-spike coding.
+    #[serde(default)]
+    pub coding: Coding,
+    /// Time-to-first-spike coding: steps per layer window (the time resolution of the accuracy
+    /// curve; with the stepped clock, of the spikes too).
+    #[serde(default = "default_ttfs_steps")]
+    pub ttfs_steps: u32,
+    /// Time-to-first-spike coding: continuous spike times or a clock.
+    #[serde(default)]
+    pub ttfs_clock: TtfsClock,
+}
+
+/// Steps per layer window of time-to-first-spike coding unless set.
+pub const DEFAULT_TTFS_STEPS: u32 = 16;
+
+fn default_ttfs_steps() -> u32 {
+    DEFAULT_TTFS_STEPS
 }
 
 impl Default for ConvertOptions {
@@ -138,6 +185,9 @@ impl Default for ConvertOptions {
             normalization: NormScope::Layer,
             avg_pool: AvgPoolChoice::Spiking,
             seed: 0,
+            coding: Coding::Rate,
+            ttfs_steps: DEFAULT_TTFS_STEPS,
+            ttfs_clock: TtfsClock::Continuous,
         }
     }
 }
@@ -174,6 +224,7 @@ impl ConvertOptions {
                 )));
             }
         }
+        self.validate_coding()?;
         if self.refractory_steps > 0 && self.reset == ResetChoice::Subtract {
             // A clamped neuron drops the input of its refractory steps, while reset by subtraction
             // exists to keep every bit of charge: the two pull in opposite directions.
@@ -187,10 +238,53 @@ impl ConvertOptions {
         Ok(())
     }
 
+    /// The knobs that time-to-first-spike coding has no use for are refused rather than ignored
+    /// (its neuron fires once, so reset, refractoriness, a θ/2 start, Dale's copies and early
+    /// exit mean nothing for it), and latency input needs it.
+    fn validate_coding(&self) -> Result<()> {
+        match self.coding {
+            Coding::Rate if self.input == InputCoding::Latency => Err(Error::Unsupported(
+                "latency input (one spike per pixel) with rate coding: use coding=ttfs, or \
+                 input=analog / poisson"
+                    .into(),
+            )),
+            Coding::Rate => Ok(()),
+            Coding::Ttfs => {
+                if self.ttfs_steps == 0 {
+                    return Err(Error::param("ttfs_steps", 0, "at least 1 step per window"));
+                }
+                let conflict = if self.input == InputCoding::Poisson {
+                    Some("Poisson input (use input=latency or analog)")
+                } else if self.neuron != NeuronChoice::If {
+                    Some("another neuron model (it has its own single-spike neuron)")
+                } else if self.reset != ResetChoice::Subtract {
+                    Some("a reset rule (a neuron fires once)")
+                } else if self.refractory_steps > 0 {
+                    Some("a refractory period (a neuron fires once)")
+                } else if self.initial != InitialPotential::Zero {
+                    Some("a θ/2 start (the stepped clock's half-step threshold plays that role)")
+                } else if self.dale {
+                    Some("Dale's principle")
+                } else if self.early_exit.is_some() {
+                    Some("early exit (a sample stops at its first output spike)")
+                } else {
+                    None
+                };
+                match conflict {
+                    Some(c) => Err(Error::Unsupported(format!(
+                        "time-to-first-spike coding does not take {c}"
+                    ))),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
     /// The keys [`Self::set`] takes, with their values: one text form of every knob, shared by
     /// the CLI flags, sweep grids and the Python package.
     pub const KEYS: &'static str =
-        "input (analog, poisson), neuron (if, lif, lif:TAU, izhikevich), \
+        "coding (rate, ttfs), ttfs-steps (K per window), ttfs-clock (continuous, steps), \
+        input (analog, poisson, latency), neuron (if, lif, lif:TAU, izhikevich), \
         tau-mem (ms, for lif), reset (subtract, zero), refractory (steps), initial (zero, half), \
         dale (off, on), readout (spikes, membrane), early-exit (none, K), percentile (P), \
         norm (layer, channel), avgpool (spiking, fold), seed (S)";
@@ -221,7 +315,15 @@ impl ConvertOptions {
         match (key, value) {
             ("input", "analog") => self.input = InputCoding::Analog,
             ("input", "poisson") => self.input = InputCoding::Poisson,
-            ("input", _) => return Err(bad("analog or poisson")),
+            ("input", "latency") => self.input = InputCoding::Latency,
+            ("input", _) => return Err(bad("analog, poisson or latency")),
+            ("coding", "rate") => self.coding = Coding::Rate,
+            ("coding", "ttfs") => self.coding = Coding::Ttfs,
+            ("coding", _) => return Err(bad("rate or ttfs")),
+            ("ttfs-steps", _) => self.ttfs_steps = count("a number of steps per window")?,
+            ("ttfs-clock", "continuous") => self.ttfs_clock = TtfsClock::Continuous,
+            ("ttfs-clock", "steps") => self.ttfs_clock = TtfsClock::Steps,
+            ("ttfs-clock", _) => return Err(bad("continuous or steps")),
             ("neuron", "if") => self.neuron = NeuronChoice::If,
             ("neuron", "lif") => self.neuron = NeuronChoice::Lif { tau_mem_ms: 50.0 },
             ("neuron", "izhikevich") => {
@@ -282,6 +384,7 @@ impl ConvertOptions {
         let input = match self.input {
             InputCoding::Analog => "analog",
             InputCoding::Poisson => "poisson",
+            InputCoding::Latency => "latency",
         };
         let neuron = match self.neuron {
             NeuronChoice::If => "if".to_string(),
@@ -293,7 +396,18 @@ impl ConvertOptions {
             (ResetChoice::Subtract, _) => "subtract",
             (ResetChoice::Zero, _) => "zero",
         };
-        let mut label = format!("{input}-{neuron}-{reset}");
+        let mut label = match self.coding {
+            Coding::Rate => format!("{input}-{neuron}-{reset}"),
+            Coding::Ttfs => format!(
+                "{input}-ttfs{}{}",
+                self.ttfs_steps,
+                if self.ttfs_clock == TtfsClock::Steps {
+                    "-clocked"
+                } else {
+                    ""
+                }
+            ),
+        };
         if self.refractory_steps > 0 {
             label += &format!("+refr{}", self.refractory_steps);
         }

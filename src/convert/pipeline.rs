@@ -30,7 +30,7 @@ use super::energy;
 use super::evaluate::{evaluate_with, SnnEvaluation};
 use super::fold::fold_batchnorm;
 use super::normalize;
-use super::options::{AvgPoolChoice, ConvertOptions, InputCoding};
+use super::options::{AvgPoolChoice, Coding, ConvertOptions, InputCoding};
 use super::record::{ConversionRecord, CostAtLatency, EnergyAtLatency, Evaluation, Latency};
 use crate::ann::Ann;
 use crate::data::Dataset;
@@ -112,7 +112,10 @@ pub fn convert(ann: &Ann, calibration: &Dataset, options: &ConvertOptions) -> Re
         options.percentile,
         options.normalization,
     )?;
-    build_with(&norm, options)?;
+    match options.coding {
+        Coding::Rate => drop(build_with(&norm, options)?),
+        Coding::Ttfs => drop(super::ttfs::TtfsNetwork::new(&norm, options)?),
+    }
     Ok(Converted {
         original: Some(ann.clone()),
         ann: norm,
@@ -137,6 +140,14 @@ pub fn calibrate_biases(
     options: &ConvertOptions,
 ) -> Result<Converted> {
     options.validate()?;
+    if options.coding == Coding::Ttfs {
+        return Err(crate::error::Error::Unsupported(
+            "bias calibration corrects the rate-coding error of a simulation of some steps; \
+             time-to-first-spike coding in continuous time is exact (its clocked version rounds \
+             to levels, as QCFS does): calibrate a rate-coded conversion"
+                .into(),
+        ));
+    }
     let (ann, layers) =
         super::bias_calibration::calibrate_biases(&converted.ann, images, steps, options)?;
     let mut out = converted.clone();

@@ -56,6 +56,13 @@ pub const STEP_SECONDS: f64 = 1e-3;
 /// `layer_scales` are the λ of its weighted layers (recorded in the metadata; may be empty).
 pub fn to_nir(ann: &Ann, options: &ConvertOptions, layer_scales: &[Vec<f32>]) -> Result<NirExport> {
     options.validate()?;
+    if options.coding == super::options::Coding::Ttfs {
+        return Err(Error::Unsupported(
+            "NIR export: time-to-first-spike coding's windowed single-spike neuron has no NIR \
+             primitive; export the rate-coded conversion"
+                .into(),
+        ));
+    }
     if options.dale {
         return Err(Error::Unsupported(
             "NIR export: Dale's principle splits every layer into excitatory and inhibitory \
@@ -429,6 +436,7 @@ fn metadata(options: &ConvertOptions, ann: &Ann, scales: &[Vec<f32>]) -> BTreeMa
         text(match options.input {
             InputCoding::Analog => "analog: the image as a current every step",
             InputCoding::Poisson => "poisson: spikes with P(spike) = x / max x per step",
+            InputCoding::Latency => "latency: one spike per pixel at 1 - x",
         }),
     );
     m.insert(

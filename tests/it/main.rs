@@ -41,4 +41,5 @@ mod simd;
 mod sleep;
 mod sonata;
 mod stdp;
+mod ttfs;
 mod wiring;

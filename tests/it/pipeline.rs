@@ -45,6 +45,7 @@ fn every_knob_has_one_text_form() {
             normalization: NormScope::Channel,
             avg_pool: somnet::convert::options::AvgPoolChoice::Fold,
             seed: 7,
+            ..ConvertOptions::default()
         }
     );
     // Izhikevich brings its own reset; a later reset setting overrides it.
