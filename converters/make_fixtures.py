@@ -18,7 +18,9 @@ average pooling, Flatten of a 6-channel image; Keras: Functional), `bn` (batch n
 convolution, after a Flatten and on a Dense output, max pooling, strided 'same' convolution), and
 for Keras `branch` (two Dense layers added); `resnet` (Keras: a residual graph: ZeroPadding2D, Add,
 Concatenate, GlobalAveragePooling2D, batch norm on both paths; PyTorch: torchvision basic blocks with
-`out += identity` and a `downsample` Sequential, torch.cat, AdaptiveAvgPool2d). `--only NAME,…` writes only those
+`out += identity` and a `downsample` Sequential, torch.cat, AdaptiveAvgPool2d); `nested` (Keras: a
+Sequential and a Functional model used as layers), `qcfs` (Keras: QCFS custom layers of 4 and 8
+levels). `--only NAME,…` writes only those
 models (the others' random draws are still made, so every model gets the same numbers).
 """
 
@@ -38,7 +40,9 @@ def random_weights(shapes, rng, names):
     """Seeded values: kernels ~ N(0, 1/fan_in), biases and BN shifts small, variances in [0.5, 2]."""
     out = []
     for shape, name in zip(shapes, names):
-        if "variance" in name or "running_var" in name:
+        if len(shape) == 0:
+            out.append(np.ones(shape))  # a scalar (QCFS's λ): set by the model's maker
+        elif "variance" in name or "running_var" in name:
             out.append(rng.uniform(0.5, 2.0, shape))
         elif "gamma" in name:
             out.append(rng.uniform(0.5, 1.5, shape))
@@ -102,7 +106,8 @@ def keras_models(keras):
     a = L.Dense(4, name="left")(inp)
     b = L.Dense(4, name="right")(inp)
     branch = keras.Model(inp, L.Add(name="sum")([a, b]), name="branch")
-    return {"mlp": mlp, "lenet": lenet, "bn": bn, "branch": branch, "resnet": keras_resnet(keras)}
+    return {"mlp": mlp, "lenet": lenet, "bn": bn, "branch": branch, "resnet": keras_resnet(keras),
+            "nested": keras_nested(keras), "qcfs": keras_qcfs(keras)}
 
 
 def keras_resnet(keras):
@@ -135,6 +140,68 @@ def keras_resnet(keras):
     return keras.Model(inp, out, name="resnet")
 
 
+def keras_nested(keras):
+    """Models used as layers: a Sequential feature stage (convolution, max pooling) and a
+    Functional residual block whose shortcut reads the block's own input, both named 'conv' inside
+    (names are per model), then a Flatten and a Dense head in the outer model."""
+    L = keras.layers
+    features = keras.Sequential([
+        keras.Input(shape=(8, 8, 2)),
+        L.Conv2D(4, 3, padding="same", activation="relu", name="conv"),
+        L.MaxPooling2D(2, name="pool"),
+    ], name="features")
+    block_in = keras.Input(shape=(4, 4, 4), name="block_in")
+    y = L.Conv2D(4, 3, padding="same", use_bias=False, name="conv")(block_in)
+    y = L.BatchNormalization(name="bn")(y)
+    y = L.Add(name="add")([y, block_in])
+    block = keras.Model(block_in, L.ReLU(name="relu")(y), name="block")
+    inp = keras.Input(shape=(8, 8, 2), name="image")
+    x = block(features(inp))
+    x = L.Flatten(name="flat")(x)
+    out = L.Dense(3, name="out")(x)
+    return keras.Model(inp, out, name="nested")
+
+
+def qcfs_layer(keras):
+    """Bu et al.'s QCFS activation as a Keras layer, as somnet's importer recognises it: class name
+    `QCFS`, `levels` in its config, a trainable scalar `lambda`;
+    h(x) = λ·clip(⌊x·L/λ + ½⌋/L, 0, 1)."""
+    class QCFS(keras.layers.Layer):
+        def __init__(self, levels=4, **kwargs):
+            super().__init__(**kwargs)
+            self.levels = levels
+
+        def build(self, input_shape):
+            self.lam = self.add_weight(name="lambda", shape=(), initializer="ones")
+
+        def call(self, x):
+            if hasattr(keras, "ops"):  # Keras 3
+                floor, clip = keras.ops.floor, keras.ops.clip
+            else:  # Keras 2: TensorFlow's
+                import tensorflow as tf
+                floor, clip = tf.floor, tf.clip_by_value
+            q = floor(x * self.levels / self.lam + 0.5) / self.levels
+            return clip(q, 0.0, 1.0) * self.lam
+
+        def get_config(self):
+            return {**super().get_config(), "levels": self.levels}
+
+    return QCFS
+
+
+def keras_qcfs(keras):
+    """A dense network with QCFS activations of 4 and 8 levels (their λ set after the draws)."""
+    L, QCFS = keras.layers, qcfs_layer(keras)
+    return keras.Sequential([
+        keras.Input(shape=(6,)),
+        L.Dense(10, name="fc1"),
+        QCFS(levels=4, name="q1"),
+        L.Dense(8, name="fc2"),
+        QCFS(levels=8, name="q2"),
+        L.Dense(3, name="out"),
+    ], name="qcfs")
+
+
 def make_keras(prefix, out, only=None):
     if prefix == "keras2":
         import tensorflow as tf
@@ -151,6 +218,9 @@ def make_keras(prefix, out, only=None):
     for name, model in keras_models(keras).items():
         names = [w.name if prefix == "keras2" else w.path for w in model.weights]
         model.set_weights(random_weights([tuple(w.shape) for w in model.weights], rng, names))
+        if name == "qcfs":
+            model.get_layer("q1").lam.assign(1.3)
+            model.get_layer("q2").lam.assign(0.7)
         shape = tuple(model.input_shape[1:])
         x = rng.uniform(0.0, 1.0, (N_SAMPLES,) + shape).astype(np.float32)
         if name == "mlp":
@@ -164,7 +234,7 @@ def make_keras(prefix, out, only=None):
         model.save(path)
         x_nchw = x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
         save_io(os.path.join(out, f"{prefix}_{name}.io.h5"), x_nchw, y, prefix, version)
-        if name not in ("branch", "resnet"):
+        if name not in ("branch", "resnet", "nested", "qcfs"):
             keras_export.export(model, os.path.join(out, f"{prefix}_{name}.export.h5"),
                                 provenance={"fixture": name, "seed": SEED})
         print(f"{path}: {version}")

@@ -68,10 +68,11 @@ def test_fixture_models_loaded_by_keras_match_keras_outputs(root, name):
     np.testing.assert_allclose(somnet.from_keras(model).predict(x), y, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["branch", "resnet"])
+@pytest.mark.parametrize("name", ["branch", "resnet", "nested"])
 def test_branching_models_loaded_by_keras_match_keras_outputs(root, name):
     # Functional graphs: two Dense layers added; a residual network with zero padding, identity and
-    # downsample shortcuts, a concatenation and global pooling.
+    # downsample shortcuts, a concatenation and global pooling; a Sequential and a Functional model
+    # used as layers (flattened into the graph).
     model = keras.models.load_model(root / f"tests/fixtures/keras3_{name}.h5", compile=False)
     with h5py.File(root / f"tests/fixtures/keras3_{name}.io.h5") as f:
         x, y = f["x"][()], f["y"][()]
@@ -88,3 +89,33 @@ def test_fixture_keras_file_converted_from_python_gives_the_cli_numbers(root, cl
     live = keras.models.load_model(path, compile=False)
     from_live = somnet.convert(somnet.from_keras(live), calibration).evaluate(images, labels, steps=24)
     same_evaluation(from_live, expected)
+
+
+class QCFS(keras.layers.Layer):
+    """Bu et al.'s activation as somnet recognises it: class `QCFS`, `levels`, a scalar `lambda`."""
+
+    def __init__(self, levels=4, **kwargs):
+        super().__init__(**kwargs)
+        self.levels = levels
+
+    def build(self, input_shape):
+        self.lam = self.add_weight(name="lambda", shape=(), initializer="ones")
+
+    def call(self, x):
+        q = keras.ops.floor(x * self.levels / self.lam + 0.5) / self.levels
+        return keras.ops.clip(q, 0.0, 1.0) * self.lam
+
+    def get_config(self):
+        return {**super().get_config(), "levels": self.levels}
+
+
+def test_live_qcfs_layers_become_qcfs_activations(tmp_path):
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential([keras.Input((12,)), keras.layers.Dense(16), QCFS(4, name="q"),
+                              keras.layers.Dense(3)])
+    model.get_layer("q").lam.assign(1.7)
+    x = np.random.default_rng(1).uniform(0, 1, (64, 12)).astype(np.float32)
+    live = somnet.from_keras(model)
+    np.testing.assert_allclose(live.predict(x), model.predict(x, verbose=0), atol=1e-5, rtol=1e-5)
+    model.save(tmp_path / "q.h5")
+    np.testing.assert_array_equal(somnet.load(tmp_path / "q.h5").predict(x), live.predict(x))

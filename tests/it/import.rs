@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use hdf5_metno as hdf5;
 use ndarray::{Array2, Ix2};
+use somnet::ann::Node;
 use somnet::io::{self, keras, ModelFormat};
 
 pub(crate) fn fixture(name: &str) -> PathBuf {
@@ -389,6 +390,85 @@ fn keras_residual_graphs_match_the_frameworks_outputs() {
     ] {
         assert!(kinds.contains(&k), "{k} in {kinds:?}");
     }
+}
+
+#[test]
+fn nested_keras_models_flatten_and_match_the_frameworks_outputs() {
+    // A Sequential and a Functional model used as layers, each with an inner layer named 'conv';
+    // the block's shortcut reads the nested model's own input.
+    for prefix in ["keras2", "keras3"] {
+        let name = format!("{prefix}_nested");
+        let model = keras::load(&fixture(&format!("{name}.h5"))).unwrap();
+        let names: Vec<&str> = model.ann.names.iter().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "features/conv",
+                "features/conv_relu",
+                "features/pool",
+                "block/conv",
+                "block/bn",
+                "block/add",
+                "block/relu",
+                "flat",
+                "out"
+            ],
+            "{name}"
+        );
+        let add = names.iter().position(|n| *n == "block/add").unwrap();
+        assert_eq!(
+            model.ann.inputs[add],
+            [Node::Layer(add - 1), Node::Layer(2)],
+            "{name}: the shortcut reads the features' pooling"
+        );
+        let (x, y) = io_pair(&name);
+        let out = model.ann.forward(x.view()).unwrap();
+        for (p, q) in out.iter().zip(&y) {
+            assert!((p - q).abs() <= 1e-5, "{name}: somnet {p}, framework {q}");
+        }
+    }
+}
+
+#[test]
+fn keras_qcfs_layers_import_with_their_levels_and_threshold() {
+    // The custom layer `QCFS` (config `levels`, scalar weight `lambda`) of Keras 2 and Keras 3:
+    // levels 4 and 8, λ 1.3 and 0.7, the framework's outputs within 1e-5.
+    for prefix in ["keras2", "keras3"] {
+        let name = format!("{prefix}_qcfs");
+        let ann = keras::load(&fixture(&format!("{name}.h5"))).unwrap().ann;
+        let q: Vec<(u32, f32)> = ann
+            .layers
+            .iter()
+            .filter_map(|l| match l {
+                somnet::ann::Layer::Qcfs(q) => Some((q.levels, q.lambda)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(q, [(4, 1.3), (8, 0.7)], "{name}");
+        let (x, y) = io_pair(&name);
+        let out = ann.forward(x.view()).unwrap();
+        for (p, q) in out.iter().zip(&y) {
+            assert!((p - q).abs() <= 1e-5, "{name}: somnet {p}, framework {q}");
+        }
+    }
+    let p = with_config("keras3_qcfs.h5", "qlevels", |c| {
+        layer(c, "q2")["config"]["levels"] = serde_json::json!(0);
+    });
+    load_error(&p, &["layer 'q2' (QCFS)", "'levels' is 0"]);
+    let p = with_config("keras3_qcfs.h5", "qnolevels", |c| {
+        layer(c, "q1")["config"]
+            .as_object_mut()
+            .unwrap()
+            .remove("levels");
+    });
+    load_error(&p, &["layer 'q1' (QCFS)", "'levels' is missing"]);
+    let p = copy_of("keras3_qcfs.h5", "qlambda");
+    {
+        let file = hdf5::File::open_rw(&p).unwrap();
+        let ds = file.dataset("model_weights/q2/qcfs/q2/lambda").unwrap();
+        ds.write_scalar(&-0.5f32).unwrap();
+    }
+    load_error(&p, &["layer 'q2' (QCFS)", "'lambda' is -0.5"]);
 }
 
 #[test]

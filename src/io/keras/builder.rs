@@ -329,6 +329,39 @@ impl Builder {
                 }
                 self.push(&kl.name, Layer::Activation(Activation::Relu));
             }
+            // Bu et al.'s activation as a custom layer (README: `levels` in its config, a
+            // trainable scalar `lambda`).
+            "QCFS" => {
+                let levels = kl
+                    .get("levels")
+                    .and_then(serde_json::Value::as_u64)
+                    .filter(|l| (1..=1 << 16).contains(l))
+                    .ok_or_else(|| {
+                        kl.err(
+                            ctx,
+                            format!(
+                                "'levels' is {}, expected a whole number of quantisation levels \
+                                 in 1..=65536",
+                                kl.get("levels").map_or("missing".into(), |v| v.to_string())
+                            ),
+                        )
+                    })? as u32;
+                let lambda = match vars.vars.get("lambda").map(|(a, _)| a.len()) {
+                    Some(1) => vars.vars.remove("lambda").expect("present").0,
+                    _ => vars.take(kl, ctx, "lambda", &[])?,
+                };
+                let lambda = lambda.iter().next().copied().unwrap_or(f32::NAN);
+                if !(lambda > 0.0 && lambda.is_finite()) {
+                    return Err(kl.err(
+                        ctx,
+                        format!("weight 'lambda' is {lambda}, expected a positive threshold"),
+                    ));
+                }
+                self.push(
+                    &kl.name,
+                    Layer::Qcfs(crate::ann::qcfs::Qcfs { levels, lambda }),
+                );
+            }
             "Softmax" => {
                 if matches!(self.shape, Shape::Image(..)) {
                     return Err(kl.err(ctx, "softmax over an image is not supported"));
@@ -365,8 +398,9 @@ impl Builder {
                     format!(
                         "layer class '{other}' is not supported (Dense, Conv2D, \
                          AveragePooling2D, MaxPooling2D, GlobalAveragePooling2D, ZeroPadding2D, \
-                         Flatten, BatchNormalization, Activation, ReLU, Softmax, Dropout, Add, \
-                         Concatenate, InputLayer)"
+                         Flatten, BatchNormalization, Activation, ReLU, QCFS, Softmax, Dropout, \
+                         Add, Concatenate, InputLayer, and Sequential or Functional models used \
+                         as layers)"
                     ),
                 ))
             }

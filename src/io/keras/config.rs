@@ -17,6 +17,10 @@ pub(super) struct KLayer {
     pub(super) class: String,
     pub(super) name: String,
     pub(super) config: Value,
+    /// A layer of a nested model: the outermost nested model's layer, whose weight group holds
+    /// this layer's variables, and the layer's own name inside its model (`name` is the path
+    /// `outer/…/own`, unique in the flattened graph since Keras names hold no '/').
+    pub(super) nested: Option<(String, String)>,
 }
 
 impl KLayer {
@@ -33,6 +37,7 @@ impl KLayer {
             class,
             name,
             config,
+            nested: None,
         })
     }
 
@@ -113,7 +118,88 @@ pub(super) fn sequential(cfg: &Value, ctx: &Ctx) -> Result<(Vec<Wired>, Option<V
             reads: vec![std::mem::replace(&mut prev, name)],
         });
     }
-    Ok((wired, shape))
+    Ok((flatten_nested(wired, ctx)?, shape))
+}
+
+/// Whether a layer of the config is itself a model.
+fn is_model(class: &str) -> bool {
+    matches!(class, "Sequential" | "Functional" | "Model")
+}
+
+/// `wired` with every nested model (a Sequential or Functional used as a layer) replaced by its
+/// own layers, named `model/layer`: its input becomes what the model layer read and its output
+/// what the layers reading the model read. Recursive, so models nested deeper flatten too.
+fn flatten_nested(wired: Vec<Wired>, ctx: &Ctx) -> Result<Vec<Wired>> {
+    if !wired.iter().any(|w| is_model(&w.layer.class)) {
+        return Ok(wired);
+    }
+    let mut out: Vec<Wired> = Vec::with_capacity(wired.len());
+    // A nested model's name → the name of its output layer after flattening.
+    let mut renamed: std::collections::HashMap<String, String> = Default::default();
+    for w in wired {
+        if !is_model(&w.layer.class) {
+            out.push(w);
+            continue;
+        }
+        let outer = w.layer.name.clone();
+        let mctx = ctx.child(&outer);
+        let (inner, _) = match w.layer.class.as_str() {
+            "Sequential" => sequential(&w.layer.config, &mctx)?,
+            _ => functional(&w.layer.config, &mctx)?,
+        };
+        let [source] = &w.reads[..] else {
+            return Err(w.layer.err(
+                ctx,
+                format!(
+                    "a nested model reads {} tensors; one is supported",
+                    w.reads.len()
+                ),
+            ));
+        };
+        // The inner model's input: Sequential's placeholder, or a Functional's InputLayer.
+        let inputs: Vec<String> = inner
+            .iter()
+            .filter(|i| i.layer.class == "InputLayer")
+            .map(|i| i.layer.name.clone())
+            .chain(std::iter::once(INPUT.to_string()))
+            .collect();
+        let mut last = None;
+        for mut i in inner {
+            if i.layer.class == "InputLayer" {
+                continue;
+            }
+            let own = i.layer.name.clone();
+            i.layer.nested = Some(match i.layer.nested.take() {
+                // Deeper nesting: the weights are still in the outermost model's group.
+                Some((_, short)) => (outer.clone(), short),
+                None => (outer.clone(), own.clone()),
+            });
+            i.layer.name = format!("{outer}/{own}");
+            i.reads = i
+                .reads
+                .into_iter()
+                .map(|r| {
+                    if inputs.contains(&r) {
+                        source.clone()
+                    } else {
+                        format!("{outer}/{r}")
+                    }
+                })
+                .collect();
+            last = Some(i.layer.name.clone());
+            out.push(i);
+        }
+        let last = last.ok_or_else(|| w.layer.err(ctx, "the nested model has no layers"))?;
+        renamed.insert(outer, last);
+    }
+    for w in &mut out {
+        for r in &mut w.reads {
+            if let Some(n) = renamed.get(r) {
+                *r = n.clone();
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The name a Sequential model's first layer reads: its input (Keras names are never empty).
@@ -302,7 +388,7 @@ pub(super) fn functional(cfg: &Value, ctx: &Ctx) -> Result<(Vec<Wired>, Option<V
         .into_iter()
         .map(|i| slots[i].take().expect("each placed once"))
         .collect();
-    Ok((ordered, shape))
+    Ok((flatten_nested(ordered, ctx)?, shape))
 }
 
 /// A layer and the names of the layers it reads, in the order it reads them.

@@ -121,7 +121,22 @@ pub fn from_config(
         keras_version.to_string(),
         backend.to_string(),
         &root,
-        |kl| LayerWeights::from_memory(&root, kl, weights.remove(&kl.name).unwrap_or_default()),
+        |kl| {
+            // A nested model's variables are listed under it; each of its layers takes its own.
+            let vars = match &kl.nested {
+                None => weights.remove(&kl.name).unwrap_or_default(),
+                Some((group, _)) => weights
+                    .get(group)
+                    .map(|v| {
+                        v.iter()
+                            .filter(|(w, _)| weights::belongs(kl, w))
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            };
+            LayerWeights::from_memory(&root, kl, vars)
+        },
     )
 }
 

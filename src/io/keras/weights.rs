@@ -19,6 +19,21 @@ fn short_name(wname: &str) -> String {
         .to_string()
 }
 
+/// Whether variable `wname` of the weight group that holds `kl`'s variables is one of them: all
+/// of a plain layer's; of a nested model's group, those whose path names the layer just before
+/// the variable (`block/d1/kernel`, Keras 2's `d1/kernel:0`).
+pub(super) fn belongs(kl: &KLayer, wname: &str) -> bool {
+    match &kl.nested {
+        None => true,
+        Some((_, own)) => wname.rsplit('/').nth(1) == Some(own.as_str()),
+    }
+}
+
+/// The name of the weight group holding `kl`'s variables.
+pub(super) fn group_of(kl: &KLayer) -> &str {
+    kl.nested.as_ref().map_or(&kl.name, |(group, _)| group)
+}
+
 /// The weight datasets of one layer, by variable name (`kernel`, `bias`, `gamma`, …).
 pub(super) struct LayerWeights {
     pub(super) vars: HashMap<String, (ArrayD<f32>, String)>,
@@ -27,12 +42,12 @@ pub(super) struct LayerWeights {
 impl LayerWeights {
     pub(super) fn read(weights: &hdf5::Group, wctx: &Ctx, kl: &KLayer) -> Result<LayerWeights> {
         let mut vars = HashMap::new();
-        let Ok(group) = weights.group(&kl.name) else {
+        let Ok(group) = weights.group(group_of(kl)) else {
             return Ok(LayerWeights { vars });
         };
-        let gctx = wctx.child(&kl.name);
+        let gctx = wctx.child(group_of(kl));
         let names = h5::read_str_list_attr(&group, &gctx, "weight_names")?;
-        for wname in names {
+        for wname in names.into_iter().filter(|w| belongs(kl, w)) {
             let object = format!("{}/{wname}", gctx.object);
             let ds = group.dataset(&wname).map_err(|_| {
                 kl.err(
