@@ -20,7 +20,8 @@ pub struct SweepArgs {
     model: PathBuf,
     #[command(flatten)]
     data: super::data_args::DataArgs,
-    /// Knob values, `key=v1,v2;key=…` with keys input (analog, poisson), neuron (if, lif,
+    /// Knob values, `key=v1,v2;key=…` with keys coding (rate, ttfs), ttfs-steps (K),
+    /// ttfs-clock (continuous, steps), input (analog, poisson, latency), neuron (if, lif,
     /// lif:TAU, izhikevich), tau-mem (ms), reset (subtract, zero), initial (zero, half), readout
     /// (spikes, membrane), dale (off, on), refractory (steps), early-exit (none, K), percentile
     /// (P), norm (layer, channel), seed (S).
@@ -48,6 +49,10 @@ pub struct SweepArgs {
     /// after every grid point, so an interrupted run keeps what finished.
     #[arg(long, default_value = "sweep-out")]
     out: PathBuf,
+    /// The energy the Pareto plot weighs each point by: of all steps (t, default), or where its
+    /// accuracy first comes within 1pp, 0.5pp or 0.1pp of the ANN's (energy at latency).
+    #[arg(long, default_value = "t")]
+    pareto_energy: String,
     /// Continue the sweep recorded in the output folder: its finished grid points are kept and
     /// only the rest run (the same model, data, steps, grid and seed are required).
     #[arg(long)]
@@ -56,6 +61,8 @@ pub struct SweepArgs {
 
 pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     // Refuse unknown keys and contradictions before any work.
+    let basis =
+        somnet::study::sweep::EnergyBasis::parse(&args.pareto_energy).context("--pareto-energy")?;
     let points = Grid::parse(&args.grid)
         .and_then(|g| {
             g.points(&ConvertOptions {
@@ -137,7 +144,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     })??;
     saving?;
     progress.finish();
-    somnet::study::report::write_sweep(&args.out, &record)?;
+    somnet::study::report::write_sweep_with(&args.out, &record, basis)?;
     print!("{}", record.csv());
     println!(
         "wrote {} (sweep.csv, sweep.json, pareto.png)",

@@ -316,6 +316,7 @@ impl Evaluation {
                 ratio: self.energy_pj.ratio,
             },
             images_per_second: self.images_per_second,
+            energy_at_latency: self.energy_at_latency,
         }
     }
 }
@@ -345,4 +346,8 @@ pub struct RunSummary {
     pub energy_pj: EnergyTotals,
     /// Throughput of the spiking simulation.
     pub images_per_second: f64,
+    /// Synaptic operations and energy where the accuracy first comes within 1 / 0.5 / 0.1 pp of
+    /// the ANN's (absent from sweep records of somnet versions before it).
+    #[serde(default)]
+    pub energy_at_latency: EnergyAtLatency,
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::plot::{lines, pareto, Marker, ParetoPoint, Series, PALETTE};
-use super::sweep::{pareto_front, Sweep};
+use super::sweep::{pareto_front_by, EnergyBasis, Sweep};
 use crate::convert::record::Evaluation;
 use crate::convert::shard::Shard;
 use crate::error::{Error, Result};
@@ -174,38 +174,58 @@ pub fn write_evaluation(out: &Path, e: &Evaluation) -> Result<()> {
 /// Writes `sweep.csv`, `sweep.json` and `pareto.png` (accuracy against energy, steps to ANN −
 /// 0.1 pp in the labels, the Pareto front highlighted) into `out`.
 pub fn write_sweep(out: &Path, sweep: &Sweep) -> Result<()> {
+    write_sweep_with(out, sweep, EnergyBasis::AtSteps)
+}
+
+/// [`write_sweep`] with the Pareto plot on `basis`: the energy of all T steps, or the energy and
+/// accuracy where each grid point first comes within 1 / 0.5 / 0.1 pp of the ANN (points that
+/// never do are left out and counted in the title).
+pub fn write_sweep_with(out: &Path, sweep: &Sweep, basis: EnergyBasis) -> Result<()> {
     write_sweep_rows(out, sweep)?;
-    let front = pareto_front(&sweep.rows);
+    let front = pareto_front_by(&sweep.rows, basis);
     let points: Vec<ParetoPoint> = sweep
         .rows
         .iter()
         .zip(front)
-        .map(|(r, on_front)| ParetoPoint {
-            energy_pj: r.energy_pj.snn,
-            accuracy: 100.0 * r.snn_accuracy,
-            curve: r.snn_accuracy_per_step.iter().map(|a| 100.0 * a).collect(),
-            // Values only ("analog/if/zero · 16"): the keys are in the CSV.
-            label: format!(
-                "{} · {}",
-                r.settings
-                    .split(' ')
-                    .map(|kv| kv.split_once('=').map_or(kv, |x| x.1))
-                    .collect::<Vec<_>>()
-                    .join("/"),
-                r.latency_steps
-                    .pp01
-                    .map_or("-".to_string(), |x| x.to_string())
-            ),
-            on_front,
+        .filter_map(|(r, on_front)| {
+            let (accuracy, energy) = basis.point(r)?;
+            Some(ParetoPoint {
+                energy_pj: energy,
+                accuracy: 100.0 * accuracy,
+                curve: r.snn_accuracy_per_step.iter().map(|a| 100.0 * a).collect(),
+                // Values only ("analog/if/zero · 16"): the keys are in the CSV.
+                label: format!(
+                    "{} · {}",
+                    r.settings
+                        .split(' ')
+                        .map(|kv| kv.split_once('=').map_or(kv, |x| x.1))
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                    r.latency_steps
+                        .pp01
+                        .map_or("-".to_string(), |x| x.to_string())
+                ),
+                on_front: on_front == Some(true),
+            })
         })
         .collect();
+    let basis_text = match basis {
+        EnergyBasis::AtSteps => format!("T = {}", sweep.steps),
+        EnergyBasis::AtLatency(h) => format!(
+            "energy and accuracy where each point first comes within {} pp of the ANN ({} of {} \
+             points do)",
+            h as f64 / 100.0,
+            points.len(),
+            sweep.rows.len()
+        ),
+    };
     pareto(
         &out.join("pareto.png"),
         &format!(
-            "{}: {} images, T = {} (labels: settings · steps to ANN − 0.1 pp; red: Pareto front)",
+            "{}: {} images, {basis_text} (labels: settings · steps to ANN − 0.1 pp; red: Pareto \
+             front)",
             subject(&sweep.dataset, sweep.model.as_deref()),
             sweep.images,
-            sweep.steps
         ),
         &points,
         100.0 * sweep.ann_accuracy,

@@ -211,19 +211,74 @@ pub fn run(
 /// Whether each row is on the Pareto front: no other row is at least as accurate, as cheap and as
 /// fast (steps to ANN − 0.1 pp; never reaching it counts as slowest), and better in one of them.
 pub fn pareto_front(rows: &[RunSummary]) -> Vec<bool> {
+    pareto_front_by(rows, EnergyBasis::AtSteps)
+        .into_iter()
+        .map(|f| f == Some(true))
+        .collect()
+}
+
+/// Which energy a sweep's Pareto front weighs a grid point by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EnergyBasis {
+    /// The energy of all T steps, against the final accuracy.
+    #[default]
+    AtSteps,
+    /// The energy spent by the step where the accuracy first comes within this many
+    /// hundredths of a percentage point of the ANN's (100, 50 or 10: 1, 0.5 or 0.1 pp), against
+    /// the accuracy at that step: "accuracy X at energy Y" (the issue's energy at latency).
+    AtLatency(u32),
+}
+
+impl EnergyBasis {
+    /// `t`, `1pp`, `0.5pp` or `0.1pp`.
+    pub fn parse(text: &str) -> Result<EnergyBasis> {
+        match text {
+            "t" => Ok(EnergyBasis::AtSteps),
+            "1pp" => Ok(EnergyBasis::AtLatency(100)),
+            "0.5pp" => Ok(EnergyBasis::AtLatency(50)),
+            "0.1pp" => Ok(EnergyBasis::AtLatency(10)),
+            other => Err(Error::param(
+                "energy basis",
+                other,
+                "t (all steps), 1pp, 0.5pp or 0.1pp (where the accuracy comes within that much of \
+                 the ANN's)",
+            )),
+        }
+    }
+
+    /// `(accuracy, energy in pJ)` of `r` on this basis; `None` if it never reaches the latency.
+    pub fn point(self, r: &RunSummary) -> Option<(f64, f64)> {
+        let cost = match self {
+            EnergyBasis::AtSteps => return Some((r.snn_accuracy, r.energy_pj.snn)),
+            EnergyBasis::AtLatency(100) => r.energy_at_latency.pp1,
+            EnergyBasis::AtLatency(50) => r.energy_at_latency.pp05,
+            EnergyBasis::AtLatency(_) => r.energy_at_latency.pp01,
+        }?;
+        let accuracy = *r.snn_accuracy_per_step.get(cost.steps.checked_sub(1)?)?;
+        Some((accuracy, cost.snn_pj))
+    }
+}
+
+/// For each row on `basis`: on the Pareto front (no other row at least as accurate, as cheap and as
+/// fast — steps to ANN − 0.1 pp, never reaching it slowest — and better in one), or `None` when
+/// the row never reaches the basis' latency.
+pub fn pareto_front_by(rows: &[RunSummary], basis: EnergyBasis) -> Vec<Option<bool>> {
     let key = |r: &RunSummary| {
-        (
-            r.snn_accuracy,
-            r.energy_pj.snn,
-            r.latency_steps.pp01.map_or(f64::INFINITY, |x| x as f64),
-        )
+        basis.point(r).map(|(accuracy, energy)| {
+            (
+                accuracy,
+                energy,
+                r.latency_steps.pp01.map_or(f64::INFINITY, |x| x as f64),
+            )
+        })
     };
-    rows.iter()
-        .map(|r| {
-            let a = key(r);
-            !rows.iter().map(key).any(|b| {
+    let keys: Vec<_> = rows.iter().map(key).collect();
+    keys.iter()
+        .map(|a| {
+            let a = (*a)?;
+            Some(!keys.iter().flatten().any(|b| {
                 b.0 >= a.0 && b.1 <= a.1 && b.2 <= a.2 && (b.0 > a.0 || b.1 < a.1 || b.2 < a.2)
-            })
+            }))
         })
         .collect()
 }
@@ -273,10 +328,13 @@ impl Sweep {
     /// The table as CSV: one row per grid point.
     pub fn csv(&self) -> String {
         let lat = |v: Option<usize>| v.map_or(String::new(), |x| x.to_string());
-        let mut csv = String::from("settings,snn_accuracy,latency_1pp,latency_0.5pp,latency_0.1pp,settled_latency_0.1pp,mean_steps,synaptic_ops_per_image,spikes_per_neuron_per_step,energy_snn_pj,energy_ratio,images_per_second\n");
+        let mut csv = String::from("settings,snn_accuracy,latency_1pp,latency_0.5pp,latency_0.1pp,settled_latency_0.1pp,mean_steps,synaptic_ops_per_image,spikes_per_neuron_per_step,energy_snn_pj,energy_ratio,images_per_second,energy_ratio_1pp,energy_ratio_0.5pp,energy_ratio_0.1pp\n");
+        let ratio = |c: Option<crate::convert::record::CostAtLatency>| {
+            c.map_or(String::new(), |c| format!("{:.4}", c.ratio))
+        };
         for r in &self.rows {
             csv += &format!(
-                "{},{:.4},{},{},{},{},{:.1},{:.0},{:.5},{:.4e},{:.4},{:.0}\n",
+                "{},{:.4},{},{},{},{},{:.1},{:.0},{:.5},{:.4e},{:.4},{:.0},{},{},{}\n",
                 r.settings,
                 r.snn_accuracy,
                 lat(r.latency_steps.pp1),
@@ -289,6 +347,9 @@ impl Sweep {
                 r.energy_pj.snn,
                 r.energy_pj.ratio,
                 r.images_per_second,
+                ratio(r.energy_at_latency.pp1),
+                ratio(r.energy_at_latency.pp05),
+                ratio(r.energy_at_latency.pp01),
             );
         }
         csv

@@ -136,6 +136,7 @@ fn row(accuracy: f64, energy: f64, latency: Option<usize>) -> RunSummary {
             ratio: energy,
         },
         images_per_second: 1.0,
+        energy_at_latency: Default::default(),
     }
 }
 
@@ -150,6 +151,46 @@ fn the_pareto_front_keeps_exactly_the_undominated_rows() {
         row(0.98, 6.0, Some(10)),  // a tie with the fastest: neither dominates
     ];
     assert_eq!(pareto_front(&rows), [true, true, true, false, false, true]);
+}
+
+#[test]
+fn the_pareto_front_on_energy_at_latency_weighs_each_row_where_it_reaches_the_ann() {
+    use somnet::convert::record::{CostAtLatency, EnergyAtLatency};
+    use somnet::study::sweep::{pareto_front_by, EnergyBasis};
+    // (accuracy curve, energy at T, step and energy within 1 pp): the first spends most over all
+    // T steps but least by the time it is within 1 pp of the ANN.
+    let with = |curve: Vec<f64>, energy: f64, at: Option<(usize, f64)>| {
+        let mut r = row(*curve.last().unwrap(), energy, at.map(|a| a.0));
+        r.snn_accuracy_per_step = curve;
+        r.energy_at_latency = EnergyAtLatency {
+            pp1: at.map(|(steps, snn_pj)| CostAtLatency {
+                steps,
+                synaptic_ops_per_image: 0.0,
+                snn_pj,
+                ratio: snn_pj,
+            }),
+            ..Default::default()
+        };
+        r
+    };
+    let rows = [
+        with(vec![0.5, 0.97, 0.98], 30.0, Some((2, 4.0))),
+        with(vec![0.4, 0.6, 0.97], 10.0, Some((3, 10.0))),
+        with(vec![0.2, 0.3, 0.5], 5.0, None),
+    ];
+    assert_eq!(pareto_front(&rows), [true, true, true]);
+    let basis = EnergyBasis::parse("1pp").unwrap();
+    assert_eq!(
+        basis.point(&rows[0]),
+        Some((0.97, 4.0)),
+        "accuracy at the step"
+    );
+    assert_eq!(
+        pareto_front_by(&rows, basis),
+        [Some(true), Some(false), None],
+        "the second is dominated where both reach the ANN; the third never does"
+    );
+    assert!(EnergyBasis::parse("2pp").is_err());
 }
 
 #[test]
