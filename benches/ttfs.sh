@@ -3,7 +3,8 @@
 # neuron fires at most once. On the networks benches/resnet.sh trains into OUT (relu.h5, and
 # qcfs.h5 with QCFS L = 4), and benches/low_latency.sh into OUT_LENET (relu.h5) if given, all test
 # images, 2 threads:
-#   1. ReLU, continuous spike times (the exact mapping), 16 steps per layer window, analog input;
+#   1. ReLU, continuous spike times (the exact mapping), 16 steps per layer window, analog input,
+#      normalised at the 99.9th percentile (the reference) and at the maximum (nothing clipped);
 #   2. ReLU on a clock of 16 and of 8 steps per window (values rounded to 16 / 8 levels);
 #   3. QCFS L = 4 on a clock of 4 steps per window, global pooling folded (its quantisation is the
 #      clock's: no conversion error expected);
@@ -26,10 +27,11 @@ run() { # DIR NAME MODEL [KNOBS...]
         --out "$dir/$name" | tail -1
 }
 run "$out" ttfs-relu "$out/relu.h5"
+run "$out" ttfs-relu-p100 "$out/relu.h5" --percentile 100
 run "$out" ttfs-relu-clock16 "$out/relu.h5" --ttfs-clock steps --ttfs-steps 16
 run "$out" ttfs-relu-clock8 "$out/relu.h5" --ttfs-clock steps --ttfs-steps 8
 run "$out" ttfs-qcfs-clock4 "$out/qcfs.h5" --ttfs-clock steps --ttfs-steps 4 --avgpool fold
-names=(ttfs-relu ttfs-relu-clock16 ttfs-relu-clock8 ttfs-qcfs-clock4)
+names=(ttfs-relu ttfs-relu-p100 ttfs-relu-clock16 ttfs-relu-clock8 ttfs-qcfs-clock4)
 if [ -n "$lenet" ]; then
     run "$out" ttfs-lenet "$lenet/relu.h5" --input latency
     names+=(ttfs-lenet)
