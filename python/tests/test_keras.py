@@ -91,26 +91,20 @@ def test_fixture_keras_file_converted_from_python_gives_the_cli_numbers(root, cl
     same_evaluation(from_live, expected)
 
 
-class QCFS(keras.layers.Layer):
-    """Bu et al.'s activation as somnet recognises it: class `QCFS`, `levels`, a scalar `lambda`."""
+def qcfs_class():
+    """The QCFS layer the fixtures are made with (converters/make_fixtures.py): one definition."""
+    import sys
+    from pathlib import Path
 
-    def __init__(self, levels=4, **kwargs):
-        super().__init__(**kwargs)
-        self.levels = levels
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "converters"))
+    from make_fixtures import qcfs_layer
 
-    def build(self, input_shape):
-        self.lam = self.add_weight(name="lambda", shape=(), initializer="ones")
-
-    def call(self, x):
-        q = keras.ops.floor(x * self.levels / self.lam + 0.5) / self.levels
-        return keras.ops.clip(q, 0.0, 1.0) * self.lam
-
-    def get_config(self):
-        return {**super().get_config(), "levels": self.levels}
+    return qcfs_layer(keras)
 
 
 def test_live_qcfs_layers_become_qcfs_activations(tmp_path):
     keras.utils.set_random_seed(5)
+    QCFS = qcfs_class()
     model = keras.Sequential([keras.Input((12,)), keras.layers.Dense(16), QCFS(4, name="q"),
                               keras.layers.Dense(3)])
     model.get_layer("q").lam.assign(1.7)

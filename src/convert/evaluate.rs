@@ -134,7 +134,8 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn zero(steps: u64, layer_neurons: &[usize]) -> Counts {
+    /// No samples yet, for `steps` steps and layers of `layer_neurons` neurons.
+    pub(crate) fn zero(steps: u64, layer_neurons: &[usize]) -> Counts {
         Counts {
             correct_per_step: vec![0; steps as usize],
             layer_neurons: layer_neurons.to_vec(),
@@ -297,18 +298,16 @@ pub fn count_batched(
         .iter()
         .map(|&p| probe.net.population(p).len())
         .collect();
-    let stop = AtomicBool::new(false);
-    let tallies: Vec<Option<Counts>> = (0..data.len().div_ceil(CHUNK))
-        .into_par_iter()
-        .map(|c| -> Result<Option<Counts>> {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(None);
-            }
+    in_chunks(
+        data.len(),
+        first_image,
+        steps,
+        &sizes,
+        on_chunk,
+        |range, t| {
             let mut model = build_with(ann, options)?;
             // The parallelism is over chunks of samples: each network steps on one thread.
             model.net.set_parallel(false);
-            let mut t = Counts::zero(steps, &sizes);
-            let range = c * CHUNK..((c + 1) * CHUNK).min(data.len());
             let mut tally = |i: usize, run: &SampleRun, model: &SpikingModel| {
                 for (k, d) in run.decisions.iter().enumerate() {
                     t.correct_per_step[k] += (*d == Some(data.labels[i] as usize)) as u64;
@@ -328,7 +327,7 @@ pub fn count_batched(
                 }
             };
             if batch == 1 {
-                for i in range.clone() {
+                for i in range {
                     let x = ndarray::ArrayView1::from(data.image(i));
                     let run = model.run_sample(x, (first_image + i) as u64, steps)?;
                     tally(i, &run, &model);
@@ -346,6 +345,34 @@ pub fn count_batched(
                     Ok(())
                 })?;
             }
+            Ok(())
+        },
+    )
+}
+
+/// The counts of `n` samples (the first is sample `first_image` of the whole set) run in chunks of
+/// [`CHUNK`] in parallel: `run(range, counts)` adds the samples of `range` (indices into the data)
+/// to a chunk's counts, which are summed in sample order. `on_chunk(images)` is called as each
+/// chunk finishes; once it answers `Break`, chunks not yet started are skipped and the counts cover
+/// the finished ones (marked `interrupted`).
+pub(crate) fn in_chunks(
+    n: usize,
+    first_image: usize,
+    steps: u64,
+    layer_neurons: &[usize],
+    on_chunk: impl Fn(usize) -> ControlFlow<()> + Sync,
+    run: impl Fn(std::ops::Range<usize>, &mut Counts) -> Result<()> + Sync,
+) -> Result<Counts> {
+    let stop = AtomicBool::new(false);
+    let tallies: Vec<Option<Counts>> = (0..n.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| -> Result<Option<Counts>> {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
+            let mut t = Counts::zero(steps, layer_neurons);
+            let range = c * CHUNK..((c + 1) * CHUNK).min(n);
+            run(range.clone(), &mut t)?;
             t.images = range.len();
             if on_chunk(t.images).is_break() {
                 stop.store(true, Ordering::Relaxed);
@@ -353,9 +380,9 @@ pub fn count_batched(
             Ok(Some(t))
         })
         .collect::<Result<_>>()?;
-    let mut total = Counts::zero(steps, &sizes);
+    let mut total = Counts::zero(steps, layer_neurons);
     total.first_image = first_image;
-    total.planned_images = data.len();
+    total.planned_images = n;
     total.interrupted = tallies.iter().any(Option::is_none);
     for t in tallies.iter().flatten() {
         total.add(t);

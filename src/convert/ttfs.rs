@@ -53,9 +53,6 @@
 //! are at most the ANN's MACs.
 
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use rayon::prelude::*;
 
 use super::evaluate::Counts;
 use super::layers::Stage;
@@ -65,9 +62,6 @@ use crate::ann::{argmax, Ann};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::network::{Conv2dGeometry, ImageLayout};
-
-/// Samples per parallel work item.
-const CHUNK: usize = 250;
 
 /// A converted network run with time-to-first-spike coding.
 ///
@@ -408,12 +402,9 @@ fn conv_fanout(g: &Conv2dGeometry) -> Vec<u32> {
     f
 }
 
-/// The [`Counts`] of running every sample of `data` (sample `first_image` of the whole set
-/// first) through the TTFS version of `ann` for at most `steps` steps. `on_chunk(images)` is
-/// called as each chunk of samples finishes; once it answers `Break`, chunks not yet started are
-/// skipped and the counts cover the finished ones (marked `interrupted`). The counts are whole
-/// numbers summed in sample order: the same on any thread count.
-pub fn count(
+/// [`super::evaluate::count`] of the TTFS version of `ann` (it calls this for `coding = ttfs`):
+/// whole numbers summed in sample order, the same on any thread count.
+pub(crate) fn count(
     ann: &Ann,
     data: &Dataset,
     first_image: usize,
@@ -426,46 +417,23 @@ pub fn count(
     }
     ann.check_data(data, "evaluation set")?;
     let net = TtfsNetwork::new(ann, options)?;
-    let sizes = net.layer_sizes();
-    let zero = || Counts {
-        correct_per_step: vec![0; steps as usize],
-        layer_neurons: sizes.clone(),
-        layer_synaptic_ops: vec![0; sizes.len()],
-        layer_spikes: vec![0; sizes.len()],
-        synaptic_ops_per_step: vec![0; steps as usize],
-        ..Counts::default()
-    };
-    let stop = AtomicBool::new(false);
-    let tallies: Vec<Option<Counts>> = (0..data.len().div_ceil(CHUNK))
-        .into_par_iter()
-        .map(|c| -> Result<Option<Counts>> {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(None);
-            }
-            let mut t = zero();
-            let range = c * CHUNK..((c + 1) * CHUNK).min(data.len());
-            for i in range.clone() {
+    super::evaluate::in_chunks(
+        data.len(),
+        first_image,
+        steps,
+        &net.layer_sizes(),
+        on_chunk,
+        |range, t| {
+            for i in range {
                 let pass = net.run(data.image(i)).map_err(|e| match e {
                     Error::Unsupported(m) => {
                         Error::Unsupported(format!("sample {}: {m}", first_image + i))
                     }
                     e => e,
                 })?;
-                net.tally(&pass, data.labels[i] as usize, steps, &mut t);
+                net.tally(&pass, data.labels[i] as usize, steps, t);
             }
-            t.images = range.len();
-            if on_chunk(t.images).is_break() {
-                stop.store(true, Ordering::Relaxed);
-            }
-            Ok(Some(t))
-        })
-        .collect::<Result<_>>()?;
-    let mut total = zero();
-    total.first_image = first_image;
-    total.planned_images = data.len();
-    total.interrupted = tallies.iter().any(Option::is_none);
-    for t in tallies.iter().flatten() {
-        total.add(t);
-    }
-    Ok(total)
+            Ok(())
+        },
+    )
 }

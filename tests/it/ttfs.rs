@@ -9,9 +9,10 @@ use ndarray::{array, Array1, Array2, Axis};
 
 use somnet::ann::qcfs::Qcfs;
 use somnet::ann::{Activation, Ann, Dense, DropoutMode, Layer};
+use somnet::convert::evaluate::count;
 use somnet::convert::options::{Coding, ConvertOptions, InputCoding, Readout, TtfsClock};
 use somnet::convert::pipeline;
-use somnet::convert::ttfs::{count, TtfsNetwork};
+use somnet::convert::ttfs::TtfsNetwork;
 use somnet::data::{Dataset, Split};
 
 fn go(_: usize) -> ControlFlow<()> {
