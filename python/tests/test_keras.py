@@ -60,19 +60,11 @@ def test_live_model_converts_to_the_cli_numbers_of_its_saved_file(lenet, tmp_pat
     same_evaluation(python, expected)
 
 
-@pytest.mark.parametrize("name", ["mlp", "lenet", "bn"])
+@pytest.mark.parametrize("name", ["mlp", "lenet", "bn", "branch", "resnet", "nested"])
 def test_fixture_models_loaded_by_keras_match_keras_outputs(root, name):
-    model = keras.models.load_model(root / f"tests/fixtures/keras3_{name}.h5", compile=False)
-    with h5py.File(root / f"tests/fixtures/keras3_{name}.io.h5") as f:
-        x, y = f["x"][()], f["y"][()]
-    np.testing.assert_allclose(somnet.from_keras(model).predict(x), y, atol=1e-5, rtol=1e-5)
-
-
-@pytest.mark.parametrize("name", ["branch", "resnet", "nested"])
-def test_branching_models_loaded_by_keras_match_keras_outputs(root, name):
-    # Functional graphs: two Dense layers added; a residual network with zero padding, identity and
-    # downsample shortcuts, a concatenation and global pooling; a Sequential and a Functional model
-    # used as layers (flattened into the graph).
+    # Chains, and Functional graphs: two Dense layers added; a residual network with zero padding,
+    # identity and downsample shortcuts, a concatenation and global pooling; a Sequential and a
+    # Functional model used as layers (flattened into the graph).
     model = keras.models.load_model(root / f"tests/fixtures/keras3_{name}.h5", compile=False)
     with h5py.File(root / f"tests/fixtures/keras3_{name}.io.h5") as f:
         x, y = f["x"][()], f["y"][()]
