@@ -37,6 +37,8 @@ pub enum Purpose {
     Shuffle = 10,
     /// The input spikes of sleep replay.
     SleepInput = 11,
+    /// The settings drawn for the trials of an option search.
+    Search = 12,
 }
 
 /// The generator every stream uses.

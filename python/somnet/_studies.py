@@ -64,7 +64,8 @@ def sleep(model, images, *, steps=None, preset="mnist", threads=0, progress=None
     of ``model`` (a bias-free ReLU network of Dense layers), driven by ``images`` ((N, C, H, W):
     the input window is square on the image). Settings start from the released ``preset``
     (``mnist``, ``fashion-mnist``) and take keyword overrides: ``inc``, ``dec``, ``beta`` (one per
-    Dense layer), ``alpha_scale``, ``max_rate``, ``decay``, ``mask_size``, ``sigma``
+    Dense layer), ``alpha_scale``, ``alpha`` (``data``, or fixed values, one per Dense layer),
+    ``max_rate``, ``decay``, ``mask_size``, ``mask`` (``window:SIZE``, ``pixels:FRACTION``), ``sigma``
     (``released``, ``decreasing:W``, ``increasing:W``), ``input`` (``mean``, ``samples:K``),
     ``refractory_steps``, ``threshold``, ``dt``, ``seed``. ``steps`` defaults to the preset's
     length after one task. Returns ``(slept_model, report)``; the report holds ``steps``, spikes
@@ -88,14 +89,18 @@ def sleep(model, images, *, steps=None, preset="mnist", threads=0, progress=None
     return _finish(result, stopped, f"sleep stopped after {fields['steps']} steps")
 
 
-def incremental(dataset="mnist", seeds=1, *, first_seed=1, test_limit=None, data_dir=None, threads=0,
-                progress=None, out=None, resume=False, **settings):
+def incremental(dataset="mnist", seeds=1, *, preset="released", first_seed=1, test_limit=None, data_dir=None,
+                threads=0, progress=None, out=None, resume=False, **settings):
     """The class-incremental experiment of Tadros et al. (Nat. Commun. 2022) with its controls:
     for each seed, a network trained task by task with a sleep phase after each task, the same
     without sleep (sequential) and one trained on all tasks at once (joint). ``seeds``: a number
-    of consecutive seeds from ``first_seed``, or a list. Settings start from the released ones and
-    take keyword overrides: ``per_task``, ``epochs``, ``joint_epochs``, ``joint_images``,
-    ``hidden`` (list of sizes), ``controls`` (bool) and every sleep setting of :func:`sleep`.
+    of consecutive seeds from ``first_seed``, or a list. Settings start from ``preset``
+    (``released``: the authors' driver; ``replication``: the independent PyTorch replication's
+    network, training and sleep) and take keyword overrides: ``per_task``, ``epochs``,
+    ``joint_epochs``, ``joint_images``, ``hidden`` (list of sizes), ``controls`` (bool), ``init``,
+    ``output``, ``loss`` (``mse``, ``mse-st``, ``ce``), ``dropout``, ``dropout_mode``, ``lr``,
+    ``momentum``, ``batch_size``, ``sleep_data`` (``seen``, ``current``) and every sleep setting of
+    :func:`sleep`.
     Returns the record (``final_accuracy``, its ``final_accuracy_sd`` over seeds, the curves per
     seed and condition); ``out`` also writes result.json, result.csv and the figures, and keeps
     every seed in ``out/seeds/seed-N.json`` as soon as it finishes. ``resume=True`` reuses the
@@ -105,7 +110,7 @@ def incremental(dataset="mnist", seeds=1, *, first_seed=1, test_limit=None, data
     from . import datasets
 
     seed_list = list(range(first_seed, first_seed + seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
-    pairs = []
+    pairs = [("preset", str(preset))]
     for key, value in settings.items():
         if isinstance(value, (list, tuple, np.ndarray)):
             value = ",".join(str(v) for v in value)

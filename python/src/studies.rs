@@ -207,7 +207,8 @@ pub fn sleep(
 }
 
 /// The class-incremental experiment (Tadros et al. 2022) on `dataset` for each of `seeds`, with
-/// the released settings and `settings` (key, value: incremental and sleep keys) overriding them.
+/// the settings of a preset (a `preset` pair: released or replication; released without one) and
+/// `settings` (key, value: incremental and sleep keys) overriding them.
 /// Returns the record (JSON) and what stopped it early, if anything (the record then holds the
 /// finished seeds). With `out`, writes result.json, result.csv and the figures there.
 #[pyfunction]
@@ -225,12 +226,17 @@ pub fn incremental(
     resume: bool,
 ) -> PyResult<(String, Stopped)> {
     use somnet::data::{load_named, Split};
-    use somnet::sleep::incremental::IncrementalConfig;
+    use somnet::sleep::incremental::Preset;
     use somnet::study::seeds::{run_seeds, Keep};
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    let mut config = IncrementalConfig::released(dataset);
-    for (k, v) in &settings {
+    let preset = settings
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "preset")
+        .map_or("released", |(_, v)| v.as_str());
+    let mut config = Preset::parse(preset).or_py()?.config(dataset);
+    for (k, v) in settings.iter().filter(|(k, _)| k != "preset") {
         config.set(k, v).or_py()?;
     }
     config.validate().or_py()?;

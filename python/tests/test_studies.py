@@ -151,3 +151,21 @@ def test_incremental_settings_are_checked_by_name():
         somnet.incremental("mnist", 1, colour="blue")
     with pytest.raises(somnet.SomnetError, match="beta"):
         somnet.incremental("mnist", 1, hidden=[10])
+
+
+def test_incremental_presets_match_the_cli(root, tmp_path):
+    import os
+    import subprocess
+    # The replication's set-up with a small network: its training, pixel mask, fixed input scales
+    # and sleep on the current task, through Python and through the CLI.
+    small = dict(per_task=300, hidden=[64, 64], controls=False)
+    python = somnet.incremental("mnist", 1, preset="replication", test_limit=400, **small)
+    binary = os.environ.get("SOMNET_BIN", str(root / "target/release/somnet"))
+    subprocess.run([binary, "incremental", "--preset", "replication", "--seeds", "1", "--per-task", "300",
+                    "--hidden", "64,64", "--no-controls", "--test-limit", "400", "--out", str(tmp_path / "cli")],
+                   check=True, capture_output=True, cwd=root)
+    expected = json.loads((tmp_path / "cli" / "result.json").read_text())
+    assert _strip_times(python.to_dict()) == _strip_times(expected)
+    assert python.config.sleep.mask.kind == "pixels" and python.config.loss == "cross-entropy"
+    with pytest.raises(somnet.SomnetError, match="preset"):
+        somnet.incremental("mnist", 1, preset="best-ever")

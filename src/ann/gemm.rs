@@ -1,18 +1,21 @@
 //! Matrix products, parallel and deterministic.
 //!
-//! The product is split into fixed blocks of rows (or of columns when there are few rows) and each
-//! block is one single-threaded `matrixmultiply` call (through ndarray). Every element of the result
-//! is computed whole inside one call, with the library's fixed order over k, and the blocks do not
-//! depend on the thread count: the result is bit-identical on 1 or N threads. When only k is long
-//! (few rows and columns), fixed slices of k are multiplied in parallel and added in slice order;
-//! one thread does the same slices, so the sums agree there too.
+//! The product is split into blocks of rows (or of columns when there are few rows) and each block
+//! is one single-threaded `matrixmultiply` call (through ndarray). Every element of the result is
+//! computed whole inside one call, with the library's fixed order over k (fixed-size slices of k,
+//! the same whatever the block), so the result is bit-identical on 1 or N threads and for any
+//! block size. The blocks are therefore sized for speed: about two per thread, never under 64
+//! rows or 256 columns, because every call packs the whole other operand again (with 64-row
+//! blocks of a 1 000-row product, re-packing the weights took a sixth of training's time). When
+//! only k is long (few rows and columns), fixed slices of k are multiplied in parallel and added
+//! in slice order; one thread does the same slices, so the sums agree there too.
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
-/// Rows per block when splitting by rows.
+/// Fewest rows per block when splitting by rows.
 const ROW_BLOCK: usize = 64;
-/// Smallest column block when splitting by columns (blocks are about n/8, a multiple of 64).
+/// Fewest columns per block when splitting by columns (a multiple of 64).
 const COL_BLOCK: usize = 256;
 /// Below this many multiply-adds a product runs on one thread.
 const PARALLEL_MIN_WORK: usize = 1 << 18;
@@ -37,11 +40,17 @@ pub fn gemm(
     let n = b.ncols();
     debug_assert_eq!(b.nrows(), k);
     debug_assert_eq!(c.dim(), (m, n));
-    let serial = m * n * k < PARALLEL_MIN_WORK || rayon::current_num_threads() == 1;
+    let threads = rayon::current_num_threads();
+    let serial = m * n * k < PARALLEL_MIN_WORK || threads == 1;
     if m >= 2 * ROW_BLOCK {
+        let rows = if serial {
+            m
+        } else {
+            m.div_ceil(2 * threads).next_multiple_of(16).max(ROW_BLOCK)
+        };
         let blocks: Vec<(ArrayView2<f32>, ArrayViewMut2<f32>)> = a
-            .axis_chunks_iter(Axis(0), ROW_BLOCK)
-            .zip(c.axis_chunks_iter_mut(Axis(0), ROW_BLOCK))
+            .axis_chunks_iter(Axis(0), rows)
+            .zip(c.axis_chunks_iter_mut(Axis(0), rows))
             .collect();
         let run = |(ab, mut cb): (ArrayView2<f32>, ArrayViewMut2<f32>)| {
             ndarray::linalg::general_mat_mul(alpha, &ab, &b, beta, &mut cb)
@@ -52,8 +61,11 @@ pub fn gemm(
             blocks.into_par_iter().for_each(run);
         }
     } else if n >= 2 * COL_BLOCK {
-        // A function of n alone, so the split never depends on the thread count.
-        let width = n.div_ceil(8).next_multiple_of(64).max(COL_BLOCK);
+        let width = if serial {
+            n
+        } else {
+            n.div_ceil(2 * threads).next_multiple_of(64).max(COL_BLOCK)
+        };
         let blocks: Vec<(ArrayView2<f32>, ArrayViewMut2<f32>)> = b
             .axis_chunks_iter(Axis(1), width)
             .zip(c.axis_chunks_iter_mut(Axis(1), width))

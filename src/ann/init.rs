@@ -25,12 +25,17 @@ pub enum Init {
     GlorotUniform,
     /// N(0, 2/(fan_in + fan_out)) (Glorot & Bengio 2010).
     GlorotNormal,
+    /// U(±1/√fan_in): PyTorch's default for `Linear` and `Conv2d` weights (Kaiming-uniform with
+    /// a = √5, i.e. √(6/((1 + 5)·fan_in))).
+    FanInUniform,
 }
 
 impl Init {
-    /// Parses `uniform:A`, `he-normal`, `he-uniform`, `glorot-uniform`, `glorot-normal`.
+    /// Parses `uniform:A`, `he-normal`, `he-uniform`, `glorot-uniform`, `glorot-normal`,
+    /// `fan-in-uniform` (`torch`).
     pub fn parse(s: &str) -> Result<Init> {
         match s {
+            "fan-in-uniform" | "torch" => Ok(Init::FanInUniform),
             "he-normal" | "he" => Ok(Init::HeNormal),
             "he-uniform" => Ok(Init::HeUniform),
             "glorot-uniform" | "glorot" => Ok(Init::GlorotUniform),
@@ -40,7 +45,8 @@ impl Init {
                 _ => Err(Error::param(
                     "init",
                     s,
-                    "uniform:A (A > 0), he-normal, he-uniform, glorot-uniform or glorot-normal",
+                    "uniform:A (A > 0), he-normal, he-uniform, glorot-uniform, glorot-normal or \
+                     fan-in-uniform",
                 )),
             },
         }
@@ -63,6 +69,7 @@ impl Init {
             Init::HeUniform => uniform(w, (6.0 / fi).sqrt(), rng),
             Init::GlorotUniform => uniform(w, (6.0 / (fi + fo)).sqrt(), rng),
             Init::GlorotNormal => normal(w, (2.0 / (fi + fo)).sqrt(), rng),
+            Init::FanInUniform => uniform(w, 1.0 / fi.sqrt(), rng),
         }
     }
 }

@@ -9,16 +9,26 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use somnet::data::{self, Split};
-use somnet::sleep::incremental::{Event, IncrementalConfig, SeedRun};
+use somnet::sleep::incremental::{Event, IncrementalConfig, Preset, SeedRun};
 use somnet::sleep::summary::IncrementalRecord;
 use somnet::study::seeds::{run_seeds, Keep};
 
 /// Arguments of `somnet incremental`.
 #[derive(Debug, Args)]
 pub struct IncrementalArgs {
-    /// `mnist` or `fashion-mnist` (selects the released sleep preset too).
+    /// `mnist` or `fashion-mnist` (selects the data set's sleep values of the preset too).
     #[arg(long, default_value = "mnist")]
     dataset: String,
+    /// The set-up: `released` (the authors' MATLAB driver) or `replication` (the independent
+    /// PyTorch replication's network, training and sleep); the other options override it.
+    #[arg(long, default_value = "released")]
+    preset: String,
+    /// Any setting as KEY=VALUE (repeatable; applied last), e.g. `--set sleep-data=current
+    /// --set mask=pixels:0.25`. Keys: those of the network and training (per-task, epochs,
+    /// hidden, init, output, loss, dropout, dropout-mode, lr, momentum, batch-size, sleep-data,
+    /// …) and of sleep (inc, dec, sigma, input, mask, alpha, beta, …).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    settings: Vec<String>,
     /// Data folder (default: `$SOMNET_DATA` or the repository's `datasets/`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -73,7 +83,7 @@ pub fn run(args: IncrementalArgs) -> anyhow::Result<()> {
     if let Some(n) = args.test_limit {
         test = test.head(n);
     }
-    let mut config = IncrementalConfig::released(&args.dataset);
+    let mut config = Preset::parse(&args.preset)?.config(&args.dataset);
     config.sleep = args.sleep.apply(config.sleep)?;
     if let Some(v) = args.per_task {
         config.per_task = v;
@@ -90,102 +100,147 @@ pub fn run(args: IncrementalArgs) -> anyhow::Result<()> {
     if let Some(v) = &args.hidden {
         config.hidden = v.clone();
     }
-    config.controls = !args.no_controls;
+    if args.no_controls {
+        config.controls = false;
+    }
+    apply_settings(&mut config, &args.settings)?;
     config.validate()?;
-    somnet::io::report::ensure_dir(&args.out)?;
-
-    super::progress::install_interrupt_handler();
-    let stop = AtomicBool::new(false);
-    let n_tasks = config.tasks.len() as u64;
-    // Per seed: the sleeping and sequential trainings, the joint one, and the sleeps.
-    let per_seed = if config.controls {
-        3 * n_tasks + 1
-    } else {
-        2 * n_tasks
-    };
-    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
-        let b = ProgressBar::new(args.seeds * per_seed);
-        b.set_style(
-            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} stages ({eta})")
-                .expect("constant template")
-                .progress_chars("=> "),
-        );
-        b
-    });
     let seeds: Vec<u64> = (args.first_seed..args.first_seed + args.seeds).collect();
-    let keep = Keep {
+    let run = SeedsRun {
+        dataset: &args.dataset,
         out: &args.out,
         resume: args.resume,
+        threads: args.threads,
     };
-    let on_event = |seed: u64, e: Event| {
-        if super::progress::interrupted() {
-            stop.store(true, Ordering::Relaxed);
+    run.run(&train, &test, &config, &seeds)
+}
+
+/// Applies `--set KEY=VALUE` flags through the library's one text form of the settings.
+pub(super) fn apply_settings(
+    config: &mut IncrementalConfig,
+    settings: &[String],
+) -> anyhow::Result<()> {
+    for kv in settings {
+        let (key, value) = kv
+            .split_once('=')
+            .with_context(|| format!("--set {kv}: expected KEY=VALUE"))?;
+        config.set(key.trim(), value.trim())?;
+    }
+    Ok(())
+}
+
+/// The seeds of one set-up, run with progress, kept as they finish and written as a record.
+pub(super) struct SeedsRun<'a> {
+    pub dataset: &'a str,
+    pub out: &'a std::path::Path,
+    pub resume: bool,
+    pub threads: usize,
+}
+
+impl SeedsRun<'_> {
+    pub fn run(
+        &self,
+        train: &somnet::data::Dataset,
+        test: &somnet::data::Dataset,
+        config: &IncrementalConfig,
+        seeds: &[u64],
+    ) -> anyhow::Result<()> {
+        somnet::io::report::ensure_dir(self.out)?;
+
+        super::progress::install_interrupt_handler();
+        let stop = AtomicBool::new(false);
+        let n_tasks = config.tasks.len() as u64;
+        // Per seed: the sleeping and sequential trainings, the joint one, and the sleeps.
+        let per_seed = if config.controls {
+            3 * n_tasks + 1
+        } else {
+            2 * n_tasks
+        };
+        let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+            let b = ProgressBar::new(seeds.len() as u64 * per_seed);
+            b.set_style(
+                ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} stages ({eta})")
+                    .expect("constant template")
+                    .progress_chars("=> "),
+            );
+            b
+        });
+        let keep = Keep {
+            out: self.out,
+            resume: self.resume,
+        };
+        let on_event = |seed: u64, e: Event| {
+            if super::progress::interrupted() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            if let Some(b) = &bar {
+                b.set_message(format!("seed {seed}"));
+                b.inc(1);
+            }
+            if let Event::Slept { task, steps } = e {
+                eprintln!("seed {seed}: slept {steps} steps after task {task}");
+            }
+        };
+        let on_seed = |run: &SeedRun, kept: bool| {
+            let seed = run.seed;
+            if kept {
+                eprintln!("seed {seed}: kept from an earlier run (--resume)");
+                if let Some(b) = &bar {
+                    b.inc(per_seed);
+                }
+                return;
+            }
+            let pct =
+                |v: Option<&f64>| v.map_or("-".to_string(), |a| format!("{:.2} %", 100.0 * a));
+            eprintln!(
+                "seed {seed}: final accuracy sleep {}, sequential {}, joint {} ({:.1} s)",
+                pct(run.sleep.accuracy.last()),
+                pct(run.sequential.accuracy.last()),
+                pct(run.joint.accuracy.first()),
+                run.seconds
+            );
+            if super::progress::interrupted() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        };
+        let runs = super::with_threads(self.threads, || {
+            run_seeds(
+                train,
+                test,
+                self.dataset,
+                config,
+                seeds,
+                Some(keep),
+                &stop,
+                &on_event,
+                on_seed,
+            )
+        })??;
+        if runs.len() < seeds.len() {
+            eprintln!(
+                "interrupted: keeping the {} finished seeds (continue with --resume)",
+                runs.len()
+            );
         }
         if let Some(b) = &bar {
-            b.set_message(format!("seed {seed}"));
-            b.inc(1);
+            b.finish_and_clear();
         }
-        if let Event::Slept { task, steps } = e {
-            eprintln!("seed {seed}: slept {steps} steps after task {task}");
-        }
-    };
-    let on_seed = |run: &SeedRun, kept: bool| {
-        let seed = run.seed;
-        if kept {
-            eprintln!("seed {seed}: kept from an earlier run (--resume)");
-            if let Some(b) = &bar {
-                b.inc(per_seed);
-            }
-            return;
-        }
-        let pct = |v: Option<&f64>| v.map_or("-".to_string(), |a| format!("{:.2} %", 100.0 * a));
-        eprintln!(
-            "seed {seed}: final accuracy sleep {}, sequential {}, joint {} ({:.1} s)",
-            pct(run.sleep.accuracy.last()),
-            pct(run.sequential.accuracy.last()),
-            pct(run.joint.accuracy.first()),
-            run.seconds
-        );
-        if super::progress::interrupted() {
-            stop.store(true, Ordering::Relaxed);
-        }
-    };
-    let runs = super::with_threads(args.threads, || {
-        run_seeds(
-            &train,
-            &test,
-            &args.dataset,
-            &config,
-            &seeds,
-            Some(keep),
-            &stop,
-            &on_event,
-            on_seed,
-        )
-    })??;
-    if runs.len() < seeds.len() {
-        eprintln!(
-            "interrupted: keeping the {} finished seeds (continue with --resume)",
-            runs.len()
-        );
+        anyhow::ensure!(!runs.is_empty(), "no seed finished: nothing to write");
+        write_outputs(self.out, self.dataset, config, &runs)
     }
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    anyhow::ensure!(!runs.is_empty(), "no seed finished: nothing to write");
-    write_outputs(&args, &config, &runs)
 }
 
 fn write_outputs(
-    args: &IncrementalArgs,
+    out: &std::path::Path,
+    dataset: &str,
     config: &IncrementalConfig,
     runs: &[SeedRun],
 ) -> anyhow::Result<()> {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    somnet::study::report::write_incremental(&args.out, &args.dataset, &command, config, runs)?;
-    let record = IncrementalRecord::new(&args.dataset, config, runs);
-    let json = args.out.join("result.json");
-    let csv_path = args.out.join("result.csv");
+    somnet::study::report::write_incremental(out, dataset, &command, config, runs)?;
+    let record = IncrementalRecord::new(dataset, config, runs);
+    let json = out.join("result.json");
+    let csv_path = out.join("result.csv");
     let (m, sd) = (record.final_accuracy, record.final_accuracy_sd);
     if config.controls {
         println!(

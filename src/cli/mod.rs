@@ -15,6 +15,7 @@ mod merge;
 mod model;
 mod plot_recording;
 mod progress;
+mod search;
 mod simulate;
 mod sleep;
 mod sleep_args;
@@ -56,6 +57,9 @@ enum Command {
     Sleep(sleep::SleepCmdArgs),
     /// Class-incremental learning with sleep replay consolidation and its controls.
     Incremental(incremental::IncrementalArgs),
+    /// Search sleep settings on a validation split of the training data (random draws, kept in
+    /// trials.csv, resumable), then test the best once over several seeds.
+    Search(search::SearchArgs),
     /// Run a NIR graph (from snnTorch, Sinabs, Norse, …) on the engine: output per step and a
     /// record.
     Simulate(simulate::SimulateArgs),
@@ -82,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Merge(args) => merge::run(args),
         Command::Sleep(args) => sleep::run(args),
         Command::Incremental(args) => incremental::run(args),
+        Command::Search(args) => search::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::ExportNir(args) => export_nir::run(args),
         Command::ExportSonata(args) => export_sonata::run(args),

@@ -30,6 +30,11 @@ pub fn install_interrupt_handler() {
     });
 }
 
+/// The flag Ctrl-C raises, for library calls that take a stop flag.
+pub fn stop_flag() -> &'static AtomicBool {
+    &STOP
+}
+
 /// Whether Ctrl-C was pressed.
 pub fn interrupted() -> bool {
     STOP.load(Ordering::Relaxed)

@@ -16,6 +16,8 @@ use somnet::data::{self, Split};
 enum LossArg {
     Ce,
     Mse,
+    /// MSE with the output activation's derivative skipped (DeepLearnToolbox's `nnbp`).
+    MseSt,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -55,7 +57,8 @@ pub struct TrainArgs {
     /// Mini-batch size.
     #[arg(long, default_value_t = 100)]
     batch_size: usize,
-    /// Loss: softmax cross-entropy or mean squared error.
+    /// Loss: softmax cross-entropy, mean squared error, or MSE whose gradient skips the output
+    /// activation (`mse-st`, as the released sleep-replay code trains).
     #[arg(long, value_enum, default_value = "ce")]
     loss: LossArg,
     /// Optimiser.
@@ -76,7 +79,8 @@ pub struct TrainArgs {
     /// Dense and convolution layers without bias.
     #[arg(long)]
     no_bias: bool,
-    /// Initialiser: glorot-uniform, glorot-normal, he-normal, he-uniform, uniform:A.
+    /// Initialiser: glorot-uniform, glorot-normal, he-normal, he-uniform, uniform:A,
+    /// fan-in-uniform (PyTorch's default, U(±1/√fan_in)).
     #[arg(long, default_value = "glorot-uniform")]
     init: String,
     /// Output activation (`out` in specs).
@@ -142,6 +146,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let loss = match args.loss {
         LossArg::Ce => Loss::CrossEntropy,
         LossArg::Mse => Loss::Mse,
+        LossArg::MseSt => Loss::MseStraightThrough,
     };
     let config = TrainConfig {
         epochs: args.epochs,

@@ -108,6 +108,78 @@ impl InputSource {
     }
 }
 
+/// Which pixels of the input image reach the network in one step (drawn afresh every step).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Mask {
+    /// A square window of `size` pixels, placed uniformly at random (the released code; the
+    /// image side keeps the whole image).
+    Window {
+        /// Side in pixels.
+        size: usize,
+    },
+    /// Every pixel kept independently with probability `fraction` (the PyTorch replication's
+    /// mask, about a quarter of the pixels).
+    Pixels {
+        /// Probability that a pixel is kept, in (0, 1].
+        fraction: f32,
+    },
+}
+
+impl Mask {
+    /// The released mask: an 11×11 window.
+    pub const RELEASED: Mask = Mask::Window { size: 11 };
+
+    /// Parses `window:SIZE` (or a bare size) or `pixels:FRACTION`.
+    ///
+    /// ```
+    /// use somnet::sleep::Mask;
+    /// assert_eq!(Mask::parse("window:11").unwrap(), Mask::RELEASED);
+    /// assert_eq!(Mask::parse("pixels:0.25").unwrap(), Mask::Pixels { fraction: 0.25 });
+    /// assert!(Mask::parse("pixels:2").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<Mask> {
+        let bad = || {
+            Error::param(
+                "mask",
+                s,
+                "window:SIZE (pixels >= 1) or pixels:FRACTION in (0, 1]",
+            )
+        };
+        let (kind, v) = s.split_once(':').unwrap_or(("window", s));
+        match kind {
+            "window" => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .map(|size| Mask::Window { size })
+                .ok_or_else(bad),
+            "pixels" => v
+                .trim()
+                .parse::<f32>()
+                .ok()
+                .filter(|f| *f > 0.0 && *f <= 1.0)
+                .map(|fraction| Mask::Pixels { fraction })
+                .ok_or_else(bad),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// How the input scale α_l of each sleeping layer is set.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "values")]
+pub enum AlphaMode {
+    /// `α_l = alpha_scale·f_l` from the data-based scale factors, measured before every sleep
+    /// (the released code).
+    DataBased,
+    /// Fixed values, one per Dense layer, whatever the network's activations (the PyTorch
+    /// replication, whose normalisation is switched off, uses 14.983829, 253.17746, 7.770772:
+    /// the released code's factors of one trained network).
+    Fixed(Vec<f32>),
+}
+
 /// How long sleep lasts after task k (from 1): `base + (k − 1)·per_task` steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SleepLength {
@@ -159,8 +231,10 @@ pub struct SleepConfig {
     pub refractory_steps: u32,
     /// The weight-dependent factor of the rule.
     pub sigma: Sigma,
-    /// Side of the square input window in pixels (the image side = no mask).
-    pub mask_size: usize,
+    /// Which pixels of the image reach the network each step.
+    pub mask: Mask,
+    /// How the input scale of each layer is set.
+    pub alpha: AlphaMode,
     /// Where the input comes from.
     pub input: InputSource,
     /// Sleep length per task (used by the incremental experiment).
@@ -184,7 +258,8 @@ impl SleepConfig {
             decay: 0.999,
             refractory_steps: 0,
             sigma: Sigma::RELEASED,
-            mask_size: 11,
+            mask: Mask::RELEASED,
+            alpha: AlphaMode::DataBased,
             input: InputSource::MaskedMean,
             length: SleepLength::RELEASED,
             seed: 0,
@@ -214,7 +289,8 @@ impl SleepConfig {
 
     /// The keys of [`Self::set`] with their forms.
     pub const KEYS: &'static str = "sigma (released, decreasing[:W], increasing[:W]), \
-        input (mean, samples[:K]), mask-size (pixels), inc, dec, alpha-scale, beta (B1,B2,…), \
+        input (mean, samples[:K]), mask (window:SIZE, pixels:FRACTION), mask-size (pixels), inc, \
+        dec, alpha-scale, alpha (data, or A1,A2,… fixed), beta (B1,B2,…), \
         max-rate (Hz), decay (0..1], refractory-steps, threshold, dt (ms), sleep-base (steps), \
         sleep-per-task (steps), seed";
 
@@ -241,18 +317,33 @@ impl SleepConfig {
                 .ok_or_else(|| bad("a finite number"))
         };
         let whole = || -> Result<u64> { value.trim().parse().map_err(|_| bad("a whole number")) };
+        let numbers = |v: &str| -> Option<Vec<f32>> {
+            v.split(',')
+                .map(|b| b.trim().parse::<f32>().ok().filter(|b| b.is_finite()))
+                .collect()
+        };
         match key {
             "sigma" => self.sigma = Sigma::parse(value)?,
             "input" => self.input = InputSource::parse(value)?,
-            "mask-size" => self.mask_size = whole()? as usize,
+            "mask" => self.mask = Mask::parse(value)?,
+            "mask-size" => {
+                self.mask = Mask::Window {
+                    size: whole()? as usize,
+                }
+            }
+            "alpha" => {
+                self.alpha = match value.trim() {
+                    "data" | "data-based" => AlphaMode::DataBased,
+                    v => AlphaMode::Fixed(numbers(v).ok_or_else(|| {
+                        bad("data, or numbers separated by commas, one per Dense layer")
+                    })?),
+                }
+            }
             "inc" => self.inc = number()? as f32,
             "dec" => self.dec = number()? as f32,
             "alpha-scale" => self.alpha_scale = number()? as f32,
             "beta" => {
-                self.beta = value
-                    .split(',')
-                    .map(|b| b.trim().parse::<f32>().ok().filter(|b| b.is_finite()))
-                    .collect::<Option<_>>()
+                self.beta = numbers(value)
                     .ok_or_else(|| bad("numbers separated by commas, one per Dense layer"))?
             }
             "max-rate" => self.max_rate_hz = number()?,
@@ -302,8 +393,26 @@ impl SleepConfig {
         for (i, &b) in self.beta.iter().enumerate() {
             positive(&format!("sleep.beta[{i}]"), b as f64)?;
         }
-        if self.mask_size == 0 {
-            return Err(Error::param("sleep.mask_size", 0, "at least 1 pixel"));
+        match self.mask {
+            Mask::Window { size: 0 } => {
+                return Err(Error::param("sleep.mask.size", 0, "at least 1 pixel"))
+            }
+            Mask::Pixels { fraction } if !(fraction > 0.0 && fraction <= 1.0) => {
+                return Err(Error::param("sleep.mask.fraction", fraction, "in (0, 1]"))
+            }
+            _ => {}
+        }
+        if let AlphaMode::Fixed(a) = &self.alpha {
+            if a.len() != self.beta.len() {
+                return Err(Error::SizeMismatch {
+                    what: "sleep.alpha (fixed input scales) against sleep.beta".into(),
+                    expected: self.beta.len(),
+                    got: a.len(),
+                });
+            }
+            for (i, &v) in a.iter().enumerate() {
+                positive(&format!("sleep.alpha[{i}]"), v as f64)?;
+            }
         }
         if let InputSource::MaskedSamples { samples: 0 } = self.input {
             return Err(Error::param("sleep.input.samples", 0, "at least 1"));

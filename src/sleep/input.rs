@@ -1,12 +1,13 @@
 //! The input of sleep: Bernoulli spikes from a masked image, drawn afresh every step.
 //!
-//! Every step a square window of `mask_size` pixels is placed uniformly at random (top-left corner
-//! y, x uniform in [0, H − m] and [0, W − m]; for MNIST and m = 11, [0, 17]), the image is kept
-//! inside it and set to 0 outside, and pixel i spikes iff `u·(1/(dt·max_rate))/2 ≤ x_i` with
+//! Every step a square window of m pixels is placed uniformly at random (top-left corner
+//! y, x uniform in [0, H − m] and [0, W − m]; for MNIST and m = 11, [0, 17]) — or, with a pixel
+//! mask, every pixel is kept with a fixed probability — the image is kept inside the mask and set
+//! to 0 outside, and pixel i spikes iff `u·(1/(dt·max_rate))/2 ≤ x_i` with
 //! u ~ U(0, 1): P(spike) = min(1, 2·dt·max_rate·x_i). The image is the mean of the data (the
 //! released code) or the mean of a few images drawn every step (a replay variant).
 
-use super::config::{InputSource, SleepConfig};
+use super::config::{InputSource, Mask, SleepConfig};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::rng::{below, stream, uniform01, Purpose, Stream};
@@ -16,7 +17,7 @@ use crate::rng::{below, stream, uniform01, Purpose, Stream};
 pub struct MaskedInput {
     /// (channels, height, width).
     shape: (usize, usize, usize),
-    mask: (usize, usize),
+    mask: Mask,
     /// 1 / (2·dt·max_rate): a pixel spikes iff u·scale ≤ x.
     scale: f64,
     source: Source,
@@ -30,7 +31,7 @@ enum Source {
 }
 
 impl MaskedInput {
-    /// The input for `data` (the training data of every task seen so far) under `config`.
+    /// The input for `data` (the images sleep replays from) under `config`.
     pub fn new(data: &Dataset, config: &SleepConfig) -> Result<MaskedInput> {
         if data.is_empty() {
             return Err(Error::Unsupported(format!(
@@ -47,9 +48,15 @@ impl MaskedInput {
                 k: samples,
             },
         };
+        let mask = match config.mask {
+            Mask::Window { size } => Mask::Window {
+                size: size.min(h).min(w),
+            },
+            m => m,
+        };
         Ok(MaskedInput {
             shape,
-            mask: (config.mask_size.min(shape.1), config.mask_size.min(shape.2)),
+            mask,
             scale: 1.0 / config.input_gain(),
             source,
             seed: config.seed,
@@ -66,7 +73,8 @@ impl MaskedInput {
         self.len() == 0
     }
 
-    /// The window of step `step`: top-left (y, x) and (height, width).
+    /// The window of step `step`: top-left (y, x) and (height, width); the whole image under a
+    /// pixel mask.
     pub fn window(&self, step: u64) -> ((usize, usize), (usize, usize)) {
         self.window_from(&mut self.rng(step))
     }
@@ -77,27 +85,28 @@ impl MaskedInput {
 
     fn window_from(&self, rng: &mut Stream) -> ((usize, usize), (usize, usize)) {
         let (_, h, w) = self.shape;
-        let (mh, mw) = self.mask;
-        let y = below(rng, (h - mh + 1) as u64) as usize;
-        let x = below(rng, (w - mw + 1) as u64) as usize;
-        ((y, x), (mh, mw))
+        match self.mask {
+            Mask::Window { size } => {
+                let y = below(rng, (h - size + 1) as u64) as usize;
+                let x = below(rng, (w - size + 1) as u64) as usize;
+                ((y, x), (size, size))
+            }
+            Mask::Pixels { .. } => ((0, 0), (h, w)),
+        }
     }
 
-    /// The masked image of step `step` (zeros outside the window).
+    /// The masked image of step `step` (zeros outside the mask).
     pub fn image(&self, step: u64) -> Vec<f32> {
         let mut out = vec![0.0; self.len()];
-        let mut rng = self.rng(step);
-        let window = self.window_from(&mut rng);
-        self.visit(window, &mut rng, |i, x| out[i] = x);
+        self.visit(&mut self.rng(step), |i, x| out[i] = x);
         out
     }
 
     /// Appends the indices of the pixels that spike at `step` to `spikes` (increasing).
     pub fn draw(&self, step: u64, spikes: &mut Vec<u32>) {
         let mut rng = self.rng(step);
-        let window = self.window_from(&mut rng);
-        let mut pixels = Vec::with_capacity(window.1 .0 * window.1 .1 * self.shape.0);
-        self.visit(window, &mut rng, |i, x| pixels.push((i, x)));
+        let mut pixels = Vec::new();
+        self.visit(&mut rng, |i, x| pixels.push((i, x)));
         for (i, x) in pixels {
             // u·scale ≤ x; a pixel of value 0 never spikes (u = 0 has probability 2⁻⁵³).
             if x > 0.0 && uniform01(&mut rng) * self.scale <= x as f64 {
@@ -106,13 +115,10 @@ impl MaskedInput {
         }
     }
 
-    /// Calls `f(pixel, value)` for every pixel of the window, in increasing pixel order.
-    fn visit(
-        &self,
-        ((y0, x0), (mh, mw)): ((usize, usize), (usize, usize)),
-        rng: &mut Stream,
-        mut f: impl FnMut(usize, f32),
-    ) {
+    /// Draws the step's mask (and images) from `rng` and calls `f(pixel, value)` for every kept
+    /// pixel, in increasing pixel order.
+    fn visit(&self, rng: &mut Stream, mut f: impl FnMut(usize, f32)) {
+        let ((y0, x0), (mh, mw)) = self.window_from(rng);
         let (c, h, w) = self.shape;
         let picks: Vec<usize> = match &self.source {
             Source::Mean(_) => Vec::new(),
@@ -120,9 +126,16 @@ impl MaskedInput {
                 .map(|_| below(rng, images.len() as u64) as usize)
                 .collect(),
         };
+        let keep = match self.mask {
+            Mask::Pixels { fraction } => fraction as f64,
+            Mask::Window { .. } => 1.0,
+        };
         for ch in 0..c {
             for y in y0..y0 + mh {
                 for x in x0..x0 + mw {
+                    if keep < 1.0 && uniform01(rng) >= keep {
+                        continue;
+                    }
                     let i = ch * h * w + y * w + x;
                     let value = match &self.source {
                         Source::Mean(m) => m[i],

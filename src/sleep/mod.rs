@@ -25,6 +25,7 @@ pub mod config;
 pub mod incremental;
 pub mod input;
 pub mod plasticity;
+pub mod search;
 pub mod summary;
 
 use std::ops::{ControlFlow, Range};
@@ -32,7 +33,7 @@ use std::time::Instant;
 
 use ndarray::{Array2, ArrayView2};
 
-pub use config::{InputSource, Sigma, SleepConfig, SleepLength};
+pub use config::{AlphaMode, InputSource, Mask, Sigma, SleepConfig, SleepLength};
 pub use input::MaskedInput;
 pub use plasticity::{RuleState, SharedRuleState, SleepRule};
 
@@ -194,7 +195,7 @@ pub struct SleepReport {
     pub steps: u64,
     /// Whether `on_step` stopped the phase early (the weights are those of the last step).
     pub interrupted: bool,
-    /// The scale factors.
+    /// The scale factors (empty with fixed input scales, which measure nothing).
     pub scale: ScaleFactors,
     /// Input scale per layer.
     pub alpha: Vec<f32>,
@@ -231,7 +232,7 @@ pub struct SleepReport {
 /// let data = Dataset::new("toy", vec![1.0; 8], vec![0, 1], [1, 2, 2], vec!["a".into(), "b".into()]).unwrap();
 /// let opts = ArchOptions { bias: false, output: Activation::Relu, ..ArchOptions::default() };
 /// let mut ann = arch::build("mlp:4-3-2", &[1, 2, 2], 2, &opts, 1).unwrap();
-/// let config = SleepConfig { beta: vec![1.0, 1.0], mask_size: 2, ..SleepConfig::mnist() };
+/// let config = SleepConfig { beta: vec![1.0, 1.0], mask: somnet::sleep::Mask::Window { size: 2 }, ..SleepConfig::mnist() };
 /// let report = sleep(&mut ann, &data, 100, &config, 0..0, |_| std::ops::ControlFlow::Continue(())).unwrap();
 /// assert_eq!(report.steps, 100);
 /// assert!(report.input_spikes > 0);
@@ -256,7 +257,13 @@ pub fn sleep(
             got: config.beta.len(),
         });
     }
-    let scale = scale_factors(ann, data)?;
+    let scale = match &config.alpha {
+        AlphaMode::DataBased => scale_factors(ann, data)?,
+        AlphaMode::Fixed(_) => ScaleFactors {
+            s: Vec::new(),
+            f: Vec::new(),
+        },
+    };
     let input = MaskedInput::new(data, config)?;
     if input.len() != ann.input_features() {
         return Err(Error::SizeMismatch {
@@ -265,7 +272,10 @@ pub fn sleep(
             got: input.len(),
         });
     }
-    let alpha: Vec<f32> = scale.f.iter().map(|f| config.alpha_scale * f).collect();
+    let alpha: Vec<f32> = match &config.alpha {
+        AlphaMode::DataBased => scale.f.iter().map(|f| config.alpha_scale * f).collect(),
+        AlphaMode::Fixed(a) => a.clone(),
+    };
     let theta: Vec<f32> = config.beta.iter().map(|b| config.threshold * b).collect();
     for (k, (&a, &(i, _))) in alpha.iter().zip(&layers).enumerate() {
         let gain = a / config.decay;
@@ -274,7 +284,8 @@ pub fn sleep(
                 "layer '{}': input scale α = {a} (scale factor f = {}) is not a finite positive \
                  number: the network's weights or activations overflow (has an earlier sleep \
                  diverged?)",
-                ann.names[i], scale.f[k]
+                ann.names[i],
+                scale.f.get(k).copied().unwrap_or(f32::NAN)
             )));
         }
     }

@@ -510,3 +510,53 @@ fn bad_specs_and_settings_are_refused() {
     .to_string()
     .contains("layer 'fc' weights[0]"));
 }
+
+#[test]
+fn straight_through_mse_skips_the_output_relu_where_the_exact_gradient_is_zero() {
+    // One Dense 2→2 without bias and a ReLU output; sample x = (1, 2), label 0.
+    // Pre-activations z = W·x = (−1·1 + 0·2, 0.5·1 + 0.25·2) = (−1, 1): unit 0 is clamped to 0.
+    let w = array![[-1.0f32, 0.0], [0.5, 0.25]];
+    let make = || {
+        Ann::new(
+            vec![2],
+            vec![
+                (
+                    "fc".into(),
+                    Layer::Dense(Dense {
+                        weights: w.clone(),
+                        bias: None,
+                    }),
+                ),
+                ("out".into(), Layer::Activation(Activation::Relu)),
+            ],
+            DropoutMode::Inverted,
+        )
+        .unwrap()
+    };
+    let x = array![[1.0f32, 2.0]];
+    let (loss, exact) = loss_and_gradients(&mut make(), x.view(), &[0], Loss::Mse, 1, 0).unwrap();
+    let (loss_st, st) =
+        loss_and_gradients(&mut make(), x.view(), &[0], Loss::MseStraightThrough, 1, 0).unwrap();
+    // y = (0, 1), t = (1, 0): loss ½·(1 + 1) = 1 either way.
+    assert_eq!((loss, loss_st), (1.0, 1.0));
+    // dL/dy = y − t = (−1, 1). Exact: unit 0's gradient stops at the ReLU; row 1 gets 1·x.
+    assert_eq!(exact[0][0], vec![0.0, 0.0, 1.0, 2.0]);
+    // Straight through (DeepLearnToolbox's d{n} = −e): row 0 gets −1·x as well.
+    assert_eq!(st[0][0], vec![-1.0, -2.0, 1.0, 2.0]);
+}
+
+#[test]
+fn fan_in_uniform_draws_within_one_over_root_fan_in() {
+    use somnet::ann::init::Init;
+    let mut rng = somnet::rng::stream(3, somnet::rng::Purpose::Weights, 0, 0, 0);
+    let mut w = vec![0.0f32; 40_000];
+    Init::FanInUniform.fill(&mut w, 400, 100, &mut rng);
+    let bound = 1.0 / 400f32.sqrt();
+    assert!(w.iter().all(|v| v.abs() <= bound));
+    let max = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    assert!(max > 0.99 * bound, "max {max} vs {bound}");
+    // Uniform: variance bound²/3.
+    let var = w.iter().map(|v| (v * v) as f64).sum::<f64>() / w.len() as f64;
+    assert!((var / (bound as f64 * bound as f64 / 3.0) - 1.0).abs() < 0.03);
+    assert_eq!(Init::parse("torch").unwrap(), Init::FanInUniform);
+}

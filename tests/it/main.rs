@@ -36,6 +36,7 @@ mod regimes;
 mod resume;
 mod reward_stdp;
 mod schema;
+mod search;
 mod shard;
 mod simd;
 mod sleep;

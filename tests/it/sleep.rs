@@ -13,7 +13,8 @@ use somnet::data::{Dataset, Split};
 use somnet::network::plasticity::{Plasticity, StepSpikes, SynapsesMut};
 use somnet::sleep::incremental::{run_seed, IncrementalConfig};
 use somnet::sleep::{
-    scale_factors, sleep, InputSource, MaskedInput, Sigma, SleepConfig, SleepLength, SleepRule,
+    scale_factors, sleep, AlphaMode, InputSource, Mask, MaskedInput, Sigma, SleepConfig,
+    SleepLength, SleepRule,
 };
 
 use crate::common::mnist;
@@ -622,10 +623,31 @@ fn out_of_range_hyper_parameters_and_empty_data_are_refused() {
         ),
         (
             SleepConfig {
-                mask_size: 0,
+                mask: Mask::Window { size: 0 },
                 ..base.clone()
             },
-            "sleep.mask_size",
+            "sleep.mask.size",
+        ),
+        (
+            SleepConfig {
+                mask: Mask::Pixels { fraction: 1.5 },
+                ..base.clone()
+            },
+            "sleep.mask.fraction",
+        ),
+        (
+            SleepConfig {
+                alpha: AlphaMode::Fixed(vec![1.0, 2.0]),
+                ..base.clone()
+            },
+            "sleep.alpha",
+        ),
+        (
+            SleepConfig {
+                alpha: AlphaMode::Fixed(vec![1.0, 0.0, 2.0]),
+                ..base.clone()
+            },
+            "sleep.alpha[1]",
         ),
         (
             SleepConfig {
@@ -693,7 +715,7 @@ fn small_experiment() -> IncrementalConfig {
     IncrementalConfig {
         per_task: 1000,
         hidden: vec![64, 64],
-        init_half_width: 0.1,
+        init: Init::Uniform { a: 0.1 },
         joint_images: Some(5000),
         joint_epochs: 5,
         raster_steps: 100,
@@ -768,4 +790,155 @@ fn a_raised_stop_flag_ends_the_experiment_without_a_result() {
     )
     .unwrap();
     assert!(out.is_none());
+}
+
+#[test]
+fn a_pixel_mask_keeps_each_pixel_with_its_fraction_and_spikes_by_the_formula() {
+    // The PyTorch replication's mask: every pixel kept with probability 0.25, drawn every step.
+    let config = SleepConfig {
+        mask: Mask::Pixels { fraction: 0.25 },
+        ..SleepConfig::mnist()
+    };
+    let input = MaskedInput::new(&constant_images(0.5, 3), &config).unwrap();
+    let (mut kept, mut spikes_total) = (0usize, 0usize);
+    let mut per_pixel = vec![0usize; 784];
+    let mut spikes = Vec::new();
+    let steps = 2000;
+    for step in 0..steps {
+        let image = input.image(step);
+        for (i, &v) in image.iter().enumerate() {
+            assert!(v == 0.0 || v == 0.5);
+            if v != 0.0 {
+                kept += 1;
+                per_pixel[i] += 1;
+            }
+        }
+        assert_eq!(input.window(step), ((0, 0), (28, 28)));
+        spikes.clear();
+        input.draw(step, &mut spikes);
+        assert!(spikes.iter().all(|&i| image[i as usize] > 0.0));
+        spikes_total += spikes.len();
+    }
+    let n = (steps as usize * 784) as f64;
+    let sd = (0.25 * 0.75 / n).sqrt();
+    let observed = kept as f64 / n;
+    assert!((observed - 0.25).abs() < 5.0 * sd, "kept {observed}");
+    // No pixel is favoured: every pixel is kept in about a quarter of the steps.
+    let sd1 = (0.25 * 0.75 * steps as f64).sqrt();
+    assert!(per_pixel
+        .iter()
+        .all(|&c| (c as f64 - 0.25 * steps as f64).abs() < 6.0 * sd1));
+    // Spikes: P = 2·dt·max_rate·x among the kept pixels.
+    let p = 2.0 * 0.001 * 239.515363 * 0.5;
+    let observed = spikes_total as f64 / kept as f64;
+    let sd = (p * (1.0 - p) / kept as f64).sqrt();
+    assert!((observed - p).abs() < 5.0 * sd, "{observed} vs {p}");
+}
+
+#[test]
+fn fixed_input_scales_are_used_as_given_and_measure_nothing() {
+    let data = mnist(Split::Train).head(300);
+    let mut ann = random_mlp("mlp:784-30-20-10", 4);
+    let config = SleepConfig {
+        alpha: AlphaMode::Fixed(vec![3.0, 5.0, 7.0]),
+        ..SleepConfig::mnist()
+    };
+    let report = sleep(&mut ann, &data, 50, &config, 0..0, continue_always).unwrap();
+    assert_eq!(report.alpha, vec![3.0, 5.0, 7.0]);
+    assert!(report.scale.s.is_empty() && report.scale.f.is_empty());
+    // Data-based scales on the same net are what the recursion gives, not the fixed values.
+    let mut ann2 = random_mlp("mlp:784-30-20-10", 4);
+    let data_based = sleep(
+        &mut ann2,
+        &data,
+        50,
+        &SleepConfig::mnist(),
+        0..0,
+        continue_always,
+    )
+    .unwrap();
+    let expected: Vec<f32> = data_based
+        .scale
+        .f
+        .iter()
+        .map(|f| SleepConfig::mnist().alpha_scale * f)
+        .collect();
+    assert_eq!(data_based.alpha, expected);
+}
+
+#[test]
+fn the_replication_preset_is_the_replications_code() {
+    use somnet::ann::train::Loss;
+    use somnet::sleep::incremental::{Preset, SleepData};
+    // agbld/sleep-replay-consolidation-python (commit 2db2e95, 72.57 %): mnist_exp.py and
+    // utils/sleep.py.
+    let c = Preset::parse("replication").unwrap().config("mnist");
+    assert_eq!(c.hidden, vec![4000, 4000]);
+    assert_eq!(
+        (c.lr, c.momentum, c.batch_size, c.epochs),
+        (0.01, 0.5, 100, 2)
+    );
+    assert_eq!(
+        (c.output, c.loss),
+        (Activation::Softmax, Loss::CrossEntropy)
+    );
+    assert_eq!(c.init, Init::FanInUniform);
+    assert_eq!((c.dropout, c.dropout_mode), (0.25, DropoutMode::Inverted));
+    assert_eq!(c.sleep_data, SleepData::Current);
+    let s = &c.sleep;
+    assert_eq!((s.inc, s.dec), (0.001, 0.0001));
+    assert_eq!(s.sigma, Sigma::Increasing { width: 1.0 });
+    assert_eq!(s.mask, Mask::Pixels { fraction: 0.25 });
+    assert_eq!(s.input, InputSource::MaskedSamples { samples: 10 });
+    assert_eq!(
+        s.alpha,
+        AlphaMode::Fixed(vec![14.983829, 253.17746, 7.770772])
+    );
+    assert_eq!(s.beta, vec![14.548273, 44.560317, 38.046326]);
+    assert_eq!(
+        (s.decay, s.threshold, s.max_rate_hz),
+        (0.999, 1.0, 239.515363)
+    );
+    // `iterations + task_id * int(iterations / 3)` with iterations = 500.
+    assert_eq!(
+        (1..=5).map(|k| s.length.after_task(k)).collect::<Vec<_>>(),
+        vec![500, 666, 832, 998, 1164]
+    );
+    c.validate().unwrap();
+    // The released driver stays the default.
+    let r = Preset::parse("released").unwrap().config("mnist");
+    assert_eq!(r, IncrementalConfig::released("mnist"));
+    assert_eq!(
+        (r.loss, r.sleep_data),
+        (Loss::MseStraightThrough, SleepData::Seen)
+    );
+    assert!(Preset::parse("best-ever").is_err());
+}
+
+#[test]
+fn sleeping_on_the_current_task_differs_from_sleeping_on_all_seen_tasks() {
+    use somnet::sleep::incremental::SleepData;
+    let train = mnist(Split::Train).head(6000);
+    let test = mnist(Split::Test).head(300);
+    let mut seen = small_experiment();
+    seen.per_task = 300;
+    seen.controls = false;
+    seen.tasks = vec![vec![0, 1], vec![2, 3]];
+    let current = IncrementalConfig {
+        sleep_data: SleepData::Current,
+        ..seen.clone()
+    };
+    let stop = AtomicBool::new(false);
+    let a = run_seed(&train, &test, &seen, 1, &stop, &|_| {})
+        .unwrap()
+        .unwrap();
+    let b = run_seed(&train, &test, &current, 1, &stop, &|_| {})
+        .unwrap()
+        .unwrap();
+    // Task 1: the same images either way, so the same sleep.
+    assert_eq!(a.sleeps[0].scale, b.sleeps[0].scale);
+    assert_eq!(a.sleeps[0].layer_spikes, b.sleeps[0].layer_spikes);
+    // Task 2: sleeping on (0, 1, 2, 3) or on (2, 3) alone: other input, other scale factors.
+    assert_ne!(a.sleeps[1].scale, b.sleeps[1].scale);
+    assert_ne!(a.sleeps[1].input_spikes, b.sleeps[1].input_spikes);
 }

@@ -156,7 +156,7 @@ pub(super) fn forward_backward(
                     }
                     grad[[i, k]] = (y - t) / n as f32;
                 }
-                Loss::Mse => {
+                Loss::Mse | Loss::MseStraightThrough => {
                     loss += 0.5 * ((y - t) as f64).powi(2);
                     grad[[i, k]] = (y - t) / n as f32;
                 }
@@ -184,13 +184,16 @@ pub(super) fn forward_backward(
                 .collect();
             merge_backward(&ann.layers[li], dy, &w)
         } else {
-            let skip_softmax = li + 1 == n_layers && loss_kind == Loss::CrossEntropy;
+            // Cross-entropy's gradient is taken at the softmax input; the straight-through MSE
+            // skips the output activation's derivative on purpose.
+            let skip_output = li + 1 == n_layers
+                && matches!(loss_kind, Loss::CrossEntropy | Loss::MseStraightThrough);
             let (dx, g) = backward(
                 &ann.layers[li],
                 cache,
                 dy,
                 &shapes_in[li],
-                skip_softmax,
+                skip_output,
                 ins[0] != Node::Input,
             );
             grads[li] = g;
@@ -293,9 +296,12 @@ pub(super) fn backward(
     cache: Cache,
     dy: Array2<f32>,
     in_shape: &[usize],
-    skip_softmax: bool,
+    skip_output: bool,
     need_input: bool,
 ) -> (Array2<f32>, Grads) {
+    if skip_output && matches!(layer, Layer::Activation(_)) {
+        return (dy, Vec::new());
+    }
     match (layer, cache) {
         (Layer::Dense(d), Cache::Dense { x }) => {
             let mut dw = Array2::zeros(d.weights.dim());
@@ -383,9 +389,6 @@ pub(super) fn backward(
             (dx, Vec::new())
         }
         (Layer::Activation(_), Cache::Softmax { y }) => {
-            if skip_softmax {
-                return (dy, Vec::new());
-            }
             // dx = s ⊙ (dy − Σ dy·s)
             let mut dx = dy;
             dx.axis_iter_mut(Axis(0))

@@ -3,7 +3,9 @@
 //! - **SGD with momentum**, in the sleep-replay code's form: `v ← μ·v + η·∇W`, `W ← W − v`.
 //! - **Adam** (Kingma & Ba 2015) with bias correction; ε = 10⁻⁷ (Keras' default).
 //! - **Cross-entropy** needs a softmax output layer; its gradient at the softmax input is
-//!   `(p − t)/N`. **MSE** is `½·Σ(y − t)²/N` (the sleep-replay code), gradient `(y − t)/N`.
+//!   `(p − t)/N`. **MSE** is `½·Σ(y − t)²/N` (the sleep-replay code), gradient `(y − t)/N`;
+//!   the straight-through variant passes that gradient past the output activation, as
+//!   DeepLearnToolbox (the released sleep-replay code's trainer) does.
 //! - **Dropout** masks come from the stream (seed, dropout, epoch·batches + batch, layer, sample);
 //!   [`DropoutMode`](crate::ann::DropoutMode) says whether kept units are scaled by 1/(1 − p) in training or the layer is
 //!   scaled by (1 − p) at test time.
@@ -39,6 +41,11 @@ pub enum Loss {
     CrossEntropy,
     /// ½·Σ(y − t)²/N against one-hot targets.
     Mse,
+    /// The same loss with the output gradient `(y − t)/N` passed straight to the last Dense
+    /// layer, skipping the output activation's derivative: what DeepLearnToolbox's `nnbp` does
+    /// (`d{n} = −e` for a ReLU output), and so what the released sleep-replay code trains with.
+    /// A ReLU output unit whose input is negative still learns, where the exact gradient is 0.
+    MseStraightThrough,
 }
 
 /// The optimiser.
