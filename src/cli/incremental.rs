@@ -151,11 +151,13 @@ impl SeedsRun<'_> {
         let stop = AtomicBool::new(false);
         let n_tasks = config.tasks.len() as u64;
         // Per seed: the sleeping and sequential trainings, the joint one, and the sleeps.
-        let per_seed = if config.controls {
-            3 * n_tasks + 1
-        } else {
-            2 * n_tasks
-        };
+        let sleeps = n_tasks * config.interleave as u64;
+        let per_seed = sleeps
+            + if config.controls {
+                2 * n_tasks + 1
+            } else {
+                n_tasks
+            };
         let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
             let b = ProgressBar::new(seeds.len() as u64 * per_seed);
             b.set_style(

@@ -88,11 +88,42 @@ pub enum InputSource {
         /// Images averaged per step (1 = a single stored example).
         samples: usize,
     },
+    /// Sequence replay of recent inputs (Hayes et al. 2021, Sec. 5: biological replay reactivates
+    /// sequences of recent experience in compressed time): the last `recent` images of the sleep
+    /// data (the end of the newest task) are presented in their training order, each for `dwell`
+    /// steps, cycling; the mask is drawn afresh every step as for the other sources.
+    Sequence {
+        /// Images in the replayed sequence.
+        recent: usize,
+        /// Steps each image is held (small = compressed time).
+        dwell: usize,
+    },
 }
 
 impl InputSource {
-    /// Parses `mean` or `samples[:K]` (K images per step, default 1).
+    /// Parses `mean`, `samples[:K]` (K images per step, default 1) or `sequence:N[:DWELL]`
+    /// (the last N images, each held DWELL steps, default 10).
+    ///
+    /// ```
+    /// use somnet::sleep::InputSource;
+    /// assert_eq!(InputSource::parse("sequence:100:5").unwrap(),
+    ///            InputSource::Sequence { recent: 100, dwell: 5 });
+    /// assert!(InputSource::parse("sequence:0").is_err());
+    /// ```
     pub fn parse(s: &str) -> Result<InputSource> {
+        if let Some(rest) = s.strip_prefix("sequence:") {
+            let (n, d) = rest.split_once(':').unwrap_or((rest, "10"));
+            let n = n.trim().parse::<usize>().ok().filter(|&n| n > 0);
+            let d = d.trim().parse::<usize>().ok().filter(|&d| d > 0);
+            return match (n, d) {
+                (Some(recent), Some(dwell)) => Ok(InputSource::Sequence { recent, dwell }),
+                _ => Err(Error::param(
+                    "input",
+                    s,
+                    "sequence:N[:DWELL] with N >= 1 images and DWELL >= 1 steps",
+                )),
+            };
+        }
         match s {
             "mean" | "masked-mean" => Ok(InputSource::MaskedMean),
             _ => {
@@ -102,7 +133,13 @@ impl InputSource {
                     _ => None,
                 };
                 k.map(|samples| InputSource::MaskedSamples { samples })
-                    .ok_or_else(|| Error::param("input", s, "mean or samples[:K] with K >= 1"))
+                    .ok_or_else(|| {
+                        Error::param(
+                            "input",
+                            s,
+                            "mean, samples[:K] with K >= 1, or sequence:N[:DWELL]",
+                        )
+                    })
             }
         }
     }
@@ -241,6 +278,75 @@ pub struct SleepConfig {
     pub length: SleepLength,
     /// Seed of the input draws.
     pub seed: u64,
+    /// Spike-frequency adaptation of the sleeping neurons (off: `None`).
+    #[serde(default)]
+    pub adaptation: Option<Adaptation>,
+    /// Membrane momentum μ in [0, 1): each step's synaptic drive carries over, decaying by μ per
+    /// step (0: off, the released dynamics).
+    #[serde(default)]
+    pub momentum: f32,
+}
+
+/// Spike-frequency adaptation during sleep, a negative feedback that pushes activity away from
+/// the patterns it has just visited (Hayes et al., Neural Computation 33:2908, 2021, Sec. 5
+/// "missing biological elements"; as hidden-state adaptation in Casco-Rodriguez et al., arXiv
+/// 2602.18401, 2026): every spike of a neuron adds `strength·θ` to its adaptation `A`, which
+/// decays by `decay` per step and is subtracted from the membrane's drive from the next step on:
+/// `A_t = decay·A_{t−1} + strength·θ·s_{t−1}`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Adaptation {
+    /// Jump of the adaptation per spike, in units of the layer's threshold θ (> 0).
+    pub strength: f32,
+    /// Decay of the adaptation per step, in (0, 1).
+    pub decay: f32,
+}
+
+impl Adaptation {
+    /// Parses `STRENGTH:DECAY` (e.g. `0.5:0.9`); `off` gives `None`.
+    ///
+    /// ```
+    /// use somnet::sleep::Adaptation;
+    /// let a = Adaptation::parse("0.5:0.9").unwrap().unwrap();
+    /// assert_eq!((a.strength, a.decay), (0.5, 0.9));
+    /// assert_eq!(Adaptation::parse("off").unwrap(), None);
+    /// assert!(Adaptation::parse("0.5:1").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<Option<Adaptation>> {
+        if matches!(s.trim(), "off" | "none") {
+            return Ok(None);
+        }
+        let bad = || {
+            Error::param(
+                "adaptation",
+                s,
+                "off, or STRENGTH:DECAY with STRENGTH > 0 and DECAY in (0, 1)",
+            )
+        };
+        let (a, d) = s.split_once(':').ok_or_else(bad)?;
+        let strength: f32 = a.trim().parse().map_err(|_| bad())?;
+        let decay: f32 = d.trim().parse().map_err(|_| bad())?;
+        let a = Adaptation { strength, decay };
+        a.check().map_err(|_| bad())?;
+        Ok(Some(a))
+    }
+
+    fn check(&self) -> Result<()> {
+        if !(self.strength.is_finite() && self.strength > 0.0) {
+            return Err(Error::param(
+                "sleep.adaptation.strength",
+                self.strength,
+                "a number > 0",
+            ));
+        }
+        if !(self.decay > 0.0 && self.decay < 1.0) {
+            return Err(Error::param(
+                "sleep.adaptation.decay",
+                self.decay,
+                "in (0, 1)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl SleepConfig {
@@ -263,6 +369,8 @@ impl SleepConfig {
             input: InputSource::MaskedMean,
             length: SleepLength::RELEASED,
             seed: 0,
+            adaptation: None,
+            momentum: 0.0,
         }
     }
 
@@ -289,7 +397,8 @@ impl SleepConfig {
 
     /// The keys of [`Self::set`] with their forms.
     pub const KEYS: &'static str = "sigma (released, decreasing[:W], increasing[:W]), \
-        input (mean, samples[:K]), mask (window:SIZE, pixels:FRACTION), mask-size (pixels), inc, \
+        input (mean, samples[:K], sequence:N[:DWELL]), \
+        adaptation (off, STRENGTH:DECAY), sleep-momentum ([0, 1)), mask (window:SIZE, pixels:FRACTION), mask-size (pixels), inc, \
         dec, alpha-scale, alpha (data, or A1,A2,… fixed), beta (B1,B2,…), \
         max-rate (Hz), decay (0..1], refractory-steps, threshold, dt (ms), sleep-base (steps), \
         sleep-per-task (steps), seed";
@@ -357,6 +466,8 @@ impl SleepConfig {
             "sleep-base" => self.length.base = whole()?,
             "sleep-per-task" => self.length.per_task = whole()?,
             "seed" => self.seed = whole()?,
+            "adaptation" => self.adaptation = Adaptation::parse(value)?,
+            "sleep-momentum" => self.momentum = number()? as f32,
             _ => {
                 return Err(Error::param(
                     "sleep setting",
@@ -414,8 +525,23 @@ impl SleepConfig {
                 positive(&format!("sleep.alpha[{i}]"), v as f64)?;
             }
         }
-        if let InputSource::MaskedSamples { samples: 0 } = self.input {
-            return Err(Error::param("sleep.input.samples", 0, "at least 1"));
+        match self.input {
+            InputSource::MaskedSamples { samples: 0 } => {
+                return Err(Error::param("sleep.input.samples", 0, "at least 1"))
+            }
+            InputSource::Sequence { recent: 0, .. } => {
+                return Err(Error::param("sleep.input.recent", 0, "at least 1 image"))
+            }
+            InputSource::Sequence { dwell: 0, .. } => {
+                return Err(Error::param("sleep.input.dwell", 0, "at least 1 step"))
+            }
+            _ => {}
+        }
+        if let Some(a) = &self.adaptation {
+            a.check()?;
+        }
+        if !(self.momentum >= 0.0 && self.momentum < 1.0) {
+            return Err(Error::param("sleep.momentum", self.momentum, "in [0, 1)"));
         }
         match self.sigma {
             Sigma::Decreasing { width } | Sigma::Increasing { width }

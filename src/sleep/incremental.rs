@@ -104,6 +104,17 @@ pub struct IncrementalConfig {
     pub raster_steps: u64,
     /// Whether to run the sequential and joint controls (off for searches over sleep options).
     pub controls: bool,
+    /// Sleep phases per task, interleaved with its training (1: train the task, then sleep).
+    /// With P phases the task's images are cut into P consecutive parts; each part is trained
+    /// for `epochs` and followed by a sleep of 1/P of the task's sleep length on the images seen
+    /// so far (replay interleaved with learning, Hayes et al., Neural Computation 33:2908, 2021,
+    /// Sec. 5).
+    #[serde(default = "one")]
+    pub interleave: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl IncrementalConfig {
@@ -132,6 +143,7 @@ impl IncrementalConfig {
             sleep_data: SleepData::Seen,
             raster_steps: 2000,
             controls: true,
+            interleave: 1,
         }
     }
 
@@ -184,7 +196,7 @@ impl IncrementalConfig {
         "per-task (images), epochs, joint-epochs, joint-images (images or \
         all), hidden (A,B,…), controls (on, off), init (uniform:A, fan-in-uniform, …), output \
         (relu, softmax), loss (mse, mse-st, ce), dropout, dropout-mode (scale-at-test, inverted), \
-        lr, momentum, batch-size, sleep-data (seen, current)";
+        lr, momentum, batch-size, sleep-data (seen, current), interleave (sleeps per task)";
 
     /// Sets `key` to `value` (see [`Self::KEYS`]; sleep settings go to [`SleepConfig::set`]): one
     /// text form for the CLI's flags and the Python keyword arguments. Not validated here.
@@ -258,6 +270,7 @@ impl IncrementalConfig {
             "lr" => self.lr = number()? as f32,
             "momentum" => self.momentum = number()? as f32,
             "batch-size" => self.batch_size = whole()?,
+            "interleave" => self.interleave = whole()?,
             "sleep-data" => {
                 self.sleep_data = match value {
                     "seen" => SleepData::Seen,
@@ -297,6 +310,7 @@ impl IncrementalConfig {
             ("epochs", self.epochs),
             ("joint_epochs", self.joint_epochs),
             ("batch_size", self.batch_size),
+            ("interleave", self.interleave),
         ] {
             if v == 0 {
                 return Err(Error::param(field, 0, "at least 1"));
@@ -336,6 +350,13 @@ impl IncrementalConfig {
                 expected: self.hidden.len() + 1,
                 got: self.sleep.beta.len(),
             });
+        }
+        if self.interleave > self.per_task {
+            return Err(Error::param(
+                "interleave",
+                self.interleave,
+                format!("at most per-task = {} (one image per phase)", self.per_task),
+            ));
         }
         self.sleep.validate()
     }
@@ -492,8 +513,9 @@ pub fn run_seed(
 
     // Task 1 is trained once: the sleeping and the sequential network are identical until the
     // first sleep.
-    let mut first = config.network(train_data, seed)?;
-    train_task(&mut first, &task_train[0], config, seed, 0)?;
+    let initial = config.network(train_data, seed)?;
+    let mut first = initial.clone();
+    train_task(&mut first, &task_train[0], config, task_seed(seed, 0))?;
     on_event(Event::Trained {
         condition: "sleep",
         task: 1,
@@ -506,8 +528,15 @@ pub fn run_seed(
     // The sleeping network runs its (single-threaded) spiking phases while the controls train.
     let (slept, (sequential, joint)) = rayon::join(
         || {
+            // With interleaved sleeps task 1 is trained in parts too.
+            let (start, trained) = if config.interleave > 1 {
+                (initial.clone(), false)
+            } else {
+                (first.clone(), true)
+            };
             sleep_condition(
-                first.clone(),
+                start,
+                trained,
                 &task_train,
                 &test_all,
                 test_tasks,
@@ -529,7 +558,7 @@ pub fn run_seed(
                     if stopped() {
                         return Ok(None);
                     }
-                    train_task(&mut ann, task, config, seed, k)?;
+                    train_task(&mut ann, task, config, task_seed(seed, k as u64))?;
                     on_event(Event::Trained {
                         condition: "sequential",
                         task: k + 1,
@@ -598,6 +627,7 @@ type SleepCurves = (Curve, Curve, Vec<SleepReport>);
 #[allow(clippy::too_many_arguments)]
 fn sleep_condition(
     mut ann: Ann,
+    first_trained: bool,
     task_train: &[Dataset],
     test_all: &Dataset,
     test_tasks: &[Vec<u8>],
@@ -608,63 +638,93 @@ fn sleep_condition(
 ) -> Result<Option<SleepCurves>> {
     let (mut after, mut before, mut reports) = (Curve::default(), Curve::default(), Vec::new());
     let n_tasks = task_train.len();
+    let phases = config.interleave;
     for k in 0..n_tasks {
-        if k > 0 {
-            train_task(&mut ann, &task_train[k], config, seed, k)?;
-            on_event(Event::Trained {
-                condition: "sleep",
-                task: k + 1,
-            });
-        }
-        before.push(&ann, test_all, test_tasks)?;
-        let seen: Vec<&Dataset> = match config.sleep_data {
-            SleepData::Seen => task_train[..=k].iter().collect(),
-            SleepData::Current => vec![&task_train[k]],
-        };
-        let seen = Dataset::concat(&seen)?;
-        let steps = config.sleep.length.after_task(k + 1);
-        let sleep_config = SleepConfig {
-            seed: task_seed(seed, k as u64),
-            ..config.sleep.clone()
-        };
-        let record = if k + 1 == n_tasks {
-            0..config.raster_steps
-        } else {
-            0..0
-        };
-        let report = sleep(&mut ann, &seen, steps, &sleep_config, record, |done| {
-            if done % 1000 == 0 && stop.load(Ordering::Relaxed) {
-                std::ops::ControlFlow::Break(())
-            } else {
-                std::ops::ControlFlow::Continue(())
+        let parts = split_task(&task_train[k], phases);
+        let total = config.sleep.length.after_task(k + 1);
+        for (p, part) in parts.iter().enumerate() {
+            let phase_seed = phase_seed(seed, k, p);
+            if !(k == 0 && first_trained) {
+                train_task(&mut ann, part, config, phase_seed)?;
+                // (Task 1's event is sent once for both conditions by the caller.)
+                if p + 1 == phases && k > 0 {
+                    on_event(Event::Trained {
+                        condition: "sleep",
+                        task: k + 1,
+                    });
+                }
             }
-        })?;
-        if report.interrupted {
-            return Ok(None);
+            if p + 1 == phases {
+                before.push(&ann, test_all, test_tasks)?;
+            }
+            // The images trained so far: earlier tasks (when sleep replays every seen task) and
+            // the parts of this one.
+            let mut seen: Vec<&Dataset> = match config.sleep_data {
+                SleepData::Seen => task_train[..k].iter().collect(),
+                SleepData::Current => Vec::new(),
+            };
+            seen.extend(&parts[..=p]);
+            let seen = Dataset::concat(&seen)?;
+            // The task's sleep length shared out over its phases.
+            let steps = total / phases as u64 + u64::from((p as u64) < total % phases as u64);
+            let sleep_config = SleepConfig {
+                seed: phase_seed,
+                ..config.sleep.clone()
+            };
+            let record = if k + 1 == n_tasks && p + 1 == phases {
+                0..config.raster_steps
+            } else {
+                0..0
+            };
+            let report = sleep(&mut ann, &seen, steps, &sleep_config, record, |done| {
+                if done % 1000 == 0 && stop.load(Ordering::Relaxed) {
+                    std::ops::ControlFlow::Break(())
+                } else {
+                    std::ops::ControlFlow::Continue(())
+                }
+            })?;
+            if report.interrupted {
+                return Ok(None);
+            }
+            on_event(Event::Slept {
+                task: k + 1,
+                steps: report.steps,
+            });
+            reports.push(report);
         }
-        on_event(Event::Slept {
-            task: k + 1,
-            steps: report.steps,
-        });
-        reports.push(report);
         after.push(&ann, test_all, test_tasks)?;
     }
     Ok(Some((after, before, reports)))
 }
 
-/// Trains task `k` (from 0) with draws named by (seed, k).
-fn train_task(
-    ann: &mut Ann,
-    data: &Dataset,
-    config: &IncrementalConfig,
-    seed: u64,
-    k: usize,
-) -> Result<()> {
+/// The task's images cut into `phases` consecutive parts (the task itself when 1).
+fn split_task(task: &Dataset, phases: usize) -> Vec<Dataset> {
+    if phases <= 1 {
+        return vec![task.clone()];
+    }
+    let n = task.len();
+    (0..phases)
+        .map(|p| task.select(&(p * n / phases..(p + 1) * n / phases).collect::<Vec<_>>()))
+        .collect()
+}
+
+/// The draws of phase `p` of task `k` (phase 0: the task's own, so one phase is the plain run).
+fn phase_seed(seed: u64, k: usize, p: usize) -> u64 {
+    let t = task_seed(seed, k as u64);
+    if p == 0 {
+        t
+    } else {
+        crate::rng::mix64(t ^ crate::rng::mix64(p as u64))
+    }
+}
+
+/// Trains one task (or part of one) with the draws of `seed`.
+fn train_task(ann: &mut Ann, data: &Dataset, config: &IncrementalConfig, seed: u64) -> Result<()> {
     train(
         ann,
         data,
         None,
-        &config.train_config(config.epochs, task_seed(seed, k as u64)),
+        &config.train_config(config.epochs, seed),
         |_| std::ops::ControlFlow::Continue(()),
     )?;
     Ok(())

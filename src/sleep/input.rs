@@ -5,7 +5,8 @@
 //! mask, every pixel is kept with a fixed probability — the image is kept inside the mask and set
 //! to 0 outside, and pixel i spikes iff `u·(1/(dt·max_rate))/2 ≤ x_i` with
 //! u ~ U(0, 1): P(spike) = min(1, 2·dt·max_rate·x_i). The image is the mean of the data (the
-//! released code) or the mean of a few images drawn every step (a replay variant).
+//! released code), the mean of a few images drawn every step (a replay variant), or the newest
+//! images in their order, each held a few steps (sequence replay).
 
 use super::config::{InputSource, Mask, SleepConfig};
 use crate::data::Dataset;
@@ -27,7 +28,15 @@ pub struct MaskedInput {
 #[derive(Debug, Clone)]
 enum Source {
     Mean(Vec<f32>),
-    Samples { images: Dataset, k: usize },
+    Samples {
+        images: Dataset,
+        k: usize,
+    },
+    /// Images presented in order, each for `dwell` steps.
+    Sequence {
+        images: Dataset,
+        dwell: usize,
+    },
 }
 
 impl MaskedInput {
@@ -47,6 +56,14 @@ impl MaskedInput {
                 images: data.clone(),
                 k: samples,
             },
+            InputSource::Sequence { recent, dwell } => {
+                let n = data.len();
+                let from = n.saturating_sub(recent);
+                Source::Sequence {
+                    images: data.select(&(from..n).collect::<Vec<_>>()),
+                    dwell,
+                }
+            }
         };
         let mask = match config.mask {
             Mask::Window { size } => Mask::Window {
@@ -98,7 +115,7 @@ impl MaskedInput {
     /// The masked image of step `step` (zeros outside the mask).
     pub fn image(&self, step: u64) -> Vec<f32> {
         let mut out = vec![0.0; self.len()];
-        self.visit(&mut self.rng(step), |i, x| out[i] = x);
+        self.visit(step, &mut self.rng(step), |i, x| out[i] = x);
         out
     }
 
@@ -106,7 +123,7 @@ impl MaskedInput {
     pub fn draw(&self, step: u64, spikes: &mut Vec<u32>) {
         let mut rng = self.rng(step);
         let mut pixels = Vec::new();
-        self.visit(&mut rng, |i, x| pixels.push((i, x)));
+        self.visit(step, &mut rng, |i, x| pixels.push((i, x)));
         for (i, x) in pixels {
             // u·scale ≤ x; a pixel of value 0 never spikes (u = 0 has probability 2⁻⁵³).
             if x > 0.0 && uniform01(&mut rng) * self.scale <= x as f64 {
@@ -117,11 +134,14 @@ impl MaskedInput {
 
     /// Draws the step's mask (and images) from `rng` and calls `f(pixel, value)` for every kept
     /// pixel, in increasing pixel order.
-    fn visit(&self, rng: &mut Stream, mut f: impl FnMut(usize, f32)) {
+    fn visit(&self, step: u64, rng: &mut Stream, mut f: impl FnMut(usize, f32)) {
         let ((y0, x0), (mh, mw)) = self.window_from(rng);
         let (c, h, w) = self.shape;
         let picks: Vec<usize> = match &self.source {
             Source::Mean(_) => Vec::new(),
+            Source::Sequence { images, dwell } => {
+                vec![((step / *dwell as u64) % images.len() as u64) as usize]
+            }
             Source::Samples { images, k } => (0..*k)
                 .map(|_| below(rng, images.len() as u64) as usize)
                 .collect(),
@@ -139,7 +159,7 @@ impl MaskedInput {
                     let i = ch * h * w + y * w + x;
                     let value = match &self.source {
                         Source::Mean(m) => m[i],
-                        Source::Samples { images, .. } => {
+                        Source::Samples { images, .. } | Source::Sequence { images, .. } => {
                             picks.iter().map(|&s| images.image(s)[i]).sum::<f32>()
                                 / picks.len() as f32
                         }

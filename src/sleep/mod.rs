@@ -13,6 +13,15 @@
 //!    masked image ([`MaskedInput`]); `v_l ← decay·v_l + α_l·W_l·s_{l−1}`; `s_l = [v_l ≥ θ_l]`;
 //!    spiking neurons reset to 0; then the rule of [`SleepRule`] changes W_l for every neuron of
 //!    layer l that fired.
+//!
+//! Two options of the dynamics, off by default (Hayes et al., Neural Computation 33:2908, 2021,
+//! list both among the elements artificial replay lacks): **momentum** μ carries each step's
+//! drive over, `m_t = μ·m_{t−1} + α_l·W_l·s_{l−1}` and `v_l ← decay·v_l + m_t` (replay moves
+//! faster: temporal compression), and **adaptation** subtracts `A_t = ρ·A_{t−1} + κ·θ_l·s_{t−1}`
+//! from each neuron's drive ([`Adaptation`]: a neuron that just fired is pushed away from
+//! firing again, so replay explores). On the engine they are exponential ports whose decays are
+//! μ and ρ (with weights divided by the port's step integral) and a one-to-one self-projection
+//! of delay one step.
 //! 4. The changed W go back into the ANN; α and θ never touch them.
 //!
 //! The spiking network runs on the engine: an external source for the input, one population per
@@ -33,7 +42,7 @@ use std::time::Instant;
 
 use ndarray::{Array2, ArrayView2};
 
-pub use config::{AlphaMode, InputSource, Mask, Sigma, SleepConfig, SleepLength};
+pub use config::{Adaptation, AlphaMode, InputSource, Mask, Sigma, SleepConfig, SleepLength};
 pub use input::MaskedInput;
 pub use plasticity::{RuleState, SharedRuleState, SleepRule};
 
@@ -290,10 +299,31 @@ pub fn sleep(
         }
     }
 
+    // The ports of a sleeping population: the feed-forward drive (a delta port, or with momentum
+    // an exponential one whose variable carries the drive over), then the adaptation's.
+    let dt = crate::time::Dt::new(config.dt_ms)?;
+    let decay_tau = |d: f32| (-config.dt_ms / (d as f64).ln()) as f32;
+    let mut ports = vec![if config.momentum > 0.0 {
+        Port::Exponential {
+            tau_ms: decay_tau(config.momentum),
+        }
+    } else {
+        Port::Delta
+    }];
+    if let Some(a) = &config.adaptation {
+        ports.push(Port::Exponential {
+            tau_ms: decay_tau(a.decay),
+        });
+    }
     let mut net = Network::new(NetworkConfig {
         dt_ms: config.dt_ms,
         seed: config.seed,
-        max_delay_ms: 0.0,
+        // The adaptation feeds a spike back one step later.
+        max_delay_ms: if config.adaptation.is_some() {
+            config.dt_ms
+        } else {
+            0.0
+        },
     })?;
     let input_pop = net.add_external_source("input", input.len())?;
     let mut pops = Vec::with_capacity(layers.len());
@@ -304,15 +334,13 @@ pub fn sleep(
             unreachable!("sleepable_layers returns Dense layers")
         };
         let (n_post, n_pre) = d.weights.dim();
-        let pop = net.add_population(
-            &ann.names[i],
-            n_post,
-            neuron_model(config, theta[k]),
-            vec![Port::Delta],
-        )?;
+        let model = neuron_model(config, theta[k]);
+        let port_gain = port_gains(&model, &ports, dt, config.decay)?;
+        let pop = net.add_population(&ann.names[i], n_post, model, ports.clone())?;
         // Pre-major, as the engine stores dense projections.
         let w_pre_major: Vec<f32> = d.weights.t().iter().copied().collect();
-        let gain = alpha[k] / config.decay;
+        // The engine weight that makes a spike's first-step drive `α·w` (see `port_gains`).
+        let gain = alpha[k] / port_gain[0];
         let engine: Vec<f32> = w_pre_major.iter().map(|w| gain * w).collect();
         let proj = net.connect(
             prev,
@@ -330,6 +358,21 @@ pub fn sleep(
             config.sigma,
         );
         net.set_plasticity(proj, Box::new(rule))?;
+        if let Some(a) = &config.adaptation {
+            // Each neuron's spike jumps its own adaptation variable one step later.
+            let self_pairs: Vec<(u32, u32)> = (0..n_post as u32).map(|j| (j, j)).collect();
+            net.connect(
+                pop,
+                pop,
+                Connection::new(
+                    Connector::List(self_pairs),
+                    Weights::Constant(-a.strength * theta[k] / port_gain[1]),
+                )
+                .delay(Delay::Steps(1))
+                .port(1)
+                .named(format!("{} (adaptation)", ann.names[i])),
+            )?;
+        }
         pops.push(pop);
         rules.push(state);
         prev = pop;
@@ -398,6 +441,31 @@ pub fn sleep(
         raster,
         seconds,
     })
+}
+
+/// The membrane drive per unit of a port's weight in the step a spike arrives: `decay` for the
+/// delta port (the LIF update is `v ← decay·(v + δ)`), the propagator's step integral for an
+/// exponential port. Weights divided by it give every port the same first-step drive, so the
+/// momentum drive is `m_t = μ·m_{t−1} + α·W·s_t` and `v_t = decay·v_{t−1} + m_t` exactly.
+fn port_gains(
+    model: &NeuronModel,
+    ports: &[Port],
+    dt: crate::time::Dt,
+    decay: f32,
+) -> Result<Vec<f32>> {
+    let exp = match model {
+        NeuronModel::Lif(p) => crate::neuron::LifPropagator::new(p, ports, dt)?.syn_gain,
+        NeuronModel::Iaf(p) => crate::neuron::IafPropagator::new(p, ports, dt)?.syn_gain,
+        _ => unreachable!("sleep builds IF or LIF neurons"),
+    };
+    let mut exp = exp.into_iter();
+    Ok(ports
+        .iter()
+        .map(|p| match p {
+            Port::Delta => decay,
+            _ => exp.next().expect("one gain per exponential port"),
+        })
+        .collect())
 }
 
 /// The spiking neuron of a sleeping layer: leaky with `e^(−dt/τ) = decay` (non-leaky at

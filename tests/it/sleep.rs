@@ -942,3 +942,164 @@ fn sleeping_on_the_current_task_differs_from_sleeping_on_all_seen_tasks() {
     assert_ne!(a.sleeps[1].scale, b.sleeps[1].scale);
     assert_ne!(a.sleeps[1].input_spikes, b.sleeps[1].input_spikes);
 }
+
+/// A one-pixel input that spikes every step (P = min(1, 2·dt·rate·x) = 1) into one IF neuron of
+/// threshold 1 whose drive per input spike is α·w = `drive`; inc = dec = 0. Returns the steps at
+/// which the neuron fires in the first `steps` steps.
+fn one_neuron_spike_steps(drive: f32, steps: u64, set: &[(&str, &str)]) -> Vec<u64> {
+    let mut ann = Ann::new(
+        vec![1, 1, 1],
+        named(vec![Layer::Flatten, dense(array![[drive]]), relu()]),
+        DropoutMode::ScaleAtTest,
+    )
+    .unwrap();
+    let data = Dataset::new("one pixel", vec![1.0], vec![0], [1, 1, 1], classes(1)).unwrap();
+    let mut config = SleepConfig {
+        max_rate_hz: 500.0,
+        beta: vec![1.0],
+        threshold: 1.0,
+        decay: 1.0,
+        inc: 0.0,
+        dec: 0.0,
+        alpha: AlphaMode::Fixed(vec![1.0]),
+        ..SleepConfig::mnist()
+    };
+    for (k, v) in set {
+        config.set(k, v).unwrap();
+    }
+    let report = sleep(&mut ann, &data, steps, &config, 0..steps, continue_always).unwrap();
+    assert_eq!(report.input_spikes, steps, "the pixel spikes every step");
+    report
+        .raster
+        .iter()
+        .filter(|e| e.1 == 1)
+        .map(|e| e.0)
+        .collect()
+}
+
+#[test]
+fn momentum_carries_the_drive_over_as_the_hand_computed_trace_says() {
+    // Drive 0.3 per step, threshold 1, reset to 0. Without momentum v = 0.3, 0.6, 0.9, 1.2:
+    // a spike every 4th step (3, 7).
+    assert_eq!(one_neuron_spike_steps(0.3, 10, &[]), vec![3, 7]);
+    // μ = 0.5: m_t = 0.5·m_{t−1} + 0.3 = 0.3, 0.45, 0.525, 0.5625, 0.58125, 0.590625, …
+    //   v: 0.3, 0.75, 1.275 → spike at 2 (reset); 0.5625, 1.14375 → spike at 4;
+    //   0.590625, 1.18594 → 6; 0.59766, 1.19648 → 8. Twice the rate: compressed time.
+    assert_eq!(
+        one_neuron_spike_steps(0.3, 10, &[("sleep-momentum", "0.5")]),
+        vec![2, 4, 6, 8]
+    );
+    // Momentum 0 is the released dynamics.
+    assert_eq!(
+        one_neuron_spike_steps(0.3, 10, &[("sleep-momentum", "0")]),
+        vec![3, 7]
+    );
+}
+
+#[test]
+fn adaptation_pushes_a_neuron_that_fired_away_as_the_hand_computed_trace_says() {
+    // Drive 0.6, threshold 1: without adaptation v = 0.6, 1.2 → a spike every other step.
+    assert_eq!(one_neuron_spike_steps(0.6, 10, &[]), vec![1, 3, 5, 7, 9]);
+    // κ = 0.5, ρ = 0.5: A_t = 0.5·A_{t−1} + 0.5·s_{t−1}, subtracted from the drive.
+    //   t0 v 0.6; t1 v 1.2 → spike; t2 A 0.5, v 0.1; t3 A 0.25, v 0.45; t4 A 0.125, v 0.925;
+    //   t5 A 0.0625, v 1.4625 → spike; t6 A 0.53125, v 0.06875; t7 A 0.265625, v 0.403125;
+    //   t8 A 0.1328125, v 0.8703125; t9 A 0.06640625, v 1.40390625 → spike.
+    assert_eq!(
+        one_neuron_spike_steps(0.6, 10, &[("adaptation", "0.5:0.5")]),
+        vec![1, 5, 9]
+    );
+    // Both together: m as in the momentum trace with drive 0.6 and μ = 0.5 (0.6, 0.9, 1.05, …),
+    // minus A. t0 v 0.6; t1 v 1.5 → spike; t2 m 1.05, A 0.5, v 0.55; t3 m 1.125, A 0.25,
+    // v 1.425 → spike; t4 m 1.1625, A 0.625, v 0.5375; t5 m 1.18125, A 0.3125, v 1.40625 → spike.
+    assert_eq!(
+        one_neuron_spike_steps(
+            0.6,
+            6,
+            &[("adaptation", "0.5:0.5"), ("sleep-momentum", "0.5")]
+        ),
+        vec![1, 3, 5]
+    );
+}
+
+#[test]
+fn sequence_replay_presents_the_newest_images_in_order() {
+    // Three images of constant value 0.1, 0.2, 0.3; the last two replayed, 3 steps each.
+    let mut pixels = Vec::new();
+    for v in [0.1f32, 0.2, 0.3] {
+        pixels.extend(std::iter::repeat_n(v, 784));
+    }
+    let data = Dataset::new("three", pixels, vec![0, 0, 0], [1, 28, 28], classes(1)).unwrap();
+    let config = SleepConfig {
+        mask: Mask::Window { size: 28 },
+        input: InputSource::parse("sequence:2:3").unwrap(),
+        ..SleepConfig::mnist()
+    };
+    let input = MaskedInput::new(&data, &config).unwrap();
+    let shown: Vec<f32> = (0..9).map(|t| input.image(t)[0]).collect();
+    assert_eq!(shown, vec![0.2, 0.2, 0.2, 0.3, 0.3, 0.3, 0.2, 0.2, 0.2]);
+    // More images asked for than the data holds: all of them.
+    let config = SleepConfig {
+        input: InputSource::Sequence {
+            recent: 10,
+            dwell: 1,
+        },
+        ..config
+    };
+    let input = MaskedInput::new(&data, &config).unwrap();
+    let shown: Vec<f32> = (0..4).map(|t| input.image(t)[0]).collect();
+    assert_eq!(shown, vec![0.1, 0.2, 0.3, 0.1]);
+    for bad in ["sequence:0", "sequence:5:0", "sequence:x"] {
+        assert!(InputSource::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn interleaved_sleep_with_one_phase_is_the_plain_run_and_shares_the_length_out() {
+    let train = mnist(Split::Train).head(6000);
+    let test = mnist(Split::Test).head(300);
+    let mut plain = small_experiment();
+    plain.per_task = 300;
+    plain.controls = false;
+    plain.tasks = vec![vec![0, 1], vec![2, 3]];
+    let mut one = plain.clone();
+    one.set("interleave", "1").unwrap();
+    let mut three = plain.clone();
+    three.set("interleave", "3").unwrap();
+    let stop = AtomicBool::new(false);
+    let run = |c: &IncrementalConfig| {
+        run_seed(&train, &test, c, 1, &stop, &|_| {})
+            .unwrap()
+            .unwrap()
+    };
+    let (a, b, c) = (run(&plain), run(&one), run(&three));
+    assert_eq!(a.sleep, b.sleep);
+    assert_eq!(a.before_sleep, b.before_sleep);
+    // Every count of every sleep (all but the wall-clock seconds).
+    let counts = |r: &somnet::sleep::SleepReport| {
+        (
+            r.steps,
+            r.input_spikes,
+            r.layer_spikes.clone(),
+            r.potentiations.clone(),
+            r.depressions.clone(),
+            r.raster.clone(),
+        )
+    };
+    assert_eq!(
+        a.sleeps.iter().map(counts).collect::<Vec<_>>(),
+        b.sleeps.iter().map(counts).collect::<Vec<_>>()
+    );
+    // Three phases per task: 600 steps → 200 × 3, 800 → 267, 267, 266.
+    assert_eq!(
+        c.sleeps.iter().map(|r| r.steps).collect::<Vec<_>>(),
+        vec![200, 200, 200, 267, 267, 266]
+    );
+    assert_eq!(c.sleep.accuracy.len(), 2, "one point per task");
+    assert_ne!(c.sleep, a.sleep);
+    let mut bad = plain.clone();
+    bad.interleave = 0;
+    expect_err(
+        run_seed(&train, &test, &bad, 1, &stop, &|_| {}),
+        &["interleave"],
+    );
+}
