@@ -388,13 +388,6 @@ impl Network {
     /// Attaches a plasticity rule to a projection (replacing any earlier one).
     pub fn set_plasticity(&mut self, proj: ProjectionId, rule: Box<dyn Plasticity>) -> Result<()> {
         let j = self.proj_index(proj)?;
-        if matches!(self.projs[j].storage, Storage::Conv(_)) {
-            return Err(Error::Unsupported(format!(
-                "projection {}: a weight-shared convolution has no per-synapse weights for a \
-                 plasticity rule",
-                self.projs[j].name
-            )));
-        }
         let mut rule = rule;
         let proj = &self.projs[j];
         let synapses = match &proj.storage {
@@ -411,7 +404,11 @@ impl Network {
                     None => Delays::Uniform(proj.delay_steps),
                 },
             },
-            Storage::Conv(_) => unreachable!("refused above"),
+            Storage::Conv(k) => LayoutSynapses::Shared {
+                geometry: k.geometry,
+                taps: &k.taps,
+                delay_steps: proj.delay_steps,
+            },
         };
         rule.attach(&SynapseLayout {
             projection: &proj.name,

@@ -78,6 +78,11 @@ pub struct IncrementalConfig {
     pub joint_images: Option<usize>,
     /// Hidden layer sizes.
     pub hidden: Vec<usize>,
+    /// Another network instead of the MLP: an architecture spec of [`crate::ann::arch`] (e.g. a
+    /// small CNN, `c16k5s2-relu-c32k3s2-relu-flat-d128-relu-dcls-out`), built without biases;
+    /// `hidden` is then unused.
+    #[serde(default)]
+    pub arch: Option<String>,
     /// Initial weights.
     pub init: Init,
     /// Output activation (ReLU with MSE in the released code, softmax with cross-entropy in the
@@ -131,6 +136,7 @@ impl IncrementalConfig {
             joint_epochs: 2,
             joint_images: None,
             hidden: vec![1200, 1200],
+            arch: None,
             init: Init::Uniform { a: 0.01 },
             output: Activation::Relu,
             loss: Loss::MseStraightThrough,
@@ -194,7 +200,7 @@ impl IncrementalConfig {
     /// The keys of [`Self::set`]; every key of [`SleepConfig::set`] is accepted too.
     pub const KEYS: &'static str =
         "per-task (images), epochs, joint-epochs, joint-images (images or \
-        all), hidden (A,B,…), controls (on, off), init (uniform:A, fan-in-uniform, …), output \
+        all), hidden (A,B,…), arch (mlp, or a spec such as c16k5s2-relu-flat-d64-relu-dcls-out), controls (on, off), init (uniform:A, fan-in-uniform, …), output \
         (relu, softmax), loss (mse, mse-st, ce), dropout, dropout-mode (scale-at-test, inverted), \
         lr, momentum, batch-size, sleep-data (seen, current), interleave (sleeps per task)";
 
@@ -235,6 +241,12 @@ impl IncrementalConfig {
                     .map(|h| h.trim().parse().ok())
                     .collect::<Option<_>>()
                     .ok_or_else(|| bad("layer sizes separated by commas"))?
+            }
+            "arch" => {
+                self.arch = match value.trim() {
+                    "mlp" | "" => None,
+                    spec => Some(spec.to_string()),
+                }
             }
             "controls" => {
                 self.controls = match value {
@@ -341,7 +353,8 @@ impl IncrementalConfig {
                 ))
             }
         }
-        if self.sleep.beta.len() != self.hidden.len() + 1 {
+        // With another architecture the sleep phase checks β against the built network.
+        if self.arch.is_none() && self.sleep.beta.len() != self.hidden.len() + 1 {
             return Err(Error::SizeMismatch {
                 what: format!(
                     "sleep.beta for a network with {} Dense layers",
@@ -376,13 +389,11 @@ impl IncrementalConfig {
             dropout_mode: self.dropout_mode,
             qcfs: None,
         };
-        arch::build(
-            &format!("mlp:{}", sizes.join("-")),
-            &data.shape,
-            data.n_classes(),
-            &options,
-            seed,
-        )
+        let spec = match &self.arch {
+            Some(spec) => spec.clone(),
+            None => format!("mlp:{}", sizes.join("-")),
+        };
+        arch::build(&spec, &data.shape, data.n_classes(), &options, seed)
     }
 
     fn train_config(&self, epochs: usize, seed: u64) -> TrainConfig {

@@ -46,18 +46,22 @@ pub use config::{Adaptation, AlphaMode, InputSource, Mask, Sigma, SleepConfig, S
 pub use input::MaskedInput;
 pub use plasticity::{RuleState, SharedRuleState, SleepRule};
 
+use crate::ann::layer::padded_extent;
 use crate::ann::{Activation, Ann, Layer};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::network::{Connection, Connector, Delay, Network, NetworkConfig, PopulationId, Weights};
+use crate::network::{
+    Connection, Connector, Conv2dGeometry, Delay, ImageLayout, Network, NetworkConfig,
+    PopulationId, Weights,
+};
 use crate::neuron::{IafParams, LifParams, NeuronModel, Port, Reset};
 
 /// Samples per forward pass while measuring activations.
 const CHUNK: usize = 1000;
 
 /// What SRC accepts, for error messages.
-const SUPPORTED: &str = "sleep replay (SRC) supports networks of Dense layers without bias, \
-     ReLU hidden activations (ReLU, softmax or linear output), Dropout and Flatten";
+const SUPPORTED: &str = "sleep replay (SRC) supports chains of Dense and Conv2d layers without \
+     bias, ReLU hidden activations (ReLU, softmax or linear output), Dropout and Flatten";
 
 /// The Dense layers of a network SRC can sleep, checked.
 ///
@@ -70,19 +74,22 @@ pub fn sleepable_layers(ann: &Ann) -> Result<Vec<(usize, usize)>> {
         .layers
         .iter()
         .enumerate()
-        .filter(|(_, l)| matches!(l, Layer::Dense(_)))
+        .filter(|(_, l)| is_weighted(l))
         .map(|(i, _)| i)
         .collect();
     if dense.is_empty() {
         return Err(Error::Unsupported(format!(
-            "the network has no Dense layer; {SUPPORTED}"
+            "the network has no Dense or Conv2d layer; {SUPPORTED}"
         )));
     }
     let last = ann.layers.len() - 1;
     for (i, (layer, name)) in ann.layers.iter().zip(&ann.names).enumerate() {
         match layer {
-            Layer::Dense(d) => {
-                if d.bias.as_ref().is_some_and(|b| b.iter().any(|&x| x != 0.0)) {
+            Layer::Dense(_) | Layer::Conv2d(_) => {
+                if weights_and_bias(layer)
+                    .1
+                    .is_some_and(|b| b.iter().any(|&x| x != 0.0))
+                {
                     return Err(Error::Unsupported(format!(
                         "layer '{name}' has a bias; {SUPPORTED}"
                     )));
@@ -126,6 +133,20 @@ pub fn sleepable_layers(ann: &Ann) -> Result<Vec<(usize, usize)>> {
         out.push((i, probe));
     }
     Ok(out)
+}
+
+/// Whether SRC sleeps this layer (its weights drive a spiking population).
+fn is_weighted(layer: &Layer) -> bool {
+    matches!(layer, Layer::Dense(_) | Layer::Conv2d(_))
+}
+
+/// The weights (any shape, as a flat iterator source) and bias of a Dense or Conv2d layer.
+fn weights_and_bias(layer: &Layer) -> (Vec<f32>, Option<&ndarray::Array1<f32>>) {
+    match layer {
+        Layer::Dense(d) => (d.weights.iter().copied().collect(), d.bias.as_ref()),
+        Layer::Conv2d(c) => (c.weights.iter().copied().collect(), c.bias.as_ref()),
+        _ => unreachable!("sleepable_layers returns Dense and Conv2d layers"),
+    }
 }
 
 /// The per-layer numbers of the scale-factor recursion (see the module docs).
@@ -180,10 +201,10 @@ pub fn scale_factors(ann: &Ann, data: &Dataset) -> Result<ScaleFactors> {
     }
     let mut s = Vec::with_capacity(layers.len());
     for (k, &(i, _)) in layers.iter().enumerate() {
-        let Layer::Dense(d) = &ann.layers[i] else {
-            unreachable!("sleepable_layers returns Dense layers")
-        };
-        let w_max = d.weights.iter().copied().fold(0.0f32, f32::max);
+        let w_max = weights_and_bias(&ann.layers[i])
+            .0
+            .into_iter()
+            .fold(0.0f32, f32::max);
         let v = w_max.max(act_max[k]);
         if !(v > 0.0 && v.is_finite()) {
             return Err(Error::Unsupported(format!(
@@ -329,28 +350,41 @@ pub fn sleep(
     let mut pops = Vec::with_capacity(layers.len());
     let mut rules = Vec::with_capacity(layers.len());
     let mut prev = input_pop;
+    let shapes = ann.input_shapes()?;
     for (k, &(i, _)) in layers.iter().enumerate() {
-        let Layer::Dense(d) = &ann.layers[i] else {
-            unreachable!("sleepable_layers returns Dense layers")
-        };
-        let (n_post, n_pre) = d.weights.dim();
         let model = neuron_model(config, theta[k]);
         let port_gain = port_gains(&model, &ports, dt, config.decay)?;
-        let pop = net.add_population(&ann.names[i], n_post, model, ports.clone())?;
-        // Pre-major, as the engine stores dense projections.
-        let w_pre_major: Vec<f32> = d.weights.t().iter().copied().collect();
         // The engine weight that makes a spike's first-step drive `α·w` (see `port_gains`).
         let gain = alpha[k] / port_gain[0];
-        let engine: Vec<f32> = w_pre_major.iter().map(|w| gain * w).collect();
-        let proj = net.connect(
-            prev,
-            pop,
-            Connection::new(Connector::AllToAll, Weights::Values(engine))
-                .delay(Delay::Steps(0))
-                .named(format!("{} (sleep)", ann.names[i])),
-        )?;
+        let name = format!("{} (sleep)", ann.names[i]);
+        let (pop, proj, rule_weights, n_pre) = match &ann.layers[i] {
+            Layer::Dense(d) => {
+                let (n_post, n_pre) = d.weights.dim();
+                let pop = net.add_population(&ann.names[i], n_post, model, ports.clone())?;
+                // Pre-major, as the engine stores dense projections.
+                let w_pre_major: Vec<f32> = d.weights.t().iter().copied().collect();
+                let engine: Vec<f32> = w_pre_major.iter().map(|w| gain * w).collect();
+                let proj = net.connect(
+                    prev,
+                    pop,
+                    Connection::new(Connector::AllToAll, Weights::Values(engine))
+                        .delay(Delay::Steps(0))
+                        .named(name),
+                )?;
+                (pop, proj, w_pre_major, n_pre)
+            }
+            Layer::Conv2d(c) => {
+                let g = conv_geometry(&ann.names[i], c, &shapes[i])?;
+                let pop = net.add_population(&ann.names[i], g.n_post(), model, ports.clone())?;
+                let engine: Vec<f32> = c.weights.iter().map(|w| gain * w).collect();
+                let proj = net.connect_conv(prev, pop, g, &engine, 0, &name)?;
+                (pop, proj, kernel_to_taps(&c.weights), g.n_pre())
+            }
+            _ => unreachable!("sleepable_layers returns Dense and Conv2d layers"),
+        };
+        let n_post = net.population(pop).len();
         let (rule, state) = SleepRule::new(
-            w_pre_major,
+            rule_weights,
             n_pre,
             gain,
             config.inc,
@@ -405,14 +439,21 @@ pub fn sleep(
     let mut depressions = Vec::new();
     for (&(i, _), state) in layers.iter().zip(&rules) {
         let state = state.lock();
-        let Layer::Dense(d) = &mut ann.layers[i] else {
-            unreachable!("sleepable_layers returns Dense layers")
+        let finite = match &mut ann.layers[i] {
+            Layer::Dense(d) => {
+                let (n_post, n_pre) = d.weights.dim();
+                let w = Array2::from_shape_vec((n_pre, n_post), state.weights.clone())
+                    .expect("the rule keeps the projection's size");
+                d.weights.assign(&w.t());
+                d.weights.iter().all(|x| x.is_finite())
+            }
+            Layer::Conv2d(c) => {
+                taps_to_kernel(&state.weights, &mut c.weights);
+                c.weights.iter().all(|x| x.is_finite())
+            }
+            _ => unreachable!("sleepable_layers returns Dense and Conv2d layers"),
         };
-        let (n_post, n_pre) = d.weights.dim();
-        let w = Array2::from_shape_vec((n_pre, n_post), state.weights.clone())
-            .expect("the rule keeps the projection's size");
-        d.weights.assign(&w.t());
-        if d.weights.iter().any(|x| !x.is_finite()) {
+        if !finite {
             return Err(Error::Unsupported(format!(
                 "sleep diverged: weights of layer '{}' became infinite or NaN within {report_steps} \
                  steps (potentiation outgrows depression; lower inc, raise dec, or use the \
@@ -441,6 +482,45 @@ pub fn sleep(
         raster,
         seconds,
     })
+}
+
+/// The engine geometry of a Conv2d layer with input shape (C, H, W), both images numbered
+/// channels-first as the ANN flattens them.
+fn conv_geometry(name: &str, c: &crate::ann::Conv2d, input: &[usize]) -> Result<Conv2dGeometry> {
+    let (co, ci, kh, kw) = c.weights.dim();
+    let bad = || Error::Unsupported(format!("layer '{name}': kernel larger than its input"));
+    let (oh, pt) = padded_extent(input[1], kh, c.stride.0, c.padding).ok_or_else(bad)?;
+    let (ow, pl) = padded_extent(input[2], kw, c.stride.1, c.padding).ok_or_else(bad)?;
+    Ok(Conv2dGeometry {
+        input: (ci, input[1], input[2]),
+        out_channels: co,
+        kernel: (kh, kw),
+        stride: c.stride,
+        pad: (pt, pl),
+        output: (oh, ow),
+        input_layout: ImageLayout::ChannelsFirst,
+        output_layout: ImageLayout::ChannelsFirst,
+    })
+}
+
+/// A (C_out, C_in, kh, kw) kernel in the engine's tap-major order,
+/// `taps[((c·kh + ky)·kw + kx)·C_out + o]`.
+fn kernel_to_taps(w: &ndarray::Array4<f32>) -> Vec<f32> {
+    let (co, ci, kh, kw) = w.dim();
+    let mut taps = vec![0.0; w.len()];
+    for ((o, c, ky, kx), &v) in w.indexed_iter() {
+        taps[((c * kh + ky) * kw + kx) * co + o] = v;
+    }
+    debug_assert_eq!(taps.len(), co * ci * kh * kw);
+    taps
+}
+
+/// The inverse of [`kernel_to_taps`], into `w`.
+fn taps_to_kernel(taps: &[f32], w: &mut ndarray::Array4<f32>) {
+    let (co, _, kh, kw) = w.dim();
+    for ((o, c, ky, kx), v) in w.indexed_iter_mut() {
+        *v = taps[((c * kh + ky) * kw + kx) * co + o];
+    }
 }
 
 /// The membrane drive per unit of a port's weight in the step a spike arrives: `decay` for the

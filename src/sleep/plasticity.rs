@@ -6,7 +6,15 @@
 //! pre i fired this step:   w_ij ← w_ij + inc·σ(w_ij)
 //! pre i silent:            w_ij ← w_ij − dec·σ(w_ij)
 //! ```
-//! and synapses onto silent neurons do not change. The rule works on the ANN's weights `w` and
+//! and synapses onto silent neurons do not change. On a weight-shared convolution every kernel
+//! tap is one weight for all positions: it moves by the rule averaged over the positions where
+//! its output channel fired this step (and the tap reaches a pixel inside the image),
+//!
+//! ```text
+//! w ← w + σ(w)·(inc·f − dec·(n − f))/n
+//! ```
+//! with n those positions and f how many of them saw their pre-synaptic neuron fire; a single
+//! firing position moves it exactly as a dense synapse. The rule works on the ANN's weights `w` and
 //! keeps the engine's copy at `gain·w`: the spiking layer's input scale α lives in the engine's
 //! weights, while σ sees the weights the ANN will get back (as in the released code, where α
 //! multiplies the input current and never the stored matrix).
@@ -146,10 +154,30 @@ impl Plasticity for SleepRule {
                     }
                 }
             }
-            // The network refuses plasticity on weight-shared projections, and sleep builds only
-            // dense ones.
-            SynapsesMut::Shared { .. } => {
-                unreachable!("set_plasticity refuses convolution projections")
+            SynapsesMut::Shared {
+                geometry: g,
+                taps: engine,
+            } => {
+                let (potentiated, depressed) = shared_update(
+                    &g,
+                    spikes.post,
+                    &self.pre_fired,
+                    &mut state.weights,
+                    |w, f, n| {
+                        // The rule at every position where the kernel's output fired, averaged.
+                        let s = sigma.eval(w);
+                        w + s * (inc * f as f32 - dec * (n - f) as f32) / n as f32
+                    },
+                );
+                for (e, &w) in engine.iter_mut().zip(&state.weights) {
+                    *e = gain * w;
+                }
+                state.potentiations += potentiated;
+                state.depressions += depressed;
+                for &i in spikes.pre {
+                    self.pre_fired[i as usize] = false;
+                }
+                return;
             }
         }
         let n_fired = (spikes.pre.len() * spikes.post.len()) as u64;
@@ -159,4 +187,58 @@ impl Plasticity for SleepRule {
             self.pre_fired[i as usize] = false;
         }
     }
+}
+
+/// Counts, for every kernel tap `t` (tap-major, `((c·kh + ky)·kw + kx)·C_out + o`), the
+/// positions of channel o that fired (`post`) where the tap reaches a pixel (n) and where that
+/// pixel's neuron fired (f), and sets `taps[t] = update(taps[t], f, n)` where n > 0. Returns
+/// (pre-and-post pairs, post-only pairs) over all positions.
+fn shared_update(
+    g: &crate::network::Conv2dGeometry,
+    post: &[u32],
+    pre_fired: &[bool],
+    taps: &mut [f32],
+    update: impl Fn(f32, u32, u32) -> f32,
+) -> (u64, u64) {
+    let (ci, h, w) = g.input;
+    let (kh, kw) = g.kernel;
+    let (oh, ow) = g.output;
+    let co = g.out_channels;
+    let mut fired = vec![0u32; taps.len()];
+    let mut seen = vec![0u32; taps.len()];
+    for &j in post {
+        let (o, pos) = g.output_layout.split(j as usize, co, oh * ow);
+        let (oy, ox) = (pos / ow, pos % ow);
+        for c in 0..ci {
+            for ky in 0..kh {
+                // Output row oy reads input row oy·s + ky − pad.
+                let Some(y) = (oy * g.stride.0 + ky)
+                    .checked_sub(g.pad.0)
+                    .filter(|&y| y < h)
+                else {
+                    continue;
+                };
+                for kx in 0..kw {
+                    let Some(x) = (ox * g.stride.1 + kx)
+                        .checked_sub(g.pad.1)
+                        .filter(|&x| x < w)
+                    else {
+                        continue;
+                    };
+                    let t = ((c * kh + ky) * kw + kx) * co + o;
+                    seen[t] += 1;
+                    fired[t] += u32::from(pre_fired[g.input_layout.index(c, y * w + x, ci, h * w)]);
+                }
+            }
+        }
+    }
+    let (mut potentiated, mut depressed) = (0u64, 0u64);
+    for (t, tap) in taps.iter_mut().enumerate() {
+        if seen[t] > 0 {
+            *tap = update(*tap, fired[t], seen[t]);
+            potentiated += fired[t] as u64;
+            depressed += (seen[t] - fired[t]) as u64;
+        }
+    }
+    (potentiated, depressed)
 }

@@ -516,9 +516,9 @@ fn unsupported_networks_are_refused_saying_what_src_supports() {
     }
     expect_err(
         run(&mut with_bias, &config),
-        &["has a bias", "Dense layers without bias"],
+        &["has a bias", "Dense and Conv2d layers without bias"],
     );
-    // A convolution.
+    // Pooling (convolutions sleep; pooling has no weights to change and is refused by name).
     let mut conv = Ann::new(
         vec![1, 28, 28],
         vec![
@@ -532,14 +532,22 @@ fn unsupported_networks_are_refused_saying_what_src_supports() {
                 }),
             ),
             ("r".into(), relu()),
+            (
+                "pool".into(),
+                Layer::MaxPool2d(somnet::ann::Pool {
+                    size: (2, 2),
+                    stride: (2, 2),
+                    padding: Padding::Valid,
+                }),
+            ),
             ("f".into(), Layer::Flatten),
-            ("d".into(), dense(Array2::from_elem((10, 2 * 26 * 26), 0.1))),
+            ("d".into(), dense(Array2::from_elem((10, 2 * 13 * 13), 0.1))),
             ("r2".into(), relu()),
         ],
         DropoutMode::ScaleAtTest,
     )
     .unwrap();
-    expect_err(run(&mut conv, &config), &["'conv'", "conv2d", "supports"]);
+    expect_err(run(&mut conv, &config), &["'pool'", "supports"]);
     // A non-ReLU hidden activation.
     let mut linear = Ann::new(
         vec![4],
@@ -1102,4 +1110,183 @@ fn interleaved_sleep_with_one_phase_is_the_plain_run_and_shares_the_length_out()
         run_seed(&train, &test, &bad, 1, &stop, &|_| {}),
         &["interleave"],
     );
+}
+
+#[test]
+fn a_shared_kernel_moves_by_the_rule_averaged_over_the_positions_that_fired() {
+    use somnet::network::{Conv2dGeometry, ImageLayout};
+    // One 3×3 channel, one 2×2 kernel, stride 1: outputs (0,0) (0,1) (1,0) (1,1); tap t = ky·2 + kx.
+    let g = Conv2dGeometry {
+        input: (1, 3, 3),
+        out_channels: 1,
+        kernel: (2, 2),
+        stride: (1, 1),
+        pad: (0, 0),
+        output: (2, 2),
+        input_layout: ImageLayout::ChannelsFirst,
+        output_layout: ImageLayout::ChannelsFirst,
+    };
+    let (mut rule, state) = SleepRule::new(vec![0.0; 4], 9, 2.0, 0.5, 0.25, Sigma::RELEASED);
+    let mut taps = vec![0.0f32; 4];
+    // Pixels 0 = (0,0) and 4 = (1,1) fired; outputs 0 = (0,0) and 3 = (1,1) fired.
+    rule.on_step(
+        StepSpikes {
+            step: 0,
+            pre: &[0, 4],
+            post: &[0, 3],
+        },
+        SynapsesMut::Shared {
+            geometry: g,
+            taps: &mut taps,
+        },
+    );
+    // Output (0,0) reads pixels 0, 1, 3, 4 through taps 0…3: fired, silent, silent, fired.
+    // Output (1,1) reads pixels 4, 5, 7, 8: fired, silent, silent, silent.
+    // n = 2 positions per tap; f = 2, 0, 0, 1; σ(0) = 1:
+    //   Δ = (0.5·f − 0.25·(2 − f))/2 = 0.5, −0.25, −0.25, 0.125.
+    let s = state.lock();
+    assert_eq!(s.weights, vec![0.5, -0.25, -0.25, 0.125]);
+    assert_eq!(taps, vec![1.0, -0.5, -0.5, 0.25], "the engine keeps gain·w");
+    assert_eq!((s.potentiations, s.depressions), (3, 5));
+}
+
+#[test]
+#[allow(clippy::needless_range_loop)] // the transcription keeps the algorithm's index form
+fn a_convolutional_network_sleeps_as_a_direct_transcription_of_the_algorithm() {
+    let data = mnist(Split::Train).head(300);
+    let opts = ArchOptions {
+        bias: false,
+        init: Init::Uniform { a: 0.1 },
+        output: Activation::Relu,
+        dropout_mode: DropoutMode::ScaleAtTest,
+        ..ArchOptions::default()
+    };
+    // 1×28×28 → conv 3 × 5×5 stride 3 (8×8) → relu → flat → 10.
+    let ann = arch::build("c3k5s3-relu-flat-d10-relu", &[1, 28, 28], 10, &opts, 4).unwrap();
+    let config = SleepConfig {
+        seed: 3,
+        beta: vec![4.0, 8.0],
+        ..SleepConfig::mnist()
+    };
+    let steps = 300;
+    let mut slept = ann.clone();
+    let report = sleep(&mut slept, &data, steps, &config, 0..steps, continue_always).unwrap();
+
+    let sf = scale_factors(&ann, &data).unwrap();
+    let alpha: Vec<f64> =
+        sf.f.iter()
+            .map(|f| (config.alpha_scale * f) as f64)
+            .collect();
+    let Layer::Conv2d(c) = &ann.layers[0] else {
+        panic!("conv first")
+    };
+    let mut k = c.weights.mapv(|x| x as f64); // (3, 1, 5, 5)
+    let Layer::Dense(d) = &ann.layers[3] else {
+        panic!("dense fourth")
+    };
+    let mut w = d.weights.mapv(|x| x as f64); // (10, 192)
+    let (mut v1, mut v2) = (vec![0.0f64; 192], vec![0.0f64; 10]);
+    let input = MaskedInput::new(&data, &config).unwrap();
+    let mut raster = Vec::new();
+    let mut drawn = Vec::new();
+    for t in 0..steps {
+        drawn.clear();
+        input.draw(t, &mut drawn);
+        let mut s0 = vec![false; 784];
+        for &i in &drawn {
+            s0[i as usize] = true;
+            raster.push((t, 0u32, i));
+        }
+        // Conv layer: output (o, oy, ox) = o·64 + oy·8 + ox reads pixel (oy·3 + ky, ox·3 + kx).
+        let mut s1 = [false; 192];
+        for o in 0..3 {
+            for oy in 0..8 {
+                for ox in 0..8 {
+                    let mut drive = 0.0;
+                    for ky in 0..5 {
+                        for kx in 0..5 {
+                            if s0[(oy * 3 + ky) * 28 + ox * 3 + kx] {
+                                drive += k[[o, 0, ky, kx]];
+                            }
+                        }
+                    }
+                    let j = o * 64 + oy * 8 + ox;
+                    v1[j] = 0.999 * v1[j] + alpha[0] * drive;
+                    if v1[j] >= config.beta[0] as f64 {
+                        s1[j] = true;
+                        v1[j] = 0.0;
+                        raster.push((t, 1, j as u32));
+                    }
+                }
+            }
+        }
+        // The rule on each tap, averaged over the positions of its channel that fired.
+        for o in 0..3 {
+            for ky in 0..5 {
+                for kx in 0..5 {
+                    let (mut n, mut f) = (0.0, 0.0);
+                    for oy in 0..8 {
+                        for ox in 0..8 {
+                            if s1[o * 64 + oy * 8 + ox] {
+                                n += 1.0;
+                                if s0[(oy * 3 + ky) * 28 + ox * 3 + kx] {
+                                    f += 1.0;
+                                }
+                            }
+                        }
+                    }
+                    if n > 0.0 {
+                        let x = k[[o, 0, ky, kx]];
+                        k[[o, 0, ky, kx]] = x + sigma_released(x)
+                            * (config.inc as f64 * f - config.dec as f64 * (n - f))
+                            / n;
+                    }
+                }
+            }
+        }
+        // Dense layer, as in the dense transcription.
+        for j in 0..10 {
+            let drive: f64 = (0..192).filter(|&i| s1[i]).map(|i| w[[j, i]]).sum();
+            v2[j] = 0.999 * v2[j] + alpha[1] * drive;
+            if v2[j] >= config.beta[1] as f64 {
+                v2[j] = 0.0;
+                raster.push((t, 2, j as u32));
+                for i in 0..192 {
+                    let x = w[[j, i]];
+                    w[[j, i]] = if s1[i] {
+                        x + config.inc as f64 * sigma_released(x)
+                    } else {
+                        x - config.dec as f64 * sigma_released(x)
+                    };
+                }
+            }
+        }
+    }
+    raster.sort_unstable();
+    let mut engine_raster = report.raster.clone();
+    engine_raster.sort_unstable();
+    let fired = |l: u32| raster.iter().filter(|e| e.1 == l).count();
+    assert!(
+        fired(1) > 20 && fired(2) > 5,
+        "the test needs spikes: {} {}",
+        fired(1),
+        fired(2)
+    );
+    assert_eq!(engine_raster, raster, "same spikes in the same steps");
+    let Layer::Conv2d(got) = &slept.layers[0] else {
+        panic!()
+    };
+    assert!(
+        got.weights.iter().zip(&c.weights).any(|(a, b)| a != b),
+        "the kernel moved"
+    );
+    for (a, b) in got.weights.iter().zip(k.iter()) {
+        assert!((*a as f64 - b).abs() < 1e-5, "kernel: {a} vs {b}");
+    }
+    let Layer::Dense(got) = &slept.layers[3] else {
+        panic!()
+    };
+    for (a, b) in got.weights.iter().zip(w.iter()) {
+        assert!((*a as f64 - b).abs() < 1e-5, "dense: {a} vs {b}");
+    }
 }

@@ -446,8 +446,15 @@ fn convolution_projections_refuse_bad_geometry_and_plasticity() {
         ) {
         }
     }
-    let err = net.set_plasticity(p, Box::new(Nothing)).unwrap_err();
-    assert!(err.to_string().contains("weight-shared"), "{err}");
+    // A rule that handles the shared kernel may attach (sleep does); a per-synapse rule may not.
+    net.set_plasticity(p, Box::new(Nothing)).unwrap();
+    let stdp = somnet::network::plasticity::Stdp::new(Default::default()).unwrap();
+    let err = net.set_plasticity(p, Box::new(stdp)).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("ok") && msg.contains("weight-shared") && msg.contains("per synapse"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -166,6 +166,7 @@ impl SynapseLayout<'_> {
             LayoutSynapses::Dense { weights, .. } | LayoutSynapses::Sparse { weights, .. } => {
                 weights.len()
             }
+            LayoutSynapses::Shared { taps, .. } => taps.len(),
         }
     }
 }
@@ -190,6 +191,16 @@ pub enum LayoutSynapses<'a> {
         weights: &'a [f32],
         /// Delays.
         delays: Delays<'a>,
+    },
+    /// A weight-shared convolution: one kernel for every position (see [`SynapsesMut::Shared`]).
+    /// Rules that need a weight per synapse refuse it in [`Plasticity::attach`].
+    Shared {
+        /// The convolution's geometry.
+        geometry: super::Conv2dGeometry,
+        /// The kernel, tap-major.
+        taps: &'a [f32],
+        /// The projection's delay in steps.
+        delay_steps: u32,
     },
 }
 

@@ -385,6 +385,12 @@ impl<const K: usize> SpikeTiming<K> {
         // The delay each side of a synapse carries.
         let on_side = |d: u32, pre_side: bool| if pre_side == axonal { d } else { 0 };
         let (pre_index, post_index, delays, uniform_delay) = match layout.synapses {
+            LayoutSynapses::Shared { .. } => {
+                return Err(Error::Unsupported(format!(
+                    "projection {}: a weight-shared convolution has no per-synapse spike timing",
+                    layout.projection
+                )))
+            }
             LayoutSynapses::Dense { delay_steps, .. } => (
                 SideIndex::DensePre {
                     n_post: layout.n_post,
@@ -635,6 +641,12 @@ impl<const K: usize> SpikeTiming<K> {
 pub(crate) fn check_weights(layout: &SynapseLayout<'_>, rule: &str, w_max: f64) -> Result<()> {
     let weights = match layout.synapses {
         LayoutSynapses::Dense { weights, .. } | LayoutSynapses::Sparse { weights, .. } => weights,
+        LayoutSynapses::Shared { .. } => {
+            return Err(Error::Unsupported(format!(
+                "projection {}: a weight-shared convolution has one kernel for every position,                  while {rule} needs a weight per synapse (use a sparse projection)",
+                layout.projection
+            )))
+        }
     };
     let (lo, hi) = if w_max >= 0.0 {
         (0.0, w_max)

@@ -15,7 +15,7 @@ pub enum ImageLayout {
 impl ImageLayout {
     /// The index of (c, y, x) in an image of `c_n` channels, `w` columns and `hw` positions.
     #[inline]
-    fn index(self, c: usize, pos: usize, c_n: usize, hw: usize) -> usize {
+    pub fn index(self, c: usize, pos: usize, c_n: usize, hw: usize) -> usize {
         match self {
             ImageLayout::ChannelsFirst => c * hw + pos,
             ImageLayout::ChannelsLast => pos * c_n + c,
@@ -24,7 +24,7 @@ impl ImageLayout {
 
     /// (channel, position y·W + x) of neuron `i`.
     #[inline]
-    fn split(self, i: usize, c_n: usize, hw: usize) -> (usize, usize) {
+    pub fn split(self, i: usize, c_n: usize, hw: usize) -> (usize, usize) {
         match self {
             ImageLayout::ChannelsFirst => (i / hw, i % hw),
             ImageLayout::ChannelsLast => (i % c_n, i / c_n),
