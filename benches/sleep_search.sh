@@ -1,55 +1,54 @@
 #!/usr/bin/env bash
-# Searches sleep options one at a time around the released MNIST setting, then some combinations,
-# on the class-incremental experiment without its controls. Prints one line per setting:
-#   final accuracy (mean over SEEDS seeds), then the options.
-# Usage: benches/sleep_search.sh OUT_DIR [SEEDS]   (about 8 s per seed and setting on 2 cores)
+# Sleep replay under the honest protocol (issue 20): every sleep setting is chosen on a validation
+# split carved from the training images of the seen tasks (seeded), and the chosen one is tested
+# once on the test set over 5 seeds with both controls. Then the presets, the biological elements
+# of replay one at a time, and the convolutional network on Fashion-MNIST.
+# Usage: benches/sleep_search.sh OUT_DIR [TRIALS]   (≈ 35 s per trial and 90 s per tested seed
+# on 2 cores; Fashion-MNIST from `datasets/fetch.sh fashion-mnist-deb`)
 set -euo pipefail
-out=${1:?usage: benches/sleep_search.sh OUT_DIR [SEEDS]}
-seeds=${2:-2}
+out=${1:?usage: benches/sleep_search.sh OUT_DIR [TRIALS]}
+trials=${2:-36}
 cargo build --release --quiet
 bin=target/release/somnet
 mkdir -p "$out"
+
+# 1. The search that found `--preset best`: the replication's training on the paper's network
+#    (784-1200-1200-10), random draws over the sleep options; --resume continues a stopped search.
+"$bin" search --preset replication --set hidden=1200,1200 \
+  --space inc=log:0.0002..0.01 --space dec=log:0.00001..0.001 \
+  --space sleep-base=int:200..3000 --space sleep-per-task=int:0..1000 \
+  --space 'mask=choice:pixels:0.1|pixels:0.25|pixels:0.5' \
+  --space 'input=choice:samples:1|samples:10|samples:30|sequence:500:10' \
+  --space 'alpha=choice:data|14.983829,253.17746,7.770772' --space alpha-scale=log:10..200 \
+  --space 'sleep-data=choice:seen|current' --space 'adaptation=choice:off|0.2:0.9|0.5:0.5' \
+  --space 'sleep-momentum=choice:0|0.3' \
+  --trials "$trials" --search-seed 1 --final-seeds 5 --out "$out/search-mnist" --resume
+
+# 2. The presets, 5 seeds with both controls.
+for preset in released replication best; do
+  "$bin" incremental --preset "$preset" --seeds 5 --out "$out/$preset" --resume
+done
+
+# 3. The biological elements of replay, one at a time on the released setting (5 seeds, no
+#    controls): final accuracy, old-task accuracy and sleep seconds are in each result.json.
 run() {
   local name=$1; shift
-  if ! "$bin" incremental --seeds "$seeds" --no-controls --out "$out/$name" "$@" > "$out/$name.log" 2>&1; then
-    echo "failed   $name: $* ($(tail -1 "$out/$name.log"))"
-    return
-  fi
-  python3 -c "import json,sys; r=json.load(open('$out/$name/result.json')); print(f\"{100*r['final_accuracy']['sleep']:6.2f} %  $name: $*\")"
+  "$bin" incremental --seeds 5 --set controls=off --out "$out/elements/$name" --resume "$@" \
+    > "$out/elements/$name.log" 2>&1 || echo "failed: $name"
 }
-run released
-run inc-dec-half --inc 0.016032 --dec 0.001672
-run inc-dec-double --inc 0.064128 --dec 0.006688
-run dec-half --dec 0.001672
-run dec-double --dec 0.006688
-run alpha-half --alpha-scale 27.94
-run alpha-double --alpha-scale 111.76
-run mask-7 --mask-size 7
-run mask-14 --mask-size 14
-run mask-none --mask-size 28
-run samples-1 --input samples:1
-run samples-10 --input samples:10
-run short --sleep-base 5000 --sleep-per-task 2000
-run long --sleep-base 30000 --sleep-per-task 10000
-run no-leak --decay 1
-run sigma-increasing --sigma increasing:1
-run sigma-increasing-small-steps --sigma increasing:1 --inc 0.001 --dec 0.0001
-# Round 2: thresholds and input scale together, finer steps around the released values.
-run beta-0.75 --beta 10.911,33.420,28.535
-run beta-1.5 --beta 21.822,66.840,57.069
-run beta-2 --beta 29.097,89.121,76.093
-run alpha-0.75 --alpha-scale 41.91
-run alpha-1.25 --alpha-scale 69.85
-run inc-0.75 --inc 0.024048
-run inc-1.5 --inc 0.048096
-run dec-1.25 --dec 0.00418
-run mask-9 --mask-size 9
-run mask-13 --mask-size 13
-# Round 3: around the best of round 2 (inc × 0.75, alpha × 0.75).
-run inc-0.6 --inc 0.019238
-run inc-0.7 --inc 0.022445
-run inc-0.8 --inc 0.025651
-run inc-0.75-alpha-0.75 --inc 0.024048 --alpha-scale 41.91
-run inc-0.6-alpha-0.75 --inc 0.019238 --alpha-scale 41.91
-run inc-0.75-alpha-0.9 --inc 0.024048 --alpha-scale 50.29
-run inc-0.75-dec-0.9 --inc 0.024048 --dec 0.00301
+mkdir -p "$out/elements"
+run none
+run adaptation-weak --set adaptation=0.2:0.9
+run adaptation-strong --set adaptation=0.5:0.5
+run momentum-0.3 --set sleep-momentum=0.3
+run momentum-0.3-half-length --set sleep-momentum=0.3 --set sleep-base=7500 --set sleep-per-task=2500
+run interleave-3 --set interleave=3
+run sequence-500 --set input=sequence:500:10
+python3 benches/summarize_sleep_elements.py "$out/elements" > "$out/elements.md"
+
+# 4. Sleep over convolutions: a small bias-free CNN on Fashion-MNIST (data-based input scales).
+if [ -f datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  "$bin" incremental --dataset fashion-mnist --seeds 5 --out "$out/fashion-cnn" --resume \
+    --set arch=c16k5s2-relu-c32k3s2-relu-flat-d128-relu-dcls-out \
+    --set beta=14.548273,44.560317,44.560317,38.046326
+fi

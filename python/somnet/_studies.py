@@ -61,12 +61,13 @@ def sweep(model, calibration, images, labels, steps, grid, *, threads=0, progres
 
 def sleep(model, images, *, steps=None, preset="mnist", threads=0, progress=None, **settings):
     """One sleep phase of sleep replay consolidation (Tadros et al., Nat. Commun. 2022) on a copy
-    of ``model`` (a bias-free ReLU network of Dense layers), driven by ``images`` ((N, C, H, W):
+    of ``model`` (a bias-free ReLU chain of Dense and Conv2d layers), driven by ``images`` ((N, C, H, W):
     the input window is square on the image). Settings start from the released ``preset``
     (``mnist``, ``fashion-mnist``) and take keyword overrides: ``inc``, ``dec``, ``beta`` (one per
     Dense layer), ``alpha_scale``, ``alpha`` (``data``, or fixed values, one per Dense layer),
     ``max_rate``, ``decay``, ``mask_size``, ``mask`` (``window:SIZE``, ``pixels:FRACTION``), ``sigma``
-    (``released``, ``decreasing:W``, ``increasing:W``), ``input`` (``mean``, ``samples:K``),
+    (``released``, ``decreasing:W``, ``increasing:W``), ``input`` (``mean``, ``samples:K``,
+    ``sequence:N:DWELL``), ``adaptation`` (``off`` or ``STRENGTH:DECAY``), ``sleep_momentum``,
     ``refractory_steps``, ``threshold``, ``dt``, ``seed``. ``steps`` defaults to the preset's
     length after one task. Returns ``(slept_model, report)``; the report holds ``steps``, spikes
     per layer and the settings used (``config``)."""
@@ -96,11 +97,13 @@ def incremental(dataset="mnist", seeds=1, *, preset="released", first_seed=1, te
     without sleep (sequential) and one trained on all tasks at once (joint). ``seeds``: a number
     of consecutive seeds from ``first_seed``, or a list. Settings start from ``preset``
     (``released``: the authors' driver; ``replication``: the independent PyTorch replication's
-    network, training and sleep) and take keyword overrides: ``per_task``, ``epochs``,
-    ``joint_epochs``, ``joint_images``, ``hidden`` (list of sizes), ``controls`` (bool), ``init``,
-    ``output``, ``loss`` (``mse``, ``mse-st``, ``ce``), ``dropout``, ``dropout_mode``, ``lr``,
-    ``momentum``, ``batch_size``, ``sleep_data`` (``seen``, ``current``) and every sleep setting of
-    :func:`sleep`.
+    network, training and sleep; ``best``: the best setting of the honest search on the paper's
+    network) and take keyword overrides: ``per_task``, ``epochs``, ``joint_epochs``,
+    ``joint_images``, ``hidden`` (list of sizes), ``arch`` (an architecture spec, e.g. a small
+    CNN), ``controls`` (bool), ``init``, ``output``, ``loss`` (``mse``, ``mse-st``, ``ce``),
+    ``dropout``, ``dropout_mode``, ``lr``, ``momentum``, ``batch_size``, ``sleep_data`` (``seen``,
+    ``current``), ``interleave`` (sleeps per task) and every sleep setting of :func:`sleep`
+    (``adaptation``, ``sleep_momentum`` and ``input="sequence:N:DWELL"`` among them).
     Returns the record (``final_accuracy``, its ``final_accuracy_sd`` over seeds, the curves per
     seed and condition); ``out`` also writes result.json, result.csv and the figures, and keeps
     every seed in ``out/seeds/seed-N.json`` as soon as it finishes. ``resume=True`` reuses the

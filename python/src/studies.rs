@@ -207,7 +207,7 @@ pub fn sleep(
 }
 
 /// The class-incremental experiment (Tadros et al. 2022) on `dataset` for each of `seeds`, with
-/// the settings of a preset (a `preset` pair: released or replication; released without one) and
+/// the settings of a preset (a `preset` pair: released, replication or best; released without one) and
 /// `settings` (key, value: incremental and sleep keys) overriding them.
 /// Returns the record (JSON) and what stopped it early, if anything (the record then holds the
 /// finished seeds). With `out`, writes result.json, result.csv and the figures there.

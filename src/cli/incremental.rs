@@ -19,14 +19,16 @@ pub struct IncrementalArgs {
     /// `mnist` or `fashion-mnist` (selects the data set's sleep values of the preset too).
     #[arg(long, default_value = "mnist")]
     dataset: String,
-    /// The set-up: `released` (the authors' MATLAB driver) or `replication` (the independent
-    /// PyTorch replication's network, training and sleep); the other options override it.
+    /// The set-up: `released` (the authors' MATLAB driver), `replication` (the independent
+    /// PyTorch replication's network, training and sleep) or `best` (the best setting the
+    /// honest search found on the paper's network); the other options override it.
     #[arg(long, default_value = "released")]
     preset: String,
     /// Any setting as KEY=VALUE (repeatable; applied last), e.g. `--set sleep-data=current
     /// --set mask=pixels:0.25`. Keys: those of the network and training (per-task, epochs,
-    /// hidden, init, output, loss, dropout, dropout-mode, lr, momentum, batch-size, sleep-data,
-    /// …) and of sleep (inc, dec, sigma, input, mask, alpha, beta, …).
+    /// hidden, arch, init, output, loss, dropout, dropout-mode, lr, momentum, batch-size,
+    /// sleep-data, interleave, …) and of sleep (inc, dec, sigma, input, mask, alpha, beta,
+    /// adaptation, sleep-momentum, …).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
     /// Data folder (default: `$SOMNET_DATA` or the repository's `datasets/`).

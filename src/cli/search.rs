@@ -20,7 +20,7 @@ pub struct SearchArgs {
     /// Data folder (default: `$SOMNET_DATA` or the repository's `datasets/`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// The set-up every trial starts from: `released` or `replication`.
+    /// The set-up every trial starts from: `released`, `replication` or `best`.
     #[arg(long, default_value = "released")]
     preset: String,
     /// A fixed setting of the base set-up as KEY=VALUE (repeatable), as `somnet incremental

@@ -1290,3 +1290,47 @@ fn a_convolutional_network_sleeps_as_a_direct_transcription_of_the_algorithm() {
         assert!((*a as f64 - b).abs() < 1e-5, "dense: {a} vs {b}");
     }
 }
+
+#[test]
+fn the_best_preset_is_the_replications_training_on_the_papers_network_with_the_searched_sleep() {
+    use somnet::sleep::incremental::{Preset, SleepData};
+    let best = Preset::parse("best").unwrap().config("mnist");
+    let replication = Preset::parse("replication").unwrap().config("mnist");
+    // The paper's network, the replication's training.
+    assert_eq!(best.hidden, vec![1200, 1200]);
+    assert_eq!(
+        (
+            best.lr,
+            best.loss,
+            best.output,
+            best.init,
+            best.dropout_mode
+        ),
+        (
+            replication.lr,
+            replication.loss,
+            replication.output,
+            replication.init,
+            replication.dropout_mode
+        )
+    );
+    // The searched sleep (trial 23 of benches/sleep_search.sh's search).
+    assert_eq!(
+        best.sleep.input,
+        InputSource::Sequence {
+            recent: 500,
+            dwell: 10
+        }
+    );
+    assert_eq!((best.sleep.inc, best.sleep.dec), (0.000385074, 0.000305861));
+    assert_eq!(best.sleep.momentum, 0.3);
+    assert_eq!(best.sleep.alpha, AlphaMode::DataBased);
+    assert_eq!(best.sleep_data, SleepData::Seen);
+    assert_eq!(best.sleep.length.after_task(5), 1689 + 4 * 335);
+    assert_eq!(best.sleep.mask, Mask::Pixels { fraction: 0.25 });
+    best.validate().unwrap();
+    assert!(Preset::parse("worst")
+        .unwrap_err()
+        .to_string()
+        .contains("best"));
+}
