@@ -153,17 +153,19 @@ class Converted:
         ``neuron`` (if, lif, lif:TAU, izhikevich), ``tau_mem``, ``reset`` (subtract, zero),
         ``refractory``, ``initial`` (zero, half), ``dale`` (bool), ``readout`` (spikes,
         membrane), ``early_exit`` (None or K), ``seed``. ``progress=True`` shows a bar.
-        Ctrl-C raises :class:`Interrupted` whose ``partial`` covers the finished images.
+        Ctrl-C raises :class:`Interrupted` whose ``partial`` covers the finished images (``None``
+        when none had finished).
         """
         _arrays.steps(steps)
         x = _arrays.images("images", images, self.original.input_shape)
         y = _arrays.labels("labels", labels, x.shape[0])
         callback = _progress.callback(progress, "images")
         text, stopped = self._inner.evaluate(name, x, y, int(steps), _knobs(knobs), threads, callback)
-        result = Evaluation.from_json(text)
+        result = None if text is None else Evaluation.from_json(text)
         if stopped is not None:
             if isinstance(stopped, KeyboardInterrupt):
-                raise Interrupted(f"interrupted after {result.images} images", partial=result) from stopped
+                done = 0 if result is None else result.images
+                raise Interrupted(f"interrupted after {done} images", partial=result) from stopped
             raise stopped
         return result
 

@@ -195,7 +195,8 @@ impl PyConverted {
 
     /// Simulates every image for `steps` steps with the conversion's options, `knobs` (key,
     /// value) overriding them. Returns the evaluation as JSON and the exception that stopped it
-    /// early (Ctrl-C), if any; the record then covers the finished images.
+    /// early (Ctrl-C), if any; the record then covers the finished images (none when the stop
+    /// came before the first image finished).
     #[allow(clippy::too_many_arguments)]
     fn evaluate<'py>(
         &self,
@@ -207,7 +208,7 @@ impl PyConverted {
         knobs: Vec<(String, String)>,
         threads: usize,
         progress: Option<Py<PyAny>>,
-    ) -> PyResult<(String, Option<Py<PyAny>>)> {
+    ) -> PyResult<(Option<String>, Option<Py<PyAny>>)> {
         let (options, data) = self.test_set(name, &images, &labels, &knobs)?;
         let total = data.len() as u64;
         let out = interrupt::run(py, threads, total, progress, |watch| {
@@ -215,13 +216,15 @@ impl PyConverted {
                 watch.tick(n as u64)
             })
         })?;
-        let mut e = out.value.or_py()?;
-        e.model = Some(self.source.clone());
-        let json = serde_json::to_string(&e).expect("records serialise");
-        Ok((
-            json,
-            out.stopped_by.map(|err| err.into_value(py).into_any()),
-        ))
+        let stopped_by = out.stopped_by.map(|err| err.into_value(py).into_any());
+        let mut e = match (out.value, stopped_by) {
+            // Stopped before any image finished: nothing to keep, the stop is the answer.
+            (Err(_), Some(stop)) => return Ok((None, Some(stop))),
+            (value, stopped_by) => (value.or_py()?, stopped_by),
+        };
+        e.0.model = Some(self.source.clone());
+        let json = serde_json::to_string(&e.0).expect("records serialise");
+        Ok((Some(json), e.1.take()))
     }
 }
 

@@ -11,13 +11,18 @@ import sys, time
 import somnet
 import numpy as np
 images, labels = somnet.datasets.load("mnist", "test")
-# Four copies of the test set: far more work than the 1.5 s before the signal on any machine
-# (the batched engine runs one copy of this net in about that time on 2 idle cores).
+# Four copies of the test set: 160 chunks of 250 images, far more work than the time the test
+# waits before the signal on any machine.
 images, labels = np.concatenate([images] * 4), np.concatenate([labels] * 4)
 snn = somnet.load(sys.argv[1])
 print("READY", flush=True)
+started = []
+def progress(done, total):
+    if done > 0 and not started:
+        started.append(done)
+        print("STARTED", flush=True)
 try:
-    snn.evaluate(images, labels, steps=256, threads=2)
+    snn.evaluate(images, labels, steps=256, threads=2, progress=progress)
     print("FINISHED", flush=True)
 except somnet.Interrupted as e:
     assert isinstance(e, KeyboardInterrupt)
@@ -29,16 +34,19 @@ def test_ctrl_c_stops_an_evaluation_and_keeps_the_finished_images(root):
     p = subprocess.Popen([sys.executable, "-c", SCRIPT, str(root / "tests/golden/bncnn.snn.h5")],
                          stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "READY"
-    time.sleep(1.5)
+    ready = time.monotonic()
+    # The signal goes once the first chunk has finished, so that the run has something to keep.
+    assert p.stdout.readline().strip() == "STARTED"
     sent = time.monotonic()
+    first_chunk = sent - ready  # the source ANN's accuracy and at least one chunk: this machine's pace
     p.send_signal(signal.SIGINT)
-    out, _ = p.communicate(timeout=60)
+    out, _ = p.communicate(timeout=120)
     waited = time.monotonic() - sent
     words = out.split()
     assert words[0] == "INTERRUPTED", out
     images, interrupted, steps = int(words[1]), words[2], int(words[3])
     assert 0 < images < 40_000 and images % 250 == 0  # whole chunks of 250 images
     assert interrupted == "True" and steps == 256
-    # The running chunks finish first (one chunk of this net takes well under a second here);
-    # a generous bound still catches a call that ignores Ctrl-C until the end (tens of seconds).
-    assert waited < 5, f"took {waited:.1f} s to stop"
+    # Only the chunks already running finish (no new one starts after the signal), so the stop
+    # takes about one chunk; a call that ignored Ctrl-C would run the other ~80 chunk-times.
+    assert waited < 2 * first_chunk + 1, f"took {waited:.1f} s to stop ({first_chunk:.1f} s to the first chunk)"

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use somnet::data::{self, Split};
+use somnet::data::Split;
 use somnet::sleep::incremental::{Event, IncrementalConfig, Preset, SeedRun};
 use somnet::sleep::summary::IncrementalRecord;
 use somnet::study::seeds::{run_seeds, Keep};
@@ -16,24 +16,8 @@ use somnet::study::seeds::{run_seeds, Keep};
 /// Arguments of `somnet incremental`.
 #[derive(Debug, Args)]
 pub struct IncrementalArgs {
-    /// `mnist` or `fashion-mnist` (selects the data set's sleep values of the preset too).
-    #[arg(long, default_value = "mnist")]
-    dataset: String,
-    /// The set-up: `released` (the authors' MATLAB driver), `replication` (the independent
-    /// PyTorch replication's network, training and sleep) or `best` (the best setting the
-    /// honest search found on the paper's network); the other options override it.
-    #[arg(long, default_value = "released")]
-    preset: String,
-    /// Any setting as KEY=VALUE (repeatable; applied last), e.g. `--set sleep-data=current
-    /// --set mask=pixels:0.25`. Keys: those of the network and training (per-task, epochs,
-    /// hidden, arch, init, output, loss, dropout, dropout-mode, lr, momentum, batch-size,
-    /// sleep-data, interleave, …) and of sleep (inc, dec, sigma, input, mask, alpha, beta,
-    /// adaptation, sleep-momentum, …).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    settings: Vec<String>,
-    /// Data folder (default: `$SOMNET_DATA` or the repository's `datasets/`).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    setup: SetupArgs,
     /// Number of seeds.
     #[arg(long, default_value_t = 5)]
     seeds: u64,
@@ -77,15 +61,12 @@ pub struct IncrementalArgs {
 }
 
 pub fn run(args: IncrementalArgs) -> anyhow::Result<()> {
-    let dir = args.data_dir.clone().unwrap_or_else(data::default_dir);
-    let train = data::load_named(&args.dataset, &dir, Split::Train)
-        .with_context(|| format!("loading {} (train)", args.dataset))?;
-    let mut test = data::load_named(&args.dataset, &dir, Split::Test)
-        .with_context(|| format!("loading {} (test)", args.dataset))?;
+    let train = args.setup.data.load(Split::Train)?;
+    let mut test = args.setup.data.load(Split::Test)?;
     if let Some(n) = args.test_limit {
         test = test.head(n);
     }
-    let mut config = Preset::parse(&args.preset)?.config(&args.dataset);
+    let mut config = args.setup.preset()?;
     config.sleep = args.sleep.apply(config.sleep)?;
     if let Some(v) = args.per_task {
         config.per_task = v;
@@ -105,11 +86,11 @@ pub fn run(args: IncrementalArgs) -> anyhow::Result<()> {
     if args.no_controls {
         config.controls = false;
     }
-    apply_settings(&mut config, &args.settings)?;
+    args.setup.apply_settings(&mut config)?;
     config.validate()?;
     let seeds: Vec<u64> = (args.first_seed..args.first_seed + args.seeds).collect();
     let run = SeedsRun {
-        dataset: &args.dataset,
+        dataset: &args.setup.data.dataset,
         out: &args.out,
         resume: args.resume,
         threads: args.threads,
@@ -117,18 +98,43 @@ pub fn run(args: IncrementalArgs) -> anyhow::Result<()> {
     run.run(&train, &test, &config, &seeds)
 }
 
-/// Applies `--set KEY=VALUE` flags through the library's one text form of the settings.
-pub(super) fn apply_settings(
-    config: &mut IncrementalConfig,
-    settings: &[String],
-) -> anyhow::Result<()> {
-    for kv in settings {
-        let (key, value) = kv
-            .split_once('=')
-            .with_context(|| format!("--set {kv}: expected KEY=VALUE"))?;
-        config.set(key.trim(), value.trim())?;
+/// `--dataset`, `--data-dir`, `--preset` and `--set`: the set-up of a class-incremental run, as
+/// `somnet incremental` and `somnet search` take it.
+#[derive(Debug, Args)]
+pub(super) struct SetupArgs {
+    #[command(flatten)]
+    pub data: super::data_args::DataArgs,
+    /// The set-up: `released` (the authors' MATLAB driver), `replication` (the independent
+    /// PyTorch replication's network, training and sleep) or `best` (the best setting the
+    /// honest search found on the paper's network); the other options override it. The data
+    /// set selects the preset's sleep values.
+    #[arg(long, default_value = "released")]
+    pub preset: String,
+    /// Any setting as KEY=VALUE (repeatable; applied last), e.g. `--set sleep-data=current
+    /// --set mask=pixels:0.25`. Keys: those of the network and training (per-task, epochs,
+    /// hidden, arch, init, output, loss, dropout, dropout-mode, lr, momentum, batch-size,
+    /// sleep-data, interleave, …) and of sleep (inc, dec, sigma, input, mask, alpha, beta,
+    /// adaptation, sleep-momentum, …).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub settings: Vec<String>,
+}
+
+impl SetupArgs {
+    /// The preset's set-up for the data set, before `--set`.
+    pub fn preset(&self) -> anyhow::Result<IncrementalConfig> {
+        Ok(Preset::parse(&self.preset)?.config(&self.data.dataset))
     }
-    Ok(())
+
+    /// Applies the `--set KEY=VALUE` flags through the library's one text form of the settings.
+    pub fn apply_settings(&self, config: &mut IncrementalConfig) -> anyhow::Result<()> {
+        for kv in &self.settings {
+            let (key, value) = kv
+                .split_once('=')
+                .with_context(|| format!("--set {kv}: expected KEY=VALUE"))?;
+            config.set(key.trim(), value.trim())?;
+        }
+        Ok(())
+    }
 }
 
 /// The seeds of one set-up, run with progress, kept as they finish and written as a record.

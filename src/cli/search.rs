@@ -7,26 +7,15 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use somnet::data::{self, Split};
-use somnet::sleep::incremental::Preset;
+use somnet::data::Split;
 use somnet::sleep::search::{best, run_search, trial_config, Dimension, SearchConfig, TrialLog};
 
 /// Arguments of `somnet search`.
 #[derive(Debug, Args)]
 pub struct SearchArgs {
-    /// `mnist` or `fashion-mnist`.
-    #[arg(long, default_value = "mnist")]
-    dataset: String,
-    /// Data folder (default: `$SOMNET_DATA` or the repository's `datasets/`).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// The set-up every trial starts from: `released`, `replication` or `best`.
-    #[arg(long, default_value = "released")]
-    preset: String,
-    /// A fixed setting of the base set-up as KEY=VALUE (repeatable), as `somnet incremental
-    /// --set`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    settings: Vec<String>,
+    // The set-up every trial starts from (`--set` fixes a setting of it).
+    #[command(flatten)]
+    setup: super::incremental::SetupArgs,
     /// A searched setting (repeatable): KEY=log:LO..HI, KEY=lin:LO..HI, KEY=int:LO..HI or
     /// KEY=choice:A|B|…, with the keys of `--set`.
     #[arg(long = "space", value_name = "KEY=RANGE", required = true)]
@@ -62,11 +51,9 @@ pub struct SearchArgs {
 }
 
 pub fn run(args: SearchArgs) -> anyhow::Result<()> {
-    let dir = args.data_dir.clone().unwrap_or_else(data::default_dir);
-    let train = data::load_named(&args.dataset, &dir, Split::Train)
-        .with_context(|| format!("loading {} (train)", args.dataset))?;
-    let mut base = Preset::parse(&args.preset)?.config(&args.dataset);
-    super::incremental::apply_settings(&mut base, &args.settings)?;
+    let train = args.setup.data.load(Split::Train)?;
+    let mut base = args.setup.preset()?;
+    args.setup.apply_settings(&mut base)?;
     let config = SearchConfig {
         base,
         space: args
@@ -157,14 +144,13 @@ pub fn run(args: SearchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     // The test set is read only now, once the setting is chosen.
-    let test = data::load_named(&args.dataset, &dir, Split::Test)
-        .with_context(|| format!("loading {} (test)", args.dataset))?;
+    let test = args.setup.data.load(Split::Test)?;
     let mut final_config = chosen;
     final_config.controls = true;
     let seeds: Vec<u64> = (args.first_seed..args.first_seed + args.final_seeds).collect();
     eprintln!("final test of the best setting on {} seeds", seeds.len());
     super::incremental::SeedsRun {
-        dataset: &args.dataset,
+        dataset: &args.setup.data.dataset,
         out: &args.out.join("final"),
         resume: args.resume,
         threads: args.threads,

@@ -353,8 +353,8 @@ pub fn count_batched(
 /// The counts of `n` samples (the first is sample `first_image` of the whole set) run in chunks of
 /// [`CHUNK`] in parallel: `run(range, counts)` adds the samples of `range` (indices into the data)
 /// to a chunk's counts, which are summed in sample order. `on_chunk(images)` is called as each
-/// chunk finishes; once it answers `Break`, chunks not yet started are skipped and the counts cover
-/// the finished ones (marked `interrupted`).
+/// chunk finishes, and with 0 before each chunk starts; once it answers `Break`, chunks not yet
+/// started are skipped and the counts cover the finished ones (marked `interrupted`).
 pub(crate) fn in_chunks(
     n: usize,
     first_image: usize,
@@ -367,7 +367,10 @@ pub(crate) fn in_chunks(
     let tallies: Vec<Option<Counts>> = (0..n.div_ceil(CHUNK))
         .into_par_iter()
         .map(|c| -> Result<Option<Counts>> {
-            if stop.load(Ordering::Relaxed) {
+            // Asking before each chunk too means a stop waits only for the chunks already
+            // running, not for one more chunk per thread after the request.
+            if stop.load(Ordering::Relaxed) || on_chunk(0).is_break() {
+                stop.store(true, Ordering::Relaxed);
                 return Ok(None);
             }
             let mut t = Counts::zero(steps, layer_neurons);

@@ -225,14 +225,33 @@ fn conv_drive(g: &Conv2dGeometry, kernel: &[f32], x: &[f32], out: &mut [f32]) {
     }
 }
 
+/// The engine geometry of convolution `conv` (layer `name`) on a (C, H, W) `input`, channels
+/// first on both sides, padded as the ANN pads (see [`crate::ann::layer::Padding`]). The
+/// converter and the sleep phase both build their convolutions from it.
+pub(crate) fn conv_geometry(name: &str, conv: &Conv2d, input: &[usize]) -> Result<Conv2dGeometry> {
+    let (co, ci, kh, kw) = conv.weights.dim();
+    let bad = || Error::Unsupported(format!("layer '{name}': kernel larger than its input"));
+    let (oh, pt) = padded_extent(input[1], kh, conv.stride.0, conv.padding).ok_or_else(bad)?;
+    let (ow, pl) = padded_extent(input[2], kw, conv.stride.1, conv.padding).ok_or_else(bad)?;
+    Ok(Conv2dGeometry {
+        input: (ci, input[1], input[2]),
+        out_channels: co,
+        kernel: (kh, kw),
+        stride: conv.stride,
+        pad: (pt, pl),
+        output: (oh, ow),
+        input_layout: ImageLayout::ChannelsFirst,
+        output_layout: ImageLayout::ChannelsFirst,
+    })
+}
+
 /// The synapses of a convolution from input shape (C, H, W); with `lists` false only the shared
 /// kernel (the explicit list is left empty: the engine does not need it).
 fn conv_stage(name: &str, conv: &Conv2d, input: &[usize], lists: bool) -> Result<Stage> {
     let (co, ci, kh, kw) = conv.weights.dim();
     let (h, w) = (input[1], input[2]);
-    let bad = || Error::Unsupported(format!("layer '{name}': kernel larger than its input"));
-    let (oh, pt) = padded_extent(h, kh, conv.stride.0, conv.padding).ok_or_else(bad)?;
-    let (ow, pl) = padded_extent(w, kw, conv.stride.1, conv.padding).ok_or_else(bad)?;
+    let geometry = conv_geometry(name, conv, input)?;
+    let ((oh, ow), (pt, pl)) = (geometry.output, geometry.pad);
     if lists {
         // Every input position reaches up to co·kh·kw outputs: a (pre, post) pair and a weight
         // each, bounded before the lists grow.
@@ -271,16 +290,6 @@ fn conv_stage(name: &str, conv: &Conv2d, input: &[usize], lists: bool) -> Result
         .bias
         .as_ref()
         .map(|b| (0..co * oh * ow).map(|j| b[j / (oh * ow)]).collect());
-    let geometry = Conv2dGeometry {
-        input: (ci, h, w),
-        out_channels: co,
-        kernel: (kh, kw),
-        stride: conv.stride,
-        pad: (pt, pl),
-        output: (oh, ow),
-        input_layout: ImageLayout::ChannelsFirst,
-        output_layout: ImageLayout::ChannelsFirst,
-    };
     let kernel = conv.weights.iter().copied().collect();
     Ok(Stage::Local {
         name: name.to_string(),

@@ -285,6 +285,13 @@ pub struct SleepConfig {
     /// step (0: off, the released dynamics).
     #[serde(default)]
     pub momentum: f32,
+    /// How many weighted layers, counted from the output, change during sleep (`None`: all).
+    /// `Some(k)` keeps the earlier layers as fixed features, as the paper sleeps only the dense
+    /// head of its CIFAR-10 network over fixed convolutional features (Tadros et al., Nat.
+    /// Commun. 13:7742, 2022, "Class-incremental learning"). The fixed layers still spike and
+    /// drive the plastic ones.
+    #[serde(default)]
+    pub plastic_layers: Option<usize>,
 }
 
 /// Spike-frequency adaptation during sleep, a negative feedback that pushes activity away from
@@ -371,6 +378,7 @@ impl SleepConfig {
             seed: 0,
             adaptation: None,
             momentum: 0.0,
+            plastic_layers: None,
         }
     }
 
@@ -398,7 +406,7 @@ impl SleepConfig {
     /// The keys of [`Self::set`] with their forms.
     pub const KEYS: &'static str = "sigma (released, decreasing[:W], increasing[:W]), \
         input (mean, samples[:K], sequence:N[:DWELL]), \
-        adaptation (off, STRENGTH:DECAY), sleep-momentum ([0, 1)), mask (window:SIZE, pixels:FRACTION), mask-size (pixels), inc, \
+        adaptation (off, STRENGTH:DECAY), sleep-momentum ([0, 1)), plastic (all, last:K), mask (window:SIZE, pixels:FRACTION), mask-size (pixels), inc, \
         dec, alpha-scale, alpha (data, or A1,A2,… fixed), beta (B1,B2,…), \
         max-rate (Hz), decay (0..1], refractory-steps, threshold, dt (ms), sleep-base (steps), \
         sleep-per-task (steps), seed";
@@ -416,16 +424,10 @@ impl SleepConfig {
     /// assert!(c.set("inc", "fast").unwrap_err().to_string().contains("inc"));
     /// ```
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        let bad = |expected: &str| Error::param(format!("sleep.{key}"), value, expected);
-        let number = || -> Result<f64> {
-            value
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| bad("a finite number"))
-        };
-        let whole = || -> Result<u64> { value.trim().parse().map_err(|_| bad("a whole number")) };
+        let field = format!("sleep.{key}");
+        let bad = |expected: &str| Error::param(&field, value, expected);
+        let number = || parse_finite(&field, value);
+        let whole = || parse_whole::<u64>(&field, value);
         let numbers = |v: &str| -> Option<Vec<f32>> {
             v.split(',')
                 .map(|b| b.trim().parse::<f32>().ok().filter(|b| b.is_finite()))
@@ -468,6 +470,16 @@ impl SleepConfig {
             "seed" => self.seed = whole()?,
             "adaptation" => self.adaptation = Adaptation::parse(value)?,
             "sleep-momentum" => self.momentum = number()? as f32,
+            "plastic" => {
+                self.plastic_layers = match value.trim() {
+                    "all" => None,
+                    v => Some(
+                        v.strip_prefix("last:")
+                            .and_then(|k| k.trim().parse().ok())
+                            .ok_or_else(|| bad("all, or last:K (the last K weighted layers)"))?,
+                    ),
+                }
+            }
             _ => {
                 return Err(Error::param(
                     "sleep setting",
@@ -543,6 +555,13 @@ impl SleepConfig {
         if !(self.momentum >= 0.0 && self.momentum < 1.0) {
             return Err(Error::param("sleep.momentum", self.momentum, "in [0, 1)"));
         }
+        if self.plastic_layers == Some(0) {
+            return Err(Error::param(
+                "sleep.plastic",
+                "last:0",
+                "all, or last:K with K ≥ 1",
+            ));
+        }
         match self.sigma {
             Sigma::Decreasing { width } | Sigma::Increasing { width }
                 if !(width.is_finite() && width > 0.0) =>
@@ -558,4 +577,22 @@ impl SleepConfig {
     pub fn input_gain(&self) -> f64 {
         2.0 * self.dt_ms * 1e-3 * self.max_rate_hz
     }
+}
+
+/// `value` of setting `field` as a finite number, or an error naming both.
+pub(crate) fn parse_finite(field: &str, value: &str) -> Result<f64> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| Error::param(field, value, "a finite number"))
+}
+
+/// `value` of setting `field` as a whole number, or an error naming both.
+pub(crate) fn parse_whole<T: std::str::FromStr>(field: &str, value: &str) -> Result<T> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| Error::param(field, value, "a whole number"))
 }

@@ -252,15 +252,8 @@ impl IncrementalConfig {
     /// ```
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         let bad = |expected: &str| Error::param(key, value, expected);
-        let whole = || -> Result<usize> { value.trim().parse().map_err(|_| bad("a whole number")) };
-        let number = || -> Result<f64> {
-            value
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| bad("a finite number"))
-        };
+        let whole = || super::config::parse_whole::<usize>(key, value);
+        let number = || super::config::parse_finite(key, value);
         match key {
             "per-task" => self.per_task = whole()?,
             "epochs" => self.epochs = whole()?,

@@ -46,14 +46,10 @@ pub use config::{Adaptation, AlphaMode, InputSource, Mask, Sigma, SleepConfig, S
 pub use input::MaskedInput;
 pub use plasticity::{RuleState, SharedRuleState, SleepRule};
 
-use crate::ann::layer::padded_extent;
 use crate::ann::{Activation, Ann, Layer};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::network::{
-    Connection, Connector, Conv2dGeometry, Delay, ImageLayout, Network, NetworkConfig,
-    PopulationId, Weights,
-};
+use crate::network::{Connection, Connector, Delay, Network, NetworkConfig, PopulationId, Weights};
 use crate::neuron::{IafParams, LifParams, NeuronModel, Port, Reset};
 
 /// Samples per forward pass while measuring activations.
@@ -287,6 +283,18 @@ pub fn sleep(
             got: config.beta.len(),
         });
     }
+    // Layers before `first_plastic` keep their weights (fixed features).
+    let first_plastic = match config.plastic_layers {
+        None => 0,
+        Some(k) if k <= layers.len() => layers.len() - k,
+        Some(k) => {
+            return Err(Error::param(
+                "sleep.plastic",
+                format!("last:{k}"),
+                format!("at most the network's {} weighted layers", layers.len()),
+            ))
+        }
+    };
     let scale = match &config.alpha {
         AlphaMode::DataBased => scale_factors(ann, data)?,
         AlphaMode::Fixed(_) => ScaleFactors {
@@ -374,7 +382,7 @@ pub fn sleep(
                 (pop, proj, w_pre_major, n_pre)
             }
             Layer::Conv2d(c) => {
-                let g = conv_geometry(&ann.names[i], c, &shapes[i])?;
+                let g = crate::convert::layers::conv_geometry(&ann.names[i], c, &shapes[i])?;
                 let pop = net.add_population(&ann.names[i], g.n_post(), model, ports.clone())?;
                 let engine: Vec<f32> = c.weights.iter().map(|w| gain * w).collect();
                 let proj = net.connect_conv(prev, pop, g, &engine, 0, &name)?;
@@ -383,15 +391,20 @@ pub fn sleep(
             _ => unreachable!("sleepable_layers returns Dense and Conv2d layers"),
         };
         let n_post = net.population(pop).len();
-        let (rule, state) = SleepRule::new(
-            rule_weights,
-            n_pre,
-            gain,
-            config.inc,
-            config.dec,
-            config.sigma,
-        );
-        net.set_plasticity(proj, Box::new(rule))?;
+        if k >= first_plastic {
+            let (rule, state) = SleepRule::new(
+                rule_weights,
+                n_pre,
+                gain,
+                config.inc,
+                config.dec,
+                config.sigma,
+            );
+            net.set_plasticity(proj, Box::new(rule))?;
+            rules.push(Some(state));
+        } else {
+            rules.push(None);
+        }
         if let Some(a) = &config.adaptation {
             // Each neuron's spike jumps its own adaptation variable one step later.
             let self_pairs: Vec<(u32, u32)> = (0..n_post as u32).map(|j| (j, j)).collect();
@@ -408,7 +421,6 @@ pub fn sleep(
             )?;
         }
         pops.push(pop);
-        rules.push(state);
         prev = pop;
     }
 
@@ -438,6 +450,11 @@ pub fn sleep(
     let mut potentiations = Vec::new();
     let mut depressions = Vec::new();
     for (&(i, _), state) in layers.iter().zip(&rules) {
+        let Some(state) = state else {
+            potentiations.push(0);
+            depressions.push(0);
+            continue;
+        };
         let state = state.lock();
         let finite = match &mut ann.layers[i] {
             Layer::Dense(d) => {
@@ -481,25 +498,6 @@ pub fn sleep(
         depressions,
         raster,
         seconds,
-    })
-}
-
-/// The engine geometry of a Conv2d layer with input shape (C, H, W), both images numbered
-/// channels-first as the ANN flattens them.
-fn conv_geometry(name: &str, c: &crate::ann::Conv2d, input: &[usize]) -> Result<Conv2dGeometry> {
-    let (co, ci, kh, kw) = c.weights.dim();
-    let bad = || Error::Unsupported(format!("layer '{name}': kernel larger than its input"));
-    let (oh, pt) = padded_extent(input[1], kh, c.stride.0, c.padding).ok_or_else(bad)?;
-    let (ow, pl) = padded_extent(input[2], kw, c.stride.1, c.padding).ok_or_else(bad)?;
-    Ok(Conv2dGeometry {
-        input: (ci, input[1], input[2]),
-        out_channels: co,
-        kernel: (kh, kw),
-        stride: c.stride,
-        pad: (pt, pl),
-        output: (oh, ow),
-        input_layout: ImageLayout::ChannelsFirst,
-        output_layout: ImageLayout::ChannelsFirst,
     })
 }
 

@@ -401,8 +401,13 @@ fn a_stopped_evaluation_keeps_the_finished_chunks() {
     // Stop after the first chunk: on one thread the others have not started.
     let ev = pool
         .install(|| {
-            evaluate_with(&ann, &test, 10, &ConvertOptions::default(), |_| {
-                std::ops::ControlFlow::Break(())
+            evaluate_with(&ann, &test, 10, &ConvertOptions::default(), |n| {
+                // Asked with 0 before a chunk starts; stop once one has finished.
+                if n > 0 {
+                    std::ops::ControlFlow::Break(())
+                } else {
+                    std::ops::ControlFlow::Continue(())
+                }
             })
         })
         .unwrap();

@@ -1334,3 +1334,67 @@ fn the_best_preset_is_the_replications_training_on_the_papers_network_with_the_s
         .to_string()
         .contains("best"));
 }
+
+#[test]
+fn fixed_feature_layers_keep_their_weights_and_spike_as_without_downstream_plasticity() {
+    let data = mnist(Split::Train).head(300);
+    let before = random_mlp("mlp:784-60-40-10", 3);
+    let run = |plastic: &str| {
+        let mut config = SleepConfig {
+            seed: 5,
+            ..SleepConfig::mnist()
+        };
+        config.set("plastic", plastic).unwrap();
+        let mut ann = before.clone();
+        let r = sleep(&mut ann, &data, 600, &config, 0..600, continue_always).unwrap();
+        (ann, r)
+    };
+    let dense_of = |ann: &Ann| -> Vec<Array2<f32>> {
+        ann.layers
+            .iter()
+            .filter_map(|l| match l {
+                Layer::Dense(d) => Some(d.weights.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let layer_raster = |r: &somnet::sleep::SleepReport, l: u32| -> Vec<(u64, u32)> {
+        r.raster
+            .iter()
+            .filter(|e| e.1 == l)
+            .map(|e| (e.0, e.2))
+            .collect()
+    };
+    let w0 = dense_of(&before);
+    let (head, r1) = run("last:1");
+    let (two, r2) = run("last:2");
+    let (all, r3) = run("all");
+    let (three, _) = run("last:3");
+    let w1 = dense_of(&head);
+    assert_eq!(w1[0], w0[0]);
+    assert_eq!(w1[1], w0[1]);
+    assert_ne!(w1[2], w0[2], "the head slept");
+    assert_eq!(&r1.potentiations[..2], &[0, 0]);
+    assert!(r1.potentiations[2] > 0 && r1.layer_spikes[1] > 0);
+    // The first hidden layer is fixed in both runs, so its spikes cannot depend on what learns
+    // downstream (feed-forward); with all layers plastic they do differ.
+    assert_eq!(layer_raster(&r1, 1), layer_raster(&r2, 1));
+    assert_ne!(layer_raster(&r1, 1), layer_raster(&r3, 1));
+    assert_eq!(dense_of(&two)[0], w0[0]);
+    assert_ne!(dense_of(&two)[1], w0[1]);
+    assert!(three == all, "last:3 of three layers is all of them");
+
+    let mut config = SleepConfig::mnist();
+    config.set("plastic", "last:4").unwrap();
+    let mut ann = before.clone();
+    expect_err(
+        sleep(&mut ann, &data, 10, &config, 0..0, continue_always),
+        &["sleep.plastic", "last:4", "3 weighted layers"],
+    );
+    config.set("plastic", "last:0").unwrap();
+    expect_err(config.validate(), &["sleep.plastic", "K ≥ 1"]);
+    expect_err(
+        config.set("plastic", "first:2"),
+        &["sleep.plastic", "last:K"],
+    );
+}
