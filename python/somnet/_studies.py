@@ -68,7 +68,9 @@ def sleep(model, images, *, steps=None, preset="mnist", threads=0, progress=None
     ``max_rate``, ``decay``, ``mask_size``, ``mask`` (``window:SIZE``, ``pixels:FRACTION``), ``sigma``
     (``released``, ``decreasing:W``, ``increasing:W``), ``input`` (``mean``, ``samples:K``,
     ``sequence:N:DWELL``), ``adaptation`` (``off`` or ``STRENGTH:DECAY``), ``sleep_momentum``,
-    ``refractory_steps``, ``threshold``, ``dt``, ``seed``. ``steps`` defaults to the preset's
+    ``plastic`` (``all`` or ``last:K``: only the last K weighted layers change), ``fixed_layers``
+    (``spiking``, or ``ann``: the fixed layers' ANN output is what the plastic head sleeps on, so
+    the feature extractor may pool or carry biases), ``refractory_steps``, ``threshold``, ``dt``, ``seed``. ``steps`` defaults to the preset's
     length after one task. Returns ``(slept_model, report)``; the report holds ``steps``, spikes
     per layer and the settings used (``config``)."""
     if not isinstance(model, Model):

@@ -292,6 +292,24 @@ pub struct SleepConfig {
     /// drive the plastic ones.
     #[serde(default)]
     pub plastic_layers: Option<usize>,
+    /// How the fixed layers (those before the plastic ones) take part in sleep.
+    #[serde(default)]
+    pub fixed_layers: FixedLayers,
+}
+
+/// How the layers that keep their weights during sleep (see [`SleepConfig::plastic_layers`])
+/// take part in it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FixedLayers {
+    /// They spike like the plastic ones and drive them (the network must be sleepable whole:
+    /// Dense/Conv2d with ReLU).
+    #[default]
+    Spiking,
+    /// Their ANN output for every sleep image, scaled to [0, 1] by its largest value, is the
+    /// image the plastic layers sleep on: sleep on the dense head over fixed features, for any
+    /// feature extractor (pooling, batch norm, biases).
+    Ann,
 }
 
 /// Spike-frequency adaptation during sleep, a negative feedback that pushes activity away from
@@ -379,6 +397,7 @@ impl SleepConfig {
             adaptation: None,
             momentum: 0.0,
             plastic_layers: None,
+            fixed_layers: FixedLayers::Spiking,
         }
     }
 
@@ -406,7 +425,7 @@ impl SleepConfig {
     /// The keys of [`Self::set`] with their forms.
     pub const KEYS: &'static str = "sigma (released, decreasing[:W], increasing[:W]), \
         input (mean, samples[:K], sequence:N[:DWELL]), \
-        adaptation (off, STRENGTH:DECAY), sleep-momentum ([0, 1)), plastic (all, last:K), mask (window:SIZE, pixels:FRACTION), mask-size (pixels), inc, \
+        adaptation (off, STRENGTH:DECAY), sleep-momentum ([0, 1)), plastic (all, last:K), fixed-layers (spiking, ann), mask (window:SIZE, pixels:FRACTION), mask-size (pixels), inc, \
         dec, alpha-scale, alpha (data, or A1,A2,… fixed), beta (B1,B2,…), \
         max-rate (Hz), decay (0..1], refractory-steps, threshold, dt (ms), sleep-base (steps), \
         sleep-per-task (steps), seed";
@@ -470,6 +489,13 @@ impl SleepConfig {
             "seed" => self.seed = whole()?,
             "adaptation" => self.adaptation = Adaptation::parse(value)?,
             "sleep-momentum" => self.momentum = number()? as f32,
+            "fixed-layers" => {
+                self.fixed_layers = match value.trim() {
+                    "spiking" => FixedLayers::Spiking,
+                    "ann" => FixedLayers::Ann,
+                    _ => return Err(bad("spiking or ann")),
+                }
+            }
             "plastic" => {
                 self.plastic_layers = match value.trim() {
                     "all" => None,
@@ -554,6 +580,13 @@ impl SleepConfig {
         }
         if !(self.momentum >= 0.0 && self.momentum < 1.0) {
             return Err(Error::param("sleep.momentum", self.momentum, "in [0, 1)"));
+        }
+        if self.fixed_layers == FixedLayers::Ann && self.plastic_layers.is_none() {
+            return Err(Error::param(
+                "sleep.fixed-layers",
+                "ann",
+                "spiking, unless plastic=last:K leaves layers fixed",
+            ));
         }
         if self.plastic_layers == Some(0) {
             return Err(Error::param(

@@ -42,7 +42,9 @@ use std::time::Instant;
 
 use ndarray::{Array2, ArrayView2};
 
-pub use config::{Adaptation, AlphaMode, InputSource, Mask, Sigma, SleepConfig, SleepLength};
+pub use config::{
+    Adaptation, AlphaMode, FixedLayers, InputSource, Mask, Sigma, SleepConfig, SleepLength,
+};
 pub use input::MaskedInput;
 pub use plasticity::{RuleState, SharedRuleState, SleepRule};
 
@@ -272,6 +274,9 @@ pub fn sleep(
     mut on_step: impl FnMut(u64) -> ControlFlow<()>,
 ) -> Result<SleepReport> {
     config.validate()?;
+    if let (FixedLayers::Ann, Some(k)) = (config.fixed_layers, config.plastic_layers) {
+        return sleep_over_features(ann, data, steps, config, k, record, on_step);
+    }
     let layers = sleepable_layers(ann)?;
     if config.beta.len() != layers.len() {
         return Err(Error::SizeMismatch {
@@ -499,6 +504,106 @@ pub fn sleep(
         raster,
         seconds,
     })
+}
+
+/// [`sleep`] of the last `k` weighted layers of `ann` over the ANN output of the layers before
+/// them ([`FixedLayers::Ann`]): those layers run once over `data`, their output scaled to [0, 1]
+/// by its largest value becomes the sleep images, and the head (the rest of the network) sleeps
+/// on them with the last `k` values of β (and of fixed α). The report describes the head.
+fn sleep_over_features(
+    ann: &mut Ann,
+    data: &Dataset,
+    steps: u64,
+    config: &SleepConfig,
+    k: usize,
+    record: Range<u64>,
+    on_step: impl FnMut(u64) -> ControlFlow<()>,
+) -> Result<SleepReport> {
+    ann.require_chain("sleep")?;
+    ann.check_data(data, "sleep images")?;
+    let weighted: Vec<usize> = (0..ann.layers.len())
+        .filter(|&i| is_weighted(&ann.layers[i]))
+        .collect();
+    if k > weighted.len() {
+        return Err(Error::param(
+            "sleep.plastic",
+            format!("last:{k}"),
+            format!("at most the network's {} weighted layers", weighted.len()),
+        ));
+    }
+    if config.beta.len() != weighted.len() {
+        return Err(Error::SizeMismatch {
+            what: format!(
+                "sleep.beta for a network with {} Dense/Conv2d layers",
+                weighted.len()
+            ),
+            expected: weighted.len(),
+            got: config.beta.len(),
+        });
+    }
+    let first = weighted.len() - k;
+    let cut = weighted[first];
+    let named = |range: Range<usize>| -> Vec<(String, Layer)> {
+        range
+            .map(|i| (ann.names[i].clone(), ann.layers[i].clone()))
+            .collect()
+    };
+    let feature_shape = ann.input_shapes()?[cut].clone();
+    let features = if cut == 0 {
+        data.clone()
+    } else {
+        let fixed = Ann::new(ann.input_shape.clone(), named(0..cut), ann.dropout_mode)?;
+        let n = feature_shape.iter().product::<usize>();
+        let mut values = Vec::with_capacity(data.len() * n);
+        // In chunks: the fixed layers' intermediate maps of the whole set need not fit at once.
+        for start in (0..data.len()).step_by(1000) {
+            let end = (start + 1000).min(data.len());
+            let y = fixed.forward(data.as_matrix().slice(ndarray::s![start..end, ..]))?;
+            values.extend(y.iter().copied());
+        }
+        let top = values.iter().copied().fold(0.0f32, f32::max);
+        if !(top.is_finite() && top > 0.0) {
+            return Err(Error::Unsupported(format!(
+                "sleep over fixed features: the output of layer '{}' is {top} at most over the \
+                 sleep images of '{}' (needs positive, finite values to drive the plastic layers)",
+                ann.names[cut - 1],
+                data.name
+            )));
+        }
+        values.iter_mut().for_each(|v| *v /= top);
+        let shape = match feature_shape[..] {
+            [c, h, w] => [c, h, w],
+            _ => [n, 1, 1],
+        };
+        Dataset::new(
+            format!("{} (features of layer '{}')", data.name, ann.names[cut - 1]),
+            values,
+            data.labels.clone(),
+            shape,
+            data.class_names.clone(),
+        )?
+    };
+    let mut head = Ann::new(
+        feature_shape,
+        named(cut..ann.layers.len()),
+        ann.dropout_mode,
+    )?;
+    let head_config = SleepConfig {
+        beta: config.beta[first..].to_vec(),
+        alpha: match &config.alpha {
+            // As long as β (validated): one per weighted layer.
+            AlphaMode::Fixed(a) => AlphaMode::Fixed(a[first..].to_vec()),
+            AlphaMode::DataBased => AlphaMode::DataBased,
+        },
+        plastic_layers: None,
+        fixed_layers: FixedLayers::Spiking,
+        ..config.clone()
+    };
+    let report = sleep(&mut head, &features, steps, &head_config, record, on_step)?;
+    for (dst, src) in ann.layers[cut..].iter_mut().zip(head.layers) {
+        *dst = src;
+    }
+    Ok(report)
 }
 
 /// A (C_out, C_in, kh, kw) kernel in the engine's tap-major order,
