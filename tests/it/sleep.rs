@@ -1571,3 +1571,68 @@ fn fixed_features_may_pool_and_carry_biases_that_spiking_sleep_refuses() {
     assert_eq!(ann.layers[..4], fixed_part[..]);
     assert_ne!(ann.layers[4..], head_before[..]);
 }
+
+/// MNIST digits as CIFAR-10-shaped images: 3 × 32 × 32, the digit centred in every channel.
+fn mnist_as_cifar(d: &Dataset) -> Dataset {
+    let mut images = Vec::with_capacity(d.len() * 3 * 32 * 32);
+    for i in 0..d.len() {
+        let img = d.image(i);
+        for _ in 0..3 {
+            for y in 0..32 {
+                for x in 0..32 {
+                    let inside = (2..30).contains(&y) && (2..30).contains(&x);
+                    images.push(if inside {
+                        img[(y - 2) * 28 + x - 2]
+                    } else {
+                        0.0
+                    });
+                }
+            }
+        }
+    }
+    Dataset::new(
+        "cifar-shaped",
+        images,
+        d.labels.clone(),
+        [3, 32, 32],
+        classes(10),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_cifar_protocol_sleeps_a_dense_head_over_a_pooling_feature_extractor() {
+    // The paper's CIFAR-10 protocol on CIFAR-shaped data (3 × 32 × 32): a convolution with max
+    // pooling and biases learns the features, only the dense head sleeps, over their ANN output.
+    let train = mnist_as_cifar(&mnist(Split::Train).head(6000));
+    let test = mnist_as_cifar(&mnist(Split::Test).head(500));
+    let mut config = IncrementalConfig {
+        per_task: 400,
+        controls: false,
+        raster_steps: 0,
+        ..IncrementalConfig::replication("cifar-10")
+    };
+    for (k, v) in [
+        ("arch", "c8k3s2-relu-mp2-flat-d64-relu-dcls-out"),
+        ("beta", "10,14.5,38"),
+        ("plastic", "last:2"),
+        ("fixed-layers", "ann"),
+        ("sleep-base", "300"),
+        ("sleep-per-task", "100"),
+    ] {
+        config.set(k, v).unwrap();
+    }
+    config.validate().unwrap();
+    let run = run_seed(&train, &test, &config, 1, &AtomicBool::new(false), &|_| {})
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.sleeps.len(), 5);
+    // The report describes the head: 64 hidden and 10 output neurons, and they spiked.
+    for s in &run.sleeps {
+        assert_eq!(s.layer_sizes, vec![64, 10]);
+    }
+    assert!(run.sleeps.iter().any(|s| s.layer_spikes[0] > 0));
+    // Each task is learned before its sleep (the features are trained, not random).
+    let learned = &run.before_sleep.per_task[0];
+    assert!(learned[0] > 0.9, "task 1 after its training: {learned:?}");
+}
