@@ -7,7 +7,10 @@ import sys
 import time
 
 SCRIPT = r"""
-import sys, time
+import signal, sys, time
+# Ctrl-C as an interactive user has it, whatever the disposition this process inherited (a shell
+# that starts jobs in the background without job control passes SIGINT on as ignored).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import somnet
 import numpy as np
 images, labels = somnet.datasets.load("mnist", "test")
