@@ -6,10 +6,14 @@
 
 Keras is channels-last; somnet is NCHW. Convolution kernels are transposed from
 (kh, kw, C_in, C_out) to (C_out, C_in, kh, kw), and the features that a Flatten produces in H, W, C
-order are reordered to C, H, W order for the first Dense layer after it (and for a batch norm in
+order are reordered to C, H, W order for the Dense layer that reads them (and for a batch norm in
 between). Supported layers: InputLayer, Dense, Conv2D, AveragePooling2D, MaxPooling2D, Flatten,
-BatchNormalization (channel axis), Activation / ReLU / Softmax (relu, softmax, linear), Dropout; a
-model must be a chain (Sequential, or Functional without branches).
+BatchNormalization (channel axis), Activation / ReLU / Softmax (relu, softmax, linear), Dropout,
+ZeroPadding2D, GlobalAveragePooling2D, Add, Concatenate (channel axis), and a layer of class `QCFS`
+(`levels` in its config, one scalar weight: Bu et al.'s activation). A model may be Sequential or a
+Functional graph with one input and one output (residual junctions, concatenations, fan-out);
+models used as layers are flattened, their layers named `model/layer`. Anything else, a layer
+called twice (shared weights) included, is refused by name.
 """
 
 import argparse
@@ -49,93 +53,185 @@ def _chw_from_hwc(h, w, c):
     return np.arange(h * w * c).reshape(h, w, c).transpose(2, 0, 1).reshape(-1)
 
 
-def _check_chain(model):
-    """Refuses branching Functional models, naming the layer."""
-    consumers = {}
-    for layer in model.layers:
-        for node in getattr(layer, "_inbound_nodes", []):
-            parents = getattr(node, "parent_nodes", None)
-            inbound = getattr(node, "inbound_layers", None)
-            names = []
-            if parents is not None:
-                names = [p.operation.name if hasattr(p, "operation") else p.layer.name for p in parents]
-            elif inbound is not None:
-                inbound = inbound if isinstance(inbound, (list, tuple)) else [inbound]
-                names = [l.name for l in inbound]
-            if len(names) > 1:
-                raise ValueError(f"layer '{layer.name}' takes {len(names)} inputs: branching graphs are not supported")
-            for n in names:
-                consumers.setdefault(n, []).append(layer.name)
-    for name, users in consumers.items():
-        if len(users) > 1:
-            raise ValueError(f"layer '{name}' feeds {users}: branching graphs are not supported")
+def _histories(value, out):
+    """Appends the producing layer name of every Keras 3 tensor record found in `value`."""
+    if isinstance(value, dict):
+        if value.get("class_name") == "__keras_tensor__":
+            out.append(value["config"]["keras_history"][0])
+        else:
+            for v in value.values():
+                _histories(v, out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _histories(v, out)
+    return out
+
+
+def _inbound(entry):
+    """The names of the layers read by one Functional config entry (Keras 2 or 3 layout)."""
+    nodes = entry.get("inbound_nodes") or []
+    if len(nodes) != 1:
+        raise ValueError(f"layer '{entry['name']}' is called {len(nodes)} times: a layer applied more than "
+                         "once (shared weights) is not supported")
+    node = nodes[0]
+    if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
+        return _histories(node.get("args", []), [])
+    return [item[0] for item in node]  # Keras 2: [[name, node index, tensor index, kwargs], ...]
+
+
+def _endpoints(value):
+    """Layer names of a config's input_layers / output_layers (one [name, i, j] or a list of them)."""
+    if value and isinstance(value[0], str):
+        return [value[0]]
+    return [v[0] for v in value]
+
+
+def _nodes(model, refs, prefix, out):
+    """Appends (qualified name, layer, [references read]) for every layer of `model` in a topological
+    order, models used as layers flattened ('outer/inner' names); returns the reference of the
+    model's output. `refs` are the references the model's inputs stand for."""
+    keras = _keras()
+    if isinstance(model, keras.Sequential):
+        (ref,) = refs
+        for layer in model.layers:
+            if type(layer).__name__ == "InputLayer":
+                continue
+            if isinstance(layer, keras.Model):
+                ref = _nodes(layer, [ref], f"{prefix}{layer.name}/", out)
+            else:
+                out.append((prefix + layer.name, layer, [ref]))
+                ref = prefix + layer.name
+        return ref
+    config = model.get_config()
+    inputs, outputs = _endpoints(config["input_layers"]), _endpoints(config["output_layers"])
+    if len(inputs) != len(refs) or len(outputs) != 1:
+        raise ValueError(f"model '{model.name}' has {len(inputs)} inputs and {len(outputs)} outputs: "
+                         "one input and one output are supported")
+    where = dict(zip(inputs, refs))
+    for entry in config["layers"]:
+        name = entry.get("name") or entry["config"]["name"]
+        if entry["class_name"] == "InputLayer":
+            continue
+        read = [where[n] for n in _inbound(entry)]
+        layer = model.get_layer(name)
+        if isinstance(layer, keras.Model):
+            where[name] = _nodes(layer, read, f"{prefix}{name}/", out)
+        else:
+            out.append((prefix + name, layer, read))
+            where[name] = prefix + name
+    return where[outputs[0]]
 
 
 def records(model):
-    """(input shape in somnet's order, layer records) for a Keras model."""
-    _check_chain(model)
-    shape = tuple(int(d) for d in model.input_shape[1:])
+    """(input shape in somnet's order, layer records) for a Keras model: a chain, or a graph whose
+    records carry `inputs` (residual Add, channel Concatenate, fan-out, models used as layers)."""
+    keras = _keras()
+    if isinstance(model, keras.Sequential):
+        input_shape = model.input_shape
+    else:
+        shapes = model.input_shape
+        if isinstance(shapes, list):
+            if len(shapes) != 1:
+                raise ValueError(f"model '{model.name}' has {len(shapes)} inputs: one is supported")
+            shapes = shapes[0]
+        input_shape = shapes
+    shape = tuple(int(d) for d in input_shape[1:])
     if len(shape) == 2:
         shape = shape + (1,)
-    input_shape = [shape[0]] if len(shape) == 1 else [shape[2], shape[0], shape[1]]
-    out, pending = [], None
+    somnet_shape = [shape[0]] if len(shape) == 1 else [shape[2], shape[0], shape[1]]
+    nodes = []
+    output = _nodes(model, ["<input>"], "", nodes)
+    out = []
+    # Per reference: (record index, shape in Keras order, the H, W, C of an image a Flatten turned
+    # into features in H, W, C order, or None).
+    tensors = {"<input>": (-1, shape, None)}
 
-    def push(name, kind, **fields):
-        out.append(dict(name=name, kind=kind, **fields))
+    def push(name, kind, inputs, **fields):
+        out.append(dict(name=name, kind=kind, inputs=inputs, **fields))
+        return len(out) - 1
 
-    def activation(layer, fused):
-        name = _activation_name(layer)
-        if name != "linear":
-            push(f"{layer.name}_{name}" if fused else layer.name, "activation", function=name)
-
-    for layer in model.layers:
+    for name, layer, refs in nodes:
         cls = type(layer).__name__
         cfg = layer.get_config()
         if cfg.get("data_format", "channels_last") != "channels_last":
-            raise ValueError(f"layer '{layer.name}': data_format {cfg['data_format']} is not supported")
-        if cls == "InputLayer":
-            continue
+            raise ValueError(f"layer '{name}': data_format {cfg['data_format']} is not supported")
+        src = [tensors[r] for r in refs]
+        if cls not in ("Add", "Concatenate") and len(src) != 1:
+            raise ValueError(f"layer '{name}' ({cls}) reads {len(src)} inputs, expected one")
+        index, shape, pending = src[0]
+        inputs = [s[0] for s in src]
+
+        def activation(i, fused):
+            act = _activation_name(layer)
+            if act == "linear":
+                return i
+            return push(f"{name}_{act}" if fused else name, "activation", [i], function=act)
+
         if cls == "Dense":
             if len(shape) != 1:
-                raise ValueError(f"layer '{layer.name}': Dense on an image needs a Flatten first")
+                raise ValueError(f"layer '{name}': Dense on an image needs a Flatten first")
             kernel, *rest = layer.get_weights()
             w = kernel.T
             if pending is not None:
                 w = w[:, _chw_from_hwc(*pending)]
-                pending = None
-            push(layer.name, "dense", weights=w, bias=rest[0] if rest else None)
-            shape = (w.shape[0],)
-            activation(layer, True)
+            i = push(name, "dense", inputs, weights=w, bias=rest[0] if rest else None)
+            tensors[name] = (activation(i, True), (w.shape[0],), None)
         elif cls in ("Conv2D", "Convolution2D"):
             if _pair(cfg.get("dilation_rate", 1)) != (1, 1) or cfg.get("groups", 1) != 1:
-                raise ValueError(f"layer '{layer.name}': dilation and groups are not supported")
+                raise ValueError(f"layer '{name}': dilation and groups are not supported")
             if cfg["padding"] not in ("valid", "same"):
-                raise ValueError(f"layer '{layer.name}': padding {cfg['padding']} is not supported")
+                raise ValueError(f"layer '{name}': padding {cfg['padding']} is not supported")
+            if len(shape) != 3:
+                raise ValueError(f"layer '{name}': Conv2D reads an image, found features of shape {shape}")
             kernel, *rest = layer.get_weights()
             kh, kw, _, c_out = kernel.shape
             sh, sw = _pair(cfg["strides"])
-            push(layer.name, "conv2d", weights=kernel.transpose(3, 2, 0, 1), bias=rest[0] if rest else None,
-                 stride=(sh, sw), padding=cfg["padding"])
+            i = push(name, "conv2d", inputs, weights=kernel.transpose(3, 2, 0, 1),
+                     bias=rest[0] if rest else None, stride=(sh, sw), padding=cfg["padding"])
             shape = _spatial(shape, (kh, kw), (sh, sw), cfg["padding"]) + (c_out,)
-            activation(layer, True)
+            tensors[name] = (activation(i, True), shape, None)
         elif cls in ("AveragePooling2D", "AvgPool2D", "MaxPooling2D", "MaxPool2D"):
             size = _pair(cfg["pool_size"])
             stride = _pair(cfg["strides"] or size)
             if cfg["padding"] not in ("valid", "same"):
-                raise ValueError(f"layer '{layer.name}': padding {cfg['padding']} is not supported")
+                raise ValueError(f"layer '{name}': padding {cfg['padding']} is not supported")
             kind = "maxpool2d" if cls.startswith("Max") else "avgpool2d"
-            push(layer.name, kind, size=size, stride=stride, padding=cfg["padding"])
-            shape = _spatial(shape, size, stride, cfg["padding"]) + (shape[2],)
+            i = push(name, kind, inputs, size=size, stride=stride, padding=cfg["padding"])
+            tensors[name] = (i, _spatial(shape, size, stride, cfg["padding"]) + (shape[2],), None)
+        elif cls in ("GlobalAveragePooling2D", "GlobalAvgPool2D"):
+            if cfg.get("keepdims"):
+                raise ValueError(f"layer '{name}': global pooling with keepdims=True is not supported")
+            tensors[name] = (push(name, "globalavgpool2d", inputs), (shape[2],), None)
+        elif cls == "ZeroPadding2D":
+            (top, bottom), (left, right) = (_pair(p) for p in cfg["padding"])
+            i = push(name, "zeropad2d", inputs, pad=(top, bottom, left, right))
+            tensors[name] = (i, (shape[0] + top + bottom, shape[1] + left + right, shape[2]), None)
+        elif cls == "Add":
+            if len({s[1] for s in src}) != 1 or len({s[2] for s in src}) != 1:
+                raise ValueError(f"layer '{name}': the inputs' shapes {[s[1] for s in src]} differ")
+            tensors[name] = (push(name, "add", inputs), shape, pending)
+        elif cls == "Concatenate":
+            if any(s[2] is not None for s in src):
+                raise ValueError(f"layer '{name}': concatenating flattened images is not supported")
+            if cfg.get("axis", -1) not in (-1, len(shape)):
+                raise ValueError(f"layer '{name}': concatenation along axis {cfg['axis']}; only the "
+                                 "channel (last) axis is supported")
+            if len({s[1][:-1] for s in src}) != 1:
+                raise ValueError(f"layer '{name}': the inputs' shapes {[s[1] for s in src]} differ "
+                                 "outside the channel axis")
+            shape = shape[:-1] + (sum(s[1][-1] for s in src),)
+            tensors[name] = (push(name, "concatenate", inputs), shape, None)
         elif cls == "Flatten":
             if len(shape) == 3:
-                pending = shape
-                push(layer.name, "flatten")
-                shape = (int(np.prod(shape)),)
+                i = push(name, "flatten", inputs)
+                tensors[name] = (i, (int(np.prod(shape)),), shape)
+            else:
+                tensors[name] = src[0]
         elif cls == "BatchNormalization":
             axis = cfg["axis"]
             axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
             if axis not in (-1, len(shape)):
-                raise ValueError(f"layer '{layer.name}': batch norm over axis {cfg['axis']} is not supported")
+                raise ValueError(f"layer '{name}': batch norm over axis {cfg['axis']} is not supported")
             values = {v.name.split("/")[-1].split(":")[0]: np.asarray(v) for v in layer.weights}
             n = shape[-1]
             fields = dict(
@@ -147,20 +243,38 @@ def records(model):
             if pending is not None:
                 order = _chw_from_hwc(*pending)
                 fields = {k: v[order] for k, v in fields.items()}
-            push(layer.name, "batchnorm", eps=cfg["epsilon"], momentum=cfg["momentum"], **fields)
+            i = push(name, "batchnorm", inputs, eps=cfg["epsilon"], momentum=cfg["momentum"], **fields)
+            tensors[name] = (i, shape, pending)
         elif cls == "Activation":
-            activation(layer, False)
+            tensors[name] = (activation(index, False), shape, pending)
         elif cls == "ReLU":
             if cfg.get("max_value") is not None or cfg.get("negative_slope", 0) or cfg.get("threshold", 0):
-                raise ValueError(f"layer '{layer.name}': ReLU with max_value/negative_slope/threshold is not supported")
-            push(layer.name, "activation", function="relu")
+                raise ValueError(f"layer '{name}': ReLU with max_value/negative_slope/threshold is not supported")
+            tensors[name] = (push(name, "activation", inputs, function="relu"), shape, pending)
         elif cls == "Softmax":
-            push(layer.name, "activation", function="softmax")
+            tensors[name] = (push(name, "activation", inputs, function="softmax"), shape, pending)
         elif cls == "Dropout":
-            push(layer.name, "dropout", rate=cfg["rate"])
+            tensors[name] = (push(name, "dropout", inputs, rate=cfg["rate"]), shape, pending)
+        elif cls == "QCFS":
+            # Bu et al.'s activation as somnet's importer recognises it: `levels` in the config,
+            # the scalar weight `lambda` (its only weight).
+            (lam,) = [np.asarray(v, dtype=np.float32).reshape(1) for v in layer.weights]
+            i = push(name, "qcfs", inputs, levels=int(cfg["levels"]), **{"lambda": lam})
+            tensors[name] = (i, shape, pending)
         else:
-            raise ValueError(f"layer '{layer.name}': layer class {cls} is not supported")
-    return input_shape, out
+            raise ValueError(f"layer '{name}': layer class {cls} is not supported")
+    if tensors[output][0] != len(out) - 1:
+        raise ValueError(f"the model's output '{output}' is not its last layer: a branch leads nowhere")
+    read = {j for r in out for j in r["inputs"]}
+    unused = [r["name"] for k, r in enumerate(out[:-1]) if k not in read]
+    if unused:
+        raise ValueError(f"layers {unused} are not read by any later layer")
+    chain = all(r["inputs"] == [k - 1] for k, r in enumerate(out))
+    for r in out:
+        inputs = r.pop("inputs")
+        if not chain:
+            r["inputs"] = inputs
+    return somnet_shape, out
 
 
 def _spatial(shape, k, s, padding):

@@ -71,6 +71,40 @@ def test_fixture_models_loaded_by_keras_match_keras_outputs(root, name):
     np.testing.assert_allclose(somnet.from_keras(model).predict(x), y, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["mlp", "lenet", "bn", "branch", "resnet", "nested", "qcfs"])
+def test_keras_export_writes_files_that_compute_what_keras_computes(root, tmp_path, name):
+    # converters/keras_export.py (standalone: Keras and h5py, no somnet) on chains and graphs:
+    # residual Add, channel Concatenate, zero padding, global pooling, fan-out, nested models
+    # flattened, QCFS layers. The file it writes, read by somnet, gives Keras' outputs.
+    import sys
+
+    sys.path.insert(0, str(root / "converters"))
+    import keras_export
+
+    model = keras.models.load_model(root / f"tests/fixtures/keras3_{name}.h5", compile=False,
+                                    custom_objects={"QCFS": qcfs_class()})
+    keras_export.export(model, tmp_path / "export.h5")
+    with h5py.File(root / f"tests/fixtures/keras3_{name}.io.h5") as f:
+        x, y = f["x"][()], f["y"][()]
+    np.testing.assert_allclose(somnet.load(tmp_path / "export.h5").predict(x), y, atol=1e-5, rtol=1e-5)
+    with h5py.File(tmp_path / "export.h5") as f:
+        graph = any("inputs" in g.attrs for g in f["layers"].values())
+    assert graph == (name in ("branch", "resnet", "nested")), "inputs are written for graphs only"
+
+
+def test_keras_export_refuses_a_shared_layer_by_name(root, tmp_path):
+    import sys
+
+    sys.path.insert(0, str(root / "converters"))
+    import keras_export
+
+    inp = keras.Input((4,))
+    shared = keras.layers.Dense(4, name="shared")
+    model = keras.Model(inp, shared(shared(inp)))
+    with pytest.raises(ValueError, match="'shared' is called 2 times"):
+        keras_export.export(model, tmp_path / "x.h5")
+
+
 def test_fixture_keras_file_converted_from_python_gives_the_cli_numbers(root, cli, mnist_test, calibration):
     images, labels = mnist_test
     path = root / "tests/fixtures/keras3_mnist_cnn.h5"
