@@ -234,9 +234,8 @@ def make_keras(prefix, out, only=None):
         model.save(path)
         x_nchw = x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
         save_io(os.path.join(out, f"{prefix}_{name}.io.h5"), x_nchw, y, prefix, version)
-        if name not in ("branch", "resnet", "nested", "qcfs"):
-            keras_export.export(model, os.path.join(out, f"{prefix}_{name}.export.h5"),
-                                provenance={"fixture": name, "seed": SEED})
+        keras_export.export(model, os.path.join(out, f"{prefix}_{name}.export.h5"),
+                            provenance={"fixture": name, "seed": SEED})
         print(f"{path}: {version}")
 
 

@@ -94,8 +94,10 @@ fn pytorch_exports_match_pytorch_outputs() {
 
 #[test]
 fn keras_exports_match_keras_outputs() {
+    // Chains, and the graphs: Add of two branches, the residual network (zero padding, shortcuts,
+    // concatenation, global pooling), nested models flattened, QCFS layers.
     for prefix in ["keras2", "keras3"] {
-        for m in MODELS {
+        for m in MODELS.iter().chain(&["branch", "resnet", "nested", "qcfs"]) {
             let stem = format!("{prefix}_{m}");
             assert_matches_framework(&fixture(&format!("{stem}.export.h5")), &stem);
         }
