@@ -7,8 +7,11 @@
 //! by [`Network::lane_copy`], sharing their dense weights) through one step: every population of
 //! every lane updates exactly as in [`Network::step`]; then, for each dense projection, the step's
 //! spikes of all lanes are grouped by pre neuron and each row is added into the accumulator of
-//! every lane that needs it while it sits in L1. Every other projection kind (convolution, sparse,
-//! max gate) delivers lane by lane as usual: its weights are small or its reads are not rows.
+//! every lane that needs it while it sits in L1 — or, in a step where at least
+//! [`DENSE_CROSSOVER`] of the pre neurons fired per firing lane, the whole matrix is multiplied by
+//! the lanes' 0/1 spike matrix ([`super::spike_gemm`]), the choice made from each step's observed
+//! firing. Every other projection kind (convolution, sparse, max gate) delivers lane by lane as
+//! usual: its weights are small or its reads are not rows.
 //!
 //! Each lane keeps its own step counter, state, random streams, counters and monitors, and every
 //! target of every lane sums the same inputs in the same order (projections in their order, pre
@@ -21,6 +24,7 @@
 //! (`examples/lanes_throughput.rs` measures the trade; [`crate::convert::evaluate::BATCH`] says
 //! what it found here).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::delay::Ring;
@@ -98,7 +102,7 @@ impl Network {
 /// together.step(&mut lanes.iter_mut().collect::<Vec<_>>()).unwrap();
 /// assert!(lanes.iter().all(|l| l.current_step() == 1));
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Lockstep {
     /// Per pre neuron: where its lanes start in `lanes_of` (counting sort).
     starts: Vec<u32>,
@@ -106,9 +110,66 @@ pub struct Lockstep {
     lanes_of: Vec<u16>,
     /// Where the next lane of each pre neuron goes while `lanes_of` fills.
     fill: Vec<u32>,
+    /// The spike matrix of the dense path: per firing lane, a mask per pre neuron.
+    masks: Vec<u32>,
+    /// Weights packed in strips for the dense path, per (matrix, first and end column); the
+    /// matrix is kept so that its address cannot be reused by another while the entry lives.
+    packed: PackedWeights,
+    /// Firing density (spikes per pre neuron and firing lane) from which a dense projection's
+    /// step is delivered as a product of the spike matrix with the weights.
+    crossover: f64,
+    /// Dense projection steps delivered event by event and as a spike-matrix product.
+    paths: [u64; 2],
+}
+
+/// Packed strips ([`super::spike_gemm::pack`]) by (matrix address, first column, end column).
+type PackedWeights = HashMap<(usize, usize, usize), (Arc<Vec<f32>>, Vec<f32>)>;
+
+/// The firing density (a step's spikes per pre neuron and per lane with spikes) above which a
+/// dense projection's delivery is cheaper as a product of the lanes' spike matrix with the whole
+/// weight matrix ([`super::spike_gemm`]) than row by row for the fired neurons. Measured with
+/// `examples/dense_crossover.rs` (1 200 × 1 200 weights, 100 steps, one thread, the machine
+/// otherwise idle) on this project's machine (AMD EPYC Zen 3, AVX2, 2026-12-03): the product runs
+/// at about 25 G masked additions/s, the event path at 6–7 G additions/s (10 % firing), and they
+/// break even at 30 % firing with 8 and 64 lanes and 40 % with 32 lanes. Converted networks rarely
+/// fire that densely (the MLP's and LeNet's hidden layers: 3–10 % per step at T = 256), so there
+/// the events keep the delivery.
+pub const DENSE_CROSSOVER: f64 = 0.35;
+
+impl Default for Lockstep {
+    fn default() -> Self {
+        Lockstep::with_dense_crossover(DENSE_CROSSOVER)
+    }
 }
 
 impl Lockstep {
+    /// A `Lockstep` that delivers a dense projection's step as a spike-matrix product when at
+    /// least `density` of its pre neurons fired per lane with spikes (0: always; above 1: never).
+    /// The numbers are the same either way; only the time differs.
+    ///
+    /// ```
+    /// use somnet::network::Lockstep;
+    /// let always_dense = Lockstep::with_dense_crossover(0.0);
+    /// assert_eq!(always_dense.dense_paths(), (0, 0));
+    /// ```
+    pub fn with_dense_crossover(density: f64) -> Lockstep {
+        Lockstep {
+            starts: Vec::new(),
+            lanes_of: Vec::new(),
+            fill: Vec::new(),
+            masks: Vec::new(),
+            packed: HashMap::new(),
+            crossover: density,
+            paths: [0; 2],
+        }
+    }
+
+    /// How many (dense projection, block, step) deliveries went event by event and how many as a
+    /// spike-matrix product so far.
+    pub fn dense_paths(&self) -> (u64, u64) {
+        (self.paths[0], self.paths[1])
+    }
+
     /// Advances every lane one step, each exactly as [`Network::step`] would (without splitting
     /// its blocks over threads: the parallelism of lanes lies outside them). The lanes must be
     /// copies of one network ([`Network::lane_copy`]; at most 65 536); they may be at different
@@ -208,9 +269,10 @@ impl Lockstep {
         j: usize,
         q: usize,
         b: usize,
-        weights: &[f32],
+        shared: &Arc<Vec<f32>>,
         pop_len: u32,
     ) {
+        let weights: &[f32] = shared;
         let proj = &lanes[0].projs[j];
         let (n_pre, n_post) = (proj.n_pre as usize, proj.n_post as usize);
         let (post_start, buffer, delay) = (proj.post_start, proj.buffer, proj.delay_steps);
@@ -221,6 +283,55 @@ impl Lockstep {
         if lo >= hi {
             return;
         }
+        // The step's firing decides the path: every lane that fired, its spikes, their density.
+        let (mut total, mut firing) = (0usize, 0usize);
+        for (lane, s) in lanes.iter().zip(spikes) {
+            if !s.is_empty() {
+                let n = local_of(&lane.projs[j], s, &lane.local_spikes[j], pop_len).len();
+                total += n;
+                firing += (n > 0) as usize;
+            }
+        }
+        if total == 0 {
+            return;
+        }
+        let (a0, a1) = ((lo - b_start) as usize, (hi - b_start) as usize);
+        let (c0, c1) = ((lo - post_start) as usize, (hi - post_start) as usize);
+        if total as f64 >= self.crossover * (n_pre * firing) as f64 {
+            self.paths[1] += 1;
+            self.masks.clear();
+            self.masks.resize(n_pre * firing, 0);
+            let mut accs: Vec<&mut [f32]> = Vec::with_capacity(firing);
+            let mut row = 0;
+            for (lane, s) in lanes.iter_mut().zip(spikes) {
+                if s.is_empty() {
+                    continue;
+                }
+                let local = local_of(&lane.projs[j], s, &lane.local_spikes[j], pop_len);
+                if local.is_empty() {
+                    continue;
+                }
+                for &i in local {
+                    self.masks[row * n_pre + i as usize] = super::spike_gemm::FIRED;
+                }
+                row += 1;
+                let t = lane.t;
+                let ring: &mut Ring = &mut lane.pops[q].blocks[b].rings[buffer];
+                let slot = ring.slot_of(t, delay);
+                accs.push(&mut ring.slot_mut(slot)[a0..a1]);
+            }
+            let key = (weights.as_ptr() as usize, c0, c1);
+            let (_, packed) = self.packed.entry(key).or_insert_with(|| {
+                let strips = super::spike_gemm::pack(weights, n_pre, n_post, c0, c1);
+                (Arc::clone(shared), strips)
+            });
+            let masks = &self.masks;
+            crate::simd::dispatch!(ISA => super::spike_gemm::add_masked_rows::<ISA>(
+                weights, packed, n_post, c0, c1, masks, &mut accs
+            ));
+            return;
+        }
+        self.paths[0] += 1;
         // Counting sort of (pre neuron, lane): every lane's list is increasing, so each pre
         // neuron's lanes come out in lane order and each lane sees its pre neurons in order.
         self.starts.clear();
@@ -235,10 +346,6 @@ impl Lockstep {
         }
         for i in 0..n_pre {
             self.starts[i + 1] += self.starts[i];
-        }
-        let total = self.starts[n_pre] as usize;
-        if total == 0 {
-            return;
         }
         self.lanes_of.clear();
         self.lanes_of.resize(total, 0);
@@ -255,7 +362,6 @@ impl Lockstep {
             }
         }
         // Each lane's accumulator for this block's part of the projection, at its own step.
-        let (a0, a1) = ((lo - b_start) as usize, (hi - b_start) as usize);
         let mut accs: Vec<&mut [f32]> = lanes
             .iter_mut()
             .map(|lane| {
@@ -265,7 +371,6 @@ impl Lockstep {
                 &mut ring.slot_mut(slot)[a0..a1]
             })
             .collect();
-        let (c0, c1) = ((lo - post_start) as usize, (hi - post_start) as usize);
         let (starts, lanes_of) = (&self.starts, &self.lanes_of);
         crate::simd::dispatch!(ISA => add_rows::<ISA>(
             weights, n_post, c0, c1, starts, lanes_of, &mut accs

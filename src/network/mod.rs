@@ -56,6 +56,7 @@ pub mod plasticity;
 pub mod population;
 pub mod projection;
 mod schedule;
+mod spike_gemm;
 mod state;
 
 use std::ops::Range;
@@ -63,7 +64,7 @@ use std::ops::Range;
 pub use connect::Connection;
 pub use connector::{Connector, Delay, Weights};
 pub use handles::{PopulationId, ProjectionId, Target};
-pub use lockstep::Lockstep;
+pub use lockstep::{Lockstep, DENSE_CROSSOVER};
 pub use monitor::{
     RateMonitor, RateMonitorId, SpikeMonitor, SpikeMonitorId, StateMonitor, StateMonitorId,
     StateVar,

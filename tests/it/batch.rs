@@ -159,9 +159,18 @@ fn dense_chain() -> (Network, [PopulationId; 2]) {
 
 #[test]
 fn lanes_give_every_membrane_bit_for_bit() {
-    // Five lanes at different steps (lane k ran k·3 steps alone first, so its Poisson draws
-    // differ) against the same five networks stepped alone: every potential of every
-    // population, bit for bit, and the spike digests, after every step.
+    // Dense projections delivered event by event, as a spike-matrix product, and chosen by the
+    // step's firing: the same bits.
+    for (crossover, dense) in [(f64::INFINITY, false), (0.0, true), (0.02, true)] {
+        lanes_match_alone(Lockstep::with_dense_crossover(crossover), dense);
+    }
+}
+
+/// Five lanes at different steps (lane k ran k·3 steps alone first, so its Poisson draws differ)
+/// against the same five networks stepped alone: every potential of every population, bit for
+/// bit, and the spike digests, after every step; `dense`: whether any delivery took the
+/// spike-matrix path.
+fn lanes_match_alone(mut together: Lockstep, dense: bool) {
     let (base, pops) = dense_chain();
     let prepare = |k: usize| {
         let mut net = base.lane_copy().unwrap();
@@ -170,7 +179,6 @@ fn lanes_give_every_membrane_bit_for_bit() {
     };
     let mut lanes: Vec<Network> = (0..5).map(prepare).collect();
     let mut alone: Vec<Network> = (0..5).map(prepare).collect();
-    let mut together = Lockstep::default();
     let mut fired = 0;
     for step in 0..40 {
         together
@@ -200,4 +208,11 @@ fn lanes_give_every_membrane_bit_for_bit() {
         fired > 5 * 40 * 10,
         "too few spikes to test the order of sums: {fired}"
     );
+    let (events, products) = together.dense_paths();
+    assert_eq!(
+        products > 0,
+        dense,
+        "{events} event steps, {products} products"
+    );
+    assert!(dense || events > 0);
 }
