@@ -278,16 +278,7 @@ pub fn sleep(
         return sleep_over_features(ann, data, steps, config, k, record, on_step);
     }
     let layers = sleepable_layers(ann)?;
-    if config.beta.len() != layers.len() {
-        return Err(Error::SizeMismatch {
-            what: format!(
-                "sleep.beta for a network with {} Dense layers",
-                layers.len()
-            ),
-            expected: layers.len(),
-            got: config.beta.len(),
-        });
-    }
+    check_beta(config, layers.len())?;
     // Layers before `first_plastic` keep their weights (fixed features).
     let first_plastic = match config.plastic_layers {
         None => 0,
@@ -506,6 +497,18 @@ pub fn sleep(
     })
 }
 
+/// One threshold multiplier per weighted (Dense/Conv2d) layer of the network slept.
+fn check_beta(config: &SleepConfig, weighted: usize) -> Result<()> {
+    if config.beta.len() != weighted {
+        return Err(Error::SizeMismatch {
+            what: format!("sleep.beta for a network with {weighted} Dense/Conv2d layers"),
+            expected: weighted,
+            got: config.beta.len(),
+        });
+    }
+    Ok(())
+}
+
 /// [`sleep`] of the last `k` weighted layers of `ann` over the ANN output of the layers before
 /// them ([`FixedLayers::Ann`]): those layers run once over `data`, their output scaled to [0, 1]
 /// by its largest value becomes the sleep images, and the head (the rest of the network) sleeps
@@ -531,16 +534,7 @@ fn sleep_over_features(
             format!("at most the network's {} weighted layers", weighted.len()),
         ));
     }
-    if config.beta.len() != weighted.len() {
-        return Err(Error::SizeMismatch {
-            what: format!(
-                "sleep.beta for a network with {} Dense/Conv2d layers",
-                weighted.len()
-            ),
-            expected: weighted.len(),
-            got: config.beta.len(),
-        });
-    }
+    check_beta(config, weighted.len())?;
     let first = weighted.len() - k;
     let cut = weighted[first];
     let named = |range: Range<usize>| -> Vec<(String, Layer)> {
