@@ -127,7 +127,7 @@ type PackedWeights = HashMap<(usize, usize, usize), (Arc<Vec<f32>>, Vec<f32>)>;
 
 /// The firing density (a step's spikes per pre neuron and per lane with spikes) above which a
 /// dense projection's delivery is cheaper as a product of the lanes' spike matrix with the whole
-/// weight matrix ([`super::spike_gemm`]) than row by row for the fired neurons. Measured with
+/// weight matrix (a spike-matrix product) than row by row for the fired neurons. Measured with
 /// `examples/dense_crossover.rs` (1 200 × 1 200 weights, 100 steps, one thread, the machine
 /// otherwise idle) on this project's machine (AMD EPYC Zen 3, AVX2, 2026-12-03): the product runs
 /// at about 25 G masked additions/s, the event path at 6–7 G additions/s (10 % firing), and they
