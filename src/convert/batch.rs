@@ -73,7 +73,12 @@ pub fn run_lanes(
         if nets.is_empty() {
             return Ok(());
         }
-        together.step(&mut nets)?;
+        match &mut nets[..] {
+            // One lane: the network's own step (the same numbers) without the grouping's
+            // bookkeeping, which a lane alone does not need.
+            [only] => only.step(),
+            _ => together.step(&mut nets)?,
+        }
         for (lane, slot) in lanes.iter_mut().zip(&mut slots) {
             let Some((k, decider, t)) = slot else {
                 continue;

@@ -308,6 +308,8 @@ pub fn count_batched(
             let mut model = build_with(ann, options)?;
             // The parallelism is over chunks of samples: each network steps on one thread.
             model.net.set_parallel(false);
+            // The counts below are what an evaluation compares; nobody reads a digest.
+            model.net.set_spike_digest(false);
             let mut tally = |i: usize, run: &SampleRun, model: &SpikingModel| {
                 for (k, d) in run.decisions.iter().enumerate() {
                     t.correct_per_step[k] += (*d == Some(data.labels[i] as usize)) as u64;

@@ -459,7 +459,7 @@ impl Network {
         let p = &mut self.projs[j];
         match &p.storage {
             Storage::Sparse(csr) if csr.delays.is_none() => {
-                p.gate = Some(MaxGate::new(csr, p.n_pre as usize, p.n_post as usize));
+                p.gate = Some(MaxGate::new(p.n_pre as usize, p.n_post as usize));
                 Ok(())
             }
             _ => Err(Error::Unsupported(format!(

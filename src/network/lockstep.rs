@@ -86,6 +86,7 @@ impl Network {
             rate_monitors: self.rate_monitors.clone(),
             t: self.t,
             digest: self.digest,
+            hash_spikes: self.hash_spikes,
             initial: self.initial.clone(),
             parallel: self.parallel,
         })

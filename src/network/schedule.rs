@@ -159,7 +159,7 @@ impl Network {
             }
         }
         pop.spike_count += pop.spikes.len() as u64;
-        if !pop.spikes.is_empty() {
+        if self.hash_spikes && !pop.spikes.is_empty() {
             // The spikes of a step are hashed independently and summed (no chain from one
             // spike to the next, so the hashing pipelines), then chained step by step.
             let step_hash = step_hash(&pop.spikes, t, pop.global_offset);

@@ -643,19 +643,32 @@ mod tests {
     #[test]
     fn collected_spikes_are_the_flagged_neurons_after_what_was_there() {
         // Patterns from empty to every neuron, over a partial last chunk (300 flags), appended
-        // after earlier spikes with an offset base.
-        for every in [1usize, 2, 3, 7, 16, 17, 64, 301] {
-            let mut fired: Vec<u8> = (0..300).map(|i| u8::from(i % every == 0)).collect();
-            let n = fired.iter().filter(|&&f| f != 0).count();
-            let mut spikes = vec![7u32, 9];
-            super::collect_spikes::<{ crate::simd::PORTABLE }>(&mut fired, n, 1000, &mut spikes);
-            let want: Vec<u32> = [7, 9]
-                .into_iter()
-                .chain((0..300).filter(|i| i % every == 0).map(|i| 1000 + i as u32))
-                .collect();
-            assert_eq!(spikes, want, "every {every}");
-            assert!(fired.iter().all(|&f| f == 0));
+        // after earlier spikes with an offset base, at every vector level the CPU has (AVX2's
+        // table lookups and AVX-512's compress included).
+        let best = simd::detected();
+        let _guard = simd::tests::LEVEL_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for level in [Level::Portable, Level::Avx2, Level::Avx512] {
+            if level > best {
+                continue;
+            }
+            simd::set_level(level);
+            for every in [1usize, 2, 3, 5, 7, 8, 9, 16, 17, 64, 301] {
+                let mut fired: Vec<u8> = (0..300).map(|i| u8::from(i % every == 0)).collect();
+                let n = fired.iter().filter(|&&f| f != 0).count();
+                let mut spikes = vec![7u32, 9];
+                let (f, s) = (&mut fired, &mut spikes);
+                crate::simd::dispatch!(ISA => super::collect_spikes::<ISA>(f, n, 1000, s));
+                let want: Vec<u32> = [7, 9]
+                    .into_iter()
+                    .chain((0..300).filter(|i| i % every == 0).map(|i| 1000 + i as u32))
+                    .collect();
+                assert_eq!(spikes, want, "every {every}, {}", level.name());
+                assert!(fired.iter().all(|&f| f == 0));
+            }
         }
+        simd::set_level(best);
     }
 
     #[test]

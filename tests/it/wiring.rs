@@ -501,3 +501,82 @@ fn max_gate_passes_the_first_fired_member_at_the_largest_count() {
     }
     assert_eq!(net.projection(p).events(), 5, "one event per passed spike");
 }
+
+#[test]
+fn max_gate_agrees_with_the_rule_applied_window_by_window() {
+    // Random windows (one member each: pooling as converted; or overlapping, up to 4 windows per
+    // input), random spike trains for 60 steps. What passes each step is compared with the rule
+    // applied from scratch: per window, the cumulative counts' maximum over all members, and the
+    // lowest-index member that fired this step at that maximum. Every membership has its own
+    // integer weight (exact in f32), so a post's increase names the member that passed.
+    use rand::{RngExt, SeedableRng};
+    for (case, overlapping) in [(0u64, false), (1, true), (2, false), (3, true)] {
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(case);
+        let (n_in, n_out) = (40usize, 9usize);
+        let mut pairs = Vec::new();
+        for i in 0..n_in {
+            let k = if overlapping {
+                rng.random_range(1..=4)
+            } else {
+                1
+            };
+            let mut js: Vec<usize> = (0..k).map(|_| rng.random_range(0..n_out)).collect();
+            js.sort_unstable();
+            js.dedup();
+            pairs.extend(js.into_iter().map(|j| (i as u32, j as u32)));
+        }
+        let weights: Vec<f32> = (0..pairs.len()).map(|k| (k + 1) as f32).collect();
+        let mut net = net_1ms(0);
+        let src = net.add_external_source("in", n_in).unwrap();
+        let out = net
+            .add_population("pool", n_out, integrator(), vec![Port::Delta])
+            .unwrap();
+        let p = net
+            .connect(
+                src,
+                out,
+                Connection::new(
+                    Connector::List(pairs.clone()),
+                    Weights::Values(weights.clone()),
+                )
+                .delay(Delay::Steps(0)),
+            )
+            .unwrap();
+        net.set_max_gate(p).unwrap();
+        let mut counts = vec![0u32; n_in];
+        let mut before = vec![0.0f32; n_out];
+        let mut passed_total = 0;
+        for step in 0..60 {
+            let rate = [0.05, 0.3, 0.8][step % 3];
+            let spikes: Vec<u32> = (0..n_in as u32).filter(|_| rng.random_bool(rate)).collect();
+            for &s in &spikes {
+                counts[s as usize] += 1;
+            }
+            let mut want = vec![0.0f32; n_out];
+            for (j, w) in want.iter_mut().enumerate() {
+                let members: Vec<(usize, f32)> = pairs
+                    .iter()
+                    .zip(&weights)
+                    .filter(|((_, post), _)| *post as usize == j)
+                    .map(|(&(pre, _), &w)| (pre as usize, w))
+                    .collect();
+                let best = members.iter().map(|&(i, _)| counts[i]).max().unwrap_or(0);
+                if let Some(&(_, wt)) = members
+                    .iter()
+                    .find(|&&(i, _)| spikes.contains(&(i as u32)) && counts[i] == best)
+                {
+                    *w = wt;
+                    passed_total += 1;
+                }
+            }
+            net.inject_spikes(src, &spikes).unwrap();
+            net.step();
+            let v = net.state(out, StateVar::V).unwrap();
+            let got: Vec<f32> = v.iter().zip(&before).map(|(a, b)| a - b).collect();
+            assert_eq!(got, want, "case {case}, step {step}");
+            before = v.to_vec();
+        }
+        assert!(passed_total > 30, "case {case}: too few passes to compare");
+        assert_eq!(net.projection(p).events(), passed_total as u64);
+    }
+}

@@ -257,18 +257,46 @@ impl ConvKernel {
 
     /// [`ConvKernel::for_each_run`] into a channels-last target that lies whole in `acc`, with
     /// C_out = `CO` known at compile time.
+    ///
+    /// Spikes of one input position (neighbours in a channels-last list) reach the same output
+    /// runs through the same taps, so they are taken as a group: each of the group's output runs
+    /// is loaded once, receives the group's weight runs one spike after the other, and is stored
+    /// once. Each post still adds its inputs in spike order — the bits of one spike at a time —
+    /// while the accumulator traffic, which bounds this loop, falls by the group's size (a
+    /// converted LeNet's pooled layer fires about two of 16 channels per active position).
     #[inline(always)]
     fn deliver_runs<const ISA: u8, const CO: usize>(&self, spikes: &[u32], acc: &mut [f32]) {
-        for &s in spikes {
-            let (kernel, first, last) = self.pre[s as usize];
+        let positions = self.geometry.output.0 * self.geometry.output.1;
+        assert!(acc.len() >= positions * CO, "the target lies whole in acc");
+        let mut rest = spikes;
+        while let Some(&s) = rest.first() {
+            let (_, first, last) = self.pre[s as usize];
+            // The spikes sharing this link range: the same position (an empty range never
+            // groups with a non-empty one, whose end differs).
+            let mut n = 1;
+            while n < rest.len() {
+                let (_, f, l) = self.pre[rest[n] as usize];
+                if (f, l) != (first, last) {
+                    break;
+                }
+                n += 1;
+            }
+            let (group, next) = rest.split_at(n);
+            rest = next;
             for &(tap, pos) in &self.links[first as usize..last as usize] {
-                let run: &[f32; CO] = self.taps[kernel as usize + tap as usize * CO..][..CO]
-                    .try_into()
-                    .expect("runs are C_out long");
-                let dst: &mut [f32; CO] = (&mut acc[pos as usize * CO..][..CO])
-                    .try_into()
-                    .expect("runs are C_out long");
-                add_run::<ISA, CO>(dst, run);
+                let at = pos as usize * CO;
+                // SAFETY: `pos` is an output position (< positions, by construction of
+                // `links`) and acc holds positions·CO values (asserted above).
+                let dst: &mut [f32; CO] = unsafe { &mut *acc.as_mut_ptr().add(at).cast() };
+                let mut sum = *dst;
+                for &g in group {
+                    let kernel = self.pre[g as usize].0 as usize;
+                    let run: &[f32; CO] = self.taps[kernel + tap as usize * CO..][..CO]
+                        .try_into()
+                        .expect("runs are C_out long");
+                    add_run::<ISA, CO>(&mut sum, run);
+                }
+                *dst = sum;
             }
         }
     }

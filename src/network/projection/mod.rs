@@ -343,7 +343,28 @@ impl Projection {
                         let slot = ring.slot_of(t, self.delay_steps);
                         let acc = ring.slot_mut(slot);
                         let (lo, hi) = (lo - self.post_start, hi - self.post_start);
-                        for &s in spikes {
+                        // Targets and weights of 16 spikes are read before any is added: when
+                        // a target's address waits on its own load, a later load of the same
+                        // target (pooling windows: two spikes of one window a few apart) runs
+                        // ahead of the store and the core redoes the work.
+                        let mut chunks = spikes.chunks_exact(16);
+                        for chunk in &mut chunks {
+                            let mut at = [usize::MAX; 16];
+                            let mut w = [0f32; 16];
+                            for ((a, x), &s) in at.iter_mut().zip(&mut w).zip(chunk) {
+                                let j = csr.post[s as usize];
+                                if (lo..hi).contains(&j) {
+                                    *a = (j as i64 - shift) as usize;
+                                    *x = csr.weights[s as usize];
+                                }
+                            }
+                            for (&a, &x) in at.iter().zip(&w) {
+                                if a != usize::MAX {
+                                    acc[a] += x;
+                                }
+                            }
+                        }
+                        for &s in chunks.remainder() {
                             let j = csr.post[s as usize];
                             if (lo..hi).contains(&j) {
                                 acc[(j as i64 - shift) as usize] += csr.weights[s as usize];
