@@ -30,6 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
+# TensorFlow 2.15 turns its oneDNN kernels on by default only on CPUs with AVX-512 VNNI/BF16 or
+# AMX; elsewhere (this project's AVX2 machine) they must be asked for, and the toolbox's LeNet
+# simulates 1.3x faster with them (19.6 -> 25.3 images/s on 1 000 images). The peer gets its
+# fastest kernels; a caller's own setting wins.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import conv_models  # noqa: E402

@@ -48,33 +48,15 @@ unsafe fn compress_spikes(fired: &mut [u8], n_fired: usize, base: u32, spikes: &
         _mm512_add_epi32, _mm512_maskz_compress_epi32, _mm512_set1_epi32, _mm512_setr_epi32,
         _mm512_storeu_si512,
     };
-    const GROUP: usize = 16;
-    // Room for every spike plus one whole vector store past the last.
-    spikes.reserve(n_fired + GROUP);
-    let start = spikes.len();
-    let room = spikes.capacity() - start;
-    let mut written = 0usize;
-    // SAFETY: the caller guarantees AVX-512 F. Every store writes 16 lanes at `out + written` and
-    // is preceded by a check that `written + 16 <= room`, the spare capacity reserved above, so it
-    // stays inside the allocation.
+    let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    // SAFETY: the caller guarantees AVX-512 F; each store writes the 16 lanes `pack_groups`
+    // leaves room for.
     unsafe {
-        let out = spikes.as_mut_ptr().add(start);
-        let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        for_each_fired_chunk::<{ crate::simd::AVX512 }>(fired, |c, mask| {
-            // Every group is stored, an empty one too (it advances by 0): a skip would be a
-            // branch as unpredictable as the spikes.
-            for g in 0..CHUNK / GROUP {
-                let m = (mask >> (g * GROUP)) as u16;
-                assert!(written + GROUP <= room, "more flags than n_fired");
-                let first = base.wrapping_add((c * CHUNK + g * GROUP) as u32);
-                let idx = _mm512_add_epi32(_mm512_set1_epi32(first as i32), lanes);
-                let packed = _mm512_maskz_compress_epi32(m, idx);
-                _mm512_storeu_si512(out.add(written).cast(), packed);
-                written += m.count_ones() as usize;
-            }
-        });
-        assert_eq!(written, n_fired, "n_fired counts the flags");
-        spikes.set_len(start + written);
+        pack_groups::<{ crate::simd::AVX512 }, 16>(fired, n_fired, base, spikes, |out, first, m| {
+            let idx = _mm512_add_epi32(_mm512_set1_epi32(first as i32), lanes);
+            let packed = _mm512_maskz_compress_epi32(m as u16, idx);
+            _mm512_storeu_si512(out.cast(), packed);
+        })
     }
 }
 
@@ -94,26 +76,54 @@ unsafe fn compress_spikes_avx2(fired: &mut [u8], n_fired: usize, base: u32, spik
         _mm256_add_epi32, _mm256_cvtepu8_epi32, _mm256_set1_epi32, _mm256_storeu_si256,
         _mm_cvtsi64_si128,
     };
-    const GROUP: usize = 8;
+    // SAFETY: the caller guarantees AVX2; each store writes the 8 lanes `pack_groups` leaves
+    // room for.
+    unsafe {
+        pack_groups::<{ crate::simd::AVX2 }, 8>(fired, n_fired, base, spikes, |out, first, m| {
+            let at = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(POSITIONS[m as usize] as i64));
+            let idx = _mm256_add_epi32(_mm256_set1_epi32(first as i32), at);
+            _mm256_storeu_si256(out.cast(), idx);
+        })
+    }
+}
+
+/// The frame of the vector spike collections: every GROUP-flag group of every non-empty chunk
+/// calls `store(out, first, m)`, which writes GROUP indices at `out` — those of the group's set
+/// bits in `m` (the group's flags, bit k: index `first + k`), packed to the front — and the next
+/// group is stored `m.count_ones()` further. Every group is stored, an empty one too (it advances
+/// by 0): a skip would be a branch as unpredictable as the spikes.
+///
+/// # Safety
+/// `store` must write at most GROUP values at `out`, which has room for them (checked here
+/// before every call); it runs inside the caller's target features (inlined).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn pack_groups<const ISA: u8, const GROUP: usize>(
+    fired: &mut [u8],
+    n_fired: usize,
+    base: u32,
+    spikes: &mut Vec<u32>,
+    mut store: impl FnMut(*mut u32, u32, u64),
+) {
     // Room for every spike plus one whole vector store past the last.
     spikes.reserve(n_fired + GROUP);
     let start = spikes.len();
     let room = spikes.capacity() - start;
     let mut written = 0usize;
-    // SAFETY: the caller guarantees AVX2. Every store writes 8 lanes at `out + written` and is
-    // preceded by a check that `written + 8 <= room`, the spare capacity reserved above, so it
-    // stays inside the allocation.
+    let group_mask = (1u64 << GROUP) - 1;
+    // SAFETY: `out + written` with `written + GROUP <= room` (asserted before each store) lies
+    // inside the capacity reserved above; `set_len` covers only the `n_fired` values written.
     unsafe {
         let out = spikes.as_mut_ptr().add(start);
-        for_each_fired_chunk::<{ crate::simd::AVX2 }>(fired, |c, mask| {
-            // Every group is stored, an empty one too (it advances by 0).
+        for_each_fired_chunk::<ISA>(fired, |c, mask| {
             for g in 0..CHUNK / GROUP {
-                let m = (mask >> (g * GROUP)) as u8;
+                let m = (mask >> (g * GROUP)) & group_mask;
                 assert!(written + GROUP <= room, "more flags than n_fired");
-                let first = base.wrapping_add((c * CHUNK + g * GROUP) as u32);
-                let at = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(POSITIONS[m as usize] as i64));
-                let idx = _mm256_add_epi32(_mm256_set1_epi32(first as i32), at);
-                _mm256_storeu_si256(out.add(written).cast(), idx);
+                store(
+                    out.add(written),
+                    base.wrapping_add((c * CHUNK + g * GROUP) as u32),
+                    m,
+                );
                 written += m.count_ones() as usize;
             }
         });
