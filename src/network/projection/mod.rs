@@ -348,6 +348,20 @@ impl Projection {
                         // target (pooling windows: two spikes of one window a few apart) runs
                         // ahead of the store and the core redoes the work.
                         let mut chunks = spikes.chunks_exact(16);
+                        if lo == 0 && hi == self.n_post {
+                            // Every target lies in this block (one block, as in evaluation):
+                            // no range test and no marker for a spike that lands elsewhere.
+                            for chunk in &mut chunks {
+                                let at: [usize; 16] = std::array::from_fn(|k| {
+                                    (csr.post[chunk[k] as usize] as i64 - shift) as usize
+                                });
+                                let w: [f32; 16] =
+                                    std::array::from_fn(|k| csr.weights[chunk[k] as usize]);
+                                for (&a, &x) in at.iter().zip(&w) {
+                                    acc[a] += x;
+                                }
+                            }
+                        }
                         for chunk in &mut chunks {
                             let mut at = [usize::MAX; 16];
                             let mut w = [0f32; 16];
