@@ -357,14 +357,12 @@ pub(crate) struct DriveGains<'a> {
 
 /// The membrane pass of [`integrate_step`] without a refractory period: no neuron is ever
 /// refractory (counts start at 0 and are only ever set to the period), so the counts are neither
-/// read nor written. The neurons that fire are appended to `spikes` as `base + i`, in increasing
-/// i (`fired` is scratch, all zero on entry and on exit).
+/// read nor written. Returns the number of neurons that fired.
 ///
 /// The external current (times `ext_gain`) is sliced to the block's length here, in the function
 /// that holds the loop: a closure over a slice of unknown length kept the loop scalar (a bounds
 /// check per neuron; a third of LeNet's conversion time went to its first layer's update).
 #[inline(never)]
-#[allow(clippy::too_many_arguments)]
 fn membrane_pass<const ISA: u8>(
     v: &mut [f32],
     delta: &mut [f32],
@@ -373,125 +371,15 @@ fn membrane_pass<const ISA: u8>(
     fired: &mut [u8],
     rule: &SpikeRule,
     membrane: &impl Fn(f32, f32, f32) -> f32,
-    base: u32,
-    spikes: &mut Vec<u32>,
-) {
+) -> u32 {
     // Its own target-feature function: never inlined into the block step (see iaf::step_block).
-    crate::simd::run::<ISA, _>(move || {
-        let ext = ext.map(|e| &e[..v.len()]);
-        #[cfg(target_arch = "x86_64")]
-        if ISA >= crate::simd::AVX2 {
-            // SAFETY: ISA ≥ AVX2 only in code entered after the CPU was found to have AVX2
-            // (crate::simd's contract).
-            unsafe { fused_pass_avx2(v, delta, ext, ext_gain, rule, membrane, base, spikes) };
-            return;
+    crate::simd::run::<ISA, _>(move || match ext {
+        None => membrane_pass_body(v, delta, |_| 0.0, fired, rule, membrane),
+        Some(ext) => {
+            let ext = &ext[..v.len()];
+            membrane_pass_body(v, delta, move |i| ext_gain * ext[i], fired, rule, membrane)
         }
-        let n_fired = match ext {
-            None => membrane_pass_body(v, delta, |_| 0.0, fired, rule, membrane),
-            Some(ext) => {
-                membrane_pass_body(v, delta, move |i| ext_gain * ext[i], fired, rule, membrane)
-            }
-        };
-        collect_spikes::<ISA>(fired, n_fired as usize, base, spikes);
     })
-}
-
-/// [`membrane_pass`] with AVX2, the spikes collected in the same pass: per chunk of 64 neurons,
-/// the updated potentials (before the threshold) go to a buffer in a loop LLVM vectorises over
-/// any membrane rule; then each group of eight is compared with the firing level in one vector
-/// compare, reset by a blend, and its firing mask (one byte) stored as indices by table lookup
-/// ([`spikes::store_positions8`]). No flag bytes are written, read back and cleared: collecting
-/// spikes from flags took a tenth of a converted LeNet's step. The threshold and reset are
-/// [`threshold`]'s operations, lane by lane (the same bits).
-///
-/// # Safety
-/// The CPU must have AVX2; `ext`, if any, is as long as `v`.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn fused_pass_avx2(
-    v: &mut [f32],
-    delta: &mut [f32],
-    ext: Option<&[f32]>,
-    ext_gain: f32,
-    rule: &SpikeRule,
-    membrane: &impl Fn(f32, f32, f32) -> f32,
-    base: u32,
-    spikes: &mut Vec<u32>,
-) {
-    use std::arch::x86_64::{
-        _mm256_blendv_ps, _mm256_cmp_ps, _mm256_loadu_ps, _mm256_movemask_ps, _mm256_set1_ps,
-        _mm256_storeu_ps, _mm256_sub_ps, _CMP_GE_OQ,
-    };
-    const CHUNK: usize = 64;
-    let n = v.len();
-    let delta = &mut delta[..n];
-    let (subtract, to) = match rule.reset {
-        Reset::ToValue { v_reset_mv } => (false, v_reset_mv),
-        Reset::BySubtraction => (true, 0.0),
-    };
-    // Room for every neuron plus one whole group store past the last.
-    spikes.reserve(n + 8);
-    let start = spikes.len();
-    let mut written = 0usize;
-    let mut pre = [0f32; CHUNK];
-    // SAFETY: AVX2 by the caller. Vector loads and stores cover lanes c0 + 8g .. c0 + 8g + 8 <
-    // c0 + len ≤ n of `v` and 8g + 8 ≤ len of `pre`; each group writes at most eight indices at
-    // `out + written` with written ≤ c0 + 8g ≤ n, inside the n + 8 reserved; `set_len` covers
-    // the `written` indices, all stored.
-    unsafe {
-        let out = spikes.as_mut_ptr().add(start);
-        let fire_at = _mm256_set1_ps(rule.v_fire);
-        let step_back = _mm256_set1_ps(rule.v_th - rule.v_rest);
-        let reset_to = _mm256_set1_ps(to);
-        let mut c0 = 0;
-        while c0 < n {
-            let len = (n - c0).min(CHUNK);
-            let (vs, ds) = (&v[c0..c0 + len], &mut delta[c0..c0 + len]);
-            match ext {
-                None => {
-                    for ((p, &vi), d) in pre.iter_mut().zip(vs).zip(ds.iter_mut()) {
-                        *p = membrane(vi, *d, 0.0);
-                        *d = 0.0;
-                    }
-                }
-                Some(ext) => {
-                    let es = &ext[c0..c0 + len];
-                    for (((p, &vi), d), &e) in pre.iter_mut().zip(vs).zip(ds.iter_mut()).zip(es) {
-                        *p = membrane(vi, *d, ext_gain * e);
-                        *d = 0.0;
-                    }
-                }
-            }
-            let groups = len / 8;
-            for g in 0..groups {
-                let x = _mm256_loadu_ps(pre.as_ptr().add(8 * g));
-                let fired = _mm256_cmp_ps::<_CMP_GE_OQ>(x, fire_at);
-                let after = if subtract {
-                    _mm256_sub_ps(x, step_back)
-                } else {
-                    reset_to
-                };
-                _mm256_storeu_ps(
-                    v.as_mut_ptr().add(c0 + 8 * g),
-                    _mm256_blendv_ps(x, after, fired),
-                );
-                let m = _mm256_movemask_ps(fired) as u8;
-                spikes::store_positions8(out.add(written), base + (c0 + 8 * g) as u32, m);
-                written += m.count_ones() as usize;
-            }
-            for k in 8 * groups..len {
-                let (vv, _, fired) = threshold(rule, pre[k], true, 0);
-                v[c0 + k] = vv;
-                if fired {
-                    out.add(written).write(base + (c0 + k) as u32);
-                    written += 1;
-                }
-            }
-            c0 += len;
-        }
-        spikes.set_len(start + written);
-    }
 }
 
 #[inline(always)]
@@ -542,9 +430,8 @@ pub(crate) fn integrate_step<const ISA: u8, const NP: usize>(
         // Delta input and at most an external current: the drive is computed inside the membrane
         // pass (the same products, so the same numbers) instead of in a pass of its own.
         let (v, delta, fired) = (&mut b.v[..n], &mut b.delta[..n], &mut b.fired[..n]);
-        membrane_pass::<ISA>(
-            v, delta, b.i_ext, ext_gain, fired, &rule, &membrane, base, spikes,
-        );
+        let n_fired = membrane_pass::<ISA>(v, delta, b.i_ext, ext_gain, fired, &rule, &membrane);
+        collect_spikes::<ISA>(fired, n_fired as usize, base, spikes);
         return;
     }
     let drive = &mut b.scratch[..n];
@@ -573,8 +460,8 @@ pub(crate) fn integrate_step<const ISA: u8, const NP: usize>(
     if rule.refractory_steps == 0 && !general_only() {
         let delta = &mut b.delta[..n];
         // Gain 1: 1·x = x exactly.
-        let drive = Some(&*drive);
-        membrane_pass::<ISA>(v, delta, drive, 1.0, fired, &rule, &membrane, base, spikes);
+        let n_fired = membrane_pass::<ISA>(v, delta, Some(drive), 1.0, fired, &rule, &membrane);
+        collect_spikes::<ISA>(fired, n_fired as usize, base, spikes);
         return;
     }
     for ((((v, r), d), dr), f) in v

@@ -72,11 +72,17 @@ unsafe fn compress_spikes(fired: &mut [u8], n_fired: usize, base: u32, spikes: &
 #[target_feature(enable = "avx2,avx,fma,bmi1,bmi2,lzcnt,popcnt")]
 #[inline]
 unsafe fn compress_spikes_avx2(fired: &mut [u8], n_fired: usize, base: u32, spikes: &mut Vec<u32>) {
+    use std::arch::x86_64::{
+        _mm256_add_epi32, _mm256_cvtepu8_epi32, _mm256_set1_epi32, _mm256_storeu_si256,
+        _mm_cvtsi64_si128,
+    };
     // SAFETY: the caller guarantees AVX2; each store writes the 8 lanes `pack_groups` leaves
     // room for.
     unsafe {
         pack_groups::<{ crate::simd::AVX2 }, 8>(fired, n_fired, base, spikes, |out, first, m| {
-            store_positions8(out, first, m as u8)
+            let at = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(POSITIONS[m as usize] as i64));
+            let idx = _mm256_add_epi32(_mm256_set1_epi32(first as i32), at);
+            _mm256_storeu_si256(out.cast(), idx);
         })
     }
 }
@@ -123,27 +129,6 @@ unsafe fn pack_groups<const ISA: u8, const GROUP: usize>(
         });
         assert_eq!(written, n_fired, "n_fired counts the flags");
         spikes.set_len(start + written);
-    }
-}
-
-/// Writes `first + k` for every set bit k of `m` at `out`, packed to the front, and fills the
-/// rest of the eight values with unspecified indices (the caller advances by `m.count_ones()`):
-/// the positions of m's bits ([`POSITIONS`]) widened to eight indices and stored whole.
-///
-/// # Safety
-/// `out` must have room for eight values, and the CPU must have AVX2.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-pub(crate) unsafe fn store_positions8(out: *mut u32, first: u32, m: u8) {
-    use std::arch::x86_64::{
-        _mm256_add_epi32, _mm256_cvtepu8_epi32, _mm256_set1_epi32, _mm256_storeu_si256,
-        _mm_cvtsi64_si128,
-    };
-    // SAFETY: AVX2 and room for eight values, by the caller.
-    unsafe {
-        let at = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(POSITIONS[m as usize] as i64));
-        let idx = _mm256_add_epi32(_mm256_set1_epi32(first as i32), at);
-        _mm256_storeu_si256(out.cast(), idx);
     }
 }
 
