@@ -152,7 +152,8 @@ class Converted:
         ``ttfs_clock`` (continuous, steps), ``input`` (analog, poisson, latency),
         ``neuron`` (if, lif, lif:TAU, izhikevich), ``tau_mem``, ``reset`` (subtract, zero),
         ``refractory``, ``initial`` (zero, half), ``dale`` (bool), ``readout`` (spikes,
-        membrane), ``early_exit`` (None or K), ``seed``. ``progress=True`` shows a bar.
+        membrane), ``early_exit`` (None or K), ``seed``, ``offset_presteps`` (ρ steps of
+        offset-spike pre-run per image, Hao et al. 2023; 0 = off). ``progress=True`` shows a bar.
         Ctrl-C raises :class:`Interrupted` whose ``partial`` covers the finished images (``None``
         when none had finished).
         """

@@ -29,6 +29,19 @@ def test_knobs_reach_the_simulation_as_cli_flags_do(root, cli, mnist_test, calib
     same_evaluation(python, expected)
 
 
+def test_offset_spike_pre_run_reaches_the_simulation_as_the_cli_flag_does(root, cli, mnist_test, calibration):
+    images, labels = mnist_test
+    snn = somnet.convert(somnet.load(root / "tests/golden/mlp.h5"), calibration, percentile=99.9)
+    python = snn.evaluate(images, labels, steps=8, initial="half", offset_presteps=3)
+    expected = cli("evaluate", "--model", "tests/golden/mlp.h5", "--dataset", "mnist", "--steps", 8,
+                   "--limit", 200, "--calibration-limit", 600, "--initial", "half", "--offset-presteps", 3,
+                   "--json")
+    same_evaluation(python, expected)
+    # The pre-run's 3 steps come first, undecided, then the 8 of the run.
+    assert python.snn_accuracy_per_step.shape == (11,)
+    assert (python.snn_accuracy_per_step[:3] == 0).all() and python.snn_accuracy_per_step[-1] > 0.8
+
+
 def test_time_to_first_spike_knobs_reach_the_simulation_as_cli_flags_do(root, cli, mnist_test, calibration):
     images, labels = mnist_test
     snn = somnet.convert(somnet.load(root / "tests/golden/mlp.h5"), calibration, percentile=100)

@@ -131,6 +131,11 @@ pub struct ConvertArgs {
     /// Seed of the Poisson input (default 0).
     #[arg(long)]
     seed: Option<u64>,
+    /// Offset-spike calibration (Hao et al., ICLR 2023): pre-run every sample for RHO steps, then
+    /// start each IF neuron one threshold lower (higher) where it fired once too often (too
+    /// rarely); the pre-run counts in latency and energy (default 0: off).
+    #[arg(long, value_name = "RHO")]
+    offset_presteps: Option<u32>,
 }
 
 impl ConvertArgs {
@@ -176,6 +181,9 @@ impl ConvertArgs {
         }
         if let Some(seed) = self.seed {
             s.push(("seed", seed.to_string()));
+        }
+        if let Some(r) = self.offset_presteps {
+            s.push(("offset-presteps", r.to_string()));
         }
         s
     }

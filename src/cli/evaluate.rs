@@ -203,6 +203,10 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string(&e)?);
     } else {
+        let steps = match options.offset_presteps {
+            0 => steps.to_string(),
+            pre => format!("{pre} pre-run + {steps}"),
+        };
         println!(
             "ANN {:.2} %, SNN {:.2} % after {steps} steps ({}) on {} images of {} ({:.0} images/s); latency to ANN − 1/0.5/0.1 pp: {} (settled: {}); {:.2e} synaptic ops vs {} MACs per image; energy SNN/ANN {:.3} ({:.3e} / {:.3e} pJ)",
             100.0 * e.ann_accuracy,

@@ -56,7 +56,7 @@ pub fn run_lanes(
     let mut slots: Vec<Option<(usize, Decider, u64)>> = vec![None; n_lanes];
     let mut next = 0;
     for (lane, slot) in lanes.iter_mut().zip(&mut slots) {
-        lane.present(samples[next].1)?;
+        lane.start(samples[next].1, samples[next].0)?;
         *slot = Some((next, lane.decider(steps), 0));
         next += 1;
     }
@@ -89,7 +89,7 @@ pub fn run_lanes(
             }
             done(*k, &decider.run, lane)?;
             *slot = if next < samples.len() {
-                lane.present(samples[next].1)?;
+                lane.start(samples[next].1, samples[next].0)?;
                 next += 1;
                 Some((next - 1, lane.decider(steps), 0))
             } else {

@@ -13,6 +13,7 @@
 use ndarray::ArrayView1;
 
 use super::layers::Stage;
+use super::offset_spikes::PreRun;
 use super::options::{
     ConvertOptions, InitialPotential, InputCoding, NeuronChoice, Readout, ResetChoice,
 };
@@ -44,6 +45,8 @@ pub struct SpikingModel {
     options: ConvertOptions,
     /// Per step for the Poisson input: probability per pixel.
     pixel_p: Vec<f64>,
+    /// The current sample's offset-spike pre-run ([`super::offset_spikes`]).
+    pub(crate) pre_run: PreRun,
 }
 
 /// The neuron of a converted layer.
@@ -322,6 +325,7 @@ pub fn build_with(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
         analog,
         options: options.clone(),
         pixel_p: Vec::new(),
+        pre_run: PreRun::default(),
     })
 }
 
@@ -412,6 +416,7 @@ fn build_graph(ann: &Ann, options: &ConvertOptions) -> Result<SpikingModel> {
         analog,
         options: options.clone(),
         pixel_p: Vec::new(),
+        pre_run: PreRun::default(),
     })
 }
 
@@ -563,14 +568,16 @@ impl SpikingModel {
     /// steps and returns the decision after every step: the readout's argmax (ties to the lowest
     /// index), `None` while no output neuron has fired under spike-count readout (counted as wrong,
     /// as the reference converter does). With early exit the run stops once the decision has been
-    /// the same for k steps, and that decision stands for the remaining steps.
+    /// the same for k steps, and that decision stands for the remaining steps. With offset-spike
+    /// calibration the run is preceded by its pre-run of ρ steps ([`SpikingModel::start`]), which
+    /// the result counts: ρ + T decisions, the first ρ `None`.
     pub fn run_sample(
         &mut self,
         x: ArrayView1<'_, f32>,
         sample: u64,
         steps: u64,
     ) -> Result<SampleRun> {
-        self.present(x)?;
+        self.start(x, sample)?;
         let mut decider = self.decider(steps);
         let mut spikes = Vec::new();
         for t in 0..steps {
@@ -583,17 +590,25 @@ impl SpikingModel {
         Ok(decider.run)
     }
 
-    /// The decisions of a sample about to run for up to `steps` steps.
+    /// The decisions of a sample about to run for up to `steps` steps, after its pre-run (if
+    /// any, [`SpikingModel::start`]): the pre-run's steps come first, undecided, with their
+    /// synaptic operations.
     pub(crate) fn decider(&self, steps: u64) -> Decider {
+        let pre = self.pre_run.steps();
+        let total = steps + pre as u64;
+        let mut decisions = Vec::with_capacity(total as usize);
+        decisions.resize(pre, None);
+        let mut synaptic_ops = Vec::with_capacity(total as usize);
+        synaptic_ops.extend_from_slice(&self.pre_run.synaptic_ops);
         Decider {
             counts: vec![0; self.net.population(self.output()).len()],
             run: SampleRun {
-                decisions: Vec::with_capacity(steps as usize),
-                steps_used: steps,
-                synaptic_ops: Vec::with_capacity(steps as usize),
+                decisions,
+                steps_used: total,
+                synaptic_ops,
             },
             stable: 0,
-            steps,
+            steps: total,
         }
     }
 
@@ -623,7 +638,7 @@ impl SpikingModel {
             _ => u32::from(decision.is_some()),
         };
         d.run.decisions.push(decision);
-        let ops = self.net.n_events();
+        let ops = self.net.n_events() + self.pre_run.total_synaptic_ops();
         d.run.synaptic_ops.push(ops);
         if let Some(k) = self.options.early_exit {
             if d.stable >= k {
@@ -634,6 +649,30 @@ impl SpikingModel {
             }
         }
         Ok(t + 1 >= d.steps)
+    }
+
+    /// Per converted layer: the synaptic operations into it and its spikes since the last
+    /// reset (the current sample's run; its pre-run's are in [`SpikingModel::pre_run`]).
+    pub(crate) fn layer_counters(&self) -> (Vec<u64>, Vec<u64>) {
+        let net = &self.net;
+        let sops = self
+            .layers
+            .iter()
+            .zip(&self.inhibitory)
+            .map(|(&e, &i)| {
+                net.projections()
+                    .iter()
+                    .filter(|p| p.post() == e || Some(p.post()) == i)
+                    .map(|p| p.events())
+                    .sum()
+            })
+            .collect();
+        let spikes = self
+            .layers
+            .iter()
+            .map(|&p| net.population(p).spike_count())
+            .collect();
+        (sops, spikes)
     }
 
     /// A copy for one lane of [`super::batch`]: the same network (dense weights shared, state
@@ -647,6 +686,7 @@ impl SpikingModel {
             analog: self.analog.clone(),
             options: self.options.clone(),
             pixel_p: self.pixel_p.clone(),
+            pre_run: self.pre_run.clone(),
         })
     }
 

@@ -209,25 +209,17 @@ impl SnnEvaluation {
     }
 }
 
+/// Per converted layer: the synaptic operations into it and its spikes for the sample just run,
+/// its offset-spike pre-run included.
 fn layer_sums(model: &SpikingModel) -> (Vec<u64>, Vec<u64>) {
-    let net = &model.net;
-    let sops = model
-        .layers
-        .iter()
-        .zip(&model.inhibitory)
-        .map(|(&e, &i)| {
-            net.projections()
-                .iter()
-                .filter(|p| p.post() == e || Some(p.post()) == i)
-                .map(|p| p.events())
-                .sum()
-        })
-        .collect();
-    let spikes = model
-        .layers
-        .iter()
-        .map(|&p| net.population(p).spike_count())
-        .collect();
+    let (mut sops, mut spikes) = model.layer_counters();
+    let pre = model.pre_run();
+    for (a, b) in sops.iter_mut().zip(&pre.layer_synaptic_ops) {
+        *a += b;
+    }
+    for (a, b) in spikes.iter_mut().zip(&pre.layer_spikes) {
+        *a += b;
+    }
     (sops, spikes)
 }
 
@@ -298,10 +290,12 @@ pub fn count_batched(
         .iter()
         .map(|&p| probe.net.population(p).len())
         .collect();
+    // An offset-spike pre-run's steps come first in every sample's per-step figures.
+    let recorded_steps = steps + u64::from(options.offset_presteps);
     in_chunks(
         data.len(),
         first_image,
-        steps,
+        recorded_steps,
         &sizes,
         on_chunk,
         |range, t| {
@@ -318,8 +312,8 @@ pub fn count_batched(
                 for (a, b) in t.synaptic_ops_per_step.iter_mut().zip(&run.synaptic_ops) {
                     *a += b;
                 }
-                t.synaptic_ops += model.net.n_events();
-                t.spikes += model.net.n_spikes();
+                t.synaptic_ops += model.net.n_events() + model.pre_run().total_synaptic_ops();
+                t.spikes += model.net.n_spikes() + model.pre_run().spikes;
                 let (sops, spikes) = layer_sums(model);
                 for (a, b) in t.layer_synaptic_ops.iter_mut().zip(sops) {
                     *a += b;

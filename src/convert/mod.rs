@@ -17,6 +17,8 @@
 //! - [`shortcuts`]: identity shortcuts of residual junctions made explicit weighted layers, so
 //!   that normalisation can reconcile the branches' scales (Hu et al. 2021).
 //! - [`to_nir`]: a converted network as a NIR graph, somnet's settings in its metadata.
+//! - [`offset_spikes`]: offset-spike calibration, a per-sample pre-run that moves each neuron's
+//!   start by one threshold where it fired once too often or too rarely (Hao et al. 2023).
 //! - [`options`]: the plausibility knobs (input coding, neuron, reset, refractoriness, initial
 //!   potential, Dale's principle, readout, early exit), validated, defaults cited.
 //!
@@ -32,6 +34,7 @@ pub mod evaluate;
 pub mod fold;
 pub mod layers;
 pub mod normalize;
+pub mod offset_spikes;
 pub mod options;
 pub mod pipeline;
 pub mod plan;

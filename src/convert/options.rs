@@ -160,7 +160,18 @@ pub struct ConvertOptions {
     /// Time-to-first-spike coding: continuous spike times or a clock.
     #[serde(default)]
     pub ttfs_clock: TtfsClock,
+    /// Offset-spike calibration (Hao et al., ICLR 2023): before each sample's run, a pre-run of
+    /// this many steps on the same input, after which every IF neuron that ended below zero
+    /// having fired starts one threshold lower, and every one that ended at or above its
+    /// threshold starts one threshold higher ([`super::offset_spikes`]). 0: off. The pre-run's
+    /// steps and synaptic operations are counted in the sample's latency and energy.
+    #[serde(default)]
+    pub offset_presteps: u32,
 }
+
+/// The longest offset-spike pre-run: far beyond any useful one (the method is for latencies of a
+/// few steps), small enough that its per-step counters stay bounded.
+pub const MAX_OFFSET_PRESTEPS: u32 = 1 << 16;
 
 /// Steps per layer window of time-to-first-spike coding unless set.
 pub const DEFAULT_TTFS_STEPS: u32 = 16;
@@ -188,6 +199,7 @@ impl Default for ConvertOptions {
             coding: Coding::Rate,
             ttfs_steps: DEFAULT_TTFS_STEPS,
             ttfs_clock: TtfsClock::Continuous,
+            offset_presteps: 0,
         }
     }
 }
@@ -225,6 +237,7 @@ impl ConvertOptions {
             }
         }
         self.validate_coding()?;
+        self.validate_offset()?;
         if self.refractory_steps > 0 && self.reset == ResetChoice::Subtract {
             // A clamped neuron drops the input of its refractory steps, while reset by subtraction
             // exists to keep every bit of charge: the two pull in opposite directions.
@@ -280,6 +293,37 @@ impl ConvertOptions {
         }
     }
 
+    /// Offset-spike calibration reasons about the residual potential of a non-leaky neuron
+    /// that keeps its charge: it needs rate coding, IF neurons and reset by subtraction.
+    fn validate_offset(&self) -> Result<()> {
+        if self.offset_presteps == 0 {
+            return Ok(());
+        }
+        if self.offset_presteps > MAX_OFFSET_PRESTEPS {
+            return Err(Error::param(
+                "offset_presteps",
+                self.offset_presteps,
+                format!("at most {MAX_OFFSET_PRESTEPS} steps"),
+            ));
+        }
+        let conflict = if self.coding != Coding::Rate {
+            Some("time-to-first-spike coding (a neuron fires once; no spike to offset)")
+        } else if self.neuron != NeuronChoice::If {
+            Some("a leaky or Izhikevich neuron (the residual potential it reads is an IF's)")
+        } else if self.reset != ResetChoice::Subtract {
+            Some("reset to zero (the residual potential is discarded at every spike)")
+        } else {
+            None
+        };
+        match conflict {
+            Some(c) => Err(Error::Unsupported(format!(
+                "offset-spike calibration (offset-presteps = {}) does not take {c}",
+                self.offset_presteps
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// The keys [`Self::set`] takes, with their values: one text form of every knob, shared by
     /// the CLI flags, sweep grids and the Python package.
     pub const KEYS: &'static str =
@@ -287,7 +331,8 @@ impl ConvertOptions {
         input (analog, poisson, latency), neuron (if, lif, lif:TAU, izhikevich), \
         tau-mem (ms, for lif), reset (subtract, zero), refractory (steps), initial (zero, half), \
         dale (off, on), readout (spikes, membrane), early-exit (none, K), percentile (P), \
-        norm (layer, channel), avgpool (spiking, fold), seed (S)";
+        norm (layer, channel), avgpool (spiking, fold), seed (S), \
+        offset-presteps (steps of the offset-spike pre-run, 0 = off)";
 
     /// Sets the knob `key` to `value` (see [`Self::KEYS`]); the result is not validated here, as
     /// a later setting may resolve a conflict (call [`Self::validate`] when all are set).
@@ -367,6 +412,9 @@ impl ConvertOptions {
             ("avgpool", "fold") => self.avg_pool = AvgPoolChoice::Fold,
             ("avgpool", _) => return Err(bad("spiking or fold")),
             ("seed", _) => self.seed = value.parse().map_err(|_| bad("a whole number"))?,
+            ("offset-presteps", _) => {
+                self.offset_presteps = count("a number of pre-run steps (0 = off)")?
+            }
             _ => {
                 return Err(Error::param(
                     "option key",
@@ -428,6 +476,9 @@ impl ConvertOptions {
         }
         if self.avg_pool == AvgPoolChoice::Fold {
             label += "+poolfold";
+        }
+        if self.offset_presteps > 0 {
+            label += &format!("+offset{}", self.offset_presteps);
         }
         label
     }

@@ -70,6 +70,14 @@ pub fn to_nir(ann: &Ann, options: &ConvertOptions, layer_scales: &[Vec<f32>]) ->
                 .into(),
         ));
     }
+    if options.offset_presteps > 0 {
+        return Err(Error::Unsupported(
+            "NIR export: offset-spike calibration is a per-sample pre-run of somnet's evaluation \
+             that sets each neuron's start, not part of the network a NIR graph describes; \
+             export without offset-presteps"
+                .into(),
+        ));
+    }
     if options.neuron == NeuronChoice::Izhikevich {
         return Err(Error::Unsupported(
             "NIR export: NIR has no Izhikevich neuron (its neurons are I, IF, LI, LIF, CubaLI, \

@@ -88,6 +88,16 @@ fn mlp_lanes_give_the_one_sample_numbers() {
     let ann = trained("mlp:784-128-128-10");
     lanes_equal_one_at_a_time("mlp", &ann, &analog());
     lanes_equal_one_at_a_time("mlp", &ann, &poisson_early_exit());
+    // Each lane's offset-spike pre-run steps that lane alone before it joins the others.
+    lanes_equal_one_at_a_time(
+        "mlp",
+        &ann,
+        &ConvertOptions {
+            initial: somnet::convert::options::InitialPotential::HalfThreshold,
+            offset_presteps: 4,
+            ..poisson_early_exit()
+        },
+    );
 }
 
 #[test]

@@ -25,6 +25,7 @@ mod lif;
 mod limits;
 mod nir;
 mod nir_export;
+mod offset_spikes;
 mod outputs;
 mod pipeline;
 mod plasticity;
