@@ -8,6 +8,13 @@ use somnet::convert::options::ConvertOptions;
 use somnet::convert::pipeline::{calibration_set, convert, evaluate, Converted};
 use somnet::data::Split;
 
+/// `--split`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SplitArg {
+    Test,
+    Train,
+}
+
 /// Arguments of `somnet evaluate`.
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
@@ -45,7 +52,11 @@ pub struct EvaluateArgs {
     /// Output folder for result.json and per_step.csv (spiking evaluation).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// The first N test images only.
+    /// The split evaluated: the test images (default), or the training images — to choose a
+    /// setting (e.g. --offset-presteps) without looking at the test set.
+    #[arg(long, value_enum, default_value = "test")]
+    split: SplitArg,
+    /// The first N images of the split only.
     #[arg(long)]
     limit: Option<usize>,
     /// Threads (0: all cores).
@@ -67,7 +78,10 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         );
     }
     let file = super::model::load(&args.model)?;
-    let mut test = args.data.load(Split::Test)?;
+    let mut test = args.data.load(match args.split {
+        SplitArg::Test => Split::Test,
+        SplitArg::Train => Split::Train,
+    })?;
     if let Some(n) = args.limit {
         test = test.head(n);
     }

@@ -1,5 +1,6 @@
 //! The `somnet` binary: bench JSON, demo outputs, clear errors, and a clean stop on Ctrl-C.
 
+use crate::common;
 use std::process::{Command, Stdio};
 
 fn somnet() -> Command {
@@ -274,6 +275,29 @@ fn train_info_evaluate_round_trip() {
         "the saved model predicts as the trained one"
     );
     assert!(String::from_utf8_lossy(&ev.stderr).contains("somnet model file"));
+    // `--split train` evaluates the training images: the ANN's own accuracy on the first 100.
+    let ev = somnet()
+        .args([
+            "evaluate", "--ann", "--json", "--split", "train", "--limit", "100",
+        ])
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        ev.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ev.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&ev.stdout).unwrap();
+    let (file, _) = somnet::io::load_model(&model).unwrap();
+    let train = common::mnist(somnet::data::Split::Train).head(100);
+    assert_eq!(v["dataset"], train.name.as_str());
+    assert_eq!(v["images"], 100);
+    assert_eq!(
+        v["ann_accuracy"].as_f64().unwrap(),
+        file.ann.accuracy(&train).unwrap()
+    );
     // The converted spiking network: per-step accuracies in result.json and per_step.csv.
     let out = dir.join("eval");
     let snn = somnet()
