@@ -537,7 +537,7 @@ pub fn argmax(v: &[f32]) -> usize {
 }
 
 /// One layer in inference mode.
-fn infer_layer(
+pub(crate) fn infer_layer(
     layer: &Layer,
     x: Array2<f32>,
     in_shape: &[usize],

@@ -49,6 +49,17 @@ pub struct EvaluateArgs {
     /// images (every 10th), layer by layer (Li et al., ICML 2021, light calibration; ~1000).
     #[arg(long, value_name = "N")]
     calibrate_biases: Option<usize>,
+    /// Calibrate the converted network's weights for the latency --steps on this many training
+    /// images (every 10th), layer by layer: each layer's modelled spike count fitted to the ANN
+    /// (Li et al., ICML 2021, advanced calibration; ~1000). Not with --calibrate-biases.
+    #[arg(long, value_name = "N", conflicts_with = "calibrate_biases")]
+    calibrate_weights: Option<usize>,
+    /// Weight calibration: Adam steps per layer.
+    #[arg(long, default_value_t = 1000, requires = "calibrate_weights")]
+    weight_iterations: usize,
+    /// Weight calibration: Adam's first step size (annealed to 0), in thresholds.
+    #[arg(long, default_value_t = 1e-3, requires = "calibrate_weights")]
+    weight_lr: f64,
     /// Output folder for result.json and per_step.csv (spiking evaluation).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -145,6 +156,36 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
                 eprintln!(
                     "bias calibration: layer '{}' mean |ANN − SNN| {:.4} per neuron and step",
                     l.name, l.mean_abs_error
+                );
+            }
+            c
+        }
+    };
+    let converted = match args.calibrate_weights {
+        None => converted,
+        Some(n) => {
+            let train = args.data.load(Split::Train)?;
+            let images = calibration_set(&train, n);
+            let settings = somnet::convert::weight_calibration::WeightSettings {
+                iterations: args.weight_iterations,
+                learning_rate: args.weight_lr,
+                ..Default::default()
+            };
+            let c = super::with_threads(args.threads, || {
+                somnet::convert::pipeline::calibrate_weights(
+                    &converted, &images, steps, &options, &settings,
+                )
+            })??;
+            for l in &c
+                .record
+                .weight_calibration
+                .as_ref()
+                .expect("just calibrated")
+                .layers
+            {
+                eprintln!(
+                    "weight calibration: layer '{}' modelled squared error {:.4e} -> {:.4e}",
+                    l.name, l.error_before, l.error_after
                 );
             }
             c

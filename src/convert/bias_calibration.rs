@@ -96,24 +96,24 @@ pub fn calibrate_biases(
 }
 
 /// One spiking layer to calibrate.
-struct Target {
+pub(super) struct Target {
     /// Its population (an index into the built model's layers).
-    population: usize,
+    pub population: usize,
     /// The weighted layer whose bias carries the correction.
-    layer: usize,
+    pub layer: usize,
     /// The layer whose ANN output the population's rates stand for.
-    probe: usize,
+    pub probe: usize,
     /// The population's per-sample shape.
-    shape: Vec<usize>,
+    pub shape: Vec<usize>,
     /// Whether its neurons are numbered channels-last on the engine.
-    channels_last: bool,
+    pub channels_last: bool,
 }
 
 /// The populations calibration corrects, front to back: every spiking population fed by a weighted
 /// layer (not a pooling; not the output under the membrane readout, which integrates without
 /// spiking). In a graph ([`super::plan`]) a residual junction's correction goes to the bias of the
 /// first weighted layer feeding it (the junction's neurons receive every branch's bias).
-fn targets(ann: &Ann, options: &ConvertOptions) -> Result<Vec<Target>> {
+pub(super) fn targets(ann: &Ann, options: &ConvertOptions) -> Result<Vec<Target>> {
     let rectified = |i: usize| match ann.layers.get(i + 1) {
         Some(Layer::Activation(crate::ann::Activation::Relu) | Layer::Qcfs(_))
             if ann.inputs[i + 1] == [crate::ann::Node::Layer(i)] =>
@@ -154,19 +154,7 @@ fn targets(ann: &Ann, options: &ConvertOptions) -> Result<Vec<Target>> {
         return Ok(out);
     }
     let staged = stages_with_shapes(ann, false)?;
-    // The ANN layer behind each stage (weighted and pooling layers, in order).
-    let stage_layers: Vec<usize> = ann
-        .layers
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| {
-            matches!(
-                l,
-                Layer::Dense(_) | Layer::Conv2d(_) | Layer::AvgPool2d(_) | Layer::MaxPool2d(_)
-            )
-        })
-        .map(|(i, _)| i)
-        .collect();
+    let stage_layers = stage_layers(ann);
     let n_stages = staged.len();
     Ok(staged
         .into_iter()
@@ -195,6 +183,21 @@ fn targets(ann: &Ann, options: &ConvertOptions) -> Result<Vec<Target>> {
             })
         })
         .collect())
+}
+
+/// The ANN layer behind each stage of a chain (weighted and pooling layers, in order).
+pub(super) fn stage_layers(ann: &Ann) -> Vec<usize> {
+    ann.layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| {
+            matches!(
+                l,
+                Layer::Dense(_) | Layer::Conv2d(_) | Layer::AvgPool2d(_) | Layer::MaxPool2d(_)
+            )
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// Per channel: the sum over samples and positions of the activations in `y` (NCHW rows),

@@ -43,3 +43,4 @@ pub mod shard;
 pub mod shortcuts;
 pub mod to_nir;
 pub mod ttfs;
+pub mod weight_calibration;

@@ -127,6 +127,7 @@ pub fn convert(ann: &Ann, calibration: &Dataset, options: &ConvertOptions) -> Re
             calibration_images: calibration.len(),
             batchnorm_folded: true,
             bias_calibration: None,
+            weight_calibration: None,
         },
     })
 }
@@ -148,6 +149,9 @@ pub fn calibrate_biases(
                 .into(),
         ));
     }
+    if converted.record.weight_calibration.is_some() {
+        return Err(one_calibration());
+    }
     let (ann, layers) =
         super::bias_calibration::calibrate_biases(&converted.ann, images, steps, options)?;
     let mut out = converted.clone();
@@ -161,6 +165,51 @@ pub fn calibrate_biases(
         layers,
     });
     Ok(out)
+}
+
+/// `converted` with its weights calibrated for `steps` steps under `options` on `images`
+/// ([`super::weight_calibration`]; Li et al. 2021, the advanced pipeline's weight calibration),
+/// the fit recorded. Not after bias calibration (see [`calibrate_biases`]).
+pub fn calibrate_weights(
+    converted: &Converted,
+    images: &Dataset,
+    steps: u64,
+    options: &ConvertOptions,
+    settings: &super::weight_calibration::WeightSettings,
+) -> Result<Converted> {
+    options.validate()?;
+    if converted.record.bias_calibration.is_some() {
+        return Err(one_calibration());
+    }
+    let (ann, layers) = super::weight_calibration::calibrate_weights(
+        &converted.ann,
+        images,
+        steps,
+        options,
+        settings,
+    )?;
+    let mut out = converted.clone();
+    if out.original.is_none() {
+        out.original = Some(converted.ann.clone());
+    }
+    out.ann = ann;
+    out.record.weight_calibration = Some(super::record::WeightCalibration {
+        images: images.len(),
+        steps,
+        settings: settings.clone(),
+        layers,
+    });
+    Ok(out)
+}
+
+/// Both calibrations take their targets from the network they are given; after the other one,
+/// that is no longer the ANN the conversion stands for.
+fn one_calibration() -> crate::error::Error {
+    crate::error::Error::Unsupported(
+        "bias and weight calibration of one network: each takes its targets from the network it \
+         is given, which the other has already changed; calibrate either the biases or the weights"
+            .into(),
+    )
 }
 
 /// The ANN layers that become spiking layers (weighted and pooling) with their MACs, in order:

@@ -35,6 +35,10 @@ pub struct ConversionRecord {
     /// ([`super::bias_calibration`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bias_calibration: Option<BiasCalibration>,
+    /// The weight calibration applied after normalisation, if any
+    /// ([`super::weight_calibration`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_calibration: Option<WeightCalibration>,
 }
 
 /// How a converted network's biases were calibrated (Li et al. 2021, light calibration).
@@ -46,6 +50,19 @@ pub struct BiasCalibration {
     pub steps: u64,
     /// Per corrected layer, front to back.
     pub layers: Vec<super::bias_calibration::LayerCorrection>,
+}
+
+/// How a converted network's weights were calibrated (Li et al. 2021, advanced pipeline).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WeightCalibration {
+    /// Calibration images simulated.
+    pub images: usize,
+    /// Steps per image: the latency the weights were calibrated for.
+    pub steps: u64,
+    /// How the weights were fitted.
+    pub settings: super::weight_calibration::WeightSettings,
+    /// Per calibrated layer, front to back.
+    pub layers: Vec<super::weight_calibration::LayerFit>,
 }
 
 /// λ lists as written by older files (one number per layer) or now (one list per layer).

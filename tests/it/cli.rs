@@ -298,6 +298,57 @@ fn train_info_evaluate_round_trip() {
         v["ann_accuracy"].as_f64().unwrap(),
         file.ann.accuracy(&train).unwrap()
     );
+    // Weight calibration: one fit per spiking weighted layer (hidden and output), each lowering
+    // its modelled error, printed; not together with bias calibration.
+    let ev = somnet()
+        .args([
+            "evaluate",
+            "--steps",
+            "8",
+            "--limit",
+            "20",
+            "--calibration-limit",
+            "200",
+            "--calibrate-weights",
+            "100",
+            "--weight-iterations",
+            "30",
+            "--model",
+        ])
+        .arg(&model)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&ev.stderr);
+    assert!(ev.status.success(), "{err}");
+    let fits: Vec<(f64, f64)> = err
+        .lines()
+        .filter(|l| l.starts_with("weight calibration: layer"))
+        .map(|l| {
+            let nums: Vec<f64> = l
+                .split(|c: char| c.is_whitespace())
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            (nums[0], nums[1])
+        })
+        .collect();
+    assert_eq!(fits.len(), 2, "{err}");
+    assert!(fits.iter().all(|(before, after)| after < before), "{err}");
+    let both = somnet()
+        .args([
+            "evaluate",
+            "--steps",
+            "8",
+            "--calibrate-weights",
+            "100",
+            "--calibrate-biases",
+            "100",
+            "--model",
+        ])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(!both.status.success());
+    assert!(String::from_utf8_lossy(&both.stderr).contains("--calibrate-biases"));
     // The converted spiking network: per-step accuracies in result.json and per_step.csv.
     let out = dir.join("eval");
     let snn = somnet()

@@ -44,4 +44,5 @@ mod sleep;
 mod sonata;
 mod stdp;
 mod ttfs;
+mod weight_calibration;
 mod wiring;
