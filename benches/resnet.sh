@@ -7,7 +7,8 @@
 #   1. ReLU, reference settings (analog input, IF, reset by subtraction, 99.9th percentile), T = 256;
 #   2. QCFS at T = 8: θ = λ, θ/2 start, membrane readout, global pooling folded into the classifier;
 #   3. the same after an offset-spike pre-run of 4 steps per image (Hao et al., ICLR 2023), and
-#      plain QCFS at T = 12, the same number of steps in all.
+#      plain QCFS at T = 12, the same number of steps in all;
+#   4. QCFS at T = 8 with its weights calibrated on 1 000 training images (Li et al., ICML 2021).
 # Each run writes result.json (energy_at_latency: steps, SOPs and pJ at ANN − 1/0.5/0.1 pp) and
 # per_step.csv; the summary table goes to OUT/summary.tsv. Trained models already in OUT are reused.
 # Usage: benches/resnet.sh OUT_DIR [DATASET] [ARCH] [EPOCHS]   (DATASET: fashion-mnist, or cifar-10
@@ -33,4 +34,5 @@ run relu-t256 "$out/relu.h5" 256
 run qcfs-t8 "$out/qcfs.h5" 8 --initial half --readout membrane --avgpool fold
 run qcfs-t8-offset4 "$out/qcfs.h5" 8 --initial half --readout membrane --avgpool fold --offset-presteps 4
 run qcfs-t12 "$out/qcfs.h5" 12 --initial half --readout membrane --avgpool fold
-python3 benches/summarize_low_latency.py "$out" relu-t256 qcfs-t8 qcfs-t8-offset4 qcfs-t12
+run qcfs-t8-weights "$out/qcfs.h5" 8 --initial half --readout membrane --avgpool fold --calibrate-weights 1000
+python3 benches/summarize_low_latency.py "$out" relu-t256 qcfs-t8 qcfs-t8-offset4 qcfs-t12 qcfs-t8-weights

@@ -22,16 +22,19 @@
 //! converted somnet layer's weights are in thresholds, so the default here is larger
 //! ([`WeightSettings::default`]).
 //!
-//! Chains of layers only: in a graph, a layer feeding a residual junction shares its membrane
-//! with the other branch, which this layer model leaves out (refused by name).
+//! In a graph, a residual junction's population sums its branches in one membrane: the fitted
+//! layer is the junction's first input that is not an identity shortcut, and the other branches'
+//! values (as the spiking network delivers their inputs) are added to its output in the model,
+//! as Li et al. do for residual blocks.
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2};
 use rand::{RngExt, SeedableRng};
 
 use super::bias_calibration::{stage_layers, targets};
 use super::build::build_with;
 use super::options::ResetChoice;
 use super::options::{Coding, ConvertOptions, InitialPotential, InputCoding, NeuronChoice};
+use crate::ann::Node;
 use crate::ann::{conv, Ann, Layer};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -95,13 +98,13 @@ pub fn calibrate_weights(
     options: &ConvertOptions,
     settings: &WeightSettings,
 ) -> Result<(Ann, Vec<LayerFit>)> {
-    check(ann, steps, options, settings)?;
+    check(steps, options, settings)?;
     ann.check_data(images, "weight calibration set")?;
     // The targets are the activations of the network as given (as in bias calibration).
     let reference = ann.forward_all(images.as_matrix())?;
     let in_shapes = ann.input_shapes()?;
-    let stages = stage_layers(ann);
-    let staged = super::layers::stages_with_shapes(ann, false)?;
+    let shapes = ann.shapes()?;
+    let stands = population_layers(ann)?;
     let phi = match options.initial {
         InitialPotential::HalfThreshold => 0.5,
         InitialPotential::Zero => 0.0,
@@ -109,44 +112,154 @@ pub fn calibrate_weights(
     let mut ann = ann.clone();
     let mut fits = Vec::new();
     for t in targets(&ann, options)? {
-        // The layer's input as the spiking network delivers it, in the ANN's order.
-        let x = if t.population == 0 {
-            images.as_matrix().to_owned()
+        let node = stands[t.population];
+        let layer = fitted_layer(&ann, node, t.layer);
+        // What else reaches the population's membrane: the other branches of a junction.
+        let others: Vec<Node> = if node == layer {
+            Vec::new()
         } else {
-            let before = t.population - 1;
-            let shape = &staged[before].1;
-            let channels_last = shape.len() == 3;
-            let mut x = input_rates(&ann, images, steps, options, before, shape, channels_last)?;
-            // Layers between the feeding population and this one (flatten, dropout): the rates
-            // pass through them as the ANN's values would; activations are skipped, as a rate is
-            // already rectified.
-            let between = stages[before] + 1..t.layer;
-            for (layer, shape) in ann.layers[between.clone()].iter().zip(&in_shapes[between]) {
-                if !matches!(layer, Layer::Activation(_) | Layer::Qcfs(_)) {
-                    x = crate::ann::infer_layer(layer, x, shape, ann.dropout_mode);
-                }
-            }
-            x
+            ann.inputs[node]
+                .iter()
+                .copied()
+                .filter(|&n| n != Node::Layer(layer))
+                .collect()
         };
+        let wanted: Vec<Node> = std::iter::once(ann.inputs[layer][0])
+            .chain(others.iter().copied())
+            .collect();
+        // The values as the spiking network delivers them, in the ANN's order.
+        let mut sources = Vec::new();
+        for &n in &wanted {
+            population_sources(&ann, &stands, n, &mut sources);
+        }
+        let rates = simulated_rates(&ann, images, steps, options, &sources, &stands, &shapes)?;
+        let mut memo = std::collections::HashMap::new();
+        let x = spiking_value(
+            &ann,
+            &stands,
+            &in_shapes,
+            images,
+            &rates,
+            ann.inputs[layer][0],
+            &mut memo,
+        );
+        let mut rest: Option<Array2<f32>> = None;
+        for &n in &others {
+            let v = spiking_value(&ann, &stands, &in_shapes, images, &rates, n, &mut memo);
+            rest = Some(match rest {
+                Some(r) => r + &v,
+                None => v,
+            });
+        }
         let y = reference[t.probe].mapv(|a| a.clamp(0.0, 1.0));
-        let name = ann.names[t.layer].clone();
-        let fit = fit_layer(
-            &mut ann.layers[t.layer],
-            &name,
-            &in_shapes[t.layer],
-            x.view(),
-            y.view(),
-            steps as f32,
+        let name = ann.names[layer].clone();
+        let problem = Problem {
+            in_shape: &in_shapes[layer],
+            x: x.view(),
+            rest: rest.as_ref().map(|r| r.view()),
+            y: y.view(),
+            steps: steps as f32,
             phi,
-            settings,
-        )?;
+        };
+        let fit = fit_layer(&mut ann.layers[layer], &name, &problem, settings)?;
         fits.push(fit);
     }
     Ok((ann, fits))
 }
 
+/// Per population of the built network, the ANN layer it stands for (its rates are that layer's
+/// rectified output): the stages of a chain, the populations of a graph's plan.
+fn population_layers(ann: &Ann) -> Result<Vec<usize>> {
+    if !super::plan::needs_plan(ann) {
+        return Ok(stage_layers(ann));
+    }
+    super::plan::plan(ann)?
+        .pops
+        .iter()
+        .map(|p| {
+            ann.names.iter().position(|n| *n == p.name).ok_or_else(|| {
+                Error::Unsupported(format!("population '{}' stands for no layer", p.name))
+            })
+        })
+        .collect()
+}
+
+/// The weighted layer whose weights a population's fit moves: the population's own layer, or,
+/// at a residual junction, the first input that is not an identity shortcut (a shortcut's
+/// diagonal is delivered one-to-one and stays so).
+fn fitted_layer(ann: &Ann, node: usize, fallback: usize) -> usize {
+    if !matches!(ann.layers[node], Layer::Add) {
+        return node;
+    }
+    ann.inputs[node]
+        .iter()
+        .filter_map(|n| match n {
+            Node::Layer(i) => Some(*i),
+            Node::Input => None,
+        })
+        .find(|&i| {
+            matches!(ann.layers[i], Layer::Dense(_) | Layer::Conv2d(_))
+                && super::shortcuts::diagonal(&ann.layers[i]).is_none()
+        })
+        .unwrap_or(fallback)
+}
+
+/// Adds to `out` the populations (indices) whose rates `node`'s spiking value is computed from.
+fn population_sources(ann: &Ann, stands: &[usize], node: Node, out: &mut Vec<usize>) {
+    let Node::Layer(i) = node else { return };
+    if let Some(k) = stands.iter().position(|&l| l == i) {
+        if !out.contains(&k) {
+            out.push(k);
+        }
+        return;
+    }
+    for &n in &ann.inputs[i] {
+        population_sources(ann, stands, n, out);
+    }
+}
+
+/// The value of `node` as the spiking network carries it, per image in the ANN's order: a
+/// population's rates where one stands for the node; the image for the input (analog); else the
+/// ANN's own operation (flatten, padding, concatenation, dropout, a junction's branch) on the
+/// spiking values of its inputs — activations pass rates through, as a rate is rectified already.
+#[allow(clippy::too_many_arguments)]
+fn spiking_value(
+    ann: &Ann,
+    stands: &[usize],
+    in_shapes: &[Vec<usize>],
+    images: &Dataset,
+    rates: &std::collections::HashMap<usize, Array2<f32>>,
+    node: Node,
+    memo: &mut std::collections::HashMap<usize, Array2<f32>>,
+) -> Array2<f32> {
+    let Node::Layer(i) = node else {
+        return images.as_matrix().to_owned();
+    };
+    if let Some(k) = stands.iter().position(|&l| l == i) {
+        return rates[&k].clone();
+    }
+    if let Some(v) = memo.get(&i) {
+        return v.clone();
+    }
+    let ins: Vec<Array2<f32>> = ann.inputs[i]
+        .iter()
+        .map(|&n| spiking_value(ann, stands, in_shapes, images, rates, n, memo))
+        .collect();
+    let layer = &ann.layers[i];
+    let v = if layer.is_merge() {
+        crate::ann::graph::merge_forward(layer, &ins.iter().collect::<Vec<_>>())
+    } else if matches!(layer, Layer::Activation(_) | Layer::Qcfs(_)) {
+        ins.into_iter().next().expect("one input")
+    } else {
+        let x = ins.into_iter().next().expect("one input");
+        crate::ann::infer_layer(layer, x, &in_shapes[i], ann.dropout_mode)
+    };
+    memo.insert(i, v.clone());
+    v
+}
+
 /// The settings weight calibration needs, each refused by name.
-fn check(ann: &Ann, steps: u64, options: &ConvertOptions, settings: &WeightSettings) -> Result<()> {
+fn check(steps: u64, options: &ConvertOptions, settings: &WeightSettings) -> Result<()> {
     if steps == 0 {
         return Err(Error::param("steps", 0, "at least 1"));
     }
@@ -164,7 +277,6 @@ fn check(ann: &Ann, steps: u64, options: &ConvertOptions, settings: &WeightSetti
             "a positive number",
         ));
     }
-    ann.require_chain("weight calibration (a layer feeding a residual junction shares its membrane with the other branch, which its layer model leaves out)")?;
     let conflict = if options.coding != Coding::Rate {
         Some("time-to-first-spike coding (its layer model is a rate over T steps)")
     } else if options.input != InputCoding::Analog {
@@ -188,44 +300,57 @@ fn check(ann: &Ann, steps: u64, options: &ConvertOptions, settings: &WeightSetti
     }
 }
 
-/// Per image, the rate (spikes / steps) of every neuron of stage `k`'s population, in the ANN's
-/// (NCHW) order.
-fn input_rates(
+/// Per population in `pops`, per image, the rate (spikes / steps) of every neuron, in the ANN's
+/// (NCHW) order: hidden image populations are numbered channels-last on the engine.
+fn simulated_rates(
     ann: &Ann,
     images: &Dataset,
     steps: u64,
     options: &ConvertOptions,
-    k: usize,
-    shape: &[usize],
-    channels_last: bool,
-) -> Result<Array2<f32>> {
+    pops: &[usize],
+    stands: &[usize],
+    shapes: &[Vec<usize>],
+) -> Result<std::collections::HashMap<usize, Array2<f32>>> {
     let mut model = build_with(ann, options)?;
     model.net.set_parallel(false);
-    let pop = model.layers[k];
-    let n: usize = shape.iter().product();
-    let mut rates = Array2::<f32>::zeros((images.len(), n));
-    let mut counts = vec![0u32; n];
-    for (s, mut row) in rates.axis_iter_mut(Axis(0)).enumerate() {
-        counts.iter_mut().for_each(|c| *c = 0);
+    let last = model.layers.len() - 1;
+    let mut out = std::collections::HashMap::new();
+    let mut counts: Vec<Vec<u32>> = pops
+        .iter()
+        .map(|&k| vec![0u32; shapes[stands[k]].iter().product()])
+        .collect();
+    for (p, &k) in pops.iter().enumerate() {
+        out.insert(k, Array2::<f32>::zeros((images.len(), counts[p].len())));
+    }
+    for s in 0..images.len() {
+        counts
+            .iter_mut()
+            .for_each(|c| c.iter_mut().for_each(|c| *c = 0));
         model.present(ndarray::ArrayView1::from(images.image(s)))?;
         for t in 0..steps {
             model.step(s as u64, t)?;
-            for &i in model.net.population(pop).last_spikes() {
-                counts[i as usize] += 1;
+            for (c, &k) in counts.iter_mut().zip(pops) {
+                for &i in model.net.population(model.layers[k]).last_spikes() {
+                    c[i as usize] += 1;
+                }
             }
         }
-        for (i, &c) in counts.iter().enumerate() {
-            // Hidden image layers are numbered channels-last on the engine.
-            let at = if channels_last {
-                let (ch, hw) = (shape[0], shape[1] * shape[2]);
-                (i % ch) * hw + i / ch
-            } else {
-                i
-            };
-            row[at] = c as f32 / steps as f32;
+        for (c, &k) in counts.iter().zip(pops) {
+            let shape = &shapes[stands[k]];
+            let channels_last = shape.len() == 3 && k != last;
+            let mut row = out.get_mut(&k).expect("inserted above").row_mut(s);
+            for (i, &n) in c.iter().enumerate() {
+                let at = if channels_last {
+                    let (ch, hw) = (shape[0], shape[1] * shape[2]);
+                    (i % ch) * hw + i / ch
+                } else {
+                    i
+                };
+                row[at] = n as f32 / steps as f32;
+            }
         }
     }
-    Ok(rates)
+    Ok(out)
 }
 
 /// The layer's forward pass on `x`: its output and, for a convolution, the patches (for the
@@ -255,33 +380,45 @@ fn quantise(z: &Array2<f32>, steps: f32, phi: f32) -> (Array2<f32>, Array2<bool>
     )
 }
 
-/// Mean squared error of the modelled output of `layer` on `x` against `y`.
-fn error(
-    layer: &Layer,
-    in_shape: &[usize],
-    x: ArrayView2<'_, f32>,
-    y: ArrayView2<'_, f32>,
+/// One layer's fit: its input as the spiking network delivers it, the other branches' values
+/// reaching the same membrane, the ANN's activation to match, and the layer model's T and φ.
+struct Problem<'a> {
+    in_shape: &'a [usize],
+    x: ArrayView2<'a, f32>,
+    rest: Option<ArrayView2<'a, f32>>,
+    y: ArrayView2<'a, f32>,
     steps: f32,
     phi: f32,
-) -> f64 {
-    let (z, _) = forward(layer, in_shape, x);
-    let (q, _) = quantise(&z, steps, phi);
-    (&q - &y).mapv(|d| (d as f64) * (d as f64)).sum() / q.len().max(1) as f64
+}
+
+impl Problem<'_> {
+    /// Mean squared error of the modelled output of `layer` against the ANN's activation.
+    fn error(&self, layer: &Layer) -> f64 {
+        let (mut z, _) = forward(layer, self.in_shape, self.x);
+        if let Some(r) = self.rest {
+            z += &r;
+        }
+        let (q, _) = quantise(&z, self.steps, self.phi);
+        (&q - &self.y).mapv(|d| (d as f64) * (d as f64)).sum() / q.len().max(1) as f64
+    }
 }
 
 /// Fits one layer's weights (see the module docs).
-#[allow(clippy::too_many_arguments)]
 fn fit_layer(
     layer: &mut Layer,
     name: &str,
-    in_shape: &[usize],
-    x: ArrayView2<'_, f32>,
-    y: ArrayView2<'_, f32>,
-    steps: f32,
-    phi: f32,
+    problem: &Problem<'_>,
     settings: &WeightSettings,
 ) -> Result<LayerFit> {
-    let error_before = error(layer, in_shape, x, y, steps, phi);
+    let error_before = problem.error(layer);
+    let Problem {
+        in_shape,
+        x,
+        rest,
+        y,
+        steps,
+        phi,
+    } = *problem;
     let n = x.nrows();
     let batch = settings.batch.min(n);
     let size = match layer {
@@ -294,13 +431,20 @@ fn fit_layer(
     let mut rng = rand::rngs::StdRng::seed_from_u64(settings.seed);
     let mut xb = Array2::<f32>::zeros((batch, x.ncols()));
     let mut yb = Array2::<f32>::zeros((batch, y.ncols()));
+    let mut rb = Array2::<f32>::zeros((batch, y.ncols()));
     for it in 0..settings.iterations {
         for r in 0..batch {
             let k = rng.random_range(0..n);
             xb.row_mut(r).assign(&x.row(k));
             yb.row_mut(r).assign(&y.row(k));
+            if let Some(rest) = rest {
+                rb.row_mut(r).assign(&rest.row(k));
+            }
         }
-        let (z, cols) = forward(layer, in_shape, xb.view());
+        let (mut z, cols) = forward(layer, in_shape, xb.view());
+        if rest.is_some() {
+            z += &rb;
+        }
         let (q, inside) = quantise(&z, steps, phi);
         // d(mean (q − y)²)/dz: the floor passes the gradient straight through, the clamp only
         // inside [0, T]; dq/du = 1/T and du/dz = T cancel.
@@ -344,7 +488,7 @@ fn fit_layer(
             *w -= (lr * (*m / c1) / ((*v / c2).sqrt() + eps)) as f32;
         }
     }
-    let error_after = error(layer, in_shape, x, y, steps, phi);
+    let error_after = problem.error(layer);
     if !error_after.is_finite() {
         return Err(Error::Unsupported(format!(
             "layer {name}: weight calibration diverged (error {error_after}); lower the learning rate"

@@ -268,13 +268,16 @@ fn settings_the_layer_model_does_not_cover_are_refused_by_name() {
 }
 
 #[test]
-fn a_residual_graph_is_refused_by_name() {
+fn a_residual_junction_fits_its_branch_with_the_shortcut_in_the_membrane() {
+    // x → s = relu(A·x) → out = relu(B·s + s): the junction's population sums the branch B·s and
+    // the identity shortcut. The fit moves B (not the shortcut, delivered one-to-one) with the
+    // shortcut's value in the model, and lowers the junction's modelled error.
     let ann = Ann::graph(
-        vec![2],
+        vec![3],
         vec![
             (
                 "a".into(),
-                dense(array![[0.6, 0.3], [0.2, 0.5]], None),
+                dense(array![[0.6, 0.3, 0.1], [0.2, 0.5, 0.4]], None),
                 vec![Node::Input],
             ),
             (
@@ -284,7 +287,7 @@ fn a_residual_graph_is_refused_by_name() {
             ),
             (
                 "b".into(),
-                dense(array![[0.2, 0.1], [0.05, 0.2]], None),
+                dense(array![[0.2, -0.3], [0.25, 0.2]], Some(array![0.02, 0.01])),
                 vec![Node::Layer(1)],
             ),
             (
@@ -301,10 +304,30 @@ fn a_residual_graph_is_refused_by_name() {
         DropoutMode::Inverted,
     )
     .unwrap();
-    let images = Dataset::new("x", vec![0.5, 0.2], vec![0], [1, 1, 2], vec!["a".into()]).unwrap();
+    let images = data(48);
     let converted = pipeline::convert(&ann, &images, &options()).unwrap();
-    let e = pipeline::calibrate_weights(&converted, &images, STEPS, &options(), &settings())
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("weight calibration"), "{e}");
+    let calibrated =
+        pipeline::calibrate_weights(&converted, &images, STEPS, &options(), &settings()).unwrap();
+    let record = calibrated.record.weight_calibration.as_ref().unwrap();
+    let names: Vec<&str> = record.layers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    for l in &record.layers {
+        assert!(l.error_after < l.error_before, "{l:?}");
+    }
+    let layer = |a: &Ann, name: &str| {
+        let i = a.names.iter().position(|n| n == name).unwrap();
+        a.layers[i].clone()
+    };
+    let shortcut = converted
+        .ann
+        .names
+        .iter()
+        .find(|n| n.contains("shortcut"))
+        .expect("an explicit shortcut")
+        .clone();
+    assert_eq!(
+        layer(&calibrated.ann, &shortcut),
+        layer(&converted.ann, &shortcut)
+    );
+    assert_ne!(layer(&calibrated.ann, "b"), layer(&converted.ann, "b"));
 }
