@@ -36,3 +36,7 @@ run relu-t16-weights "$out/relu.h5" 16 --calibrate-weights 1000
 run qcfs-t8 "$out/qcfs.h5" 8 --initial half --readout membrane --avgpool fold
 python3 benches/summarize_low_latency.py "$out" relu-t256 relu-t32 relu-t32-calibrated relu-t32-weights relu-t16 \
     relu-t16-calibrated relu-t16-weights qcfs-t8
+if [ "$dataset" = cifar-10 ]; then
+    echo "published CIFAR-10 figures to compare with (benches/results/published-cifar-10.tsv):"
+    grep -v '^#' benches/results/published-cifar-10.tsv
+fi

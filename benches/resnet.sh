@@ -12,7 +12,9 @@
 # Each run writes result.json (energy_at_latency: steps, SOPs and pJ at ANN − 1/0.5/0.1 pp) and
 # per_step.csv; the summary table goes to OUT/summary.tsv. Trained models already in OUT are reused.
 # Usage: benches/resnet.sh OUT_DIR [DATASET] [ARCH] [EPOCHS]   (DATASET: fashion-mnist, or cifar-10
-# where the data is present)
+# where the data is present: e.g. ARCH resnet20, the published ResNet-20, or VGG-16 as the spec
+# c64k3same-bn-relu-c64k3same-bn-relu-ap2-c128k3same-bn-relu-c128k3same-bn-relu-ap2-c256k3same-bn-relu-c256k3same-bn-relu-c256k3same-bn-relu-ap2-c512k3same-bn-relu-c512k3same-bn-relu-c512k3same-bn-relu-ap2-c512k3same-bn-relu-c512k3same-bn-relu-c512k3same-bn-relu-gap-dcls-out;
+# the published figures are printed beside ours)
 set -euo pipefail
 out=${1:?usage: benches/resnet.sh OUT_DIR [DATASET] [ARCH] [EPOCHS]}
 dataset=${2:-fashion-mnist}
@@ -36,3 +38,7 @@ run qcfs-t8-offset4 "$out/qcfs.h5" 8 --initial half --readout membrane --avgpool
 run qcfs-t12 "$out/qcfs.h5" 12 --initial half --readout membrane --avgpool fold
 run qcfs-t8-weights "$out/qcfs.h5" 8 --initial half --readout membrane --avgpool fold --calibrate-weights 1000
 python3 benches/summarize_low_latency.py "$out" relu-t256 qcfs-t8 qcfs-t8-offset4 qcfs-t12 qcfs-t8-weights
+if [ "$dataset" = cifar-10 ]; then
+    echo "published CIFAR-10 figures to compare with (benches/results/published-cifar-10.tsv):"
+    grep -v '^#' benches/results/published-cifar-10.tsv
+fi

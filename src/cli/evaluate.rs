@@ -184,8 +184,15 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
                 .layers
             {
                 eprintln!(
-                    "weight calibration: layer '{}' modelled squared error {:.4e} -> {:.4e}",
-                    l.name, l.error_before, l.error_after
+                    "weight calibration: layer '{}' modelled squared error {:.4e} -> {:.4e}{}",
+                    l.name,
+                    l.error_before,
+                    l.error_after,
+                    if l.kept {
+                        ""
+                    } else {
+                        " (the fit ended higher: weights left as converted)"
+                    }
                 );
             }
             c

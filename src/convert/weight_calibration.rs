@@ -73,8 +73,17 @@ pub struct LayerFit {
     /// Mean squared error between the modelled spiking output and the ANN's activation over the
     /// calibration images, before the fit.
     pub error_before: f64,
-    /// The same after the fit.
+    /// The same after the fit (the error the layer is left with).
     pub error_after: f64,
+    /// Whether the fitted weights were kept: a fit that ends above the error it began with (too
+    /// few steps, too large a step size) is undone, so calibration never leaves a layer worse on
+    /// the images it saw.
+    #[serde(default = "kept_by_default")]
+    pub kept: bool,
+}
+
+fn kept_by_default() -> bool {
+    true
 }
 
 /// `ann` (folded and normalised, as [`super::pipeline::convert`] leaves it) with its weights
@@ -411,6 +420,7 @@ fn fit_layer(
     settings: &WeightSettings,
 ) -> Result<LayerFit> {
     let error_before = problem.error(layer);
+    let original = layer.clone();
     let Problem {
         in_shape,
         x,
@@ -488,16 +498,21 @@ fn fit_layer(
             *w -= (lr * (*m / c1) / ((*v / c2).sqrt() + eps)) as f32;
         }
     }
-    let error_after = problem.error(layer);
-    if !error_after.is_finite() {
+    let error_fitted = problem.error(layer);
+    if !error_fitted.is_finite() {
         return Err(Error::Unsupported(format!(
-            "layer {name}: weight calibration diverged (error {error_after}); lower the learning rate"
+            "layer {name}: weight calibration diverged (error {error_fitted}); lower the learning rate"
         )));
+    }
+    let kept = error_fitted <= error_before;
+    if !kept {
+        *layer = original;
     }
     Ok(LayerFit {
         name: name.to_string(),
         error_before,
-        error_after,
+        error_after: if kept { error_fitted } else { error_before },
+        kept,
     })
 }
 

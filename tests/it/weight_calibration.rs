@@ -112,7 +112,7 @@ fn the_first_layers_spike_counts_are_the_layer_model_of_its_fitted_weights() {
     let names: Vec<&str> = record.layers.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["hidden", "out"]);
     for l in &record.layers {
-        assert!(l.error_after < l.error_before, "{l:?}");
+        assert!(l.kept && l.error_after < l.error_before, "{l:?}");
     }
     // The bias is not fitted.
     assert_eq!(
@@ -159,6 +159,33 @@ fn the_first_layers_spike_counts_are_the_layer_model_of_its_fitted_weights() {
         (after - record.layers[0].error_after).abs() < 1e-9,
         "the record's error is the simulated one: {after} vs {}",
         record.layers[0].error_after
+    );
+}
+
+#[test]
+fn a_fit_that_ends_worse_than_it_began_is_undone() {
+    // One Adam step of size 5 thresholds throws every weight far off: the modelled error rises,
+    // so the layer keeps its converted weights and the record says so.
+    let (ann, images) = (net(), data(32));
+    let converted = pipeline::convert(&ann, &images, &options()).unwrap();
+    let wild = WeightSettings {
+        iterations: 1,
+        learning_rate: 5.0,
+        ..settings()
+    };
+    let calibrated =
+        pipeline::calibrate_weights(&converted, &images, STEPS, &options(), &wild).unwrap();
+    let hidden = &calibrated
+        .record
+        .weight_calibration
+        .as_ref()
+        .unwrap()
+        .layers[0];
+    assert!(!hidden.kept, "{hidden:?}");
+    assert_eq!(hidden.error_after, hidden.error_before);
+    assert_eq!(
+        hidden_weights(&calibrated.ann),
+        hidden_weights(&converted.ann)
     );
 }
 
