@@ -1,7 +1,8 @@
 """The benchmark networks in Brian2, as `somnet bench` builds them, printing the same JSON line.
 
-    python benches/peers/brian2_bench.py cuba|coba|izhikevich|polychronization --n N [--seed S]
-        [--t-ms T] [--mode standalone|runtime] [--dir DIR]
+    python benches/peers/brian2_bench.py cuba|coba|coba-euler|izhikevich|polychronization --n N
+        [--seed S] [--t-ms T] [--mode standalone|runtime] [--coba-method euler|exponential_euler]
+        [--dir DIR]
 
 The networks are those of ../../shared/specs/benchmarks.md: CUBA and COBA (Brette et al. 2007,
 benchmarks 2 and 1; CUBA integrated exactly, COBA by forward Euler, dt 0.1 ms), Izhikevich's 2003
@@ -11,7 +12,9 @@ act on the next step. The polychronization network's STDP is the paper's (neares
 decaying with 20 ms, depression 1.2 × the post trace at a pre arrival, potentiation by the pre
 trace at a post spike, both into sd; every second w ← clip(w + 0.01 + sd, 0, 10), sd ← 0.9 sd);
 its random wiring and input come from NumPy, so rates agree with somnet's statistically, not
-spike for spike. Every spike is recorded.
+spike for spike. Every spike is recorded. `coba-euler` is `coba` under the name of somnet's
+forward-Euler COBA (both are forward Euler here, as the benchmark script has it); `--coba-method
+exponential_euler` integrates COBA as somnet's `coba` does, for a like-for-like timing of that scheme.
 
 Modes: `standalone` generates C++, compiles it and runs the binary as a child of this script (the
 binary's own peak memory is reported; `construct_s` is code generation and compilation plus the
@@ -34,17 +37,17 @@ import time
 import numpy as np
 
 
-def build(b2, network, n, rng):
+def build(b2, network, n, rng, method="euler"):
     """The network of `n` neurons: (objects, group, [(synapses, source offset)], dt in ms)."""
-    if network in ("cuba", "coba"):
-        group, syns = build_brette(b2, network, n)
+    if network in ("cuba", "coba", "coba-euler"):
+        group, syns = build_brette(b2, network, n, method)
         return [group, *syns], group, [(syns[0], 0), (syns[1], n * 4 // 5)], 0.1
     if network == "izhikevich":
         return build_izhikevich(b2, n, rng)
     return build_polychronization(b2, n, rng)
 
 
-def build_brette(b2, network, n):
+def build_brette(b2, network, n, method):
     ms, mV, nS, pF = b2.ms, b2.mV, b2.nS, b2.pF
     n_exc = n * 4 // 5
     p = min(1.0, 80.0 / n)
@@ -75,7 +78,7 @@ def build_brette(b2, network, n):
         dgi/dt = -gi/taui : siemens
         """
         group = b2.NeuronGroup(n, eqs, threshold="v>Vt", reset="v = Vr",
-                               refractory=5 * ms, method="euler", namespace=ns)
+                               refractory=5 * ms, method=method, namespace=ns)
         group.v = "Vr + rand() * (Vt - Vr)"
         group.ge = "(randn() * 1.5 + 4) * 10.*nS"
         group.gi = "(randn() * 12 + 20) * 10.*nS"
@@ -191,7 +194,10 @@ def build_polychronization(b2, n, rng):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("network", choices=["cuba", "coba", "izhikevich", "polychronization"])
+    ap.add_argument("network",
+                    choices=["cuba", "coba", "coba-euler", "izhikevich", "polychronization"])
+    ap.add_argument("--coba-method", choices=["euler", "exponential_euler"], default="euler",
+                    help="COBA's state updater (the benchmark script's: euler)")
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--t-ms", type=float, default=1000.0)
@@ -211,7 +217,7 @@ def main():
         b2.prefs.codegen.target = "cython"
     b2.seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    objects, group, syns, dt_ms = build(b2, args.network, args.n, rng)
+    objects, group, syns, dt_ms = build(b2, args.network, args.n, rng, args.coba_method)
     b2.defaultclock.dt = dt_ms * b2.ms
     mon = b2.SpikeMonitor(group)
     net = b2.Network(*objects, mon)

@@ -48,7 +48,8 @@ def izhikevich(nest, n, n_exc, rng):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("network", choices=["cuba", "coba", "izhikevich"])
+    # coba-euler: somnet's forward-Euler COBA; NEST has only its own solver for iaf_cond_exp.
+    ap.add_argument("network", choices=["cuba", "coba", "coba-euler", "izhikevich"])
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--t-ms", type=float, default=1000.0)

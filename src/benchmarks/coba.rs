@@ -9,10 +9,12 @@
 //! probability 80/N, synapses acting on the next step (Brian2's default, delay 1 here), dt 0.1 ms.
 //!
 //! Conductances are held in units of g_L ([`crate::neuron::conductance`]), so Δg_e is 0.6 and
-//! Δg_i 6.7; the membrane is integrated by exponential Euler (Brian2's script uses forward Euler).
+//! Δg_i 6.7; the membrane is integrated by exponential Euler, or by forward Euler as Brian2's
+//! script does ([`build_with`]).
 
 use crate::error::Result;
 use crate::network::{Network, NetworkConfig, PopulationId, StateVar};
+use crate::neuron::conductance::ConductanceScheme;
 use crate::neuron::{LifParams, NeuronModel, Port, Reset};
 
 /// Leak conductance (nS), Brette et al. (2007), COBA.
@@ -47,19 +49,27 @@ pub fn ports() -> Vec<Port> {
     ]
 }
 
-/// Builds COBA with `n` neurons (one population; excitatory are neurons 0 .. 0.8·n).
+/// Builds COBA with `n` neurons (one population; excitatory are neurons 0 .. 0.8·n), the
+/// membrane integrated by exponential Euler.
 ///
 /// ```
 /// let mut net = somnet::benchmarks::coba::build(1000, 1).unwrap();
 /// net.run(100).unwrap();
 /// ```
 pub fn build(n: usize, seed: u64) -> Result<Network> {
+    build_with(n, seed, ConductanceScheme::ExponentialEuler)
+}
+
+/// [`build`] with the membrane integrated by `scheme` (forward Euler is the scheme of Brian2's
+/// COBA script).
+pub fn build_with(n: usize, seed: u64, scheme: ConductanceScheme) -> Result<Network> {
     let mut net = Network::new(NetworkConfig {
         dt_ms: 0.1,
         seed,
         max_delay_ms: 1.0,
     })?;
     let pop: PopulationId = net.add_population("coba", n, NeuronModel::Lif(params()), ports())?;
+    net.set_conductance_scheme(pop, scheme)?;
     net.set_v_uniform(pop, -60.0, -50.0)?;
     // (4 + 1.5·N(0,1))·10 nS and (20 + 12·N(0,1))·10 nS, in units of g_L = 10 nS.
     let scale = 10.0 / G_LEAK_NS;

@@ -2,7 +2,8 @@
 //!
 //! - [`cuba`]: the current-based LIF network of Vogels & Abbott (2005), benchmark 2 of Brette et
 //!   al. (2007).
-//! - [`coba`]: its conductance-based version, benchmark 1 of Brette et al. (2007).
+//! - [`coba`]: its conductance-based version, benchmark 1 of Brette et al. (2007), with the
+//!   membrane by exponential Euler or (`coba-euler`) by forward Euler.
 //! - [`izhikevich`]: the pulse-coupled network of Izhikevich (2003), Fig. 3.
 //! - [`polychronization`]: Izhikevich's (2006) network with axonal delays and STDP, the classic
 //!   plastic benchmark.
@@ -21,6 +22,7 @@ use std::time::Instant;
 
 use crate::error::Result;
 use crate::network::{Connection, Connector, Delay, Network, PopulationId, Weights};
+use crate::neuron::conductance::ConductanceScheme;
 
 /// Which benchmark network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -28,8 +30,12 @@ use crate::network::{Connection, Connector, Delay, Network, PopulationId, Weight
 pub enum Benchmark {
     /// CUBA (LIF, exponential currents, dt 0.1 ms).
     Cuba,
-    /// COBA (LIF, exponential conductances, dt 0.1 ms).
+    /// COBA (LIF, exponential conductances, dt 0.1 ms), membrane by exponential Euler.
     Coba,
+    /// COBA with the membrane by forward Euler, the scheme of Brian2's COBA script: the same
+    /// computation as that script, for side-by-side timing.
+    #[serde(rename = "coba-euler")]
+    CobaEuler,
     /// Izhikevich 2003 (dt 1 ms).
     Izhikevich,
     /// Izhikevich 2006, plastic (dt 1 ms).
@@ -42,6 +48,7 @@ impl Benchmark {
         match self {
             Benchmark::Cuba => cuba::build(n, seed),
             Benchmark::Coba => coba::build(n, seed),
+            Benchmark::CobaEuler => coba::build_with(n, seed, ConductanceScheme::ForwardEuler),
             Benchmark::Izhikevich => izhikevich::build(n, seed),
             Benchmark::Polychronization => polychronization::build(n, seed),
         }

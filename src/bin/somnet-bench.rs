@@ -3,7 +3,7 @@
 //! `somnet bench` runs this binary when it sits beside `somnet`, so that the reported peak memory is
 //! that of a process holding only the simulator — as the peers' figures are for Brian2's generated
 //! C++ program and NEST's kernel — and not the HDF5 and image libraries the full CLI links. It
-//! takes the same arguments (`cuba|coba|izhikevich|polychronization --n N [--threads K] [--t-ms T] [--seed S]`), calls
+//! takes the same arguments (`cuba|coba|coba-euler|izhikevich|polychronization --n N [--threads K] [--t-ms T] [--seed S]`), calls
 //! [`somnet::benchmarks::run`] and prints its record as one JSON line; Ctrl-C stops the run at a
 //! step and the record says how far it got.
 
@@ -60,11 +60,12 @@ fn parse(args: &[String]) -> Result<Request, String> {
     r.which = match network {
         Some("cuba") => Benchmark::Cuba,
         Some("coba") => Benchmark::Coba,
+        Some("coba-euler") => Benchmark::CobaEuler,
         Some("izhikevich") => Benchmark::Izhikevich,
         Some("polychronization") => Benchmark::Polychronization,
         other => {
             return Err(format!(
-                "network {other:?}: expected cuba, coba, izhikevich or polychronization"
+                "network {other:?}: expected cuba, coba, coba-euler, izhikevich or polychronization"
             ))
         }
     };

@@ -1,4 +1,4 @@
-//! `somnet bench cuba|coba|izhikevich|polychronization --n N --threads K [--t-ms T] [--seed S]`.
+//! `somnet bench cuba|coba|coba-euler|izhikevich|polychronization --n N --threads K [--t-ms T] [--seed S]`.
 
 use clap::{Args, ValueEnum};
 
@@ -10,6 +10,8 @@ use somnet::benchmarks::{self, Benchmark};
 enum Which {
     Cuba,
     Coba,
+    /// COBA with the membrane by forward Euler (the scheme of Brian2's COBA script).
+    CobaEuler,
     Izhikevich,
     Polychronization,
 }
@@ -17,7 +19,8 @@ enum Which {
 /// Arguments of `somnet bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// The network: CUBA or COBA (Brette et al. 2007, benchmarks 2 and 1), Izhikevich's 2003
+    /// The network: CUBA or COBA (Brette et al. 2007, benchmarks 2 and 1; `coba-euler` is COBA
+    /// by forward Euler, the scheme of Brian2's COBA script), Izhikevich's 2003
     /// network, or his 2006 polychronization network (STDP, axonal delays; n = 1000 is the
     /// published one).
     #[arg(value_enum)]
@@ -49,6 +52,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             let network = match args.network {
                 Which::Cuba => "cuba",
                 Which::Coba => "coba",
+                Which::CobaEuler => "coba-euler",
                 Which::Izhikevich => "izhikevich",
                 Which::Polychronization => "polychronization",
             };
@@ -97,6 +101,7 @@ fn run_here(args: BenchArgs) -> anyhow::Result<()> {
     let which = match args.network {
         Which::Cuba => Benchmark::Cuba,
         Which::Coba => Benchmark::Coba,
+        Which::CobaEuler => Benchmark::CobaEuler,
         Which::Izhikevich => Benchmark::Izhikevich,
         Which::Polychronization => Benchmark::Polychronization,
     };

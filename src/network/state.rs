@@ -109,6 +109,40 @@ impl Network {
         Ok(())
     }
 
+    /// Sets how the membranes of a LIF population with conductance ports are integrated
+    /// (exponential Euler by default; [`crate::neuron::conductance`]).
+    ///
+    /// ```
+    /// use somnet::network::{Network, NetworkConfig};
+    /// use somnet::neuron::{conductance::ConductanceScheme, LifParams, NeuronModel, Port};
+    /// let mut net = Network::new(NetworkConfig { dt_ms: 0.1, ..Default::default() }).unwrap();
+    /// let port = Port::Conductance { tau_ms: 5.0, e_rev_mv: 0.0 };
+    /// let p = net.add_population("p", 1, NeuronModel::Lif(LifParams::default()), vec![port]).unwrap();
+    /// net.set_conductance_scheme(p, ConductanceScheme::ForwardEuler).unwrap();
+    /// ```
+    pub fn set_conductance_scheme(
+        &mut self,
+        pop: PopulationId,
+        scheme: crate::neuron::conductance::ConductanceScheme,
+    ) -> Result<()> {
+        let p = self.pop_index(pop)?;
+        let pop = &mut self.pops[p];
+        match &mut pop.dynamics {
+            Dynamics::Lif(crate::neuron::LifPropagator {
+                conductance: Some(c),
+                ..
+            }) => c.scheme = scheme,
+            _ => {
+                return Err(Error::Unsupported(format!(
+                    "population '{}': an integration scheme for conductances needs LIF neurons \
+                     with a conductance port",
+                    pop.name
+                )))
+            }
+        }
+        Ok(())
+    }
+
     /// Draws the membrane potential of every neuron of `pop` uniformly in [low, high), from the
     /// stream (seed, initial state, pop).
     pub fn set_v_uniform(&mut self, pop: PopulationId, low: f32, high: f32) -> Result<()> {

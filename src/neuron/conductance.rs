@@ -35,6 +35,14 @@
 //! of v: within (ulp/2)/(1 − e^(−a)) of v_∞ (5·10⁻⁴ mV at −60 mV for a = 0.0075), the same bound
 //! as the current-based update's.
 //!
+//! # Forward Euler
+//! [`ConductanceScheme::ForwardEuler`] takes the first-order step of the same equation,
+//! `v(t+dt) = v' + (G·v_∞ − G·v')·dt/τ_m` (φ ≡ 1 in the form above), the scheme of Brette et
+//! al.'s (2007) COBA script in Brian2 (`method='euler'`). It is there so that a benchmark can set
+//! the same computation side by side with that script; it is stable only while G·dt/τ_m < 2, and
+//! its error per step is larger than exponential Euler's wherever G is large. Conductances still
+//! decay exactly in both schemes.
+//!
 //! φ(a) comes from its Taylor series where |a| < 1 (every neuron at every step of COBA-type
 //! networks: no `e^x`, no division, a short chain of dependent operations), else from [`expm1`]
 //! and a division; both are plain `f32` arithmetic so that the loop vectorises and every vector
@@ -44,11 +52,24 @@
 use super::{collect_spikes, threshold, IntegrateBlock, Port, SpikeRule};
 use crate::time::Dt;
 
+/// How the membrane of a LIF population with conductance ports is integrated over a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConductanceScheme {
+    /// Exponential Euler (the module's scheme): exact while the conductances are constant over
+    /// the step, stable at any step.
+    #[default]
+    ExponentialEuler,
+    /// Forward Euler, the scheme of Brian2's COBA benchmark script (see the module docs).
+    ForwardEuler,
+}
+
 /// The constants of the conductance step, derived once from (params, ports, dt).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConductancePropagator {
     /// `dt/τ_m`.
     pub h_tau: f32,
+    /// The membrane's integration scheme.
+    pub scheme: ConductanceScheme,
     /// Per port with a variable: what one unit of it adds to G (1 for a conductance, 0 for a
     /// current).
     pub g_coef: Vec<f32>,
@@ -73,6 +94,7 @@ impl ConductancePropagator {
             .unzip();
         Some(ConductancePropagator {
             h_tau: (dt.ms() / tau_mem_ms as f64) as f32,
+            scheme: ConductanceScheme::ExponentialEuler,
             g_coef,
             drive_coef,
         })
@@ -222,11 +244,12 @@ pub(crate) fn step_block_at<const ISA: u8, const NP: usize>(
     };
     // The external current (voltage-equivalent) enters G·v_∞ with gain 1; without one the loop
     // reads no array for it (E_L + 0 = E_L: the same bits).
+    let euler = c.scheme == ConductanceScheme::ForwardEuler;
     let n_fired = match b.i_ext {
-        None => membrane_pass(ports, cells, &rule, c.h_tau, |_| 0.0),
+        None => membrane_pass(ports, cells, &rule, c.h_tau, euler, |_| 0.0),
         Some(ext) => {
             let ext = &ext[..n];
-            membrane_pass(ports, cells, &rule, c.h_tau, |i| ext[i])
+            membrane_pass(ports, cells, &rule, c.h_tau, euler, |i| ext[i])
         }
     };
     collect_spikes::<ISA>(b.fired, n_fired as usize, base, spikes);
@@ -256,13 +279,15 @@ const CHUNK: usize = 256;
 /// The pass over a block, a chunk at a time: ports first (G and G·v_∞ kept per neuron), then
 /// membrane and threshold. When every |a| of the chunk is under [`SERIES_MAX_A`] (the common
 /// case), the second loop takes φ from the series alone; otherwise it selects per neuron, which
-/// gives the same bits as the series wherever the series applies. Returns the number that fired.
+/// gives the same bits as the series wherever the series applies. `euler`: forward Euler (φ ≡ 1)
+/// instead. Returns the number that fired.
 #[inline(always)]
 fn membrane_pass<const NP: usize>(
     p: Ports<'_, NP>,
     c: Cells<'_>,
     rule: &SpikeRule,
     h_tau: f32,
+    euler: bool,
     ext: impl Fn(usize) -> f32,
 ) -> u32 {
     let Ports {
@@ -308,7 +333,9 @@ fn membrane_pass<const NP: usize>(
             delta: &mut delta[start..start + len],
             fired: &mut fired[start..start + len],
         };
-        n_fired += if n_large == 0 {
+        n_fired += if euler {
+            relax_chunk(chunk, g_tot, drive, rule, h_tau, |_| 1.0)
+        } else if n_large == 0 {
             relax_chunk(chunk, g_tot, drive, rule, h_tau, phi_series)
         } else {
             relax_chunk(chunk, g_tot, drive, rule, h_tau, phi)

@@ -6,6 +6,7 @@ use somnet::benchmarks::{self, Benchmark};
 use somnet::network::{
     Connection, Connector, Delay, Network, NetworkConfig, PopulationId, StateVar, Weights,
 };
+use somnet::neuron::conductance::ConductanceScheme;
 use somnet::neuron::{IafParams, IzhikevichParams, LifParams, NeuronModel, Port, Reset};
 
 fn net(dt_ms: f64) -> Network {
@@ -95,6 +96,10 @@ fn constant_conductance_relaxes_as_the_closed_form() {
 /// The membrane of one neuron whose conductance starts at `g0` (E 0 mV, τ 5 ms) and decays,
 /// simulated for 20 ms at `dt_ms`: v at every step.
 fn decaying_run(dt_ms: f64, g0: f32) -> Vec<f32> {
+    decaying_run_with(dt_ms, g0, ConductanceScheme::ExponentialEuler)
+}
+
+fn decaying_run_with(dt_ms: f64, g0: f32, scheme: ConductanceScheme) -> Vec<f32> {
     let mut net = net(dt_ms);
     let ports = vec![Port::Conductance {
         tau_ms: 5.0,
@@ -103,6 +108,7 @@ fn decaying_run(dt_ms: f64, g0: f32) -> Vec<f32> {
     let pop = net
         .add_population("n", 1, NeuronModel::Lif(quiet_lif()), ports)
         .unwrap();
+    net.set_conductance_scheme(pop, scheme).unwrap();
     net.set_state(pop, StateVar::Syn(0), &[g0]).unwrap();
     net.set_v(pop, &[-60.0]).unwrap();
     let steps = (20.0 / dt_ms).round() as u64;
@@ -154,6 +160,62 @@ fn a_decaying_conductance_follows_exponential_euler_and_converges_at_first_order
         (1.85..2.15).contains(&order),
         "halving dt divided the error by {order} ({max_err:?}), expected first order (2)"
     );
+}
+
+#[test]
+fn forward_euler_takes_the_first_order_step_and_converges_at_first_order() {
+    // The same decaying input by forward Euler (Brian2's COBA script's scheme): an independent
+    // f64 transcription, v ← v + (dt/τ_m)·(E_L − v + g·(E − v)), with g decaying exactly; and its
+    // error against the Runge–Kutta reference halves with dt.
+    let (tm, ts, el, g0) = (20.0f64, 5.0f64, -60.0f64, 3.0f64);
+    let f = |t: f64, v: f64| (-(v - el) + g0 * (-t / ts).exp() * (0.0 - v)) / tm;
+    let h = 1e-3;
+    let mut exact = vec![-60.0f64];
+    let (mut v, mut t) = (-60.0f64, 0.0f64);
+    for i in 1..=20_000 {
+        let k1 = f(t, v);
+        let k2 = f(t + h / 2.0, v + h / 2.0 * k1);
+        let k3 = f(t + h / 2.0, v + h / 2.0 * k2);
+        let k4 = f(t + h, v + h * k3);
+        v += h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
+        t = i as f64 * h;
+        if i % 25 == 0 {
+            exact.push(v);
+        }
+    }
+    let mut max_err = Vec::new();
+    for (dt, stride) in [(0.1f64, 4usize), (0.05, 2)] {
+        let got = decaying_run_with(dt, g0 as f32, ConductanceScheme::ForwardEuler);
+        let exp_euler = decaying_run(dt, g0 as f32);
+        assert_ne!(got, exp_euler, "dt {dt}: the scheme was not applied");
+        let (mut v, mut g) = (-60.0f64, g0);
+        let mut err = 0.0f64;
+        for (s, &vs) in got.iter().enumerate() {
+            v += dt / tm * ((el - v) + g * (0.0 - v));
+            g *= (-dt / ts).exp();
+            assert!(
+                (vs as f64 - v).abs() < 1e-3,
+                "dt {dt}: step {s}: v = {vs}, forward Euler in f64 gives {v}"
+            );
+            err = err.max((vs as f64 - exact[(s + 1) * stride]).abs());
+        }
+        max_err.push(err);
+    }
+    let order = max_err[0] / max_err[1];
+    assert!(
+        (1.85..2.15).contains(&order),
+        "halving dt divided the error by {order} ({max_err:?}), expected first order (2)"
+    );
+    // A population without a conductance port has no such scheme to set.
+    let mut net = net(0.1);
+    let pop = net
+        .add_population("cur", 1, NeuronModel::Lif(quiet_lif()), vec![Port::Delta])
+        .unwrap();
+    let err = net
+        .set_conductance_scheme(pop, ConductanceScheme::ForwardEuler)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cur") && err.contains("conductance"), "{err}");
 }
 
 #[test]
@@ -298,21 +360,24 @@ fn coba_4000_fires_at_brian2s_rate() {
     // for seeds 1–3: `python benches/peers/brian2_bench.py coba --n 4000 --seed S` (somnet, by
     // exponential Euler: 19.3, 18.9, 18.7 Hz). Brian2 and somnet draw different random networks,
     // so only the mean rate is compared.
-    let rates: Vec<f64> = [1, 2, 3]
-        .iter()
-        .map(|&s| {
-            benchmarks::run(Benchmark::Coba, 4000, 1000.0, s, |_, _| {
-                std::ops::ControlFlow::Continue(())
+    // `coba-euler` is the same network by Brian2's own scheme.
+    for which in [Benchmark::Coba, Benchmark::CobaEuler] {
+        let rates: Vec<f64> = [1, 2, 3]
+            .iter()
+            .map(|&s| {
+                benchmarks::run(which, 4000, 1000.0, s, |_, _| {
+                    std::ops::ControlFlow::Continue(())
+                })
+                .unwrap()
+                .rate_hz
             })
-            .unwrap()
-            .rate_hz
-        })
-        .collect();
-    let mean = rates.iter().sum::<f64>() / 3.0;
-    assert!(
-        (BRIAN2_COBA_HZ * 0.9..=BRIAN2_COBA_HZ * 1.1).contains(&mean),
-        "mean rate {mean} Hz over seeds {rates:?}; Brian2 gives {BRIAN2_COBA_HZ} Hz"
-    );
+            .collect();
+        let mean = rates.iter().sum::<f64>() / 3.0;
+        assert!(
+            (BRIAN2_COBA_HZ * 0.9..=BRIAN2_COBA_HZ * 1.1).contains(&mean),
+            "{which:?}: mean rate {mean} Hz over seeds {rates:?}; Brian2 gives {BRIAN2_COBA_HZ} Hz"
+        );
+    }
 }
 
 /// Brian2's mean COBA-4000 rate over seeds 1–3 (see the test above).
