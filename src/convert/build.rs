@@ -508,23 +508,46 @@ impl SpikingModel {
 
     /// Resets the network and presents image `x` (analog current or Poisson probabilities).
     pub fn present(&mut self, x: ArrayView1<'_, f32>) -> Result<()> {
+        let currents = self.analog_currents(x);
+        self.present_with(x, &currents)
+    }
+
+    /// The current each analog input group receives for image `x` (none under Poisson input):
+    /// the first layer's product, computed once per image even when it is presented twice.
+    pub(crate) fn analog_currents(&self, x: ArrayView1<'_, f32>) -> Vec<Vec<f32>> {
+        if self.input.is_some() {
+            return Vec::new();
+        }
+        let x: Vec<f32> = x.iter().copied().collect();
+        self.analog
+            .iter()
+            .map(|a| {
+                let mut sum = a.stages[0].drive(&x);
+                for stage in &a.stages[1..] {
+                    sum.iter_mut()
+                        .zip(stage.drive(&x))
+                        .for_each(|(s, v)| *s += v);
+                }
+                let d = a.drive;
+                let base = if a.offset { d.offset } else { 0.0 };
+                sum.iter().map(|c| base + c * d.current_scale).collect()
+            })
+            .collect()
+    }
+
+    /// [`SpikingModel::present`] with the analog currents already computed
+    /// ([`SpikingModel::analog_currents`] of the same image).
+    pub(crate) fn present_with(
+        &mut self,
+        x: ArrayView1<'_, f32>,
+        currents: &[Vec<f32>],
+    ) -> Result<()> {
         self.net.reset();
         match self.input {
             None => {
-                let x: Vec<f32> = x.iter().copied().collect();
-                for a in &self.analog {
-                    let mut sum = a.stages[0].drive(&x);
-                    for stage in &a.stages[1..] {
-                        sum.iter_mut()
-                            .zip(stage.drive(&x))
-                            .for_each(|(s, v)| *s += v);
-                    }
-                    let d = a.drive;
-                    let base = if a.offset { d.offset } else { 0.0 };
-                    let current: Vec<f32> =
-                        sum.iter().map(|c| base + c * d.current_scale).collect();
+                for (a, current) in self.analog.iter().zip(currents) {
                     for &p in &a.pops {
-                        self.net.set_currents(p, &current)?;
+                        self.net.set_currents(p, current)?;
                     }
                 }
             }

@@ -98,7 +98,9 @@ impl SpikingModel {
     /// assert_eq!(m.pre_run().shifted, (0, 0));
     /// ```
     pub fn start(&mut self, x: ArrayView1<'_, f32>, sample: u64) -> Result<()> {
-        self.present(x)?;
+        // The pre-run and the run see the same image: its first-layer product is computed once.
+        let currents = self.analog_currents(x);
+        self.present_with(x, &currents)?;
         self.pre_run = PreRun::default();
         let steps = self.options().offset_presteps;
         if steps == 0 {
@@ -151,7 +153,7 @@ impl SpikingModel {
             layer_spikes,
             shifted,
         };
-        self.present(x)?;
+        self.present_with(x, &currents)?;
         for (k, start) in starts.iter().enumerate() {
             self.net.set_v(self.layers[k], start)?;
             if let Some(i) = self.inhibitory[k] {

@@ -258,38 +258,27 @@ fn train_info_evaluate_round_trip() {
     let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
     assert_eq!(v["params"], 784 * 64 + 64 + 64 * 10 + 10);
     assert_eq!(v["macs"], 784 * 64 + 64 * 10);
-    let ev = somnet()
-        .args(["evaluate", "--ann", "--json", "--model"])
-        .arg(&model)
-        .output()
-        .unwrap();
-    assert!(
-        ev.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ev.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&ev.stdout).unwrap();
+    // `somnet evaluate --ann --json --model MODEL ARGS`: its record and what it printed to stderr.
+    let evaluate_ann = |args: &[&str]| -> (serde_json::Value, String) {
+        let ev = somnet()
+            .args(["evaluate", "--ann", "--json", "--model"])
+            .arg(&model)
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&ev.stderr).into_owned();
+        assert!(ev.status.success(), "{stderr}");
+        (serde_json::from_slice(&ev.stdout).unwrap(), stderr)
+    };
+    let (v, stderr) = evaluate_ann(&[]);
     assert_eq!(
         v["ann_accuracy"].as_f64().unwrap(),
         trained_acc,
         "the saved model predicts as the trained one"
     );
-    assert!(String::from_utf8_lossy(&ev.stderr).contains("somnet model file"));
+    assert!(stderr.contains("somnet model file"));
     // `--split train` evaluates the training images: the ANN's own accuracy on the first 100.
-    let ev = somnet()
-        .args([
-            "evaluate", "--ann", "--json", "--split", "train", "--limit", "100",
-        ])
-        .arg("--model")
-        .arg(&model)
-        .output()
-        .unwrap();
-    assert!(
-        ev.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ev.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&ev.stdout).unwrap();
+    let (v, _) = evaluate_ann(&["--split", "train", "--limit", "100"]);
     let (file, _) = somnet::io::load_model(&model).unwrap();
     let train = common::mnist(somnet::data::Split::Train).head(100);
     assert_eq!(v["dataset"], train.name.as_str());
