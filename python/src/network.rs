@@ -437,6 +437,24 @@ impl PyNetwork {
         self.net.set_v(pop, &values.as_array().to_vec()).or_py()
     }
 
+    /// How the membranes of `pop` (LIF with a conductance port) are integrated:
+    /// `"exponential-euler"` (the default) or `"forward-euler"` (the scheme of Brian2's COBA
+    /// benchmark script).
+    fn set_conductance_scheme(&mut self, pop: &Bound<'_, PyAny>, scheme: &str) -> PyResult<()> {
+        use somnet::neuron::conductance::ConductanceScheme;
+        let pop = population(pop, "pop")?;
+        let scheme = match scheme {
+            "exponential-euler" => ConductanceScheme::ExponentialEuler,
+            "forward-euler" => ConductanceScheme::ForwardEuler,
+            other => {
+                return Err(crate::errors::value(format!(
+                    "scheme: expected \"exponential-euler\" or \"forward-euler\", got {other:?}"
+                )))
+            }
+        };
+        self.net.set_conductance_scheme(pop, scheme).or_py()
+    }
+
     /// Draws every membrane potential of `pop` uniformly in [low_mv, high_mv) (seeded).
     fn set_v_uniform(&mut self, pop: &Bound<'_, PyAny>, low_mv: f32, high_mv: f32) -> PyResult<()> {
         let pop = population(pop, "pop")?;

@@ -21,12 +21,14 @@ def cuba(n, seed, threads=0):
     return net, pop
 
 
-def coba(n, seed):
+def coba(n, seed, scheme=None):
     """COBA (Brette et al. 2007, benchmark 1) exactly as the library's benchmark builds it."""
     net = somnet.Network(dt_ms=0.1, seed=seed, max_delay_ms=1.0)
     lif = somnet.LIF(tau_mem_ms=20.0, v_rest_mv=-60.0, v_th_mv=-50.0, v_reset_mv=-60.0, t_ref_ms=5.0)
     ports = [somnet.Conductance(5.0, 0.0), somnet.Conductance(10.0, -80.0)]
     pop = net.add_population("coba", n, lif, ports=ports)
+    if scheme is not None:
+        net.set_conductance_scheme(pop, scheme)
     net.set_v_uniform(pop, -60.0, -50.0)
     # Conductances in units of the 10 nS leak: (4 + 1.5 N(0,1))·10 nS and (20 + 12 N(0,1))·10 nS.
     net.set_state_normal(pop, "syn0", 4.0, 1.5)
@@ -43,6 +45,13 @@ def test_coba_from_python_has_the_spike_digest_of_the_cli(cli):
     expected = cli("bench", "coba", "--n", 2000, "--t-ms", 100, "--seed", 4)
     assert net.spike_digest() == expected["spike_digest"]
     assert net.n_spikes == expected["spikes"] > 0
+    # By forward Euler it is `somnet bench coba-euler`, and it fires otherwise than above.
+    euler, _ = coba(2000, 4, "forward-euler")
+    euler.run(100.0)
+    expected = cli("bench", "coba-euler", "--n", 2000, "--t-ms", 100, "--seed", 4)
+    assert euler.spike_digest() == expected["spike_digest"] != net.spike_digest()
+    with pytest.raises(ValueError, match="backward-euler"):
+        coba(10, 1, "backward-euler")
     # A conductance cannot be negative: the weight is refused, naming the port.
     with pytest.raises(somnet.SomnetError, match="conductance"):
         net2, pop2 = coba(100, 1)
