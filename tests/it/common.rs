@@ -96,3 +96,19 @@ pub fn somnet(args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// The firing rates (Hz) of a benchmark network of `n` neurons over `t_ms` for seeds 1–3, and
+/// their mean.
+pub fn bench_rates(which: somnet::benchmarks::Benchmark, n: usize, t_ms: f64) -> (Vec<f64>, f64) {
+    let rates: Vec<f64> = (1..=3)
+        .map(|seed| {
+            somnet::benchmarks::run(which, n, t_ms, seed, |_, _| {
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap()
+            .rate_hz
+        })
+        .collect();
+    let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+    (rates, mean)
+}

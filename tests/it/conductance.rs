@@ -2,7 +2,8 @@
 //! forms, an independent f64 transcription of exponential Euler and a Runge–Kutta reference, and
 //! the COBA benchmark against Brian2.
 
-use somnet::benchmarks::{self, Benchmark};
+use crate::common;
+use somnet::benchmarks::Benchmark;
 use somnet::network::{
     Connection, Connector, Delay, Network, NetworkConfig, PopulationId, StateVar, Weights,
 };
@@ -115,10 +116,10 @@ fn decaying_run_with(dt_ms: f64, g0: f32, scheme: ConductanceScheme) -> Vec<f32>
     v_traces(&mut net, pop, 1, steps).remove(0)
 }
 
-#[test]
-fn a_decaying_conductance_follows_exponential_euler_and_converges_at_first_order() {
+/// The membrane of [`decaying_run`] (g0 = 3, E 0 mV, τ_g 5 ms, τ_m 20 ms, from −60 mV) by
+/// classical Runge–Kutta with h = 0.001 ms in f64, sampled every 0.025 ms over 20 ms.
+fn decaying_reference() -> Vec<f64> {
     let (tm, ts, el, g0) = (20.0f64, 5.0f64, -60.0f64, 3.0f64);
-    // Reference: the ODE by classical Runge–Kutta with h = 0.001 ms (f64), sampled every 0.025 ms.
     let f = |t: f64, v: f64| (-(v - el) + g0 * (-t / ts).exp() * (0.0 - v)) / tm;
     let h = 1e-3;
     let mut exact = vec![-60.0f64];
@@ -134,6 +135,13 @@ fn a_decaying_conductance_follows_exponential_euler_and_converges_at_first_order
             exact.push(v);
         }
     }
+    exact
+}
+
+#[test]
+fn a_decaying_conductance_follows_exponential_euler_and_converges_at_first_order() {
+    let (tm, ts, el, g0) = (20.0f64, 5.0f64, -60.0f64, 3.0f64);
+    let exact = decaying_reference();
     let mut max_err = Vec::new();
     for (dt, stride) in [(0.1f64, 4usize), (0.05, 2)] {
         let got = decaying_run(dt, g0 as f32);
@@ -168,21 +176,7 @@ fn forward_euler_takes_the_first_order_step_and_converges_at_first_order() {
     // f64 transcription, v ← v + (dt/τ_m)·(E_L − v + g·(E − v)), with g decaying exactly; and its
     // error against the Runge–Kutta reference halves with dt.
     let (tm, ts, el, g0) = (20.0f64, 5.0f64, -60.0f64, 3.0f64);
-    let f = |t: f64, v: f64| (-(v - el) + g0 * (-t / ts).exp() * (0.0 - v)) / tm;
-    let h = 1e-3;
-    let mut exact = vec![-60.0f64];
-    let (mut v, mut t) = (-60.0f64, 0.0f64);
-    for i in 1..=20_000 {
-        let k1 = f(t, v);
-        let k2 = f(t + h / 2.0, v + h / 2.0 * k1);
-        let k3 = f(t + h / 2.0, v + h / 2.0 * k2);
-        let k4 = f(t + h, v + h * k3);
-        v += h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
-        t = i as f64 * h;
-        if i % 25 == 0 {
-            exact.push(v);
-        }
-    }
+    let exact = decaying_reference();
     let mut max_err = Vec::new();
     for (dt, stride) in [(0.1f64, 4usize), (0.05, 2)] {
         let got = decaying_run_with(dt, g0 as f32, ConductanceScheme::ForwardEuler);
@@ -362,17 +356,7 @@ fn coba_4000_fires_at_brian2s_rate() {
     // so only the mean rate is compared.
     // `coba-euler` is the same network by Brian2's own scheme.
     for which in [Benchmark::Coba, Benchmark::CobaEuler] {
-        let rates: Vec<f64> = [1, 2, 3]
-            .iter()
-            .map(|&s| {
-                benchmarks::run(which, 4000, 1000.0, s, |_, _| {
-                    std::ops::ControlFlow::Continue(())
-                })
-                .unwrap()
-                .rate_hz
-            })
-            .collect();
-        let mean = rates.iter().sum::<f64>() / 3.0;
+        let (rates, mean) = common::bench_rates(which, 4000, 1000.0);
         assert!(
             (BRIAN2_COBA_HZ * 0.9..=BRIAN2_COBA_HZ * 1.1).contains(&mean),
             "{which:?}: mean rate {mean} Hz over seeds {rates:?}; Brian2 gives {BRIAN2_COBA_HZ} Hz"

@@ -147,16 +147,7 @@ const BRIAN2_POLYCHRONIZATION_10S_HZ: f64 = 4.62;
 
 #[test]
 fn the_first_10_s_fire_at_brian2s_rate_on_the_same_network() {
-    let rates: Vec<f64> = (1..=3)
-        .map(|seed| {
-            benchmarks::run(Benchmark::Polychronization, 1000, 10_000.0, seed, |_, _| {
-                std::ops::ControlFlow::Continue(())
-            })
-            .unwrap()
-            .rate_hz
-        })
-        .collect();
-    let mean = rates.iter().sum::<f64>() / 3.0;
+    let (rates, mean) = crate::common::bench_rates(Benchmark::Polychronization, 1000, 10_000.0);
     assert!(
         (mean / BRIAN2_POLYCHRONIZATION_10S_HZ - 1.0).abs() < 0.15,
         "somnet {rates:?} (mean {mean:.2} Hz) against Brian2's {BRIAN2_POLYCHRONIZATION_10S_HZ} Hz"
