@@ -403,6 +403,59 @@ fn weight_shared_convolution_equals_the_ann_convolution() {
 }
 
 #[test]
+fn a_convolution_adds_the_bits_of_its_explicit_synapse_list_with_many_spikes_per_position() {
+    // 200 channels-last input channels at 4×4 positions, about two thirds of them firing: up to
+    // 134 spikes share a position, more than the delivery takes in one group, so groups are
+    // split. Every post must still add its inputs in spike order: the same bits as the explicit
+    // synapse list of the same kernel, delivered spike by spike.
+    use somnet::network::{Conv2dGeometry, ImageLayout};
+    let (ci, h, w, co) = (200usize, 4usize, 4usize, 16usize);
+    let g = Conv2dGeometry {
+        input: (ci, h, w),
+        out_channels: co,
+        kernel: (3, 3),
+        stride: (1, 1),
+        pad: (1, 1),
+        output: (h, w),
+        input_layout: ImageLayout::ChannelsLast,
+        output_layout: ImageLayout::ChannelsLast,
+    };
+    // Weights of mixed magnitude, so that the order of the additions shows in the bits.
+    let kernel: Vec<f32> = (0..g.n_weights())
+        .map(|k| ((k * 7919) % 1009) as f32 / 13.0 - 38.0 + (k % 5) as f32 * 1e-3)
+        .collect();
+    let spikes: Vec<u32> = (0..(ci * h * w) as u32).filter(|i| i % 3 != 1).collect();
+    let mut net = net_1ms(0);
+    let src = net.add_external_source("image", ci * h * w).unwrap();
+    let by_kernel = net
+        .add_population("kernel", g.n_post(), integrator(), vec![Port::Delta])
+        .unwrap();
+    let by_list = net
+        .add_population("list", g.n_post(), integrator(), vec![Port::Delta])
+        .unwrap();
+    let p = net
+        .connect_conv(src, by_kernel, g, &kernel, 0, "conv")
+        .unwrap();
+    let syn = net.projection(p).synapses();
+    let pairs = syn.iter().map(|s| (s.0, s.1)).collect();
+    let weights = Weights::Values(syn.iter().map(|s| s.2).collect());
+    net.connect(
+        src,
+        by_list,
+        Connection::new(Connector::List(pairs), weights).delay(Delay::Steps(0)),
+    )
+    .unwrap();
+    net.inject_spikes(src, &spikes).unwrap();
+    net.step();
+    let a = net.state(by_kernel, StateVar::V).unwrap();
+    let b = net.state(by_list, StateVar::V).unwrap();
+    assert!(a.iter().any(|&v| v != 0.0));
+    for (j, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert_eq!(x.to_bits(), y.to_bits(), "post {j}: {x} vs {y}");
+    }
+}
+
+#[test]
 fn convolution_projections_refuse_bad_geometry_and_plasticity() {
     use somnet::network::{Conv2dGeometry, ImageLayout};
     let mut net = Network::new(NetworkConfig::default()).unwrap();

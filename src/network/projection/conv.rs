@@ -268,13 +268,26 @@ impl ConvKernel {
     fn deliver_runs<const ISA: u8, const CO: usize>(&self, spikes: &[u32], acc: &mut [f32]) {
         let positions = self.geometry.output.0 * self.geometry.output.1;
         assert!(acc.len() >= positions * CO, "the target lies whole in acc");
+        assert_eq!(
+            self.taps.len(),
+            self.geometry.n_weights(),
+            "taps hold the whole kernel"
+        );
+        let taps = self.taps.as_ptr();
+        let acc = acc.as_mut_ptr();
+        // The group's kernel offsets, read once per group rather than once per tap: the loop
+        // below is bound by its instruction count, and a per-tap table lookup with its bounds
+        // checks was most of it. A group longer than this (more than GROUP channels fired at
+        // one position) is taken in parts, one after the other, which keeps spike order.
+        const GROUP: usize = 64;
+        let mut kernels = [0u32; GROUP];
         let mut rest = spikes;
         while let Some(&s) = rest.first() {
             let (_, first, last) = self.pre[s as usize];
             // The spikes sharing this link range: the same position (an empty range never
             // groups with a non-empty one, whose end differs).
             let mut n = 1;
-            while n < rest.len() {
+            while n < rest.len().min(GROUP) {
                 let (_, f, l) = self.pre[rest[n] as usize];
                 if (f, l) != (first, last) {
                     break;
@@ -283,20 +296,24 @@ impl ConvKernel {
             }
             let (group, next) = rest.split_at(n);
             rest = next;
+            for (k, &g) in kernels.iter_mut().zip(group) {
+                *k = self.pre[g as usize].0;
+            }
+            let kernels = &kernels[..n];
             for &(tap, pos) in &self.links[first as usize..last as usize] {
-                let at = pos as usize * CO;
                 // SAFETY: `pos` is an output position (< positions, by construction of
-                // `links`) and acc holds positions·CO values (asserted above).
-                let dst: &mut [f32; CO] = unsafe { &mut *acc.as_mut_ptr().add(at).cast() };
-                let mut sum = *dst;
-                for &g in group {
-                    let kernel = self.pre[g as usize].0 as usize;
-                    let run: &[f32; CO] = self.taps[kernel + tap as usize * CO..][..CO]
-                        .try_into()
-                        .expect("runs are C_out long");
-                    add_run::<ISA, CO>(&mut sum, run);
+                // `links`) and acc holds positions·CO values (asserted above); a kernel offset
+                // is c·kh·kw·CO and `tap` < kh·kw, so `kernel + tap·CO + CO` ≤ ci·kh·kw·CO, the
+                // length of `taps`.
+                unsafe {
+                    let dst: &mut [f32; CO] = &mut *acc.add(pos as usize * CO).cast();
+                    let at = taps.add(tap as usize * CO);
+                    let mut sum = *dst;
+                    for &kernel in kernels {
+                        add_run::<ISA, CO>(&mut sum, &*at.add(kernel as usize).cast());
+                    }
+                    *dst = sum;
                 }
-                *dst = sum;
             }
         }
     }
