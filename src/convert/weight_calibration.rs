@@ -27,6 +27,9 @@
 //! values (as the spiking network delivers their inputs) are added to its output in the model,
 //! as Li et al. do for residual blocks.
 
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use ndarray::{Array2, ArrayView2};
 use rand::{RngExt, SeedableRng};
 
@@ -142,22 +145,21 @@ pub fn calibrate_weights(
             population_sources(&ann, &stands, n, &mut sources);
         }
         let rates = simulated_rates(&ann, images, steps, options, &sources, &stands, &shapes)?;
-        let mut memo = std::collections::HashMap::new();
-        let x = spiking_value(
-            &ann,
-            &stands,
-            &in_shapes,
+        let mut values = SpikingValues {
+            ann: &ann,
+            stands: &stands,
+            in_shapes: &in_shapes,
             images,
-            &rates,
-            ann.inputs[layer][0],
-            &mut memo,
-        );
+            rates: rates.into_iter().map(|(k, r)| (k, Rc::new(r))).collect(),
+            memo: HashMap::new(),
+        };
+        let x = values.of(ann.inputs[layer][0]);
         let mut rest: Option<Array2<f32>> = None;
         for &n in &others {
-            let v = spiking_value(&ann, &stands, &in_shapes, images, &rates, n, &mut memo);
+            let v = values.of(n);
             rest = Some(match rest {
-                Some(r) => r + &v,
-                None => v,
+                Some(r) => r + &*v,
+                None => Rc::unwrap_or_clone(v),
             });
         }
         let y = reference[t.probe].mapv(|a| a.clamp(0.0, 1.0));
@@ -227,44 +229,50 @@ fn population_sources(ann: &Ann, stands: &[usize], node: Node, out: &mut Vec<usi
     }
 }
 
-/// The value of `node` as the spiking network carries it, per image in the ANN's order: a
+/// The values of nodes as the spiking network carries them, per image in the ANN's order: a
 /// population's rates where one stands for the node; the image for the input (analog); else the
 /// ANN's own operation (flatten, padding, concatenation, dropout, a junction's branch) on the
 /// spiking values of its inputs — activations pass rates through, as a rate is rectified already.
-#[allow(clippy::too_many_arguments)]
-fn spiking_value(
-    ann: &Ann,
-    stands: &[usize],
-    in_shapes: &[Vec<usize>],
-    images: &Dataset,
-    rates: &std::collections::HashMap<usize, Array2<f32>>,
-    node: Node,
-    memo: &mut std::collections::HashMap<usize, Array2<f32>>,
-) -> Array2<f32> {
-    let Node::Layer(i) = node else {
-        return images.as_matrix().to_owned();
-    };
-    if let Some(k) = stands.iter().position(|&l| l == i) {
-        return rates[&k].clone();
+/// Values are shared, not copied: a population's rates and a computed node may be read by several
+/// nodes.
+struct SpikingValues<'a> {
+    ann: &'a Ann,
+    /// The layer each population stands for.
+    stands: &'a [usize],
+    in_shapes: &'a [Vec<usize>],
+    images: &'a Dataset,
+    /// Per population (index into `stands`): its simulated rates.
+    rates: HashMap<usize, Rc<Array2<f32>>>,
+    /// The nodes computed so far.
+    memo: HashMap<usize, Rc<Array2<f32>>>,
+}
+
+impl SpikingValues<'_> {
+    /// The value of `node`.
+    fn of(&mut self, node: Node) -> Rc<Array2<f32>> {
+        let Node::Layer(i) = node else {
+            return Rc::new(self.images.as_matrix().to_owned());
+        };
+        if let Some(k) = self.stands.iter().position(|&l| l == i) {
+            return Rc::clone(&self.rates[&k]);
+        }
+        if let Some(v) = self.memo.get(&i) {
+            return Rc::clone(v);
+        }
+        let ins: Vec<Rc<Array2<f32>>> = self.ann.inputs[i].iter().map(|&n| self.of(n)).collect();
+        let layer = &self.ann.layers[i];
+        let v = if layer.is_merge() {
+            crate::ann::graph::merge_forward(layer, &ins.iter().map(|x| &**x).collect::<Vec<_>>())
+        } else if matches!(layer, Layer::Activation(_) | Layer::Qcfs(_)) {
+            return Rc::clone(&ins[0]);
+        } else {
+            let x = Rc::unwrap_or_clone(ins.into_iter().next().expect("one input"));
+            crate::ann::infer_layer(layer, x, &self.in_shapes[i], self.ann.dropout_mode)
+        };
+        let v = Rc::new(v);
+        self.memo.insert(i, Rc::clone(&v));
+        v
     }
-    if let Some(v) = memo.get(&i) {
-        return v.clone();
-    }
-    let ins: Vec<Array2<f32>> = ann.inputs[i]
-        .iter()
-        .map(|&n| spiking_value(ann, stands, in_shapes, images, rates, n, memo))
-        .collect();
-    let layer = &ann.layers[i];
-    let v = if layer.is_merge() {
-        crate::ann::graph::merge_forward(layer, &ins.iter().collect::<Vec<_>>())
-    } else if matches!(layer, Layer::Activation(_) | Layer::Qcfs(_)) {
-        ins.into_iter().next().expect("one input")
-    } else {
-        let x = ins.into_iter().next().expect("one input");
-        crate::ann::infer_layer(layer, x, &in_shapes[i], ann.dropout_mode)
-    };
-    memo.insert(i, v.clone());
-    v
 }
 
 /// The settings weight calibration needs, each refused by name.
@@ -319,11 +327,11 @@ fn simulated_rates(
     pops: &[usize],
     stands: &[usize],
     shapes: &[Vec<usize>],
-) -> Result<std::collections::HashMap<usize, Array2<f32>>> {
+) -> Result<HashMap<usize, Array2<f32>>> {
     let mut model = build_with(ann, options)?;
     model.net.set_parallel(false);
     let last = model.layers.len() - 1;
-    let mut out = std::collections::HashMap::new();
+    let mut out = HashMap::new();
     let mut counts: Vec<Vec<u32>> = pops
         .iter()
         .map(|&k| vec![0u32; shapes[stands[k]].iter().product()])

@@ -180,27 +180,34 @@ impl<const K: usize> Archive<K> {
 /// increasing: a spike reaches the synapses of one run at one step, the next run later.
 #[derive(Debug, Clone)]
 enum SideIndex {
-    /// Dense pre side: neuron i's synapses are `i·n_post + j` (other side j), one run.
+    /// One run per neuron, read from the storage's own layout.
+    Whole(WholeRun),
+    /// Listed synapses grouped by delay.
+    Listed(Runs),
+}
+
+/// A side whose neurons each have one run, found in the storage's layout without a list.
+#[derive(Debug, Clone)]
+enum WholeRun {
+    /// Dense pre side: neuron i's synapses are `i·n_post + j` (other side j).
     DensePre {
         n_post: usize,
         delay: u32,
         other_delay: u32,
     },
-    /// Dense post side: neuron j's synapses are `i·n_post + j` (other side i), one run.
+    /// Dense post side: neuron j's synapses are `i·n_post + j` (other side i).
     DensePost {
         n_pre: usize,
         n_post: usize,
         delay: u32,
         other_delay: u32,
     },
-    /// Sparse pre side with one delay on this side: the storage's own rows, one run; the post
-    /// side's delays are `other_delay` or, if `None`, the per-synapse delays.
+    /// Sparse pre side with one delay on this side: the storage's own rows; the post side's
+    /// delays are `other_delay` or, if `None`, the per-synapse delays.
     Rows {
         delay: u32,
         other_delay: Option<u32>,
     },
-    /// Listed synapses grouped by delay.
-    Listed(Runs),
 }
 
 /// Synapses listed per neuron and grouped into runs of equal delay.
@@ -255,55 +262,54 @@ impl SideIndex {
     #[inline]
     fn delay(&self, n: u32, r: u32) -> Option<u32> {
         match self {
-            SideIndex::DensePre { delay, .. }
-            | SideIndex::DensePost { delay, .. }
-            | SideIndex::Rows { delay, .. } => (r == 0).then_some(*delay),
+            SideIndex::Whole(
+                WholeRun::DensePre { delay, .. }
+                | WholeRun::DensePost { delay, .. }
+                | WholeRun::Rows { delay, .. },
+            ) => (r == 0).then_some(*delay),
             SideIndex::Listed(runs) => {
                 let k = runs.run_ptr[n as usize] + r;
                 (k < runs.run_ptr[n as usize + 1]).then(|| runs.runs[k as usize].0)
             }
         }
     }
+}
 
-    /// Calls `f(synapse, other, the other side's delay)` for every synapse in neuron `n`'s run
-    /// `r`; `per_synapse` are the projection's delays when they differ.
+impl WholeRun {
+    /// Calls `f(synapse, other, the other side's delay)` for every synapse of neuron `n`;
+    /// `per_synapse` are the projection's delays when they differ.
     #[inline(always)]
-    fn for_run(
+    fn for_each(
         &self,
         storage: Storage<'_>,
         per_synapse: Option<&[u16]>,
         n: u32,
-        r: u32,
         mut f: impl FnMut(usize, u32, u32),
     ) {
         let n = n as usize;
         // One call site for `f`, so that it is inlined; the match is the same on every pass and
         // is hoisted out of the loop.
         let (lo, hi) = match self {
-            SideIndex::DensePre { n_post, .. } => (0, *n_post),
-            SideIndex::DensePost { n_pre, .. } => (0, *n_pre),
+            WholeRun::DensePre { n_post, .. } => (0, *n_post),
+            WholeRun::DensePost { n_pre, .. } => (0, *n_pre),
             // `Rows` is built only for sparse projections, which always give their rows.
-            SideIndex::Rows { .. } => storage.map_or((0, 0), |(row_ptr, _)| {
+            WholeRun::Rows { .. } => storage.map_or((0, 0), |(row_ptr, _)| {
                 (row_ptr[n] as usize, row_ptr[n + 1] as usize)
             }),
-            SideIndex::Listed(runs) => {
-                let (_, lo, hi) = runs.runs[(runs.run_ptr[n] + r) as usize];
-                (lo as usize, hi as usize)
-            }
         };
         for k in lo..hi {
             let (syn, other, other_delay) = match self {
-                SideIndex::DensePre {
+                WholeRun::DensePre {
                     n_post,
                     other_delay,
                     ..
                 } => (n * n_post + k, k as u32, *other_delay),
-                SideIndex::DensePost {
+                WholeRun::DensePost {
                     n_post,
                     other_delay,
                     ..
                 } => (k * n_post + n, k as u32, *other_delay),
-                SideIndex::Rows { other_delay, .. } => {
+                WholeRun::Rows { other_delay, .. } => {
                     let post = storage.map_or(&[][..], |(_, post)| post);
                     let od = match (other_delay, per_synapse) {
                         (Some(d), _) => *d,
@@ -311,10 +317,6 @@ impl SideIndex {
                         (None, None) => 0,
                     };
                     (k, post[k], od)
-                }
-                SideIndex::Listed(runs) => {
-                    let [syn, other, other_delay] = runs.entries[k];
-                    (syn as usize, other, other_delay)
                 }
             };
             f(syn, other, other_delay);
@@ -375,17 +377,17 @@ impl<const K: usize> SpikeTiming<K> {
                 )))
             }
             LayoutSynapses::Dense { delay_steps, .. } => (
-                SideIndex::DensePre {
+                SideIndex::Whole(WholeRun::DensePre {
                     n_post: layout.n_post,
                     delay: on_side(delay_steps, true),
                     other_delay: on_side(delay_steps, false),
-                },
-                SideIndex::DensePost {
+                }),
+                SideIndex::Whole(WholeRun::DensePost {
                     n_pre: layout.n_pre,
                     n_post: layout.n_post,
                     delay: on_side(delay_steps, false),
                     other_delay: on_side(delay_steps, true),
-                },
+                }),
                 None,
                 delay_steps,
             ),
@@ -416,10 +418,10 @@ impl<const K: usize> SpikeTiming<K> {
                         let runs = Runs::build(layout.n_pre, &ptr, &mut entries);
                         SideIndex::Listed(runs)
                     }
-                    Some(delay) => SideIndex::Rows {
+                    Some(delay) => SideIndex::Whole(WholeRun::Rows {
                         delay,
                         other_delay: uniform_on(false),
-                    },
+                    }),
                 };
                 // By post neuron, in pre order, then grouped by dendritic delay.
                 let mut ptr = vec![0usize; layout.n_post + 1];
@@ -514,21 +516,24 @@ impl<const K: usize> SpikeTiming<K> {
             }
         }
         // Listed runs (every sparse side with per-synapse delays, and every post side) take a
-        // loop of their own over the run's slices: the per-entry dispatch of `for_run` and the
-        // closure call it makes were half the time of the polychronization network.
-        if let SideIndex::Listed(runs) = index {
-            let (_, lo, hi) = runs.runs[(runs.run_ptr[wave.n as usize] + wave.r) as usize];
-            for &[s, o, d] in &runs.entries[lo as usize..hi as usize] {
-                let at = x as i64 - d as i64;
-                one::<K, PRE>(other_archive, rule, w, (s as usize, o, at), x, own);
+        // loop of their own over the run's slices: a per-entry dispatch and closure call were
+        // half the time of the polychronization network.
+        match index {
+            SideIndex::Listed(runs) => {
+                let (_, lo, hi) = runs.runs[(runs.run_ptr[wave.n as usize] + wave.r) as usize];
+                for &[s, o, d] in &runs.entries[lo as usize..hi as usize] {
+                    let at = x as i64 - d as i64;
+                    one::<K, PRE>(other_archive, rule, w, (s as usize, o, at), x, own);
+                }
             }
-            return;
+            SideIndex::Whole(whole) => {
+                let per = self.delays.as_deref();
+                whole.for_each(storage, per, wave.n, |syn, other_n, other_delay| {
+                    let at = x as i64 - other_delay as i64;
+                    one::<K, PRE>(other_archive, rule, w, (syn, other_n, at), x, own);
+                });
+            }
         }
-        let per = self.delays.as_deref();
-        index.for_run(storage, per, wave.n, wave.r, |syn, other_n, other_delay| {
-            let at = x as i64 - other_delay as i64;
-            one::<K, PRE>(other_archive, rule, w, (syn, other_n, at), x, own);
-        });
     }
 
     /// The runs of `waves` that reach their synapses at step `t`; finished waves leave the list.
