@@ -274,6 +274,15 @@ impl Network {
                 }
             }
         }
+        // One synapse per pre neuron, between two populations: the projection may be delivered
+        // from the pre population's firing flags when its runs are long enough (pooling windows
+        // over channels-last images; see `projection::FlagPlan`).
+        let flag_plan = match &storage {
+            Storage::Sparse(csr) if csr.one_each && csr.delays.is_none() && pi != qi => {
+                projection::FlagPlan::build(n_post, &csr.post).map(std::sync::Arc::new)
+            }
+            _ => None,
+        };
         self.projs.push(Projection {
             name,
             pre: pi,
@@ -288,6 +297,7 @@ impl Network {
             plasticity: None,
             events: 0,
             gate: None,
+            flag_plan,
         });
         self.local_spikes.push(Vec::new());
         let j = self.projs.len() - 1;

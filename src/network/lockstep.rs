@@ -74,6 +74,7 @@ impl Network {
                     plasticity: None,
                     events: p.events,
                     gate: p.gate.clone(),
+                    flag_plan: p.flag_plan.clone(),
                 })
                 .collect(),
             out_by_post: self.out_by_post.clone(),
@@ -87,6 +88,8 @@ impl Network {
             t: self.t,
             digest: self.digest,
             hash_spikes: self.hash_spikes,
+            flag_delivery: self.flag_delivery,
+            flag_deliveries: 0,
             initial: self.initial.clone(),
             parallel: self.parallel,
         })
@@ -199,7 +202,7 @@ impl Lockstep {
         }
         for p in 0..n_pops {
             for lane in lanes.iter_mut() {
-                lane.update_population(p, false);
+                lane.update_population(p, false, false);
             }
             self.deliver(lanes, p);
             for lane in lanes.iter_mut() {
@@ -226,7 +229,14 @@ impl Lockstep {
             // As in `Network::deliver`, a lane without spikes in `p` does nothing this phase.
             for (lane, s) in lanes.iter_mut().zip(&spikes) {
                 if !s.is_empty() {
-                    localise(&mut lane.projs, &mut lane.local_spikes, s, list, pop_len);
+                    localise(
+                        &mut lane.projs,
+                        &mut lane.local_spikes,
+                        s,
+                        None,
+                        list,
+                        pop_len,
+                    );
                 }
             }
             // Which projections are shared dense matrices does not change from block to block.

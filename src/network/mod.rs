@@ -15,7 +15,10 @@
 //!    t + d of the target; delay 0 adds into slot t of a population *later* in the schedule, which
 //!    then sees them in its own step 2 of this step (so a feed-forward chain propagates a spike
 //!    through all its layers in one step). Delay-0 projections backwards or onto p itself are
-//!    refused when they are made.
+//!    refused when they are made. A pooling projection (one synapse per pre neuron, over
+//!    channels-last images) from a population that fired densely in its last step reads the
+//!    step's firing flags instead of its spike list — the same sums, bit for bit — and a
+//!    population read only that way builds no list ([`Network::set_flag_delivery`]).
 //! 4. **Plasticity** on every plastic projection whose post-population is p (with this step's post
 //!    spikes and the pre-population's latest spikes), then **monitors and counters**.
 //!
@@ -114,8 +117,19 @@ pub struct Population {
     block_size: usize,
     blocks: Vec<Block>,
     noise: Option<NoiseCurrent>,
-    /// This step's spikes, increasing.
+    /// This step's spikes, increasing (empty when the step left only flags: see `list_free`).
     spikes: Vec<u32>,
+    /// Neurons that fired this step.
+    n_fired: usize,
+    /// This step's firing flags, one byte per neuron, when projections read them
+    /// (`flags_kept`); else stale.
+    flags: Vec<u8>,
+    /// `flags` hold this step's firing.
+    flags_kept: bool,
+    /// No list was built this step (nothing reads one): `last_spikes` makes it from `flags`
+    /// when asked, once per step.
+    list_free: bool,
+    lazy_spikes: std::sync::OnceLock<Vec<u32>>,
     spike_count: u64,
     /// Index of the population's first neuron among all neurons of the network.
     global_offset: u64,
@@ -142,7 +156,19 @@ impl Population {
     }
     /// Spikes of the last step, increasing.
     pub fn last_spikes(&self) -> &[u32] {
-        &self.spikes
+        if !self.list_free {
+            return &self.spikes;
+        }
+        self.lazy_spikes.get_or_init(|| {
+            (0..self.n as u32)
+                .filter(|&i| self.flags[i as usize] != 0)
+                .collect()
+        })
+    }
+
+    /// Number of spikes of the last step.
+    pub(crate) fn n_fired(&self) -> usize {
+        self.n_fired
     }
     /// The neuron model and parameters (`None` for spike sources).
     pub fn model(&self) -> Option<&NeuronModel> {
@@ -197,6 +223,11 @@ pub struct Network {
     digest: u64,
     /// Whether steps hash their spikes into `digest` (see [`Network::set_spike_digest`]).
     hash_spikes: bool,
+    /// Whether projections may be delivered from firing flags (see
+    /// [`Network::set_flag_delivery`]).
+    flag_delivery: bool,
+    /// (Projection, step) deliveries that read flags since the last reset.
+    flag_deliveries: u64,
     /// Every block's state as it was when the first step began (see [`Network::reset`]).
     initial: Option<Vec<Vec<BlockState>>>,
     /// Whether a step may split its blocks over the thread pool.
@@ -245,6 +276,8 @@ impl Network {
             t: 0,
             digest: DIGEST_START,
             hash_spikes: true,
+            flag_delivery: true,
+            flag_deliveries: 0,
             initial: None,
             parallel: true,
         })
@@ -280,6 +313,28 @@ impl Network {
     /// ```
     pub fn set_spike_digest(&mut self, on: bool) {
         self.hash_spikes = on;
+    }
+
+    /// Whether a projection with one synapse per pre neuron in runs of consecutive targets
+    /// (pooling windows over channels-last images) may read its pre population's firing flags
+    /// instead of its spike list when that population fires densely (on by default). The sums
+    /// are the same bit for bit either way; only the time differs. A population whose every
+    /// reader takes flags then builds no list ([`Population::last_spikes`] makes it when asked).
+    ///
+    /// ```
+    /// use somnet::network::{Network, NetworkConfig};
+    /// let mut net = Network::new(NetworkConfig::default()).unwrap();
+    /// net.set_flag_delivery(false);
+    /// net.run(10).unwrap();
+    /// ```
+    pub fn set_flag_delivery(&mut self, on: bool) {
+        self.flag_delivery = on;
+    }
+
+    /// How many (projection, step) deliveries read their pre population's flags since the
+    /// last [`Network::reset`] ([`Network::set_flag_delivery`]).
+    pub fn flag_deliveries(&self) -> u64 {
+        self.flag_deliveries
     }
 
     /// The time step.
@@ -404,6 +459,8 @@ impl Network {
                     scratch: vec![0.0; len],
                     fired: vec![0; len],
                     spikes: Vec::new(),
+                    n_fired: 0,
+                    flags_set: false,
                 }
             })
             .collect();
@@ -417,6 +474,11 @@ impl Network {
             blocks,
             noise: None,
             spikes: Vec::new(),
+            n_fired: 0,
+            flags: Vec::new(),
+            flags_kept: false,
+            list_free: false,
+            lazy_spikes: std::sync::OnceLock::new(),
             spike_count: 0,
             global_offset,
             model: None,

@@ -232,8 +232,9 @@ impl Network {
                 ),
             }
         }
+        let n_fired = self.pops[p].n_fired() as u32;
         for m in self.rate_monitors.iter_mut().filter(|m| m.pop == id) {
-            m.counts.push(spikes.len() as u32);
+            m.counts.push(n_fired);
         }
         let mut monitors = std::mem::take(&mut self.state_monitors);
         for m in monitors

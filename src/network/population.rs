@@ -8,7 +8,9 @@
 use rand_distr::{Distribution, StandardNormal};
 
 use super::delay::Ring;
-use crate::neuron::{iaf, izhikevich, lif, IafPropagator, IzhikevichPropagator, LifPropagator};
+use crate::neuron::{
+    iaf, izhikevich, lif, IafPropagator, IzhikevichPropagator, LifPropagator, SpikeOutput,
+};
 use crate::rng::{stream, uniform01, Purpose};
 
 /// Smallest block: below this, splitting costs more in scheduling than it gains.
@@ -105,8 +107,14 @@ pub(crate) struct Block {
     /// Per-neuron scratch for the model step.
     pub scratch: Vec<f32>,
     pub fired: Vec<u8>,
-    /// This step's spikes, population indices, increasing.
+    /// This step's spikes, population indices, increasing (none when the step leaves only
+    /// flags, [`SpikeOutput::Flags`]).
     pub spikes: Vec<u32>,
+    /// Neurons that fired this step.
+    pub n_fired: usize,
+    /// `fired` holds this step's flags (left set for flag delivery), to be cleared before the
+    /// next step.
+    pub flags_set: bool,
 }
 
 /// Everything a block needs to know about its population for a step.
@@ -116,21 +124,54 @@ pub(crate) struct StepContext<'a> {
     pub seed: u64,
     pub pop: u64,
     pub t: u64,
+    /// What the step leaves of the spikes.
+    pub output: SpikeOutput,
 }
 
 impl Block {
-    /// Advances the block one step and leaves its spikes in `self.spikes`.
+    /// Advances the block one step and leaves its spikes in `self.spikes`, in `self.fired`, or
+    /// both, as `cx.output` says; `self.n_fired` counts them.
     pub fn update(&mut self, index: usize, cx: &StepContext<'_>) {
+        // IF and LIF steps write every neuron's flag and say how many fired; the other models
+        // give a list, whose flags are set here when they are to be kept (and cleared before the
+        // next step, which starts from cleared flags).
+        let flagged = matches!(cx.dynamics, Dynamics::Iaf(_) | Dynamics::Lif(_));
+        if self.flags_set && !flagged {
+            self.fired.fill(0);
+        }
+        self.flags_set = cx.output != SpikeOutput::List;
+        let counted = self.step_model(index, cx);
+        self.n_fired = counted.unwrap_or(self.spikes.len());
+        if self.flags_set && counted.is_none() {
+            for &s in &self.spikes {
+                self.fired[(s - self.start) as usize] = 1;
+            }
+        }
+    }
+
+    /// The model's step for this block.
+    /// The model's step for this block: the number that fired when the model counts them (IF,
+    /// LIF), else `None` (they are `self.spikes`).
+    fn step_model(&mut self, index: usize, cx: &StepContext<'_>) -> Option<usize> {
         self.spikes.clear();
         match cx.dynamics {
-            Dynamics::Poisson { p } => return self.poisson(*p, cx, index),
-            &Dynamics::RandomPick { k, n } => return self.random_pick(k, n, cx),
-            Dynamics::SpikeArray => return self.spike_array(cx.t),
+            Dynamics::Poisson { p } => {
+                self.poisson(*p, cx, index);
+                return None;
+            }
+            &Dynamics::RandomPick { k, n } => {
+                self.random_pick(k, n, cx);
+                return None;
+            }
+            Dynamics::SpikeArray => {
+                self.spike_array(cx.t);
+                return None;
+            }
             Dynamics::External => {
                 if let BlockState::External { pending } = &mut self.state {
                     std::mem::swap(&mut self.spikes, pending);
                 }
-                return;
+                return None;
             }
             _ => {}
         }
@@ -158,6 +199,7 @@ impl Block {
             scratch: &mut self.scratch,
             base: self.start,
             spikes: &mut self.spikes,
+            output: cx.output,
         };
         match n_exp {
             0 => parts.step::<0>(cx.dynamics),
@@ -230,10 +272,11 @@ struct Parts<'a> {
     scratch: &'a mut [f32],
     base: u32,
     spikes: &'a mut Vec<u32>,
+    output: SpikeOutput,
 }
 
 impl Parts<'_> {
-    fn step<const NP: usize>(self, dynamics: &Dynamics) {
+    fn step<const NP: usize>(self, dynamics: &Dynamics) -> Option<usize> {
         let (delta_ring, exp_rings) = self
             .rings
             .split_first_mut()
@@ -258,8 +301,20 @@ impl Parts<'_> {
                     fired: self.fired,
                 };
                 match dynamics {
-                    Dynamics::Lif(p) => lif::step_block(p, block, self.base, self.spikes),
-                    Dynamics::Iaf(p) => iaf::step_block(p, block, self.base, self.spikes),
+                    Dynamics::Lif(p) => Some(lif::step_block_with(
+                        p,
+                        block,
+                        self.base,
+                        self.spikes,
+                        self.output,
+                    )),
+                    Dynamics::Iaf(p) => Some(iaf::step_block_with(
+                        p,
+                        block,
+                        self.base,
+                        self.spikes,
+                        self.output,
+                    )),
                     _ => unreachable!("matched above"),
                 }
             }
@@ -278,7 +333,8 @@ impl Parts<'_> {
                     scratch: &mut *self.scratch,
                     fired: self.fired,
                 };
-                izhikevich::step_block(p, block, self.base, self.spikes)
+                izhikevich::step_block(p, block, self.base, self.spikes);
+                None
             }
             _ => unreachable!("a block's state is created from its population's dynamics"),
         }

@@ -49,7 +49,7 @@
 //! level gives the same bits. The choice is made per neuron, so a neuron's update never depends
 //! on its neighbours; a chunk of 256 neurons where all take the series skips the other form.
 
-use super::{collect_spikes, threshold, IntegrateBlock, Port, SpikeRule};
+use super::{collect_spikes, threshold, IntegrateBlock, Port, SpikeOutput, SpikeRule};
 use crate::time::Dt;
 
 /// How the membrane of a LIF population with conductance ports is integrated over a step.
@@ -227,7 +227,8 @@ pub(crate) fn step_block_at<const ISA: u8, const NP: usize>(
     b: IntegrateBlock<'_, NP>,
     base: u32,
     spikes: &mut Vec<u32>,
-) {
+    output: SpikeOutput,
+) -> usize {
     let n = b.v.len();
     let ports = Ports::<NP> {
         syn: b.syn.map(|s| &mut s[..n]),
@@ -252,7 +253,7 @@ pub(crate) fn step_block_at<const ISA: u8, const NP: usize>(
             membrane_pass(ports, cells, &rule, c.h_tau, euler, |i| ext[i])
         }
     };
-    collect_spikes::<ISA>(b.fired, n_fired as usize, base, spikes);
+    collect_spikes::<ISA>(b.fired, n_fired as usize, base, spikes, output)
 }
 
 /// A block's port variables, this step's arrivals and the per-port constants.

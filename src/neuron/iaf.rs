@@ -5,7 +5,7 @@
 //! `v ← v + δ + dt·i_ext + Σ_p τ_p(1 − e^(−dt/τ_p))·x_p`, then `x_p ← x_p·e^(−dt/τ_p)`.
 //! A neuron fires when `v ≥ v_th_mv` (see [`crate::neuron::Reset`] for what follows).
 
-use super::{exp_decays, exp_taus, Port, Reset, SpikeRule, SpikeTest};
+use super::{exp_decays, exp_taus, Port, Reset, SpikeOutput, SpikeRule, SpikeTest};
 use crate::error::Result;
 use crate::time::Dt;
 
@@ -109,7 +109,19 @@ pub fn step_block<const NP: usize>(
     base: u32,
     spikes: &mut Vec<u32>,
 ) {
-    crate::simd::dispatch!(ISA => step_block_at::<ISA, NP>(p, b, base, spikes))
+    step_block_with(p, b, base, spikes, SpikeOutput::List);
+}
+
+/// [`step_block`], leaving the spikes as `output` says.
+#[inline(never)]
+pub(crate) fn step_block_with<const NP: usize>(
+    p: &IafPropagator,
+    b: IafBlock<'_, NP>,
+    base: u32,
+    spikes: &mut Vec<u32>,
+    output: SpikeOutput,
+) -> usize {
+    crate::simd::dispatch!(ISA => step_block_at::<ISA, NP>(p, b, base, spikes, output))
 }
 
 /// [`step_block`] at the vector level `ISA` ([`crate::simd`]).
@@ -119,7 +131,8 @@ fn step_block_at<const ISA: u8, const NP: usize>(
     b: IafBlock<'_, NP>,
     base: u32,
     spikes: &mut Vec<u32>,
-) {
+    output: SpikeOutput,
+) -> usize {
     let rule = SpikeRule {
         v_th: p.v_th,
         v_fire: p.spike_test.firing_level(p.v_th),
@@ -134,10 +147,12 @@ fn step_block_at<const ISA: u8, const NP: usize>(
     };
     if p.memoryless {
         let rest = p.v_rest;
-        super::integrate_step::<ISA, NP>(b, gains, rule, base, spikes, |_, d, drive| {
+        super::integrate_step::<ISA, NP>(b, gains, rule, base, spikes, output, |_, d, drive| {
             rest + d + drive
-        });
+        })
     } else {
-        super::integrate_step::<ISA, NP>(b, gains, rule, base, spikes, |v, d, drive| v + d + drive);
+        super::integrate_step::<ISA, NP>(b, gains, rule, base, spikes, output, |v, d, drive| {
+            v + d + drive
+        })
     }
 }

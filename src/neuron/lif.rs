@@ -16,7 +16,9 @@
 //! A population with a conductance port is integrated by exponential Euler instead
 //! ([`super::conductance`]).
 
-use super::{collect_spikes, exp_decays, exp_taus, threshold, Port, Reset, SpikeRule, SpikeTest};
+use super::{
+    collect_spikes, exp_decays, exp_taus, threshold, Port, Reset, SpikeOutput, SpikeRule, SpikeTest,
+};
 use crate::error::Result;
 use crate::time::Dt;
 
@@ -153,7 +155,19 @@ pub fn step_block<const NP: usize>(
     base: u32,
     spikes: &mut Vec<u32>,
 ) {
-    crate::simd::dispatch!(ISA => step_block_at::<ISA, NP>(p, b, base, spikes))
+    step_block_with(p, b, base, spikes, SpikeOutput::List);
+}
+
+/// [`step_block`], leaving the spikes as `output` says.
+#[inline(never)]
+pub(crate) fn step_block_with<const NP: usize>(
+    p: &LifPropagator,
+    b: LifBlock<'_, NP>,
+    base: u32,
+    spikes: &mut Vec<u32>,
+    output: SpikeOutput,
+) -> usize {
+    crate::simd::dispatch!(ISA => step_block_at::<ISA, NP>(p, b, base, spikes, output))
 }
 
 /// [`step_block`] at the vector level `ISA` ([`crate::simd`]).
@@ -163,7 +177,8 @@ fn step_block_at<const ISA: u8, const NP: usize>(
     b: LifBlock<'_, NP>,
     base: u32,
     spikes: &mut Vec<u32>,
-) {
+    output: SpikeOutput,
+) -> usize {
     let rule = SpikeRule {
         v_th: p.v_th,
         v_fire: p.spike_test.firing_level(p.v_th),
@@ -179,10 +194,11 @@ fn step_block_at<const ISA: u8, const NP: usize>(
             b,
             base,
             spikes,
+            output,
         );
     }
     if NP == 2 && b.i_ext.is_none() && !super::general_only() {
-        return step_two_ports::<ISA, NP>(p, b, base, spikes);
+        return step_two_ports::<ISA, NP>(p, b, base, spikes, output);
     }
     let (el, pmm) = (p.v_rest, p.p_mm);
     let gains = super::DriveGains {
@@ -190,9 +206,9 @@ fn step_block_at<const ISA: u8, const NP: usize>(
         syn_gain: &p.syn_gain,
         syn_decay: &p.syn_decay,
     };
-    super::integrate_step::<ISA, NP>(b, gains, rule, base, spikes, |v, d, drive| {
+    super::integrate_step::<ISA, NP>(b, gains, rule, base, spikes, output, |v, d, drive| {
         el + (v + d - el) * pmm + drive
-    });
+    })
 }
 
 /// The two-port, no-current case (CUBA: excitatory and inhibitory currents) in one fused pass:
@@ -203,7 +219,8 @@ fn step_two_ports<const ISA: u8, const NP: usize>(
     b: LifBlock<'_, NP>,
     base: u32,
     spikes: &mut Vec<u32>,
-) {
+    output: SpikeOutput,
+) -> usize {
     let n = b.v.len();
     let (mut syn, mut arr) = (b.syn.into_iter(), b.arrivals.into_iter());
     const TWO: &str = "called with NP == 2";
@@ -252,5 +269,5 @@ fn step_two_ports<const ISA: u8, const NP: usize>(
         *f = fi as u8;
         n_fired += fi as u32;
     }
-    collect_spikes::<ISA>(fired, n_fired as usize, base, spikes);
+    collect_spikes::<ISA>(fired, n_fired as usize, base, spikes, output)
 }

@@ -41,7 +41,7 @@ pub use lif::{LifParams, LifPropagator};
 pub use spike_test::SpikeTest;
 #[cfg(test)]
 pub(crate) use spikes::for_each_fired;
-pub(crate) use spikes::{collect_spikes, for_each_fired_at};
+pub(crate) use spikes::{collect_spikes, count_flags, for_each_fired_at, SpikeOutput};
 
 use crate::error::{Error, Result};
 use crate::time::Dt;
@@ -418,8 +418,9 @@ pub(crate) fn integrate_step<const ISA: u8, const NP: usize>(
     rule: SpikeRule,
     base: u32,
     spikes: &mut Vec<u32>,
+    output: SpikeOutput,
     membrane: impl Fn(f32, f32, f32) -> f32,
-) {
+) -> usize {
     let n = b.v.len();
     let DriveGains {
         ext_gain,
@@ -431,8 +432,7 @@ pub(crate) fn integrate_step<const ISA: u8, const NP: usize>(
         // pass (the same products, so the same numbers) instead of in a pass of its own.
         let (v, delta, fired) = (&mut b.v[..n], &mut b.delta[..n], &mut b.fired[..n]);
         let n_fired = membrane_pass::<ISA>(v, delta, b.i_ext, ext_gain, fired, &rule, &membrane);
-        collect_spikes::<ISA>(fired, n_fired as usize, base, spikes);
-        return;
+        return collect_spikes::<ISA>(fired, n_fired as usize, base, spikes, output);
     }
     let drive = &mut b.scratch[..n];
     let mut ports = b.syn.into_iter().zip(b.arrivals).enumerate();
@@ -461,8 +461,7 @@ pub(crate) fn integrate_step<const ISA: u8, const NP: usize>(
         let delta = &mut b.delta[..n];
         // Gain 1: 1·x = x exactly.
         let n_fired = membrane_pass::<ISA>(v, delta, Some(drive), 1.0, fired, &rule, &membrane);
-        collect_spikes::<ISA>(fired, n_fired as usize, base, spikes);
-        return;
+        return collect_spikes::<ISA>(fired, n_fired as usize, base, spikes, output);
     }
     for ((((v, r), d), dr), f) in v
         .iter_mut()
@@ -481,7 +480,7 @@ pub(crate) fn integrate_step<const ISA: u8, const NP: usize>(
         *f = fi as u8;
         n_fired += fi as u32;
     }
-    collect_spikes::<ISA>(fired, n_fired as usize, base, spikes);
+    collect_spikes::<ISA>(fired, n_fired as usize, base, spikes, output)
 }
 
 #[cfg(test)]
@@ -659,7 +658,7 @@ mod tests {
                 let n = fired.iter().filter(|&&f| f != 0).count();
                 let mut spikes = vec![7u32, 9];
                 let (f, s) = (&mut fired, &mut spikes);
-                crate::simd::dispatch!(ISA => super::collect_spikes::<ISA>(f, n, 1000, s));
+                crate::simd::dispatch!(ISA => super::collect_spikes::<ISA>(f, n, 1000, s, super::SpikeOutput::List));
                 let want: Vec<u32> = [7, 9]
                     .into_iter()
                     .chain((0..300).filter(|i| i % every == 0).map(|i| 1000 + i as u32))

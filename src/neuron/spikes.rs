@@ -2,34 +2,82 @@
 //! a few vector instructions, so that a sparse step skips empty chunks and a dense one costs no
 //! branch per neuron.
 
-/// Appends `base + i` to `spikes` for every neuron i flagged in `fired` (increasing), clearing the
-/// flags; `n_fired` is their number. `ISA`: see [`crate::simd`].
+/// What a block's step leaves of its spikes: the list of the neurons that fired, the per-neuron
+/// flags, or both. Flags stay set for projections that read the firing pattern as a whole (see
+/// `crate::network`'s flag delivery); a list nobody reads is not built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum SpikeOutput {
+    /// The list; the flags are cleared.
+    #[default]
+    List,
+    /// The list, and the flags left set.
+    ListAndFlags,
+    /// Only the flags, left set.
+    Flags,
+}
+
+/// Appends `base + i` to `spikes` for every neuron i flagged in `fired` (increasing) and clears
+/// the flags, or does what `output` asks instead; `n_fired` is their number, which it returns.
+/// `ISA`: see [`crate::simd`].
 #[inline(always)]
 pub(crate) fn collect_spikes<const ISA: u8>(
     fired: &mut [u8],
     n_fired: usize,
     base: u32,
     spikes: &mut Vec<u32>,
-) {
+    output: SpikeOutput,
+) -> usize {
     if n_fired == 0 {
-        return;
+        return 0;
     }
+    match output {
+        SpikeOutput::List => collect_at::<ISA, true>(fired, n_fired, base, spikes),
+        SpikeOutput::ListAndFlags => collect_at::<ISA, false>(fired, n_fired, base, spikes),
+        SpikeOutput::Flags => {}
+    }
+    n_fired
+}
+
+/// The number of non-zero flags, at the vector level `ISA`.
+#[inline(always)]
+pub(crate) fn count_flags<const ISA: u8>(flags: &[u8]) -> usize {
+    // Byte sums in chunks that cannot overflow a u8 lane, widened once per chunk: one vector
+    // add per 64 flags.
+    flags
+        .chunks(255)
+        .map(|c| c.iter().fold(0u8, |n, &f| n + (f != 0) as u8) as usize)
+        .sum()
+}
+
+/// [`collect_spikes`] into the list, clearing the flags if `CLEAR`.
+#[inline(always)]
+fn collect_at<const ISA: u8, const CLEAR: bool>(
+    fired: &mut [u8],
+    n_fired: usize,
+    base: u32,
+    spikes: &mut Vec<u32>,
+) {
     #[cfg(target_arch = "x86_64")]
     if ISA == crate::simd::AVX512 {
         // SAFETY: ISA = AVX512 only in code entered after the CPU was found to have AVX-512
         // (crate::simd's contract).
-        unsafe { compress_spikes(fired, n_fired, base, spikes) };
+        unsafe { compress_spikes::<CLEAR>(fired, n_fired, base, spikes) };
         return;
     }
     #[cfg(target_arch = "x86_64")]
     if ISA == crate::simd::AVX2 {
         // SAFETY: ISA = AVX2 only in code entered after the CPU was found to have AVX2
         // (crate::simd's contract).
-        unsafe { compress_spikes_avx2(fired, n_fired, base, spikes) };
+        unsafe { compress_spikes_avx2::<CLEAR>(fired, n_fired, base, spikes) };
         return;
     }
     spikes.reserve(n_fired);
-    for_each_fired_at::<ISA>(fired, |i| spikes.push(base + i as u32));
+    for_each_fired_chunk::<ISA, CLEAR>(fired, |c, mut mask| {
+        while mask != 0 {
+            spikes.push(base + (c * CHUNK + mask.trailing_zeros() as usize) as u32);
+            mask &= mask - 1;
+        }
+    });
 }
 
 /// [`collect_spikes`] with AVX-512: each 16-flag group's indices are packed to the front of a
@@ -43,7 +91,12 @@ pub(crate) fn collect_spikes<const ISA: u8>(
     enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx2,avx,fma,bmi1,bmi2,lzcnt,popcnt"
 )]
 #[inline]
-unsafe fn compress_spikes(fired: &mut [u8], n_fired: usize, base: u32, spikes: &mut Vec<u32>) {
+unsafe fn compress_spikes<const CLEAR: bool>(
+    fired: &mut [u8],
+    n_fired: usize,
+    base: u32,
+    spikes: &mut Vec<u32>,
+) {
     use std::arch::x86_64::{
         _mm512_add_epi32, _mm512_maskz_compress_epi32, _mm512_set1_epi32, _mm512_setr_epi32,
         _mm512_storeu_si512,
@@ -52,11 +105,17 @@ unsafe fn compress_spikes(fired: &mut [u8], n_fired: usize, base: u32, spikes: &
     // SAFETY: the caller guarantees AVX-512 F; each store writes the 16 lanes `pack_groups`
     // leaves room for.
     unsafe {
-        pack_groups::<{ crate::simd::AVX512 }, 16>(fired, n_fired, base, spikes, |out, first, m| {
-            let idx = _mm512_add_epi32(_mm512_set1_epi32(first as i32), lanes);
-            let packed = _mm512_maskz_compress_epi32(m as u16, idx);
-            _mm512_storeu_si512(out.cast(), packed);
-        })
+        pack_groups::<{ crate::simd::AVX512 }, 16, CLEAR>(
+            fired,
+            n_fired,
+            base,
+            spikes,
+            |out, first, m| {
+                let idx = _mm512_add_epi32(_mm512_set1_epi32(first as i32), lanes);
+                let packed = _mm512_maskz_compress_epi32(m as u16, idx);
+                _mm512_storeu_si512(out.cast(), packed);
+            },
+        )
     }
 }
 
@@ -71,7 +130,12 @@ unsafe fn compress_spikes(fired: &mut [u8], n_fired: usize, base: u32, spikes: &
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx,fma,bmi1,bmi2,lzcnt,popcnt")]
 #[inline]
-unsafe fn compress_spikes_avx2(fired: &mut [u8], n_fired: usize, base: u32, spikes: &mut Vec<u32>) {
+unsafe fn compress_spikes_avx2<const CLEAR: bool>(
+    fired: &mut [u8],
+    n_fired: usize,
+    base: u32,
+    spikes: &mut Vec<u32>,
+) {
     use std::arch::x86_64::{
         _mm256_add_epi32, _mm256_cvtepu8_epi32, _mm256_set1_epi32, _mm256_storeu_si256,
         _mm_cvtsi64_si128,
@@ -79,11 +143,17 @@ unsafe fn compress_spikes_avx2(fired: &mut [u8], n_fired: usize, base: u32, spik
     // SAFETY: the caller guarantees AVX2; each store writes the 8 lanes `pack_groups` leaves
     // room for.
     unsafe {
-        pack_groups::<{ crate::simd::AVX2 }, 8>(fired, n_fired, base, spikes, |out, first, m| {
-            let at = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(POSITIONS[m as usize] as i64));
-            let idx = _mm256_add_epi32(_mm256_set1_epi32(first as i32), at);
-            _mm256_storeu_si256(out.cast(), idx);
-        })
+        pack_groups::<{ crate::simd::AVX2 }, 8, CLEAR>(
+            fired,
+            n_fired,
+            base,
+            spikes,
+            |out, first, m| {
+                let at = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(POSITIONS[m as usize] as i64));
+                let idx = _mm256_add_epi32(_mm256_set1_epi32(first as i32), at);
+                _mm256_storeu_si256(out.cast(), idx);
+            },
+        )
     }
 }
 
@@ -98,7 +168,7 @@ unsafe fn compress_spikes_avx2(fired: &mut [u8], n_fired: usize, base: u32, spik
 /// before every call); it runs inside the caller's target features (inlined).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn pack_groups<const ISA: u8, const GROUP: usize>(
+unsafe fn pack_groups<const ISA: u8, const GROUP: usize, const CLEAR: bool>(
     fired: &mut [u8],
     n_fired: usize,
     base: u32,
@@ -115,7 +185,7 @@ unsafe fn pack_groups<const ISA: u8, const GROUP: usize>(
     // inside the capacity reserved above; `set_len` covers only the `n_fired` values written.
     unsafe {
         let out = spikes.as_mut_ptr().add(start);
-        for_each_fired_chunk::<ISA>(fired, |c, mask| {
+        for_each_fired_chunk::<ISA, CLEAR>(fired, |c, mask| {
             for g in 0..CHUNK / GROUP {
                 let m = (mask >> (g * GROUP)) & group_mask;
                 assert!(written + GROUP <= room, "more flags than n_fired");
@@ -165,7 +235,7 @@ pub(crate) fn for_each_fired(fired: &mut [u8], f: impl FnMut(usize)) {
 /// [`for_each_fired`] inside a kernel running at `ISA`.
 #[inline(always)]
 pub(crate) fn for_each_fired_at<const ISA: u8>(fired: &mut [u8], mut f: impl FnMut(usize)) {
-    for_each_fired_chunk::<ISA>(fired, |c, mut mask| {
+    for_each_fired_chunk::<ISA, true>(fired, |c, mut mask| {
         while mask != 0 {
             f(c * CHUNK + mask.trailing_zeros() as usize);
             mask &= mask - 1;
@@ -174,16 +244,19 @@ pub(crate) fn for_each_fired_at<const ISA: u8>(fired: &mut [u8], mut f: impl FnM
 }
 
 /// Calls `f(c, mask)` for every chunk c of 64 flags with a non-zero one (bit k of `mask`: flag
-/// `64c + k`), in increasing c, and zeroes the flags. Each chunk becomes its mask in a few vector
-/// instructions and an empty chunk is skipped (spikes are rare in most networks), so dense firing
-/// (converted convolution layers) costs no mispredicted branch per neuron.
+/// `64c + k`), in increasing c, and zeroes the flags if `CLEAR`. Each chunk becomes its mask in a
+/// few vector instructions and an empty chunk is skipped (spikes are rare in most networks), so
+/// dense firing (converted convolution layers) costs no mispredicted branch per neuron.
 #[inline(always)]
-fn for_each_fired_chunk<const ISA: u8>(fired: &mut [u8], mut f: impl FnMut(usize, u64)) {
+fn for_each_fired_chunk<const ISA: u8, const CLEAR: bool>(
+    fired: &mut [u8],
+    mut f: impl FnMut(usize, u64),
+) {
     for (c, chunk) in fired.chunks_mut(CHUNK).enumerate() {
         let mask = match <&mut [u8; CHUNK]>::try_from(&mut *chunk) {
             Ok(full) => {
                 let mask = nonzero_mask::<ISA>(full);
-                if mask != 0 {
+                if CLEAR && mask != 0 {
                     // One vector store (a slice fill is a call to memset).
                     *full = [0; CHUNK];
                 }
@@ -194,7 +267,9 @@ fn for_each_fired_chunk<const ISA: u8>(fired: &mut [u8], mut f: impl FnMut(usize
                     .iter()
                     .enumerate()
                     .fold(0u64, |m, (k, &flag)| m | (((flag != 0) as u64) << k));
-                chunk.fill(0);
+                if CLEAR {
+                    chunk.fill(0);
+                }
                 mask
             }
         };

@@ -13,6 +13,7 @@ mod determinism;
 mod determinism_cli;
 mod edges;
 mod errors;
+mod flags;
 mod fuzz_corpus;
 mod golden;
 mod graph;

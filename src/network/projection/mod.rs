@@ -12,11 +12,13 @@
 //! thread count.
 
 mod conv;
+mod flags;
 mod gate;
 mod sparse;
 
 pub(crate) use conv::ConvKernel;
 pub use conv::{Conv2dGeometry, ImageLayout};
+pub(crate) use flags::FlagPlan;
 pub(crate) use gate::MaxGate;
 pub(crate) use sparse::{block_offsets, Csr};
 
@@ -55,6 +57,9 @@ pub struct Projection {
     pub(crate) events: u64,
     /// When set, the projection is a max gate (see [`super::Network::set_max_gate`]).
     pub(crate) gate: Option<MaxGate>,
+    /// How to deliver from the pre population's firing flags, for a sparse projection with one
+    /// synapse per pre neuron in runs (pooling; see [`FlagPlan`]).
+    pub(crate) flag_plan: Option<std::sync::Arc<FlagPlan>>,
 }
 
 impl std::fmt::Debug for Projection {
@@ -76,6 +81,46 @@ impl Projection {
     /// Whether it is a max gate ([`super::Network::set_max_gate`]).
     pub fn is_max_gate(&self) -> bool {
         self.gate.is_some()
+    }
+
+    /// Whether it can be delivered from its pre population's firing flags ([`FlagPlan`]): a
+    /// plan exists, and neither a gate nor a plasticity rule needs the spikes one by one.
+    #[inline]
+    pub(crate) fn reads_flags(&self) -> bool {
+        self.flag_plan.is_some() && self.gate.is_none() && self.plasticity.is_none()
+    }
+
+    /// The synaptic events of a step whose firing is `flags` (the whole pre population's): one
+    /// per fired pre neuron, each having one synapse.
+    pub(crate) fn events_of_flags(&self, flags: &[u8]) -> u64 {
+        let start = self.pre_start as usize;
+        let flags = &flags[start..start + self.n_pre as usize];
+        crate::simd::dispatch!(ISA => crate::neuron::count_flags::<ISA>(flags)) as u64
+    }
+
+    /// [`Self::deliver_into`] from the pre population's firing `flags` instead of its spike
+    /// list ([`Self::reads_flags`] must hold): the same sums, bit for bit.
+    pub(crate) fn deliver_flags(&self, flags: &[u8], t: u64, block: &mut Block) {
+        let (Some(plan), Storage::Sparse(csr)) = (&self.flag_plan, &self.storage) else {
+            return;
+        };
+        let b_start = block.start;
+        let lo = self.post_start.max(b_start);
+        let hi = (self.post_start + self.n_post).min(b_start + block.len as u32);
+        if lo >= hi {
+            return;
+        }
+        let ring: &mut Ring = &mut block.rings[self.buffer];
+        let slot = ring.slot_of(t, self.delay_steps);
+        let acc = ring.slot_mut(slot);
+        let start = self.pre_start as usize;
+        let flags = &flags[start..start + self.n_pre as usize];
+        let (lo, hi) = (
+            (lo - self.post_start) as usize,
+            (hi - self.post_start) as usize,
+        );
+        let shift = self.post_start as isize - b_start as isize;
+        crate::simd::dispatch!(ISA => plan.deliver::<ISA>(flags, &csr.weights, acc, lo, hi, shift))
     }
 
     /// The index in the pre population of its local pre neuron 0 (a projection from a range).

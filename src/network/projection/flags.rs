@@ -1,0 +1,214 @@
+//! Flag delivery: a one-to-one-per-pre projection (pooling windows) read from its pre
+//! population's firing flags instead of its spike list.
+//!
+//! A converted network's pooling layer receives the spikes of a convolution layer that fires a
+//! tenth of its neurons every step. Delivered spike by spike, each spike is a scattered
+//! read-modify-write, and the spikes must first be packed into a list, a pass over the flags of
+//! every neuron; together a fifth of a converted LeNet's step. Read the other way round — for
+//! each run of consecutive targets, the flags of the consecutive pre neurons that reach them,
+//! window tap after window tap — the same additions are a few vector operations per 16 targets,
+//! and a population whose only readers are such projections needs no list at all.
+//!
+//! Every target still adds its inputs in increasing pre order (taps are taken in the order of
+//! their pre neurons), and a target whose pre neuron did not fire keeps its value (a select, not
+//! an addition of zero), so the sums have exactly the bits of spike-by-spike delivery.
+
+/// Runs of targets whose synapses come from runs of consecutive pre neurons: target `post + l`
+/// (l < len) has one synapse from each pre neuron `taps[k] + l`, its taps in increasing pre
+/// order. Channels-last pooling gives one run per output position, of C channels and one tap per
+/// window cell.
+#[derive(Debug, Clone)]
+pub(crate) struct FlagPlan {
+    /// (first target, length, range of its taps in `taps`), targets increasing.
+    runs: Vec<(u32, u32, u32, u32)>,
+    /// Per tap: the pre neuron of the run's first target.
+    taps: Vec<u32>,
+}
+
+/// Fewest synapses per run for which reading flags pays: below this the runs are too short for
+/// vector work (channels-first pooling has runs of one target).
+const MIN_RUN_SYNAPSES: usize = 16;
+
+impl FlagPlan {
+    /// The plan of a projection where pre neuron i has exactly one synapse, to `post[i]` (local
+    /// indices), or `None` when its runs would be too short to pay.
+    pub(crate) fn build(n_post: usize, post: &[u32]) -> Option<FlagPlan> {
+        // Pre neurons by target, increasing within each (a counting sort over the targets).
+        let mut ptr = vec![0usize; n_post + 1];
+        for &j in post {
+            ptr[j as usize + 1] += 1;
+        }
+        for j in 0..n_post {
+            ptr[j + 1] += ptr[j];
+        }
+        let mut fill = ptr.clone();
+        let mut by_post = vec![0u32; post.len()];
+        for (i, &j) in post.iter().enumerate() {
+            by_post[fill[j as usize]] = i as u32;
+            fill[j as usize] += 1;
+        }
+        let pres = |j: usize| &by_post[ptr[j]..ptr[j + 1]];
+        let (mut runs, mut taps) = (Vec::new(), Vec::new());
+        let mut j = 0;
+        while j < n_post {
+            let first = pres(j);
+            if first.is_empty() {
+                j += 1;
+                continue;
+            }
+            let mut len = 1;
+            while j + len < n_post {
+                let next = pres(j + len);
+                let shifted = next.len() == first.len()
+                    && next.iter().zip(first).all(|(&b, &a)| b == a + len as u32);
+                if !shifted {
+                    break;
+                }
+                len += 1;
+            }
+            let at = taps.len() as u32;
+            taps.extend_from_slice(first);
+            runs.push((j as u32, len as u32, at, taps.len() as u32));
+            j += len;
+        }
+        (!runs.is_empty() && post.len() >= MIN_RUN_SYNAPSES * runs.len())
+            .then_some(FlagPlan { runs, taps })
+    }
+
+    /// Adds the contributions of the pre neurons flagged in `flags` (from the projection's
+    /// first pre neuron on) to the targets in `lo..hi` (local indices), writing target j at
+    /// `acc[j + shift]`; `weights[i]` is pre neuron i's synapse. Compiled for each vector level
+    /// `ISA` ([`crate::simd`]): the select-and-add loop is left to the compiler to vectorise.
+    #[inline(always)]
+    pub(crate) fn deliver<const ISA: u8>(
+        &self,
+        flags: &[u8],
+        weights: &[f32],
+        acc: &mut [f32],
+        lo: usize,
+        hi: usize,
+        shift: isize,
+    ) {
+        for &(post, len, t0, t1) in &self.runs {
+            let (post, len) = (post as usize, len as usize);
+            let (a, b) = (post.max(lo), (post + len).min(hi));
+            if a >= b {
+                continue;
+            }
+            let (off, n) = (a - post, b - a);
+            let dst = (a as isize + shift) as usize;
+            let acc = &mut acc[dst..dst + n];
+            let taps = &self.taps[t0 as usize..t1 as usize];
+            // Sixteen targets at a time, held in registers over all the taps; then the rest.
+            let mut k = 0;
+            while k + LANES <= n {
+                let sum: &mut [f32; LANES] = (&mut acc[k..k + LANES]).try_into().expect("16");
+                add_fired::<ISA>(sum, taps, off + k, flags, weights);
+                k += LANES;
+            }
+            for &pre in taps {
+                let first = pre as usize + off;
+                for l in k..n {
+                    if flags[first + l] != 0 {
+                        acc[l] += weights[first + l];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Targets per vector of [`FlagPlan::deliver`].
+const LANES: usize = 16;
+
+/// For each tap in order, `sum[l] += weights[first + l]` where `flags[first + l]` is set
+/// (`first` = the tap's pre neuron + `at`), leaving the others as they are: masked vector adds on
+/// a sum held in a register with AVX-512 (a masked store between taps would stall the next
+/// tap's load), a select the compiler vectorises elsewhere. The same single-precision adds in
+/// every path, so the same bits.
+#[inline(always)]
+fn add_fired<const ISA: u8>(
+    sum: &mut [f32; LANES],
+    taps: &[u32],
+    at: usize,
+    flags: &[u8],
+    weights: &[f32],
+) {
+    let window = |pre: u32| {
+        let first = pre as usize + at;
+        let f: &[u8; LANES] = flags[first..first + LANES].try_into().expect("16 flags");
+        let w: &[f32; LANES] = weights[first..first + LANES]
+            .try_into()
+            .expect("16 weights");
+        (f, w)
+    };
+    #[cfg(target_arch = "x86_64")]
+    if ISA == crate::simd::AVX512 {
+        use std::arch::x86_64::{
+            _mm512_loadu_ps, _mm512_mask_add_ps, _mm512_storeu_ps, _mm_loadu_si128,
+            _mm_test_epi8_mask,
+        };
+        // SAFETY: ISA = AVX512 only in code entered after the CPU was found to have AVX-512
+        // (crate::simd's contract: F, BW and VL); every access covers the 16 lanes of an array.
+        unsafe {
+            let mut x = _mm512_loadu_ps(sum.as_ptr());
+            for &pre in taps {
+                let (f, w) = window(pre);
+                let bits = _mm_loadu_si128(f.as_ptr().cast());
+                let mask = _mm_test_epi8_mask(bits, bits);
+                x = _mm512_mask_add_ps(x, mask, x, _mm512_loadu_ps(w.as_ptr()));
+            }
+            _mm512_storeu_ps(sum.as_mut_ptr(), x);
+        }
+        return;
+    }
+    let mut x = *sum;
+    for &pre in taps {
+        let (f, w) = window(pre);
+        for l in 0..LANES {
+            x[l] = if f[l] != 0 { x[l] + w[l] } else { x[l] };
+        }
+    }
+    *sum = x;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FlagPlan;
+
+    /// The targets of a 2×2, stride-2 pooling of a (c, 4, 4) image, pre neuron by pre neuron.
+    fn pooling_posts(c: usize, channels_last: bool) -> Vec<u32> {
+        (0..c * 16)
+            .map(|i| {
+                let (ch, y, x) = if channels_last {
+                    (i % c, i / c / 4, i / c % 4)
+                } else {
+                    (i / 16, i % 16 / 4, i % 4)
+                };
+                let pos = (y / 2) * 2 + x / 2;
+                (if channels_last {
+                    pos * c + ch
+                } else {
+                    ch * 4 + pos
+                }) as u32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn channels_last_pooling_runs_over_the_channels_of_a_position() {
+        let plan = FlagPlan::build(16 * 4, &pooling_posts(16, true)).expect("long runs");
+        // One run per output position, of 16 channels and one tap per window cell: positions
+        // (0, 0), (0, 1), (1, 0), (1, 1) of the window, their channel 0 at 16·(4y + x).
+        assert_eq!(plan.runs.len(), 4);
+        assert_eq!(plan.runs[0], (0, 16, 0, 4));
+        assert_eq!(&plan.taps[..4], &[0, 16, 64, 80]);
+        assert_eq!(plan.runs[3], (48, 16, 12, 16));
+        assert_eq!(&plan.taps[12..], &[160, 176, 224, 240]);
+    }
+
+    #[test]
+    fn channels_first_pooling_has_runs_too_short_to_pay() {
+        assert!(FlagPlan::build(16 * 4, &pooling_posts(16, false)).is_none());
+    }
+}
