@@ -16,13 +16,14 @@ fn integrator() -> NeuronModel {
     })
 }
 
-/// A 2×2, stride-2 pooling of a channels-last (c, h, w) image: one synapse per pre neuron, with
-/// distinct weights of mixed magnitude so that the order of the additions shows in the bits.
+/// A 2×2, stride-2 pooling of a channels-last (c, h, w) image, windows cut short at an odd
+/// edge: one synapse per pre neuron, with distinct weights of mixed magnitude so that the order
+/// of the additions shows in the bits.
 fn pooling(c: usize, h: usize, w: usize) -> (Vec<(u32, u32)>, Vec<f32>, usize) {
-    let (oh, ow) = (h / 2, w / 2);
+    let (oh, ow) = (h.div_ceil(2), w.div_ceil(2));
     let mut syn = Vec::new();
-    for y in 0..2 * oh {
-        for x in 0..2 * ow {
+    for y in 0..h {
+        for x in 0..w {
             for ch in 0..c {
                 let pre = ((y * w + x) * c + ch) as u32;
                 let post = (((y / 2) * ow + x / 2) * c + ch) as u32;
@@ -121,11 +122,14 @@ fn run(source: Source, (c, h, w): (usize, usize, usize), flags: bool, list_reade
 
 #[test]
 fn pooling_read_from_flags_gives_the_bits_of_spike_delivery() {
-    // 16 channels (whole vectors), 20 (a remainder of 4, and runs cut at block edges: the
-    // source's 3 blocks and the pool's hold no whole number of 20-channel positions), and both
-    // kinds of source model, with and without another projection that needs the list.
+    // 16 channels (whole vectors), 20 (a remainder of 4), odd sizes (edge windows of one and
+    // two taps among those of four), a pool in one block and one in two (runs cut at the block
+    // edge: neither block holds a whole number of 20-channel positions), and both kinds of
+    // source model, with and without another projection that needs the list.
     for (shape, source, list_reader) in [
         ((16, 8, 8), Source::Integrate, false),
+        ((16, 9, 9), Source::Integrate, false),
+        ((20, 9, 7), Source::Integrate, false),
         ((20, 30, 30), Source::Integrate, false),
         ((16, 8, 8), Source::Poisson, false),
         ((20, 30, 30), Source::Integrate, true),

@@ -23,6 +23,13 @@ pub(crate) struct FlagPlan {
     runs: Vec<(u32, u32, u32, u32)>,
     /// Per tap: the pre neuron of the run's first target.
     taps: Vec<u32>,
+    /// The runs cut into whole vectors of [`LANES`] targets, for delivery into a target that lies
+    /// whole in one block: (first target, range of its run's taps, lane offset in the run).
+    chunks: Vec<(u32, u32, u32, u32)>,
+    /// What the chunks leave: (first target, length, range of taps, lane offset).
+    rests: Vec<(u32, u32, u32, u32, u32)>,
+    /// Targets in all.
+    n_post: usize,
 }
 
 /// Fewest synapses per run for which reading flags pays: below this the runs are too short for
@@ -71,8 +78,27 @@ impl FlagPlan {
             runs.push((j as u32, len as u32, at, taps.len() as u32));
             j += len;
         }
-        (!runs.is_empty() && post.len() >= MIN_RUN_SYNAPSES * runs.len())
-            .then_some(FlagPlan { runs, taps })
+        if runs.is_empty() || post.len() < MIN_RUN_SYNAPSES * runs.len() {
+            return None;
+        }
+        let (mut chunks, mut rests) = (Vec::new(), Vec::new());
+        for &(first, len, t0, t1) in &runs {
+            let whole = len as usize / LANES * LANES;
+            for m in (0..whole).step_by(LANES) {
+                chunks.push((first + m as u32, t0, t1, m as u32));
+            }
+            if whole < len as usize {
+                let rest = len - whole as u32;
+                rests.push((first + whole as u32, rest, t0, t1, whole as u32));
+            }
+        }
+        Some(FlagPlan {
+            runs,
+            taps,
+            chunks,
+            rests,
+            n_post,
+        })
     }
 
     /// Adds the contributions of the pre neurons flagged in `flags` (from the projection's
@@ -89,6 +115,9 @@ impl FlagPlan {
         hi: usize,
         shift: isize,
     ) {
+        if lo == 0 && hi == self.n_post {
+            return self.deliver_whole::<ISA>(flags, weights, &mut acc[shift as usize..]);
+        }
         for &(post, len, t0, t1) in &self.runs {
             let (post, len) = (post as usize, len as usize);
             let (a, b) = (post.max(lo), (post + len).min(hi));
@@ -118,8 +147,123 @@ impl FlagPlan {
     }
 }
 
+impl FlagPlan {
+    /// [`FlagPlan::deliver`] into a target whose every neuron is in `acc` (from index 0): the
+    /// vectors of four chunks with the same taps are worked together, so that the chains of
+    /// dependent additions (one per chunk, tap after tap) overlap.
+    #[inline(always)]
+    fn deliver_whole<const ISA: u8>(&self, flags: &[u8], weights: &[f32], acc: &mut [f32]) {
+        assert!(acc.len() >= self.n_post, "the target lies whole in acc");
+        let taps = &self.taps;
+        let mut quads = self.chunks.chunks_exact(4);
+        for q in &mut quads {
+            let n_taps = q[0].2 - q[0].1;
+            if q.iter().all(|c| c.2 - c.1 == n_taps) {
+                let mut sums = [[0f32; LANES]; 4];
+                for (sum, c) in sums.iter_mut().zip(q) {
+                    *sum = acc[c.0 as usize..][..LANES].try_into().expect("16");
+                }
+                add_fired_4::<ISA>(&mut sums, q, taps, flags, weights);
+                for (sum, c) in sums.iter().zip(q) {
+                    acc[c.0 as usize..][..LANES].copy_from_slice(sum);
+                }
+            } else {
+                for c in q {
+                    self.chunk::<ISA>(*c, flags, weights, acc);
+                }
+            }
+        }
+        for c in quads.remainder() {
+            self.chunk::<ISA>(*c, flags, weights, acc);
+        }
+        for &(first, len, t0, t1, lane) in &self.rests {
+            let acc = &mut acc[first as usize..][..len as usize];
+            for &pre in &taps[t0 as usize..t1 as usize] {
+                let at = (pre + lane) as usize;
+                let (f, w) = (
+                    &flags[at..at + len as usize],
+                    &weights[at..at + len as usize],
+                );
+                for ((x, &f), &w) in acc.iter_mut().zip(f).zip(w) {
+                    if f != 0 {
+                        *x += w;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One chunk of [`FlagPlan::deliver_whole`] on its own.
+    #[inline(always)]
+    fn chunk<const ISA: u8>(
+        &self,
+        (first, t0, t1, lane): (u32, u32, u32, u32),
+        flags: &[u8],
+        weights: &[f32],
+        acc: &mut [f32],
+    ) {
+        let sum: &mut [f32; LANES] = (&mut acc[first as usize..][..LANES])
+            .try_into()
+            .expect("16");
+        let taps = &self.taps[t0 as usize..t1 as usize];
+        add_fired::<ISA>(sum, taps, lane as usize, flags, weights);
+    }
+}
+
 /// Targets per vector of [`FlagPlan::deliver`].
 const LANES: usize = 16;
+
+/// [`add_fired`] for four chunks with the same number of taps, tap after tap for all four.
+#[inline(always)]
+fn add_fired_4<const ISA: u8>(
+    sums: &mut [[f32; LANES]; 4],
+    chunks: &[(u32, u32, u32, u32)],
+    taps: &[u32],
+    flags: &[u8],
+    weights: &[f32],
+) {
+    let n_taps = (chunks[0].2 - chunks[0].1) as usize;
+    let window = |c: &(u32, u32, u32, u32), k: usize| {
+        let first = (taps[c.1 as usize + k] + c.3) as usize;
+        let f: &[u8; LANES] = flags[first..first + LANES].try_into().expect("16 flags");
+        let w: &[f32; LANES] = weights[first..first + LANES]
+            .try_into()
+            .expect("16 weights");
+        (f, w)
+    };
+    #[cfg(target_arch = "x86_64")]
+    if ISA == crate::simd::AVX512 {
+        use std::arch::x86_64::{
+            _mm512_loadu_ps, _mm512_mask_add_ps, _mm512_storeu_ps, _mm_loadu_si128,
+            _mm_test_epi8_mask,
+        };
+        // SAFETY: ISA = AVX512 only in code entered after the CPU was found to have AVX-512
+        // (crate::simd's contract: F, BW and VL); every access covers the 16 lanes of an array.
+        unsafe {
+            let mut x = sums.map(|s| _mm512_loadu_ps(s.as_ptr()));
+            for k in 0..n_taps {
+                for (x, c) in x.iter_mut().zip(chunks) {
+                    let (f, w) = window(c, k);
+                    let bits = _mm_loadu_si128(f.as_ptr().cast());
+                    let mask = _mm_test_epi8_mask(bits, bits);
+                    *x = _mm512_mask_add_ps(*x, mask, *x, _mm512_loadu_ps(w.as_ptr()));
+                }
+            }
+            for (s, x) in sums.iter_mut().zip(x) {
+                _mm512_storeu_ps(s.as_mut_ptr(), x);
+            }
+        }
+        return;
+    }
+    for k in 0..n_taps {
+        for (sum, c) in sums.iter_mut().zip(chunks) {
+            let (f, w) = window(c, k);
+            for l in 0..LANES {
+                sum[l] = if f[l] != 0 { sum[l] + w[l] } else { sum[l] };
+            }
+        }
+    }
+}
 
 /// For each tap in order, `sum[l] += weights[first + l]` where `flags[first + l]` is set
 /// (`first` = the tap's pre neuron + `at`), leaving the others as they are: masked vector adds on
