@@ -112,3 +112,13 @@ pub fn bench_rates(which: somnet::benchmarks::Benchmark, n: usize, t_ms: f64) ->
     let mean = rates.iter().sum::<f64>() / rates.len() as f64;
     (rates, mean)
 }
+
+/// An IF neuron that never fires: its potential is the running sum of its input.
+pub fn integrator() -> somnet::neuron::NeuronModel {
+    somnet::neuron::NeuronModel::Iaf(somnet::neuron::IafParams {
+        v_th_mv: 1e9,
+        v_rest_mv: 0.0,
+        reset: somnet::neuron::Reset::BySubtraction,
+        t_ref_ms: 0.0,
+    })
+}

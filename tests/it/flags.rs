@@ -1,20 +1,12 @@
 //! Flag delivery: pooling projections read from their pre population's firing flags give the
 //! bits of spike-by-spike delivery.
 
+use crate::common::integrator;
+
 use somnet::network::{
     Connection, Connector, Delay, Network, NetworkConfig, PopulationId, StateVar, Weights,
 };
 use somnet::neuron::{IafParams, NeuronModel, Port, Reset};
-
-fn integrator() -> NeuronModel {
-    // Never fires: its potential is the running sum of its input.
-    NeuronModel::Iaf(IafParams {
-        v_th_mv: 1e9,
-        v_rest_mv: 0.0,
-        reset: Reset::BySubtraction,
-        t_ref_ms: 0.0,
-    })
-}
 
 /// A 2×2, stride-2 pooling of a channels-last (c, h, w) image, windows cut short at an odd
 /// edge: one synapse per pre neuron, with distinct weights of mixed magnitude so that the order
@@ -35,6 +27,26 @@ fn pooling(c: usize, h: usize, w: usize) -> (Vec<(u32, u32)>, Vec<f32>, usize) {
     syn.sort_by_key(|s| s.0);
     let (pairs, weights) = syn.into_iter().unzip();
     (pairs, weights, c * oh * ow)
+}
+
+/// An integrating population of `n` neurons fed from `src` by `pairs` (delay 1).
+fn pool_into(
+    net: &mut Network,
+    src: PopulationId,
+    n: usize,
+    pairs: Vec<(u32, u32)>,
+    w: Weights,
+) -> PopulationId {
+    let pool = net
+        .add_population("pool", n, integrator(), vec![Port::Delta])
+        .unwrap();
+    net.connect(
+        src,
+        pool,
+        Connection::new(Connector::List(pairs), w).delay(Delay::Steps(1)),
+    )
+    .unwrap();
+    pool
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -79,15 +91,7 @@ fn run(source: Source, (c, h, w): (usize, usize, usize), flags: bool, list_reade
         Source::Poisson => net.add_poisson("src", n, 150.0).unwrap(),
     };
     let (pairs, weights, n_out) = pooling(c, h, w);
-    let pool = net
-        .add_population("pool", n_out, integrator(), vec![Port::Delta])
-        .unwrap();
-    net.connect(
-        src,
-        pool,
-        Connection::new(Connector::List(pairs), Weights::Values(weights)).delay(Delay::Steps(1)),
-    )
-    .unwrap();
+    let pool = pool_into(&mut net, src, n_out, pairs, Weights::Values(weights));
     if list_reader {
         // A projection that reads the spike list: the source then keeps both.
         let other = net
@@ -166,21 +170,13 @@ fn channels_first_pooling_and_spike_monitors_keep_the_list() {
     net.set_spike_digest(false);
     let (c, h, w) = (4, 8, 8);
     let src = net.add_poisson("src", c * h * w, 300.0).unwrap();
-    let pool = net
-        .add_population("pool", c * 16, integrator(), vec![Port::Delta])
-        .unwrap();
     let pairs: Vec<(u32, u32)> = (0..c * h * w)
         .map(|i| {
             let (ch, y, x) = (i / (h * w), i % (h * w) / w, i % w);
             (i as u32, (ch * 16 + (y / 2) * 4 + x / 2) as u32)
         })
         .collect();
-    net.connect(
-        src,
-        pool,
-        Connection::new(Connector::List(pairs), Weights::Constant(0.25)).delay(Delay::Steps(1)),
-    )
-    .unwrap();
+    pool_into(&mut net, src, c * 16, pairs, Weights::Constant(0.25));
     net.run(20).unwrap();
     assert_eq!(net.flag_deliveries(), 0);
 
@@ -188,15 +184,7 @@ fn channels_first_pooling_and_spike_monitors_keep_the_list() {
     net.set_spike_digest(false);
     let src = net.add_poisson("src", 16 * 4 * 4, 300.0).unwrap();
     let (pairs, weights, n_out) = pooling(16, 4, 4);
-    let pool = net
-        .add_population("pool", n_out, integrator(), vec![Port::Delta])
-        .unwrap();
-    net.connect(
-        src,
-        pool,
-        Connection::new(Connector::List(pairs), Weights::Values(weights)).delay(Delay::Steps(1)),
-    )
-    .unwrap();
+    pool_into(&mut net, src, n_out, pairs, Weights::Values(weights));
     let m = net.monitor_spikes(src, None).unwrap();
     net.run(20).unwrap();
     // The list is built (the monitor has every spike) while the pool reads flags.

@@ -1,16 +1,8 @@
 //! Inputs: Poisson sources, constant / stepped / noise currents, spike arrays.
 
-use somnet::network::{Network, NetworkConfig, NoiseCurrent, StateVar};
-use somnet::neuron::{IafParams, NeuronModel, Reset};
+use crate::common::integrator;
 
-fn integrator() -> NeuronModel {
-    NeuronModel::Iaf(IafParams {
-        v_th_mv: 1e30,
-        v_rest_mv: 0.0,
-        reset: Reset::BySubtraction,
-        t_ref_ms: 0.0,
-    })
-}
+use somnet::network::{Network, NetworkConfig, NoiseCurrent, StateVar};
 
 #[test]
 fn poisson_sources_fire_at_their_rate_independently() {

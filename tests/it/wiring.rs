@@ -1,7 +1,9 @@
 //! Hand-built networks whose target input reveals which neuron fired and with which delay.
 
+use crate::common::integrator;
+
 use somnet::network::{Connection, Connector, Delay, Network, NetworkConfig, StateVar, Weights};
-use somnet::neuron::{IafParams, NeuronModel, Port, Reset};
+use somnet::neuron::{IafParams, NeuronModel, Port};
 
 /// An empty network with 1 ms steps and the given seed.
 fn net_1ms(seed: u64) -> Network {
@@ -11,16 +13,6 @@ fn net_1ms(seed: u64) -> Network {
         ..Default::default()
     })
     .unwrap()
-}
-
-fn integrator() -> NeuronModel {
-    // Never fires: its potential is the running sum of its input.
-    NeuronModel::Iaf(IafParams {
-        v_th_mv: 1e9,
-        v_rest_mv: 0.0,
-        reset: Reset::BySubtraction,
-        t_ref_ms: 0.0,
-    })
 }
 
 #[test]

@@ -132,7 +132,9 @@ impl FlagPlan {
             let mut k = 0;
             while k + LANES <= n {
                 let sum: &mut [f32; LANES] = (&mut acc[k..k + LANES]).try_into().expect("16");
-                add_fired::<ISA>(sum, taps, off + k, flags, weights);
+                add_fired::<ISA, 1>(std::array::from_mut(sum), taps.len(), |_, j| {
+                    window(flags, weights, taps[j] as usize + off + k)
+                });
                 k += LANES;
             }
             for &pre in taps {
@@ -163,7 +165,11 @@ impl FlagPlan {
                 for (sum, c) in sums.iter_mut().zip(q) {
                     *sum = acc[c.0 as usize..][..LANES].try_into().expect("16");
                 }
-                add_fired_4::<ISA>(&mut sums, q, taps, flags, weights);
+                let n = n_taps as usize;
+                add_fired::<ISA, 4>(&mut sums, n, |i, k| {
+                    let c = &q[i];
+                    window(flags, weights, (taps[(c.1 as usize) + k] + c.3) as usize)
+                });
                 for (sum, c) in sums.iter().zip(q) {
                     acc[c.0 as usize..][..LANES].copy_from_slice(sum);
                 }
@@ -206,31 +212,39 @@ impl FlagPlan {
             .try_into()
             .expect("16");
         let taps = &self.taps[t0 as usize..t1 as usize];
-        add_fired::<ISA>(sum, taps, lane as usize, flags, weights);
+        add_fired::<ISA, 1>(std::array::from_mut(sum), taps.len(), |_, k| {
+            window(flags, weights, (taps[k] + lane) as usize)
+        });
     }
 }
 
 /// Targets per vector of [`FlagPlan::deliver`].
 const LANES: usize = 16;
 
-/// [`add_fired`] for four chunks with the same number of taps, tap after tap for all four.
+/// The 16 flags and weights of pre neurons `first..first + 16`.
 #[inline(always)]
-fn add_fired_4<const ISA: u8>(
-    sums: &mut [[f32; LANES]; 4],
-    chunks: &[(u32, u32, u32, u32)],
-    taps: &[u32],
-    flags: &[u8],
-    weights: &[f32],
+fn window<'a>(flags: &'a [u8], weights: &'a [f32], first: usize) -> Window<'a> {
+    let f = flags[first..first + LANES].try_into().expect("16 flags");
+    let w = weights[first..first + LANES]
+        .try_into()
+        .expect("16 weights");
+    (f, w)
+}
+
+/// The flags and weights of 16 consecutive pre neurons.
+type Window<'a> = (&'a [u8; LANES], &'a [f32; LANES]);
+
+/// For each of `n_taps` taps in order and each of the N chunks, `sum[l] += w[l]` where `f[l]`
+/// is set, `(f, w) = window(chunk, tap)`, leaving the others as they are: masked vector adds on
+/// sums held in registers with AVX-512 (a masked store between taps would stall the next tap's
+/// load; the N chains of dependent adds overlap), a select the compiler vectorises elsewhere.
+/// The same single-precision adds in every path, so the same bits.
+#[inline(always)]
+fn add_fired<'a, const ISA: u8, const N: usize>(
+    sums: &mut [[f32; LANES]; N],
+    n_taps: usize,
+    window: impl Fn(usize, usize) -> Window<'a>,
 ) {
-    let n_taps = (chunks[0].2 - chunks[0].1) as usize;
-    let window = |c: &(u32, u32, u32, u32), k: usize| {
-        let first = (taps[c.1 as usize + k] + c.3) as usize;
-        let f: &[u8; LANES] = flags[first..first + LANES].try_into().expect("16 flags");
-        let w: &[f32; LANES] = weights[first..first + LANES]
-            .try_into()
-            .expect("16 weights");
-        (f, w)
-    };
     #[cfg(target_arch = "x86_64")]
     if ISA == crate::simd::AVX512 {
         use std::arch::x86_64::{
@@ -242,8 +256,8 @@ fn add_fired_4<const ISA: u8>(
         unsafe {
             let mut x = sums.map(|s| _mm512_loadu_ps(s.as_ptr()));
             for k in 0..n_taps {
-                for (x, c) in x.iter_mut().zip(chunks) {
-                    let (f, w) = window(c, k);
+                for (i, x) in x.iter_mut().enumerate() {
+                    let (f, w) = window(i, k);
                     let bits = _mm_loadu_si128(f.as_ptr().cast());
                     let mask = _mm_test_epi8_mask(bits, bits);
                     *x = _mm512_mask_add_ps(*x, mask, *x, _mm512_loadu_ps(w.as_ptr()));
@@ -256,64 +270,13 @@ fn add_fired_4<const ISA: u8>(
         return;
     }
     for k in 0..n_taps {
-        for (sum, c) in sums.iter_mut().zip(chunks) {
-            let (f, w) = window(c, k);
+        for (i, sum) in sums.iter_mut().enumerate() {
+            let (f, w) = window(i, k);
             for l in 0..LANES {
                 sum[l] = if f[l] != 0 { sum[l] + w[l] } else { sum[l] };
             }
         }
     }
-}
-
-/// For each tap in order, `sum[l] += weights[first + l]` where `flags[first + l]` is set
-/// (`first` = the tap's pre neuron + `at`), leaving the others as they are: masked vector adds on
-/// a sum held in a register with AVX-512 (a masked store between taps would stall the next
-/// tap's load), a select the compiler vectorises elsewhere. The same single-precision adds in
-/// every path, so the same bits.
-#[inline(always)]
-fn add_fired<const ISA: u8>(
-    sum: &mut [f32; LANES],
-    taps: &[u32],
-    at: usize,
-    flags: &[u8],
-    weights: &[f32],
-) {
-    let window = |pre: u32| {
-        let first = pre as usize + at;
-        let f: &[u8; LANES] = flags[first..first + LANES].try_into().expect("16 flags");
-        let w: &[f32; LANES] = weights[first..first + LANES]
-            .try_into()
-            .expect("16 weights");
-        (f, w)
-    };
-    #[cfg(target_arch = "x86_64")]
-    if ISA == crate::simd::AVX512 {
-        use std::arch::x86_64::{
-            _mm512_loadu_ps, _mm512_mask_add_ps, _mm512_storeu_ps, _mm_loadu_si128,
-            _mm_test_epi8_mask,
-        };
-        // SAFETY: ISA = AVX512 only in code entered after the CPU was found to have AVX-512
-        // (crate::simd's contract: F, BW and VL); every access covers the 16 lanes of an array.
-        unsafe {
-            let mut x = _mm512_loadu_ps(sum.as_ptr());
-            for &pre in taps {
-                let (f, w) = window(pre);
-                let bits = _mm_loadu_si128(f.as_ptr().cast());
-                let mask = _mm_test_epi8_mask(bits, bits);
-                x = _mm512_mask_add_ps(x, mask, x, _mm512_loadu_ps(w.as_ptr()));
-            }
-            _mm512_storeu_ps(sum.as_mut_ptr(), x);
-        }
-        return;
-    }
-    let mut x = *sum;
-    for &pre in taps {
-        let (f, w) = window(pre);
-        for l in 0..LANES {
-            x[l] = if f[l] != 0 { x[l] + w[l] } else { x[l] };
-        }
-    }
-    *sum = x;
 }
 
 #[cfg(test)]
