@@ -78,7 +78,7 @@ pub use projection::Projection;
 pub use projection::{Conv2dGeometry, ImageLayout};
 
 use crate::error::{Error, Result};
-use crate::neuron::{NeuronModel, Port};
+use crate::neuron::{NeuronModel, Port, SpikeOutput};
 use crate::time::Dt;
 use delay::Ring;
 use inputs::CurrentChange;
@@ -117,18 +117,15 @@ pub struct Population {
     block_size: usize,
     blocks: Vec<Block>,
     noise: Option<NoiseCurrent>,
-    /// This step's spikes, increasing (empty when the step left only flags: see `list_free`).
+    /// This step's spikes, increasing (empty when the step left only flags).
     spikes: Vec<u32>,
     /// Neurons that fired this step.
     n_fired: usize,
-    /// This step's firing flags, one byte per neuron, when projections read them
-    /// (`flags_kept`); else stale.
+    /// This step's firing flags, one byte per neuron, when `output` kept them; else stale.
     flags: Vec<u8>,
-    /// `flags` hold this step's firing.
-    flags_kept: bool,
-    /// No list was built this step (nothing reads one): `last_spikes` makes it from `flags`
-    /// when asked, once per step.
-    list_free: bool,
+    /// What this step left of its spikes: with flags only (no list built, nothing reads one),
+    /// `last_spikes` makes the list from `flags` when asked, once per step.
+    output: SpikeOutput,
     lazy_spikes: std::sync::OnceLock<Vec<u32>>,
     spike_count: u64,
     /// Index of the population's first neuron among all neurons of the network.
@@ -156,7 +153,7 @@ impl Population {
     }
     /// Spikes of the last step, increasing.
     pub fn last_spikes(&self) -> &[u32] {
-        if !self.list_free {
+        if self.output != SpikeOutput::Flags {
             return &self.spikes;
         }
         self.lazy_spikes.get_or_init(|| {
@@ -476,8 +473,7 @@ impl Network {
             spikes: Vec::new(),
             n_fired: 0,
             flags: Vec::new(),
-            flags_kept: false,
-            list_free: false,
+            output: SpikeOutput::List,
             lazy_spikes: std::sync::OnceLock::new(),
             spike_count: 0,
             global_offset,

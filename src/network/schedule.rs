@@ -42,8 +42,7 @@ impl Network {
             }
             pop.spikes.clear();
             pop.n_fired = 0;
-            pop.flags_kept = false;
-            pop.list_free = false;
+            pop.output = SpikeOutput::List;
             pop.lazy_spikes = std::sync::OnceLock::new();
             pop.spike_count = 0;
         }
@@ -178,10 +177,9 @@ impl Network {
         }
         pop.n_fired = pop.blocks.iter().map(|b| b.n_fired).sum();
         pop.spike_count += pop.n_fired as u64;
-        pop.list_free = output == SpikeOutput::Flags;
+        pop.output = output;
         pop.lazy_spikes = std::sync::OnceLock::new();
-        pop.flags_kept = output != SpikeOutput::List;
-        if pop.flags_kept {
+        if output != SpikeOutput::List {
             // One array for the population: a projection's windows may cross block edges.
             pop.flags.resize(pop.n, 0);
             for blk in &pop.blocks {
@@ -202,7 +200,7 @@ impl Network {
     #[inline(never)]
     pub(super) fn deliver(&mut self, p: usize, t: u64, parallel: bool) {
         let spikes = std::mem::take(&mut self.pops[p].spikes);
-        let kept = self.pops[p].flags_kept;
+        let kept = self.pops[p].output != SpikeOutput::List;
         let flags = if kept {
             std::mem::take(&mut self.pops[p].flags)
         } else {
