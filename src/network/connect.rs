@@ -274,6 +274,9 @@ impl Network {
                 }
             }
         }
+        if buffer == 0 {
+            self.pops[qi].delta_fed = true;
+        }
         // One synapse per pre neuron, between two populations: the projection may be delivered
         // from the pre population's firing flags when its runs are long enough (pooling windows
         // over channels-last images; see `projection::FlagPlan`).

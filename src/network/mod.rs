@@ -132,6 +132,10 @@ pub struct Population {
     global_offset: u64,
     /// The neuron model it was built with (`None` for spike sources), for exporters.
     model: Option<NeuronModel>,
+    /// Whether a projection delivers into the delta input. Without one the input is always zero
+    /// and IF and LIF steps neither read nor clear it (a converted network's first layer, fed
+    /// by its analog current alone).
+    delta_fed: bool,
 }
 
 impl Population {
@@ -478,6 +482,7 @@ impl Network {
             spike_count: 0,
             global_offset,
             model: None,
+            delta_fed: false,
         });
         self.out_by_post.push(Vec::new());
         self.plastic_into.push(Vec::new());

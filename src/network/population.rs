@@ -126,6 +126,8 @@ pub(crate) struct StepContext<'a> {
     pub t: u64,
     /// What the step leaves of the spikes.
     pub output: SpikeOutput,
+    /// Whether a projection delivers into the delta input (else IF and LIF skip it).
+    pub delta_fed: bool,
 }
 
 impl Block {
@@ -200,6 +202,7 @@ impl Block {
             base: self.start,
             spikes: &mut self.spikes,
             output: cx.output,
+            delta_fed: cx.delta_fed,
         };
         match n_exp {
             0 => parts.step::<0>(cx.dynamics),
@@ -273,6 +276,7 @@ struct Parts<'a> {
     base: u32,
     spikes: &'a mut Vec<u32>,
     output: SpikeOutput,
+    delta_fed: bool,
 }
 
 impl Parts<'_> {
@@ -290,6 +294,9 @@ impl Parts<'_> {
             std::array::from_fn(|_| syn_it.next().expect("one array per port").as_mut_slice());
         match (dynamics, self.state) {
             (Dynamics::Lif(_) | Dynamics::Iaf(_), BlockState::Integrate { v, refractory_left }) => {
+                // Nothing delivers into an unfed delta input, so its slot stays zero: the step
+                // is told so by an empty slice and reads zeros without touching memory.
+                let delta = if self.delta_fed { delta } else { &mut [] };
                 let block = crate::neuron::IntegrateBlock {
                     v,
                     refractory_left,

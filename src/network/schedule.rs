@@ -153,6 +153,7 @@ impl Network {
             pop: p as u64,
             t,
             output,
+            delta_fed: pop.delta_fed,
         };
         if parallel && pop.blocks.len() > 1 {
             pop.blocks

@@ -49,7 +49,7 @@
 //! level gives the same bits. The choice is made per neuron, so a neuron's update never depends
 //! on its neighbours; a chunk of 256 neurons where all take the series skips the other form.
 
-use super::{collect_spikes, threshold, IntegrateBlock, Port, SpikeOutput, SpikeRule};
+use super::{collect_spikes, threshold, DeltaIn, IntegrateBlock, Port, SpikeOutput, SpikeRule};
 use crate::time::Dt;
 
 /// How the membrane of a LIF population with conductance ports is integrated over a step.
@@ -237,22 +237,24 @@ pub(crate) fn step_block_at<const ISA: u8, const NP: usize>(
         d_coef: std::array::from_fn(|k| c.drive_coef[k]),
         decay: std::array::from_fn(|k| decay[k]),
     };
-    let cells = Cells {
-        v: &mut b.v[..n],
-        refr: &mut b.refractory_left[..n],
-        delta: &mut b.delta[..n],
-        fired: &mut b.fired[..n],
-    };
-    // The external current (voltage-equivalent) enters G·v_∞ with gain 1; without one the loop
-    // reads no array for it (E_L + 0 = E_L: the same bits).
     let euler = c.scheme == ConductanceScheme::ForwardEuler;
-    let n_fired = match b.i_ext {
-        None => membrane_pass(ports, cells, &rule, c.h_tau, euler, |_| 0.0),
-        Some(ext) => {
-            let ext = &ext[..n];
-            membrane_pass(ports, cells, &rule, c.h_tau, euler, |i| ext[i])
+    let n_fired = super::with_delta!(b.delta, FED => {
+        let cells = Cells {
+            v: &mut b.v[..n],
+            refr: &mut b.refractory_left[..n],
+            delta: DeltaIn::<FED>::new(b.delta, n),
+            fired: &mut b.fired[..n],
+        };
+        // The external current (voltage-equivalent) enters G·v_∞ with gain 1; without one the
+        // loop reads no array for it (E_L + 0 = E_L: the same bits).
+        match b.i_ext {
+            None => membrane_pass(ports, cells, &rule, c.h_tau, euler, |_| 0.0),
+            Some(ext) => {
+                let ext = &ext[..n];
+                membrane_pass(ports, cells, &rule, c.h_tau, euler, |i| ext[i])
+            }
         }
-    };
+    });
     collect_spikes::<ISA>(b.fired, n_fired as usize, base, spikes, output)
 }
 
@@ -266,10 +268,10 @@ struct Ports<'a, const NP: usize> {
 }
 
 /// A block's (or a chunk's) membrane, refractory counts, delta input and spike flags.
-struct Cells<'a> {
+struct Cells<'a, const FED: bool> {
     v: &'a mut [f32],
     refr: &'a mut [u32],
-    delta: &'a mut [f32],
+    delta: DeltaIn<'a, FED>,
     fired: &'a mut [u8],
 }
 
@@ -283,9 +285,9 @@ const CHUNK: usize = 256;
 /// gives the same bits as the series wherever the series applies. `euler`: forward Euler (φ ≡ 1)
 /// instead. Returns the number that fired.
 #[inline(always)]
-fn membrane_pass<const NP: usize>(
+fn membrane_pass<const NP: usize, const FED: bool>(
     p: Ports<'_, NP>,
-    c: Cells<'_>,
+    c: Cells<'_, FED>,
     rule: &SpikeRule,
     h_tau: f32,
     euler: bool,
@@ -301,7 +303,7 @@ fn membrane_pass<const NP: usize>(
     let Cells {
         v,
         refr,
-        delta,
+        mut delta,
         fired,
     } = c;
     let n = v.len();
@@ -331,7 +333,7 @@ fn membrane_pass<const NP: usize>(
         let chunk = Cells {
             v: &mut v[start..start + len],
             refr: &mut refr[start..start + len],
-            delta: &mut delta[start..start + len],
+            delta: delta.part(start, len),
             fired: &mut fired[start..start + len],
         };
         n_fired += if euler {
@@ -348,8 +350,8 @@ fn membrane_pass<const NP: usize>(
 
 /// Membrane and threshold over a chunk, φ from `phi`. Returns the number that fired.
 #[inline(always)]
-fn relax_chunk(
-    c: Cells<'_>,
+fn relax_chunk<const FED: bool>(
+    c: Cells<'_, FED>,
     g_tot: &[f32],
     drive: &[f32],
     rule: &SpikeRule,
@@ -359,18 +361,17 @@ fn relax_chunk(
     let Cells {
         v,
         refr,
-        delta,
+        mut delta,
         fired,
     } = c;
     let len = v.len();
-    let (refr, delta, fired) = (&mut refr[..len], &mut delta[..len], &mut fired[..len]);
+    let (refr, fired) = (&mut refr[..len], &mut fired[..len]);
     let (g_tot, drive) = (&g_tot[..len], &drive[..len]);
     let mut n_fired = 0u32;
     for j in 0..len {
         let r = refr[j];
         let active = r == 0;
-        let v0 = v[j] + delta[j];
-        delta[j] = 0.0;
+        let v0 = v[j] + delta.take(j);
         let vn = relax_with(v0, drive[j], g_tot[j], h_tau, &phi);
         let vv = if active { vn } else { v[j] };
         let (vv, rr, fi) = threshold(rule, vv, active, r);

@@ -221,11 +221,24 @@ fn step_two_ports<const ISA: u8, const NP: usize>(
     spikes: &mut Vec<u32>,
     output: SpikeOutput,
 ) -> usize {
+    super::with_delta!(b.delta, FED => step_two_ports_fed::<ISA, NP, FED>(p, b, base, spikes, output))
+}
+
+/// [`step_two_ports`] with the delta input fed or not (`FED`, see [`super::DeltaIn`]).
+#[inline(always)]
+fn step_two_ports_fed<const ISA: u8, const NP: usize, const FED: bool>(
+    p: &LifPropagator,
+    b: LifBlock<'_, NP>,
+    base: u32,
+    spikes: &mut Vec<u32>,
+    output: SpikeOutput,
+) -> usize {
     let n = b.v.len();
     let (mut syn, mut arr) = (b.syn.into_iter(), b.arrivals.into_iter());
     const TWO: &str = "called with NP == 2";
     let (x0, x1) = (syn.next().expect(TWO), syn.next().expect(TWO));
     let (a0, a1) = (arr.next().expect(TWO), arr.next().expect(TWO));
+    let (x0, x1, a0, a1) = (&mut x0[..n], &mut x1[..n], &mut a0[..n], &mut a1[..n]);
     let (g0, g1, d0, d1) = (p.syn_gain[0], p.syn_gain[1], p.syn_decay[0], p.syn_decay[1]);
     let (el, pmm) = (p.v_rest, p.p_mm);
     let rule = SpikeRule {
@@ -241,32 +254,24 @@ fn step_two_ports<const ISA: u8, const NP: usize>(
         &mut b.refractory_left[..n],
         &mut b.fired[..n],
     );
-    let syn = x0[..n]
-        .iter_mut()
-        .zip(a0[..n].iter_mut())
-        .zip(x1[..n].iter_mut().zip(a1[..n].iter_mut()));
-    let cells = v
-        .iter_mut()
-        .zip(refr.iter_mut())
-        .zip(b.delta[..n].iter_mut())
-        .zip(fired.iter_mut());
-    for (((x0, a0), (x1, a1)), (((v, r), d), f)) in syn.zip(cells) {
-        let xv0 = *x0 + *a0;
-        *a0 = 0.0;
+    let mut delta = super::DeltaIn::<FED>::new(b.delta, n);
+    for i in 0..n {
+        let xv0 = x0[i] + a0[i];
+        a0[i] = 0.0;
         let mut dr = g0 * xv0;
-        *x0 = xv0 * d0;
-        let xv1 = *x1 + *a1;
-        *a1 = 0.0;
+        x0[i] = xv0 * d0;
+        let xv1 = x1[i] + a1[i];
+        a1[i] = 0.0;
         dr += g1 * xv1;
-        *x1 = xv1 * d1;
-        let active = *r == 0;
-        let vn = el + (*v + *d - el) * pmm + dr;
-        *d = 0.0;
-        let vv = if active { vn } else { *v };
-        let (vv, rr, fi) = threshold(&rule, vv, active, *r);
-        *v = vv;
-        *r = rr;
-        *f = fi as u8;
+        x1[i] = xv1 * d1;
+        let r = refr[i];
+        let active = r == 0;
+        let vn = el + (v[i] + delta.take(i) - el) * pmm + dr;
+        let vv = if active { vn } else { v[i] };
+        let (vv, rr, fi) = threshold(&rule, vv, active, r);
+        v[i] = vv;
+        refr[i] = rr;
+        fired[i] = fi as u8;
         n_fired += fi as u32;
     }
     collect_spikes::<ISA>(fired, n_fired as usize, base, spikes, output)

@@ -324,6 +324,58 @@ pub(crate) fn general_only() -> bool {
     false
 }
 
+/// A block's delta input over one step, read once per neuron and zeroed behind the read.
+///
+/// `FED = false`: nothing delivers into the block's delta port (a converted network's first
+/// layer, driven by its analog current alone; CUBA's exponential ports), so the input is zero
+/// and its array is neither read nor cleared. The update still adds the 0.0 it would have read,
+/// so the numbers keep their bits. That saves a load and a store per neuron in passes bound by
+/// memory operations.
+pub(crate) struct DeltaIn<'a, const FED: bool>(&'a mut [f32]);
+
+impl<'a, const FED: bool> DeltaIn<'a, FED> {
+    /// The input of `n` neurons: `delta[..n]` when fed (`delta` is not looked at otherwise).
+    #[inline(always)]
+    pub(crate) fn new(delta: &'a mut [f32], n: usize) -> Self {
+        Self(if FED { &mut delta[..n] } else { &mut [] })
+    }
+
+    /// Neuron `i`'s input, zeroed for the ring's next round.
+    #[inline(always)]
+    pub(crate) fn take(&mut self, i: usize) -> f32 {
+        if FED {
+            std::mem::replace(&mut self.0[i], 0.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// The input of neurons `start..start + len`.
+    #[inline(always)]
+    pub(crate) fn part(&mut self, start: usize, len: usize) -> DeltaIn<'_, FED> {
+        if FED {
+            DeltaIn(&mut self.0[start..start + len])
+        } else {
+            DeltaIn(&mut [])
+        }
+    }
+}
+
+/// Runs `$body` with `$d` bound to the const `FED` of a block's delta slice `$delta`: fed unless
+/// the slice is empty (see [`IntegrateBlock::delta`]).
+macro_rules! with_delta {
+    ($delta:expr, $fed:ident => $body:expr) => {
+        if $delta.is_empty() {
+            const $fed: bool = false;
+            $body
+        } else {
+            const $fed: bool = true;
+            $body
+        }
+    };
+}
+pub(crate) use with_delta;
+
 /// The slices of a block of IF or LIF neurons for one step (low-level API).
 pub struct IntegrateBlock<'a, const NP: usize> {
     /// Membrane potentials (mV).
@@ -334,7 +386,8 @@ pub struct IntegrateBlock<'a, const NP: usize> {
     pub syn: [&'a mut [f32]; NP],
     /// This step's arrivals per exponential port (zeroed after use).
     pub arrivals: [&'a mut [f32]; NP],
-    /// This step's delta input (zeroed after use).
+    /// This step's delta input (zeroed after use). Empty for a block that nothing feeds through
+    /// a delta port: the input is then zero and is not read.
     pub delta: &'a mut [f32],
     /// External current, if any.
     pub i_ext: Option<&'a [f32]>,
@@ -363,9 +416,9 @@ pub(crate) struct DriveGains<'a> {
 /// that holds the loop: a closure over a slice of unknown length kept the loop scalar (a bounds
 /// check per neuron; a third of LeNet's conversion time went to its first layer's update).
 #[inline(never)]
-fn membrane_pass<const ISA: u8>(
+fn membrane_pass<const ISA: u8, const FED: bool>(
     v: &mut [f32],
-    delta: &mut [f32],
+    delta: DeltaIn<'_, FED>,
     ext: Option<&[f32]>,
     ext_gain: f32,
     fired: &mut [u8],
@@ -383,20 +436,19 @@ fn membrane_pass<const ISA: u8>(
 }
 
 #[inline(always)]
-fn membrane_pass_body(
+fn membrane_pass_body<const FED: bool>(
     v: &mut [f32],
-    delta: &mut [f32],
+    mut delta: DeltaIn<'_, FED>,
     drive: impl Fn(usize) -> f32,
     fired: &mut [u8],
     rule: &SpikeRule,
     membrane: &impl Fn(f32, f32, f32) -> f32,
 ) -> u32 {
     let n = v.len();
-    let (delta, fired) = (&mut delta[..n], &mut fired[..n]);
+    let fired = &mut fired[..n];
     let mut n_fired = 0u32;
     for i in 0..n {
-        let vn = membrane(v[i], delta[i], drive(i));
-        delta[i] = 0.0;
+        let vn = membrane(v[i], delta.take(i), drive(i));
         let (vv, _, fi) = threshold(rule, vn, true, 0);
         v[i] = vv;
         fired[i] = fi as u8;
@@ -421,17 +473,35 @@ pub(crate) fn integrate_step<const ISA: u8, const NP: usize>(
     output: SpikeOutput,
     membrane: impl Fn(f32, f32, f32) -> f32,
 ) -> usize {
+    with_delta!(b.delta, FED => integrate_step_fed::<ISA, NP, FED>(
+        b, gains, rule, base, spikes, output, membrane
+    ))
+}
+
+/// [`integrate_step`] with the delta input fed or not (`FED`, see [`DeltaIn`]).
+#[inline(always)]
+fn integrate_step_fed<const ISA: u8, const NP: usize, const FED: bool>(
+    b: IntegrateBlock<'_, NP>,
+    gains: DriveGains<'_>,
+    rule: SpikeRule,
+    base: u32,
+    spikes: &mut Vec<u32>,
+    output: SpikeOutput,
+    membrane: impl Fn(f32, f32, f32) -> f32,
+) -> usize {
     let n = b.v.len();
     let DriveGains {
         ext_gain,
         syn_gain,
         syn_decay,
     } = gains;
+    let mut delta = DeltaIn::<FED>::new(b.delta, n);
     if NP == 0 && rule.refractory_steps == 0 && !general_only() {
         // Delta input and at most an external current: the drive is computed inside the membrane
         // pass (the same products, so the same numbers) instead of in a pass of its own.
-        let (v, delta, fired) = (&mut b.v[..n], &mut b.delta[..n], &mut b.fired[..n]);
-        let n_fired = membrane_pass::<ISA>(v, delta, b.i_ext, ext_gain, fired, &rule, &membrane);
+        let (v, fired) = (&mut b.v[..n], &mut b.fired[..n]);
+        let n_fired =
+            membrane_pass::<ISA, FED>(v, delta, b.i_ext, ext_gain, fired, &rule, &membrane);
         return collect_spikes::<ISA>(fired, n_fired as usize, base, spikes, output);
     }
     let drive = &mut b.scratch[..n];
@@ -458,26 +528,21 @@ pub(crate) fn integrate_step<const ISA: u8, const NP: usize>(
         &mut b.fired[..n],
     );
     if rule.refractory_steps == 0 && !general_only() {
-        let delta = &mut b.delta[..n];
         // Gain 1: 1·x = x exactly.
-        let n_fired = membrane_pass::<ISA>(v, delta, Some(drive), 1.0, fired, &rule, &membrane);
+        let n_fired =
+            membrane_pass::<ISA, FED>(v, delta, Some(drive), 1.0, fired, &rule, &membrane);
         return collect_spikes::<ISA>(fired, n_fired as usize, base, spikes, output);
     }
-    for ((((v, r), d), dr), f) in v
-        .iter_mut()
-        .zip(refr.iter_mut())
-        .zip(b.delta[..n].iter_mut())
-        .zip(drive.iter())
-        .zip(fired.iter_mut())
-    {
-        let active = *r == 0;
-        let vn = membrane(*v, *d, *dr);
-        *d = 0.0;
-        let vv = if active { vn } else { *v };
-        let (vv, rr, fi) = threshold(&rule, vv, active, *r);
-        *v = vv;
-        *r = rr;
-        *f = fi as u8;
+    let drive = &drive[..n];
+    for i in 0..n {
+        let r = refr[i];
+        let active = r == 0;
+        let vn = membrane(v[i], delta.take(i), drive[i]);
+        let vv = if active { vn } else { v[i] };
+        let (vv, rr, fi) = threshold(&rule, vv, active, r);
+        v[i] = vv;
+        refr[i] = rr;
+        fired[i] = fi as u8;
         n_fired += fi as u32;
     }
     collect_spikes::<ISA>(fired, n_fired as usize, base, spikes, output)
@@ -502,6 +567,26 @@ mod tests {
     /// `steps` steps of IF or LIF neurons (`np` exponential ports, with or without a current)
     /// from a seeded random state with random inputs every step; the state after each step.
     fn run_block(lif_model: bool, np: usize, current: bool, reset: Reset, seed: u64) -> Vec<State> {
+        run_block_with(lif_model, np, current, reset, seed, Delta::Random)
+    }
+
+    /// The delta input `run_block_with` gives each step.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Delta {
+        Random,
+        Zeros,
+        /// An empty slice: a block nothing feeds through its delta port.
+        Unfed,
+    }
+
+    fn run_block_with(
+        lif_model: bool,
+        np: usize,
+        current: bool,
+        reset: Reset,
+        seed: u64,
+        delta_kind: Delta,
+    ) -> Vec<State> {
         const N: usize = 203; // not a multiple of any vector width
         let mut rng = crate::rng::Stream::seed_from_u64(seed);
         let mut u = |lo: f32, hi: f32| lo + (hi - lo) * crate::rng::uniform01(&mut rng) as f32;
@@ -541,6 +626,11 @@ mod tests {
         let mut out = Vec::new();
         for _ in 0..40 {
             let mut delta: Vec<f32> = (0..N).map(|_| u(-2.0, 6.0)).collect();
+            match delta_kind {
+                Delta::Random => {}
+                Delta::Zeros => delta.fill(0.0),
+                Delta::Unfed => delta.clear(),
+            }
             let mut arr: [Vec<f32>; 2] =
                 std::array::from_fn(|_| (0..N).map(|_| u(-1.0, 3.0)).collect());
             let (mut scratch, mut fired) = (vec![0.0f32; N], vec![0u8; N]);
@@ -605,6 +695,27 @@ mod tests {
                 assert_eq!(f, g, "case {k} (lif {lif_model}, {np} ports, current {current}, {reset:?}), step {t}");
             }
         }
+    }
+
+    /// A block told that nothing feeds its delta port (an empty slice) steps as one that reads
+    /// zeros, bit for bit, on the fast paths and the general loops; the zeros are left as they
+    /// were.
+    #[test]
+    fn an_unfed_delta_input_steps_as_zeros() {
+        for general in [false, true] {
+            super::GENERAL_ONLY.with(|g| g.set(general));
+            for (k, (lif_model, np, current, reset)) in cases().into_iter().enumerate() {
+                let run = |d| run_block_with(lif_model, np, current, reset, 7 + k as u64, d);
+                let (zeros, unfed) = (run(Delta::Zeros), run(Delta::Unfed));
+                let fired: usize = unfed.iter().map(|s| s.spikes.len()).sum();
+                assert!(
+                    fired > 0 || !current,
+                    "case {k}: no spikes, nothing compared"
+                );
+                assert_eq!(zeros, unfed, "case {k}, general loops {general}");
+            }
+        }
+        super::GENERAL_ONLY.with(|g| g.set(false));
     }
 
     /// Issue 14: every vector level the CPU has gives the portable path's bits, on the same
