@@ -361,8 +361,9 @@ impl<'a, const FED: bool> DeltaIn<'a, FED> {
     }
 }
 
-/// Runs `$body` with `$d` bound to the const `FED` of a block's delta slice `$delta`: fed unless
-/// the slice is empty (see [`IntegrateBlock::delta`]).
+/// Runs `$body` with a const bool named `$fed` saying whether a block's delta slice `$delta` is
+/// fed: true unless the slice is empty (see [`IntegrateBlock::delta`]), so that the body can
+/// name a [`DeltaIn`] of either kind.
 macro_rules! with_delta {
     ($delta:expr, $fed:ident => $body:expr) => {
         if $delta.is_empty() {
