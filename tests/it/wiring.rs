@@ -396,9 +396,9 @@ fn weight_shared_convolution_equals_the_ann_convolution() {
 
 #[test]
 fn a_convolution_adds_the_bits_of_its_explicit_synapse_list_with_many_spikes_per_position() {
-    // 200 channels-last input channels at 4×4 positions, about two thirds of them firing: up to
-    // 134 spikes share a position, more than the delivery takes in one group, so groups are
-    // split. Every post must still add its inputs in spike order: the same bits as the explicit
+    // 200 channels-last input channels at 4×4 positions, some with one to five firing, some
+    // with about two thirds: up to 134 spikes share a position, more than the delivery takes in
+    // one group, so groups are split. Every post must still add its inputs in spike order: the same bits as the explicit
     // synapse list of the same kernel, delivered spike by spike.
     use somnet::network::{Conv2dGeometry, ImageLayout};
     let (ci, h, w, co) = (200usize, 4usize, 4usize, 16usize);
@@ -416,7 +416,15 @@ fn a_convolution_adds_the_bits_of_its_explicit_synapse_list_with_many_spikes_per
     let kernel: Vec<f32> = (0..g.n_weights())
         .map(|k| ((k * 7919) % 1009) as f32 / 13.0 - 38.0 + (k % 5) as f32 * 1e-3)
         .collect();
-    let spikes: Vec<u32> = (0..(ci * h * w) as u32).filter(|i| i % 3 != 1).collect();
+    // Positions with 1 to 5 spikes (the straight-line group sizes and the first past them) and
+    // positions with about two thirds of their channels firing.
+    let per_position = [1usize, 2, 3, 4, 5, ci];
+    let spikes: Vec<u32> = (0..(ci * h * w) as u32)
+        .filter(|&i| {
+            let (pos, c) = (i as usize / ci, i as usize % ci);
+            c < per_position[pos % per_position.len()] && (per_position[pos % 6] < ci || i % 3 != 1)
+        })
+        .collect();
     let mut net = net_1ms(0);
     let src = net.add_external_source("image", ci * h * w).unwrap();
     let by_kernel = net

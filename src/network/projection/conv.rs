@@ -299,22 +299,54 @@ impl ConvKernel {
             for (k, &g) in kernels.iter_mut().zip(group) {
                 *k = self.pre[g as usize].0;
             }
-            let kernels = &kernels[..n];
-            for &(tap, pos) in &self.links[first as usize..last as usize] {
-                // SAFETY: `pos` is an output position (< positions, by construction of
-                // `links`) and acc holds positions·CO values (asserted above); a kernel offset
-                // is c·kh·kw·CO and `tap` < kh·kw, so `kernel + tap·CO + CO` ≤ ci·kh·kw·CO, the
-                // length of `taps`.
-                unsafe {
-                    let dst: &mut [f32; CO] = &mut *acc.add(pos as usize * CO).cast();
-                    let at = taps.add(tap as usize * CO);
-                    let mut sum = *dst;
-                    for &kernel in kernels {
-                        add_run::<ISA, CO>(&mut sum, &*at.add(kernel as usize).cast());
-                    }
-                    *dst = sum;
+            let links = &self.links[first as usize..last as usize];
+            // Groups of one to four spikes (nearly all of them: a converted LeNet's pooled
+            // layer fires about two of 16 channels per active position) get straight-line code
+            // with their kernel offsets in registers; a loop over the group at every tap, its
+            // trip count and offsets read again each time, doubled the instructions per tap.
+            let k = &kernels;
+            // SAFETY: every link's position is an output position (< positions, by
+            // construction of `links`) and acc holds positions·CO values (asserted above); a
+            // kernel offset is c·kh·kw·CO and a tap < kh·kw, so `kernel + tap·CO + CO` ≤
+            // ci·kh·kw·CO, the length of `taps` (asserted above).
+            unsafe {
+                match n {
+                    1 => add_group::<ISA, CO>(links, taps, acc, &[k[0]]),
+                    2 => add_group::<ISA, CO>(links, taps, acc, &[k[0], k[1]]),
+                    3 => add_group::<ISA, CO>(links, taps, acc, &[k[0], k[1], k[2]]),
+                    4 => add_group::<ISA, CO>(links, taps, acc, &[k[0], k[1], k[2], k[3]]),
+                    _ => add_group::<ISA, CO>(links, taps, acc, &k[..n]),
                 }
             }
+        }
+    }
+}
+
+/// For every link (tap, output position) of one input position, adds the kernel runs of a
+/// group of spikes there (their kernel offsets `kernels`, in spike order) to the position's
+/// C_out sums: loaded once, the runs added one after the other, stored once. Called with an
+/// array of known length, it becomes straight-line code per link.
+///
+/// # Safety
+/// Every link's position is below the number of positions whose C_out sums `acc` holds, and
+/// every `kernel + tap·CO + CO` lies within `taps`.
+#[inline(always)]
+unsafe fn add_group<const ISA: u8, const CO: usize>(
+    links: &[(u32, u32)],
+    taps: *const f32,
+    acc: *mut f32,
+    kernels: &[u32],
+) {
+    for &(tap, pos) in links {
+        // SAFETY: the caller's contract.
+        unsafe {
+            let dst: &mut [f32; CO] = &mut *acc.add(pos as usize * CO).cast();
+            let at = taps.add(tap as usize * CO);
+            let mut sum = *dst;
+            for &kernel in kernels {
+                add_run::<ISA, CO>(&mut sum, &*at.add(kernel as usize).cast());
+            }
+            *dst = sum;
         }
     }
 }
