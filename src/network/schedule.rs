@@ -181,16 +181,15 @@ impl Network {
         pop.output = output;
         pop.lazy_spikes = std::sync::OnceLock::new();
         if output != SpikeOutput::List {
+            // One array for the population: a projection's windows may cross block edges.
+            pop.flags.resize(pop.n, 0);
             if let [only] = &mut pop.blocks[..] {
                 // One block: its flags become the population's without a copy. The block gets
                 // back an earlier step's flags, marked set so that a model that does not write
                 // every flag clears them first (IF and LIF write every one).
-                pop.flags.resize(pop.n, 0);
                 std::mem::swap(&mut pop.flags, &mut only.fired);
                 only.flags_set = true;
             } else {
-                // One array for the population: a projection's windows may cross block edges.
-                pop.flags.resize(pop.n, 0);
                 for blk in &pop.blocks {
                     let at = blk.start as usize;
                     pop.flags[at..at + blk.len].copy_from_slice(&blk.fired[..blk.len]);
