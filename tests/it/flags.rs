@@ -126,12 +126,15 @@ fn run(source: Source, (c, h, w): (usize, usize, usize), flags: bool, list_reade
 
 #[test]
 fn pooling_read_from_flags_gives_the_bits_of_spike_delivery() {
-    // 16 channels (whole vectors), 20 (a remainder of 4), odd sizes (edge windows of one and
-    // two taps among those of four), a pool in one block and one in two (runs cut at the block
-    // edge: neither block holds a whole number of 20-channel positions), and both kinds of
-    // source model, with and without another projection that needs the list.
+    // 16 channels (whole vectors), 20 (a remainder of 4), even sizes (every window of four
+    // taps at the same offsets: the uniform path) and odd ones (edge windows of one and two taps
+    // among those of four), a pool in one block and one in two (runs cut at the block edge:
+    // neither block holds a whole number of 20-channel positions), and both kinds of source
+    // model, with and without another projection that needs the list.
     for (shape, source, list_reader) in [
         ((16, 8, 8), Source::Integrate, false),
+        ((20, 8, 6), Source::Integrate, false),
+        ((48, 6, 10), Source::Integrate, false),
         ((16, 9, 9), Source::Integrate, false),
         ((20, 9, 7), Source::Integrate, false),
         ((20, 30, 30), Source::Integrate, false),

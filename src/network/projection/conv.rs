@@ -159,6 +159,20 @@ impl ConvKernel {
         (last - first) as u64 * self.geometry.out_channels as u64
     }
 
+    /// Synaptic events of `spikes` (the sum of their out-degrees): links counted per spike,
+    /// multiplied by C_out once.
+    #[inline]
+    pub(super) fn events_of(&self, spikes: &[u32]) -> u64 {
+        let links: u64 = spikes
+            .iter()
+            .map(|&s| {
+                let (_, first, last) = self.pre[s as usize];
+                (last - first) as u64
+            })
+            .sum();
+        links * self.geometry.out_channels as u64
+    }
+
     /// Every synapse as (pre, post, weight), pre-major with posts increasing.
     pub(super) fn synapses(&self) -> Vec<(u32, u32, f32)> {
         let g = &self.geometry;
@@ -300,23 +314,32 @@ impl ConvKernel {
                 *k = self.pre[g as usize].0;
             }
             let links = &self.links[first as usize..last as usize];
-            // Groups of one to four spikes (nearly all of them: a converted LeNet's pooled
-            // layer fires about two of 16 channels per active position) get straight-line code
-            // with their kernel offsets in registers; a loop over the group at every tap, its
-            // trip count and offsets read again each time, doubled the instructions per tap.
+            // Groups of up to 16 spikes get straight-line code with their kernel offsets in
+            // registers; a loop over the group at every tap, its trip count and offsets read
+            // again each time, doubled the instructions per tap. Most groups are small (a
+            // converted LeNet's pooled layer fires about two of 16 channels per active
+            // position), but the few large ones carry many of the spikes: with the loop kept
+            // for groups of more than four, it had a quarter of this function's time.
             let k = &kernels;
             // SAFETY: every link's position is an output position (< positions, by
             // construction of `links`) and acc holds positions·CO values (asserted above); a
             // kernel offset is c·kh·kw·CO and a tap < kh·kw, so `kernel + tap·CO + CO` ≤
             // ci·kh·kw·CO, the length of `taps` (asserted above).
             unsafe {
-                match n {
-                    1 => add_group::<ISA, CO>(links, taps, acc, &[k[0]]),
-                    2 => add_group::<ISA, CO>(links, taps, acc, &[k[0], k[1]]),
-                    3 => add_group::<ISA, CO>(links, taps, acc, &[k[0], k[1], k[2]]),
-                    4 => add_group::<ISA, CO>(links, taps, acc, &[k[0], k[1], k[2], k[3]]),
-                    _ => add_group::<ISA, CO>(links, taps, acc, &k[..n]),
+                macro_rules! sized {
+                    ($($m:literal)*) => {
+                        match n {
+                            $($m => add_group::<ISA, CO>(
+                                links,
+                                taps,
+                                acc,
+                                &<[u32; $m]>::try_from(&k[..$m]).expect("m kernels"),
+                            ),)*
+                            _ => add_group::<ISA, CO>(links, taps, acc, &k[..n]),
+                        }
+                    };
                 }
+                sized!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
             }
         }
     }

@@ -28,6 +28,12 @@ pub(crate) struct FlagPlan {
     chunks: Vec<(u32, u32, u32, u32)>,
     /// What the chunks leave: (first target, length, range of taps, lane offset).
     rests: Vec<(u32, u32, u32, u32, u32)>,
+    /// When every chunk's taps lie at the same offsets from its first (a regular pooling: the
+    /// window cells of every output position at the same distances): those offsets, and per
+    /// chunk (first target, first tap's pre neuron plus the lane offset).
+    uniform: Option<Uniform>,
+    /// One past the last pre neuron any window reads.
+    reach: usize,
     /// Targets in all.
     n_post: usize,
 }
@@ -92,11 +98,21 @@ impl FlagPlan {
                 rests.push((first + whole as u32, rest, t0, t1, whole as u32));
             }
         }
+        let uniform = uniform_taps(&taps, &chunks);
+        let reach = runs
+            .iter()
+            .flat_map(|&(_, len, t0, t1)| {
+                taps[t0 as usize..t1 as usize].iter().map(move |&t| t + len)
+            })
+            .max()
+            .unwrap_or(0) as usize;
         Some(FlagPlan {
             runs,
             taps,
             chunks,
             rests,
+            uniform,
+            reach,
             n_post,
         })
     }
@@ -149,6 +165,27 @@ impl FlagPlan {
     }
 }
 
+/// The tap offsets shared by every chunk, and per chunk (first target, pre neuron of its first
+/// window).
+type Uniform = (Vec<u32>, Vec<(u32, u32)>);
+
+/// The common tap offsets of `chunks` ([`FlagPlan::uniform`]), or `None` when they differ.
+fn uniform_taps(taps: &[u32], chunks: &[(u32, u32, u32, u32)]) -> Option<Uniform> {
+    let offsets = |&(_, t0, t1, _): &(u32, u32, u32, u32)| {
+        let taps = &taps[t0 as usize..t1 as usize];
+        taps.iter().map(|&t| t - taps[0]).collect::<Vec<u32>>()
+    };
+    let first = offsets(chunks.first()?);
+    if first.is_empty() || !chunks.iter().all(|c| offsets(c) == first) {
+        return None;
+    }
+    let bases = chunks
+        .iter()
+        .map(|&(post, t0, _, lane)| (post, taps[t0 as usize] + lane))
+        .collect();
+    Some((first, bases))
+}
+
 impl FlagPlan {
     /// [`FlagPlan::deliver`] into a target whose every neuron is in `acc` (from index 0): the
     /// vectors of four chunks with the same taps are worked together, so that the chains of
@@ -156,6 +193,67 @@ impl FlagPlan {
     #[inline(always)]
     fn deliver_whole<const ISA: u8>(&self, flags: &[u8], weights: &[f32], acc: &mut [f32]) {
         assert!(acc.len() >= self.n_post, "the target lies whole in acc");
+        if let Some((offsets, bases)) = &self.uniform {
+            self.deliver_uniform::<ISA>(offsets, bases, flags, weights, acc);
+        } else {
+            self.deliver_chunks::<ISA>(flags, weights, acc);
+        }
+        self.deliver_rests(flags, weights, acc);
+    }
+
+    /// The chunks of [`FlagPlan::deliver_whole`] when their taps share offsets: a chunk's
+    /// windows are its base plus the offsets, with no table lookup or bounds check per tap (the
+    /// lookups were most of the instructions of this loop, which bounds it).
+    #[inline(always)]
+    fn deliver_uniform<const ISA: u8>(
+        &self,
+        offsets: &[u32],
+        bases: &[(u32, u32)],
+        flags: &[u8],
+        weights: &[f32],
+        acc: &mut [f32],
+    ) {
+        // Every window lies in the pre neurons that `flags` and `weights` hold.
+        assert!(
+            flags.len() >= self.reach && weights.len() >= self.reach,
+            "windows inside the pre neurons"
+        );
+        let reach = self.reach;
+        let window = |at: usize| -> Window<'_> {
+            // SAFETY: every window of a chunk lies in its run, at + LANES ≤ reach ≤ both
+            // lengths (asserted above).
+            debug_assert!(at + LANES <= reach);
+            unsafe {
+                (
+                    &*flags.as_ptr().add(at).cast::<[u8; LANES]>(),
+                    &*weights.as_ptr().add(at).cast::<[f32; LANES]>(),
+                )
+            }
+        };
+        let n = offsets.len();
+        let mut quads = bases.chunks_exact(4);
+        for q in &mut quads {
+            let mut sums = [[0f32; LANES]; 4];
+            for (sum, c) in sums.iter_mut().zip(q) {
+                *sum = acc[c.0 as usize..][..LANES].try_into().expect("16");
+            }
+            add_fired::<ISA, 4>(&mut sums, n, |i, k| window((q[i].1 + offsets[k]) as usize));
+            for (sum, c) in sums.iter().zip(q) {
+                acc[c.0 as usize..][..LANES].copy_from_slice(sum);
+            }
+        }
+        for c in quads.remainder() {
+            let sum: &mut [f32; LANES] =
+                (&mut acc[c.0 as usize..][..LANES]).try_into().expect("16");
+            add_fired::<ISA, 1>(std::array::from_mut(sum), n, |_, k| {
+                window((c.1 + offsets[k]) as usize)
+            });
+        }
+    }
+
+    /// The chunks of [`FlagPlan::deliver_whole`], each with its own taps.
+    #[inline(always)]
+    fn deliver_chunks<const ISA: u8>(&self, flags: &[u8], weights: &[f32], acc: &mut [f32]) {
         let taps = &self.taps;
         let mut quads = self.chunks.chunks_exact(4);
         for q in &mut quads {
@@ -182,6 +280,12 @@ impl FlagPlan {
         for c in quads.remainder() {
             self.chunk::<ISA>(*c, flags, weights, acc);
         }
+    }
+
+    /// The targets of [`FlagPlan::deliver_whole`] that fill no whole vector, one by one.
+    #[inline(always)]
+    fn deliver_rests(&self, flags: &[u8], weights: &[f32], acc: &mut [f32]) {
+        let taps = &self.taps;
         for &(first, len, t0, t1, lane) in &self.rests {
             let acc = &mut acc[first as usize..][..len as usize];
             for &pre in &taps[t0 as usize..t1 as usize] {
@@ -312,6 +416,27 @@ mod tests {
         assert_eq!(&plan.taps[..4], &[0, 16, 64, 80]);
         assert_eq!(plan.runs[3], (48, 16, 12, 16));
         assert_eq!(&plan.taps[12..], &[160, 176, 224, 240]);
+    }
+
+    #[test]
+    fn regular_pooling_has_uniform_taps_and_edge_windows_do_not() {
+        // 32 channels: two chunks per position, the second at lane offset 16; the four cells of
+        // every window at 0, C, 4C and 5C from its first.
+        let plan = FlagPlan::build(32 * 4, &pooling_posts(32, true)).expect("long runs");
+        let (offsets, bases) = plan.uniform.as_ref().expect("uniform");
+        assert_eq!(offsets, &[0, 32, 128, 160]);
+        assert_eq!(&bases[..3], &[(0, 0), (16, 16), (32, 64)]);
+        assert_eq!(plan.reach, 32 * 16);
+        // A 3-wide image pooled 2×2: the last column's windows have two cells, not four.
+        let (c, w) = (16usize, 3usize);
+        let posts: Vec<u32> = (0..c * 4 * w)
+            .map(|i| {
+                let (ch, y, x) = (i % c, i / c / w, i / c % w);
+                ((((y / 2) * 2) + x / 2) * c + ch) as u32
+            })
+            .collect();
+        let plan = FlagPlan::build(c * 4, &posts).expect("long runs");
+        assert!(plan.uniform.is_none());
     }
 
     #[test]

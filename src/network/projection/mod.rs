@@ -180,7 +180,7 @@ impl Projection {
                 .iter()
                 .map(|&s| csr.row_ptr[s as usize + 1] - csr.row_ptr[s as usize])
                 .sum(),
-            Storage::Conv(k) => spikes.iter().map(|&s| k.out_degree(s as usize)).sum(),
+            Storage::Conv(k) => k.events_of(spikes),
         }
     }
 
