@@ -5,6 +5,7 @@
 //! | module | what it is |
 //! |---|---|
 //! | [`error`] | errors that name the thing, the field and what was expected |
+//! | [`memory`] | an allocator that starts large arrays on cache lines, for programs to install |
 //! | [`limits`] | the bound on what a size declared in a file or spec may make somnet allocate |
 //! | [`time`] | the time step; the only place where ms become whole steps |
 //! | [`rng`] | named random streams and the determinism contract |
@@ -33,6 +34,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod io;
 pub mod limits;
+pub mod memory;
 pub mod network;
 pub mod neuron;
 pub mod rng;

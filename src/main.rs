@@ -4,6 +4,10 @@ use clap::Parser;
 
 mod cli;
 
+/// Large arrays on cache lines: whole-vector loads and stores in the kernels ([`somnet::memory`]).
+#[global_allocator]
+static ALLOCATOR: somnet::memory::CacheAligned = somnet::memory::CacheAligned;
+
 fn main() {
     keep_freed_memory();
     let args = cli::Cli::parse();

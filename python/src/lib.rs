@@ -16,6 +16,10 @@ mod plasticity;
 mod simulate;
 mod studies;
 
+/// Large arrays on cache lines: whole-vector loads and stores in the kernels ([`somnet::memory`]).
+#[global_allocator]
+static ALLOCATOR: somnet::memory::CacheAligned = somnet::memory::CacheAligned;
+
 #[pymodule]
 fn _somnet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", somnet::VERSION)?;

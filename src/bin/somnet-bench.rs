@@ -12,6 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use somnet::benchmarks::{self, Benchmark};
 
+/// Large arrays on cache lines: whole-vector loads and stores in the kernels ([`somnet::memory`]).
+#[global_allocator]
+static ALLOCATOR: somnet::memory::CacheAligned = somnet::memory::CacheAligned;
+
 static STOP: AtomicBool = AtomicBool::new(false);
 
 /// The parsed command line.
