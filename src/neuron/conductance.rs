@@ -279,6 +279,11 @@ struct Cells<'a, const FED: bool> {
 /// its two loops.
 const CHUNK: usize = 256;
 
+/// A chunk's scratch values on a cache line, like the block's arrays (see [`crate::memory`]):
+/// a stack array of f32 starts on 4 bytes, and its vector loads would straddle two lines.
+#[repr(C, align(64))]
+struct Line([f32; CHUNK]);
+
 /// The pass over a block, a chunk at a time: ports first (G and G·v_∞ kept per neuron), then
 /// membrane and threshold. When every |a| of the chunk is under [`SERIES_MAX_A`] (the common
 /// case), the second loop takes φ from the series alone; otherwise it selects per neuron, which
@@ -308,8 +313,8 @@ fn membrane_pass<const NP: usize, const FED: bool>(
     } = c;
     let n = v.len();
     let mut n_fired = 0u32;
-    let mut g_tot = [0.0f32; CHUNK];
-    let mut drive = [0.0f32; CHUNK];
+    let (mut g_tot, mut drive) = (Line([0.0f32; CHUNK]), Line([0.0f32; CHUNK]));
+    let (g_tot, drive) = (&mut g_tot.0, &mut drive.0);
     let mut start = 0;
     while start < n {
         let len = CHUNK.min(n - start);

@@ -429,12 +429,6 @@ fn membrane_pass<const ISA: u8, const FED: bool>(
     // Its own target-feature function: never inlined into the block step (see iaf::step_block).
     crate::simd::run::<ISA, _>(move || match ext {
         None => membrane_pass_body(v, delta, |_| 0.0, fired, rule, membrane),
-        // A gain of 1 (IF at dt = 1 ms: a converted network's biases) multiplies nothing: the
-        // product has the bits of the current, and the pass saves a multiply per neuron.
-        Some(ext) if ext_gain == 1.0 => {
-            let ext = &ext[..v.len()];
-            membrane_pass_body(v, delta, move |i| ext[i], fired, rule, membrane)
-        }
         Some(ext) => {
             let ext = &ext[..v.len()];
             membrane_pass_body(v, delta, move |i| ext_gain * ext[i], fired, rule, membrane)
