@@ -177,10 +177,6 @@ fn dense_drive(w: &[f32], x: &[f32], out: &mut [f32]) {
 /// Adds a convolution's `W·x` to `out`, both numbered as `g` says, by scattering every non-zero
 /// input through the taps it reaches. Each output receives its terms in increasing input number,
 /// the order in which the synapse list adds them, so the two give the same sums bit for bit.
-///
-/// Computed once per image for a first layer under analog input, inside the timed simulation:
-/// the taps each row and column reaches are tabled once (not found by a division per tap), and
-/// the C_out run of a tap is a fixed-length loop for common widths, which vectorises.
 #[inline(always)]
 fn conv_drive(g: &Conv2dGeometry, kernel: &[f32], x: &[f32], out: &mut [f32]) {
     let (ci, h, w) = g.input;
@@ -194,25 +190,29 @@ fn conv_drive(g: &Conv2dGeometry, kernel: &[f32], x: &[f32], out: &mut [f32]) {
             taps[t * co + o] = kernel[o * ci * kh * kw + t];
         }
     }
-    // Per input row (column): the (kernel row, output row) pairs it reaches, kernel rows in order.
-    let reach = |n: usize, k: usize, pad: usize, stride: usize, out: usize| {
-        (0..n)
-            .map(|i| {
-                (0..k)
-                    .filter_map(|t| tap(i, t, pad, stride, out).map(|o| (t, o)))
-                    .collect::<Vec<_>>()
-            })
-            .collect::<Vec<_>>()
-    };
-    let rows = reach(h, kh, g.pad.0, g.stride.0, oh);
-    let cols = reach(w, kw, g.pad.1, g.stride.1, ow);
-    let mut scatter = |c: usize, y: usize, xx: usize, v: f32| {
-        for &(ky, oy) in &rows[y] {
-            for &(kx, ox) in &cols[xx] {
+    for (pre, &v) in x.iter().enumerate().take(g.n_pre()) {
+        if v == 0.0 {
+            continue;
+        }
+        let (c, y, xx) = match g.input_layout {
+            ImageLayout::ChannelsFirst => (pre / (h * w), pre / w % h, pre % w),
+            ImageLayout::ChannelsLast => (pre % ci, pre / ci / w, pre / ci % w),
+        };
+        for ky in 0..kh {
+            let Some(oy) = tap(y, ky, g.pad.0, g.stride.0, oh) else {
+                continue;
+            };
+            for kx in 0..kw {
+                let Some(ox) = tap(xx, kx, g.pad.1, g.stride.1, ow) else {
+                    continue;
+                };
                 let run = &taps[((c * kh + ky) * kw + kx) * co..][..co];
                 match g.output_layout {
                     ImageLayout::ChannelsLast => {
-                        add_scaled(&mut out[(oy * ow + ox) * co..][..co], run, v)
+                        let dst = &mut out[(oy * ow + ox) * co..][..co];
+                        for (d, wt) in dst.iter_mut().zip(run) {
+                            *d += wt * v;
+                        }
                     }
                     ImageLayout::ChannelsFirst => {
                         for (o, wt) in run.iter().enumerate() {
@@ -220,55 +220,6 @@ fn conv_drive(g: &Conv2dGeometry, kernel: &[f32], x: &[f32], out: &mut [f32]) {
                         }
                     }
                 }
-            }
-        }
-    };
-    // The inputs in increasing number, their (c, y, x) counted rather than divided out.
-    let x = &x[..g.n_pre()];
-    match g.input_layout {
-        ImageLayout::ChannelsFirst => {
-            for (c, plane) in x.chunks_exact(h * w).enumerate() {
-                for (y, row) in plane.chunks_exact(w).enumerate() {
-                    for (xx, &v) in row.iter().enumerate() {
-                        if v != 0.0 {
-                            scatter(c, y, xx, v);
-                        }
-                    }
-                }
-            }
-        }
-        ImageLayout::ChannelsLast => {
-            for (pos, cell) in x.chunks_exact(ci).enumerate() {
-                for (c, &v) in cell.iter().enumerate() {
-                    if v != 0.0 {
-                        scatter(c, pos / w, pos % w, v);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// `dst[o] += run[o]·v`: a multiply and an add per element, in a loop of fixed length for the
-/// common widths (so that it vectorises), else a plain one; the same operations either way.
-#[inline(always)]
-fn add_scaled(dst: &mut [f32], run: &[f32], v: f32) {
-    #[inline(always)]
-    fn fixed<const N: usize>(dst: &mut [f32], run: &[f32], v: f32) {
-        let dst: &mut [f32; N] = dst.try_into().expect("N outputs");
-        let run: &[f32; N] = run.try_into().expect("N weights");
-        for (d, wt) in dst.iter_mut().zip(run) {
-            *d += wt * v;
-        }
-    }
-    match dst.len() {
-        8 => fixed::<8>(dst, run, v),
-        16 => fixed::<16>(dst, run, v),
-        32 => fixed::<32>(dst, run, v),
-        64 => fixed::<64>(dst, run, v),
-        _ => {
-            for (d, wt) in dst.iter_mut().zip(run) {
-                *d += wt * v;
             }
         }
     }

@@ -155,21 +155,21 @@ impl ConvKernel {
     /// Out-degree of pre neuron `i`.
     #[inline]
     pub(super) fn out_degree(&self, i: usize) -> u64 {
+        self.links_of(i) * self.geometry.out_channels as u64
+    }
+
+    /// Output positions pre neuron `i` reaches (its out-degree per output channel).
+    #[inline]
+    fn links_of(&self, i: usize) -> u64 {
         let (_, first, last) = self.pre[i];
-        (last - first) as u64 * self.geometry.out_channels as u64
+        (last - first) as u64
     }
 
     /// Synaptic events of `spikes` (the sum of their out-degrees): links counted per spike,
     /// multiplied by C_out once.
     #[inline]
     pub(super) fn events_of(&self, spikes: &[u32]) -> u64 {
-        let links: u64 = spikes
-            .iter()
-            .map(|&s| {
-                let (_, first, last) = self.pre[s as usize];
-                (last - first) as u64
-            })
-            .sum();
+        let links: u64 = spikes.iter().map(|&s| self.links_of(s as usize)).sum();
         links * self.geometry.out_channels as u64
     }
 

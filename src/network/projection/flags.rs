@@ -32,8 +32,6 @@ pub(crate) struct FlagPlan {
     /// window cells of every output position at the same distances): those offsets, and per
     /// chunk (first target, first tap's pre neuron plus the lane offset).
     uniform: Option<Uniform>,
-    /// One past the last pre neuron any window reads.
-    reach: usize,
     /// Targets in all.
     n_post: usize,
 }
@@ -99,20 +97,12 @@ impl FlagPlan {
             }
         }
         let uniform = uniform_taps(&taps, &chunks);
-        let reach = runs
-            .iter()
-            .flat_map(|&(_, len, t0, t1)| {
-                taps[t0 as usize..t1 as usize].iter().map(move |&t| t + len)
-            })
-            .max()
-            .unwrap_or(0) as usize;
         Some(FlagPlan {
             runs,
             taps,
             chunks,
             rests,
             uniform,
-            reach,
             n_post,
         })
     }
@@ -165,9 +155,16 @@ impl FlagPlan {
     }
 }
 
-/// The tap offsets shared by every chunk, and per chunk (first target, pre neuron of its first
-/// window).
-type Uniform = (Vec<u32>, Vec<(u32, u32)>);
+/// The chunks of a plan whose taps all lie at the same offsets from their first.
+#[derive(Debug, Clone)]
+struct Uniform {
+    /// The tap offsets shared by every chunk.
+    offsets: Vec<u32>,
+    /// Per chunk: (first target, pre neuron of its first window).
+    bases: Vec<(u32, u32)>,
+    /// One past the last pre neuron any window reads.
+    reach: usize,
+}
 
 /// The common tap offsets of `chunks` ([`FlagPlan::uniform`]), or `None` when they differ.
 fn uniform_taps(taps: &[u32], chunks: &[(u32, u32, u32, u32)]) -> Option<Uniform> {
@@ -179,11 +176,23 @@ fn uniform_taps(taps: &[u32], chunks: &[(u32, u32, u32, u32)]) -> Option<Uniform
     if first.is_empty() || !chunks.iter().all(|c| offsets(c) == first) {
         return None;
     }
-    let bases = chunks
+    let bases: Vec<(u32, u32)> = chunks
         .iter()
         .map(|&(post, t0, _, lane)| (post, taps[t0 as usize] + lane))
         .collect();
-    Some((first, bases))
+    let last = *first.iter().max().expect("taps") as usize;
+    let reach = bases
+        .iter()
+        .map(|&(_, b)| b as usize)
+        .max()
+        .expect("chunks")
+        + last
+        + LANES;
+    Some(Uniform {
+        offsets: first,
+        bases,
+        reach,
+    })
 }
 
 impl FlagPlan {
@@ -193,8 +202,8 @@ impl FlagPlan {
     #[inline(always)]
     fn deliver_whole<const ISA: u8>(&self, flags: &[u8], weights: &[f32], acc: &mut [f32]) {
         assert!(acc.len() >= self.n_post, "the target lies whole in acc");
-        if let Some((offsets, bases)) = &self.uniform {
-            self.deliver_uniform::<ISA>(offsets, bases, flags, weights, acc);
+        if let Some(uniform) = &self.uniform {
+            Self::deliver_uniform::<ISA>(uniform, flags, weights, acc);
         } else {
             self.deliver_chunks::<ISA>(flags, weights, acc);
         }
@@ -206,19 +215,22 @@ impl FlagPlan {
     /// lookups were most of the instructions of this loop, which bounds it).
     #[inline(always)]
     fn deliver_uniform<const ISA: u8>(
-        &self,
-        offsets: &[u32],
-        bases: &[(u32, u32)],
+        uniform: &Uniform,
         flags: &[u8],
         weights: &[f32],
         acc: &mut [f32],
     ) {
+        let Uniform {
+            offsets,
+            bases,
+            reach,
+        } = uniform;
+        let reach = *reach;
         // Every window lies in the pre neurons that `flags` and `weights` hold.
         assert!(
-            flags.len() >= self.reach && weights.len() >= self.reach,
+            flags.len() >= reach && weights.len() >= reach,
             "windows inside the pre neurons"
         );
-        let reach = self.reach;
         let window = |at: usize| -> Window<'_> {
             // SAFETY: every window of a chunk lies in its run, at + LANES ≤ reach ≤ both
             // lengths (asserted above).
@@ -423,10 +435,10 @@ mod tests {
         // 32 channels: two chunks per position, the second at lane offset 16; the four cells of
         // every window at 0, C, 4C and 5C from its first.
         let plan = FlagPlan::build(32 * 4, &pooling_posts(32, true)).expect("long runs");
-        let (offsets, bases) = plan.uniform.as_ref().expect("uniform");
-        assert_eq!(offsets, &[0, 32, 128, 160]);
-        assert_eq!(&bases[..3], &[(0, 0), (16, 16), (32, 64)]);
-        assert_eq!(plan.reach, 32 * 16);
+        let uniform = plan.uniform.as_ref().expect("uniform");
+        assert_eq!(uniform.offsets, &[0, 32, 128, 160]);
+        assert_eq!(&uniform.bases[..3], &[(0, 0), (16, 16), (32, 64)]);
+        assert_eq!(uniform.reach, 32 * 16);
         // A 3-wide image pooled 2×2: the last column's windows have two cells, not four.
         let (c, w) = (16usize, 3usize);
         let posts: Vec<u32> = (0..c * 4 * w)
