@@ -177,13 +177,21 @@ pub(crate) fn run<const ISA: u8, R>(f: impl FnOnce() -> R) -> R {
 macro_rules! dispatch {
     ($isa:ident => $body:expr) => {
         match $crate::simd::level() {
+            // The closures are inlined into the target-feature function by force: left to the
+            // inliner, a large body stayed a call and ran compiled for the baseline (SSE2).
             $crate::simd::Level::Avx512 => {
                 const $isa: u8 = $crate::simd::AVX512;
-                $crate::simd::run::<$isa, _>(move || $body)
+                $crate::simd::run::<$isa, _>(
+                    #[inline(always)]
+                    move || $body,
+                )
             }
             $crate::simd::Level::Avx2 => {
                 const $isa: u8 = $crate::simd::AVX2;
-                $crate::simd::run::<$isa, _>(move || $body)
+                $crate::simd::run::<$isa, _>(
+                    #[inline(always)]
+                    move || $body,
+                )
             }
             $crate::simd::Level::Portable => {
                 const $isa: u8 = $crate::simd::PORTABLE;
