@@ -151,7 +151,9 @@ pub(crate) unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Runs `f` compiled for `ISA`, inside a body already running at `ISA` (a kernel that is not
-/// inlined into its caller, so it needs its own target-feature function).
+/// inlined into its caller, so it needs its own target-feature function). Mark the closure
+/// `#[inline(always)]`, as [`dispatch!`] does: a closure left as a call runs compiled for the
+/// baseline, whatever `ISA` says.
 #[inline(always)]
 pub(crate) fn run<const ISA: u8, R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]

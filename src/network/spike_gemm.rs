@@ -206,9 +206,10 @@ mod tests {
                     PORTABLE => {
                         add_masked_rows::<PORTABLE>(&w, &packed, n_post, c0, c1, &masks, &mut views)
                     }
-                    _ => crate::simd::run::<AVX2, _>(|| {
-                        add_masked_rows::<AVX2>(&w, &packed, n_post, c0, c1, &masks, &mut views)
-                    }),
+                    _ => crate::simd::run::<AVX2, _>(
+                        #[inline(always)]
+                        || add_masked_rows::<AVX2>(&w, &packed, n_post, c0, c1, &masks, &mut views),
+                    ),
                 }
                 for (l, (got, want)) in accs.iter().zip(&expected).enumerate() {
                     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();

@@ -427,13 +427,16 @@ fn membrane_pass<const ISA: u8, const FED: bool>(
     membrane: &impl Fn(f32, f32, f32) -> f32,
 ) -> u32 {
     // Its own target-feature function: never inlined into the block step (see iaf::step_block).
-    crate::simd::run::<ISA, _>(move || match ext {
-        None => membrane_pass_body(v, delta, |_| 0.0, fired, rule, membrane),
-        Some(ext) => {
-            let ext = &ext[..v.len()];
-            membrane_pass_body(v, delta, move |i| ext_gain * ext[i], fired, rule, membrane)
-        }
-    })
+    crate::simd::run::<ISA, _>(
+        #[inline(always)]
+        move || match ext {
+            None => membrane_pass_body(v, delta, |_| 0.0, fired, rule, membrane),
+            Some(ext) => {
+                let ext = &ext[..v.len()];
+                membrane_pass_body(v, delta, move |i| ext_gain * ext[i], fired, rule, membrane)
+            }
+        },
+    )
 }
 
 #[inline(always)]
