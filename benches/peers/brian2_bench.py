@@ -2,7 +2,7 @@
 
     python benches/peers/brian2_bench.py cuba|coba|coba-euler|izhikevich|polychronization --n N
         [--seed S] [--t-ms T] [--mode standalone|runtime] [--coba-method euler|exponential_euler]
-        [--dir DIR]
+        [--threads K] [--dir DIR]
 
 The networks are those of ../../shared/specs/benchmarks.md: CUBA and COBA (Brette et al. 2007,
 benchmarks 2 and 1; CUBA integrated exactly, COBA by forward Euler, dt 0.1 ms), Izhikevich's 2003
@@ -19,7 +19,10 @@ exponential_euler` integrates COBA as somnet's `coba` does, for a like-for-like 
 Modes: `standalone` generates C++, compiles it and runs the binary as a child of this script (the
 binary's own peak memory is reported; `construct_s` is code generation and compilation plus the
 binary's set-up, `sim_s` the run loop Brian2 reports); `runtime` runs Brian2's Cython runtime in
-this process (`construct_s` includes Cython compilation on a cold cache).
+this process (`construct_s` includes Cython compilation on a cold cache). `--threads K` (standalone
+only) runs the generated code on K OpenMP threads (Brian2's `openmp_threads`); 1, the default,
+builds it without OpenMP. With OpenMP the random streams differ, so the rates do too
+(statistically the same).
 
 Requirements: benches/peers/requirements-brian2.txt, a C++ compiler and GNU time (Debian
 packages g++ and time).
@@ -202,8 +205,12 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--t-ms", type=float, default=1000.0)
     ap.add_argument("--mode", choices=["standalone", "runtime"], default="standalone")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="OpenMP threads of the standalone binary (1: built without OpenMP)")
     ap.add_argument("--dir", help="standalone build directory (default: a temporary one)")
     args = ap.parse_args()
+    if args.threads < 1 or (args.threads > 1 and args.mode != "standalone"):
+        raise SystemExit("--threads: at least 1, and above 1 only in standalone mode")
 
     import brian2 as b2
 
@@ -212,7 +219,8 @@ def main():
     if args.mode == "standalone":
         tmp = args.dir or tempfile.mkdtemp(prefix="brian2_bench_")
         b2.set_device("cpp_standalone", directory=tmp, build_on_run=False)
-        b2.prefs.devices.cpp_standalone.openmp_threads = 0
+        # 0 builds without OpenMP; K > 1 runs every loop on K threads.
+        b2.prefs.devices.cpp_standalone.openmp_threads = 0 if args.threads == 1 else args.threads
     else:
         b2.prefs.codegen.target = "cython"
     b2.seed(args.seed)
@@ -256,7 +264,7 @@ def main():
     record = {
         "network": args.network,
         "n": args.n,
-        "threads": 1,
+        "threads": args.threads,
         "dt_ms": dt_ms,
         "t_sim_ms": args.t_ms,
         "construct_s": construct_s,

@@ -18,7 +18,8 @@ A network may carry its own sizes (`izhikevich:1000/10000`) and simulated time i
 --t-ms. NEST has no synapse with the polychronization network's rule, so it sits that one out.
 `--peer-max-n PEER=N` leaves a peer out above N neurons (Brian2's runtime mode takes minutes per
 run at 200k and is never the best peer there). NEST runs on 1 and 2 threads below 40 000 neurons
-and on 2 above (where 2 always won).
+and on 2 above (where 2 always won). Brian2's standalone mode runs on 1 and 2 OpenMP threads
+(`--brian2-threads`), the better counted, as somnet and NEST are.
 
 Peers: `brian2-standalone` and `brian2-runtime` (benches/peers/brian2_bench.py, in the Python of
 --brian2-python with requirements-brian2.txt) and `nest` (benches/peers/nest_bench.py with
@@ -64,6 +65,8 @@ def main():
     ap.add_argument("--peers", default="brian2-standalone,nest")
     ap.add_argument("--brian2-python", default=sys.executable)
     ap.add_argument("--nest-python", default=sys.executable)
+    ap.add_argument("--brian2-threads", default="1,2",
+                    help="OpenMP thread counts of Brian2's standalone mode, the best counted")
     ap.add_argument("--somnet", default="target/release/somnet-bench")
     ap.add_argument("--t-ms", type=float, default=1000.0)
     ap.add_argument("--seed", type=int, default=1)
@@ -71,6 +74,7 @@ def main():
     ap.add_argument("--peer-max-n", default="",
                     help="PEER=N,...: leave PEER out of networks above N neurons")
     args = ap.parse_args()
+    brian2_threads = [int(t) for t in args.brian2_threads.split(",") if t]
     max_n = {}
     for item in filter(None, args.peer_max_n.split(",")):
         peer, _, limit = item.partition("=")
@@ -104,7 +108,8 @@ def main():
                         mode = peer.split("-", 1)[1]
                         cmd = [args.brian2_python, str(HERE / "brian2_bench.py"), network,
                                *common, "--mode", mode]
-                        pair[peer] = run(cmd)
+                        threads = brian2_threads if mode == "standalone" else [1]
+                        pair[peer] = best([run([*cmd, "--threads", str(t)]) for t in threads])
                     elif peer == "nest":
                         pair[peer] = best([
                             run([args.nest_python, str(HERE / "nest_bench.py"), network,
@@ -154,7 +159,7 @@ def report(network, n, pairs):
               f"whole process {statistics.median(r['process_s']):.1f}x, "
               f"peak memory {statistics.median(r['peak_rss_mib']):.1f}x")
     return {"network": network, "n": n, "medians": med, "ratios": ratios,
-            "somnet_threads": [p["somnet"]["threads"] for p in pairs]}
+            "threads": {w: [p[w]["threads"] for p in pairs] for w in who}}
 
 
 def machine():

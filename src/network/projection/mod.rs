@@ -380,7 +380,6 @@ impl Projection {
                 );
             }
             Storage::Sparse(csr) => {
-                let stride = csr.n_blocks + 1;
                 // Offset that turns a local post index into an index inside the block.
                 let shift = b_start as i64 - self.post_start as i64;
                 match &csr.delays {
@@ -433,25 +432,17 @@ impl Projection {
                     None => {
                         let slot = ring.slot_of(t, self.delay_steps);
                         let acc = ring.slot_mut(slot);
-                        for &s in spikes {
-                            let s = s as usize;
-                            let row = csr.row_ptr[s] as usize;
-                            let a = row + csr.block_ptr[s * stride + block_index] as usize;
-                            let b = row + csr.block_ptr[s * stride + block_index + 1] as usize;
+                        csr.for_each_part(spikes, block_index, false, |a, b| {
                             for (j, w) in csr.post[a..b].iter().zip(&csr.weights[a..b]) {
                                 acc[(*j as i64 - shift) as usize] += *w;
                             }
-                        }
+                        });
                     }
                     Some(delays) => {
                         let (n_slots, len) = (ring.n_slots(), ring.len());
                         let base = ring.slot_of(t, 0);
                         let all = ring.all_mut();
-                        for &s in spikes {
-                            let s = s as usize;
-                            let row = csr.row_ptr[s] as usize;
-                            let a = row + csr.block_ptr[s * stride + block_index] as usize;
-                            let b = row + csr.block_ptr[s * stride + block_index + 1] as usize;
+                        csr.for_each_part(spikes, block_index, true, |a, b| {
                             for k in a..b {
                                 let mut slot = base + delays[k] as usize;
                                 if slot >= n_slots {
@@ -460,7 +451,7 @@ impl Projection {
                                 all[slot * len + (csr.post[k] as i64 - shift) as usize] +=
                                     csr.weights[k];
                             }
-                        }
+                        });
                     }
                 }
             }

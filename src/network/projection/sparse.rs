@@ -18,6 +18,54 @@ pub(crate) struct Csr {
     pub one_each: bool,
 }
 
+/// Spikes whose synapse rows are looked up and prefetched together before any is delivered: enough
+/// misses in flight to cover a memory latency, few enough that the first rows' lines are still
+/// cached when their additions come (16 and 32 measured alike on CUBA-40 000).
+const PREFETCH_GROUP: usize = 16;
+
+impl Csr {
+    /// Calls `deliver(a, b)` with the synapses `a..b` of each spike's row that target block
+    /// `block`, in spike order.
+    ///
+    /// The rows of a step's spikes lie far apart, in memory no cache holds once a network has
+    /// millions of synapses, and a row's part in one block is a line or two. So a group of spikes
+    /// first finds its parts (independent loads, which overlap) and asks for their first and last
+    /// lines of targets and weights (and `delays` with `with_delays`); the deliveries come after,
+    /// in the same order as one spike at a time, so the sums are the same bit for bit. CUBA-40 000
+    /// and COBA-40 000 simulate 20 % faster, CUBA-200 000 25 % (2 threads, AVX-512 EPYC).
+    #[inline(always)]
+    pub(crate) fn for_each_part(
+        &self,
+        spikes: &[u32],
+        block: usize,
+        with_delays: bool,
+        mut deliver: impl FnMut(usize, usize),
+    ) {
+        use crate::memory::prefetch;
+        let stride = self.n_blocks + 1;
+        for group in spikes.chunks(PREFETCH_GROUP) {
+            let mut parts = [(0usize, 0usize); PREFETCH_GROUP];
+            for (part, &s) in parts.iter_mut().zip(group) {
+                let s = s as usize;
+                let row = self.row_ptr[s] as usize;
+                let a = row + self.block_ptr[s * stride + block] as usize;
+                let b = row + self.block_ptr[s * stride + block + 1] as usize;
+                for k in [a, b.saturating_sub(1).max(a)] {
+                    prefetch(self.post.as_ptr().wrapping_add(k));
+                    prefetch(self.weights.as_ptr().wrapping_add(k));
+                    if let Some(d) = self.delays.as_ref().filter(|_| with_delays) {
+                        prefetch(d.as_ptr().wrapping_add(k));
+                    }
+                }
+                *part = (a, b);
+            }
+            for &(a, b) in &parts[..group.len()] {
+                deliver(a, b);
+            }
+        }
+    }
+}
+
 /// Computes `block_ptr` for CSR rows given the post population's block size.
 pub(crate) fn block_offsets(
     row_ptr: &[u64],
