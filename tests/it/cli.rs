@@ -97,7 +97,7 @@ fn bench_digest_is_the_same_on_1_and_2_threads() {
 
 #[test]
 fn demo_trains_converts_and_evaluates() {
-    let dir = std::env::temp_dir().join(format!("somnet-demo-conv-{}", std::process::id()));
+    let dir = crate::common::scratch("demo-conv");
     let out = somnet()
         .args([
             "demo",
@@ -147,7 +147,7 @@ fn demo_trains_converts_and_evaluates() {
 
 #[test]
 fn demo_writes_a_raster_and_a_summary() {
-    let dir = std::env::temp_dir().join(format!("somnet-demo-{}", std::process::id()));
+    let dir = crate::common::scratch("demo");
     let out = somnet()
         .args(["demo", "--cuba", "--n", "2000", "--t-ms", "200", "--out"])
         .arg(&dir)
@@ -217,7 +217,7 @@ fn ctrl_c_stops_at_a_step_and_reports_what_was_simulated() {
 
 #[test]
 fn train_info_evaluate_round_trip() {
-    let dir = std::env::temp_dir().join(format!("somnet-train-{}", std::process::id()));
+    let dir = crate::common::scratch("train");
     std::fs::create_dir_all(&dir).unwrap();
     let model = dir.join("m.h5");
     let out = somnet()
@@ -400,7 +400,7 @@ fn train_info_evaluate_round_trip() {
 
 #[test]
 fn incremental_and_sleep_commands_write_their_records() {
-    let dir = std::env::temp_dir().join(format!("somnet-sleep-{}", std::process::id()));
+    let dir = crate::common::scratch("sleep");
     std::fs::create_dir_all(&dir).unwrap();
     let inc = dir.join("inc");
     let out = somnet()
@@ -558,7 +558,7 @@ fn incremental_and_sleep_commands_write_their_records() {
 
 #[test]
 fn convert_evaluate_and_sweep_write_their_records() {
-    let dir = std::env::temp_dir().join(format!("somnet-convert-{}", std::process::id()));
+    let dir = crate::common::scratch("convert");
     std::fs::create_dir_all(&dir).unwrap();
     let model = dir.join("m.h5");
     let ok = |out: std::process::Output| {

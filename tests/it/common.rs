@@ -1,6 +1,8 @@
 //! Helpers shared by the test modules.
 
 use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use somnet::ann::arch::{build, ArchOptions};
 use somnet::ann::train::{train, Loss, Optimizer, TrainConfig};
@@ -121,4 +123,40 @@ pub fn integrator() -> somnet::neuron::NeuronModel {
         reset: somnet::neuron::Reset::BySubtraction,
         t_ref_ms: 0.0,
     })
+}
+
+/// `name` inside this test process's scratch directory, `TMP/somnet-tests-PID`, which is made on
+/// first use. That first use also removes the scratch directories of earlier test processes that
+/// have ended, so that the files of a run stay for a look after a failure but no longer (a run
+/// writes tens of megabytes: models, recordings, CLI outputs).
+pub fn scratch(name: &str) -> PathBuf {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let tmp = std::env::temp_dir();
+        sweep_ended(&tmp);
+        let root = tmp.join(format!("somnet-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        root
+    })
+    .join(name)
+}
+
+/// Removes `tmp/somnet-tests-PID` of every PID that is no longer a running process (where
+/// `/proc` tells; elsewhere nothing is removed).
+fn sweep_ended(tmp: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("somnet-tests-")) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }

@@ -721,7 +721,7 @@ fn synaptic_operations_and_energy_accumulate_step_by_step_to_each_latency_point(
     assert_eq!(e.energy_at_latency.pp01.map(|c| c.steps), Some(1));
     // At T the per-step figure is the run's energy estimate.
     assert!((somnet::convert::energy::snn_pj_at(12.0, Some(1)) - e.energy_pj.snn).abs() < 1e-9);
-    let out = std::env::temp_dir().join(format!("somnet-energy-steps-{}", std::process::id()));
+    let out = crate::common::scratch("energy-steps");
     somnet::study::report::write_evaluation(&out, &e).unwrap();
     let csv = std::fs::read_to_string(out.join("per_step.csv")).unwrap();
     std::fs::remove_dir_all(&out).ok();

@@ -10,7 +10,7 @@ fn fixtures() -> PathBuf {
 }
 
 fn temp_copy(name: &str, from: &Path) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("somnet-{name}-{}", std::process::id()));
+    let dir = crate::common::scratch(name);
     std::fs::remove_dir_all(&dir).ok();
     std::fs::create_dir_all(&dir).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -116,7 +116,7 @@ fn image_folders_give_classes_in_name_order() {
 
 #[test]
 fn empty_class_folders_and_unreadable_images_are_named() {
-    let root = std::env::temp_dir().join(format!("somnet-folder-{}", std::process::id()));
+    let root = crate::common::scratch("folder");
     std::fs::remove_dir_all(&root).ok();
     std::fs::create_dir_all(root.join("a")).unwrap();
     std::fs::create_dir_all(root.join("b")).unwrap();

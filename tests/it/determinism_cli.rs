@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::common::{json_without_timings, somnet, without_timings};
 
 fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("somnet-threads-{}", std::process::id()));
+    let dir = crate::common::scratch("threads");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

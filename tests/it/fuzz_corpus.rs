@@ -47,7 +47,7 @@ fn every_corpus_input_and_reproducer_is_an_error_or_a_value() {
 fn the_unmutated_generated_files_load() {
     // Without mutations the structure-aware generators write valid files: the fuzzer starts from
     // files that reach every layer reader, not from the first error.
-    let dir = std::env::temp_dir().join(format!("somnet-gen-{}", std::process::id()));
+    let dir = crate::common::scratch("gen");
     std::fs::create_dir_all(&dir).unwrap();
     let somnet_file = dir.join("s.h5");
     fuzzing::h5gen::somnet_file(&somnet_file, &[]).unwrap();

@@ -61,7 +61,7 @@ fn bless() -> bool {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("somnet-golden-{}-{name}", std::process::id()));
+    let d = crate::common::scratch(&format!("golden-{name}"));
     std::fs::create_dir_all(&d).unwrap();
     d
 }

@@ -205,7 +205,7 @@ fn gradients_through_add_concatenate_pooling_and_padding_match_finite_difference
 fn graphs_train_and_reload_from_files() {
     let ann = resnet_like(3);
     assert_eq!(ann.shapes().unwrap()[16], vec![6, 3, 3]);
-    let path = std::env::temp_dir().join(format!("somnet-graph-{}.h5", std::process::id()));
+    let path = crate::common::scratch("graph.h5");
     somnet::io::schema::save(&path, &ann, serde_json::json!({})).unwrap();
     let back = somnet::io::schema::load(&path).unwrap().ann;
     std::fs::remove_file(&path).ok();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use hdf5_metno as hdf5;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("somnet-h5guard-{}", std::process::id()));
+    let dir = crate::common::scratch("h5guard");
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }

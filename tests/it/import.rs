@@ -17,7 +17,7 @@ pub(crate) fn fixture(name: &str) -> PathBuf {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("somnet-import-{}-{name}", std::process::id()))
+    crate::common::scratch(&format!("import-{name}"))
 }
 
 /// The fixture's inputs (flattened per sample, NCHW order) and the framework's outputs.

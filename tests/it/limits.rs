@@ -46,7 +46,7 @@ fn a_gzip_bomb_is_read_only_as_far_as_its_header_declares() {
 
 #[test]
 fn an_hdf5_dataset_declared_larger_than_the_limit_is_refused_by_name() {
-    let dir = std::env::temp_dir().join(format!("somnet-limits-{}", std::process::id()));
+    let dir = crate::common::scratch("limits");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("huge.h5");
     let ann = somnet::ann::arch::build("mlp:4-3-2", &[4], 2, &Default::default(), 1).unwrap();

@@ -24,7 +24,7 @@ fn exact_lif() -> (Vec<Vec<f64>>, ndarray::Array3<f32>) {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("somnet-nir-{}", std::process::id()));
+    let dir = crate::common::scratch("nir");
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }

@@ -15,7 +15,7 @@ use somnet::simulate::{Framework, SimOptions, Simulation};
 const STEPS: usize = 40;
 
 fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("somnet-nir-export-{}", std::process::id()));
+    let dir = crate::common::scratch("nir-export");
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }

@@ -12,7 +12,7 @@ struct TinyDisk(PathBuf);
 
 impl TinyDisk {
     fn mount(name: &str, kib: usize) -> Option<TinyDisk> {
-        let dir = std::env::temp_dir().join(format!("somnet-tiny-{name}-{}", std::process::id()));
+        let dir = crate::common::scratch(&format!("tiny-{name}"));
         std::fs::create_dir_all(&dir).ok()?;
         let ok = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
@@ -25,7 +25,10 @@ impl TinyDisk {
 
 impl Drop for TinyDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
+        // Lazily (`-l`): a child process that another test spawned meanwhile may hold a
+        // descriptor of a file here (the HDF5 library opens files without close-on-exec), and a
+        // plain unmount then fails and leaves the mount behind after the tests.
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
         let _ = std::fs::remove_dir(&self.0);
     }
 }

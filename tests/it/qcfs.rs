@@ -225,7 +225,7 @@ fn qcfs_networks_train_save_and_reload() {
         .unwrap();
     assert!(lambda != 4.0 && lambda > 0.0, "λ trains: {lambda}");
     assert!(ann.accuracy(&train).unwrap() > 0.8);
-    let path = std::env::temp_dir().join(format!("somnet-qcfs-{}.h5", std::process::id()));
+    let path = crate::common::scratch("qcfs.h5");
     somnet::io::schema::save(&path, &ann, serde_json::json!({})).unwrap();
     let back = somnet::io::schema::load(&path).unwrap().ann;
     std::fs::remove_file(&path).ok();

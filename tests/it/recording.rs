@@ -66,7 +66,7 @@ fn in_memory() -> (Vec<Vec<(u64, u32)>>, Vec<u64>, Vec<f32>) {
 fn hdf5_recording_reads_back_as_the_monitors_in_nirs_data_layout() {
     let (spikes, steps, values) = in_memory();
     assert!(spikes[1].len() > 100, "{} LIF spikes", spikes[1].len());
-    let path = std::env::temp_dir().join(format!("somnet-rec-{}.h5", std::process::id()));
+    let path = crate::common::scratch("rec.h5");
     let (mut net, ids, _) = network();
     let mut rec = Recording::create(&path, &net).unwrap();
     let done = rec
@@ -149,7 +149,7 @@ fn read_npz(path: &std::path::Path) -> Vec<(String, String, Vec<usize>, Vec<u8>)
 #[test]
 fn npz_recording_reads_back_as_the_monitors() {
     let (spikes, steps, values) = in_memory();
-    let path = std::env::temp_dir().join(format!("somnet-rec-{}.npz", std::process::id()));
+    let path = crate::common::scratch("rec.npz");
     let (mut net, _, _) = network();
     let mut rec = Recording::create(&path, &net).unwrap();
     rec.run(&mut net, STEPS, |_| ControlFlow::Continue(()))
@@ -226,8 +226,7 @@ fn the_reader_gives_back_the_monitors_from_either_format() {
     use somnet::io::recording::RecordingReader;
     let (spikes, steps, values) = in_memory();
     for ext in ["h5", "npz"] {
-        let path =
-            std::env::temp_dir().join(format!("somnet-rec-read-{}.{ext}", std::process::id()));
+        let path = crate::common::scratch(&format!("rec-read.{ext}"));
         let (mut net, _, _) = network();
         let mut rec = Recording::create(&path, &net).unwrap();
         rec.run(&mut net, STEPS, |_| ControlFlow::Continue(()))
@@ -315,7 +314,7 @@ fn figures_bin_the_spikes_as_counted_by_hand() {
     .unwrap();
     net.monitor_spikes(src, None).unwrap();
     net.monitor_state(lif, StateVar::V, vec![0, 1], 1).unwrap();
-    let dir = std::env::temp_dir().join(format!("somnet-figs-{}", std::process::id()));
+    let dir = crate::common::scratch("figs");
     let path = dir.with_extension("h5");
     let mut rec = Recording::create(&path, &net).unwrap();
     rec.run(&mut net, 100, |_| ControlFlow::Continue(()))
@@ -385,10 +384,10 @@ fn bad_recordings_are_refused_with_the_array_and_what_was_found() {
     use somnet::io::recording::RecordingReader;
     let le = |v: &[i64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let lef = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-    let dir = std::env::temp_dir();
-    let pid = std::process::id();
+    let dir = crate::common::scratch("bad-files");
+    std::fs::create_dir_all(&dir).unwrap();
     // 1. A header whose shape does not match the entry's bytes.
-    let path = dir.join(format!("somnet-bad-shape-{pid}.npz"));
+    let path = dir.join("bad-shape.npz");
     write_npz(
         &path,
         &[("p/spikes/idx.npy", npy("<i8", "(10,)", &le(&[1])))],
@@ -399,7 +398,7 @@ fn bad_recordings_are_refused_with_the_array_and_what_was_found() {
         "{err}"
     );
     // 2. A spike of a neuron outside its population.
-    let path2 = dir.join(format!("somnet-bad-idx-{pid}.npz"));
+    let path2 = dir.join("bad-idx.npz");
     write_npz(
         &path2,
         &[
@@ -413,7 +412,7 @@ fn bad_recordings_are_refused_with_the_array_and_what_was_found() {
     let err = r.spike_chunks(0, |_, _| Ok(())).err().unwrap().to_string();
     assert!(err.contains("neuron 7") && err.contains("0..5"), "{err}");
     // 3. An array of the wrong type.
-    let path3 = dir.join(format!("somnet-bad-type-{pid}.npz"));
+    let path3 = dir.join("bad-type.npz");
     write_npz(
         &path3,
         &[
@@ -430,7 +429,7 @@ fn bad_recordings_are_refused_with_the_array_and_what_was_found() {
         "{err}"
     );
     // 4. HDF5: a spike time dataset of the wrong type.
-    let path4 = dir.join(format!("somnet-bad-type-{pid}.h5"));
+    let path4 = dir.join("bad-type.h5");
     {
         let f = hdf5::File::create(&path4).unwrap();
         let ty: hdf5::types::VarLenUnicode = "NIRGraphData".parse().unwrap();
@@ -467,7 +466,7 @@ fn bad_recordings_are_refused_with_the_array_and_what_was_found() {
     }
     let err = RecordingReader::open(&path4).err().unwrap().to_string();
     assert!(
-        err.contains("somnet-bad-type") && err.contains("'time'") && err.contains("<f8"),
+        err.contains("bad-type") && err.contains("'time'") && err.contains("<f8"),
         "{err}"
     );
     for p in [path, path2, path3, path4] {
@@ -479,8 +478,7 @@ fn bad_recordings_are_refused_with_the_array_and_what_was_found() {
 fn a_recording_without_monitors_reads_back_empty() {
     use somnet::io::recording::RecordingReader;
     for ext in ["h5", "npz"] {
-        let path =
-            std::env::temp_dir().join(format!("somnet-rec-empty-{}.{ext}", std::process::id()));
+        let path = crate::common::scratch(&format!("rec-empty.{ext}"));
         let mut net = Network::new(NetworkConfig::default()).unwrap();
         net.add_poisson("quiet", 5, 10.0).unwrap();
         let mut rec = Recording::create(&path, &net).unwrap();

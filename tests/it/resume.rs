@@ -24,7 +24,7 @@ fn ok(cmd: &mut Command) -> String {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("somnet-resume-{name}-{}", std::process::id()));
+    let dir = crate::common::scratch(&format!("resume-{name}"));
     std::fs::remove_dir_all(&dir).ok();
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -7,7 +7,7 @@ use somnet::ann::arch::{build, ArchOptions};
 use somnet::io::schema;
 
 fn tmp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("somnet-schema-{}-{name}.h5", std::process::id()))
+    crate::common::scratch(&format!("schema-{name}.h5"))
 }
 
 fn saved(name: &str, spec: &str) -> (PathBuf, somnet::ann::Ann) {

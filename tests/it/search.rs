@@ -16,7 +16,7 @@ use somnet::sleep::{SleepConfig, SleepLength};
 use crate::common::mnist;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("somnet-search-{name}-{}", std::process::id()));
+    let dir = crate::common::scratch(&format!("search-{name}"));
     std::fs::remove_dir_all(&dir).ok();
     dir
 }

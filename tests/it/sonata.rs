@@ -12,9 +12,7 @@ use somnet::network::{
 use somnet::neuron::{IafParams, IzhikevichParams, LifParams, NeuronModel, Port, Reset};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("somnet-sonata-{}", std::process::id()))
-        .join(name);
+    let dir = crate::common::scratch("sonata").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
