@@ -277,6 +277,10 @@ impl Network {
         if buffer == 0 {
             self.pops[qi].delta_fed = true;
         }
+        let direct = self.delivers_direct(pi, qi, buffer, uniform_delay);
+        if buffer > 0 && !direct {
+            self.pops[qi].port_rings_fed = true;
+        }
         // One synapse per pre neuron, between two populations: the projection may be delivered
         // from the pre population's firing flags when its runs are long enough (pooling windows
         // over channels-last images; see `projection::FlagPlan`).
@@ -297,6 +301,7 @@ impl Network {
             buffer,
             storage,
             delay_steps: uniform_delay.unwrap_or(0),
+            direct,
             plasticity: None,
             events: 0,
             gate: None,
@@ -309,6 +314,33 @@ impl Network {
             None => self.out_by_post[pi].push((qi, vec![j])),
         }
         Ok(ProjectionId(j as u32))
+    }
+
+    /// Whether a projection from population `pi` into receptor buffer `buffer` of population
+    /// `qi`, with `delay` steps when uniform (`None`: per synapse), delivers its input straight
+    /// into the port's variable rather than through the port's delay ring.
+    ///
+    /// It does when the delay is one step, the buffer is an exponential or conductance port of an
+    /// IF or LIF population, and that population comes no later than the sending one in the
+    /// schedule (`qi ≤ pi`: a recurrent projection, or feedback). A spike of step t is then
+    /// delivered after the post population's update of step t, and what it adds is read by the
+    /// update of step t + 1, which reads the variable anyway: the ring only carried the input
+    /// there, at the cost of reading, adding and clearing a slot for every neuron at every step
+    /// (two of the seven stores per 16 neurons of CUBA's membrane pass). The input reaches the membrane at the same step either way. Two
+    /// things differ from a ring: the inputs of one step add into the variable one after the
+    /// other instead of into a zero slot first (rounding), and a recording of the variable at
+    /// step t, in the population that sent the spike, already holds the input (undecayed), where
+    /// the ring showed it first at t + 1, decayed by one step, as both do from then on.
+    pub(crate) fn delivers_direct(
+        &self,
+        pi: usize,
+        qi: usize,
+        buffer: usize,
+        delay: Option<u32>,
+    ) -> bool {
+        use super::population::Dynamics;
+        let integrates = matches!(self.pops[qi].dynamics, Dynamics::Lif(_) | Dynamics::Iaf(_));
+        delay == Some(1) && buffer > 0 && qi <= pi && integrates
     }
 
     /// Connects `pre` to `post` by a **weight-shared 2-D convolution**: both ranges hold images

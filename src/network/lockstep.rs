@@ -27,7 +27,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::delay::Ring;
 use super::projection::Storage;
 use super::schedule::{local_of, localise};
 use super::Network;
@@ -71,6 +70,7 @@ impl Network {
                     buffer: p.buffer,
                     storage: p.storage.clone(),
                     delay_steps: p.delay_steps,
+                    direct: p.direct,
                     plasticity: None,
                     events: p.events,
                     gate: p.gate.clone(),
@@ -286,7 +286,8 @@ impl Lockstep {
         let weights: &[f32] = shared;
         let proj = &lanes[0].projs[j];
         let (n_pre, n_post) = (proj.n_pre as usize, proj.n_post as usize);
-        let (post_start, buffer, delay) = (proj.post_start, proj.buffer, proj.delay_steps);
+        let (post_start, buffer, delay, direct) =
+            (proj.post_start, proj.buffer, proj.delay_steps, proj.direct);
         let blk = &lanes[0].pops[q].blocks[b];
         let (b_start, b_end) = (blk.start, blk.start + blk.len as u32);
         let lo = post_start.max(b_start);
@@ -327,9 +328,8 @@ impl Lockstep {
                 }
                 row += 1;
                 let t = lane.t;
-                let ring: &mut Ring = &mut lane.pops[q].blocks[b].rings[buffer];
-                let slot = ring.slot_of(t, delay);
-                accs.push(&mut ring.slot_mut(slot)[a0..a1]);
+                let blk = &mut lane.pops[q].blocks[b];
+                accs.push(&mut blk.input_mut(buffer, t, delay, direct)[a0..a1]);
             }
             let key = (weights.as_ptr() as usize, c0, c1);
             let (_, packed) = self.packed.entry(key).or_insert_with(|| {
@@ -377,9 +377,8 @@ impl Lockstep {
             .iter_mut()
             .map(|lane| {
                 let t = lane.t;
-                let ring: &mut Ring = &mut lane.pops[q].blocks[b].rings[buffer];
-                let slot = ring.slot_of(t, delay);
-                &mut ring.slot_mut(slot)[a0..a1]
+                let blk = &mut lane.pops[q].blocks[b];
+                &mut blk.input_mut(buffer, t, delay, direct)[a0..a1]
             })
             .collect();
         let (starts, lanes_of) = (&self.starts, &self.lanes_of);

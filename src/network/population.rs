@@ -128,9 +128,33 @@ pub(crate) struct StepContext<'a> {
     pub output: SpikeOutput,
     /// Whether a projection delivers into the delta input (else IF and LIF skip it).
     pub delta_fed: bool,
+    /// Whether a projection delivers into an exponential port through its delay ring (else
+    /// IF and LIF neither read nor clear the rings of their ports).
+    pub port_rings_fed: bool,
 }
 
 impl Block {
+    /// Where input to receptor buffer `buffer` sent at step `t` with a delay of `delay` steps
+    /// goes: the slot of the buffer's ring due at `t + delay`, or, for a projection delivered
+    /// straight into its port (`direct`, see [`super::Network::delivers_direct`]), the port's
+    /// variable itself.
+    #[inline]
+    pub(crate) fn input_mut(
+        &mut self,
+        buffer: usize,
+        t: u64,
+        delay: u32,
+        direct: bool,
+    ) -> &mut [f32] {
+        if direct {
+            &mut self.syn[buffer - 1]
+        } else {
+            let ring = &mut self.rings[buffer];
+            let slot = ring.slot_of(t, delay);
+            ring.slot_mut(slot)
+        }
+    }
+
     /// Advances the block one step and leaves its spikes in `self.spikes`, in `self.fired`, or
     /// both, as `cx.output` says; `self.n_fired` counts them.
     pub fn update(&mut self, index: usize, cx: &StepContext<'_>) {
@@ -203,6 +227,7 @@ impl Block {
             spikes: &mut self.spikes,
             output: cx.output,
             delta_fed: cx.delta_fed,
+            port_rings_fed: cx.port_rings_fed,
         };
         match n_exp {
             0 => parts.step::<0>(cx.dynamics),
@@ -277,6 +302,7 @@ struct Parts<'a> {
     spikes: &'a mut Vec<u32>,
     output: SpikeOutput,
     delta_fed: bool,
+    port_rings_fed: bool,
 }
 
 impl Parts<'_> {
@@ -297,6 +323,13 @@ impl Parts<'_> {
                 // Nothing delivers into an unfed delta input, so its slot stays zero: the step
                 // is told so by an empty slice and reads zeros without touching memory.
                 let delta = if self.delta_fed { delta } else { &mut [] };
+                // Likewise the ports' rings when every projection into them delivers straight
+                // into the port variables.
+                let arrivals = if self.port_rings_fed {
+                    arrivals
+                } else {
+                    std::array::from_fn(|_| &mut [][..])
+                };
                 let block = crate::neuron::IntegrateBlock {
                     v,
                     refractory_left,

@@ -154,6 +154,7 @@ impl Network {
             t,
             output,
             delta_fed: pop.delta_fed,
+            port_rings_fed: pop.port_rings_fed,
         };
         if parallel && pop.blocks.len() > 1 {
             pop.blocks

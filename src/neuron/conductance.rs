@@ -230,9 +230,11 @@ pub(crate) fn step_block_at<const ISA: u8, const NP: usize>(
     output: SpikeOutput,
 ) -> usize {
     let n = b.v.len();
+    // Empty arrivals: the ports take no delayed input (see `IntegrateBlock::arrivals`).
+    let arr_fed = !b.arrivals.iter().all(|a| a.is_empty());
     let ports = Ports::<NP> {
         syn: b.syn.map(|s| &mut s[..n]),
-        arr: b.arrivals.map(|a| &mut a[..n]),
+        arr: b.arrivals.map(|a| if arr_fed { &mut a[..n] } else { a }),
         g_coef: std::array::from_fn(|k| c.g_coef[k]),
         d_coef: std::array::from_fn(|k| c.drive_coef[k]),
         decay: std::array::from_fn(|k| decay[k]),
@@ -247,11 +249,16 @@ pub(crate) fn step_block_at<const ISA: u8, const NP: usize>(
         };
         // The external current (voltage-equivalent) enters G·v_∞ with gain 1; without one the
         // loop reads no array for it (E_L + 0 = E_L: the same bits).
-        match b.i_ext {
-            None => membrane_pass(ports, cells, &rule, c.h_tau, euler, |_| 0.0),
-            Some(ext) => {
+        match (b.i_ext, arr_fed) {
+            (None, true) => membrane_pass::<NP, FED, true>(ports, cells, &rule, c.h_tau, euler, |_| 0.0),
+            (None, false) => membrane_pass::<NP, FED, false>(ports, cells, &rule, c.h_tau, euler, |_| 0.0),
+            (Some(ext), arr_fed) => {
                 let ext = &ext[..n];
-                membrane_pass(ports, cells, &rule, c.h_tau, euler, |i| ext[i])
+                if arr_fed {
+                    membrane_pass::<NP, FED, true>(ports, cells, &rule, c.h_tau, euler, |i| ext[i])
+                } else {
+                    membrane_pass::<NP, FED, false>(ports, cells, &rule, c.h_tau, euler, |i| ext[i])
+                }
             }
         }
     });
@@ -288,9 +295,10 @@ struct Line([f32; CHUNK]);
 /// membrane and threshold. When every |a| of the chunk is under [`SERIES_MAX_A`] (the common
 /// case), the second loop takes φ from the series alone; otherwise it selects per neuron, which
 /// gives the same bits as the series wherever the series applies. `euler`: forward Euler (φ ≡ 1)
-/// instead. Returns the number that fired.
+/// instead. `ARR`: the ports' arrivals are read and cleared (else the slices are empty and the
+/// port variables already hold every input). Returns the number that fired.
 #[inline(always)]
-fn membrane_pass<const NP: usize, const FED: bool>(
+fn membrane_pass<const NP: usize, const FED: bool, const ARR: bool>(
     p: Ports<'_, NP>,
     c: Cells<'_, FED>,
     rule: &SpikeRule,
@@ -325,8 +333,13 @@ fn membrane_pass<const NP: usize, const FED: bool>(
             let mut g = 1.0f32;
             let mut d = rule.v_rest + ext(i);
             for k in 0..NP {
-                let x = syn[k][i] + arr[k][i];
-                arr[k][i] = 0.0;
+                let x = if ARR {
+                    let x = syn[k][i] + arr[k][i];
+                    arr[k][i] = 0.0;
+                    x
+                } else {
+                    syn[k][i]
+                };
                 syn[k][i] = x * decay[k];
                 g += x * g_coef[k];
                 d += x * d_coef[k];

@@ -274,7 +274,8 @@ pub(crate) fn external_drive(drive: &mut [f32], i_ext: Option<&[f32]>, gain: f32
 }
 
 /// One exponential port over a block: take this step's arrivals into `x`, add `gain·x` to the
-/// drive, then decay `x` by one step (arrivals are zeroed for the ring's next round).
+/// drive, then decay `x` by one step (arrivals are zeroed for the ring's next round). Empty
+/// `arrivals`: the port takes no delayed input, and `x` is used as it is.
 #[inline(always)]
 pub(crate) fn exp_port_pass(
     x: &mut [f32],
@@ -283,6 +284,13 @@ pub(crate) fn exp_port_pass(
     gain: f32,
     decay: f32,
 ) {
+    if arrivals.is_empty() {
+        for (x, d) in x.iter_mut().zip(drive.iter_mut()) {
+            *d += gain * *x;
+            *x *= decay;
+        }
+        return;
+    }
     for ((x, a), d) in x.iter_mut().zip(arrivals.iter_mut()).zip(drive.iter_mut()) {
         let xv = *x + *a;
         *a = 0.0;
@@ -300,6 +308,13 @@ pub(crate) fn exp_port_first(
     gain: f32,
     decay: f32,
 ) {
+    if arrivals.is_empty() {
+        for (x, d) in x.iter_mut().zip(drive.iter_mut()) {
+            *d = gain * *x;
+            *x *= decay;
+        }
+        return;
+    }
     for ((x, a), d) in x.iter_mut().zip(arrivals.iter_mut()).zip(drive.iter_mut()) {
         let xv = *x + *a;
         *a = 0.0;
@@ -385,7 +400,10 @@ pub struct IntegrateBlock<'a, const NP: usize> {
     pub refractory_left: &'a mut [u32],
     /// Exponential-port variables.
     pub syn: [&'a mut [f32]; NP],
-    /// This step's arrivals per exponential port (zeroed after use).
+    /// This step's arrivals per exponential port (zeroed after use). All empty for a block whose
+    /// ports take no delayed input (every projection into them delivers straight into the port
+    /// variables, see `Network`'s schedule): the arrivals are then zero and are not read. Either
+    /// every port's slice is empty or none is.
     pub arrivals: [&'a mut [f32]; NP],
     /// This step's delta input (zeroed after use). Empty for a block that nothing feeds through
     /// a delta port: the input is then zero and is not read.
@@ -513,17 +531,20 @@ fn integrate_step_fed<const ISA: u8, const NP: usize, const FED: bool>(
     // The first port writes the drive, so no zeroing pass is needed without a current.
     match (b.i_ext, ports.next()) {
         (None, Some((k, (x, a)))) => {
-            exp_port_first(&mut x[..n], &mut a[..n], drive, syn_gain[k], syn_decay[k])
+            let m = n.min(a.len());
+            exp_port_first(&mut x[..n], &mut a[..m], drive, syn_gain[k], syn_decay[k])
         }
         (i_ext, first) => {
             external_drive(drive, i_ext, ext_gain);
             if let Some((k, (x, a))) = first {
-                exp_port_pass(&mut x[..n], &mut a[..n], drive, syn_gain[k], syn_decay[k]);
+                let m = n.min(a.len());
+                exp_port_pass(&mut x[..n], &mut a[..m], drive, syn_gain[k], syn_decay[k]);
             }
         }
     }
     for (k, (x, a)) in ports {
-        exp_port_pass(&mut x[..n], &mut a[..n], drive, syn_gain[k], syn_decay[k]);
+        let m = n.min(a.len());
+        exp_port_pass(&mut x[..n], &mut a[..m], drive, syn_gain[k], syn_decay[k]);
     }
     let mut n_fired = 0u32;
     let (v, refr, fired) = (

@@ -11,6 +11,7 @@ mod convert_options;
 mod data;
 mod determinism;
 mod determinism_cli;
+mod direct_delivery;
 mod edges;
 mod errors;
 mod flags;

@@ -52,6 +52,9 @@ pub struct Projection {
     pub(crate) storage: Storage,
     /// The projection's delay when it is uniform.
     pub(crate) delay_steps: u32,
+    /// Delivered straight into the post port's variable instead of a delay ring (see
+    /// [`super::Network::delivers_direct`]).
+    pub(crate) direct: bool,
     pub(crate) plasticity: Option<Box<dyn Plasticity>>,
     /// Synaptic events delivered so far (spikes × out-degree).
     pub(crate) events: u64,
@@ -110,9 +113,7 @@ impl Projection {
         if lo >= hi {
             return;
         }
-        let ring: &mut Ring = &mut block.rings[self.buffer];
-        let slot = ring.slot_of(t, self.delay_steps);
-        let acc = ring.slot_mut(slot);
+        let acc = block.input_mut(self.buffer, t, self.delay_steps, self.direct);
         let start = self.pre_start as usize;
         let flags = &flags[start..start + self.n_pre as usize];
         let (lo, hi) = (
@@ -160,6 +161,30 @@ impl Projection {
     /// Synaptic events delivered so far.
     pub fn events(&self) -> u64 {
         self.events
+    }
+
+    /// Whether the projection delivers straight into its post port's variable rather than
+    /// through the port's delay ring: a one-step delay into an exponential or conductance port
+    /// of an IF or LIF population that comes no later in the schedule (the rule, and what it
+    /// changes: [`crate::network`], "Direct delivery").
+    ///
+    /// ```
+    /// use somnet::network::{Connection, Connector, Delay, Network, NetworkConfig, Weights};
+    /// use somnet::neuron::{LifParams, NeuronModel, Port};
+    /// let mut net = Network::new(NetworkConfig::default()).unwrap();
+    /// let src = net.add_poisson("input", 10, 20.0).unwrap();
+    /// let lif = NeuronModel::Lif(LifParams::default());
+    /// let pop = net.add_population("pop", 10, lif, vec![Port::Exponential { tau_ms: 5.0 }]).unwrap();
+    /// let dt = NetworkConfig::default().dt_ms;
+    /// let ring = Connector::List((0..10).map(|i| (i, (i + 1) % 10)).collect());
+    /// let conn = || Connection::new(ring.clone(), Weights::Constant(1.0)).delay(Delay::Ms(dt));
+    /// let recurrent = net.connect(pop, pop, conn()).unwrap();
+    /// let feedforward = net.connect(src, pop, conn()).unwrap();
+    /// assert!(net.projection(recurrent).delivers_direct());
+    /// assert!(!net.projection(feedforward).delivers_direct()); // `pop` updates after `src`
+    /// ```
+    pub fn delivers_direct(&self) -> bool {
+        self.direct
     }
 
     /// Counts this step's spikes (local pre indices, increasing) into a max gate and decides what
@@ -317,10 +342,8 @@ impl Projection {
         if lo >= hi {
             return;
         }
-        let ring: &mut Ring = &mut block.rings[self.buffer];
         if let Some(gate) = &self.gate {
-            let slot = ring.slot_of(t, self.delay_steps);
-            let acc = ring.slot_mut(slot);
+            let acc = block.input_mut(self.buffer, t, self.delay_steps, self.direct);
             for &(j, w) in &gate.passed {
                 let g = self.post_start + j;
                 if (lo..hi).contains(&g) {
@@ -331,9 +354,8 @@ impl Projection {
         }
         match &self.storage {
             Storage::Dense { weights } => {
-                let slot = ring.slot_of(t, self.delay_steps);
-                let acc =
-                    &mut ring.slot_mut(slot)[(lo - b_start) as usize..(hi - b_start) as usize];
+                let acc = &mut block.input_mut(self.buffer, t, self.delay_steps, self.direct)
+                    [(lo - b_start) as usize..(hi - b_start) as usize];
                 let c0 = (lo - self.post_start) as usize;
                 let n_post = self.n_post as usize;
                 // The rows' part in this block has the accumulator's length, so the indexing
@@ -369,8 +391,7 @@ impl Projection {
                 }
             }
             Storage::Conv(k) => {
-                let slot = ring.slot_of(t, self.delay_steps);
-                let acc = ring.slot_mut(slot);
+                let acc = block.input_mut(self.buffer, t, self.delay_steps, self.direct);
                 k.deliver::<ISA>(
                     spikes,
                     acc,
@@ -384,8 +405,7 @@ impl Projection {
                 let shift = b_start as i64 - self.post_start as i64;
                 match &csr.delays {
                     None if csr.one_each => {
-                        let slot = ring.slot_of(t, self.delay_steps);
-                        let acc = ring.slot_mut(slot);
+                        let acc = block.input_mut(self.buffer, t, self.delay_steps, self.direct);
                         let (lo, hi) = (lo - self.post_start, hi - self.post_start);
                         // Targets and weights of 16 spikes are read before any is added: when
                         // a target's address waits on its own load, a later load of the same
@@ -430,8 +450,7 @@ impl Projection {
                         }
                     }
                     None => {
-                        let slot = ring.slot_of(t, self.delay_steps);
-                        let acc = ring.slot_mut(slot);
+                        let acc = block.input_mut(self.buffer, t, self.delay_steps, self.direct);
                         csr.for_each_part(spikes, block_index, false, |a, b| {
                             for (j, w) in csr.post[a..b].iter().zip(&csr.weights[a..b]) {
                                 acc[(*j as i64 - shift) as usize] += *w;
@@ -439,6 +458,8 @@ impl Projection {
                         });
                     }
                     Some(delays) => {
+                        // Per-synapse delays always go through the ring (never `direct`).
+                        let ring: &mut Ring = &mut block.rings[self.buffer];
                         let (n_slots, len) = (ring.n_slots(), ring.len());
                         let base = ring.slot_of(t, 0);
                         let all = ring.all_mut();
