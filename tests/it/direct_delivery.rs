@@ -33,17 +33,8 @@ fn variants() -> Vec<(&'static str, NeuronModel, Vec<Port>, f32, f32)> {
             Port::Exponential { tau_ms: tau_i },
         ]
     };
-    let conductance = vec![
-        Port::Delta,
-        Port::Conductance {
-            tau_ms: 5.0,
-            e_rev_mv: 0.0,
-        },
-        Port::Conductance {
-            tau_ms: 10.0,
-            e_rev_mv: -80.0,
-        },
-    ];
+    // COBA's ports: excitatory (τ 5 ms, E 0 mV) and inhibitory (τ 10 ms, E −80 mV).
+    let conductance = [vec![Port::Delta], somnet::benchmarks::coba::ports()].concat();
     let iaf = NeuronModel::Iaf(IafParams {
         v_th_mv: 10.0,
         v_rest_mv: 0.0,
