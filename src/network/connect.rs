@@ -326,11 +326,12 @@ impl Network {
     /// delivered after the post population's update of step t, and what it adds is read by the
     /// update of step t + 1, which reads the variable anyway: the ring only carried the input
     /// there, at the cost of reading, adding and clearing a slot for every neuron at every step
-    /// (two of the seven stores per 16 neurons of CUBA's membrane pass). The input reaches the membrane at the same step either way. Two
-    /// things differ from a ring: the inputs of one step add into the variable one after the
-    /// other instead of into a zero slot first (rounding), and a recording of the variable at
-    /// step t, in the population that sent the spike, already holds the input (undecayed), where
-    /// the ring showed it first at t + 1, decayed by one step, as both do from then on.
+    /// (two of the seven stores per 16 neurons of CUBA's membrane pass). The input reaches the
+    /// membrane at the same step either way. Two things differ from a ring: the inputs of one
+    /// step add into the variable one after the other instead of into a zero slot first
+    /// (rounding), and a recording of the variable at step t, in the population that sent the
+    /// spike, already holds the input (undecayed), where the ring showed it first at t + 1,
+    /// decayed by one step, as both do from then on.
     pub(crate) fn delivers_direct(
         &self,
         pi: usize,

@@ -249,16 +249,21 @@ pub(crate) fn step_block_at<const ISA: u8, const NP: usize>(
         };
         // The external current (voltage-equivalent) enters G·v_∞ with gain 1; without one the
         // loop reads no array for it (E_L + 0 = E_L: the same bits).
+        let h = c.h_tau;
         match (b.i_ext, arr_fed) {
-            (None, true) => membrane_pass::<NP, FED, true>(ports, cells, &rule, c.h_tau, euler, |_| 0.0),
-            (None, false) => membrane_pass::<NP, FED, false>(ports, cells, &rule, c.h_tau, euler, |_| 0.0),
-            (Some(ext), arr_fed) => {
+            (None, true) => {
+                membrane_pass::<NP, FED, true>(ports, cells, &rule, h, euler, |_| 0.0)
+            }
+            (None, false) => {
+                membrane_pass::<NP, FED, false>(ports, cells, &rule, h, euler, |_| 0.0)
+            }
+            (Some(ext), true) => {
                 let ext = &ext[..n];
-                if arr_fed {
-                    membrane_pass::<NP, FED, true>(ports, cells, &rule, c.h_tau, euler, |i| ext[i])
-                } else {
-                    membrane_pass::<NP, FED, false>(ports, cells, &rule, c.h_tau, euler, |i| ext[i])
-                }
+                membrane_pass::<NP, FED, true>(ports, cells, &rule, h, euler, |i| ext[i])
+            }
+            (Some(ext), false) => {
+                let ext = &ext[..n];
+                membrane_pass::<NP, FED, false>(ports, cells, &rule, h, euler, |i| ext[i])
             }
         }
     });

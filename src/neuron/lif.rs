@@ -224,9 +224,13 @@ fn step_two_ports<const ISA: u8, const NP: usize>(
     // Empty arrivals: the ports take no delayed input (see `IntegrateBlock::arrivals`), and the
     // pass neither reads nor clears them (four of its thirteen loads and stores per 16 neurons).
     if b.arrivals.iter().all(|a| a.is_empty()) {
-        super::with_delta!(b.delta, FED => step_two_ports_fed::<ISA, NP, FED, false>(p, b, base, spikes, output))
+        super::with_delta!(b.delta, FED => {
+            step_two_ports_fed::<ISA, NP, FED, false>(p, b, base, spikes, output)
+        })
     } else {
-        super::with_delta!(b.delta, FED => step_two_ports_fed::<ISA, NP, FED, true>(p, b, base, spikes, output))
+        super::with_delta!(b.delta, FED => {
+            step_two_ports_fed::<ISA, NP, FED, true>(p, b, base, spikes, output)
+        })
     }
 }
 
