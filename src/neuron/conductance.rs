@@ -43,11 +43,12 @@
 //! its error per step is larger than exponential Euler's wherever G is large. Conductances still
 //! decay exactly in both schemes.
 //!
-//! φ(a) comes from its Taylor series where |a| < 1 (every neuron at every step of COBA-type
-//! networks: no `e^x`, no division, a short chain of dependent operations), else from [`expm1`]
-//! and a division; both are plain `f32` arithmetic so that the loop vectorises and every vector
-//! level gives the same bits. The choice is made per neuron, so a neuron's update never depends
-//! on its neighbours; a chunk of 256 neurons where all take the series skips the other form.
+//! φ(a) comes from a degree-6 polynomial where 0 ≤ a < 1 (every neuron at every step of
+//! COBA-type networks: no `e^x`, no division, a short chain of dependent operations), else from
+//! [`expm1`] and a division; both are plain `f32` arithmetic so that the loop vectorises and every
+//! vector level gives the same bits. The choice is made per neuron, so a neuron's update never
+//! depends on its neighbours; a chunk of 256 neurons where all take the polynomial skips the
+//! other form.
 
 use super::{collect_spikes, threshold, DeltaIn, IntegrateBlock, Port, SpikeOutput, SpikeRule};
 use crate::time::Dt;
@@ -141,44 +142,43 @@ pub fn expm1(x: f32) -> f32 {
     s * p + (s - 1.0)
 }
 
-/// Below this |a| = G·dt/τ_m, φ(a) comes from its Taylor series (see [`phi_series`]).
-const SERIES_MAX_A: f32 = 1.0;
+/// Below this a = G·dt/τ_m (and from 0), φ(a) comes from its polynomial (see [`phi_poly`]).
+const POLY_MAX_A: f32 = 1.0;
 
-/// φ(a) = (1 − e^(−a))/a for |a| < [`SERIES_MAX_A`], by its Taylor series
-/// `Σ_k (−a)^k/(k+1)!` to a¹⁰: the first term left out is below a¹¹/12! < 2.1·10⁻⁹ (relative to
-/// φ ≥ 0.63: 5 % of an `f32` ulp). It needs neither `e^x` nor a division, and it is evaluated by
-/// Estrin's scheme (pairs of terms combined by powers a², a⁴, a⁸) so that its chain of dependent
-/// operations is 7 long instead of Horner's 20: the membrane pass is bound by that chain. In
-/// COBA-type networks (G up to ~100 in the high-conductance state, dt/τ_m = 0.005) every neuron
-/// takes this path at every step.
+/// Whether φ(a) comes from [`phi_poly`]: 0 ≤ a < [`POLY_MAX_A`] (never for a NaN).
 #[inline(always)]
-fn phi_series(a: f32) -> f32 {
-    // c_k = (−1)^k/(k+1)!
-    const C: [f32; 11] = [
+fn in_poly_range(a: f32) -> bool {
+    (0.0..POLY_MAX_A).contains(&a)
+}
+
+/// φ(a) = (1 − e^(−a))/a for 0 ≤ a < [`POLY_MAX_A`], by a degree-6 polynomial with near-minimax
+/// relative error on [0, 1] (2.7·10⁻⁹ in exact arithmetic, below 2 ulp of φ as evaluated here in
+/// `f32`); `tools/phi_minimax.py` computes the coefficients and these figures. It needs neither
+/// `e^x` nor a division, and it is evaluated by Estrin's scheme (pairs of terms combined by
+/// powers a², a⁴), 14 operations with a chain of 5 dependent ones: the membrane pass is bound by
+/// its arithmetic. (The Taylor series needs degree 10 for the same accuracy at a = 1: 23
+/// operations.) G ≥ 1 with non-negative conductances, so a ≥ dt/τ_m > 0; in COBA-type networks
+/// (G up to ~100 in the high-conductance state, dt/τ_m = 0.005) every neuron takes this path at
+/// every step.
+#[inline(always)]
+fn phi_poly(a: f32) -> f32 {
+    const C: [f32; 7] = [
         1.0,
-        -1.0 / 2.0,
-        1.0 / 6.0,
-        -1.0 / 24.0,
-        1.0 / 120.0,
-        -1.0 / 720.0,
-        1.0 / 5_040.0,
-        -1.0 / 40_320.0,
-        1.0 / 362_880.0,
-        -1.0 / 3_628_800.0,
-        1.0 / 39_916_800.0,
+        -0.499_999_8,
+        0.166_663_26,
+        -0.041_646_026,
+        0.008_273_66,
+        -0.001_298_968_6,
+        0.000_128_430_53,
     ];
     let a2 = a * a;
     let a4 = a2 * a2;
-    let a8 = a4 * a4;
     let p01 = C[0] + C[1] * a;
     let p23 = C[2] + C[3] * a;
     let p45 = C[4] + C[5] * a;
-    let p67 = C[6] + C[7] * a;
-    let p89 = C[8] + C[9] * a;
     let p0_3 = p01 + a2 * p23;
-    let p4_7 = p45 + a2 * p67;
-    let p8_10 = p89 + a2 * C[10];
-    (p0_3 + a4 * p4_7) + a8 * p8_10
+    let p4_6 = p45 + a2 * C[6];
+    p0_3 + a4 * p4_6
 }
 
 /// φ(a) by [`expm1`] and a division, for any a; φ(0) = 1. Both sides are computed and one is
@@ -193,12 +193,12 @@ fn phi_exact(a: f32) -> f32 {
     }
 }
 
-/// φ(a) for any a: the series where |a| < [`SERIES_MAX_A`], else the exact form. A pure
-/// function of a, so a neuron's update never depends on its neighbours or the vector width.
+/// φ(a) for any a: the polynomial where [`in_poly_range`], else the exact form. A pure function
+/// of a, so a neuron's update never depends on its neighbours or the vector width.
 #[inline(always)]
 fn phi(a: f32) -> f32 {
-    if a.abs() < SERIES_MAX_A {
-        phi_series(a)
+    if in_poly_range(a) {
+        phi_poly(a)
     } else {
         phi_exact(a)
     }
@@ -287,6 +287,81 @@ struct Cells<'a, const FED: bool> {
     fired: &'a mut [u8],
 }
 
+impl<const FED: bool> Cells<'_, FED> {
+    /// Neurons `start..start + len`.
+    #[inline(always)]
+    fn part(&mut self, start: usize, len: usize) -> Cells<'_, FED> {
+        let end = start + len;
+        Cells {
+            v: &mut self.v[start..end],
+            refr: &mut self.refr[start..end],
+            delta: self.delta.part(start, len),
+            fired: &mut self.fired[start..end],
+        }
+    }
+
+    /// Neuron `j`'s membrane over the step from G·v_∞ = `drive` and G = `g_tot`, φ from `phi`,
+    /// then its threshold; whether it fired.
+    #[inline(always)]
+    fn relax(
+        &mut self,
+        j: usize,
+        (g_tot, drive): (f32, f32),
+        rule: &SpikeRule,
+        h_tau: f32,
+        phi: &impl Fn(f32) -> f32,
+    ) -> bool {
+        let r = self.refr[j];
+        let active = r == 0;
+        let v0 = self.v[j] + self.delta.take(j);
+        let vn = relax_with(v0, drive, g_tot, h_tau, phi);
+        let vv = if active { vn } else { self.v[j] };
+        let (vv, rr, fi) = threshold(rule, vv, active, r);
+        self.v[j] = vv;
+        self.refr[j] = rr;
+        self.fired[j] = fi as u8;
+        fi
+    }
+}
+
+/// The per-port constants of the pass, with E_L and dt/τ_m.
+struct PortConsts<const NP: usize> {
+    g_coef: [f32; NP],
+    d_coef: [f32; NP],
+    decay: [f32; NP],
+    v_rest: f32,
+    h_tau: f32,
+}
+
+impl<const NP: usize> PortConsts<NP> {
+    /// Neuron `j`'s ports: each variable takes its arrivals (`ARR`) and decays; returns
+    /// (G, G·v_∞) from the values before the decay, `ext` the external drive.
+    #[inline(always)]
+    fn sums<const ARR: bool>(
+        &self,
+        syn: &mut [&mut [f32]; NP],
+        arr: &mut [&mut [f32]; NP],
+        j: usize,
+        ext: f32,
+    ) -> (f32, f32) {
+        let mut g = 1.0f32;
+        let mut d = self.v_rest + ext;
+        for p in 0..NP {
+            let x = if ARR {
+                let x = syn[p][j] + arr[p][j];
+                arr[p][j] = 0.0;
+                x
+            } else {
+                syn[p][j]
+            };
+            syn[p][j] = x * self.decay[p];
+            g += x * self.g_coef[p];
+            d += x * self.d_coef[p];
+        }
+        (g, d)
+    }
+}
+
 /// Neurons per chunk of the membrane pass: the chunk's G and G·v_∞ wait on the stack between
 /// its two loops.
 const CHUNK: usize = 256;
@@ -296,146 +371,211 @@ const CHUNK: usize = 256;
 #[repr(C, align(64))]
 struct Line([f32; CHUNK]);
 
-/// The pass over a block, a chunk at a time: ports first (G and G·v_∞ kept per neuron), then
-/// membrane and threshold. When every |a| of the chunk is under [`SERIES_MAX_A`] (the common
-/// case), the second loop takes φ from the series alone; otherwise it selects per neuron, which
-/// gives the same bits as the series wherever the series applies. `euler`: forward Euler (φ ≡ 1)
-/// instead. `ARR`: the ports' arrivals are read and cleared (else the slices are empty and the
-/// port variables already hold every input). Returns the number that fired.
+/// The pass over a block, a chunk at a time. Exponential Euler takes two loops per chunk: ports
+/// first (G and G·v_∞ kept per neuron), then membrane and threshold. When every a of the chunk
+/// is [`in_poly_range`] (the common case), the second loop takes φ from the polynomial alone;
+/// otherwise it selects per neuron, which gives the same bits as the polynomial wherever it
+/// applies. `euler`: forward Euler (φ ≡ 1), in one loop with the same operations. `ARR`: the
+/// ports' arrivals are read and cleared (else the slices are empty and the port variables
+/// already hold every input). Returns the number that fired.
+///
+/// Every chunk but a block's last has the constant length [`CHUNK`], and its loops are
+/// compiled for that length: with a variable trip count the vector loops left each chunk's last
+/// 32 neurons to a scalar loop, a quarter of COBA's pass.
 #[inline(always)]
 fn membrane_pass<const NP: usize, const FED: bool, const ARR: bool>(
     p: Ports<'_, NP>,
-    c: Cells<'_, FED>,
+    mut c: Cells<'_, FED>,
     rule: &SpikeRule,
     h_tau: f32,
     euler: bool,
     ext: impl Fn(usize) -> f32,
 ) -> u32 {
     let Ports {
-        syn,
-        arr,
+        mut syn,
+        mut arr,
         g_coef,
         d_coef,
         decay,
     } = p;
-    let Cells {
-        v,
-        refr,
-        mut delta,
-        fired,
-    } = c;
-    let n = v.len();
+    let k = PortConsts {
+        g_coef,
+        d_coef,
+        decay,
+        v_rest: rule.v_rest,
+        h_tau,
+    };
+    let n = c.v.len();
     let mut n_fired = 0u32;
     let (mut g_tot, mut drive) = (Line([0.0f32; CHUNK]), Line([0.0f32; CHUNK]));
-    let (g_tot, drive) = (&mut g_tot.0, &mut drive.0);
     let mut start = 0;
     while start < n {
         let len = CHUNK.min(n - start);
-        let (g_tot, drive) = (&mut g_tot[..len], &mut drive[..len]);
-        let mut n_large = 0u32;
-        for j in 0..len {
-            let i = start + j;
-            let mut g = 1.0f32;
-            let mut d = rule.v_rest + ext(i);
-            for k in 0..NP {
-                let x = if ARR {
-                    let x = syn[k][i] + arr[k][i];
-                    arr[k][i] = 0.0;
-                    x
-                } else {
-                    syn[k][i]
-                };
-                syn[k][i] = x * decay[k];
-                g += x * g_coef[k];
-                d += x * d_coef[k];
-            }
-            g_tot[j] = g;
-            drive[j] = d;
-            n_large += ((g * h_tau).abs() >= SERIES_MAX_A) as u32;
-        }
-        let chunk = Cells {
-            v: &mut v[start..start + len],
-            refr: &mut refr[start..start + len],
-            delta: delta.part(start, len),
-            fired: &mut fired[start..start + len],
+        let syn = syn.each_mut().map(|s| &mut s[start..start + len]);
+        let arr = arr
+            .each_mut()
+            .map(|a| if ARR { &mut a[start..start + len] } else { a });
+        let ext = |j| ext(start + j);
+        let cells = c.part(start, len);
+        let chunk = Chunk {
+            syn,
+            arr,
+            k: &k,
+            ext: &ext,
+            rule,
         };
         n_fired += if euler {
-            relax_chunk(chunk, g_tot, drive, rule, h_tau, |_| 1.0)
-        } else if n_large == 0 {
-            relax_chunk(chunk, g_tot, drive, rule, h_tau, phi_series)
+            if len == CHUNK {
+                chunk.euler::<ARR, FED>(cells, CHUNK)
+            } else {
+                chunk.euler::<ARR, FED>(cells, len)
+            }
         } else {
-            relax_chunk(chunk, g_tot, drive, rule, h_tau, phi)
+            let scratch = (&mut g_tot.0[..len], &mut drive.0[..len]);
+            if len == CHUNK {
+                chunk.exponential::<ARR, FED>(cells, scratch, CHUNK)
+            } else {
+                chunk.exponential::<ARR, FED>(cells, scratch, len)
+            }
         };
         start += len;
     }
     n_fired
 }
 
-/// Membrane and threshold over a chunk, φ from `phi`. Returns the number that fired.
+/// One chunk's ports and what the pass needs with them.
+struct Chunk<'a, const NP: usize, E> {
+    syn: [&'a mut [f32]; NP],
+    arr: [&'a mut [f32]; NP],
+    k: &'a PortConsts<NP>,
+    ext: &'a E,
+    rule: &'a SpikeRule,
+}
+
+impl<'a, const NP: usize, E: Fn(usize) -> f32> Chunk<'a, NP, E> {
+    /// The parts, with the ports cut to `len` here, so that the loop's bound and every slice's
+    /// length are the same value and no bound is checked in the loop (a check left in costs the
+    /// vector loop its last 32 neurons, taken by a scalar loop).
+    #[inline(always)]
+    #[allow(clippy::type_complexity)]
+    fn parts<const ARR: bool>(
+        self,
+        len: usize,
+    ) -> (
+        [&'a mut [f32]; NP],
+        [&'a mut [f32]; NP],
+        &'a PortConsts<NP>,
+        &'a E,
+        &'a SpikeRule,
+    ) {
+        let Chunk {
+            syn,
+            arr,
+            k,
+            ext,
+            rule,
+        } = self;
+        let syn = syn.map(|s| &mut s[..len]);
+        let arr = arr.map(|a| if ARR { &mut a[..len] } else { a });
+        (syn, arr, k, ext, rule)
+    }
+
+    /// Forward Euler over the chunk's first `len` neurons, ports and membrane in one loop.
+    #[inline(always)]
+    fn euler<const ARR: bool, const FED: bool>(self, mut c: Cells<'_, FED>, len: usize) -> u32 {
+        let (mut syn, mut arr, k, ext, rule) = self.parts::<ARR>(len);
+        let mut c = c.part(0, len);
+        let mut n_fired = 0u32;
+        for j in 0..len {
+            let gd = k.sums::<ARR>(&mut syn, &mut arr, j, ext(j));
+            n_fired += c.relax(j, gd, rule, k.h_tau, &|_| 1.0) as u32;
+        }
+        n_fired
+    }
+
+    /// Exponential Euler over the chunk's first `len` neurons: ports (G, G·v_∞ into `scratch`),
+    /// then membrane and threshold with φ from the polynomial or, if a neuron of the chunk needs
+    /// the exact form, per neuron.
+    #[inline(always)]
+    fn exponential<const ARR: bool, const FED: bool>(
+        self,
+        mut c: Cells<'_, FED>,
+        scratch: (&mut [f32], &mut [f32]),
+        len: usize,
+    ) -> u32 {
+        let (mut syn, mut arr, k, ext, rule) = self.parts::<ARR>(len);
+        let (g_tot, drive) = (&mut scratch.0[..len], &mut scratch.1[..len]);
+        let mut n_large = 0u32;
+        for j in 0..len {
+            let (g, d) = k.sums::<ARR>(&mut syn, &mut arr, j, ext(j));
+            g_tot[j] = g;
+            drive[j] = d;
+            n_large += !in_poly_range(g * k.h_tau) as u32;
+        }
+        let c = c.part(0, len);
+        if n_large == 0 {
+            relax_all(c, g_tot, drive, rule, k.h_tau, phi_poly)
+        } else {
+            relax_all(c, g_tot, drive, rule, k.h_tau, phi)
+        }
+    }
+}
+
+/// Membrane and threshold over `c` (as long as `g_tot` and `drive`), φ from `phi`. Returns the
+/// number that fired.
 #[inline(always)]
-fn relax_chunk<const FED: bool>(
-    c: Cells<'_, FED>,
+fn relax_all<const FED: bool>(
+    mut c: Cells<'_, FED>,
     g_tot: &[f32],
     drive: &[f32],
     rule: &SpikeRule,
     h_tau: f32,
     phi: impl Fn(f32) -> f32,
 ) -> u32 {
-    let Cells {
-        v,
-        refr,
-        mut delta,
-        fired,
-    } = c;
-    let len = v.len();
-    let (refr, fired) = (&mut refr[..len], &mut fired[..len]);
-    let (g_tot, drive) = (&g_tot[..len], &drive[..len]);
     let mut n_fired = 0u32;
-    for j in 0..len {
-        let r = refr[j];
-        let active = r == 0;
-        let v0 = v[j] + delta.take(j);
-        let vn = relax_with(v0, drive[j], g_tot[j], h_tau, &phi);
-        let vv = if active { vn } else { v[j] };
-        let (vv, rr, fi) = threshold(rule, vv, active, r);
-        v[j] = vv;
-        refr[j] = rr;
-        fired[j] = fi as u8;
-        n_fired += fi as u32;
+    for j in 0..g_tot.len() {
+        n_fired += c.relax(j, (g_tot[j], drive[j]), rule, h_tau, &phi) as u32;
     }
     n_fired
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{expm1, phi, phi_exact, phi_series, relax, SERIES_MAX_A};
+    use super::{expm1, phi, phi_exact, phi_poly, relax, POLY_MAX_A};
 
     #[test]
-    fn phi_series_is_within_two_ulp_of_f64_where_it_is_used() {
-        let mut a = -SERIES_MAX_A + 0.000_1;
-        let mut compared = 0;
-        while a < SERIES_MAX_A {
+    fn phi_poly_is_within_two_ulp_of_f64_where_it_is_used() {
+        let mut worst = 0.0f64;
+        let mut check = |a: f32| {
             let x = a as f64;
             let want = if x == 0.0 { 1.0 } else { -(-x).exp_m1() / x };
-            let got = phi_series(a) as f64;
-            // Two ulp: an ulp of φ ∈ [0.63, 1.72] is at most 1.2·10⁻⁷ relative.
-            assert!(
-                (got - want).abs() < 2.4e-7 * want,
-                "φ({a}) = {got}, f64 gives {want}"
-            );
-            assert_eq!(phi(a), phi_series(a), "φ({a}) must take the series");
-            compared += 1;
-            a += 0.000_37;
+            let got = phi_poly(a) as f64;
+            // An ulp of φ where it lies: φ ∈ (0.63, 1], 2⁻²⁴ below 1.
+            let w = want as f32;
+            let ulp = (w - f32::from_bits(w.to_bits() - 1)) as f64;
+            let err = (got - want).abs() / ulp;
+            assert!(err <= 2.0, "φ({a}) = {got}, f64 gives {want}: {err} ulp");
+            assert_eq!(phi(a), phi_poly(a), "φ({a}) must take the polynomial");
+            worst = worst.max(err);
+        };
+        let mut a = 0.0f32;
+        while a < POLY_MAX_A {
+            check(a);
+            a += 0.000_17;
         }
-        assert!(compared > 5000);
-        // Outside the series' range the exact form is taken, and it agrees at the boundary.
-        for a in [SERIES_MAX_A, 1.5, 40.0, -1.0001, -3.0] {
+        for a in [1e-30, 1e-7, 0.005, 0.999_999_9] {
+            check(a);
+        }
+        assert!(worst > 0.1, "nothing compared: worst {worst} ulp");
+        // Outside the polynomial's range the exact form is taken, and it agrees at the boundary.
+        for a in [POLY_MAX_A, 1.5, 40.0, -1e-6, -0.5, -3.0] {
             assert_eq!(phi(a), phi_exact(a));
         }
-        let (s, e) = (phi_series(0.9999) as f64, phi_exact(0.9999) as f64);
+        assert!(phi(f32::NAN).is_nan());
+        let (s, e) = (phi_poly(0.9999) as f64, phi_exact(0.9999) as f64);
         assert!(
             (s - e).abs() < 2e-7,
-            "series {s} and exact {e} meet at |a| = 1"
+            "polynomial {s} and exact {e} meet at a = 1"
         );
     }
 

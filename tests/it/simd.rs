@@ -1,7 +1,8 @@
 //! Issue 14: the runtime-chosen vector kernels give the same spikes on every level the CPU has
-//! (AVX-512, AVX2, portable), on whole networks: CUBA (LIF, two exponential ports, delays),
-//! Izhikevich (all-to-all delta), and converted LeNet / BN-CNN nets (weight-shared convolution,
-//! average pooling, max gates, dense rows, analog and Poisson input).
+//! (AVX-512, AVX2, portable), on whole networks: CUBA (LIF, two exponential ports, delays), COBA
+//! by exponential and forward Euler (conductance ports), Izhikevich (all-to-all delta), and
+//! converted LeNet / BN-CNN nets (weight-shared convolution, average pooling, max gates, dense
+//! rows, analog and Poisson input).
 
 use std::sync::Mutex;
 
@@ -16,7 +17,12 @@ fn fingerprint() -> Vec<(String, u64, u64)> {
     use somnet::convert::build::build_with;
     use somnet::convert::options::{ConvertOptions, InputCoding};
     let mut out = Vec::new();
-    for (which, n) in [(Benchmark::Cuba, 4000), (Benchmark::Izhikevich, 1000)] {
+    for (which, n) in [
+        (Benchmark::Cuba, 4000),
+        (Benchmark::Coba, 4000),
+        (Benchmark::CobaEuler, 4000),
+        (Benchmark::Izhikevich, 1000),
+    ] {
         let r = benchmarks::run(which, n, 300.0, 3, |_, _| {
             std::ops::ControlFlow::Continue(())
         })
