@@ -242,6 +242,7 @@ impl Network {
             (
                 Storage::Sparse(Csr {
                     one_each,
+                    uniform: Csr::uniform_of(&weights),
                     row_ptr: rows.row_ptr,
                     post: rows.post,
                     weights,

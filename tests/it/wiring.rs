@@ -633,3 +633,57 @@ fn max_gate_agrees_with_the_rule_applied_window_by_window() {
         assert_eq!(net.projection(p).events(), passed_total as u64);
     }
 }
+
+#[test]
+fn one_weight_for_a_whole_projection_is_delivered_until_a_weight_changes() {
+    // Delivery adds a projection's single weight without reading the weights; a projection
+    // listing the same weight per synapse must give the same bits, and once a weight is changed
+    // through `synapses_mut` the change must arrive.
+    let n = 40usize;
+    // Source i reaches targets i, i + 1 and i + 2 (mod n), and fires at step i mod 3.
+    let pairs: Vec<(u32, u32)> = (0..n as u32)
+        .flat_map(|i| (0..3).map(move |k| (i, (i + k) % n as u32)))
+        .collect();
+    let run = |weights: Weights, change: Option<f32>| {
+        let mut net = net_1ms(0);
+        let src = net
+            .add_spike_source(
+                "src",
+                &(0..n).map(|i| vec![(i % 3) as f64]).collect::<Vec<_>>(),
+            )
+            .unwrap();
+        let tgt = net
+            .add_population("t", n, integrator(), vec![Port::Delta])
+            .unwrap();
+        let proj = net
+            .connect(
+                src,
+                tgt,
+                Connection::new(Connector::List(pairs.clone()), weights),
+            )
+            .unwrap();
+        if let Some(w) = change {
+            match net.projection_mut(proj).synapses_mut() {
+                somnet::network::SynapsesMut::Sparse { weights, .. } => weights[4] = w,
+                _ => panic!("a listed projection is sparse"),
+            }
+        }
+        net.run(5).unwrap();
+        net.state(tgt, StateVar::V).unwrap()
+    };
+    let w = 0.1f32;
+    let one = run(Weights::Constant(w), None);
+    let listed = run(Weights::Values(vec![w; pairs.len()]), None);
+    assert_eq!(one, listed);
+    // Every target gets three inputs of w.
+    assert!(one.iter().all(|&v| v == (w + w) + w), "{one:?}");
+    // Synapse 4 is source 1's second, onto target 2.
+    let changed = run(Weights::Constant(w), Some(5.0));
+    for (j, (&a, &b)) in changed.iter().zip(&one).enumerate() {
+        if j == 2 {
+            assert!((a - (b - w + 5.0)).abs() < 1e-5, "target 2: {a}");
+        } else {
+            assert_eq!(a, b, "target {j}");
+        }
+    }
+}

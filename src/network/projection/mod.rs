@@ -217,11 +217,15 @@ impl Projection {
                 n_post: self.n_post as usize,
                 weights: std::sync::Arc::make_mut(weights).as_mut_slice(),
             },
-            Storage::Sparse(csr) => SynapsesMut::Sparse {
-                row_ptr: &csr.row_ptr,
-                post: &csr.post,
-                weights: &mut csr.weights,
-            },
+            Storage::Sparse(csr) => {
+                // The caller may change them: delivery stops taking them as one weight.
+                csr.uniform = None;
+                SynapsesMut::Sparse {
+                    row_ptr: &csr.row_ptr,
+                    post: &csr.post,
+                    weights: &mut csr.weights,
+                }
+            }
             Storage::Conv(k) => SynapsesMut::Shared {
                 geometry: k.geometry,
                 taps: &mut k.taps,
@@ -451,11 +455,19 @@ impl Projection {
                     }
                     None => {
                         let acc = block.input_mut(self.buffer, t, self.delay_steps, self.direct);
-                        csr.for_each_part(spikes, block_index, false, |a, b| {
-                            for (j, w) in csr.post[a..b].iter().zip(&csr.weights[a..b]) {
-                                acc[(*j as i64 - shift) as usize] += *w;
-                            }
-                        });
+                        if let Some(w) = csr.uniform {
+                            csr.for_each_part(spikes, block_index, false, false, |a, b| {
+                                for j in &csr.post[a..b] {
+                                    acc[(*j as i64 - shift) as usize] += w;
+                                }
+                            });
+                        } else {
+                            csr.for_each_part(spikes, block_index, true, false, |a, b| {
+                                for (j, w) in csr.post[a..b].iter().zip(&csr.weights[a..b]) {
+                                    acc[(*j as i64 - shift) as usize] += *w;
+                                }
+                            });
+                        }
                     }
                     Some(delays) => {
                         // Per-synapse delays always go through the ring (never `direct`).
@@ -463,7 +475,7 @@ impl Projection {
                         let (n_slots, len) = (ring.n_slots(), ring.len());
                         let base = ring.slot_of(t, 0);
                         let all = ring.all_mut();
-                        csr.for_each_part(spikes, block_index, true, |a, b| {
+                        csr.for_each_part(spikes, block_index, true, true, |a, b| {
                             for k in a..b {
                                 let mut slot = base + delays[k] as usize;
                                 if slot >= n_slots {

@@ -16,6 +16,11 @@ pub(crate) struct Csr {
     /// Every row holds exactly one synapse (`row_ptr[i] = i`): delivery indexes the synapse by
     /// the spike itself, without row and block offsets.
     pub one_each: bool,
+    /// The weight of every synapse when all are the same (bit for bit), else `None`. Delivery
+    /// then adds it without reading `weights`, half the bytes a spike's row streams in (the
+    /// benchmark networks, and many built by hand, have one weight per projection). Cleared by
+    /// the one mutable access to the weights, `Projection::synapses_mut`.
+    pub uniform: Option<f32>,
 }
 
 /// Spikes whose synapse rows are looked up and prefetched together before any is delivered: enough
@@ -24,13 +29,23 @@ pub(crate) struct Csr {
 const PREFETCH_GROUP: usize = 16;
 
 impl Csr {
+    /// The weight all of `weights` share, bit for bit (`None` if they differ or there are none).
+    pub(crate) fn uniform_of(weights: &[f32]) -> Option<f32> {
+        let first = *weights.first()?;
+        weights
+            .iter()
+            .all(|w| w.to_bits() == first.to_bits())
+            .then_some(first)
+    }
+
     /// Calls `deliver(a, b)` with the synapses `a..b` of each spike's row that target block
     /// `block`, in spike order.
     ///
     /// The rows of a step's spikes lie far apart, in memory no cache holds once a network has
     /// millions of synapses, and a row's part in one block is a line or two. So a group of spikes
     /// first finds its parts (independent loads, which overlap) and asks for their first and last
-    /// lines of targets and weights (and `delays` with `with_delays`); the deliveries come after,
+    /// lines of targets, of weights with `with_weights` and of delays with `with_delays`; the
+    /// deliveries come after,
     /// in the same order as one spike at a time, so the sums are the same bit for bit. CUBA-40 000
     /// and COBA-40 000 simulate 20 % faster, CUBA-200 000 25 % (2 threads, AVX-512 EPYC).
     #[inline(always)]
@@ -38,6 +53,7 @@ impl Csr {
         &self,
         spikes: &[u32],
         block: usize,
+        with_weights: bool,
         with_delays: bool,
         mut deliver: impl FnMut(usize, usize),
     ) {
@@ -52,7 +68,9 @@ impl Csr {
                 let b = row + self.block_ptr[s * stride + block + 1] as usize;
                 for k in [a, b.saturating_sub(1).max(a)] {
                     prefetch(self.post.as_ptr().wrapping_add(k));
-                    prefetch(self.weights.as_ptr().wrapping_add(k));
+                    if with_weights {
+                        prefetch(self.weights.as_ptr().wrapping_add(k));
+                    }
                     if let Some(d) = self.delays.as_ref().filter(|_| with_delays) {
                         prefetch(d.as_ptr().wrapping_add(k));
                     }
