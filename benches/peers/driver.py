@@ -16,6 +16,9 @@ must agree: the peers draw their own random networks, so rates agree only statis
 A network may carry its own sizes (`izhikevich:1000/10000`) and simulated time in ms
 (`polychronization:1000@10000`: its first second is a transient); the others take --sizes and
 --t-ms. NEST has no synapse with the polychronization network's rule, so it sits that one out.
+`--brian2-coba-method exponential_euler` has Brian2 integrate `coba` by somnet's scheme
+(exponential Euler) instead of the benchmark script's forward Euler, for a like-for-like timing of
+that scheme (`coba-euler` is the like-for-like timing of forward Euler).
 `--peer-max-n PEER=N` leaves a peer out above N neurons (Brian2's runtime mode takes minutes per
 run at 200k and is never the best peer there). NEST runs on 1 and 2 threads below 40 000 neurons
 and on 2 above (where 2 always won). Brian2's standalone mode runs on 1 and 2 OpenMP threads
@@ -67,6 +70,11 @@ def main():
     ap.add_argument("--nest-python", default=sys.executable)
     ap.add_argument("--brian2-threads", default="1,2",
                     help="OpenMP thread counts of Brian2's standalone mode, the best counted")
+    ap.add_argument("--brian2-coba-method", choices=["euler", "exponential_euler"],
+                    default="euler",
+                    help="Brian2's state updater for `coba` (the benchmark script's: euler; "
+                         "exponential_euler is somnet's `coba` scheme). `coba-euler` is always "
+                         "euler")
     ap.add_argument("--somnet", default="target/release/somnet-bench")
     ap.add_argument("--t-ms", type=float, default=1000.0)
     ap.add_argument("--seed", type=int, default=1)
@@ -84,7 +92,8 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     runs_file = open(out / "runs.jsonl", "a")
     peers = [p for p in args.peers.split(",") if p]
-    summary = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "results": []}
+    summary = {"machine": machine(), "date": time.strftime("%Y-%m-%d"),
+               "brian2_coba_method": args.brian2_coba_method, "results": []}
     for spec in args.networks.split(","):
         spec, _, t_ms = spec.partition("@")
         network, _, own = spec.partition(":")
@@ -108,6 +117,8 @@ def main():
                         mode = peer.split("-", 1)[1]
                         cmd = [args.brian2_python, str(HERE / "brian2_bench.py"), network,
                                *common, "--mode", mode]
+                        if network == "coba":
+                            cmd += ["--coba-method", args.brian2_coba_method]
                         threads = brian2_threads if mode == "standalone" else [1]
                         pair[peer] = best([run([*cmd, "--threads", str(t)]) for t in threads])
                     elif peer == "nest":

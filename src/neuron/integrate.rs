@@ -357,10 +357,22 @@ fn integrate_step_fed<const ISA: u8, const NP: usize, const FED: bool>(
 #[cfg(test)]
 mod tests {
     use super::IntegrateBlock;
+    use crate::neuron::conductance::ConductanceScheme;
     use crate::neuron::for_each_fired;
     use crate::neuron::{iaf, lif, Port, Reset};
     use crate::simd::{self, Level};
     use rand::SeedableRng;
+
+    /// The neuron models the block tests step.
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    enum Model {
+        Iaf,
+        Lif,
+        /// LIF with conductance ports, by exponential Euler.
+        LifCond,
+        /// LIF with conductance ports, by forward Euler.
+        LifCondEuler,
+    }
 
     /// One block's state: v, refractory counts, two exponential ports, delta input.
     #[derive(Clone, PartialEq, Debug)]
@@ -371,10 +383,11 @@ mod tests {
         spikes: Vec<u32>,
     }
 
-    /// `steps` steps of IF or LIF neurons (`np` exponential ports, with or without a current)
-    /// from a seeded random state with random inputs every step; the state after each step.
-    fn run_block(lif_model: bool, np: usize, current: bool, reset: Reset, seed: u64) -> Vec<State> {
-        run_block_with(lif_model, np, current, reset, seed, Delta::Random)
+    /// 40 steps of IF or LIF neurons (`np` exponential or, for the conductance models,
+    /// conductance ports, with or without a current) from a seeded random state with random
+    /// inputs every step; the state after each step.
+    fn run_block(model: Model, np: usize, current: bool, reset: Reset, seed: u64) -> Vec<State> {
+        run_block_with(model, np, current, reset, seed, Delta::Random)
     }
 
     /// The delta input `run_block_with` gives each step.
@@ -387,22 +400,37 @@ mod tests {
     }
 
     fn run_block_with(
-        lif_model: bool,
+        model: Model,
         np: usize,
         current: bool,
         reset: Reset,
         seed: u64,
         delta_kind: Delta,
     ) -> Vec<State> {
-        const N: usize = 203; // not a multiple of any vector width
+        // Not a multiple of any vector width; two whole chunks of the conductance pass and a part.
+        const N: usize = 603;
         let mut rng = crate::rng::Stream::seed_from_u64(seed);
         let mut u = |lo: f32, hi: f32| lo + (hi - lo) * crate::rng::uniform01(&mut rng) as f32;
-        let ports = [
-            Port::Exponential { tau_ms: 5.0 },
-            Port::Exponential { tau_ms: 10.0 },
-        ];
+        let cond = matches!(model, Model::LifCond | Model::LifCondEuler);
+        let ports = if cond {
+            [
+                Port::Conductance {
+                    tau_ms: 5.0,
+                    e_rev_mv: 0.0,
+                },
+                Port::Conductance {
+                    tau_ms: 10.0,
+                    e_rev_mv: -80.0,
+                },
+            ]
+        } else {
+            [
+                Port::Exponential { tau_ms: 5.0 },
+                Port::Exponential { tau_ms: 10.0 },
+            ]
+        };
         let dt = crate::time::Dt::new(0.1).unwrap();
-        let lif_p = lif::LifPropagator::new(
+        let mut lif_p = lif::LifPropagator::new(
             &crate::neuron::LifParams {
                 reset,
                 t_ref_ms: 0.0,
@@ -412,6 +440,11 @@ mod tests {
             dt,
         )
         .unwrap();
+        if let Some(c) = &mut lif_p.conductance {
+            if model == Model::LifCondEuler {
+                c.scheme = ConductanceScheme::ForwardEuler;
+            }
+        }
         let iaf_p = iaf::IafPropagator::new(
             &crate::neuron::IafParams {
                 v_th_mv: -50.0,
@@ -431,7 +464,7 @@ mod tests {
         };
         let i_ext: Vec<f32> = (0..N).map(|_| u(0.0, 30.0)).collect();
         let mut out = Vec::new();
-        for _ in 0..40 {
+        for step in 0..40 {
             let mut delta: Vec<f32> = (0..N).map(|_| u(-2.0, 6.0)).collect();
             match delta_kind {
                 Delta::Random => {}
@@ -442,7 +475,21 @@ mod tests {
                 std::array::from_fn(|_| (0..N).map(|_| u(-1.0, 3.0)).collect());
             let (mut scratch, mut fired) = (vec![0.0f32; N], vec![0u8; N]);
             let [s0, s1] = &mut st.syn;
-            let [a0, a1] = &mut arr;
+            // Every other step the input comes as direct delivery leaves it: already in the port
+            // variables, the arrivals empty (the same sums, so the same bits).
+            let direct = step % 2 == 1;
+            let (a0, a1): (&mut [f32], &mut [f32]) = if direct {
+                for (s, a) in [(&mut *s0, &arr[0]), (&mut *s1, &arr[1])]
+                    .into_iter()
+                    .take(np)
+                {
+                    s.iter_mut().zip(a).for_each(|(s, a)| *s += a);
+                }
+                (&mut [], &mut [])
+            } else {
+                let [a0, a1] = &mut arr;
+                (a0, a1)
+            };
             st.spikes.clear();
             macro_rules! step {
                 ($np:literal, $syn:expr, $arr:expr) => {{
@@ -456,7 +503,7 @@ mod tests {
                         scratch: &mut scratch,
                         fired: &mut fired,
                     };
-                    if lif_model {
+                    if model != Model::Iaf {
                         lif::step_block(&lif_p, b, 5, &mut st.spikes)
                     } else {
                         iaf::step_block(&iaf_p, b, 5, &mut st.spikes)
@@ -473,13 +520,15 @@ mod tests {
         out
     }
 
-    fn cases() -> Vec<(bool, usize, bool, Reset)> {
+    fn cases() -> Vec<(Model, usize, bool, Reset)> {
         let mut c = Vec::new();
-        for lif_model in [false, true] {
-            for np in [0, 1, 2] {
+        for model in [Model::Iaf, Model::Lif, Model::LifCond, Model::LifCondEuler] {
+            let cond = matches!(model, Model::LifCond | Model::LifCondEuler);
+            // A conductance model needs a conductance port.
+            for np in [0, 1, 2].into_iter().filter(|&np| np > 0 || !cond) {
                 for current in [false, true] {
                     for reset in [Reset::BySubtraction, Reset::ToValue { v_reset_mv: -60.0 }] {
-                        c.push((lif_model, np, current, reset));
+                        c.push((model, np, current, reset));
                     }
                 }
             }
@@ -488,18 +537,22 @@ mod tests {
     }
 
     /// Issue 14: the fast paths (the refractory-free membrane pass with its drive computed
-    /// inside, and LIF's fused two-port step) against the general loops, bit for bit.
+    /// inside, LIF's fused two-port step, the conductance pass's G without coefficients) against
+    /// the general loops, bit for bit.
     #[test]
     fn fast_paths_give_the_bits_of_the_general_loops() {
-        for (k, (lif_model, np, current, reset)) in cases().into_iter().enumerate() {
-            let fast = run_block(lif_model, np, current, reset, k as u64);
+        for (k, (model, np, current, reset)) in cases().into_iter().enumerate() {
+            let fast = run_block(model, np, current, reset, k as u64);
             super::GENERAL_ONLY.with(|g| g.set(true));
-            let general = run_block(lif_model, np, current, reset, k as u64);
+            let general = run_block(model, np, current, reset, k as u64);
             super::GENERAL_ONLY.with(|g| g.set(false));
             let fired: usize = fast.iter().map(|s| s.spikes.len()).sum();
             assert!(fired > 0, "case {k}: no spikes, nothing compared");
             for (t, (f, g)) in fast.iter().zip(&general).enumerate() {
-                assert_eq!(f, g, "case {k} (lif {lif_model}, {np} ports, current {current}, {reset:?}), step {t}");
+                assert_eq!(
+                    f, g,
+                    "case {k} ({model:?}, {np} ports, current {current}, {reset:?}), step {t}"
+                );
             }
         }
     }
@@ -511,8 +564,8 @@ mod tests {
     fn an_unfed_delta_input_steps_as_zeros() {
         for general in [false, true] {
             super::GENERAL_ONLY.with(|g| g.set(general));
-            for (k, (lif_model, np, current, reset)) in cases().into_iter().enumerate() {
-                let run = |d| run_block_with(lif_model, np, current, reset, 7 + k as u64, d);
+            for (k, (model, np, current, reset)) in cases().into_iter().enumerate() {
+                let run = |d| run_block_with(model, np, current, reset, 7 + k as u64, d);
                 let (zeros, unfed) = (run(Delta::Zeros), run(Delta::Unfed));
                 let fired: usize = unfed.iter().map(|s| s.spikes.len()).sum();
                 assert!(
