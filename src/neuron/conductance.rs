@@ -465,32 +465,17 @@ struct Chunk<'a, const NP: usize, E> {
     rule: &'a SpikeRule,
 }
 
-impl<'a, const NP: usize, E: Fn(usize) -> f32> Chunk<'a, NP, E> {
-    /// The parts, with the ports cut to `len` here, so that the loop's bound and every slice's
+impl<const NP: usize, E: Fn(usize) -> f32> Chunk<'_, NP, E> {
+    /// The chunk with its ports cut to `len` here, so that the loop's bound and every slice's
     /// length are the same value and no bound is checked in the loop (a check left in costs the
     /// vector loop its last 32 neurons, taken by a scalar loop).
     #[inline(always)]
-    #[allow(clippy::type_complexity)]
-    fn parts<const ARR: bool>(
-        self,
-        len: usize,
-    ) -> (
-        [&'a mut [f32]; NP],
-        [&'a mut [f32]; NP],
-        &'a PortConsts<NP>,
-        &'a E,
-        &'a SpikeRule,
-    ) {
-        let Chunk {
-            syn,
-            arr,
-            k,
-            ext,
-            rule,
-        } = self;
-        let syn = syn.map(|s| &mut s[..len]);
-        let arr = arr.map(|a| if ARR { &mut a[..len] } else { a });
-        (syn, arr, k, ext, rule)
+    fn cut<const ARR: bool>(self, len: usize) -> Self {
+        Chunk {
+            syn: self.syn.map(|s| &mut s[..len]),
+            arr: self.arr.map(|a| if ARR { &mut a[..len] } else { a }),
+            ..self
+        }
     }
 
     /// Forward Euler over the chunk's first `len` neurons, ports and membrane in one loop.
@@ -500,7 +485,13 @@ impl<'a, const NP: usize, E: Fn(usize) -> f32> Chunk<'a, NP, E> {
         mut c: Cells<'_, FED>,
         len: usize,
     ) -> u32 {
-        let (mut syn, mut arr, k, ext, rule) = self.parts::<ARR>(len);
+        let Chunk {
+            mut syn,
+            mut arr,
+            k,
+            ext,
+            rule,
+        } = self.cut::<ARR>(len);
         let mut c = c.part(0, len);
         let mut n_fired = 0u32;
         for j in 0..len {
@@ -520,7 +511,13 @@ impl<'a, const NP: usize, E: Fn(usize) -> f32> Chunk<'a, NP, E> {
         scratch: (&mut [f32], &mut [f32]),
         len: usize,
     ) -> u32 {
-        let (mut syn, mut arr, k, ext, rule) = self.parts::<ARR>(len);
+        let Chunk {
+            mut syn,
+            mut arr,
+            k,
+            ext,
+            rule,
+        } = self.cut::<ARR>(len);
         let (g_tot, drive) = (&mut scratch.0[..len], &mut scratch.1[..len]);
         let mut n_large = 0u32;
         for j in 0..len {

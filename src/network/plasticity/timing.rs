@@ -257,7 +257,26 @@ impl Runs {
 /// The storage's rows (sparse projections), read each step.
 type Storage<'a> = Option<(&'a [u64], &'a [u32])>;
 
+/// Waves whose due runs are looked up and prefetched together (see `SpikeTiming::arrive`).
+const ARRIVAL_GROUP: usize = 16;
+
 impl SideIndex {
+    /// Asks for the first and last cache lines of the entries of neuron `n`'s run `r` (listed
+    /// runs; a whole run reads the storage's own rows, which the delivery just read).
+    #[inline(always)]
+    fn prefetch_run(&self, n: u32, r: u32) {
+        if let SideIndex::Listed(runs) = self {
+            let k = (runs.run_ptr[n as usize] + r) as usize;
+            if let Some(&(_, lo, hi)) = runs.runs.get(k) {
+                let entries = runs.entries.as_ptr();
+                crate::memory::prefetch(entries.wrapping_add(lo as usize));
+                crate::memory::prefetch(
+                    entries.wrapping_add((hi as usize).max(lo as usize + 1) - 1),
+                );
+            }
+        }
+    }
+
     /// The delay of neuron `n`'s run `r`, if it has one.
     #[inline]
     fn delay(&self, n: u32, r: u32) -> Option<u32> {
@@ -538,6 +557,13 @@ impl<const K: usize> SpikeTiming<K> {
 
     /// The runs of `waves` that reach their synapses at step `t`; finished waves leave the list.
     /// Arrivals at one step touch distinct synapses, so their order does not matter.
+    ///
+    /// Waves are taken in groups of [`ARRIVAL_GROUP`]: the group's due runs are found and the
+    /// first and last lines of their entries asked for, then the runs are done. A run starts at a
+    /// random place in an index larger than the core's cache (the polychronization network's is
+    /// 1.2 MB), and waiting on each run's first line in turn cost that network 10 % of its
+    /// simulation (0.046 against 0.041 s per 10 simulated seconds, medians of ten alternated
+    /// runs). Finished waves leave the list at the end, in order.
     #[inline(always)]
     fn arrive<const PRE: bool>(
         &self,
@@ -552,20 +578,22 @@ impl<const K: usize> SpikeTiming<K> {
         } else {
             &self.post_index
         };
-        let mut k = 0;
-        while k < waves.len() {
-            let mut wave = waves[k];
-            if index.delay(wave.n, wave.r).map(|d| wave.t + d as u64) == Some(t) {
-                self.run_arrives::<PRE>(storage, w, rule, wave, t);
-                wave.r += 1;
-                if index.delay(wave.n, wave.r).is_none() {
-                    waves.swap_remove(k);
-                    continue;
+        for group in waves.chunks_mut(ARRIVAL_GROUP) {
+            let mut due = [false; ARRIVAL_GROUP];
+            for (d, wave) in due.iter_mut().zip(group.iter()) {
+                *d = index.delay(wave.n, wave.r).map(|d| wave.t + d as u64) == Some(t);
+                if *d {
+                    index.prefetch_run(wave.n, wave.r);
                 }
-                waves[k] = wave;
             }
-            k += 1;
+            for (&d, wave) in due.iter().zip(group.iter_mut()) {
+                if d {
+                    self.run_arrives::<PRE>(storage, w, rule, *wave, t);
+                    wave.r += 1;
+                }
+            }
         }
+        waves.retain(|wave| index.delay(wave.n, wave.r).is_some());
     }
 
     /// One step: the arrivals of this step's spikes (and of earlier ones now due), in order.
