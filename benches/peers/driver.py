@@ -121,6 +121,8 @@ def main():
                             cmd += ["--coba-method", args.brian2_coba_method]
                         threads = brian2_threads if mode == "standalone" else [1]
                         pair[peer] = best([run([*cmd, "--threads", str(t)]) for t in threads])
+                        if network == "coba":
+                            pair[peer]["coba_method"] = args.brian2_coba_method
                     elif peer == "nest":
                         pair[peer] = best([
                             run([args.nest_python, str(HERE / "nest_bench.py"), network,
