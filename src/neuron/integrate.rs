@@ -413,18 +413,9 @@ mod tests {
         let mut u = |lo: f32, hi: f32| lo + (hi - lo) * crate::rng::uniform01(&mut rng) as f32;
         let cond = matches!(model, Model::LifCond | Model::LifCondEuler);
         let ports = if cond {
-            [
-                Port::Conductance {
-                    tau_ms: 5.0,
-                    e_rev_mv: 0.0,
-                },
-                Port::Conductance {
-                    tau_ms: 10.0,
-                    e_rev_mv: -80.0,
-                },
-            ]
+            crate::benchmarks::coba::ports()
         } else {
-            [
+            vec![
                 Port::Exponential { tau_ms: 5.0 },
                 Port::Exponential { tau_ms: 10.0 },
             ]
