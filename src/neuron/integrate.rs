@@ -56,18 +56,21 @@ pub(crate) fn external_drive(drive: &mut [f32], i_ext: Option<&[f32]>, gain: f32
 
 /// One exponential port over a block: take this step's arrivals into `x`, add `gain·x` to the
 /// drive, then decay `x` by one step (arrivals are zeroed for the ring's next round). Empty
-/// `arrivals`: the port takes no delayed input, and `x` is used as it is.
+/// `arrivals`: the port takes no delayed input, and `x` is used as it is. `FIRST`: the first
+/// port when there is no external current, which writes the drive instead of adding to it
+/// (0 + g·x = g·x exactly: the same value the zero-then-add order gives).
 #[inline(always)]
-pub(crate) fn exp_port_pass(
+pub(crate) fn exp_port_pass<const FIRST: bool>(
     x: &mut [f32],
     arrivals: &mut [f32],
     drive: &mut [f32],
     gain: f32,
     decay: f32,
 ) {
+    let add = |d: &mut f32, xv: f32| *d = if FIRST { gain * xv } else { *d + gain * xv };
     if arrivals.is_empty() {
         for (x, d) in x.iter_mut().zip(drive.iter_mut()) {
-            *d += gain * *x;
+            add(d, *x);
             *x *= decay;
         }
         return;
@@ -75,32 +78,7 @@ pub(crate) fn exp_port_pass(
     for ((x, a), d) in x.iter_mut().zip(arrivals.iter_mut()).zip(drive.iter_mut()) {
         let xv = *x + *a;
         *a = 0.0;
-        *d += gain * xv;
-        *x = xv * decay;
-    }
-}
-
-/// [`exp_port_pass`] for the first port when there is no external current: writes the drive.
-#[inline(always)]
-pub(crate) fn exp_port_first(
-    x: &mut [f32],
-    arrivals: &mut [f32],
-    drive: &mut [f32],
-    gain: f32,
-    decay: f32,
-) {
-    if arrivals.is_empty() {
-        for (x, d) in x.iter_mut().zip(drive.iter_mut()) {
-            *d = gain * *x;
-            *x *= decay;
-        }
-        return;
-    }
-    for ((x, a), d) in x.iter_mut().zip(arrivals.iter_mut()).zip(drive.iter_mut()) {
-        let xv = *x + *a;
-        *a = 0.0;
-        // 0 + g·x = g·x exactly: the same value the zero-then-add order gives.
-        *d = gain * xv;
+        add(d, xv);
         *x = xv * decay;
     }
 }
@@ -313,19 +291,19 @@ fn integrate_step_fed<const ISA: u8, const NP: usize, const FED: bool>(
     match (b.i_ext, ports.next()) {
         (None, Some((k, (x, a)))) => {
             let m = n.min(a.len());
-            exp_port_first(&mut x[..n], &mut a[..m], drive, syn_gain[k], syn_decay[k])
+            exp_port_pass::<true>(&mut x[..n], &mut a[..m], drive, syn_gain[k], syn_decay[k])
         }
         (i_ext, first) => {
             external_drive(drive, i_ext, ext_gain);
             if let Some((k, (x, a))) = first {
                 let m = n.min(a.len());
-                exp_port_pass(&mut x[..n], &mut a[..m], drive, syn_gain[k], syn_decay[k]);
+                exp_port_pass::<false>(&mut x[..n], &mut a[..m], drive, syn_gain[k], syn_decay[k]);
             }
         }
     }
     for (k, (x, a)) in ports {
         let m = n.min(a.len());
-        exp_port_pass(&mut x[..n], &mut a[..m], drive, syn_gain[k], syn_decay[k]);
+        exp_port_pass::<false>(&mut x[..n], &mut a[..m], drive, syn_gain[k], syn_decay[k]);
     }
     let mut n_fired = 0u32;
     let (v, refr, fired) = (

@@ -248,7 +248,13 @@ fn step_block_at<const ISA: u8, const NP: usize>(
         *d = 0.0;
     }
     for (k, (x, a)) in b.syn.into_iter().zip(b.arrivals).enumerate() {
-        crate::neuron::exp_port_pass(&mut x[..n], &mut a[..n], current, 1.0, p.syn_decay[k]);
+        crate::neuron::exp_port_pass::<false>(
+            &mut x[..n],
+            &mut a[..n],
+            current,
+            1.0,
+            p.syn_decay[k],
+        );
     }
     let (v, u, fired) = (&mut b.v[..n], &mut b.u[..n], &mut b.fired[..n]);
     let (pa, pb) = (&b.a[..n], &b.b[..n]);
