@@ -95,6 +95,14 @@ impl OnArrival<1> for Derivative {
     fn pre_arrives(&mut self, a: Arrival<1>, _w: &mut f32) {
         self.sd[a.syn] -= (self.a_minus * a.other[0]) as f32;
     }
+
+    /// Both sides: sd ± A × the other side's trace (−A₋·x rounds as −(A₋·x), and adding it as
+    /// subtracting A₋·x: the same bits as the hooks above).
+    #[inline]
+    fn linear(&mut self, pre: bool) -> Option<(&mut [f32], f64)> {
+        let coef = if pre { -self.a_minus } else { self.a_plus };
+        Some((&mut self.sd, coef))
+    }
 }
 
 /// STDP accumulated into a derivative and applied every period, as a projection's
@@ -182,5 +190,111 @@ impl Plasticity for AccumulatedStdp {
             timing.reset();
         }
         self.derivative.sd.fill(0.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::timing::{Arrival, OnArrival, SpikeTiming};
+    use super::super::{DelayKind, Delays, LayoutSynapses, Pairing, StepSpikes, SynapseLayout};
+    use super::{Derivative, SynapsesMut};
+    use crate::rng::{stream, uniform01, Purpose};
+
+    /// The derivative through its per-arrival hooks only (no linear loop).
+    struct Hooks(Derivative);
+
+    impl OnArrival<1> for Hooks {
+        fn post_arrives(&mut self, a: Arrival<1>, w: &mut f32) {
+            self.0.post_arrives(a, w);
+        }
+        fn pre_arrives(&mut self, a: Arrival<1>, w: &mut f32) {
+            self.0.pre_arrives(a, w);
+        }
+    }
+
+    #[test]
+    fn the_linear_loop_gives_the_bits_of_the_per_arrival_hooks() {
+        // 40 → 30 neurons, random sparse wiring with delays 0–7 steps, random spikes, both
+        // delay conventions and both pairings: the derivative taken by `linear` and by the hooks
+        // must agree bit for bit (and not be all zeros).
+        let (n_pre, n_post) = (40usize, 30usize);
+        let mut rng = stream(7, Purpose::Connectivity, 0, 0, 0);
+        let mut draw = |p: f64| uniform01(&mut rng) < p;
+        let mut row_ptr = vec![0u64];
+        let (mut post, mut delays) = (Vec::new(), Vec::new());
+        for i in 0..n_pre {
+            for j in 0..n_post as u32 {
+                if draw(0.3) {
+                    post.push(j);
+                    delays.push(((i as u32 + 3 * j) % 8) as u16);
+                }
+            }
+            row_ptr.push(post.len() as u64);
+        }
+        let weights = vec![1.0f32; post.len()];
+        let trains: Vec<(Vec<u32>, Vec<u32>)> = (0..300)
+            .map(|_| {
+                let pre = (0..n_pre as u32).filter(|_| draw(0.05)).collect();
+                let post = (0..n_post as u32).filter(|_| draw(0.05)).collect();
+                (pre, post)
+            })
+            .collect();
+        for kind in [DelayKind::Axonal, DelayKind::Dendritic] {
+            for pairing in [Pairing::Nearest, Pairing::AllToAll] {
+                let layout = SynapseLayout {
+                    projection: "test",
+                    n_pre,
+                    n_post,
+                    dt_ms: 1.0,
+                    pre_lag_steps: 0,
+                    synapses: LayoutSynapses::Sparse {
+                        row_ptr: &row_ptr,
+                        post: &post,
+                        weights: &weights,
+                        delays: Delays::PerSynapse(&delays),
+                    },
+                };
+                let derivative = || Derivative {
+                    a_plus: 0.1,
+                    a_minus: 0.12,
+                    sd: vec![0.0; post.len()],
+                };
+                let run =
+                    |rule: &mut dyn FnMut(&mut SpikeTiming<1>, StepSpikes<'_>, &mut [f32])| {
+                        let mut timing =
+                            SpikeTiming::new(&layout, [20.0], [20.0], pairing, kind).unwrap();
+                        let mut w = weights.clone();
+                        for (t, (pre, post_spikes)) in trains.iter().enumerate() {
+                            let spikes = StepSpikes {
+                                step: t as u64,
+                                pre,
+                                post: post_spikes,
+                            };
+                            rule(&mut timing, spikes, &mut w);
+                        }
+                    };
+                let mut linear = derivative();
+                run(&mut |timing, spikes, w| {
+                    let synapses = SynapsesMut::Sparse {
+                        row_ptr: &row_ptr,
+                        post: &post,
+                        weights: w,
+                    };
+                    timing.step(spikes, synapses, &mut linear);
+                });
+                let mut hooks = Hooks(derivative());
+                run(&mut |timing, spikes, w| {
+                    let synapses = SynapsesMut::Sparse {
+                        row_ptr: &row_ptr,
+                        post: &post,
+                        weights: w,
+                    };
+                    timing.step(spikes, synapses, &mut hooks);
+                });
+                let bits = |sd: &[f32]| sd.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert!(linear.sd.iter().any(|&x| x != 0.0), "{kind:?} {pairing:?}");
+                assert_eq!(bits(&linear.sd), bits(&hooks.0.sd), "{kind:?} {pairing:?}");
+            }
+        }
     }
 }

@@ -72,6 +72,15 @@ pub(crate) trait OnArrival<const K: usize> {
     fn post_arrives(&mut self, a: Arrival<K>, w: &mut f32);
     /// A pre spike reaches the synapse (depression side).
     fn pre_arrives(&mut self, a: Arrival<K>, w: &mut f32);
+
+    /// Where a rule's arrivals on one side (`pre`) only add `coef` × the other side's trace
+    /// (its one trace), rounded to f32, to a per-synapse array: that array and `coef`. Such
+    /// arrivals then take a loop of their own, with the rule's arithmetic in it and no call per
+    /// synapse.
+    fn linear(&mut self, pre: bool) -> Option<(&mut [f32], f64)> {
+        let _ = pre;
+        None
+    }
 }
 
 /// Per-neuron archive of recent spikes with `K` traces each.
@@ -95,8 +104,9 @@ struct Archive<const K: usize> {
     older: Vec<VecDeque<(u64, [f64; K])>>,
 }
 
-/// The step of a neuron that has not fired.
-const NONE: u64 = u64::MAX;
+/// The step of a neuron that has not fired: later than any step asked about, so that one
+/// comparison tells a latest spike that answers a query from one that does not.
+const NONE: u64 = i64::MAX as u64;
 
 impl<const K: usize> Archive<K> {
     fn new(n: usize, tau_steps: [f64; K], pairing: Pairing, keep: u64) -> Self {
@@ -130,7 +140,7 @@ impl<const K: usize> Archive<K> {
     #[inline(always)]
     fn before(&self, i: usize, x: i64) -> [f64; K] {
         let (t, v) = self.latest[i];
-        if t != NONE && (t as i64) < x {
+        if (t as i64) < x {
             return self.traces(v, (x - t as i64) as u64);
         }
         for &(t, v) in self.older[i].iter().rev() {
@@ -145,6 +155,33 @@ impl<const K: usize> Archive<K> {
     fn traces(&self, v: [f64; K], n: u64) -> [f64; K] {
         let d = self.decay(n);
         std::array::from_fn(|k| v[k] * d[k])
+    }
+
+    /// For every entry (synapse s, other-side neuron o, its delay d) of a run reaching its
+    /// synapses at step `x`: `target[s] += (coef × trace_0 of o just before x − d) as f32`, the
+    /// arithmetic of a [`OnArrival::linear`] rule's hook with its `Arrival` taken apart. The
+    /// latest spike answers nearly every entry; the others take [`Archive::before`].
+    #[inline(always)]
+    fn add_linear(&self, entries: &[[u32; 3]], x: u64, target: &mut [f32], coef: f64) {
+        let (latest, table) = (&self.latest[..], &self.table[..]);
+        for &[s, o, d] in entries {
+            let at = x as i64 - d as i64;
+            let (t, v) = latest[o as usize];
+            let n = at.wrapping_sub(t as i64) as u64;
+            let trace = if (t as i64) < at && (n as usize) < table.len() {
+                v[0] * table[n as usize][0]
+            } else {
+                self.before_cold(o as usize, at)[0]
+            };
+            target[s as usize] += (coef * trace) as f32;
+        }
+    }
+
+    /// [`Archive::before`] out of line, for loops whose common case is inlined.
+    #[cold]
+    #[inline(never)]
+    fn before_cold(&self, i: usize, x: i64) -> [f64; K] {
+        self.before(i, x)
     }
 
     /// Adds a spike of neuron `i` at step `t` (after every query about times ≤ t is answered).
@@ -261,34 +298,40 @@ type Storage<'a> = Option<(&'a [u64], &'a [u32])>;
 const ARRIVAL_GROUP: usize = 16;
 
 impl SideIndex {
-    /// Asks for the first and last cache lines of the entries of neuron `n`'s run `r` (listed
-    /// runs; a whole run reads the storage's own rows, which the delivery just read).
-    #[inline(always)]
-    fn prefetch_run(&self, n: u32, r: u32) {
-        if let SideIndex::Listed(runs) = self {
-            let k = (runs.run_ptr[n as usize] + r) as usize;
-            if let Some(&(_, lo, hi)) = runs.runs.get(k) {
-                let entries = runs.entries.as_ptr();
-                crate::memory::prefetch(entries.wrapping_add(lo as usize));
-                crate::memory::prefetch(
-                    entries.wrapping_add((hi as usize).max(lo as usize + 1) - 1),
-                );
-            }
+    /// Neuron `n`'s runs, as the range of run numbers a [`Wave`] steps through (a listed side's
+    /// are indices into its runs, so that a wave finds its next run without the neuron's).
+    #[inline]
+    fn runs_of(&self, n: u32) -> (u32, u32) {
+        match self {
+            SideIndex::Whole(_) => (0, 1),
+            SideIndex::Listed(runs) => (runs.run_ptr[n as usize], runs.run_ptr[n as usize + 1]),
         }
     }
 
-    /// The delay of neuron `n`'s run `r`, if it has one.
+    /// The delay of run `r` (a number from [`SideIndex::runs_of`]).
     #[inline]
-    fn delay(&self, n: u32, r: u32) -> Option<u32> {
+    fn delay(&self, r: u32) -> u32 {
         match self {
             SideIndex::Whole(
                 WholeRun::DensePre { delay, .. }
                 | WholeRun::DensePost { delay, .. }
                 | WholeRun::Rows { delay, .. },
-            ) => (r == 0).then_some(*delay),
-            SideIndex::Listed(runs) => {
-                let k = runs.run_ptr[n as usize] + r;
-                (k < runs.run_ptr[n as usize + 1]).then(|| runs.runs[k as usize].0)
+            ) => *delay,
+            SideIndex::Listed(runs) => runs.runs[r as usize].0,
+        }
+    }
+
+    /// Asks for the first and last cache lines of the entries of run `r` (listed runs; a whole
+    /// run reads the storage's own rows, which the delivery just read).
+    #[inline(always)]
+    fn prefetch_run(&self, r: u32) {
+        if let SideIndex::Listed(runs) = self {
+            if let Some(&(_, lo, hi)) = runs.runs.get(r as usize) {
+                let entries = runs.entries.as_ptr();
+                crate::memory::prefetch(entries.wrapping_add(lo as usize));
+                crate::memory::prefetch(
+                    entries.wrapping_add((hi as usize).max(lo as usize + 1) - 1),
+                );
             }
         }
     }
@@ -343,12 +386,29 @@ impl WholeRun {
     }
 }
 
-/// A spike whose later runs have not reached their synapses yet: neuron, spike step, next run.
+/// A spike whose later runs have not reached their synapses yet: spike step, neuron, its next
+/// run and the end of its runs (see [`SideIndex::runs_of`]).
 #[derive(Debug, Clone, Copy)]
 struct Wave {
-    n: u32,
     t: u64,
+    n: u32,
     r: u32,
+    end: u32,
+}
+
+impl Wave {
+    /// The waves of neuron `n`'s spike at step `t`, if it has synapses on this side.
+    #[inline]
+    fn of(index: &SideIndex, n: u32, t: u64) -> Option<Wave> {
+        let (r, end) = index.runs_of(n);
+        (r < end).then_some(Wave { t, n, r, end })
+    }
+
+    /// The step its next run arrives, if it has one.
+    #[inline]
+    fn due(&self, index: &SideIndex) -> Option<u64> {
+        (self.r < self.end).then(|| self.t + index.delay(self.r) as u64)
+    }
 }
 
 /// The spike-timing machinery of one plastic projection with `K` traces per side.
@@ -510,7 +570,8 @@ impl<const K: usize> SpikeTiming<K> {
         } else {
             (&self.post, &self.pre, &self.post_index)
         };
-        let own = own_archive.before(wave.n as usize, wave.t as i64);
+        // The spiking neuron's own traces, which a linear rule does not read.
+        let own = || own_archive.before(wave.n as usize, wave.t as i64);
         // One synapse: the other side's traces where it stands, then the rule.
         #[inline(always)]
         fn one<const K: usize, const PRE: bool>(
@@ -539,13 +600,22 @@ impl<const K: usize> SpikeTiming<K> {
         // half the time of the polychronization network.
         match index {
             SideIndex::Listed(runs) => {
-                let (_, lo, hi) = runs.runs[(runs.run_ptr[wave.n as usize] + wave.r) as usize];
-                for &[s, o, d] in &runs.entries[lo as usize..hi as usize] {
+                let (_, lo, hi) = runs.runs[wave.r as usize];
+                let entries = &runs.entries[lo as usize..hi as usize];
+                if K == 1 {
+                    if let Some((target, coef)) = rule.linear(PRE) {
+                        other_archive.add_linear(entries, x, target, coef);
+                        return;
+                    }
+                }
+                let own = own();
+                for &[s, o, d] in entries {
                     let at = x as i64 - d as i64;
                     one::<K, PRE>(other_archive, rule, w, (s as usize, o, at), x, own);
                 }
             }
             SideIndex::Whole(whole) => {
+                let own = own();
                 let per = self.delays.as_deref();
                 whole.for_each(storage, per, wave.n, |syn, other_n, other_delay| {
                     let at = x as i64 - other_delay as i64;
@@ -581,9 +651,9 @@ impl<const K: usize> SpikeTiming<K> {
         for group in waves.chunks_mut(ARRIVAL_GROUP) {
             let mut due = [false; ARRIVAL_GROUP];
             for (d, wave) in due.iter_mut().zip(group.iter()) {
-                *d = index.delay(wave.n, wave.r).map(|d| wave.t + d as u64) == Some(t);
+                *d = wave.due(index) == Some(t);
                 if *d {
-                    index.prefetch_run(wave.n, wave.r);
+                    index.prefetch_run(wave.r);
                 }
             }
             for (&d, wave) in due.iter().zip(group.iter_mut()) {
@@ -593,7 +663,7 @@ impl<const K: usize> SpikeTiming<K> {
                 }
             }
         }
-        waves.retain(|wave| index.delay(wave.n, wave.r).is_some());
+        waves.retain(|wave| wave.r < wave.end);
     }
 
     /// One step: the arrivals of this step's spikes (and of earlier ones now due), in order.
@@ -622,9 +692,10 @@ impl<const K: usize> SpikeTiming<K> {
         // 1. Pre spikes: runs already past (a pre-population later in the schedule with no axonal
         //    delay) arrive now, first; the others wait, those due now for step 3.
         for &i in pre_spikes {
-            let mut wave = Wave { n: i, t: tp, r: 0 };
-            while let Some(d) = self.pre_index.delay(i, wave.r) {
-                let x = tp + d as u64;
+            let Some(mut wave) = Wave::of(&self.pre_index, i, tp) else {
+                continue;
+            };
+            while let Some(x) = wave.due(&self.pre_index) {
                 if x >= t {
                     pre_waves.push(wave);
                     break;
@@ -640,9 +711,7 @@ impl<const K: usize> SpikeTiming<K> {
         }
         // 2. Post arrivals at t: this step's spikes' undelayed runs and earlier spikes' runs due.
         for &j in spikes.post {
-            if self.post_index.delay(j, 0).is_some() {
-                post_waves.push(Wave { n: j, t, r: 0 });
-            }
+            post_waves.extend(Wave::of(&self.post_index, j, t));
         }
         self.arrive::<false>(&mut post_waves, t, storage, w, rule);
         // 3. Pre arrivals at t.
