@@ -20,10 +20,26 @@ fn binary_weights_decode_sender_and_delay() {
     // Source i fires at step 3i + 1 and reaches the target with a delay of (i mod 4) + 1 steps
     // through a synapse of weight 2^i. Each step's increase of the target's potential is the sum of
     // 2^i over the spikes arriving in that step, so its bits name the senders.
+    decode_sender_and_delay(|i| (i % 4) as u64 + 1);
+}
+
+#[test]
+fn binary_weights_decode_sender_and_delay_through_a_long_ring() {
+    // The same with delays up to 91 steps: a ring of more slots than delivery's table of slot
+    // starts holds, so each event takes the slot arithmetic.
+    decode_sender_and_delay(|i| (i % 4) as u64 * 30 + 1);
+}
+
+/// [`binary_weights_decode_sender_and_delay`] with the delay of source i given by `delay`.
+fn decode_sender_and_delay(delay: impl Fn(usize) -> u64) {
     let n = 12usize;
-    let mut net = net_1ms(0);
+    let mut net = Network::new(NetworkConfig {
+        dt_ms: 1.0,
+        seed: 0,
+        max_delay_ms: 100.0,
+    })
+    .unwrap();
     let fire_step = |i: usize| 3 * i as u64 + 1;
-    let delay = |i: usize| (i % 4) as u64 + 1;
     let src = net
         .add_spike_source(
             "src",
@@ -45,7 +61,7 @@ fn binary_weights_decode_sender_and_delay() {
     )
     .unwrap();
     let m = net.monitor_state(tgt, StateVar::V, vec![0], 1).unwrap();
-    net.run(60).unwrap();
+    net.run(140).unwrap();
     let v = net.state_monitor(m).trace(0);
     let mut arrivals = Vec::new();
     for t in 0..v.len() {

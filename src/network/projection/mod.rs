@@ -26,6 +26,10 @@ use super::delay::Ring;
 use super::plasticity::{Plasticity, SynapsesMut};
 use super::population::Block;
 
+/// Ring slots up to which delivery with per-synapse delays looks each delay's slot up in a
+/// table on the stack.
+const SLOT_TABLE: usize = 64;
+
 /// How a projection stores its weights.
 #[derive(Debug, Clone)]
 pub(crate) enum Storage {
@@ -475,7 +479,24 @@ impl Projection {
                         let (n_slots, len) = (ring.n_slots(), ring.len());
                         let base = ring.slot_of(t, 0);
                         let all = ring.all_mut();
+                        // Where each delay's slot starts, less the block's first neuron: an
+                        // event is then one table look-up and one addition from its place.
+                        // Rings longer than the table take the slot arithmetic per event.
+                        let mut starts = [0i64; SLOT_TABLE];
+                        if n_slots <= SLOT_TABLE {
+                            for (d, start) in starts[..n_slots].iter_mut().enumerate() {
+                                let slot = (base + d) % n_slots;
+                                *start = (slot * len) as i64 - shift;
+                            }
+                        }
                         csr.for_each_part(spikes, block_index, true, true, |a, b| {
+                            if n_slots <= SLOT_TABLE {
+                                let (posts, ws) = (&csr.post[a..b], &csr.weights[a..b]);
+                                for ((&d, &j), &w) in delays[a..b].iter().zip(posts).zip(ws) {
+                                    all[(starts[d as usize] + j as i64) as usize] += w;
+                                }
+                                return;
+                            }
                             for k in a..b {
                                 let mut slot = base + delays[k] as usize;
                                 if slot >= n_slots {
