@@ -259,42 +259,47 @@ mod tests {
                     a_minus: 0.12,
                     sd: vec![0.0; post.len()],
                 };
-                let run =
-                    |rule: &mut dyn FnMut(&mut SpikeTiming<1>, StepSpikes<'_>, &mut [f32])| {
-                        let mut timing =
-                            SpikeTiming::new(&layout, [20.0], [20.0], pairing, kind).unwrap();
-                        let mut w = weights.clone();
-                        for (t, (pre, post_spikes)) in trains.iter().enumerate() {
-                            let spikes = StepSpikes {
-                                step: t as u64,
-                                pre,
-                                post: post_spikes,
-                            };
-                            rule(&mut timing, spikes, &mut w);
-                        }
-                    };
                 let mut linear = derivative();
-                run(&mut |timing, spikes, w| {
-                    let synapses = SynapsesMut::Sparse {
-                        row_ptr: &row_ptr,
-                        post: &post,
-                        weights: w,
-                    };
-                    timing.step(spikes, synapses, &mut linear);
-                });
+                drive(&layout, &trains, (pairing, kind), &mut linear);
                 let mut hooks = Hooks(derivative());
-                run(&mut |timing, spikes, w| {
-                    let synapses = SynapsesMut::Sparse {
-                        row_ptr: &row_ptr,
-                        post: &post,
-                        weights: w,
-                    };
-                    timing.step(spikes, synapses, &mut hooks);
-                });
+                drive(&layout, &trains, (pairing, kind), &mut hooks);
                 let bits = |sd: &[f32]| sd.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert!(linear.sd.iter().any(|&x| x != 0.0), "{kind:?} {pairing:?}");
                 assert_eq!(bits(&linear.sd), bits(&hooks.0.sd), "{kind:?} {pairing:?}");
             }
+        }
+    }
+
+    /// Steps a rule through `trains` (per step: pre and post spikes) on a sparse `layout`.
+    fn drive<R: OnArrival<1>>(
+        layout: &SynapseLayout<'_>,
+        trains: &[(Vec<u32>, Vec<u32>)],
+        (pairing, kind): (Pairing, DelayKind),
+        rule: &mut R,
+    ) {
+        let LayoutSynapses::Sparse {
+            row_ptr,
+            post,
+            weights,
+            ..
+        } = layout.synapses
+        else {
+            unreachable!("a sparse layout")
+        };
+        let mut timing = SpikeTiming::new(layout, [20.0], [20.0], pairing, kind).unwrap();
+        let mut w = weights.to_vec();
+        for (t, (pre, post_spikes)) in trains.iter().enumerate() {
+            let spikes = StepSpikes {
+                step: t as u64,
+                pre,
+                post: post_spikes,
+            };
+            let synapses = SynapsesMut::Sparse {
+                row_ptr,
+                post,
+                weights: &mut w,
+            };
+            timing.step(spikes, synapses, rule);
         }
     }
 }
