@@ -98,8 +98,11 @@ struct Archive<const K: usize> {
     pairing: Pairing,
     /// Steps back that queries can reach.
     keep: u64,
-    /// Per neuron: its latest spike (step, trace values just after it); `NONE` if it has none.
-    latest: Vec<(u64, [f64; K])>,
+    /// Per neuron: the step of its latest spike; `NONE` if it has none.
+    latest_t: Vec<u64>,
+    /// Per neuron: its trace values just after its latest spike (1 under nearest-spike pairing,
+    /// which the loops of [`Archive::add_linear`] then do not read).
+    latest_v: Vec<[f64; K]>,
     /// Per neuron: earlier spikes a query may still need, oldest first.
     older: Vec<VecDeque<(u64, [f64; K])>>,
 }
@@ -122,7 +125,8 @@ impl<const K: usize> Archive<K> {
             table,
             pairing,
             keep,
-            latest: vec![(NONE, [0.0; K]); n],
+            latest_t: vec![NONE; n],
+            latest_v: vec![[0.0; K]; n],
             older: vec![VecDeque::new(); n],
         }
     }
@@ -139,9 +143,9 @@ impl<const K: usize> Archive<K> {
     /// The neuron's traces just before step `x` (its spikes at steps < x only).
     #[inline(always)]
     fn before(&self, i: usize, x: i64) -> [f64; K] {
-        let (t, v) = self.latest[i];
+        let t = self.latest_t[i];
         if (t as i64) < x {
-            return self.traces(v, (x - t as i64) as u64);
+            return self.traces(self.latest_v[i], (x - t as i64) as u64);
         }
         for &(t, v) in self.older[i].iter().rev() {
             if (t as i64) < x {
@@ -163,13 +167,34 @@ impl<const K: usize> Archive<K> {
     /// latest spike answers nearly every entry; the others take [`Archive::before`].
     #[inline(always)]
     fn add_linear(&self, entries: &[[u32; 3]], x: u64, target: &mut [f32], coef: f64) {
-        let (latest, table) = (&self.latest[..], &self.table[..]);
+        match self.pairing {
+            Pairing::Nearest => self.add_linear_with::<true>(entries, x, target, coef),
+            Pairing::AllToAll => self.add_linear_with::<false>(entries, x, target, coef),
+        }
+    }
+
+    /// [`Archive::add_linear`]; `NEAREST`: every latest spike's value is 1, and 1 × the decay is
+    /// the decay, so the values are not read.
+    #[inline(always)]
+    fn add_linear_with<const NEAREST: bool>(
+        &self,
+        entries: &[[u32; 3]],
+        x: u64,
+        target: &mut [f32],
+        coef: f64,
+    ) {
+        let (latest_t, latest_v, table) = (&self.latest_t[..], &self.latest_v[..], &self.table[..]);
         for &[s, o, d] in entries {
             let at = x as i64 - d as i64;
-            let (t, v) = latest[o as usize];
+            let t = latest_t[o as usize];
             let n = at.wrapping_sub(t as i64) as u64;
             let trace = if (t as i64) < at && (n as usize) < table.len() {
-                v[0] * table[n as usize][0]
+                let decay = table[n as usize][0];
+                if NEAREST {
+                    decay
+                } else {
+                    latest_v[o as usize][0] * decay
+                }
             } else {
                 self.before_cold(o as usize, at)[0]
             };
@@ -190,7 +215,10 @@ impl<const K: usize> Archive<K> {
             Pairing::AllToAll => self.before(i, t as i64).map(|x| x + 1.0),
             Pairing::Nearest => [1.0; K],
         };
-        let previous = std::mem::replace(&mut self.latest[i], (t, v));
+        let previous = (
+            std::mem::replace(&mut self.latest_t[i], t),
+            std::mem::replace(&mut self.latest_v[i], v),
+        );
         let q = &mut self.older[i];
         if previous.0 != NONE {
             q.push_back(previous);
@@ -208,7 +236,8 @@ impl<const K: usize> Archive<K> {
     }
 
     fn clear(&mut self) {
-        self.latest.fill((NONE, [0.0; K]));
+        self.latest_t.fill(NONE);
+        self.latest_v.fill([0.0; K]);
         self.older.iter_mut().for_each(VecDeque::clear);
     }
 }
