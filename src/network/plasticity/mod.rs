@@ -17,6 +17,7 @@
 //! of the synapse's delay ([`DelayKind`]) and pairs them in the order they arrive there.
 
 mod accumulated;
+mod archive;
 mod reward;
 mod stdp;
 mod timing;
