@@ -581,9 +581,10 @@ mod tests {
 
     #[test]
     fn collected_spikes_are_the_flagged_neurons_after_what_was_there() {
-        // Patterns from empty to every neuron, over a partial last chunk (300 flags), appended
-        // after earlier spikes with an offset base, at every vector level the CPU has (AVX2's
-        // table lookups and AVX-512's compress included).
+        // Patterns from empty to every neuron, over a partial last chunk (300 flags; 9 000
+        // flags span three summary words of 64 chunks), appended after earlier spikes with an
+        // offset base, at every vector level the CPU has (AVX2's table lookups and AVX-512's
+        // compress included).
         let best = simd::detected();
         let _guard = simd::tests::LEVEL_LOCK
             .lock()
@@ -593,17 +594,20 @@ mod tests {
                 continue;
             }
             simd::set_level(level);
-            for every in [1usize, 2, 3, 5, 7, 8, 9, 16, 17, 64, 301] {
-                let mut fired: Vec<u8> = (0..300).map(|i| u8::from(i % every == 0)).collect();
+            for (len, every) in [1usize, 2, 3, 5, 7, 8, 9, 16, 17, 64, 301, 4099]
+                .into_iter()
+                .flat_map(|every| [(300usize, every), (9000, every)])
+            {
+                let mut fired: Vec<u8> = (0..len).map(|i| u8::from(i % every == 0)).collect();
                 let n = fired.iter().filter(|&&f| f != 0).count();
                 let mut spikes = vec![7u32, 9];
                 let (f, s) = (&mut fired, &mut spikes);
                 crate::simd::dispatch!(ISA => crate::neuron::collect_spikes::<ISA>(f, n, 1000, s, crate::neuron::SpikeOutput::List));
                 let want: Vec<u32> = [7, 9]
                     .into_iter()
-                    .chain((0..300).filter(|i| i % every == 0).map(|i| 1000 + i as u32))
+                    .chain((0..len).filter(|i| i % every == 0).map(|i| 1000 + i as u32))
                     .collect();
-                assert_eq!(spikes, want, "every {every}, {}", level.name());
+                assert_eq!(spikes, want, "{len} flags, every {every}, {}", level.name());
                 assert!(fired.iter().all(|&f| f == 0));
             }
         }

@@ -245,39 +245,48 @@ pub(crate) fn for_each_fired_at<const ISA: u8>(fired: &mut [u8], mut f: impl FnM
 
 /// Calls `f(c, mask)` for every chunk c of 64 flags with a non-zero one (bit k of `mask`: flag
 /// `64c + k`), in increasing c, and zeroes the flags if `CLEAR`. Each chunk becomes its mask in a
-/// few vector instructions and an empty chunk is skipped (spikes are rare in most networks), so
-/// dense firing (converted convolution layers) costs no mispredicted branch per neuron.
+/// few vector instructions, so dense firing (converted convolution layers) costs no mispredicted
+/// branch per neuron. The masks of up to [`SPAN`] chunks are taken first, with no branch, into a
+/// summary of the non-empty ones, whose set bits then give the calls: a test per chunk
+/// mispredicted wherever sparse spikes fell (a tenth of coba-euler-4000's simulation went to
+/// collecting its ≈ 8 spikes a step from 63 chunks).
 #[inline(always)]
 fn for_each_fired_chunk<const ISA: u8, const CLEAR: bool>(
     fired: &mut [u8],
     mut f: impl FnMut(usize, u64),
 ) {
-    for (c, chunk) in fired.chunks_mut(CHUNK).enumerate() {
-        let mask = match <&mut [u8; CHUNK]>::try_from(&mut *chunk) {
-            Ok(full) => {
-                let mask = nonzero_mask::<ISA>(full);
-                if CLEAR && mask != 0 {
-                    // One vector store (a slice fill is a call to memset).
-                    *full = [0; CHUNK];
-                }
-                mask
+    let (full, tail) = fired.as_chunks_mut::<CHUNK>();
+    let mut masks = [0u64; SPAN];
+    for (s, span) in full.chunks_mut(SPAN).enumerate() {
+        let mut summary = 0u64;
+        for (k, (chunk, mask)) in span.iter().zip(&mut masks).enumerate() {
+            *mask = nonzero_mask::<ISA>(chunk);
+            summary |= ((*mask != 0) as u64) << k;
+        }
+        while summary != 0 {
+            let k = summary.trailing_zeros() as usize;
+            summary &= summary - 1;
+            if CLEAR {
+                // One vector store (a slice fill is a call to memset).
+                span[k] = [0; CHUNK];
             }
-            Err(_) => {
-                let mask = chunk
-                    .iter()
-                    .enumerate()
-                    .fold(0u64, |m, (k, &flag)| m | (((flag != 0) as u64) << k));
-                if CLEAR {
-                    chunk.fill(0);
-                }
-                mask
-            }
-        };
-        if mask != 0 {
-            f(c, mask);
+            f(s * SPAN + k, masks[k]);
         }
     }
+    let mask = tail
+        .iter()
+        .enumerate()
+        .fold(0u64, |m, (k, &flag)| m | (((flag != 0) as u64) << k));
+    if CLEAR {
+        tail.fill(0);
+    }
+    if mask != 0 {
+        f(full.len(), mask);
+    }
 }
+
+/// Chunks per summary word of [`for_each_fired_chunk`].
+const SPAN: usize = 64;
 
 /// Bit k set for every non-zero `flags[k]`.
 #[inline(always)]
