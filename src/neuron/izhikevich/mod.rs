@@ -258,39 +258,48 @@ fn step_block_at<const ISA: u8, const NP: usize>(
     }
     let (v, u, fired) = (&mut b.v[..n], &mut b.u[..n], &mut b.fired[..n]);
     let (pa, pb) = (&b.a[..n], &b.b[..n]);
-    let h = p.dt_ms;
-    let half = 0.5 * h;
-    let (k2, k1, k0, off, leak, peak) = (p.k2, p.k1, p.k0, p.u_v_offset, p.u_leak, p.v_peak);
+    let k = Update {
+        h: p.dt_ms,
+        half: 0.5 * p.dt_ms,
+        k2: p.k2,
+        k1: p.k1,
+        k0: p.k0,
+        off: p.u_v_offset,
+        leak: p.u_leak,
+        peak: p.v_peak,
+    };
     let mut n_fired = 0u32;
-    let rows = v
+    // Whole groups for the published scheme, one by one for the rest (the same arithmetic).
+    let whole = match p.scheme {
+        IntegrationScheme::Published2003 => n - n % GROUP,
+        IntegrationScheme::Euler => 0,
+    };
+    let groups = v[..whole]
+        .as_chunks_mut::<GROUP>()
+        .0
         .iter_mut()
-        .zip(u.iter_mut())
-        .zip(current.iter())
-        .zip(pa.iter().zip(pb))
-        .zip(fired.iter_mut());
-    match p.scheme {
-        IntegrationScheme::Published2003 => {
-            for ((((v, u), &i), (&a, &b)), f) in rows {
-                let mut vi = *v;
-                vi += half * ((k2 * vi + k1) * vi + k0 - *u + i);
-                vi += half * ((k2 * vi + k1) * vi + k0 - *u + i);
-                *u += h * a * (b * (vi - off) - leak * *u);
-                *v = vi;
-                let fi = (vi >= peak) as u8;
-                *f = fi;
-                n_fired += fi as u32;
-            }
-        }
-        IntegrationScheme::Euler => {
-            for ((((v, u), &i), (&a, &b)), f) in rows {
-                let vi = *v + h * ((k2 * *v + k1) * *v + k0 - *u + i);
-                *u += h * a * (b * (vi - off) - leak * *u);
-                *v = vi;
-                let fi = (vi >= peak) as u8;
-                *f = fi;
-                n_fired += fi as u32;
-            }
-        }
+        .zip(u[..whole].as_chunks_mut::<GROUP>().0)
+        .zip(current[..whole].as_chunks::<GROUP>().0)
+        .zip(pa[..whole].as_chunks::<GROUP>().0)
+        .zip(pb[..whole].as_chunks::<GROUP>().0)
+        .zip(fired[..whole].as_chunks_mut::<GROUP>().0);
+    for (((((v, u), i), a), b), f) in groups {
+        n_fired += k.published_group(v, u, i, (a, b), f);
+    }
+    let rows = v[whole..]
+        .iter_mut()
+        .zip(&mut u[whole..])
+        .zip(&current[whole..])
+        .zip(pa[whole..].iter().zip(&pb[whole..]))
+        .zip(&mut fired[whole..]);
+    for ((((v, u), &i), (&a, &b)), f) in rows {
+        let vi = match p.scheme {
+            IntegrationScheme::Published2003 => k.published(*v, *u, i),
+            IntegrationScheme::Euler => *v + k.h * k.drift(*v, *u, i),
+        };
+        *u = k.recovery(*u, vi, a, b);
+        *v = vi;
+        n_fired += k.fire(vi, f);
     }
     if n_fired > 0 {
         crate::neuron::for_each_fired_at::<ISA>(fired, |i| {
@@ -298,5 +307,169 @@ fn step_block_at<const ISA: u8, const NP: usize>(
             u[i] += b.d[i];
             spikes.push(base + i as u32);
         });
+    }
+}
+
+/// Neurons per group of [`Update::published_group`].
+const GROUP: usize = 64;
+
+/// The constants of the membrane and recovery update over one step.
+#[derive(Debug, Clone, Copy)]
+struct Update {
+    h: f32,
+    half: f32,
+    k2: f32,
+    k1: f32,
+    k0: f32,
+    off: f32,
+    leak: f32,
+    peak: f32,
+}
+
+impl Update {
+    /// dv/dt at `v` with recovery `u` and input `i`.
+    #[inline(always)]
+    fn drift(&self, v: f32, u: f32, i: f32) -> f32 {
+        (self.k2 * v + self.k1) * v + self.k0 - u + i
+    }
+
+    /// The membrane after the published scheme's two half steps (u held).
+    #[inline(always)]
+    fn published(&self, v: f32, u: f32, i: f32) -> f32 {
+        let v = v + self.half * self.drift(v, u, i);
+        v + self.half * self.drift(v, u, i)
+    }
+
+    /// The recovery variable after the step, from the new membrane `v`.
+    #[inline(always)]
+    fn recovery(&self, u: f32, v: f32, a: f32, b: f32) -> f32 {
+        u + self.h * a * (b * (v - self.off) - self.leak * u)
+    }
+
+    /// Sets the spike flag of a neuron at `v`; 1 if it fired.
+    #[inline(always)]
+    fn fire(&self, v: f32, f: &mut u8) -> u32 {
+        let fired = (v >= self.peak) as u8;
+        *f = fired;
+        fired as u32
+    }
+
+    /// [`Update::published`], the recovery and the flags over [`GROUP`] neurons, stage by
+    /// stage. A neuron's step is a chain of some twenty dependent operations; taken stage by
+    /// stage, the four 16-lane vectors of a group are four independent chains side by side,
+    /// which the core overlaps (a neuron at a time, the loop waited on each chain:
+    /// izhikevich-10000 took 0.191 against 0.166 s, min of 5 alternated runs, the same spikes).
+    /// Returns the number that fired.
+    #[inline(always)]
+    fn published_group(
+        &self,
+        v: &mut [f32; GROUP],
+        u: &mut [f32; GROUP],
+        i: &[f32; GROUP],
+        (a, b): (&[f32; GROUP], &[f32; GROUP]),
+        f: &mut [u8; GROUP],
+    ) -> u32 {
+        for k in 0..GROUP {
+            v[k] = v[k] + self.half * self.drift(v[k], u[k], i[k]);
+        }
+        for k in 0..GROUP {
+            v[k] = v[k] + self.half * self.drift(v[k], u[k], i[k]);
+        }
+        for k in 0..GROUP {
+            u[k] = self.recovery(u[k], v[k], a[k], b[k]);
+        }
+        (0..GROUP).map(|k| self.fire(v[k], &mut f[k])).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{step_block, IzhikevichBlock, IzhikevichParams, IzhikevichPropagator};
+    use crate::rng::{stream, uniform01, Purpose};
+    use crate::simd::{self, Level};
+    use crate::time::Dt;
+
+    #[test]
+    fn every_neuron_of_a_block_takes_the_published_step() {
+        // 150 neurons (two groups of 64, then 22 one by one) with random v, u, input and
+        // per-neuron a, b, stepped once at every vector level the CPU has, against the 2003
+        // program's equations in f64: v += 0.5 (0.04 v² + 5 v + 140 − u + I) twice, then
+        // u += a (b v − u); v ≥ 30 fires and resets to c, u += d. Every level gives the same bits.
+        let n = 150;
+        let mut rng = stream(3, Purpose::Connectivity, 0, 0, 0);
+        let mut draw = |lo: f64, hi: f64| lo + (hi - lo) * uniform01(&mut rng);
+        let v0: Vec<f32> = (0..n).map(|_| draw(-80.0, -40.0) as f32).collect();
+        let u0: Vec<f32> = (0..n).map(|_| draw(-20.0, 0.0) as f32).collect();
+        let i_ext: Vec<f32> = (0..n).map(|_| draw(0.0, 60.0) as f32).collect();
+        let a: Vec<f32> = (0..n).map(|_| draw(0.02, 0.1) as f32).collect();
+        let b: Vec<f32> = (0..n).map(|_| draw(0.2, 0.25) as f32).collect();
+        let (c, d) = (vec![-65.0f32; n], vec![8.0f32; n]);
+        let params = IzhikevichParams::heterogeneous(a.clone(), b.clone(), c.clone(), d.clone());
+        let prop = IzhikevichPropagator::new(&params, &[], Dt::new(1.0).unwrap()).unwrap();
+        let step = || {
+            let (mut v, mut u) = (v0.clone(), u0.clone());
+            let (mut delta, mut scratch, mut fired) = (vec![0.0; n], vec![0.0; n], vec![0u8; n]);
+            let mut spikes = Vec::new();
+            let block = IzhikevichBlock::<0> {
+                v: &mut v,
+                u: &mut u,
+                a: &a,
+                b: &b,
+                c: &c,
+                d: &d,
+                syn: [],
+                arrivals: [],
+                delta: &mut delta,
+                i_ext: Some(&i_ext),
+                scratch: &mut scratch,
+                fired: &mut fired,
+            };
+            step_block(&prop, block, 0, &mut spikes);
+            (v, u, spikes)
+        };
+        let best = simd::detected();
+        let _guard = simd::tests::LEVEL_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut first: Option<(Vec<u32>, Vec<u32>)> = None;
+        for level in [Level::Portable, Level::Avx2, Level::Avx512] {
+            if level > best {
+                continue;
+            }
+            simd::set_level(level);
+            let (v, u, spikes) = step();
+            let mut want_spikes = Vec::new();
+            for k in 0..n {
+                let (mut vr, ur, i) = (v0[k] as f64, u0[k] as f64, i_ext[k] as f64);
+                for _ in 0..2 {
+                    vr += 0.5 * (0.04 * vr * vr + 5.0 * vr + 140.0 - ur + i);
+                }
+                let mut ur = ur + a[k] as f64 * (b[k] as f64 * vr - ur);
+                if vr >= 30.0 {
+                    want_spikes.push(k as u32);
+                    (vr, ur) = (c[k] as f64, ur + d[k] as f64);
+                }
+                let tol = |x: f64| 1e-4 * x.abs().max(1.0);
+                assert!(
+                    (v[k] as f64 - vr).abs() < tol(vr),
+                    "{} v[{k}]",
+                    level.name()
+                );
+                assert!(
+                    (u[k] as f64 - ur).abs() < tol(ur),
+                    "{} u[{k}]",
+                    level.name()
+                );
+            }
+            assert_eq!(spikes, want_spikes, "{}", level.name());
+            assert!(spikes.len() > 5 && spikes.len() < n / 2, "{spikes:?}");
+            let bits = |x: &[f32]| x.iter().map(|y| y.to_bits()).collect::<Vec<_>>();
+            let got = (bits(&v), bits(&u));
+            match &first {
+                None => first = Some(got),
+                Some(f) => assert_eq!(&got, f, "{} against portable", level.name()),
+            }
+        }
+        simd::set_level(best);
     }
 }
