@@ -187,12 +187,12 @@ impl Network {
                             got: values.len(),
                         });
                     }
+                    // The field's name once, not per synapse: formatting it for each of the
+                    // polychronization network's 100 000 delays was most of its construction.
+                    let what = format!("projection {name}: delay");
                     let steps = values
                         .iter()
-                        .map(|&ms| {
-                            self.dt
-                                .steps_exact(&format!("projection {name}: delay"), ms)
-                        })
+                        .map(|&ms| self.dt.steps_exact(&what, ms))
                         .collect::<Result<Vec<u32>>>()?;
                     let ordered: Vec<u32> = match &rows.source_order {
                         Some(order) => order.iter().map(|&o| steps[o as usize]).collect(),

@@ -82,13 +82,10 @@ impl Network {
     pub fn add_spike_source(&mut self, name: &str, times_ms: &[Vec<f64>]) -> Result<PopulationId> {
         let mut events = Vec::new();
         for (i, times) in times_ms.iter().enumerate() {
+            // Named once per neuron, not per spike time.
+            let what = format!("{name}: spike time of neuron {i}");
             for &t in times {
-                events.push((
-                    self.dt
-                        .steps_exact(&format!("{name}: spike time of neuron {i}"), t)?
-                        as u64,
-                    i as u32,
-                ));
+                events.push((self.dt.steps_exact(&what, t)? as u64, i as u32));
             }
         }
         events.sort_unstable();
