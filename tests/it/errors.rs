@@ -179,8 +179,27 @@ fn delays_must_be_whole_steps_and_fit_the_buffer() {
         )
         .unwrap_err();
     assert!(msg(&e).contains("delay range"));
-    let e = n.add_spike_source("s", &[vec![0.05]]).unwrap_err();
+    // Per-synapse delays and listed spike times name their field (built once per projection or
+    // neuron, not per value).
+    let e = n
+        .connect(
+            p,
+            p,
+            Connection::new(
+                Connector::List(vec![(0, 1), (1, 2)]),
+                Weights::Constant(1.0),
+            )
+            .delay(Delay::ValuesMs(vec![1.0, 0.25]))
+            .named("q"),
+        )
+        .unwrap_err();
+    assert!(matches!(e, Error::NotWholeSteps { .. }), "{e}");
+    assert!(msg(&e).contains("projection q: delay"), "{e}");
+    let e = n
+        .add_spike_source("s", &[vec![1.0], vec![2.0, 0.05]])
+        .unwrap_err();
     assert!(matches!(e, Error::NotWholeSteps { .. }));
+    assert!(msg(&e).contains("s: spike time of neuron 1"), "{e}");
 }
 
 #[test]
