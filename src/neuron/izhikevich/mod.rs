@@ -231,6 +231,52 @@ pub fn step_block<const NP: usize>(
     crate::simd::dispatch!(ISA => step_block_at::<ISA, NP>(p, b, base, spikes))
 }
 
+/// The scratch of a block without exponential ports and without delta input, stepped under an
+/// external current: how the regime traces and the tests drive [`step_block`].
+pub(crate) struct Unported {
+    delta: Vec<f32>,
+    scratch: Vec<f32>,
+    fired: Vec<u8>,
+}
+
+impl Unported {
+    /// Scratch for `n` neurons.
+    pub(crate) fn new(n: usize) -> Self {
+        Unported {
+            delta: vec![0.0; n],
+            scratch: vec![0.0; n],
+            fired: vec![0u8; n],
+        }
+    }
+
+    /// One step of `v`, `u` under `i_ext`, with per-neuron `[a, b, c, d]`; appends the neurons
+    /// that fired to `spikes`.
+    pub(crate) fn step(
+        &mut self,
+        p: &IzhikevichPropagator,
+        (v, u): (&mut [f32], &mut [f32]),
+        [a, b, c, d]: [&[f32]; 4],
+        i_ext: &[f32],
+        spikes: &mut Vec<u32>,
+    ) {
+        let block = IzhikevichBlock::<0> {
+            v,
+            u,
+            a,
+            b,
+            c,
+            d,
+            syn: [],
+            arrivals: [],
+            delta: &mut self.delta,
+            i_ext: Some(i_ext),
+            scratch: &mut self.scratch,
+            fired: &mut self.fired,
+        };
+        step_block(p, block, 0, spikes);
+    }
+}
+
 /// [`step_block`] at the vector level `ISA` ([`crate::simd`]).
 #[inline(always)]
 fn step_block_at<const ISA: u8, const NP: usize>(
@@ -333,11 +379,16 @@ impl Update {
         (self.k2 * v + self.k1) * v + self.k0 - u + i
     }
 
-    /// The membrane after the published scheme's two half steps (u held).
+    /// The membrane after one of the published scheme's half steps (u held).
+    #[inline(always)]
+    fn half_step(&self, v: f32, u: f32, i: f32) -> f32 {
+        v + self.half * self.drift(v, u, i)
+    }
+
+    /// The membrane after the published scheme's two half steps.
     #[inline(always)]
     fn published(&self, v: f32, u: f32, i: f32) -> f32 {
-        let v = v + self.half * self.drift(v, u, i);
-        v + self.half * self.drift(v, u, i)
+        self.half_step(self.half_step(v, u, i), u, i)
     }
 
     /// The recovery variable after the step, from the new membrane `v`.
@@ -369,11 +420,10 @@ impl Update {
         (a, b): (&[f32; GROUP], &[f32; GROUP]),
         f: &mut [u8; GROUP],
     ) -> u32 {
-        for k in 0..GROUP {
-            v[k] = v[k] + self.half * self.drift(v[k], u[k], i[k]);
-        }
-        for k in 0..GROUP {
-            v[k] = v[k] + self.half * self.drift(v[k], u[k], i[k]);
+        for _ in 0..2 {
+            for k in 0..GROUP {
+                v[k] = self.half_step(v[k], u[k], i[k]);
+            }
         }
         for k in 0..GROUP {
             u[k] = self.recovery(u[k], v[k], a[k], b[k]);
@@ -384,7 +434,7 @@ impl Update {
 
 #[cfg(test)]
 mod tests {
-    use super::{step_block, IzhikevichBlock, IzhikevichParams, IzhikevichPropagator};
+    use super::{IzhikevichParams, IzhikevichPropagator, Unported};
     use crate::rng::{stream, uniform01, Purpose};
     use crate::simd::{self, Level};
     use crate::time::Dt;
@@ -408,23 +458,14 @@ mod tests {
         let prop = IzhikevichPropagator::new(&params, &[], Dt::new(1.0).unwrap()).unwrap();
         let step = || {
             let (mut v, mut u) = (v0.clone(), u0.clone());
-            let (mut delta, mut scratch, mut fired) = (vec![0.0; n], vec![0.0; n], vec![0u8; n]);
             let mut spikes = Vec::new();
-            let block = IzhikevichBlock::<0> {
-                v: &mut v,
-                u: &mut u,
-                a: &a,
-                b: &b,
-                c: &c,
-                d: &d,
-                syn: [],
-                arrivals: [],
-                delta: &mut delta,
-                i_ext: Some(&i_ext),
-                scratch: &mut scratch,
-                fired: &mut fired,
-            };
-            step_block(&prop, block, 0, &mut spikes);
+            Unported::new(n).step(
+                &prop,
+                (&mut v, &mut u),
+                [&a, &b, &c, &d],
+                &i_ext,
+                &mut spikes,
+            );
             (v, u, spikes)
         };
         let best = simd::detected();

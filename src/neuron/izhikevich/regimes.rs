@@ -12,9 +12,7 @@
 //! assert_eq!(trace.spike_times_ms.len(), 1); // one spike at stimulus onset, then silence
 //! ```
 
-use super::{
-    step_block, IntegrationScheme, IzhikevichBlock, IzhikevichParams, IzhikevichPropagator,
-};
+use super::{IntegrationScheme, IzhikevichParams, IzhikevichPropagator, Unported};
 use crate::time::Dt;
 
 /// The twenty regimes, in the order of the figure's panels.
@@ -467,26 +465,18 @@ impl Regime {
             spike_times_ms: Vec::new(),
         };
         let mut spikes = Vec::new();
+        let mut neuron = Unported::new(1);
         for step in 0..n_steps {
             let t = step as f32 * self.dt_ms;
             let i_ext = [self.protocol.current(t)];
-            let (mut delta, mut fired, mut scratch) = ([0.0f32], [0u8], [0.0f32]);
-            let block = IzhikevichBlock::<0> {
-                v: &mut v,
-                u: &mut u,
-                a: &a,
-                b: &b,
-                c: &c,
-                d: &d,
-                syn: [],
-                arrivals: [],
-                delta: &mut delta,
-                i_ext: Some(&i_ext),
-                scratch: &mut scratch,
-                fired: &mut fired,
-            };
             spikes.clear();
-            step_block(&prop, block, 0, &mut spikes);
+            neuron.step(
+                &prop,
+                (&mut v, &mut u),
+                [&a, &b, &c, &d],
+                &i_ext,
+                &mut spikes,
+            );
             if !spikes.is_empty() {
                 trace.spike_times_ms.push(t);
             }
