@@ -7,9 +7,10 @@ use super::timing::Pairing;
 
 /// Per-neuron archive of recent spikes with `K` traces each.
 ///
-/// The latest spike of every neuron sits in one flat array (most queries end there: the neuron
-/// has not fired since the time asked about); older spikes, still within reach of a query, in a
-/// per-neuron queue.
+/// The latest two spikes of every neuron sit side by side in one flat array: most queries end at
+/// the latest (the neuron has not fired since the time asked about), and nearly all others at the
+/// one before it (a spike taken after its arrivals, `deferred.rs`, asks about times up to the
+/// longest delay back). Older spikes, still within reach of a query, wait in a per-neuron queue.
 #[derive(Debug, Clone)]
 pub(super) struct Archive<const K: usize> {
     /// Per trace: `ln` of its decay per step (−dt/τ).
@@ -20,11 +21,11 @@ pub(super) struct Archive<const K: usize> {
     pairing: Pairing,
     /// Steps back that queries can reach.
     keep: u64,
-    /// Per neuron: the step of its latest spike; `NONE` if it has none.
-    latest_t: Vec<u64>,
-    /// Per neuron: its trace values just after its latest spike (1 under nearest-spike pairing,
-    /// which the loops of [`Archive::add_linear`] then do not read).
-    latest_v: Vec<[f64; K]>,
+    /// Per neuron: the steps of its latest spike and of the one before; `NONE` where it has none.
+    recent_t: Vec<[u64; 2]>,
+    /// Per neuron: its trace values just after those two spikes (1 under nearest-spike pairing,
+    /// which the loops of [`Archive::add_traces`] then do not read).
+    recent_v: Vec<[[f64; K]; 2]>,
     /// Per neuron: earlier spikes a query may still need, oldest first.
     older: Vec<VecDeque<(u64, [f64; K])>>,
 }
@@ -47,8 +48,8 @@ impl<const K: usize> Archive<K> {
             table,
             pairing,
             keep,
-            latest_t: vec![NONE; n],
-            latest_v: vec![[0.0; K]; n],
+            recent_t: vec![[NONE; 2]; n],
+            recent_v: vec![[[0.0; K]; 2]; n],
             older: vec![VecDeque::new(); n],
         }
     }
@@ -65,9 +66,11 @@ impl<const K: usize> Archive<K> {
     /// The neuron's traces just before step `x` (its spikes at steps < x only).
     #[inline(always)]
     pub(super) fn before(&self, i: usize, x: i64) -> [f64; K] {
-        let t = self.latest_t[i];
-        if (t as i64) < x {
-            return self.traces(self.latest_v[i], (x - t as i64) as u64);
+        for k in 0..2 {
+            let t = self.recent_t[i][k];
+            if (t as i64) < x {
+                return self.traces(self.recent_v[i][k], (x - t as i64) as u64);
+            }
         }
         for &(t, v) in self.older[i].iter().rev() {
             if (t as i64) < x {
@@ -83,47 +86,59 @@ impl<const K: usize> Archive<K> {
         std::array::from_fn(|k| v[k] * d[k])
     }
 
-    /// For every entry (synapse s, other-side neuron o, its delay d) of a run reaching its
-    /// synapses at step `x`: `target[s] += (coef × trace_0 of o just before x − d) as f32`, the
-    /// arithmetic of a [`OnArrival::linear`](super::timing::OnArrival::linear) rule's hook with its `Arrival` taken apart. The
-    /// latest spike answers nearly every entry; the others take [`Archive::before`].
+    /// For each synapse k of a spike at step `t`: `target[k] += (coef × trace_0 of other[k] just
+    /// before q) as f32`, with q = t + delay[k] when `later`, else t − delay[k]: the arrivals of
+    /// `deferred.rs`. The latest spike answers nearly every query; the others take
+    /// [`Archive::before`].
     #[inline(always)]
-    pub(super) fn add_linear(&self, entries: &[[u32; 3]], x: u64, target: &mut [f32], coef: f64) {
-        match self.pairing {
-            Pairing::Nearest => self.add_linear_with::<true>(entries, x, target, coef),
-            Pairing::AllToAll => self.add_linear_with::<false>(entries, x, target, coef),
-        }
-    }
-
-    /// [`Archive::add_linear`]; `NEAREST`: every latest spike's value is 1, and 1 × the decay is
-    /// the decay, so the values are not read. Never inlined: inside the step's large function
-    /// its loop kept five of its invariants on the stack and reloaded them at every entry; on
-    /// its own it keeps them in registers, for one call per run (the polychronization network,
-    /// min of 15 alternated runs: 0.0351 against 0.0329 s, the same spikes).
-    #[inline(never)]
-    fn add_linear_with<const NEAREST: bool>(
+    pub(super) fn add_traces(
         &self,
-        entries: &[[u32; 3]],
-        x: u64,
+        other: &[u32],
+        delay: &[u16],
+        t: u64,
+        later: bool,
         target: &mut [f32],
         coef: f64,
     ) {
-        let (latest_t, latest_v, table) = (&self.latest_t[..], &self.latest_v[..], &self.table[..]);
-        for &[s, o, d] in entries {
-            let at = x as i64 - d as i64;
-            let t = latest_t[o as usize];
-            let n = at.wrapping_sub(t as i64) as u64;
-            let trace = if (t as i64) < at && (n as usize) < table.len() {
+        let nearest = self.pairing == Pairing::Nearest;
+        let args = (other, delay, t as i64, target, coef);
+        match (nearest, later) {
+            (true, true) => self.add_traces_with::<true, true>(args),
+            (true, false) => self.add_traces_with::<true, false>(args),
+            (false, true) => self.add_traces_with::<false, true>(args),
+            (false, false) => self.add_traces_with::<false, false>(args),
+        }
+    }
+
+    /// [`Archive::add_traces`]; `NEAREST`: every latest spike's value is 1, and 1 × the decay is
+    /// the decay, so the values are not read. Never inlined: inside a large function the loop
+    /// kept its invariants on the stack and reloaded them at every synapse; on its own it keeps
+    /// them in registers, for one call per spike.
+    #[inline(never)]
+    fn add_traces_with<const NEAREST: bool, const LATER: bool>(
+        &self,
+        (other, delay, t, target, coef): (&[u32], &[u16], i64, &mut [f32], f64),
+    ) {
+        let (recent_t, recent_v, table) = (&self.recent_t[..], &self.recent_v[..], &self.table[..]);
+        for ((&o, &d), y) in other.iter().zip(delay).zip(target) {
+            let q = if LATER { t + d as i64 } else { t - d as i64 };
+            // The latest spike, or the one before when the latest is not before q: taken by an
+            // index, not a branch, for which one answers is not predictable (as a branch it cost
+            // the polychronization network 15 % of its simulation).
+            let pair = &recent_t[o as usize];
+            let k = usize::from((pair[0] as i64) >= q);
+            let last = pair[k];
+            let n = q.wrapping_sub(last as i64) as u64;
+            *y += if (last as i64) < q && (n as usize) < table.len() {
                 let decay = table[n as usize][0];
-                if NEAREST {
-                    decay
-                } else {
-                    latest_v[o as usize][0] * decay
-                }
+                let trace = match NEAREST {
+                    true => decay,
+                    false => recent_v[o as usize][k][0] * decay,
+                };
+                (coef * trace) as f32
             } else {
-                self.before_cold(o as usize, at)[0]
+                (coef * self.before_cold(o as usize, q)[0]) as f32
             };
-            target[s as usize] += (coef * trace) as f32;
         }
     }
 
@@ -140,18 +155,18 @@ impl<const K: usize> Archive<K> {
             Pairing::AllToAll => self.before(i, t as i64).map(|x| x + 1.0),
             Pairing::Nearest => [1.0; K],
         };
-        let previous = (
-            std::mem::replace(&mut self.latest_t[i], t),
-            std::mem::replace(&mut self.latest_v[i], v),
-        );
+        let [latest_t, previous_t] = self.recent_t[i];
+        let [latest_v, previous_v] = self.recent_v[i];
+        self.recent_t[i] = [t, latest_t];
+        self.recent_v[i] = [v, latest_v];
         let q = &mut self.older[i];
-        if previous.0 != NONE {
-            q.push_back(previous);
+        if previous_t != NONE {
+            q.push_back((previous_t, previous_v));
         }
         // Queries reach back `keep` steps: the newest spike older than that answers them all
-        // (the latest spike itself when it is).
+        // (one of the recent two itself when it is).
         while !q.is_empty() {
-            let next = q.get(1).map_or(t, |e| e.0);
+            let next = q.get(1).map_or(latest_t, |e| e.0);
             if next + self.keep < t {
                 q.pop_front();
             } else {
@@ -161,8 +176,8 @@ impl<const K: usize> Archive<K> {
     }
 
     pub(super) fn clear(&mut self) {
-        self.latest_t.fill(NONE);
-        self.latest_v.fill([0.0; K]);
+        self.recent_t.fill([NONE; 2]);
+        self.recent_v.fill([[0.0; K]; 2]);
         self.older.iter_mut().for_each(VecDeque::clear);
     }
 }

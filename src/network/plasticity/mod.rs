@@ -13,11 +13,13 @@
 //! - [`AccumulatedStdp`] (`accumulated.rs`): STDP into a weight derivative applied once a period
 //!   (Izhikevich 2006, the polychronization network).
 //!
-//! All three see spikes *at the synapse*: `timing.rs` moves each pre and post spike by its part
-//! of the synapse's delay ([`DelayKind`]) and pairs them in the order they arrive there.
+//! All of them see spikes *at the synapse*: `timing.rs` moves each pre and post spike by its part
+//! of the synapse's delay ([`DelayKind`]) and pairs them in the order they arrive there;
+//! `deferred.rs` gives the same arrivals in bulk to a rule that only sums them for a period's end.
 
 mod accumulated;
 mod archive;
+mod deferred;
 mod reward;
 mod stdp;
 mod timing;

@@ -72,15 +72,6 @@ pub(crate) trait OnArrival<const K: usize> {
     fn post_arrives(&mut self, a: Arrival<K>, w: &mut f32);
     /// A pre spike reaches the synapse (depression side).
     fn pre_arrives(&mut self, a: Arrival<K>, w: &mut f32);
-
-    /// Where a rule's arrivals on one side (`pre`) only add `coef` × the other side's trace
-    /// (its one trace), rounded to f32, to a per-synapse array: that array and `coef`. Such
-    /// arrivals then take a loop of their own, with the rule's arithmetic in it and no call per
-    /// synapse.
-    fn linear(&mut self, pre: bool) -> Option<(&mut [f32], f64)> {
-        let _ = pre;
-        None
-    }
 }
 
 /// An index of one side's synapses per neuron, in runs of equal delay on that side with delays
@@ -440,7 +431,7 @@ impl<const K: usize> SpikeTiming<K> {
         } else {
             (&self.post, &self.pre, &self.post_index)
         };
-        // The spiking neuron's own traces, which a linear rule does not read.
+        // The spiking neuron's own traces.
         let own = || own_archive.before(wave.n as usize, wave.t as i64);
         // One synapse: the other side's traces where it stands, then the rule.
         #[inline(always)]
@@ -466,18 +457,13 @@ impl<const K: usize> SpikeTiming<K> {
             }
         }
         // Listed runs (every sparse side with per-synapse delays, and every post side) take a
-        // loop of their own over the run's slices: a per-entry dispatch and closure call were
-        // half the time of the polychronization network.
+        // loop of their own over the run's slices: a per-entry dispatch and closure call cost
+        // half the time of a network with per-synapse delays (the polychronization network, when
+        // its rule took this path).
         match index {
             SideIndex::Listed(runs) => {
                 let (_, lo, hi) = runs.runs[wave.r as usize];
                 let entries = &runs.entries[lo as usize..hi as usize];
-                if K == 1 {
-                    if let Some((target, coef)) = rule.linear(PRE) {
-                        other_archive.add_linear(entries, x, target, coef);
-                        return;
-                    }
-                }
                 let own = own();
                 for &[s, o, d] in entries {
                     let at = x as i64 - d as i64;
