@@ -80,6 +80,7 @@ impl Network {
             out_by_post: self.out_by_post.clone(),
             plastic_into: self.plastic_into.clone(),
             local_spikes: self.local_spikes.clone(),
+            plastic_scratch: Default::default(),
             changes: self.changes.clone(),
             next_change: self.next_change,
             spike_monitors: self.spike_monitors.clone(),

@@ -231,6 +231,8 @@ pub struct Network {
     plastic_into: Vec<Vec<usize>>,
     /// Per projection: this step's spikes in local pre indices.
     local_spikes: Vec<Vec<u32>>,
+    /// A plastic projection's pre and post spikes of the step, in local indices.
+    plastic_scratch: (Vec<u32>, Vec<u32>),
     changes: Vec<CurrentChange>,
     next_change: usize,
     spike_monitors: Vec<SpikeMonitor>,
@@ -285,6 +287,7 @@ impl Network {
             out_by_post: Vec::new(),
             plastic_into: Vec::new(),
             local_spikes: Vec::new(),
+            plastic_scratch: Default::default(),
             changes: Vec::new(),
             next_change: 0,
             spike_monitors: Vec::new(),

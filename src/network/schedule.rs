@@ -303,29 +303,27 @@ impl Network {
         }
     }
 
+    /// Phase 4's plasticity for population `p`: each plastic projection's rule gets the step's
+    /// spikes in its local indices (gathered in scratch lists kept by the network).
     pub(super) fn apply_plasticity(&mut self, p: usize, t: u64) {
         for &j in &self.plastic_into[p] {
             let proj = &mut self.projs[j];
+            let local = |spikes: &[u32], start: u32, n: u32, out: &mut Vec<u32>| {
+                out.clear();
+                out.extend(
+                    spikes
+                        .iter()
+                        .filter(|&&s| s >= start && s < start + n)
+                        .map(|&s| s - start),
+                );
+            };
             let Some(mut rule) = proj.plasticity.take() else {
                 continue;
             };
-            let local = |spikes: &[u32], start: u32, n: u32| -> Vec<u32> {
-                spikes
-                    .iter()
-                    .filter(|&&s| s >= start && s < start + n)
-                    .map(|&s| s - start)
-                    .collect()
-            };
-            let pre = local(&self.pops[proj.pre].spikes, proj.pre_start, proj.n_pre);
-            let post = local(&self.pops[p].spikes, proj.post_start, proj.n_post);
-            rule.on_step(
-                StepSpikes {
-                    step: t,
-                    pre: &pre,
-                    post: &post,
-                },
-                proj.synapses_mut(),
-            );
+            let (pre, post) = &mut self.plastic_scratch;
+            local(&self.pops[proj.pre].spikes, proj.pre_start, proj.n_pre, pre);
+            local(&self.pops[p].spikes, proj.post_start, proj.n_post, post);
+            rule.on_step(StepSpikes { step: t, pre, post }, proj.synapses_mut());
             proj.plasticity = Some(rule);
         }
     }
