@@ -122,12 +122,14 @@ impl<const K: usize> Archive<K> {
         let (recent_t, recent_v, table) = (&self.recent_t[..], &self.recent_v[..], &self.table[..]);
         for ((&o, &d), y) in other.iter().zip(delay).zip(target) {
             let q = if LATER { t + d as i64 } else { t - d as i64 };
-            // The latest spike, or the one before when the latest is not before q: taken by an
-            // index, not a branch, for which one answers is not predictable (as a branch it cost
-            // the polychronization network 15 % of its simulation).
-            let pair = &recent_t[o as usize];
-            let k = usize::from((pair[0] as i64) >= q);
-            let last = pair[k];
+            // The latest spike, or the one before when the latest is not before q: chosen by a
+            // conditional move, not a branch, for which one answers is not predictable (as a
+            // branch it cost the polychronization network 15 % of its simulation; as an index,
+            // a dependent load, 3 %).
+            let [latest, previous] = recent_t[o as usize];
+            let late = (latest as i64) >= q;
+            let k = usize::from(late);
+            let last = std::hint::select_unpredictable(late, previous, latest);
             let n = q.wrapping_sub(last as i64) as u64;
             *y += if (last as i64) < q && (n as usize) < table.len() {
                 let decay = table[n as usize][0];
