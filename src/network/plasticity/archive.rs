@@ -162,6 +162,13 @@ impl<const K: usize> Archive<K> {
         self.recent_t[i] = [t, latest_t];
         self.recent_v[i] = [v, latest_v];
         let q = &mut self.older[i];
+        if latest_t == NONE || latest_t + self.keep < t {
+            // The spike before the new one answers every query that the new one does not
+            // (queries reach back `keep` steps): nothing older is needed. With spikes farther
+            // apart than the longest delay, this is nearly every spike, at no queue work.
+            q.clear();
+            return;
+        }
         if previous_t != NONE {
             q.push_back((previous_t, previous_v));
         }
