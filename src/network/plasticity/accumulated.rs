@@ -11,9 +11,9 @@
 //! w_max 10) this is the published model: weights change once a second, the small positive bias
 //! keeps silent synapses from dying, and sd low-pass filters the pairings over seconds.
 //!
-//! Since sd is read only when a period ends, the arrivals are taken in bulk (`deferred.rs`): a
-//! period's potentiation and depression are summed apart, each in f32 in the order its terms
-//! reach the synapse, and added to sd at the period's end (potentiation first).
+//! Since sd is read only when a period ends, the arrivals are taken in bulk (`deferred.rs`):
+//! depression goes into sd as it is taken, potentiation is summed apart and added to sd at the
+//! period's end, each in f32 in the order its terms reach the synapse.
 
 use super::deferred::DeferredSums;
 use super::timing::{check_weights, non_negative};
@@ -94,9 +94,8 @@ impl AccumulatedStdpParams {
 pub struct AccumulatedStdp {
     params: AccumulatedStdpParams,
     period_steps: u64,
-    /// The weight derivative, per synapse (storage order).
-    sd: Vec<f32>,
-    /// The arrivals, taken in bulk (`deferred.rs`): sd is read only when a period ends.
+    /// The arrivals, taken in bulk (`deferred.rs`), and the weight derivative sd (their totals,
+    /// per synapse in storage order): sd is read only when a period ends.
     arrivals: Option<DeferredSums>,
 }
 
@@ -107,7 +106,6 @@ impl AccumulatedStdp {
         Ok(AccumulatedStdp {
             params,
             period_steps: 0,
-            sd: Vec::new(),
             arrivals: None,
         })
     }
@@ -125,7 +123,6 @@ impl Plasticity for AccumulatedStdp {
         self.period_steps = crate::time::Dt::new(layout.dt_ms)?
             .steps_exact("accumulated_stdp.period_ms", p.period_ms)?
             as u64;
-        self.sd = vec![0.0; layout.n_synapses()];
         self.arrivals = Some(DeferredSums::new(
             layout,
             (p.tau_plus_ms, p.tau_minus_ms),
@@ -145,7 +142,7 @@ impl Plasticity for AccumulatedStdp {
         if !(t + 1).is_multiple_of(self.period_steps) {
             return;
         }
-        arrivals.drain(t, &mut self.sd);
+        let sd = arrivals.drain(t);
         let weights = match synapses {
             SynapsesMut::Dense { weights, .. } | SynapsesMut::Sparse { weights, .. } => weights,
             SynapsesMut::Shared { .. } => return,
@@ -155,7 +152,7 @@ impl Plasticity for AccumulatedStdp {
             self.params.decay as f32,
             self.params.w_max as f32,
         );
-        for (w, sd) in weights.iter_mut().zip(&mut self.sd) {
+        for (w, sd) in weights.iter_mut().zip(sd) {
             *w = (*w + bias + *sd).clamp(0.0, w_max);
             *sd *= decay;
         }
@@ -165,6 +162,5 @@ impl Plasticity for AccumulatedStdp {
         if let Some(arrivals) = &mut self.arrivals {
             arrivals.reset();
         }
-        self.sd.fill(0.0);
     }
 }

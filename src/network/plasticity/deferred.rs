@@ -10,10 +10,12 @@
 //! answer for the time asked about. This turns the polychronization network's twenty runs of five
 //! synapses per spike into one loop over the spike's hundred.
 //!
-//! Each side keeps its own sums, in its own order of synapses (pre: storage order; post: grouped
-//! by post neuron), so that a spike's terms go to consecutive places. A synapse's sum on one side
-//! takes that side's terms in the order they reach it: the bits of per-arrival hooks that add each
-//! side into an array of its own (tested against `timing.rs`).
+//! Each side adds into its own array, in its own order of synapses, so that a spike's terms go to
+//! consecutive places: pre arrivals into the running totals (storage order; for the rule, its
+//! derivative), post arrivals into sums grouped by post neuron, which a period's end adds to the
+//! totals. Each array takes a synapse's terms in the order they reach it: the bits of per-arrival
+//! hooks that add pre arrivals to the totals as they come and post arrivals apart until the
+//! period's end (tested against `timing.rs`).
 
 use std::collections::VecDeque;
 
@@ -47,7 +49,7 @@ struct Side {
     delayed: bool,
     /// Steps from a spike to its last arrival (the longest delay when `delayed`, else 0).
     reach: u64,
-    /// Per place: this period's terms so far.
+    /// Per place: the terms so far (pre side: the running totals; post side: this period's).
     sums: Vec<f32>,
     /// Spikes in step order, with arrivals still to take.
     waiting: VecDeque<Pending>,
@@ -132,8 +134,8 @@ impl Side {
 }
 
 /// The deferred arrivals of one plastic projection whose rule adds `coef_pre` × the post trace
-/// at each pre arrival and `coef_post` × the pre trace at each post arrival into sums read once
-/// a period ([`DeferredSums::drain`]).
+/// at each pre arrival and `coef_post` × the pre trace at each post arrival into per-synapse
+/// totals read once a period ([`DeferredSums::drain`]).
 #[derive(Debug, Clone)]
 pub(super) struct DeferredSums {
     lag: u64,
@@ -259,20 +261,20 @@ impl DeferredSums {
         self.pre.take_due(t, &self.post_archive);
     }
 
-    /// Adds to `sd` (per synapse, storage order) every arrival at or before step `upto`, post
-    /// side then pre side, and starts the sums again.
-    pub fn drain(&mut self, upto: u64, sd: &mut [f32]) {
+    /// Takes every arrival at or before step `upto`, adds the post side's sums to the totals
+    /// (and starts them again), and returns the totals, per synapse in storage order: the
+    /// caller may change them (the rule decays its derivative).
+    pub fn drain(&mut self, upto: u64) -> &mut [f32] {
         self.post.take_upto(upto, &self.pre_archive);
         self.pre.take_upto(upto, &self.post_archive);
+        let totals = &mut self.pre.sums;
         for (&s, sum) in self.post_syn.iter().zip(&mut self.post.sums) {
-            sd[s as usize] += std::mem::take(sum);
+            totals[s as usize] += std::mem::take(sum);
         }
-        for (x, sum) in sd.iter_mut().zip(&mut self.pre.sums) {
-            *x += std::mem::take(sum);
-        }
+        totals
     }
 
-    /// Forgets spike history and arrivals not yet drained.
+    /// Forgets spike history, arrivals not yet taken and the totals.
     pub fn reset(&mut self) {
         self.pre.clear();
         self.post.clear();
@@ -292,10 +294,11 @@ mod tests {
     const A_PLUS: f64 = 0.1;
     const A_MINUS: f64 = 0.12;
 
-    /// Per-arrival hooks that keep each side's terms in an array of its own.
+    /// Per-arrival hooks that add pre arrivals to the totals as they come and keep post
+    /// arrivals apart.
     struct Hooks {
         plus: Vec<f32>,
-        minus: Vec<f32>,
+        totals: Vec<f32>,
     }
 
     impl OnArrival<1> for Hooks {
@@ -303,7 +306,7 @@ mod tests {
             self.plus[a.syn] += (A_PLUS * a.other[0]) as f32;
         }
         fn pre_arrives(&mut self, a: Arrival<1>, _w: &mut f32) {
-            self.minus[a.syn] += (-A_MINUS * a.other[0]) as f32;
+            self.totals[a.syn] += (-A_MINUS * a.other[0]) as f32;
         }
     }
 
@@ -381,9 +384,8 @@ mod tests {
         let mut timing = SpikeTiming::new(layout, [20.0], [20.0], pairing, kind).unwrap();
         let mut hooks = Hooks {
             plus: vec![0.0; n],
-            minus: vec![0.0; n],
+            totals: vec![0.0; n],
         };
-        let (mut sd_bulk, mut sd_hooks) = (vec![0.0f32; n], vec![0.0f32; n]);
         let mut w = vec![1.0f32; n];
         let (mut row_ptr, mut post) = (&[][..], &[][..]);
         if let LayoutSynapses::Sparse {
@@ -416,19 +418,15 @@ mod tests {
             };
             timing.step(spikes, synapses, &mut hooks);
             if (t + 1) % 37 == 0 {
-                bulk.drain(t as u64, &mut sd_bulk);
-                for ((x, p), m) in sd_hooks
-                    .iter_mut()
-                    .zip(&mut hooks.plus)
-                    .zip(&mut hooks.minus)
-                {
+                let sd_bulk = bulk.drain(t as u64);
+                for (x, p) in hooks.totals.iter_mut().zip(&mut hooks.plus) {
                     *x += std::mem::take(p);
-                    *x += std::mem::take(m);
                 }
+                let sd_hooks = &hooks.totals;
                 let bits = |sd: &[f32]| sd.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert!(sd_bulk.iter().any(|&x| x > 0.0), "{case}");
                 assert!(sd_bulk.iter().any(|&x| x < 0.0), "{case}");
-                assert_eq!(bits(&sd_bulk), bits(&sd_hooks), "{case}, step {t}");
+                assert_eq!(bits(sd_bulk), bits(sd_hooks), "{case}, step {t}");
                 periods += 1;
             }
         }
