@@ -39,10 +39,13 @@ struct Side {
     coef: f64,
     /// Neuron n's synapses are places `ptr[n]..ptr[n + 1]`.
     ptr: Vec<usize>,
-    /// Per place: the neuron on the other side.
+    /// Per place: the neuron on the other side; one row for all when `shared`.
     other: Vec<u32>,
-    /// Per place: the synapse's delay (steps).
+    /// Per place: the synapse's delay (steps); one row for all when `shared`.
     delay: Vec<u16>,
+    /// Whether every neuron's places see the same other neurons with the same delays (a dense
+    /// projection): `other` and `delay` then hold that one row, not one per neuron.
+    shared: bool,
     /// Whether this side carries the delay: its spike of step t reaches place k at t + delay[k]
     /// and asks for the other side's trace there; otherwise it reaches every place at t and asks
     /// for the other side's trace at t − delay[k].
@@ -56,17 +59,23 @@ struct Side {
 }
 
 impl Side {
-    fn new(coef: f64, ptr: Vec<usize>, other: Vec<u32>, delay: Vec<u16>, delayed: bool) -> Side {
+    fn new(
+        coef: f64,
+        ptr: Vec<usize>,
+        (other, delay, shared): (Vec<u32>, Vec<u16>, bool),
+        delayed: bool,
+    ) -> Side {
         let reach = match delayed {
             true => delay.iter().copied().max().unwrap_or(0) as u64,
             false => 0,
         };
-        let sums = vec![0.0; other.len()];
+        let sums = vec![0.0; ptr.last().copied().unwrap_or(0)];
         Side {
             coef,
             ptr,
             other,
             delay,
+            shared,
             delayed,
             reach,
             sums,
@@ -88,10 +97,13 @@ impl Side {
     /// Takes spike `p`'s arrivals at or before step `upto` (delays from `p.from`).
     fn take(&mut self, p: Pending, upto: u64, other: &Archive<1>) {
         let (lo, hi) = (self.ptr[p.n as usize], self.ptr[p.n as usize + 1]);
+        // Where the neuron's row of other neurons and delays starts.
+        let at = if self.shared { 0 } else { lo };
+        let (others, delays) = (&self.other[at..at + hi - lo], &self.delay[at..at + hi - lo]);
         if p.from == 0 && p.t + self.reach <= upto {
             other.add_traces(
-                &self.other[lo..hi],
-                &self.delay[lo..hi],
+                others,
+                delays,
                 p.t,
                 self.delayed,
                 &mut self.sums[lo..hi],
@@ -100,8 +112,8 @@ impl Side {
             return;
         }
         // Part of a spike at a period's end, or the rest of it after one.
-        for k in lo..hi {
-            let d = self.delay[k] as u64;
+        for ((&o, &d), y) in others.iter().zip(delays).zip(&mut self.sums[lo..hi]) {
+            let d = d as u64;
             if d < p.from as u64 || (self.delayed && p.t + d > upto) {
                 continue;
             }
@@ -109,8 +121,7 @@ impl Side {
                 true => p.t as i64 + d as i64,
                 false => p.t as i64 - d as i64,
             };
-            let trace = other.before(self.other[k] as usize, q)[0];
-            self.sums[k] += (self.coef * trace) as f32;
+            *y += (self.coef * other.before(o as usize, q)[0]) as f32;
         }
     }
 
@@ -144,7 +155,16 @@ pub(super) struct DeferredSums {
     pre_archive: Archive<1>,
     post_archive: Archive<1>,
     /// Per post-side place: its synapse (storage index; pre-side places are storage indices).
-    post_syn: Vec<u32>,
+    post_syn: PostOrder,
+}
+
+/// Which synapse each post-side place is.
+#[derive(Debug, Clone)]
+enum PostOrder {
+    /// Listed, per place.
+    Listed(Vec<u32>),
+    /// A dense projection: place j·n_pre + i is synapse i·n_post + j.
+    Dense { n_pre: usize, n_post: usize },
 }
 
 impl DeferredSums {
@@ -177,25 +197,55 @@ impl DeferredSums {
             })
         };
         // Pre side: storage order, row by row. Post side: by post neuron, in storage order.
-        let (row_ptr, pre_other, delay): (Vec<usize>, Vec<u32>, Vec<u16>) = match layout.synapses {
-            LayoutSynapses::Dense { delay_steps, .. } => (
-                (0..=n_pre).map(|i| i * n_post).collect(),
-                (0..n_pre).flat_map(|_| 0..n_post as u32).collect(),
-                vec![delay_u16(delay_steps)?; n_syn],
-            ),
+        let (row_ptr, col_ptr, pre_row, post_row, post_syn) = match layout.synapses {
+            LayoutSynapses::Dense { delay_steps, .. } => {
+                // Every row sees every post neuron, every column every pre neuron, with one
+                // delay: one row each, shared.
+                let d = delay_u16(delay_steps)?;
+                (
+                    (0..=n_pre).map(|i| i * n_post).collect(),
+                    (0..=n_post).map(|j| j * n_pre).collect(),
+                    ((0..n_post as u32).collect(), vec![d; n_post], true),
+                    ((0..n_pre as u32).collect(), vec![d; n_pre], true),
+                    PostOrder::Dense { n_pre, n_post },
+                )
+            }
             LayoutSynapses::Sparse {
                 row_ptr,
                 post,
                 delays,
                 ..
-            } => (
-                row_ptr.iter().map(|&p| p as usize).collect(),
-                post.to_vec(),
-                match delays {
+            } => {
+                let delay = match delays {
                     Delays::Uniform(d) => vec![delay_u16(d)?; n_syn],
                     Delays::PerSynapse(d) => d.to_vec(),
-                },
-            ),
+                };
+                let row_ptr: Vec<usize> = row_ptr.iter().map(|&p| p as usize).collect();
+                let mut col_ptr = vec![0usize; n_post + 1];
+                for &j in post {
+                    col_ptr[j as usize + 1] += 1;
+                }
+                for j in 0..n_post {
+                    col_ptr[j + 1] += col_ptr[j];
+                }
+                let mut fill = col_ptr.clone();
+                let (mut other, mut post_delay, mut syn) =
+                    (vec![0u32; n_syn], vec![0u16; n_syn], vec![0u32; n_syn]);
+                for i in 0..n_pre {
+                    for s in row_ptr[i]..row_ptr[i + 1] {
+                        let at = &mut fill[post[s] as usize];
+                        (other[*at], post_delay[*at], syn[*at]) = (i as u32, delay[s], s as u32);
+                        *at += 1;
+                    }
+                }
+                (
+                    row_ptr,
+                    col_ptr,
+                    (post.to_vec(), delay, false),
+                    (other, post_delay, false),
+                    PostOrder::Listed(syn),
+                )
+            }
             LayoutSynapses::Shared { .. } => {
                 return Err(Error::Unsupported(format!(
                     "projection {}: a weight-shared convolution has no per-synapse spike timing",
@@ -203,24 +253,7 @@ impl DeferredSums {
                 )))
             }
         };
-        let mut col_ptr = vec![0usize; n_post + 1];
-        for &j in &pre_other {
-            col_ptr[j as usize + 1] += 1;
-        }
-        for j in 0..n_post {
-            col_ptr[j + 1] += col_ptr[j];
-        }
-        let mut fill = col_ptr.clone();
-        let (mut post_other, mut post_delay, mut post_syn) =
-            (vec![0u32; n_syn], vec![0u16; n_syn], vec![0u32; n_syn]);
-        for i in 0..n_pre {
-            for s in row_ptr[i]..row_ptr[i + 1] {
-                let at = &mut fill[pre_other[s] as usize];
-                (post_other[*at], post_delay[*at], post_syn[*at]) = (i as u32, delay[s], s as u32);
-                *at += 1;
-            }
-        }
-        let max_delay = delay.iter().copied().max().unwrap_or(0) as u64;
+        let max_delay = pre_row.1.iter().copied().max().unwrap_or(0) as u64;
         let axonal = kind == DelayKind::Axonal;
         let steps = |tau: f64| [tau / layout.dt_ms];
         // Queries reach back the longest delay from a spike taken when its last arrival is due,
@@ -230,8 +263,8 @@ impl DeferredSums {
         let post_archive = Archive::new(n_post, steps(tau_post_ms), pairing, keep);
         Ok(DeferredSums {
             lag: layout.pre_lag_steps,
-            pre: Side::new(coef_pre, row_ptr, pre_other, delay, axonal),
-            post: Side::new(coef_post, col_ptr, post_other, post_delay, !axonal),
+            pre: Side::new(coef_pre, row_ptr, pre_row, axonal),
+            post: Side::new(coef_post, col_ptr, post_row, !axonal),
             pre_archive,
             post_archive,
             post_syn,
@@ -268,8 +301,19 @@ impl DeferredSums {
         self.post.take_upto(upto, &self.pre_archive);
         self.pre.take_upto(upto, &self.post_archive);
         let totals = &mut self.pre.sums;
-        for (&s, sum) in self.post_syn.iter().zip(&mut self.post.sums) {
-            totals[s as usize] += std::mem::take(sum);
+        match &self.post_syn {
+            PostOrder::Listed(syn) => {
+                for (&s, sum) in syn.iter().zip(&mut self.post.sums) {
+                    totals[s as usize] += std::mem::take(sum);
+                }
+            }
+            PostOrder::Dense { n_pre, n_post } => {
+                for (j, column) in self.post.sums.chunks_mut((*n_pre).max(1)).enumerate() {
+                    for (i, sum) in column.iter_mut().enumerate() {
+                        totals[i * n_post + j] += std::mem::take(sum);
+                    }
+                }
+            }
         }
         totals
     }
