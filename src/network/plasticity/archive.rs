@@ -1,5 +1,6 @@
 //! Each neuron's recent spikes on one side of a plastic projection, with the traces just after
-//! each: what the spike-timing machinery (`timing.rs`) asks when a spike reaches a synapse.
+//! each: what the spike-timing machinery (`timing.rs`, and `deferred.rs` in bulk) asks when a spike
+//! reaches a synapse.
 
 use std::collections::VecDeque;
 
