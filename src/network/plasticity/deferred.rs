@@ -20,6 +20,7 @@
 use std::collections::VecDeque;
 
 use super::archive::Archive;
+use super::timing::{checked_size, shared_refused};
 use super::{DelayKind, Delays, LayoutSynapses, Pairing, StepSpikes, SynapseLayout};
 use crate::error::{Error, Result};
 
@@ -179,14 +180,7 @@ impl DeferredSums {
         (coef_pre, coef_post): (f64, f64),
     ) -> Result<Self> {
         let (n_pre, n_post) = (layout.n_pre, layout.n_post);
-        let n_syn = layout.n_synapses();
-        if n_syn > u32::MAX as usize {
-            return Err(Error::Unsupported(format!(
-                "projection {}: {n_syn} synapses; a spike-timing rule handles at most {} per projection",
-                layout.projection,
-                u32::MAX
-            )));
-        }
+        let n_syn = checked_size(layout)?;
         let delay_u16 = |d: u32| {
             u16::try_from(d).map_err(|_| {
                 Error::Unsupported(format!(
@@ -221,13 +215,7 @@ impl DeferredSums {
                     Delays::PerSynapse(d) => d.to_vec(),
                 };
                 let row_ptr: Vec<usize> = row_ptr.iter().map(|&p| p as usize).collect();
-                let mut col_ptr = vec![0usize; n_post + 1];
-                for &j in post {
-                    col_ptr[j as usize + 1] += 1;
-                }
-                for j in 0..n_post {
-                    col_ptr[j + 1] += col_ptr[j];
-                }
+                let col_ptr = crate::network::projection::target_starts(n_post, post);
                 let mut fill = col_ptr.clone();
                 let (mut other, mut post_delay, mut syn) =
                     (vec![0u32; n_syn], vec![0u16; n_syn], vec![0u32; n_syn]);
@@ -246,12 +234,7 @@ impl DeferredSums {
                     PostOrder::Listed(syn),
                 )
             }
-            LayoutSynapses::Shared { .. } => {
-                return Err(Error::Unsupported(format!(
-                    "projection {}: a weight-shared convolution has no per-synapse spike timing",
-                    layout.projection
-                )))
-            }
+            LayoutSynapses::Shared { .. } => return Err(shared_refused(layout)),
         };
         let max_delay = pre_row.1.iter().copied().max().unwrap_or(0) as u64;
         let axonal = kind == DelayKind::Axonal;

@@ -298,24 +298,12 @@ impl<const K: usize> SpikeTiming<K> {
         pairing: Pairing,
         kind: DelayKind,
     ) -> Result<Self> {
-        let n_syn = layout.n_synapses();
-        if n_syn > u32::MAX as usize {
-            return Err(Error::Unsupported(format!(
-                "projection {}: {n_syn} synapses; a spike-timing rule handles at most {} per projection",
-                layout.projection,
-                u32::MAX
-            )));
-        }
+        let n_syn = checked_size(layout)?;
         let axonal = kind == DelayKind::Axonal;
         // The delay each side of a synapse carries.
         let on_side = |d: u32, pre_side: bool| if pre_side == axonal { d } else { 0 };
         let (pre_index, post_index, delays, uniform_delay) = match layout.synapses {
-            LayoutSynapses::Shared { .. } => {
-                return Err(Error::Unsupported(format!(
-                    "projection {}: a weight-shared convolution has no per-synapse spike timing",
-                    layout.projection
-                )))
-            }
+            LayoutSynapses::Shared { .. } => return Err(shared_refused(layout)),
             LayoutSynapses::Dense { delay_steps, .. } => (
                 SideIndex::Whole(WholeRun::DensePre {
                     n_post: layout.n_post,
@@ -364,13 +352,7 @@ impl<const K: usize> SpikeTiming<K> {
                     }),
                 };
                 // By post neuron, in pre order, then grouped by dendritic delay.
-                let mut ptr = vec![0usize; layout.n_post + 1];
-                for &j in post {
-                    ptr[j as usize + 1] += 1;
-                }
-                for j in 0..layout.n_post {
-                    ptr[j + 1] += ptr[j];
-                }
+                let ptr = crate::network::projection::target_starts(layout.n_post, post);
                 let mut fill = ptr.clone();
                 let mut entries = vec![(0u32, 0u32, 0u32, 0u32); n_syn];
                 for i in 0..layout.n_pre {
@@ -584,6 +566,28 @@ impl<const K: usize> SpikeTiming<K> {
         self.pre_waves = pre_waves;
         self.post_waves = post_waves;
     }
+}
+
+/// The number of synapses of a projection, refused above what a spike-timing rule indexes
+/// (`u32::MAX`).
+pub(super) fn checked_size(layout: &SynapseLayout<'_>) -> Result<usize> {
+    let n_syn = layout.n_synapses();
+    if n_syn > u32::MAX as usize {
+        return Err(Error::Unsupported(format!(
+            "projection {}: {n_syn} synapses; a spike-timing rule handles at most {} per projection",
+            layout.projection,
+            u32::MAX
+        )));
+    }
+    Ok(n_syn)
+}
+
+/// The refusal of a weight-shared convolution, which has no synapse of its own per pair.
+pub(super) fn shared_refused(layout: &SynapseLayout<'_>) -> Error {
+    Error::Unsupported(format!(
+        "projection {}: a weight-shared convolution has no per-synapse spike timing",
+        layout.projection
+    ))
 }
 
 /// Checks that every weight lies between 0 and `w_max` (which may be negative, for inhibitory

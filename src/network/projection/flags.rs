@@ -45,13 +45,7 @@ impl FlagPlan {
     /// indices), or `None` when its runs would be too short to pay.
     pub(crate) fn build(n_post: usize, post: &[u32]) -> Option<FlagPlan> {
         // Pre neurons by target, increasing within each (a counting sort over the targets).
-        let mut ptr = vec![0usize; n_post + 1];
-        for &j in post {
-            ptr[j as usize + 1] += 1;
-        }
-        for j in 0..n_post {
-            ptr[j + 1] += ptr[j];
-        }
+        let ptr = super::sparse::target_starts(n_post, post);
         let mut fill = ptr.clone();
         let mut by_post = vec![0u32; post.len()];
         for (i, &j) in post.iter().enumerate() {

@@ -16,6 +16,8 @@ mod flags;
 mod gate;
 mod sparse;
 
+pub(crate) use sparse::target_starts;
+
 pub(crate) use conv::ConvKernel;
 pub use conv::{Conv2dGeometry, ImageLayout};
 pub(crate) use flags::FlagPlan;
