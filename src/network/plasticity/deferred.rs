@@ -271,7 +271,17 @@ impl DeferredSums {
         }
         for &j in spikes.post {
             self.post_archive.record(j as usize, t);
-            self.post.waiting.push_back(Pending { n: j, t, from: 0 });
+        }
+        // A side without delays takes its spikes at once, without the queue.
+        if self.post.reach == 0 {
+            for &j in spikes.post {
+                self.post
+                    .take(Pending { n: j, t, from: 0 }, t, &self.pre_archive);
+            }
+        } else {
+            for &j in spikes.post {
+                self.post.waiting.push_back(Pending { n: j, t, from: 0 });
+            }
         }
         self.post.take_due(t, &self.pre_archive);
         self.pre.take_due(t, &self.post_archive);
