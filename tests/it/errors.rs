@@ -314,3 +314,33 @@ fn sources_take_no_input_and_networks_are_built_before_running() {
         )
         .is_err());
 }
+
+#[test]
+fn a_spike_timing_rule_refuses_a_delay_past_16_bits() {
+    // A layout handed to `attach` directly (the network caps its delays at 16 bits, a caller of
+    // the public trait need not): accumulated STDP keeps delays in 16 bits and must say so,
+    // naming the projection, rather than wrap the delay.
+    use somnet::network::plasticity::{
+        AccumulatedStdp, AccumulatedStdpParams, Delays, LayoutSynapses, Plasticity, SynapseLayout,
+    };
+    let (row_ptr, post, weights) = (vec![0u64, 1], vec![0u32], vec![1.0f32]);
+    let layout = SynapseLayout {
+        projection: "far",
+        n_pre: 1,
+        n_post: 1,
+        dt_ms: 1.0,
+        pre_lag_steps: 0,
+        synapses: LayoutSynapses::Sparse {
+            row_ptr: &row_ptr,
+            post: &post,
+            weights: &weights,
+            delays: Delays::Uniform(70_000),
+        },
+    };
+    let mut rule = AccumulatedStdp::new(AccumulatedStdpParams::default()).unwrap();
+    let msg = rule.attach(&layout).unwrap_err().to_string();
+    assert!(
+        msg.contains("projection far") && msg.contains("70000 steps") && msg.contains("65535"),
+        "{msg}"
+    );
+}

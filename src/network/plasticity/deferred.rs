@@ -84,6 +84,16 @@ impl Side {
         }
     }
 
+    /// A spike of neuron `n` at step `t`: taken at once when this side has no delays (every
+    /// arrival is at `t`), else left to wait for its last arrival.
+    fn arrive(&mut self, n: u32, t: u64, other: &Archive<1>) {
+        let p = Pending { n, t, from: 0 };
+        match self.reach {
+            0 => self.take(p, t, other),
+            _ => self.waiting.push_back(p),
+        }
+    }
+
     /// Takes the arrivals of every waiting spike whose last arrival is at or before step `now`.
     fn take_due(&mut self, now: u64, other: &Archive<1>) {
         while let Some(&p) = self.waiting.front() {
@@ -254,34 +264,26 @@ impl DeferredSums {
         })
     }
 
-    /// One step's spikes: they join the archives and wait; the arrivals now complete are taken.
+    /// One step's spikes: they join the archives and arrive; the arrivals now complete are taken.
     pub fn observe(&mut self, spikes: StepSpikes<'_>) {
         let t = spikes.step;
         // The pre spikes given are those of step t − lag (none exist before step 0).
-        if t >= self.lag {
-            let tp = t - self.lag;
-            for &i in spikes.pre {
-                self.pre_archive.record(i as usize, tp);
-                self.pre.waiting.push_back(Pending {
-                    n: i,
-                    t: tp,
-                    from: 0,
-                });
-            }
+        let pre = match t >= self.lag {
+            true => spikes.pre,
+            false => &[],
+        };
+        let tp = t.saturating_sub(self.lag);
+        for &i in pre {
+            self.pre_archive.record(i as usize, tp);
         }
         for &j in spikes.post {
             self.post_archive.record(j as usize, t);
         }
-        // A side without delays takes its spikes at once, without the queue.
-        if self.post.reach == 0 {
-            for &j in spikes.post {
-                self.post
-                    .take(Pending { n: j, t, from: 0 }, t, &self.pre_archive);
-            }
-        } else {
-            for &j in spikes.post {
-                self.post.waiting.push_back(Pending { n: j, t, from: 0 });
-            }
+        for &i in pre {
+            self.pre.arrive(i, tp, &self.post_archive);
+        }
+        for &j in spikes.post {
+            self.post.arrive(j, t, &self.pre_archive);
         }
         self.post.take_due(t, &self.pre_archive);
         self.pre.take_due(t, &self.post_archive);
