@@ -12,6 +12,10 @@ use super::timing::Pairing;
 /// the latest (the neuron has not fired since the time asked about), and nearly all others at the
 /// one before it (a spike taken after its arrivals, `deferred.rs`, asks about times up to the
 /// longest delay back). Older spikes, still within reach of a query, wait in a per-neuron queue.
+///
+/// The bulk loops of [`Archive::add_traces`] read a compact copy of those two steps: 32 bits
+/// each, counted from a base step that moves forward as the run goes on (8 bytes a neuron, not
+/// 16, so that the copy and the loops' decay table stay in the first-level cache).
 #[derive(Debug, Clone)]
 pub(super) struct Archive<const K: usize> {
     /// Per trace: `ln` of its decay per step (−dt/τ).
@@ -29,21 +33,48 @@ pub(super) struct Archive<const K: usize> {
     recent_v: Vec<[[f64; K]; 2]>,
     /// Per neuron: earlier spikes a query may still need, oldest first.
     older: Vec<VecDeque<(u64, [f64; K])>>,
+    /// `recent_t` less `base`, in 32 bits; `HOT_NONE` for no spike or one before `base` (the
+    /// loops then ask [`Archive::before`], which knows).
+    hot: Vec<[u32; 2]>,
+    /// The step `hot` counts from.
+    base: u64,
+    /// Steps from `base` to the present that move it on (2³¹: every step a query or spike
+    /// asks about then lies within 31 bits of it, and differences of two wrap correctly).
+    span: u64,
+    /// What a reader's arrivals add per unit trace ([`Archive::add_traces`]).
+    coef: f64,
+    /// Under nearest-spike pairing: `scaled[m]` = (coef × trace_0 after m + 1 steps) as f32,
+    /// the bits an arrival adds; one load instead of a multiplication and a rounding.
+    scaled: Vec<f32>,
 }
 
 /// The step of a neuron that has not fired: later than any step asked about, so that one
 /// comparison tells a latest spike that answers a query from one that does not.
 const NONE: u64 = i64::MAX as u64;
 
+/// [`NONE`] in the compact copy, and any spike before its base: later than any step asked about
+/// there (those lie below 2³¹), and with m = q − 1 − `HOT_NONE` at least 2³⁰ − 1 for every one of
+/// them, far past the decay table.
+const HOT_NONE: u32 = 3 << 30;
+
 impl<const K: usize> Archive<K> {
-    pub(super) fn new(n: usize, tau_steps: [f64; K], pairing: Pairing, keep: u64) -> Self {
+    /// An archive of `n` neurons whose traces decay with time constants `tau_steps`, for queries
+    /// that reach `keep` steps back; its readers' arrivals add `coef` × the trace.
+    pub(super) fn new(
+        n: usize,
+        tau_steps: [f64; K],
+        pairing: Pairing,
+        keep: u64,
+        coef: f64,
+    ) -> Self {
         let ln_decay = tau_steps.map(|tau| -1.0 / tau);
         // Intervals up to 200 τ (at most 4096 steps) read the table.
         let longest = tau_steps.iter().fold(0.0f64, |m, &t| m.max(t));
         let len = ((200.0 * longest).ceil() as usize).clamp(512, 4096);
-        let table = (0..len)
+        let table: Vec<[f64; K]> = (0..len)
             .map(|n| ln_decay.map(|l| (l * n as f64).exp()))
             .collect();
+        let scaled = table[1..].iter().map(|d| (coef * d[0]) as f32).collect();
         Archive {
             ln_decay,
             table,
@@ -52,6 +83,34 @@ impl<const K: usize> Archive<K> {
             recent_t: vec![[NONE; 2]; n],
             recent_v: vec![[[0.0; K]; 2]; n],
             older: vec![VecDeque::new(); n],
+            hot: vec![[HOT_NONE; 2]; n],
+            base: 0,
+            span: 1 << 31,
+            coef,
+            scaled,
+        }
+    }
+
+    /// Keeps the compact copy's base within `span` of step `now` (every step a query or spike
+    /// can ask about lies at most the longest delay and a step from the present).
+    #[inline]
+    pub(super) fn advance(&mut self, now: u64) {
+        if now.saturating_sub(self.base) >= self.span {
+            self.base = now - self.span / 2;
+            let base = self.base;
+            for (h, r) in self.hot.iter_mut().zip(&self.recent_t) {
+                *h = r.map(|t| Self::compact(t, base));
+            }
+        }
+    }
+
+    /// A step in the compact copy counted from `base`.
+    #[inline]
+    fn compact(t: u64, base: u64) -> u32 {
+        match t {
+            NONE => HOT_NONE,
+            _ if t < base => HOT_NONE,
+            _ => (t - base) as u32,
         }
     }
 
@@ -89,8 +148,9 @@ impl<const K: usize> Archive<K> {
 
     /// For each synapse k of a spike at step `t`: `target[k] += (coef × trace_0 of other[k] just
     /// before q) as f32`, with q = t + delay[k] when `later`, else t − delay[k]: the arrivals of
-    /// `deferred.rs`. The latest spike answers nearly every query; the others take
-    /// [`Archive::before`].
+    /// `deferred.rs` (`coef` that of [`Archive::new`]). The latest spike answers nearly every
+    /// query; the others take [`Archive::before`]. `t` lies at most `keep` steps before the
+    /// latest step given to [`Archive::advance`] or [`Archive::record`].
     #[inline(always)]
     pub(super) fn add_traces(
         &self,
@@ -99,10 +159,9 @@ impl<const K: usize> Archive<K> {
         t: u64,
         later: bool,
         target: &mut [f32],
-        coef: f64,
     ) {
         let nearest = self.pairing == Pairing::Nearest;
-        let args = (other, delay, t as i64, target, coef);
+        let args = (other, delay, t, target);
         match (nearest, later) {
             (true, true) => self.add_traces_with::<true, true>(args),
             (true, false) => self.add_traces_with::<true, false>(args),
@@ -112,35 +171,54 @@ impl<const K: usize> Archive<K> {
     }
 
     /// [`Archive::add_traces`]; `NEAREST`: every latest spike's value is 1, and 1 × the decay is
-    /// the decay, so the values are not read. Never inlined: inside a large function the loop
-    /// kept its invariants on the stack and reloaded them at every synapse; on its own it keeps
-    /// them in registers, for one call per spike.
+    /// the decay, so the values are not read and the term is one entry of `scaled`. Never
+    /// inlined: inside a large function the loop kept its invariants on the stack and reloaded
+    /// them at every synapse; on its own it keeps them in registers, for one call per spike.
     #[inline(never)]
     fn add_traces_with<const NEAREST: bool, const LATER: bool>(
         &self,
-        (other, delay, t, target, coef): (&[u32], &[u16], i64, &mut [f32], f64),
+        (other, delay, t, target): (&[u32], &[u16], u64, &mut [f32]),
     ) {
-        let (recent_t, recent_v, table) = (&self.recent_t[..], &self.recent_v[..], &self.table[..]);
+        let (hot, recent_v, table, scaled) = (
+            &self.hot[..],
+            &self.recent_v[..],
+            &self.table[..],
+            &self.scaled[..],
+        );
+        let coef = self.coef;
+        // Steps in the compact copy's 32 bits: differences wrap correctly, and one unsigned
+        // comparison of m = q − 1 − spike with the table tells a spike before q within its reach
+        // (m = 0: the step before q) from one at or after q (m wraps far past it).
+        let t32 = t.wrapping_sub(self.base) as u32;
         for ((&o, &d), y) in other.iter().zip(delay).zip(target) {
-            let q = if LATER { t + d as i64 } else { t - d as i64 };
+            let q = match LATER {
+                true => t32.wrapping_add(d as u32),
+                false => t32.wrapping_sub(d as u32),
+            };
             // The latest spike, or the one before when the latest is not before q: chosen by a
             // conditional move, not a branch, for which one answers is not predictable (as a
             // branch it cost the polychronization network 15 % of its simulation; as an index,
             // a dependent load, 3 %).
-            let [latest, previous] = recent_t[o as usize];
-            let late = (latest as i64) >= q;
+            let [latest, previous] = hot[o as usize];
+            let late = latest >= q;
             let k = usize::from(late);
             let last = std::hint::select_unpredictable(late, previous, latest);
-            let n = q.wrapping_sub(last as i64) as u64;
-            *y += if (last as i64) < q && (n as usize) < table.len() {
-                let decay = table[n as usize][0];
-                let trace = match NEAREST {
-                    true => decay,
-                    false => recent_v[o as usize][k][0] * decay,
-                };
-                (coef * trace) as f32
-            } else {
-                (coef * self.before_cold(o as usize, q)[0]) as f32
+            let m = q.wrapping_sub(1).wrapping_sub(last) as usize;
+            let hit = match NEAREST {
+                true => scaled.get(m).copied(),
+                false => table
+                    .get(m + 1)
+                    .map(|decay| (coef * (recent_v[o as usize][k][0] * decay[0])) as f32),
+            };
+            *y += match hit {
+                Some(x) => x,
+                None => {
+                    let q = match LATER {
+                        true => t as i64 + d as i64,
+                        false => t as i64 - d as i64,
+                    };
+                    (coef * self.before_cold(o as usize, q)[0]) as f32
+                }
             };
         }
     }
@@ -162,6 +240,9 @@ impl<const K: usize> Archive<K> {
         let [latest_v, previous_v] = self.recent_v[i];
         self.recent_t[i] = [t, latest_t];
         self.recent_v[i] = [v, latest_v];
+        self.advance(t);
+        let [latest_hot, _] = self.hot[i];
+        self.hot[i] = [Self::compact(t, self.base), latest_hot];
         let q = &mut self.older[i];
         if latest_t == NONE || latest_t + self.keep < t {
             // The spike before the new one answers every query that the new one does not
@@ -189,5 +270,65 @@ impl<const K: usize> Archive<K> {
         self.recent_t.fill([NONE; 2]);
         self.recent_v.fill([[0.0; K]; 2]);
         self.older.iter_mut().for_each(VecDeque::clear);
+        self.hot.fill([HOT_NONE; 2]);
+        self.base = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::timing::Pairing;
+    use super::Archive;
+    use crate::rng::{stream, uniform01, Purpose};
+
+    #[test]
+    fn bulk_terms_equal_single_queries_across_moves_of_the_base() {
+        // 12 neurons firing at random (bursts within a query's reach, and long silences past
+        // the decay table), queries up to 9 steps either side of a spike: every term the bulk
+        // loop adds must have the bits of the single query `before` answers, for both pairings
+        // and both directions, while the compact copy's base moves every 40 steps or so (its
+        // span cut from 2³¹ to 80), with one neuron silent from the start.
+        let coef = -0.12;
+        for pairing in [Pairing::Nearest, Pairing::AllToAll] {
+            let mut rng = stream(3, Purpose::Connectivity, 0, 0, 0);
+            let mut a = Archive::new(12, [20.0], pairing, 11, coef);
+            a.span = 80;
+            let (mut moves, mut base, mut checked) = (0, 0, 0);
+            for t in 0..6000u64 {
+                let burst = (t / 700) % 2 == 0;
+                for i in 1..12 {
+                    if uniform01(&mut rng) < if burst { 0.15 } else { 0.001 } {
+                        a.record(i, t);
+                    }
+                }
+                a.advance(t);
+                moves += usize::from(a.base != base);
+                base = a.base;
+                if t < 12 {
+                    continue;
+                }
+                let other: Vec<u32> = (0..12).collect();
+                for later in [false, true] {
+                    let delay: Vec<u16> = (0..12)
+                        .map(|_| (uniform01(&mut rng) * 10.0) as u16)
+                        .collect();
+                    let s = if later { t - 9 } else { t };
+                    let mut got = vec![0.5f32; 12];
+                    a.add_traces(&other, &delay, s, later, &mut got);
+                    for (k, g) in got.iter().enumerate() {
+                        let q = if later {
+                            s + delay[k] as u64
+                        } else {
+                            s - delay[k] as u64
+                        };
+                        let want = 0.5f32 + (coef * a.before(k, q as i64)[0]) as f32;
+                        assert_eq!(g.to_bits(), want.to_bits(), "{pairing:?} t {t} k {k}");
+                        checked += usize::from(want != 0.5);
+                    }
+                }
+            }
+            assert!(moves > 50, "{moves}");
+            assert!(checked > 10_000, "{checked}");
+        }
     }
 }

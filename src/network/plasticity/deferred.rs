@@ -112,14 +112,7 @@ impl Side {
         let at = if self.shared { 0 } else { lo };
         let (others, delays) = (&self.other[at..at + hi - lo], &self.delay[at..at + hi - lo]);
         if p.from == 0 && p.t + self.reach <= upto {
-            other.add_traces(
-                others,
-                delays,
-                p.t,
-                self.delayed,
-                &mut self.sums[lo..hi],
-                self.coef,
-            );
+            other.add_traces(others, delays, p.t, self.delayed, &mut self.sums[lo..hi]);
             return;
         }
         // Part of a spike at a period's end, or the rest of it after one.
@@ -252,8 +245,9 @@ impl DeferredSums {
         // Queries reach back the longest delay from a spike taken when its last arrival is due,
         // and a step further for a pre-population that lags.
         let keep = max_delay + 2;
-        let pre_archive = Archive::new(n_pre, steps(tau_pre_ms), pairing, keep);
-        let post_archive = Archive::new(n_post, steps(tau_post_ms), pairing, keep);
+        // The pre archive answers post arrivals, the post archive pre arrivals.
+        let pre_archive = Archive::new(n_pre, steps(tau_pre_ms), pairing, keep, coef_post);
+        let post_archive = Archive::new(n_post, steps(tau_post_ms), pairing, keep, coef_pre);
         Ok(DeferredSums {
             lag: layout.pre_lag_steps,
             pre: Side::new(coef_pre, row_ptr, pre_row, axonal),
@@ -273,6 +267,8 @@ impl DeferredSums {
             false => &[],
         };
         let tp = t.saturating_sub(self.lag);
+        self.pre_archive.advance(tp);
+        self.post_archive.advance(t);
         for &i in pre {
             self.pre_archive.record(i as usize, tp);
         }

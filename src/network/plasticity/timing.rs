@@ -377,8 +377,9 @@ impl<const K: usize> SpikeTiming<K> {
         Ok(SpikeTiming {
             lag: layout.pre_lag_steps,
             delays,
-            pre: Archive::new(layout.n_pre, tau_pre_ms.map(steps), pairing, keep),
-            post: Archive::new(layout.n_post, tau_post_ms.map(steps), pairing, keep),
+            // The per-arrival machinery asks `before` only: no reader's coefficient.
+            pre: Archive::new(layout.n_pre, tau_pre_ms.map(steps), pairing, keep, 1.0),
+            post: Archive::new(layout.n_post, tau_post_ms.map(steps), pairing, keep, 1.0),
             pre_index,
             post_index,
             pre_waves: Vec::new(),
