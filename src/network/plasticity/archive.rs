@@ -39,12 +39,15 @@ pub(super) struct Archive<const K: usize> {
     /// The step `hot` counts from.
     base: u64,
     /// Steps from `base` to the present that move it on (2³¹: every step a query or spike
-    /// asks about then lies within 31 bits of it, and differences of two wrap correctly).
+    /// asks about then lies within 31 bits of it, and differences of two wrap correctly). Half
+    /// of it exceeds `keep` and the table's reach by far: a spike before `base` is too old for
+    /// any query to find in the table.
     span: u64,
     /// What a reader's arrivals add per unit trace ([`Archive::add_traces`]).
     coef: f64,
-    /// Under nearest-spike pairing: `scaled[m]` = (coef × trace_0 after m + 1 steps) as f32,
-    /// the bits an arrival adds; one load instead of a multiplication and a rounding.
+    /// `scaled[m]` = (coef × e^{(m+1)·ln_decay₀}) as f32: under nearest-spike pairing, the bits
+    /// an arrival m + 1 steps after the other neuron's spike adds (one load instead of a
+    /// multiplication and a rounding).
     scaled: Vec<f32>,
 }
 
@@ -283,18 +286,20 @@ mod tests {
 
     #[test]
     fn bulk_terms_equal_single_queries_across_moves_of_the_base() {
-        // 12 neurons firing at random (bursts within a query's reach, and long silences past
-        // the decay table), queries up to 9 steps either side of a spike: every term the bulk
-        // loop adds must have the bits of the single query `before` answers, for both pairings
-        // and both directions, while the compact copy's base moves every 40 steps or so (its
-        // span cut from 2³¹ to 80), with one neuron silent from the start.
+        // 12 neurons firing at random (bursts within a query's reach, and silences long past
+        // the point where a term rounds to zero), queries up to 9 steps either side of a spike:
+        // every term the bulk loop adds must have the bits of the single query `before`
+        // answers, for both pairings and both directions, while the compact copy's base moves
+        // every 530 steps or so (its span cut from 2³¹ to the least it may be), with one neuron
+        // silent from the start.
         let coef = -0.12;
         for pairing in [Pairing::Nearest, Pairing::AllToAll] {
             let mut rng = stream(3, Purpose::Connectivity, 0, 0, 0);
-            let mut a = Archive::new(12, [20.0], pairing, 11, coef);
-            a.span = 80;
-            let (mut moves, mut base, mut checked) = (0, 0, 0);
-            for t in 0..6000u64 {
+            let mut a = Archive::new(12, [2.0], pairing, 11, coef);
+            a.span = 2 * (a.keep + 2 + a.table.len() as u64);
+            let (mut moves, mut base) = (0, 0);
+            let (mut nonzero, mut zero) = (0, 0);
+            for t in 0..30_000u64 {
                 let burst = (t / 700) % 2 == 0;
                 for i in 1..12 {
                     if uniform01(&mut rng) < if burst { 0.15 } else { 0.001 } {
@@ -313,22 +318,23 @@ mod tests {
                         .map(|_| (uniform01(&mut rng) * 10.0) as u16)
                         .collect();
                     let s = if later { t - 9 } else { t };
-                    let mut got = vec![0.5f32; 12];
+                    // From −0: each sum then has the bits of its term, signed zeros and all.
+                    let mut got = vec![-0.0f32; 12];
                     a.add_traces(&other, &delay, s, later, &mut got);
                     for (k, g) in got.iter().enumerate() {
-                        let q = if later {
-                            s + delay[k] as u64
-                        } else {
-                            s - delay[k] as u64
+                        let q = match later {
+                            true => s + delay[k] as u64,
+                            false => s - delay[k] as u64,
                         };
-                        let want = 0.5f32 + (coef * a.before(k, q as i64)[0]) as f32;
+                        let want = -0.0f32 + (coef * a.before(k, q as i64)[0]) as f32;
                         assert_eq!(g.to_bits(), want.to_bits(), "{pairing:?} t {t} k {k}");
-                        checked += usize::from(want != 0.5);
+                        nonzero += usize::from(want != 0.0);
+                        zero += usize::from(want == 0.0);
                     }
                 }
             }
             assert!(moves > 50, "{moves}");
-            assert!(checked > 10_000, "{checked}");
+            assert!(nonzero > 10_000 && zero > 10_000, "{nonzero} {zero}");
         }
     }
 }
