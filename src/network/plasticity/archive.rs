@@ -33,7 +33,8 @@ pub(super) struct Archive<const K: usize> {
     recent_v: Vec<[[f64; K]; 2]>,
     /// Per neuron: earlier spikes a query may still need, oldest first.
     older: Vec<VecDeque<(u64, [f64; K])>>,
-    /// `recent_t` less `base`, in 32 bits; `HOT_NONE` for no spike or one before `base` (the
+    /// `recent_t` less `base`, in 32 bits; `HOT_NEVER` for no spike, `HOT_OLD` for one before
+    /// `base` (the
     /// loops then ask [`Archive::before`], which knows).
     hot: Vec<[u32; 2]>,
     /// The step `hot` counts from.
@@ -55,10 +56,16 @@ pub(super) struct Archive<const K: usize> {
 /// comparison tells a latest spike that answers a query from one that does not.
 const NONE: u64 = i64::MAX as u64;
 
-/// [`NONE`] in the compact copy, and any spike before its base: later than any step asked about
-/// there (those lie below 2³¹), and with m = q − 1 − `HOT_NONE` at least 2³⁰ − 1 for every one of
-/// them, far past the decay table.
-const HOT_NONE: u32 = 3 << 30;
+/// [`NONE`] in the compact copy: later than any step asked about there (those lie below 2³¹),
+/// and with m = q − 1 − `HOT_NEVER` at least 2³⁰ − 1 for every one of them, far past the decay
+/// table. A neuron that has not fired has no trace: its arrivals add (coef × 0) as f32 without
+/// asking [`Archive::before`] (in the polychronization network, a neuron that never fires is
+/// asked about a hundred thousand times in 10 s).
+const HOT_NEVER: u32 = 3 << 30;
+
+/// A spike before the compact copy's base, in it: as [`HOT_NEVER`] for the comparisons, and
+/// answered by [`Archive::before`].
+const HOT_OLD: u32 = HOT_NEVER + 1;
 
 impl<const K: usize> Archive<K> {
     /// An archive of `n` neurons whose traces decay with time constants `tau_steps`, for queries
@@ -86,7 +93,7 @@ impl<const K: usize> Archive<K> {
             recent_t: vec![[NONE; 2]; n],
             recent_v: vec![[[0.0; K]; 2]; n],
             older: vec![VecDeque::new(); n],
-            hot: vec![[HOT_NONE; 2]; n],
+            hot: vec![[HOT_NEVER; 2]; n],
             base: 0,
             span: 1 << 31,
             coef,
@@ -102,7 +109,12 @@ impl<const K: usize> Archive<K> {
             self.base = now - self.span / 2;
             let base = self.base;
             for (h, r) in self.hot.iter_mut().zip(&self.recent_t) {
-                *h = r.map(|t| Self::compact(t, base));
+                *h = match r.map(|t| Self::compact(t, base)) {
+                    // Not [HOT_OLD, HOT_NEVER]: a query would take the one spike for a later one
+                    // and find none before it.
+                    [HOT_OLD, _] => [HOT_OLD; 2],
+                    pair => pair,
+                };
             }
         }
     }
@@ -111,8 +123,8 @@ impl<const K: usize> Archive<K> {
     #[inline]
     fn compact(t: u64, base: u64) -> u32 {
         match t {
-            NONE => HOT_NONE,
-            _ if t < base => HOT_NONE,
+            NONE => HOT_NEVER,
+            _ if t < base => HOT_OLD,
             _ => (t - base) as u32,
         }
     }
@@ -193,6 +205,7 @@ impl<const K: usize> Archive<K> {
         // comparison of m = q − 1 − spike with the table tells a spike before q within its reach
         // (m = 0: the step before q) from one at or after q (m wraps far past it).
         let t32 = t.wrapping_sub(self.base) as u32;
+        let zero = (coef * 0.0) as f32;
         for ((&o, &d), y) in other.iter().zip(delay).zip(target) {
             let q = match LATER {
                 true => t32.wrapping_add(d as u32),
@@ -215,6 +228,8 @@ impl<const K: usize> Archive<K> {
             };
             *y += match hit {
                 Some(x) => x,
+                // No spike before q: the latest is not (or is none), and none precedes it.
+                None if last == HOT_NEVER => zero,
                 None => {
                     let q = match LATER {
                         true => t as i64 + d as i64,
@@ -273,7 +288,7 @@ impl<const K: usize> Archive<K> {
         self.recent_t.fill([NONE; 2]);
         self.recent_v.fill([[0.0; K]; 2]);
         self.older.iter_mut().for_each(VecDeque::clear);
-        self.hot.fill([HOT_NONE; 2]);
+        self.hot.fill([HOT_NEVER; 2]);
         self.base = 0;
     }
 }
@@ -286,55 +301,66 @@ mod tests {
 
     #[test]
     fn bulk_terms_equal_single_queries_across_moves_of_the_base() {
-        // 12 neurons firing at random (bursts within a query's reach, and silences long past
-        // the point where a term rounds to zero), queries up to 9 steps either side of a spike:
-        // every term the bulk loop adds must have the bits of the single query `before`
-        // answers, for both pairings and both directions, while the compact copy's base moves
-        // every 530 steps or so (its span cut from 2³¹ to the least it may be), with one neuron
-        // silent from the start.
+        // 11 neurons firing at random (bursts within a query's reach, and silences long past
+        // the point where a term rounds to zero), one that never fires and one that fires once,
+        // at step 5; queries up to 9 steps either side of a spike: every term the bulk loop adds
+        // must have the bits of the single query `before` answers, for both pairings and both
+        // directions, while the compact copy's base moves (its span cut from 2³¹ to the least
+        // it may be). Traces of 2 steps let the base move often; traces of 100 steps outlast
+        // the decay table, so that a spike before the base still adds a term (the one spike of
+        // neuron 12 must not be taken for a later one).
         let coef = -0.12;
-        for pairing in [Pairing::Nearest, Pairing::AllToAll] {
-            let mut rng = stream(3, Purpose::Connectivity, 0, 0, 0);
-            let mut a = Archive::new(12, [2.0], pairing, 11, coef);
-            a.span = 2 * (a.keep + 2 + a.table.len() as u64);
-            let (mut moves, mut base) = (0, 0);
-            let (mut nonzero, mut zero) = (0, 0);
-            for t in 0..30_000u64 {
-                let burst = (t / 700) % 2 == 0;
-                for i in 1..12 {
-                    if uniform01(&mut rng) < if burst { 0.15 } else { 0.001 } {
-                        a.record(i, t);
+        for (tau, steps, least_moves) in [(2.0, 30_000u64, 50), (100.0, 60_000, 10)] {
+            for pairing in [Pairing::Nearest, Pairing::AllToAll] {
+                let case = format!("tau {tau} {pairing:?}");
+                let mut rng = stream(3, Purpose::Connectivity, 0, 0, 0);
+                let mut a = Archive::new(13, [tau], pairing, 11, coef);
+                a.span = 2 * (a.keep + 2 + a.table.len() as u64);
+                let (mut moves, mut base) = (0, 0);
+                let (mut nonzero, mut zero) = (0, 0);
+                for t in 0..steps {
+                    let burst = (t / 700) % 2 == 0;
+                    for i in 1..12 {
+                        if uniform01(&mut rng) < if burst { 0.15 } else { 0.001 } {
+                            a.record(i, t);
+                        }
+                    }
+                    if t == 5 {
+                        a.record(12, t);
+                    }
+                    a.advance(t);
+                    moves += usize::from(a.base != base);
+                    base = a.base;
+                    if t < 12 {
+                        continue;
+                    }
+                    let other: Vec<u32> = (0..13).collect();
+                    for later in [false, true] {
+                        let delay: Vec<u16> = (0..13)
+                            .map(|_| (uniform01(&mut rng) * 10.0) as u16)
+                            .collect();
+                        let s = if later { t - 9 } else { t };
+                        // From −0: each sum then has the bits of its term, signed zeros and all.
+                        let mut got = vec![-0.0f32; 13];
+                        a.add_traces(&other, &delay, s, later, &mut got);
+                        for (k, g) in got.iter().enumerate() {
+                            let q = match later {
+                                true => s + delay[k] as u64,
+                                false => s - delay[k] as u64,
+                            };
+                            let want = -0.0f32 + (coef * a.before(k, q as i64)[0]) as f32;
+                            assert_eq!(g.to_bits(), want.to_bits(), "{case} t {t} k {k}");
+                            nonzero += usize::from(want != 0.0);
+                            zero += usize::from(want == 0.0);
+                        }
                     }
                 }
-                a.advance(t);
-                moves += usize::from(a.base != base);
-                base = a.base;
-                if t < 12 {
-                    continue;
-                }
-                let other: Vec<u32> = (0..12).collect();
-                for later in [false, true] {
-                    let delay: Vec<u16> = (0..12)
-                        .map(|_| (uniform01(&mut rng) * 10.0) as u16)
-                        .collect();
-                    let s = if later { t - 9 } else { t };
-                    // From −0: each sum then has the bits of its term, signed zeros and all.
-                    let mut got = vec![-0.0f32; 12];
-                    a.add_traces(&other, &delay, s, later, &mut got);
-                    for (k, g) in got.iter().enumerate() {
-                        let q = match later {
-                            true => s + delay[k] as u64,
-                            false => s - delay[k] as u64,
-                        };
-                        let want = -0.0f32 + (coef * a.before(k, q as i64)[0]) as f32;
-                        assert_eq!(g.to_bits(), want.to_bits(), "{pairing:?} t {t} k {k}");
-                        nonzero += usize::from(want != 0.0);
-                        zero += usize::from(want == 0.0);
-                    }
-                }
+                assert!(moves > least_moves, "{case}: {moves}");
+                assert!(
+                    nonzero > 10_000 && zero > 10_000,
+                    "{case}: {nonzero} {zero}"
+                );
             }
-            assert!(moves > 50, "{moves}");
-            assert!(nonzero > 10_000 && zero > 10_000, "{nonzero} {zero}");
         }
     }
 }
