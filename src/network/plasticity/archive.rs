@@ -28,8 +28,8 @@ pub(super) struct Archive<const K: usize> {
     keep: u64,
     /// Per neuron: the steps of its latest spike and of the one before; `NONE` where it has none.
     recent_t: Vec<[u64; 2]>,
-    /// Per neuron: its trace values just after those two spikes (1 under nearest-spike pairing,
-    /// which the loops of [`Archive::add_traces`] then do not read).
+    /// Per neuron: its trace values just after those two spikes; empty under nearest-spike
+    /// pairing, where every such value is 1.
     recent_v: Vec<[[f64; K]; 2]>,
     /// Per neuron: earlier spikes a query may still need, oldest first.
     older: Vec<VecDeque<(u64, [f64; K])>>,
@@ -91,7 +91,10 @@ impl<const K: usize> Archive<K> {
             pairing,
             keep,
             recent_t: vec![[NONE; 2]; n],
-            recent_v: vec![[[0.0; K]; 2]; n],
+            recent_v: match pairing {
+                Pairing::Nearest => Vec::new(),
+                Pairing::AllToAll => vec![[[0.0; K]; 2]; n],
+            },
             older: vec![VecDeque::new(); n],
             hot: vec![[HOT_NEVER; 2]; n],
             base: 0,
@@ -144,7 +147,11 @@ impl<const K: usize> Archive<K> {
         for k in 0..2 {
             let t = self.recent_t[i][k];
             if (t as i64) < x {
-                return self.traces(self.recent_v[i][k], (x - t as i64) as u64);
+                let v = match self.pairing {
+                    Pairing::Nearest => [1.0; K],
+                    Pairing::AllToAll => self.recent_v[i][k],
+                };
+                return self.traces(v, (x - t as i64) as u64);
             }
         }
         for &(t, v) in self.older[i].iter().rev() {
@@ -255,9 +262,15 @@ impl<const K: usize> Archive<K> {
             Pairing::Nearest => [1.0; K],
         };
         let [latest_t, previous_t] = self.recent_t[i];
-        let [latest_v, previous_v] = self.recent_v[i];
         self.recent_t[i] = [t, latest_t];
-        self.recent_v[i] = [v, latest_v];
+        let previous_v = match self.pairing {
+            Pairing::Nearest => [1.0; K],
+            Pairing::AllToAll => {
+                let [latest_v, previous_v] = self.recent_v[i];
+                self.recent_v[i] = [v, latest_v];
+                previous_v
+            }
+        };
         self.advance(t);
         let [latest_hot, _] = self.hot[i];
         self.hot[i] = [Self::compact(t, self.base), latest_hot];
