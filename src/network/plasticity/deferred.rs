@@ -158,14 +158,18 @@ pub(super) struct DeferredSums {
     post: Side,
     pre_archive: Archive<1>,
     post_archive: Archive<1>,
-    /// Per post-side place: its synapse (storage index; pre-side places are storage indices).
+    /// Where each synapse (storage index; pre-side places are storage indices) is on the post
+    /// side.
     post_syn: PostOrder,
 }
 
-/// Which synapse each post-side place is.
+/// Where each synapse is on the post side.
 #[derive(Debug, Clone)]
 enum PostOrder {
-    /// Listed, per place.
+    /// Listed, per synapse: its post-side place. A period's end reads the post sums through it
+    /// in storage order, rather than adding them to the totals in place order: scattered reads
+    /// instead of scattered read-modify-writes (polychronization, 10 s: 0.0230 → 0.0227 s, min
+    /// of 15 alternated runs; each total still takes one addition, so the bits are the same).
     Listed(Vec<u32>),
     /// A dense projection: place j·n_pre + i is synapse i·n_post + j.
     Dense { n_pre: usize, n_post: usize },
@@ -220,12 +224,12 @@ impl DeferredSums {
                 let row_ptr: Vec<usize> = row_ptr.iter().map(|&p| p as usize).collect();
                 let col_ptr = crate::network::projection::target_starts(n_post, post);
                 let mut fill = col_ptr.clone();
-                let (mut other, mut post_delay, mut syn) =
+                let (mut other, mut post_delay, mut place) =
                     (vec![0u32; n_syn], vec![0u16; n_syn], vec![0u32; n_syn]);
                 for i in 0..n_pre {
                     for s in row_ptr[i]..row_ptr[i + 1] {
                         let at = &mut fill[post[s] as usize];
-                        (other[*at], post_delay[*at], syn[*at]) = (i as u32, delay[s], s as u32);
+                        (other[*at], post_delay[*at], place[s]) = (i as u32, delay[s], *at as u32);
                         *at += 1;
                     }
                 }
@@ -234,7 +238,7 @@ impl DeferredSums {
                     col_ptr,
                     (post.to_vec(), delay, false),
                     (other, post_delay, false),
-                    PostOrder::Listed(syn),
+                    PostOrder::Listed(place),
                 )
             }
             LayoutSynapses::Shared { .. } => return Err(shared_refused(layout)),
@@ -293,10 +297,12 @@ impl DeferredSums {
         self.pre.take_upto(upto, &self.post_archive);
         let totals = &mut self.pre.sums;
         match &self.post_syn {
-            PostOrder::Listed(syn) => {
-                for (&s, sum) in syn.iter().zip(&mut self.post.sums) {
-                    totals[s as usize] += std::mem::take(sum);
+            PostOrder::Listed(place) => {
+                let sums = &mut self.post.sums;
+                for (total, &p) in totals.iter_mut().zip(place) {
+                    *total += sums[p as usize];
                 }
+                sums.fill(0.0);
             }
             PostOrder::Dense { n_pre, n_post } => {
                 for (j, column) in self.post.sums.chunks_mut((*n_pre).max(1)).enumerate() {
