@@ -15,7 +15,7 @@ use super::timing::Pairing;
 ///
 /// The bulk loops of [`Archive::add_traces`] read a compact copy of those two steps: 32 bits
 /// each, counted from a base step that moves forward as the run goes on (8 bytes a neuron, not
-/// 16, so that the copy and the loops' decay table stay in the first-level cache).
+/// 16: less of the first-level cache for the copy, more for the loops' term table).
 #[derive(Debug, Clone)]
 pub(super) struct Archive<const K: usize> {
     /// Per trace: `ln` of its decay per step (−dt/τ).
@@ -34,8 +34,7 @@ pub(super) struct Archive<const K: usize> {
     /// Per neuron: earlier spikes a query may still need, oldest first.
     older: Vec<VecDeque<(u64, [f64; K])>>,
     /// `recent_t` less `base`, in 32 bits; `HOT_NEVER` for no spike, `HOT_OLD` for one before
-    /// `base` (the
-    /// loops then ask [`Archive::before`], which knows).
+    /// `base` (the loops then ask [`Archive::before`], which knows).
     hot: Vec<[u32; 2]>,
     /// The step `hot` counts from.
     base: u64,

@@ -292,8 +292,8 @@ fn step_block_at<const ISA: u8, const NP: usize>(
         IntegrationScheme::Euler => 0,
     };
     // Without exponential ports, a group's current (i_ext + δ) is summed inside its update, not
-    // in two passes over the block before it (the polychronization network: 3 % of its
-    // simulation). Below `fused`, the scratch current is not written.
+    // in two passes over the block before it (the polychronization network, 10 s: 0.0245 →
+    // 0.0233 s, min of 13 alternated runs). Below `fused`, the scratch current is not written.
     let fused = if NP == 0 { whole } else { 0 };
     // I = i_ext + δ + Σ x_p, accumulated in that order.
     let current = &mut b.scratch[..n];
@@ -352,7 +352,7 @@ fn step_block_at<const ISA: u8, const NP: usize>(
                 }
                 i
             }
-            false => current[at].try_into().expect("a group's range"),
+            false => current[..whole].as_chunks::<GROUP>().0[g],
         };
         n_fired += k.published_group(v, u, &i, (a, b), f);
     }
