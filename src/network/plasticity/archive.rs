@@ -241,17 +241,23 @@ impl<const K: usize> Archive<K> {
                         true => t as i64 + d as i64,
                         false => t as i64 - d as i64,
                     };
-                    (coef * self.before_cold(o as usize, q)[0]) as f32
+                    self.term_cold(o as usize, q)
                 }
             };
         }
     }
 
-    /// [`Archive::before`] out of line, for loops whose common case is inlined.
+    /// What an arrival that asks about neuron `i` just before step `x` adds: (coef × its first
+    /// trace there) as f32, `coef` that of [`Archive::new`].
+    pub(super) fn term(&self, i: usize, x: i64) -> f32 {
+        (self.coef * self.before(i, x)[0]) as f32
+    }
+
+    /// [`Archive::term`] out of line, for loops whose common case is inlined.
     #[cold]
     #[inline(never)]
-    fn before_cold(&self, i: usize, x: i64) -> [f64; K] {
-        self.before(i, x)
+    fn term_cold(&self, i: usize, x: i64) -> f32 {
+        self.term(i, x)
     }
 
     /// Adds a spike of neuron `i` at step `t` (after every query about times ≤ t is answered).

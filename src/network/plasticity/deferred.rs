@@ -36,8 +36,6 @@ struct Pending {
 /// One side's synapses per neuron and its sums.
 #[derive(Debug, Clone)]
 struct Side {
-    /// Added per unit of the other side's trace at each arrival.
-    coef: f64,
     /// Neuron n's synapses are places `ptr[n]..ptr[n + 1]`.
     ptr: Vec<usize>,
     /// Per place: the neuron on the other side; one row for all when `shared`.
@@ -61,7 +59,6 @@ struct Side {
 
 impl Side {
     fn new(
-        coef: f64,
         ptr: Vec<usize>,
         (other, delay, shared): (Vec<u32>, Vec<u16>, bool),
         delayed: bool,
@@ -72,7 +69,6 @@ impl Side {
         };
         let sums = vec![0.0; ptr.last().copied().unwrap_or(0)];
         Side {
-            coef,
             ptr,
             other,
             delay,
@@ -125,7 +121,7 @@ impl Side {
                 true => p.t as i64 + d as i64,
                 false => p.t as i64 - d as i64,
             };
-            *y += (self.coef * other.before(o as usize, q)[0]) as f32;
+            *y += other.term(o as usize, q);
         }
     }
 
@@ -160,7 +156,7 @@ pub(super) struct DeferredSums {
     post_archive: Archive<1>,
     /// Where each synapse (storage index; pre-side places are storage indices) is on the post
     /// side.
-    post_syn: PostOrder,
+    post_order: PostOrder,
 }
 
 /// Where each synapse is on the post side.
@@ -198,7 +194,7 @@ impl DeferredSums {
             })
         };
         // Pre side: storage order, row by row. Post side: by post neuron, in storage order.
-        let (row_ptr, col_ptr, pre_row, post_row, post_syn) = match layout.synapses {
+        let (row_ptr, col_ptr, pre_row, post_row, post_order) = match layout.synapses {
             LayoutSynapses::Dense { delay_steps, .. } => {
                 // Every row sees every post neuron, every column every pre neuron, with one
                 // delay: one row each, shared.
@@ -249,16 +245,17 @@ impl DeferredSums {
         // Queries reach back the longest delay from a spike taken when its last arrival is due,
         // and a step further for a pre-population that lags.
         let keep = max_delay + 2;
-        // The pre archive answers post arrivals, the post archive pre arrivals.
+        // The pre archive answers post arrivals, the post archive pre arrivals: each holds the
+        // coefficient of the arrivals it answers.
         let pre_archive = Archive::new(n_pre, steps(tau_pre_ms), pairing, keep, coef_post);
         let post_archive = Archive::new(n_post, steps(tau_post_ms), pairing, keep, coef_pre);
         Ok(DeferredSums {
             lag: layout.pre_lag_steps,
-            pre: Side::new(coef_pre, row_ptr, pre_row, axonal),
-            post: Side::new(coef_post, col_ptr, post_row, !axonal),
+            pre: Side::new(row_ptr, pre_row, axonal),
+            post: Side::new(col_ptr, post_row, !axonal),
             pre_archive,
             post_archive,
-            post_syn,
+            post_order,
         })
     }
 
@@ -296,7 +293,7 @@ impl DeferredSums {
         self.post.take_upto(upto, &self.pre_archive);
         self.pre.take_upto(upto, &self.post_archive);
         let totals = &mut self.pre.sums;
-        match &self.post_syn {
+        match &self.post_order {
             PostOrder::Listed(place) => {
                 let sums = &mut self.post.sums;
                 for (total, &p) in totals.iter_mut().zip(place) {
