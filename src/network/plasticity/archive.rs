@@ -182,12 +182,31 @@ impl<const K: usize> Archive<K> {
         target: &mut [f32],
     ) {
         let nearest = self.pairing == Pairing::Nearest;
-        let args = (other, delay, t, target);
+        let args = (other, delay, t, target, 0, u32::MAX);
         match (nearest, later) {
-            (true, true) => self.add_traces_with::<true, true>(args),
-            (true, false) => self.add_traces_with::<true, false>(args),
-            (false, true) => self.add_traces_with::<false, true>(args),
-            (false, false) => self.add_traces_with::<false, false>(args),
+            (true, true) => self.add_traces_with::<true, true, false>(args),
+            (true, false) => self.add_traces_with::<true, false, false>(args),
+            (false, true) => self.add_traces_with::<false, true, false>(args),
+            (false, false) => self.add_traces_with::<false, false, false>(args),
+        }
+    }
+
+    /// [`Archive::add_traces`] for the synapses whose delay lies in `delays` only (the others'
+    /// targets are left as they are): the part of a spike's arrivals a period's end takes, and
+    /// the rest of them after it.
+    pub(super) fn add_traces_within(
+        &self,
+        (other, delay, t, later): (&[u32], &[u16], u64, bool),
+        delays: std::ops::RangeInclusive<u32>,
+        target: &mut [f32],
+    ) {
+        let nearest = self.pairing == Pairing::Nearest;
+        let args = (other, delay, t, target, *delays.start(), *delays.end());
+        match (nearest, later) {
+            (true, true) => self.add_traces_with::<true, true, true>(args),
+            (true, false) => self.add_traces_with::<true, false, true>(args),
+            (false, true) => self.add_traces_with::<false, true, true>(args),
+            (false, false) => self.add_traces_with::<false, false, true>(args),
         }
     }
 
@@ -195,10 +214,11 @@ impl<const K: usize> Archive<K> {
     /// the decay, so the values are not read and the term is one entry of `scaled`. Never
     /// inlined: inside a large function the loop kept its invariants on the stack and reloaded
     /// them at every synapse; on its own it keeps them in registers, for one call per spike.
+    /// `WITHIN`: only synapses with a delay in `lo..=hi` (the others are skipped).
     #[inline(never)]
-    fn add_traces_with<const NEAREST: bool, const LATER: bool>(
+    fn add_traces_with<const NEAREST: bool, const LATER: bool, const WITHIN: bool>(
         &self,
-        (other, delay, t, target): (&[u32], &[u16], u64, &mut [f32]),
+        (other, delay, t, target, lo, hi): (&[u32], &[u16], u64, &mut [f32], u32, u32),
     ) {
         let (hot, recent_v, table, scaled) = (
             &self.hot[..],
@@ -213,6 +233,9 @@ impl<const K: usize> Archive<K> {
         let t32 = t.wrapping_sub(self.base) as u32;
         let zero = (coef * 0.0) as f32;
         for ((&o, &d), y) in other.iter().zip(delay).zip(target) {
+            if WITHIN && !(lo..=hi).contains(&(d as u32)) {
+                continue;
+            }
             let q = match LATER {
                 true => t32.wrapping_add(d as u32),
                 false => t32.wrapping_sub(d as u32),

@@ -111,18 +111,14 @@ impl Side {
             other.add_traces(others, delays, p.t, self.delayed, &mut self.sums[lo..hi]);
             return;
         }
-        // Part of a spike at a period's end, or the rest of it after one.
-        for ((&o, &d), y) in others.iter().zip(delays).zip(&mut self.sums[lo..hi]) {
-            let d = d as u64;
-            if d < p.from as u64 || (self.delayed && p.t + d > upto) {
-                continue;
-            }
-            let q = match self.delayed {
-                true => p.t as i64 + d as i64,
-                false => p.t as i64 - d as i64,
-            };
-            *y += other.term(o as usize, q);
-        }
+        // Part of a spike at a period's end (the delays that have passed), or the rest of it
+        // after one (those from `from` on).
+        let last = match self.delayed {
+            true => (upto - p.t).min(u32::MAX as u64) as u32,
+            false => u32::MAX,
+        };
+        let args = (others, delays, p.t, self.delayed);
+        other.add_traces_within(args, p.from..=last, &mut self.sums[lo..hi]);
     }
 
     /// Takes every arrival at or before step `upto`; spikes with later ones wait for them.
