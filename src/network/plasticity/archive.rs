@@ -245,14 +245,7 @@ impl<const K: usize> Archive<K> {
         later: bool,
         target: &mut [f32],
     ) {
-        let nearest = self.pairing == Pairing::Nearest;
-        let args = (other, delay, t, target, 0, u32::MAX);
-        match (nearest, later) {
-            (true, true) => self.add_traces_with::<true, true, false>(args),
-            (true, false) => self.add_traces_with::<true, false, false>(args),
-            (false, true) => self.add_traces_with::<false, true, false>(args),
-            (false, false) => self.add_traces_with::<false, false, false>(args),
-        }
+        self.dispatch::<false>(later, (other, delay, t, target, 0, u32::MAX));
     }
 
     /// [`Archive::add_traces`] for the synapses whose delay lies in `delays` only (the others'
@@ -264,13 +257,22 @@ impl<const K: usize> Archive<K> {
         delays: std::ops::RangeInclusive<u32>,
         target: &mut [f32],
     ) {
-        let nearest = self.pairing == Pairing::Nearest;
-        let args = (other, delay, t, target, *delays.start(), *delays.end());
-        match (nearest, later) {
-            (true, true) => self.add_traces_with::<true, true, true>(args),
-            (true, false) => self.add_traces_with::<true, false, true>(args),
-            (false, true) => self.add_traces_with::<false, true, true>(args),
-            (false, false) => self.add_traces_with::<false, false, true>(args),
+        let (lo, hi) = (*delays.start(), *delays.end());
+        self.dispatch::<true>(later, (other, delay, t, target, lo, hi));
+    }
+
+    /// The copy of [`Archive::add_traces_with`] for this archive's pairing and `later`.
+    #[inline(always)]
+    fn dispatch<const WITHIN: bool>(
+        &self,
+        later: bool,
+        args: (&[u32], &[u16], u64, &mut [f32], u32, u32),
+    ) {
+        match (self.pairing == Pairing::Nearest, later) {
+            (true, true) => self.add_traces_with::<true, true, WITHIN>(args),
+            (true, false) => self.add_traces_with::<true, false, WITHIN>(args),
+            (false, true) => self.add_traces_with::<false, true, WITHIN>(args),
+            (false, false) => self.add_traces_with::<false, false, WITHIN>(args),
         }
     }
 
@@ -335,16 +337,12 @@ impl<const K: usize> Archive<K> {
     }
 
     /// What an arrival that asks about neuron `i` just before step `x` adds: (coef × its first
-    /// trace there) as f32, `coef` that of [`Archive::new`].
-    pub(super) fn term(&self, i: usize, x: i64) -> f32 {
-        (self.coef * self.before(i, x)[0]) as f32
-    }
-
-    /// [`Archive::term`] out of line, for loops whose common case is inlined.
+    /// trace there) as f32, `coef` that of [`Archive::new`]; out of line, for the bulk loop's
+    /// rare answers outside its table.
     #[cold]
     #[inline(never)]
     fn term_cold(&self, i: usize, x: i64) -> f32 {
-        self.term(i, x)
+        (self.coef * self.before(i, x)[0]) as f32
     }
 
     /// Adds a spike of neuron `i` at step `t` (after every query about times ≤ t is answered).
